@@ -199,10 +199,10 @@ impl RawShop {
             ("phone", &self.phone),
             ("advisor_phone", &self.advisor_phone),
         ] {
-            if let Some(phone) = phone {
-                if !is_e164(phone) {
-                    return Err(invalid(field, format!("{phone:?} is not E.164")));
-                }
+            if let Some(phone) = phone
+                && !is_e164(phone)
+            {
+                return Err(invalid(field, format!("{phone:?} is not E.164")));
             }
         }
         let timezone = match &self.timezone {
