@@ -1,0 +1,304 @@
+//! The gateway's one typed configuration, loaded once at startup from the environment.
+//!
+//! `Config::from_env` is a thin shell around `Config::from_lookup`, which tests call with a map so they
+//! never touch the process environment. Raw strings come in; typed values come out. Every problem is
+//! collected and reported together in one error. Secrets are wrapped in `Secret`, whose `Debug` and
+//! `Display` never show the value.
+
+use std::{fmt, net::SocketAddr, num::NonZeroUsize, path::PathBuf, time::Duration};
+
+use url::Url;
+
+/// The default SQLite database used when `DATABASE_URL` is unset (created on start).
+pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://data/voice-gateway.db?mode=rwc";
+
+/// A secret string (API key, auth token) that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that sends it to its vendor.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines (the default).
+    Human,
+    /// One JSON object per line (`LOG_FORMAT=json`), for log shippers.
+    Json,
+}
+
+/// Which text-to-speech vendor speaks to callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TtsProvider {
+    /// Deepgram Aura over WebSocket (the default).
+    Deepgram,
+    /// ElevenLabs stream-input WebSocket.
+    ElevenLabs,
+}
+
+/// Everything the gateway reads from the environment. See the README's configuration table.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// `BIND_ADDR`: where the HTTP/WebSocket server listens.
+    pub(crate) bind_addr: SocketAddr,
+    /// `PUBLIC_URL`: the public https origin Twilio reaches us at (TwiML stream URL, signatures).
+    pub(crate) public_url: Option<Url>,
+    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`; default a SQLite file under `./data/`.
+    pub(crate) database_url: Secret,
+    /// `REDIS_URL`: sessions in Redis; unset means in-memory sessions.
+    pub(crate) redis_url: Option<Secret>,
+    /// `TWILIO_ACCOUNT_SID`.
+    pub(crate) twilio_account_sid: Option<String>,
+    /// `TWILIO_AUTH_TOKEN`: validates webhook signatures and authenticates REST calls.
+    pub(crate) twilio_auth_token: Option<Secret>,
+    /// `TWILIO_API_BASE_URL`: the Calls API base.
+    pub(crate) twilio_api_base_url: Url,
+    /// `DEEPGRAM_API_KEY`.
+    pub(crate) deepgram_api_key: Option<Secret>,
+    /// `DEEPGRAM_STT_URL`: live transcription WebSocket.
+    pub(crate) deepgram_stt_url: Url,
+    /// `DEEPGRAM_TTS_URL`: Aura streaming TTS WebSocket.
+    pub(crate) deepgram_tts_url: Url,
+    /// `OPENAI_API_KEY`.
+    pub(crate) openai_api_key: Option<Secret>,
+    /// `OPENAI_BASE_URL`: any OpenAI-compatible server.
+    pub(crate) openai_base_url: Url,
+    /// `OPENAI_MODEL`.
+    pub(crate) openai_model: String,
+    /// `ELEVENLABS_API_KEY`.
+    pub(crate) elevenlabs_api_key: Option<Secret>,
+    /// `ELEVENLABS_BASE_URL`.
+    pub(crate) elevenlabs_base_url: Url,
+    /// `TTS_PROVIDER`: `deepgram` (default) or `elevenlabs`.
+    pub(crate) tts_provider: TtsProvider,
+    /// `SHOP_CONFIG`: path of the shop's TOML file.
+    pub(crate) shop_config: PathBuf,
+    /// `ADVISOR_PHONE`: E.164 number escalated calls are transferred to.
+    pub(crate) advisor_phone: Option<String>,
+    /// `API_TOKEN`: bearer token for the `/api/*` routes; unset disables them.
+    pub(crate) api_token: Option<Secret>,
+    /// `MAX_CONCURRENT_CALLS`: calls beyond this are turned away politely.
+    pub(crate) max_concurrent_calls: NonZeroUsize,
+    /// `CAPTURE_DIR`: when set, every call is written there as a capture file for replay.
+    pub(crate) capture_dir: Option<PathBuf>,
+    /// `LOG_FORMAT`: `human` (default) or `json`.
+    pub(crate) log_format: LogFormat,
+    /// `SHUTDOWN_DRAIN_SECS`: how long calls in progress may run on after SIGTERM.
+    pub(crate) drain_timeout: Duration,
+}
+
+/// Every problem found in the environment, reported together.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid configuration:\n  {}", .problems.join("\n  "))]
+pub(crate) struct ConfigError {
+    pub(crate) problems: Vec<String>,
+}
+
+impl Config {
+    /// Reads the process environment (after `.env` was loaded by `main`).
+    pub(crate) fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Builds the config from any key lookup; tests pass a map.
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let get = |key: &str| {
+            lookup(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let secret = |key: &str| get(key).map(Secret::new);
+        let mut url = |key: &str, default: &str| -> Url {
+            let raw = get(key).unwrap_or_else(|| default.to_owned());
+            Url::parse(&raw).unwrap_or_else(|err| {
+                problems.push(format!("{key}: not a URL ({err})"));
+                Url::parse(default).expect("defaults are valid URLs")
+            })
+        };
+        let twilio_api_base_url = url("TWILIO_API_BASE_URL", "https://api.twilio.com/2010-04-01");
+        let deepgram_stt_url = url("DEEPGRAM_STT_URL", "wss://api.deepgram.com/v1/listen");
+        let deepgram_tts_url = url("DEEPGRAM_TTS_URL", "wss://api.deepgram.com/v1/speak");
+        let openai_base_url = url("OPENAI_BASE_URL", "https://api.openai.com/v1");
+        let elevenlabs_base_url = url("ELEVENLABS_BASE_URL", "wss://api.elevenlabs.io");
+
+        let bind_addr = match get("BIND_ADDR")
+            .unwrap_or_else(|| "0.0.0.0:8080".to_owned())
+            .parse()
+        {
+            Ok(addr) => addr,
+            Err(err) => {
+                problems.push(format!("BIND_ADDR: not a socket address ({err})"));
+                SocketAddr::from(([0, 0, 0, 0], 8080))
+            }
+        };
+        let public_url = get("PUBLIC_URL").and_then(|raw| match Url::parse(&raw) {
+            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {
+                Some(url)
+            }
+            Ok(_) => {
+                problems.push(
+                    "PUBLIC_URL: must be an http(s) origin like https://gateway.example.com"
+                        .to_owned(),
+                );
+                None
+            }
+            Err(err) => {
+                problems.push(format!("PUBLIC_URL: not a URL ({err})"));
+                None
+            }
+        });
+        let tts_provider = match get("TTS_PROVIDER")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("deepgram") => TtsProvider::Deepgram,
+            Some("elevenlabs") => TtsProvider::ElevenLabs,
+            Some(other) => {
+                problems.push(format!(
+                    "TTS_PROVIDER: `{other}` is not `deepgram` or `elevenlabs`"
+                ));
+                TtsProvider::Deepgram
+            }
+        };
+        let log_format = match get("LOG_FORMAT")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("human") | Some("text") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problems.push(format!("LOG_FORMAT: `{other}` is not `human` or `json`"));
+                LogFormat::Human
+            }
+        };
+        let max_concurrent_calls = match get("MAX_CONCURRENT_CALLS")
+            .map(|raw| raw.parse::<NonZeroUsize>())
+        {
+            None => NonZeroUsize::new(1000).expect("non-zero"),
+            Some(Ok(n)) => n,
+            Some(Err(_)) => {
+                problems.push("MAX_CONCURRENT_CALLS: must be a whole number above 0".to_owned());
+                NonZeroUsize::new(1000).expect("non-zero")
+            }
+        };
+        let drain_timeout = match get("SHUTDOWN_DRAIN_SECS").map(|raw| raw.parse::<u64>()) {
+            None => Duration::from_secs(30),
+            Some(Ok(secs)) => Duration::from_secs(secs),
+            Some(Err(_)) => {
+                problems.push("SHUTDOWN_DRAIN_SECS: must be a whole number of seconds".to_owned());
+                Duration::from_secs(30)
+            }
+        };
+
+        let config = Self {
+            bind_addr,
+            public_url,
+            database_url: secret("DATABASE_URL")
+                .unwrap_or_else(|| Secret::new(DEFAULT_DATABASE_URL)),
+            redis_url: secret("REDIS_URL"),
+            twilio_account_sid: get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token: secret("TWILIO_AUTH_TOKEN"),
+            twilio_api_base_url,
+            deepgram_api_key: secret("DEEPGRAM_API_KEY"),
+            deepgram_stt_url,
+            deepgram_tts_url,
+            openai_api_key: secret("OPENAI_API_KEY"),
+            openai_base_url,
+            openai_model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned()),
+            elevenlabs_api_key: secret("ELEVENLABS_API_KEY"),
+            elevenlabs_base_url,
+            tts_provider,
+            shop_config: get("SHOP_CONFIG")
+                .map_or_else(|| PathBuf::from("fixtures/shop.toml"), PathBuf::from),
+            advisor_phone: get("ADVISOR_PHONE"),
+            api_token: secret("API_TOKEN"),
+            max_concurrent_calls,
+            capture_dir: get("CAPTURE_DIR").map(PathBuf::from),
+            log_format,
+            drain_timeout,
+        };
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// The providers a real call needs that have no credentials, in the order a caller meets them.
+    /// Empty means calls can be answered by the agent; otherwise the webhook hands calls to a human.
+    pub(crate) fn missing_providers(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.public_url.is_none() {
+            missing.push("PUBLIC_URL (Twilio cannot reach the media stream)");
+        }
+        if self.deepgram_api_key.is_none() {
+            missing.push("DEEPGRAM_API_KEY (speech-to-text)");
+        }
+        if self.openai_api_key.is_none() {
+            missing.push("OPENAI_API_KEY (language model)");
+        }
+        match self.tts_provider {
+            TtsProvider::Deepgram if self.deepgram_api_key.is_none() => {
+                missing.push("DEEPGRAM_API_KEY (text-to-speech, TTS_PROVIDER=deepgram)");
+            }
+            TtsProvider::ElevenLabs if self.elevenlabs_api_key.is_none() => {
+                missing.push("ELEVENLABS_API_KEY (text-to-speech, TTS_PROVIDER=elevenlabs)");
+            }
+            _ => {}
+        }
+        missing
+    }
+
+    /// The database URL with any password replaced, for the startup log line.
+    pub(crate) fn database_url_redacted(&self) -> String {
+        redact_url_password(self.database_url.expose())
+    }
+
+    /// The Redis URL with any password replaced, for the startup log line.
+    pub(crate) fn redis_url_redacted(&self) -> Option<String> {
+        self.redis_url
+            .as_ref()
+            .map(|url| redact_url_password(url.expose()))
+    }
+}
+
+/// Replaces the password of a URL (`scheme://user:pass@host`) with `***`; leaves other text alone.
+pub(crate) fn redact_url_password(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // Setting a password only fails for URLs that cannot have one, which this one had.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,92 @@
+use std::collections::HashMap;
+
+use super::*;
+
+fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::from_lookup(|key| map.get(key).cloned())
+}
+
+#[test]
+fn empty_environment_gives_embedded_defaults() {
+    let config = load(&[]).unwrap();
+    assert_eq!(config.bind_addr.to_string(), "0.0.0.0:8080");
+    assert_eq!(config.database_url.expose(), DEFAULT_DATABASE_URL);
+    assert!(config.redis_url.is_none());
+    assert_eq!(config.tts_provider, TtsProvider::Deepgram);
+    assert_eq!(config.log_format, LogFormat::Human);
+    assert_eq!(config.max_concurrent_calls.get(), 1000);
+    assert_eq!(config.shop_config, PathBuf::from("fixtures/shop.toml"));
+    assert_eq!(config.openai_base_url.as_str(), "https://api.openai.com/v1");
+    assert_eq!(
+        config.deepgram_stt_url.as_str(),
+        "wss://api.deepgram.com/v1/listen"
+    );
+    assert_eq!(
+        config.missing_providers(),
+        vec![
+            "PUBLIC_URL (Twilio cannot reach the media stream)",
+            "DEEPGRAM_API_KEY (speech-to-text)",
+            "OPENAI_API_KEY (language model)",
+            "DEEPGRAM_API_KEY (text-to-speech, TTS_PROVIDER=deepgram)",
+        ]
+    );
+}
+
+#[test]
+fn every_problem_is_reported_together() {
+    let err = load(&[
+        ("BIND_ADDR", "nope"),
+        ("OPENAI_BASE_URL", "not a url"),
+        ("TTS_PROVIDER", "polly"),
+        ("MAX_CONCURRENT_CALLS", "0"),
+        ("PUBLIC_URL", "ftp://x"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.problems.len(), 5, "{err}");
+    assert!(err.to_string().contains("TTS_PROVIDER: `polly`"));
+}
+
+#[test]
+fn full_configuration_parses_and_secrets_never_print() {
+    let config = load(&[
+        ("BIND_ADDR", "127.0.0.1:9000"),
+        ("PUBLIC_URL", "https://gw.example.com"),
+        ("DATABASE_URL", "postgres://voice:hunter2@db:5432/voice"),
+        ("REDIS_URL", "redis://:s3cret@cache:6379/0"),
+        ("TWILIO_AUTH_TOKEN", "tok-abc"),
+        ("DEEPGRAM_API_KEY", "dg-key"),
+        ("OPENAI_API_KEY", "sk-key"),
+        ("ELEVENLABS_API_KEY", "el-key"),
+        ("TTS_PROVIDER", "ElevenLabs"),
+        ("LOG_FORMAT", "json"),
+        ("SHUTDOWN_DRAIN_SECS", "5"),
+    ])
+    .unwrap();
+    assert!(config.missing_providers().is_empty());
+    assert_eq!(config.tts_provider, TtsProvider::ElevenLabs);
+    assert_eq!(config.log_format, LogFormat::Json);
+    assert_eq!(config.drain_timeout, Duration::from_secs(5));
+    let printed = format!("{config:?}");
+    for secret in ["hunter2", "s3cret", "tok-abc", "dg-key", "sk-key", "el-key"] {
+        assert!(!printed.contains(secret), "{secret} leaked in {printed}");
+    }
+    assert_eq!(
+        config.database_url_redacted(),
+        "postgres://voice:***@db:5432/voice"
+    );
+    assert_eq!(
+        config.redis_url_redacted().unwrap(),
+        "redis://:***@cache:6379/0"
+    );
+}
+
+#[test]
+fn blank_values_count_as_unset() {
+    let config = load(&[("OPENAI_API_KEY", "  "), ("REDIS_URL", "")]).unwrap();
+    assert!(config.openai_api_key.is_none());
+    assert!(config.redis_url.is_none());
+}

@@ -1,0 +1,28 @@
+//! `cargo xtask <task>`: developer chores for the voice-gateway workspace.
+//!
+//! Run bare, it lists the tasks. It also holds the tree-health tests (`tidy`), which run under
+//! `cargo test --workspace`. Must not depend on: the gateway's heavy crates, unless a task needs them.
+
+#![allow(clippy::print_stdout)]
+
+#[cfg(test)]
+mod tidy;
+
+const TASKS: &str = "\
+cargo xtask <task>
+
+tasks:
+  help     this list
+
+planned (see docs/ARCHITECTURE.md): replay, bench";
+
+fn main() -> anyhow::Result<()> {
+    let task = std::env::args().nth(1);
+    match task.as_deref() {
+        None | Some("help" | "-h" | "--help") => {
+            println!("{TASKS}");
+            Ok(())
+        }
+        Some(other) => anyhow::bail!("unknown task `{other}`; run `cargo xtask` for the list"),
+    }
+}
