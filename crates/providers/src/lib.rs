@@ -6,11 +6,13 @@
 //! A streaming session is split in three parts so that no vendor crate spawns a detached task:
 //! a command handle (`SttHandle`, `TtsHandle`), an event receiver, and a `driver` future that owns
 //! the socket and that the caller spawns on its own per-call task tracker.
+//! `fake` holds scripted `FakeStt`, `FakeLlm` and `FakeTts` behind the same traits.
 //! Every event carries a monotonic `Instant` so the pipeline can report per-hop latency.
 //!
 //! Must not depend on: any vendor crate, any other workspace crate, sockets, files or the environment.
 
 pub mod error;
+pub mod fake;
 pub mod llm;
 pub mod stt;
 pub mod tts;

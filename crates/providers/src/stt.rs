@@ -67,12 +67,18 @@ impl SttHandle {
 
     /// Asks the recogniser to finalize the current utterance.
     pub async fn finalize(&self) -> Result<(), ProviderError> {
-        self.commands_tx.send(SttCommand::Finalize).await.map_err(|_| ProviderError::Closed)
+        self.commands_tx
+            .send(SttCommand::Finalize)
+            .await
+            .map_err(|_| ProviderError::Closed)
     }
 
     /// Ends the session gracefully.
     pub async fn close(&self) -> Result<(), ProviderError> {
-        self.commands_tx.send(SttCommand::Close).await.map_err(|_| ProviderError::Closed)
+        self.commands_tx
+            .send(SttCommand::Close)
+            .await
+            .map_err(|_| ProviderError::Closed)
     }
 }
 
@@ -158,10 +164,20 @@ pub struct Utterance {
 
 /// Joins `is_final` segments until `speech_final`, with `UtteranceEnd` as the backstop
 /// (protocols.md 5.6). Feed it every event; it returns an utterance when one is complete.
+///
+/// - Interim results are never appended; the latest one is kept for barge-in decisions
+///   (`last_interim`).
+/// - A final result appends its text (when non-empty) and clears the interim; if it also has
+///   `speech_final`, the joined finals are the utterance.
+/// - `UtteranceEnd` emits the finals when `speech_final` never came, and is ignored when they were
+///   already emitted.
+/// - A `from_finalize` result is treated like any final result; it may be empty.
+/// - Empty turns are never emitted.
 #[derive(Debug, Default)]
 pub struct UtteranceAssembler {
     segments: Vec<String>,
     min_confidence: Option<f64>,
+    last_interim: String,
 }
 
 impl UtteranceAssembler {
@@ -173,13 +189,26 @@ impl UtteranceAssembler {
     /// Feeds one event. Returns the completed utterance, if this event completed one.
     pub fn push(&mut self, event: &SttEvent) -> Option<Utterance> {
         match event {
+            SttEvent::Transcript(t) if !t.is_final => {
+                // 5.6 step 1: interims may still change, so they are only remembered.
+                t.text.trim().clone_into(&mut self.last_interim);
+                None
+            }
             SttEvent::Transcript(t) => {
-                if t.is_final && !t.text.trim().is_empty() {
-                    self.segments.push(t.text.trim().to_owned());
-                    self.min_confidence =
-                        Some(self.min_confidence.map_or(t.confidence, |c| c.min(t.confidence)));
+                let text = t.text.trim();
+                if !text.is_empty() {
+                    self.segments.push(text.to_owned());
+                    self.min_confidence = Some(
+                        self.min_confidence
+                            .map_or(t.confidence, |c| c.min(t.confidence)),
+                    );
+                    self.last_interim.clear();
                 }
-                if t.speech_final { self.take(t.at, false) } else { None }
+                if t.speech_final {
+                    self.take(t.at, false)
+                } else {
+                    None
+                }
             }
             SttEvent::UtteranceEnd { at, .. } => self.take(*at, true),
             _ => None,
@@ -191,12 +220,32 @@ impl UtteranceAssembler {
         self.segments.join(" ")
     }
 
+    /// The latest interim transcript since the last non-empty final (empty if none): a fast
+    /// barge-in signal that is never part of an utterance.
+    pub fn last_interim(&self) -> &str {
+        &self.last_interim
+    }
+
+    /// Emits the pending finals now, if any, as if `UtteranceEnd` had arrived at `at`. For when the
+    /// session ends, or the pipeline's own end-of-speech decision should not wait for the recogniser.
+    pub fn take_pending(&mut self, at: Instant) -> Option<Utterance> {
+        self.take(at, true)
+    }
+
     fn take(&mut self, at: Instant, by_utterance_end: bool) -> Option<Utterance> {
         if self.segments.is_empty() {
             return None;
         }
         let text = std::mem::take(&mut self.segments).join(" ");
         let confidence = self.min_confidence.take().unwrap_or(0.0);
-        Some(Utterance { text, confidence, at, by_utterance_end })
+        Some(Utterance {
+            text,
+            confidence,
+            at,
+            by_utterance_end,
+        })
     }
 }
+
+#[cfg(test)]
+mod tests;

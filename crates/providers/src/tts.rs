@@ -85,7 +85,10 @@ impl TtsHandle {
     }
 
     async fn send(&self, command: TtsCommand) -> Result<(), ProviderError> {
-        self.commands_tx.send(command).await.map_err(|_| ProviderError::Closed)
+        self.commands_tx
+            .send(command)
+            .await
+            .map_err(|_| ProviderError::Closed)
     }
 }
 
