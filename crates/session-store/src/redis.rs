@@ -1,0 +1,722 @@
+//! `RedisSessionStore`: sessions in Redis through a `fred` connection pool, with a bounded outage
+//! buffer.
+//!
+//! Layout: one hash per call at `{prefix}{call_sid}`, each top-level field a JSON-encoded value,
+//! and one sorted set `{prefix}index:active` of active call SIDs scored by their expiry time (ms
+//! since the epoch). Every write is one Lua script (`WRITE_SCRIPT`), so the field update, the TTL
+//! refresh and the active-index update apply atomically; a script is a single command, which
+//! also lets `fred` drop it when it timed out before being sent. A cluster is not supported (the
+//! script touches two keys in different slots); a single node or Sentinel is.
+//!
+//! Ordering: a call always uses the same pooled connection (chosen by hashing its SID), so its
+//! commands reach Redis in the order they were issued, including a timed-out command that was
+//! already on the wire and the buffered state written after it.
+//!
+//! Outage: a write that fails because Redis is unreachable or slow starts an outage (one `warn`
+//! log). From then on writes go to the outage buffer without touching Redis, so they return at
+//! once; each call keeps only its newest merged state (`PendingWrite::then`). Writes for a call
+//! that still has a buffered entry also go to the buffer, so they cannot overtake it. A background
+//! flusher task owned by the store retries every `flush_retry_interval`; when everything is
+//! written the outage ends (one `info` log). When the buffer already holds `max_buffered_calls`
+//! calls, a write for another call fails with `BufferFull` (calls already buffered keep merging).
+//! During an outage `get_session` answers from the buffer when the buffered write alone decides
+//! the result (`set_session` or `delete_session`), and fails with `Unavailable` otherwise;
+//! `list_active` fails with `Unavailable`.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fred::prelude::{
+    Builder, Client, ClientLike, Config as FredConfig, Error as FredError, ErrorKind,
+    HashesInterface, LuaInterface, Pool, ReconnectPolicy, TcpConfig,
+};
+use fred::types::ConnectHandle;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, error, info, warn};
+
+use crate::pending::PendingWrite;
+use crate::{
+    SessionFields, SessionStore, SessionStoreConfig, SessionStoreError, fields, is_terminal_status,
+    validate_call_sid,
+};
+
+/// The atomic write: `KEYS[1]` the call's hash, `KEYS[2]` the active index; `ARGV[1]` the mode
+/// (`merge`, `replace` or `delete`), `ARGV[2]` the TTL in ms, `ARGV[3]` the call SID, then field
+/// and JSON value pairs. Expired index entries are pruned on the way. Returns whether the session
+/// exists afterwards. The `terminal` table must list `TERMINAL_STATUSES` JSON-encoded (a unit test
+/// checks it).
+const WRITE_SCRIPT: &str = r#"
+local key, index = KEYS[1], KEYS[2]
+local mode, ttl_ms, call_sid = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local terminal = {
+  ['"completed"'] = true, ['"ended"'] = true, ['"failed"'] = true,
+  ['"canceled"'] = true, ['"cancelled"'] = true,
+}
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', index, '-inf', now_ms)
+if mode ~= 'merge' then
+  redis.call('DEL', key)
+end
+if mode ~= 'delete' and #ARGV > 3 then
+  redis.call('HSET', key, unpack(ARGV, 4))
+end
+if redis.call('EXISTS', key) == 0 then
+  redis.call('ZREM', index, call_sid)
+  return 0
+end
+redis.call('PEXPIRE', key, ttl_ms)
+local status = redis.call('HGET', key, 'status')
+if status and terminal[status] then
+  redis.call('ZREM', index, call_sid)
+else
+  redis.call('ZADD', index, now_ms + ttl_ms, call_sid)
+  redis.call('PEXPIRE', index, ttl_ms)
+end
+return 1
+"#;
+
+/// Active call SIDs: index members whose expiry is still ahead (by Redis' clock).
+const LIST_ACTIVE_SCRIPT: &str = r#"
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_ms, '+inf')
+"#;
+
+/// Session store on Redis; see the module docs for the layout and the outage behaviour.
+///
+/// `connect` starts a background flusher task owned by the store. `shutdown` (or dropping the
+/// store) stops it after a last flush attempt and closes the connections.
+#[derive(Debug)]
+pub struct RedisSessionStore {
+    shared: Arc<Shared>,
+    /// Dropping it (with the store) tells the flusher to stop too.
+    shutdown_tx: watch::Sender<bool>,
+    status_rx: watch::Receiver<BufferStatus>,
+    tasks: Mutex<Tasks>,
+}
+
+/// What the outage buffer holds right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferStatus {
+    /// Redis is considered down: writes go to the buffer without trying Redis.
+    pub in_outage: bool,
+    /// Calls with a buffered write not yet in Redis.
+    pub buffered_calls: usize,
+}
+
+#[derive(Debug, Default)]
+struct Tasks {
+    flusher: Option<JoinHandle<()>>,
+    connection: Option<ConnectHandle>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    pool: Pool,
+    config: SessionStoreConfig,
+    index_key: String,
+    /// Only held for map operations: no `.await` happens under it.
+    buffer: Mutex<OutageBuffer>,
+    /// Wakes the flusher when a write was buffered outside an outage (a call with a leftover
+    /// entry), so it does not wait for the retry interval.
+    flush_wake: Notify,
+    status_tx: watch::Sender<BufferStatus>,
+}
+
+#[derive(Debug, Default)]
+struct OutageBuffer {
+    in_outage: bool,
+    closed: bool,
+    entries: HashMap<String, Buffered>,
+    /// Bumped on every buffered write; lets the flusher tell whether an entry changed while its
+    /// snapshot was being written.
+    next_version: u64,
+}
+
+#[derive(Debug)]
+struct Buffered {
+    write: PendingWrite,
+    version: u64,
+}
+
+impl RedisSessionStore {
+    /// Connects a pool of `config.pool_size` connections to `url` (`redis://`, `rediss://`, with
+    /// optional credentials and database) and starts the flusher.
+    ///
+    /// Fails with `Connect` when Redis cannot be reached within `config.connect_timeout`: a
+    /// misconfigured URL shows at startup. Later outages are survived (see the module docs).
+    pub async fn connect(url: &str, config: SessionStoreConfig) -> Result<Self, SessionStoreError> {
+        config.validate()?;
+        let fred_config =
+            FredConfig::from_url(url).map_err(|err| SessionStoreError::InvalidUrl {
+                source: Box::new(err),
+            })?;
+        let policy = ReconnectPolicy::new_exponential(
+            0, // retry forever; commands meanwhile fail after `op_timeout`
+            millis_u32(config.reconnect_min_delay),
+            millis_u32(config.reconnect_max_delay),
+            2,
+        );
+        let pool = Builder::from_config(fred_config)
+            .with_connection_config(|conn| {
+                conn.connection_timeout = config.connect_timeout;
+                conn.internal_command_timeout = config.connect_timeout;
+                conn.tcp = TcpConfig {
+                    nodelay: Some(true),
+                    ..TcpConfig::default()
+                };
+            })
+            .with_performance_config(|perf| perf.default_command_timeout = config.op_timeout)
+            .set_policy(policy)
+            .build_pool(config.pool_size.get())
+            .map_err(|err| SessionStoreError::InvalidUrl {
+                source: Box::new(err),
+            })?;
+        let connection = match tokio::time::timeout(config.connect_timeout, pool.init()).await {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(err)) => {
+                let _ = pool.quit().await;
+                return Err(SessionStoreError::Connect {
+                    source: Some(Box::new(err)),
+                });
+            }
+            Err(_elapsed) => {
+                let _ = pool.quit().await;
+                return Err(SessionStoreError::Connect { source: None });
+            }
+        };
+
+        let (status_tx, status_rx) = watch::channel(BufferStatus {
+            in_outage: false,
+            buffered_calls: 0,
+        });
+        let shared = Arc::new(Shared {
+            pool,
+            index_key: format!("{}index:active", config.key_prefix),
+            config,
+            buffer: Mutex::new(OutageBuffer::default()),
+            flush_wake: Notify::new(),
+            status_tx,
+        });
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let flusher =
+            tokio::spawn(flush_buffered_writes(Arc::clone(&shared), shutdown_rx).in_current_span());
+        Ok(Self {
+            shared,
+            shutdown_tx,
+            status_rx,
+            tasks: Mutex::new(Tasks {
+                flusher: Some(flusher),
+                connection: Some(connection),
+            }),
+        })
+    }
+
+    /// What the outage buffer holds now.
+    pub fn buffer_status(&self) -> BufferStatus {
+        *self.status_rx.borrow()
+    }
+
+    /// Waits until no outage is in progress and every buffered write is in Redis. Callers bound it
+    /// with a timeout.
+    pub async fn wait_flushed(&self) {
+        let mut status_rx = self.status_rx.clone();
+        // The sender lives in `shared`, which `self` keeps alive, so this cannot fail.
+        let _ = status_rx
+            .wait_for(|status| !status.in_outage && status.buffered_calls == 0)
+            .await;
+    }
+
+    async fn write(
+        &self,
+        op: &'static str,
+        call_sid: &str,
+        write: PendingWrite,
+    ) -> Result<(), SessionStoreError> {
+        validate_call_sid(call_sid)?;
+        let shared = &self.shared;
+        {
+            let mut buffer = shared.lock_buffer();
+            if buffer.closed {
+                return Err(closed(op));
+            }
+            if buffer.in_outage || buffer.entries.contains_key(call_sid) {
+                let res = buffer.push(call_sid, write, shared.config.max_buffered_calls.get());
+                let in_outage = buffer.in_outage;
+                shared.publish_status(buffer);
+                if !in_outage {
+                    shared.flush_wake.notify_one();
+                }
+                return res;
+            }
+        }
+        match shared.send_write(call_sid, &write).await {
+            Ok(()) => Ok(()),
+            Err(err) if is_transient(&err) => {
+                let mut buffer = shared.lock_buffer();
+                let outage_started = !buffer.in_outage;
+                buffer.in_outage = true;
+                let res = buffer.push(call_sid, write, shared.config.max_buffered_calls.get());
+                let buffered_calls = buffer.entries.len();
+                shared.publish_status(buffer);
+                if outage_started {
+                    warn!(
+                        op,
+                        error = %err,
+                        buffered_calls,
+                        "redis session store unavailable, buffering session writes"
+                    );
+                }
+                res
+            }
+            Err(err) => Err(SessionStoreError::Rejected {
+                op,
+                source: Box::new(err),
+            }),
+        }
+    }
+
+    /// Turns a failed read into the caller's error, starting an outage when Redis is unreachable.
+    fn read_failed(&self, op: &'static str, err: FredError) -> SessionStoreError {
+        if !is_transient(&err) {
+            return SessionStoreError::Rejected {
+                op,
+                source: Box::new(err),
+            };
+        }
+        let mut buffer = self.shared.lock_buffer();
+        let outage_started = !buffer.in_outage;
+        buffer.in_outage = true;
+        self.shared.publish_status(buffer);
+        if outage_started {
+            warn!(op, error = %err, "redis session store unavailable, buffering session writes");
+        }
+        SessionStoreError::Unavailable {
+            op,
+            source: Some(Box::new(err)),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisSessionStore {
+    async fn set_session(
+        &self,
+        call_sid: &str,
+        fields: SessionFields,
+    ) -> Result<(), SessionStoreError> {
+        self.write("set_session", call_sid, PendingWrite::Replace(fields))
+            .await
+    }
+
+    async fn update_session(
+        &self,
+        call_sid: &str,
+        fields: SessionFields,
+    ) -> Result<(), SessionStoreError> {
+        self.write("update_session", call_sid, PendingWrite::Merge(fields))
+            .await
+    }
+
+    async fn get_session(
+        &self,
+        call_sid: &str,
+    ) -> Result<Option<SessionFields>, SessionStoreError> {
+        const OP: &str = "get_session";
+        validate_call_sid(call_sid)?;
+        let (in_outage, pending) = {
+            let buffer = self.shared.lock_buffer();
+            if buffer.closed {
+                return Err(closed(OP));
+            }
+            let pending = buffer
+                .entries
+                .get(call_sid)
+                .map(|entry| entry.write.clone());
+            (buffer.in_outage, pending)
+        };
+        if let Some(known) = pending.as_ref().and_then(PendingWrite::known_result) {
+            return Ok(known);
+        }
+        if in_outage {
+            return Err(SessionStoreError::Unavailable {
+                op: OP,
+                source: None,
+            });
+        }
+        let stored: HashMap<String, String> = self
+            .shared
+            .client_for(call_sid)
+            .hgetall(self.shared.session_key(call_sid))
+            .await
+            .map_err(|err| self.read_failed(OP, err))?;
+        let stored = decode_fields(stored)?;
+        Ok(match pending {
+            Some(write) => write.apply_to(stored),
+            None => stored,
+        })
+    }
+
+    async fn delete_session(&self, call_sid: &str) -> Result<(), SessionStoreError> {
+        self.write("delete_session", call_sid, PendingWrite::Delete)
+            .await
+    }
+
+    async fn list_active(&self) -> Result<Vec<String>, SessionStoreError> {
+        const OP: &str = "list_active";
+        if self.shared.lock_buffer().in_outage {
+            return Err(SessionStoreError::Unavailable {
+                op: OP,
+                source: None,
+            });
+        }
+        let mut res: Vec<String> = self
+            .shared
+            .pool
+            .next()
+            .eval(
+                LIST_ACTIVE_SCRIPT,
+                vec![self.shared.index_key.clone()],
+                Vec::<String>::new(),
+            )
+            .await
+            .map_err(|err| self.read_failed(OP, err))?;
+        // Writes buffered after an outage and not flushed yet.
+        let buffer = self.shared.lock_buffer();
+        for (call_sid, entry) in &buffer.entries {
+            let active = match &entry.write {
+                PendingWrite::Delete => Some(false),
+                PendingWrite::Replace(fields) => {
+                    Some(!fields.is_empty() && !is_terminal_status(fields.get(fields::STATUS)))
+                }
+                PendingWrite::Merge(fields) => fields
+                    .get(fields::STATUS)
+                    .map(|status| !is_terminal_status(Some(status))),
+            };
+            match active {
+                Some(true) => res.push(call_sid.clone()),
+                Some(false) => res.retain(|sid| sid != call_sid),
+                None => {}
+            }
+        }
+        drop(buffer);
+        res.sort_unstable();
+        res.dedup();
+        Ok(res)
+    }
+
+    async fn ping(&self) -> Result<(), SessionStoreError> {
+        const OP: &str = "ping";
+        let _: String = self.shared.pool.next().ping(None).await.map_err(|err| {
+            SessionStoreError::Unavailable {
+                op: OP,
+                source: Some(Box::new(err)),
+            }
+        })?;
+        Ok(())
+    }
+
+    async fn shutdown(&self) -> Result<(), SessionStoreError> {
+        let _ = self.shutdown_tx.send(true);
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        if let Some(flusher) = tasks.flusher
+            && let Err(err) = flusher.await
+        {
+            error!(error = %err, "session flusher task failed");
+        }
+        // The flusher closed the pool, which ends the connection task; do not wait forever.
+        if let Some(connection) = tasks.connection {
+            let _ = tokio::time::timeout(self.shared.config.op_timeout, connection).await;
+        }
+        let n_calls = {
+            let mut buffer = self.shared.lock_buffer();
+            buffer.closed = true;
+            buffer.entries.len()
+        };
+        if n_calls > 0 {
+            return Err(SessionStoreError::Unflushed { n_calls });
+        }
+        Ok(())
+    }
+}
+
+impl OutageBuffer {
+    /// Merges `write` into the call's buffered entry, or adds one if there is room.
+    fn push(
+        &mut self,
+        call_sid: &str,
+        write: PendingWrite,
+        capacity: usize,
+    ) -> Result<(), SessionStoreError> {
+        self.next_version += 1;
+        let version = self.next_version;
+        if let Some(entry) = self.entries.get_mut(call_sid) {
+            let older = std::mem::replace(&mut entry.write, PendingWrite::Delete);
+            entry.write = older.then(write);
+            entry.version = version;
+            return Ok(());
+        }
+        if self.entries.len() >= capacity {
+            return Err(SessionStoreError::BufferFull { capacity });
+        }
+        self.entries
+            .insert(call_sid.to_owned(), Buffered { write, version });
+        Ok(())
+    }
+
+    fn status(&self) -> BufferStatus {
+        BufferStatus {
+            in_outage: self.in_outage,
+            buffered_calls: self.entries.len(),
+        }
+    }
+}
+
+impl Shared {
+    fn lock_buffer(&self) -> MutexGuard<'_, OutageBuffer> {
+        // Every critical section leaves the buffer consistent, so a panic elsewhere does not
+        // poison the data itself.
+        self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes the buffer's status and releases the lock.
+    fn publish_status(&self, buffer: MutexGuard<'_, OutageBuffer>) {
+        let status = buffer.status();
+        drop(buffer);
+        self.status_tx.send_if_modified(|current| {
+            let changed = *current != status;
+            *current = status;
+            changed
+        });
+    }
+
+    fn session_key(&self, call_sid: &str) -> String {
+        format!("{}{call_sid}", self.config.key_prefix)
+    }
+
+    /// The pooled connection this call always uses, which keeps its commands in order.
+    fn client_for(&self, call_sid: &str) -> &Client {
+        let clients = self.pool.clients();
+        let mut hasher = DefaultHasher::new();
+        call_sid.hash(&mut hasher);
+        let n_clients = u64::try_from(clients.len()).unwrap_or(1).max(1);
+        let client_idx = usize::try_from(hasher.finish() % n_clients).unwrap_or(0);
+        &clients[client_idx]
+    }
+
+    async fn send_write(&self, call_sid: &str, write: &PendingWrite) -> Result<(), FredError> {
+        let (mode, fields) = match write {
+            PendingWrite::Merge(fields) => ("merge", Some(fields)),
+            PendingWrite::Replace(fields) => ("replace", Some(fields)),
+            PendingWrite::Delete => ("delete", None),
+        };
+        let n_fields = fields.map_or(0, SessionFields::len);
+        let mut args = Vec::with_capacity(3 + 2 * n_fields);
+        args.push(mode.to_owned());
+        args.push(self.config.ttl_ms().to_string());
+        args.push(call_sid.to_owned());
+        for (field, value) in fields.into_iter().flatten() {
+            args.push(field.clone());
+            args.push(value.to_string());
+        }
+        let keys = vec![self.session_key(call_sid), self.index_key.clone()];
+        let _exists: i64 = self
+            .client_for(call_sid)
+            .eval(WRITE_SCRIPT, keys, args)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes a snapshot of every buffered entry; ends the outage when nothing is left.
+    async fn flush_once(&self) {
+        let (in_outage, snapshot) = {
+            let buffer = self.lock_buffer();
+            let snapshot: Vec<(String, PendingWrite, u64)> = buffer
+                .entries
+                .iter()
+                .map(|(call_sid, entry)| (call_sid.clone(), entry.write.clone(), entry.version))
+                .collect();
+            (buffer.in_outage, snapshot)
+        };
+        if snapshot.is_empty() {
+            if !in_outage {
+                return;
+            }
+            // The outage began on a read: probe before letting writes go to Redis again.
+            if let Err(err) = self.pool.next().ping::<String>(None).await {
+                debug!(error = %err, "redis still unavailable");
+                return;
+            }
+        }
+        let mut n_flushed = 0_usize;
+        for (call_sid, write, version) in snapshot {
+            let res = self.send_write(&call_sid, &write).await;
+            if let Err(err) = &res {
+                if is_transient(err) {
+                    debug!(error = %err, "redis still unavailable");
+                    break;
+                }
+                // Retrying would fail the same way forever and hold a buffer slot.
+                error!(%call_sid, error = %err, "redis rejected a buffered session write, dropping it");
+            }
+            let mut buffer = self.lock_buffer();
+            if buffer
+                .entries
+                .get(&call_sid)
+                .is_some_and(|entry| entry.version == version)
+            {
+                buffer.entries.remove(&call_sid);
+            }
+            drop(buffer);
+            if res.is_ok() {
+                n_flushed += 1;
+            }
+        }
+        let mut buffer = self.lock_buffer();
+        let recovered = buffer.in_outage && buffer.entries.is_empty();
+        if recovered {
+            buffer.in_outage = false;
+        }
+        self.publish_status(buffer);
+        if recovered {
+            info!(
+                n_flushed,
+                "redis session store recovered, buffered writes flushed"
+            );
+        }
+    }
+}
+
+/// The store's background task: retries buffered writes until shutdown, then makes a last
+/// attempt and closes the pool.
+async fn flush_buffered_writes(shared: Arc<Shared>, mut shutdown_rx: watch::Receiver<bool>) {
+    loop {
+        let in_outage = shared.lock_buffer().in_outage;
+        tokio::select! {
+            // Also fires when the store (and so the sender) is dropped.
+            _ = shutdown_rx.changed() => break,
+            () = tokio::time::sleep(shared.config.flush_retry_interval) => {}
+            () = shared.flush_wake.notified(), if !in_outage => {}
+        }
+        shared.flush_once().await;
+    }
+    // A clean shutdown should not lose what Redis can still take.
+    shared.flush_once().await;
+    let _ = tokio::time::timeout(shared.config.op_timeout, shared.pool.quit()).await;
+}
+
+/// Whether the failure is about reaching Redis (worth buffering and retrying) rather than about
+/// the command itself.
+fn is_transient(err: &FredError) -> bool {
+    !matches!(
+        err.kind(),
+        ErrorKind::InvalidCommand
+            | ErrorKind::InvalidArgument
+            | ErrorKind::Parse
+            | ErrorKind::Config
+            | ErrorKind::Url
+            | ErrorKind::NotFound
+    )
+}
+
+fn closed(op: &'static str) -> SessionStoreError {
+    SessionStoreError::Closed { op }
+}
+
+/// Decodes a stored hash; an empty hash is a missing session.
+fn decode_fields(
+    stored: HashMap<String, String>,
+) -> Result<Option<SessionFields>, SessionStoreError> {
+    if stored.is_empty() {
+        return Ok(None);
+    }
+    let mut res = SessionFields::new();
+    for (field, raw) in stored {
+        let value =
+            serde_json::from_str(&raw).map_err(|source| SessionStoreError::CorruptField {
+                field: field.clone(),
+                source,
+            })?;
+        res.insert(field, value);
+    }
+    Ok(Some(res))
+}
+
+fn millis_u32(duration: Duration) -> u32 {
+    u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::TERMINAL_STATUSES;
+
+    #[test]
+    fn write_script_knows_every_terminal_status() {
+        for status in TERMINAL_STATUSES {
+            let encoded = serde_json::Value::from(*status).to_string();
+            assert!(
+                WRITE_SCRIPT.contains(&format!("['{encoded}'] = true")),
+                "{status} missing from WRITE_SCRIPT"
+            );
+        }
+        assert_eq!(
+            WRITE_SCRIPT.matches("] = true").count(),
+            TERMINAL_STATUSES.len()
+        );
+    }
+
+    #[test]
+    fn buffer_merges_per_call_and_rejects_new_calls_when_full() {
+        let mut buffer = OutageBuffer::default();
+        let fields = |value: serde_json::Value| match value {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        buffer
+            .push("CA1", PendingWrite::Merge(fields(json!({"a": 1}))), 2)
+            .unwrap();
+        buffer.push("CA2", PendingWrite::Delete, 2).unwrap();
+        let full = buffer.push("CA3", PendingWrite::Delete, 2);
+        assert!(
+            matches!(full, Err(SessionStoreError::BufferFull { capacity: 2 })),
+            "{full:?}"
+        );
+        buffer
+            .push("CA1", PendingWrite::Merge(fields(json!({"b": 2}))), 2)
+            .unwrap();
+        buffer
+            .push("CA2", PendingWrite::Merge(fields(json!({"c": 3}))), 2)
+            .unwrap();
+        assert_eq!(buffer.entries.len(), 2);
+        assert_eq!(
+            buffer.entries["CA1"].write,
+            PendingWrite::Merge(fields(json!({"a": 1, "b": 2})))
+        );
+        assert_eq!(
+            buffer.entries["CA2"].write,
+            PendingWrite::Replace(fields(json!({"c": 3})))
+        );
+        assert_eq!(buffer.entries["CA2"].version, 5);
+    }
+
+    #[test]
+    fn corrupt_field_is_an_error_not_a_panic() {
+        let stored = HashMap::from([
+            ("status".to_owned(), "\"completed\"".to_owned()),
+            ("history".to_owned(), "[1, 2".to_owned()),
+        ]);
+        match decode_fields(stored) {
+            Err(SessionStoreError::CorruptField { field, .. }) => assert_eq!(field, "history"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(decode_fields(HashMap::new()).unwrap(), None);
+    }
+}
