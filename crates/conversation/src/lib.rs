@@ -1,12 +1,35 @@
 //! The pure conversation state machine of a phone call to the shop.
 //!
+//! `ConversationManager` tracks one call: its `CallType` (six flows), `State`, `Intent`,
+//! collected `Slots` (dates and times resolved in the shop's timezone from an injected "now"),
+//! escalation (`EscalationReason`), the LLM system prompt and the spoken greeting.
 //! `ShopConfig` holds the shop's facts (hours, holidays, service catalog) loaded from
 //! `fixtures/shop.toml`; `CustomerProfile` is what the CRM knows about a caller.
+//! `nlu::analyze_line` is the pure part of the `voice-gateway nlu` command.
+//!
+//! No IO, no async, no clock reads: the pipeline passes the time in and turns timers into
+//! calls (`on_silence_timeout`). Regexes are compiled once per process.
 //!
 //! Must not depend on: tokio or any async runtime, IO, the system clock, or other workspace crates.
 
 mod customer;
+mod detect;
+mod manager;
+pub mod nlu;
+mod prompt;
 mod shop;
+mod text;
+mod types;
+mod when;
 
 pub use customer::{AppointmentInfo, CustomerProfile, VehicleInfo};
+pub use manager::{
+    CallSubject, ConversationManager, create_inbound_existing_manager,
+    create_inbound_general_manager, create_inbound_new_manager, create_outbound_follow_up_manager,
+    create_outbound_reminder_manager, create_outbound_service_due_manager,
+};
 pub use shop::{Holiday, OpeningHours, Service, ShopConfig, ShopConfigError, WeeklyHours};
+pub use types::{
+    CallType, ConversationSummary, DayPeriod, EscalationReason, Intent, SlotName, Slots, State,
+    ToolResult, Transition,
+};

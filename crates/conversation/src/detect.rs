@@ -1,0 +1,426 @@
+//! Pattern detectors over normalised text (see `text::normalize`): intents, escalation,
+//! yes/no, goodbyes, names and vehicles. Every regex is compiled once per process.
+//!
+//! A detector is a positive pattern plus an optional "false alarm" pattern. The false alarms
+//! are blanked out first, so "no need for a manager but get me a real person" still escalates
+//! while "no need for a manager" alone does not.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::types::{EscalationReason, Intent};
+
+/// A positive pattern with the phrases that only look like it.
+struct Detector {
+    positive: Regex,
+    false_alarms: Option<Regex>,
+}
+
+impl Detector {
+    fn new(positive: &str, false_alarms: Option<&str>) -> Detector {
+        Detector {
+            positive: Regex::new(positive).unwrap(),
+            false_alarms: false_alarms.map(|pattern| Regex::new(pattern).unwrap()),
+        }
+    }
+
+    /// Byte offset of the first real match.
+    fn find(&self, text: &str) -> Option<usize> {
+        let text: Cow<'_, str> = match &self.false_alarms {
+            // Blank with spaces of the same length so offsets stay comparable.
+            Some(false_alarms) => false_alarms
+                .replace_all(text, |caps: &regex::Captures<'_>| " ".repeat(caps[0].len())),
+            None => Cow::Borrowed(text),
+        };
+        self.positive.find(&text).map(|m| m.start())
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        self.find(text).is_some()
+    }
+}
+
+struct Detectors {
+    cancel: Detector,
+    reschedule: Detector,
+    /// Leftmost wins among these; ties go to the earlier entry.
+    ranked: [(Intent, Detector); 5],
+    legal: Detector,
+    manager: Detector,
+    anger: Detector,
+    yes: Detector,
+    no: Detector,
+    goodbye: Detector,
+    thanks: Detector,
+    problem_report: Detector,
+    decline: Detector,
+    name: Regex,
+    vehicle: Regex,
+}
+
+static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
+    Detectors {
+    cancel: Detector::new(
+        r"\b(cancel\w*|call off|call it off|dont need the appointment|dont need that appointment|dont need it anymore)\b",
+        Some(r"\b(dont|do not|not|never|no need to) (want to |need to |wanna |going to |gonna )?cancel\w*\b"),
+    ),
+    reschedule: Detector::new(
+        r"\b(re ?schedul\w*|move (my|the|it|our|that)( appointment| booking)?|push (it|my appointment|the appointment) back|change (my|the) (appointment|booking|time|day|date)|different (day|time|date)|another (day|time|date)|cant make it|cannot make it|can not make it|wont be able to make it|not going to make it|not gonna make it|cant come (in )?(on|at|tomorrow|today)|bump (it|my appointment))\b",
+        None,
+    ),
+    ranked: [
+        (
+            Intent::CheckHours,
+            Detector::new(
+                r"\b(opening hours|business hours|hours|are you (guys )?open|you (guys )?open|open (on|today|tomorrow|this|saturday|sunday|until|till|late|right now|now)|what time do you (guys )?(open|close)|when do you (guys )?(open|close)|what time (does|do) (the shop|it|you) (open|close)|closing time|how late|close (today|tonight|on)|what time are you)\b",
+                Some(r"\b(how many hours|in (a few|a couple|2|3) hours|(take|takes|taking|be) (a few |a couple of |2 |3 )?hours|after hours)\b"),
+            ),
+        ),
+        (
+            Intent::CheckStatus,
+            Detector::new(
+                r"\b(is (my|the) (car|truck|vehicle|van|suv|jeep) ready|(car|truck|vehicle) (is )?(ready|done|finished)|is it (ready|done|finished)|ready (yet|for pick ?up)|status|hows my (car|truck)|how is my (car|truck)|how (is|are) (the|my) repairs?|still working on|when can i (pick|come get|come pick|get) (it|her|him|my car|my truck|up)|done with my (car|truck)|finished with my (car|truck)|any update)\b",
+                None,
+            ),
+        ),
+        (
+            Intent::PricingInquiry,
+            Detector::new(
+                r"\b(how much|price|prices|pricing|priced|cost|costs|quote|estimate|charge for|what do you charge|rates?|ballpark|expensive|cheap|affordable|what does it run)\b",
+                None,
+            ),
+        ),
+        (
+            Intent::ScheduleAppointment,
+            Detector::new(
+                r"\b(schedule|book|booking|make an appointment|an appointment|set up|come in|bring (it|her|him|my \w+|the \w+) in|drop (it|her|him|my \w+|the \w+) off|get (it|her|him|my \w+|the \w+) in|availability|available|openings?|time slots?|fit me in|squeeze me in|get me in)\b",
+                Some(r"\b(opening hours|already (have|booked|scheduled))\b"),
+            ),
+        ),
+        (
+            Intent::GeneralInquiry,
+            Detector::new(
+                r"\b(do you (guys )?(do|work on|service|fix|handle|take|accept|have|offer|sell)|where are you|address|located|location|directions|loaner|shuttle|warranty|wait (for it|while)|waiting room|how long (does|will|would|is)|question|wondering|credit cards?|financing|payment plan|tow|towing)\b",
+                None,
+            ),
+        ),
+    ],
+    legal: Detector::new(
+        r"\b(lawyers?|attorneys?|sue|suing|sued|lawsuit|legal action|take (you|this|it) to court|see you in court|small claims|better business bureau|bbb|report (you|this|your shop) to|consumer protection|attorney general)\b",
+        Some(r"\b(my (wife|sister|mom|mother|daughter|friend|aunt|neighbor)|name is|names|this is|its|im|and|with) sue\b|\bpower of attorney\b"),
+    ),
+    manager: Detector::new(
+        r"\b(manager|supervisor|owner|operator|service advisor|service writer|front desk|someone in charge|person in charge|(real|live|actual) (person|human|people|agent|body)|human being|(talk|speak) (to|with) (a |an |some )?(human|person|someone|somebody|agent|representative|rep)|a human|not a (robot|machine|bot|computer)|transfer me|put me through)\b",
+        Some(r"\b(no need for|dont need|do not need|dont want|not asking for|without|no) (a |an |the |to (talk|speak) (to|with) (a |an |the )?)?(manager|supervisor|human|person|owner)\b|\bhuman resources\b|\bowners? manual\b|\b(previous|last|original|first|new|registered|former) owners?\b|\bowner of (the|this|my|that) (car|vehicle|truck|van)\b|\bim the owner\b|\b(my|our) (manager|supervisor|boss)\b|\b(at|with|to) the front desk (yesterday|this morning|earlier)\b|\bleft (it|them|the keys|my keys) (at|with) the front desk\b"),
+    ),
+    anger: Detector::new(
+        r"\b(damn\w*|dammit|goddamn\w*|hell|crap|crappy|shit\w*|bullshit|fuck\w*|wtf|pissed|screw (you|this|that|it)|screwed (me|up)|stupid|idiots?|useless|incompetent|morons?|dumb|ridiculous|pathetic|unacceptable|(terrible|horrible|awful|worst|lousy|bad) (service|customer service|experience|shop|job)|frustrat\w*|furious|(im|i am|were|we are|getting|really|so|very) (so |very |really |getting )?(angry|mad|upset)|fed up|sick of|sick and tired|waste of (my )?time|wasting my time|you people|not listening|arent listening|not helping|arent helping|are you kidding|kidding me)\b",
+        Some(r"\b(stupid|dumb|silly) question\b|\bnot (upset|angry|mad|frustrated|frustrating)\b|\bhell of a\b|\bwhat the heck\b|\b(not|no) (a )?big deal\b"),
+    ),
+    yes: Detector::new(
+        r"\b(yes|yeah|yea|yep|yup|sure|correct|thats right|sounds (good|great|perfect|fine)|perfect|absolutely|definitely|of course|go ahead|that works|works for me|that would be great|ill be there|i will be there|i can make it|well be there|uh huh|mhm|confirm\w*)\b|^(ok|okay|alright|right|great|please|fine)\b",
+        Some(r"\b(not|dont|didnt) (sure|confirm\w*|correct)\b|\bnot (right|quite right)\b"),
+    ),
+    no: Detector::new(
+        r"\b(no|nope|nah|not really|not right|not quite|incorrect|thats wrong|wrong|negative|i cant|i cannot|i wont)\b",
+        Some(r"\bno (problem|worries|rush|need|doubt|biggie|prob)\b|\bnot a problem\b|\bno no (thats|its) (fine|right|correct|good)\b"),
+    ),
+    goodbye: Detector::new(
+        r"\b(bye|goodbye|good bye|thats all|that is all|thats it|that will be all|thatll be all|nothing else|have a (good|nice|great) (day|1|night|weekend|evening)|talk to you later|never mind|nevermind|forget it|im all set|all set|thats everything)\b",
+        None,
+    ),
+    thanks: Detector::new(
+        r"\b(thanks|thank you|thank u|appreciate it|ok|okay|cool|alright|got it|great|perfect|sounds good)\b",
+        None,
+    ),
+    problem_report: Detector::new(
+        r"\b(still|again|problems?|issues?|not (good|great|right|fixed|working|running)|worse|broke|broken|came back|isnt|doesnt|didnt|wont|noise|noises|leak\w*|light is on|light came on|squeak\w*|squeal\w*|grind\w*|shak\w*|vibrat\w*)\b",
+        Some(r"\bno (problems?|issues?)\b|\bnot (a )?(problem|issue)\b|\bno complaints\b"),
+    ),
+    decline: Detector::new(
+        r"\b(no|nope|nah|not (right )?now|not interested|not yet|maybe later|later|already (did|done|had|got|took care)|ill call (you )?back|another time|not at the moment|dont need)\b",
+        Some(r"\bno (problem|worries|rush|doubt)\b|\bnot a problem\b"),
+    ),
+    name: Regex::new(r"\b(?:my name is|my names|name is|names|call me|this is|im|i am|its)\s+([a-z]+)(?:\s+([a-z]+))?").unwrap(),
+    vehicle: Regex::new(
+        r"\b(?:((?:19|20)\d{2}|(?:19|20) \d{2}|\d{2})\s+)?(acura|audi|bmw|buick|cadillac|chevy|chevrolet|chrysler|dodge|ford|gmc|honda|hyundai|infiniti|jeep|kia|lexus|lincoln|mazda|mercedes|mitsubishi|nissan|porsche|ram|subaru|tesla|toyota|volkswagen|vw|volvo)\b(?:\s+([a-z0-9]+))?",
+    )
+    .unwrap(),
+}
+});
+
+/// Words that end a name or a model, or are never one.
+const NOT_A_NAME: &[&str] = &[
+    "a",
+    "about",
+    "actually",
+    "again",
+    "all",
+    "also",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "back",
+    "bad",
+    "be",
+    "because",
+    "but",
+    "by",
+    "calling",
+    "can",
+    "cant",
+    "car",
+    "coming",
+    "confused",
+    "could",
+    "done",
+    "for",
+    "from",
+    "getting",
+    "going",
+    "gonna",
+    "good",
+    "great",
+    "had",
+    "has",
+    "have",
+    "having",
+    "here",
+    "hoping",
+    "how",
+    "i",
+    "id",
+    "if",
+    "im",
+    "in",
+    "interested",
+    "is",
+    "it",
+    "its",
+    "just",
+    "looking",
+    "main",
+    "making",
+    "may",
+    "me",
+    "my",
+    "need",
+    "needs",
+    "new",
+    "next",
+    "no",
+    "not",
+    "now",
+    "of",
+    "ok",
+    "okay",
+    "on",
+    "or",
+    "our",
+    "please",
+    "pretty",
+    "ready",
+    "really",
+    "regarding",
+    "ridiculous",
+    "right",
+    "running",
+    "said",
+    "so",
+    "sorry",
+    "still",
+    "sure",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "this",
+    "to",
+    "today",
+    "tomorrow",
+    "trying",
+    "unacceptable",
+    "up",
+    "very",
+    "was",
+    "we",
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "why",
+    "will",
+    "with",
+    "wondering",
+    "yeah",
+    "yes",
+    "you",
+    "your",
+];
+
+/// The caller's intent in this utterance, if any pattern recognises one.
+///
+/// Cancel and reschedule win wherever they appear (they are what the call is about);
+/// otherwise the leftmost recognised intent wins, which suits run-on sentences.
+pub(crate) fn intent(text: &str) -> Option<Intent> {
+    let d = &*DETECTORS;
+    if d.reschedule.is_match(text) {
+        return Some(Intent::RescheduleAppointment);
+    }
+    if d.cancel.is_match(text) {
+        return Some(Intent::CancelAppointment);
+    }
+    d.ranked
+        .iter()
+        .filter_map(|(intent, detector)| detector.find(text).map(|offset| (offset, *intent)))
+        .min_by_key(|(offset, _)| *offset)
+        .map(|(_, intent)| intent)
+}
+
+/// Whether the utterance asks for a person, is angry, or threatens legal action.
+pub(crate) fn escalation(text: &str) -> Option<EscalationReason> {
+    let d = &*DETECTORS;
+    if d.legal.is_match(text) {
+        Some(EscalationReason::LegalThreat)
+    } else if d.manager.is_match(text) {
+        Some(EscalationReason::ManagerRequest)
+    } else if d.anger.is_match(text) {
+        Some(EscalationReason::Anger)
+    } else {
+        None
+    }
+}
+
+/// A yes or a no to a read-back question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Yes,
+    No,
+}
+
+/// A yes or no answer; a "no" wins over a "yes" in the same utterance ("yes no wait").
+pub(crate) fn answer(text: &str) -> Option<Answer> {
+    let d = &*DETECTORS;
+    if d.no.is_match(text) {
+        Some(Answer::No)
+    } else if d.yes.is_match(text) {
+        Some(Answer::Yes)
+    } else {
+        None
+    }
+}
+
+/// "bye", "that's all", "never mind".
+pub(crate) fn is_goodbye(text: &str) -> bool {
+    DETECTORS.goodbye.is_match(text)
+}
+
+/// "thanks", "ok", "got it": closes the call only when nothing is pending.
+pub(crate) fn is_thanks(text: &str) -> bool {
+    DETECTORS.thanks.is_match(text)
+}
+
+/// A follow-up call answer that reports trouble ("it's still making the noise").
+pub(crate) fn is_problem_report(text: &str) -> bool {
+    DETECTORS.problem_report.is_match(text)
+}
+
+/// "no thanks", "not right now", "already had it done".
+pub(crate) fn is_decline(text: &str) -> bool {
+    DETECTORS.decline.is_match(text)
+}
+
+/// A name introduced with "my name is", "this is", "call me" ("this is john smith calling").
+pub(crate) fn introduced_name(text: &str) -> Option<String> {
+    let caps = DETECTORS.name.captures(text)?;
+    let first = caps.get(1)?.as_str();
+    if !is_name_word(first) {
+        return None;
+    }
+    let mut res = title_case(first);
+    if let Some(last) = caps.get(2).map(|m| m.as_str()).filter(|w| is_name_word(w)) {
+        res.push(' ');
+        res.push_str(&title_case(last));
+    }
+    Some(res)
+}
+
+/// A whole utterance that is just a name, as an answer to "may I have your name?".
+pub(crate) fn bare_name(text: &str) -> Option<String> {
+    let words: Vec<&str> = text
+        .split(' ')
+        .filter(|w| {
+            !matches!(
+                *w,
+                "um" | "uh" | "yeah" | "sure" | "its" | "it" | "is" | "im"
+            )
+        })
+        .collect();
+    if words.is_empty() || words.len() > 3 || !words.iter().all(|w| is_name_word(w)) {
+        return None;
+    }
+    Some(
+        words
+            .iter()
+            .map(|w| title_case(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// A vehicle as said, title-cased: "2019 Honda Civic", "Ford F150", "Toyota".
+pub(crate) fn vehicle(text: &str) -> Option<String> {
+    let caps = DETECTORS.vehicle.captures(text)?;
+    let mut parts = Vec::with_capacity(3);
+    if let Some(year) = caps.get(1) {
+        let digits: String = year.as_str().chars().filter(char::is_ascii_digit).collect();
+        parts.push(if digits.len() == 2 {
+            format!("20{digits}")
+        } else {
+            digits
+        });
+    }
+    let make = match &caps[2] {
+        "chevy" => "Chevrolet".to_owned(),
+        "vw" => "Volkswagen".to_owned(),
+        "bmw" | "gmc" => caps[2].to_uppercase(),
+        make => title_case(make),
+    };
+    parts.push(make);
+    if let Some(model) = caps.get(3).map(|m| m.as_str()).filter(|w| is_model_word(w)) {
+        parts.push(title_case(model).to_string());
+    }
+    Some(parts.join(" "))
+}
+
+fn is_name_word(word: &str) -> bool {
+    word.len() > 1
+        && word.bytes().all(|b| b.is_ascii_lowercase())
+        && !NOT_A_NAME.contains(&word)
+        && !crate::when::is_calendar_word(word)
+}
+
+fn is_model_word(word: &str) -> bool {
+    !NOT_A_NAME.contains(&word)
+        && !crate::when::is_calendar_word(word)
+        && !matches!(
+            word,
+            "brakes" | "oil" | "tires" | "battery" | "transmission" | "engine"
+        )
+}
+
+fn title_case(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,905 @@
+//! `ConversationManager`: one call's state machine.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveTime, Utc};
+
+use crate::customer::{AppointmentInfo, CustomerProfile, VehicleInfo};
+use crate::detect::{self, Answer};
+use crate::shop::{OpeningHours, ShopConfig};
+use crate::text::normalize;
+use crate::types::{
+    CallType, ConversationSummary, EscalationReason, Intent, SlotName, Slots, State, ToolResult,
+    Transition,
+};
+use crate::when;
+
+/// Caller turns in a row without progress (in intent detection, slot collection or
+/// confirmation) that hand the call to a person.
+const MAX_TURNS_WITHOUT_PROGRESS: u32 = 3;
+/// Silence timeouts in a row after which the call is closed.
+const MAX_SILENCE_TIMEOUTS: u32 = 2;
+/// Failed tool calls in one execution after which the call is handed to a person.
+const MAX_TOOL_FAILURES: u32 = 2;
+
+/// What an outbound call is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallSubject {
+    /// The appointment we remind of, or follow up on.
+    Appointment(AppointmentInfo),
+    /// The vehicle that is due, and the canonical name of the service it is due for.
+    ServiceDue {
+        /// The vehicle on file.
+        vehicle: VehicleInfo,
+        /// Canonical catalog name, e.g. "oil change".
+        service: String,
+    },
+}
+
+/// One call's conversation: call type, state, intent, slots, escalation.
+///
+/// Feed it each final caller transcript with [`ConversationManager::process_message`] and
+/// timer events with [`ConversationManager::on_silence_timeout`]; after a booking, cancel or
+/// reschedule tool call, report the outcome with [`ConversationManager::record_tool_result`]
+/// so the call moves from `execution` to `closing`. It never reads the clock: "now" is passed in.
+#[derive(Debug, Clone)]
+pub struct ConversationManager {
+    pub(crate) call_type: CallType,
+    pub(crate) caller_phone: Option<String>,
+    pub(crate) shop: Arc<ShopConfig>,
+    /// Padded (" phrase ") normalised synonyms with their service index, longest first.
+    catalog: Arc<[(String, usize)]>,
+    pub(crate) customer: Option<CustomerProfile>,
+    pub(crate) subject: Option<CallSubject>,
+    pub(crate) state: State,
+    pub(crate) intent: Option<Intent>,
+    /// A booking flow interrupted by a question; resumed after the answer.
+    pub(crate) suspended_intent: Option<Intent>,
+    pub(crate) slots: Slots,
+    pub(crate) turn_count: u32,
+    transitions: Vec<Transition>,
+    /// Index into `transitions` where the current turn's started.
+    turn_start: usize,
+    /// The intent of the last recorded transition, to record intent-only changes.
+    logged_intent: Option<Intent>,
+    turns_without_progress: u32,
+    pub(crate) silence_timeouts: u32,
+    tool_failures: u32,
+    /// The caller said "no" to a read-back: wait for the correction before reading back again.
+    awaiting_correction: bool,
+    pub(crate) escalation_reason: Option<EscalationReason>,
+}
+
+/// Creates the manager for a caller whose number is not in the CRM.
+pub fn create_inbound_new_manager(
+    caller_phone: impl Into<String>,
+    shop: impl Into<Arc<ShopConfig>>,
+) -> ConversationManager {
+    ConversationManager::new(
+        CallType::InboundNew,
+        Some(caller_phone.into()),
+        shop,
+        None,
+        None,
+    )
+}
+
+/// Creates the manager for a caller the CRM knows.
+pub fn create_inbound_existing_manager(
+    caller_phone: impl Into<String>,
+    customer: CustomerProfile,
+    shop: impl Into<Arc<ShopConfig>>,
+) -> ConversationManager {
+    ConversationManager::new(
+        CallType::InboundExisting,
+        Some(caller_phone.into()),
+        shop,
+        Some(customer),
+        None,
+    )
+}
+
+/// Creates the manager for a caller without caller ID, or when the CRM could not be asked.
+pub fn create_inbound_general_manager(
+    caller_phone: Option<String>,
+    shop: impl Into<Arc<ShopConfig>>,
+) -> ConversationManager {
+    ConversationManager::new(CallType::InboundGeneral, caller_phone, shop, None, None)
+}
+
+/// Creates the manager for a reminder call about `appointment`.
+pub fn create_outbound_reminder_manager(
+    customer: CustomerProfile,
+    appointment: AppointmentInfo,
+    shop: impl Into<Arc<ShopConfig>>,
+) -> ConversationManager {
+    let mut res = ConversationManager::new(
+        CallType::OutboundReminder,
+        Some(customer.phone.clone()),
+        shop,
+        Some(customer),
+        Some(CallSubject::Appointment(appointment.clone())),
+    );
+    res.slots.appointment_id = Some(appointment.id);
+    res.slots.service_type = Some(appointment.service);
+    res
+}
+
+/// Creates the manager for a follow-up call after the visit `appointment`.
+pub fn create_outbound_follow_up_manager(
+    customer: CustomerProfile,
+    appointment: AppointmentInfo,
+    shop: impl Into<Arc<ShopConfig>>,
+) -> ConversationManager {
+    ConversationManager::new(
+        CallType::OutboundFollowUp,
+        Some(customer.phone.clone()),
+        shop,
+        Some(customer),
+        Some(CallSubject::Appointment(appointment)),
+    )
+}
+
+/// Creates the manager for a call telling the customer `vehicle` is due for `service`
+/// (a canonical catalog name).
+pub fn create_outbound_service_due_manager(
+    customer: CustomerProfile,
+    vehicle: VehicleInfo,
+    service: impl Into<String>,
+    shop: impl Into<Arc<ShopConfig>>,
+) -> ConversationManager {
+    let service = service.into();
+    let mut res = ConversationManager::new(
+        CallType::OutboundServiceDue,
+        Some(customer.phone.clone()),
+        shop,
+        Some(customer),
+        Some(CallSubject::ServiceDue {
+            vehicle: vehicle.clone(),
+            service: service.clone(),
+        }),
+    );
+    res.intent = Some(Intent::ScheduleAppointment);
+    res.logged_intent = res.intent;
+    res.slots.service_type = Some(service);
+    res.slots.vehicle = Some(vehicle.describe());
+    res
+}
+
+/// What one utterance contains, before the state machine acts on it.
+struct Analysis {
+    intent: Option<Intent>,
+    answer: Option<Answer>,
+    goodbye: bool,
+    thanks: bool,
+}
+
+impl ConversationManager {
+    /// Creates a manager in `greeting`. The factory functions cover the six flows.
+    pub fn new(
+        call_type: CallType,
+        caller_phone: Option<String>,
+        shop: impl Into<Arc<ShopConfig>>,
+        customer: Option<CustomerProfile>,
+        subject: Option<CallSubject>,
+    ) -> ConversationManager {
+        let shop = shop.into();
+        let mut catalog: Vec<(String, usize)> = Vec::new();
+        for (idx, service) in shop.services.iter().enumerate() {
+            for phrase in std::iter::once(&service.name).chain(&service.synonyms) {
+                let phrase = normalize(phrase);
+                if !phrase.is_empty() {
+                    catalog.push((format!(" {phrase} "), idx));
+                }
+            }
+        }
+        catalog.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
+        ConversationManager {
+            call_type,
+            caller_phone,
+            shop,
+            catalog: catalog.into(),
+            customer,
+            subject,
+            state: State::Greeting,
+            intent: None,
+            suspended_intent: None,
+            slots: Slots::default(),
+            turn_count: 0,
+            transitions: Vec::new(),
+            turn_start: 0,
+            logged_intent: None,
+            turns_without_progress: 0,
+            silence_timeouts: 0,
+            tool_failures: 0,
+            awaiting_correction: false,
+            escalation_reason: None,
+        }
+    }
+
+    /// The flow.
+    pub fn call_type(&self) -> CallType {
+        self.call_type
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Current intent, if one was recognised.
+    pub fn intent(&self) -> Option<Intent> {
+        self.intent
+    }
+
+    /// Slots collected so far.
+    pub fn slots(&self) -> &Slots {
+        &self.slots
+    }
+
+    /// Caller turns processed.
+    pub fn turn_count(&self) -> u32 {
+        self.turn_count
+    }
+
+    /// The caller's number, E.164, when known.
+    pub fn caller_phone(&self) -> Option<&str> {
+        self.caller_phone.as_deref()
+    }
+
+    /// The CRM profile, for inbound existing and outbound calls.
+    pub fn customer(&self) -> Option<&CustomerProfile> {
+        self.customer.as_ref()
+    }
+
+    /// What an outbound call is about.
+    pub fn subject(&self) -> Option<&CallSubject> {
+        self.subject.as_ref()
+    }
+
+    /// The shop.
+    pub fn shop(&self) -> &ShopConfig {
+        &self.shop
+    }
+
+    /// Every transition of the call so far, oldest first.
+    pub fn transitions(&self) -> &[Transition] {
+        &self.transitions
+    }
+
+    /// The transitions caused by the last caller turn (and any event since): log each.
+    pub fn last_turn_transitions(&self) -> &[Transition] {
+        &self.transitions[self.turn_start..]
+    }
+
+    /// Whether the call has been handed (or is to be handed) to a person.
+    pub fn escalation_triggered(&self) -> bool {
+        self.escalation_reason.is_some()
+    }
+
+    /// Why the call was escalated.
+    pub fn escalation_reason(&self) -> Option<EscalationReason> {
+        self.escalation_reason
+    }
+
+    /// Whether `text` alone asks for a person, is angry or threatens legal action.
+    ///
+    /// Pure detection: `process_message` already applies it (and `repeated_failure`, which
+    /// no single text shows), so the pipeline may equally check `state() == Escalation`.
+    pub fn should_escalate(&self, text: &str) -> bool {
+        detect::escalation(&normalize(text)).is_some()
+    }
+
+    /// The slots the current intent still needs, in the order to ask for them.
+    pub fn missing_slots(&self) -> Vec<SlotName> {
+        let mut res = Vec::new();
+        let needs_identity = self.customer.is_none();
+        let slots = &self.slots;
+        let date_time = |res: &mut Vec<SlotName>| {
+            if slots.resolved_date.is_none() {
+                res.push(SlotName::PreferredDate);
+            }
+            if slots.resolved_time.is_none() {
+                res.push(SlotName::PreferredTime);
+            }
+        };
+        let appointment_known =
+            slots.appointment_id.is_some() || (needs_identity && slots.customer_name.is_some());
+        match self.intent {
+            Some(Intent::ScheduleAppointment) => {
+                if slots.service_type.is_none() {
+                    res.push(SlotName::ServiceType);
+                }
+                date_time(&mut res);
+                if needs_identity {
+                    if slots.customer_name.is_none() {
+                        res.push(SlotName::CustomerName);
+                    }
+                    if slots.vehicle.is_none() {
+                        res.push(SlotName::Vehicle);
+                    }
+                }
+            }
+            Some(Intent::RescheduleAppointment) => {
+                if !appointment_known {
+                    res.push(if needs_identity {
+                        SlotName::CustomerName
+                    } else {
+                        SlotName::Appointment
+                    });
+                }
+                date_time(&mut res);
+            }
+            Some(Intent::CancelAppointment) => {
+                if !appointment_known {
+                    res.push(if needs_identity {
+                        SlotName::CustomerName
+                    } else {
+                        SlotName::Appointment
+                    });
+                }
+            }
+            Some(Intent::PricingInquiry) => {
+                if slots.service_type.is_none() {
+                    res.push(SlotName::ServiceType);
+                }
+            }
+            Some(Intent::CheckHours | Intent::CheckStatus | Intent::GeneralInquiry) | None => {}
+        }
+        res
+    }
+
+    /// The conversation in the session-store shape (the seed's `conversation_summary`).
+    pub fn get_conversation_summary(&self) -> ConversationSummary {
+        ConversationSummary {
+            call_type: self.call_type,
+            state: self.state,
+            intent: self.intent,
+            turn_count: self.turn_count,
+            collected_slots: self.slots.clone(),
+            escalation_triggered: self.escalation_triggered(),
+            escalation_reason: self.escalation_reason,
+        }
+    }
+
+    /// Processes one final caller transcript and returns the state after it.
+    ///
+    /// The turn may pass through several states; each change is in `last_turn_transitions()`.
+    /// `now` is only used to resolve dates ("tomorrow") in the shop's timezone.
+    pub fn process_message(&mut self, text: &str, now: DateTime<Utc>) -> State {
+        self.turn_count += 1;
+        self.turn_start = self.transitions.len();
+        self.silence_timeouts = 0;
+        if self.state == State::Escalation {
+            return self.state;
+        }
+        let normalized = normalize(text);
+        if let Some(reason) = detect::escalation(&normalized) {
+            self.escalate(reason);
+            return self.state;
+        }
+        let state_before = self.state;
+        let slots_changed = self.apply_slots(&normalized, now);
+        let analysis = Analysis {
+            intent: self.detect_intent(&normalized),
+            answer: detect::answer(&normalized),
+            goodbye: detect::is_goodbye(&normalized),
+            thanks: detect::is_thanks(&normalized),
+        };
+        let answered = self.step(&analysis, &normalized, slots_changed);
+        self.log_intent_change();
+
+        let progressed = slots_changed || answered || !self.last_turn_transitions().is_empty();
+        let waiting = matches!(
+            state_before,
+            State::IntentDetection | State::SlotCollection | State::Confirmation
+        );
+        if progressed || !waiting {
+            self.turns_without_progress = 0;
+        } else {
+            self.turns_without_progress += 1;
+            if self.turns_without_progress >= MAX_TURNS_WITHOUT_PROGRESS {
+                self.escalate(EscalationReason::RepeatedFailure);
+            }
+        }
+        self.state
+    }
+
+    /// The pipeline's silence timer fired: the caller said nothing for a while.
+    ///
+    /// The first timeout only changes the prompt (ask whether they are still there);
+    /// the second in a row closes the call. Speech resets the count.
+    pub fn on_silence_timeout(&mut self) -> State {
+        if matches!(self.state, State::Escalation | State::Closing) {
+            return self.state;
+        }
+        self.turn_start = self.transitions.len();
+        self.silence_timeouts += 1;
+        if self.silence_timeouts >= MAX_SILENCE_TIMEOUTS {
+            self.go(State::Closing);
+        }
+        self.state
+    }
+
+    /// The outcome of the booking, reschedule or cancel tool call made in `execution`.
+    ///
+    /// `Succeeded` moves to `closing`; `SlotUnavailable` clears the time and goes back to
+    /// `slot_collection`; `Failed` stays in `execution` and escalates on the second failure.
+    pub fn record_tool_result(&mut self, result: ToolResult) -> State {
+        if self.state == State::Escalation {
+            return self.state;
+        }
+        self.turn_start = self.transitions.len();
+        match result {
+            ToolResult::Succeeded => {
+                self.tool_failures = 0;
+                self.suspended_intent = None;
+                self.go(State::Closing);
+            }
+            ToolResult::SlotUnavailable => {
+                self.slots.preferred_time = None;
+                self.slots.resolved_time = None;
+                self.slots.time_period = None;
+                self.go(State::SlotCollection);
+            }
+            ToolResult::Failed => {
+                self.tool_failures += 1;
+                if self.tool_failures >= MAX_TOOL_FAILURES {
+                    self.escalate(EscalationReason::RepeatedFailure);
+                }
+            }
+        }
+        self.state
+    }
+
+    /// Acts on one analysed utterance. Returns whether it answered a read-back question.
+    fn step(&mut self, analysis: &Analysis, text: &str, slots_changed: bool) -> bool {
+        match self.state {
+            State::Greeting => {
+                self.first_turn(analysis, text);
+                false
+            }
+            State::IntentDetection => {
+                if let Some(intent) = analysis.intent {
+                    self.intent = Some(intent);
+                    self.route();
+                } else if analysis.goodbye {
+                    self.go(State::Closing);
+                }
+                false
+            }
+            State::SlotCollection => {
+                if self.switches_intent(analysis.intent) {
+                    self.switch_intent(analysis.intent);
+                    return false;
+                }
+                if analysis.goodbye && !slots_changed {
+                    self.go(State::Closing);
+                    return false;
+                }
+                let ready = self.missing_slots().is_empty()
+                    && (!self.awaiting_correction
+                        || slots_changed
+                        || analysis.answer == Some(Answer::Yes));
+                if ready {
+                    self.awaiting_correction = false;
+                    self.route();
+                }
+                false
+            }
+            State::Confirmation => self.confirm(analysis, slots_changed),
+            State::Execution => {
+                if self.switches_intent(analysis.intent) {
+                    self.switch_intent(analysis.intent);
+                } else if slots_changed && self.is_booking() {
+                    // A correction after the read-back: confirm the new details.
+                    self.route();
+                } else if analysis.goodbye {
+                    self.go(State::Closing);
+                } else if let Some(intent) = self.suspended_intent.take() {
+                    self.intent = Some(intent);
+                    self.route();
+                } else if analysis.thanks || analysis.answer == Some(Answer::No) {
+                    self.go(State::Closing);
+                }
+                false
+            }
+            State::Closing => {
+                if analysis.intent.is_some() && !analysis.goodbye {
+                    self.intent = analysis.intent;
+                    self.route();
+                } else if slots_changed && self.is_booking() {
+                    self.route();
+                }
+                false
+            }
+            State::Escalation => false,
+        }
+    }
+
+    /// The first caller turn: inbound calls detect the intent; outbound calls take the
+    /// answer to the question the greeting asked.
+    fn first_turn(&mut self, analysis: &Analysis, text: &str) {
+        match self.call_type {
+            CallType::InboundNew | CallType::InboundExisting | CallType::InboundGeneral => {
+                self.intent = analysis.intent;
+                self.go(State::IntentDetection);
+                if self.intent.is_some() {
+                    self.route();
+                } else if analysis.goodbye {
+                    self.go(State::Closing);
+                }
+            }
+            CallType::OutboundReminder => {
+                // The greeting asked "will you still be able to make it?".
+                self.go(State::Confirmation);
+                self.confirm(analysis, false);
+            }
+            CallType::OutboundFollowUp => {
+                if let Some(intent) = analysis.intent {
+                    self.intent = Some(intent);
+                    self.route();
+                } else if detect::is_problem_report(text) {
+                    if self.slots.service_type.is_none() {
+                        self.slots.service_type = self.subject_service();
+                    }
+                    self.intent = Some(Intent::ScheduleAppointment);
+                    self.route();
+                } else {
+                    self.go(State::Closing);
+                }
+            }
+            CallType::OutboundServiceDue => {
+                let has_date = self.slots.resolved_date.is_some();
+                match analysis.intent {
+                    Some(intent) if intent != Intent::ScheduleAppointment => {
+                        self.switch_intent(Some(intent));
+                    }
+                    _ if !has_date
+                        && (analysis.answer == Some(Answer::No) || detect::is_decline(text)) =>
+                    {
+                        self.go(State::Closing);
+                    }
+                    _ => self.route(),
+                }
+            }
+        }
+    }
+
+    /// Handles an utterance in `confirmation`. Returns whether it answered the read-back.
+    fn confirm(&mut self, analysis: &Analysis, slots_changed: bool) -> bool {
+        if self.intent.is_none() {
+            // The outbound reminder's attendance question.
+            return match (analysis.intent, analysis.answer) {
+                (Some(intent), _) => {
+                    self.intent = Some(intent);
+                    self.fill_appointment();
+                    self.route();
+                    true
+                }
+                (None, Some(Answer::Yes)) => {
+                    self.go(State::Closing);
+                    true
+                }
+                (None, Some(Answer::No)) => {
+                    self.intent = Some(Intent::RescheduleAppointment);
+                    self.route();
+                    true
+                }
+                (None, None) => false,
+            };
+        }
+        if self.switches_intent(analysis.intent) {
+            self.switch_intent(analysis.intent);
+            return true;
+        }
+        if slots_changed {
+            // A correction: stay and read the new details back.
+            self.awaiting_correction = false;
+            if !self.missing_slots().is_empty() {
+                self.go(State::SlotCollection);
+            }
+            return true;
+        }
+        match analysis.answer {
+            Some(Answer::Yes) => {
+                self.go(State::Execution);
+                true
+            }
+            Some(Answer::No) => {
+                self.awaiting_correction = true;
+                self.go(State::SlotCollection);
+                true
+            }
+            None if analysis.goodbye => {
+                self.go(State::Closing);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Moves to where the current intent goes next.
+    fn route(&mut self) {
+        self.fill_appointment();
+        let next = match self.intent {
+            None => State::IntentDetection,
+            Some(Intent::CheckHours | Intent::CheckStatus | Intent::GeneralInquiry) => {
+                State::Execution
+            }
+            Some(Intent::PricingInquiry) => {
+                if self.missing_slots().is_empty() {
+                    State::Execution
+                } else {
+                    State::SlotCollection
+                }
+            }
+            Some(
+                Intent::ScheduleAppointment
+                | Intent::RescheduleAppointment
+                | Intent::CancelAppointment,
+            ) => {
+                if self.missing_slots().is_empty() {
+                    State::Confirmation
+                } else {
+                    State::SlotCollection
+                }
+            }
+        };
+        self.go(next);
+    }
+
+    /// Whether a detected intent replaces the current one (a new request mid-call).
+    fn switches_intent(&self, detected: Option<Intent>) -> bool {
+        let Some(detected) = detected else {
+            return false;
+        };
+        match (self.intent, detected) {
+            (Some(current), _) if current == detected => false,
+            // "can we change the time" while booking is a correction, and "book it for
+            // friday" while rescheduling is the new time: not new requests.
+            (Some(Intent::ScheduleAppointment), Intent::RescheduleAppointment)
+            | (
+                Some(Intent::RescheduleAppointment | Intent::CancelAppointment),
+                Intent::ScheduleAppointment,
+            ) => false,
+            _ => true,
+        }
+    }
+
+    fn switch_intent(&mut self, detected: Option<Intent>) {
+        let interrupted = self.is_booking()
+            && !matches!(self.state, State::Execution | State::Closing)
+            && matches!(
+                detected,
+                Some(
+                    Intent::CheckHours
+                        | Intent::CheckStatus
+                        | Intent::PricingInquiry
+                        | Intent::GeneralInquiry
+                )
+            );
+        if interrupted {
+            self.suspended_intent = self.intent;
+        }
+        self.awaiting_correction = false;
+        self.intent = detected;
+        self.route();
+    }
+
+    fn is_booking(&self) -> bool {
+        matches!(
+            self.intent,
+            Some(
+                Intent::ScheduleAppointment
+                    | Intent::RescheduleAppointment
+                    | Intent::CancelAppointment
+            )
+        )
+    }
+
+    fn detect_intent(&self, text: &str) -> Option<Intent> {
+        if let Some(intent) = detect::intent(text) {
+            return Some(intent);
+        }
+        // A bare service ("I need brake service") is a booking request when nothing else
+        // is going on; while a price is being asked, it is the service being priced.
+        let open = matches!(
+            self.intent,
+            None | Some(Intent::CheckHours | Intent::CheckStatus | Intent::GeneralInquiry)
+        ) || self.state == State::Closing;
+        (open && self.find_service(text).is_some()).then_some(Intent::ScheduleAppointment)
+    }
+
+    /// Extracts slots from the utterance; returns whether any changed.
+    fn apply_slots(&mut self, text: &str, now: DateTime<Utc>) -> bool {
+        let mut changed = false;
+        let next_missing = self.missing_slots().first().copied();
+        if let Some(service_idx) = self.find_service(text) {
+            let name = &self.shop.services[service_idx].name;
+            changed |= set(&mut self.slots.service_type, name.clone());
+        }
+        let today = now.with_timezone(&self.shop.timezone).date_naive();
+        let date = when::find_date(text, today).or_else(|| {
+            (next_missing == Some(SlotName::PreferredDate))
+                .then(|| when::find_bare_day(text, today))
+                .flatten()
+        });
+        if let Some(date) = date {
+            changed |= set(&mut self.slots.preferred_date, date.heard);
+            changed |= self.slots.resolved_date != date.date;
+            self.slots.resolved_date = date.date;
+        }
+        let hours = self.hours_for_reading_times();
+        let time = when::find_time(text, hours).or_else(|| {
+            (next_missing == Some(SlotName::PreferredTime))
+                .then(|| when::find_bare_hour(text, hours))
+                .flatten()
+        });
+        if let Some(time) = time {
+            changed |= set(&mut self.slots.preferred_time, time.heard);
+            changed |=
+                self.slots.resolved_time != time.time || self.slots.time_period != time.period;
+            self.slots.resolved_time = time.time;
+            self.slots.time_period = time.period;
+        }
+        if let Some(vehicle) = detect::vehicle(text) {
+            let vehicle = self.known_vehicle(&vehicle).unwrap_or(vehicle);
+            changed |= set(&mut self.slots.vehicle, vehicle);
+        }
+        let name = detect::introduced_name(text).or_else(|| {
+            (next_missing == Some(SlotName::CustomerName) && !changed)
+                .then(|| detect::bare_name(text))
+                .flatten()
+        });
+        if let Some(name) = name {
+            changed |= set(&mut self.slots.customer_name, name);
+        }
+        changed
+    }
+
+    /// Opening hours used to read "2:30" as afternoon: those of the date asked for, else
+    /// the first open weekday's, else 8 to 5.
+    fn hours_for_reading_times(&self) -> OpeningHours {
+        self.slots
+            .resolved_date
+            .and_then(|date| self.shop.opening_hours(date))
+            .or_else(|| self.shop.hours.0.iter().flatten().next().copied())
+            .unwrap_or(OpeningHours {
+                open: NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
+                close: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
+            })
+    }
+
+    /// The earliest catalog phrase in the text (longest on ties), as a service index.
+    fn find_service(&self, text: &str) -> Option<usize> {
+        let padded = format!(" {text} ");
+        self.catalog
+            .iter()
+            .filter_map(|(phrase, idx)| padded.find(phrase.as_str()).map(|pos| (pos, *idx)))
+            .min_by_key(|(pos, _)| *pos)
+            .map(|(_, idx)| idx)
+    }
+
+    /// The customer's vehicle on file that `said` names ("my civic" -> "2019 Honda Civic").
+    fn known_vehicle(&self, said: &str) -> Option<String> {
+        let said = said.to_lowercase();
+        self.customer.as_ref()?.vehicles.iter().find_map(|vehicle| {
+            let make = vehicle.make.to_lowercase();
+            let model = vehicle.model.to_lowercase();
+            (said.contains(&make) || said.contains(&model)).then(|| vehicle.describe())
+        })
+    }
+
+    /// For reschedule and cancel: picks the appointment the caller means, when it is clear.
+    fn fill_appointment(&mut self) {
+        if self.slots.appointment_id.is_some()
+            || !matches!(
+                self.intent,
+                Some(Intent::RescheduleAppointment | Intent::CancelAppointment)
+            )
+        {
+            return;
+        }
+        let Some(customer) = &self.customer else {
+            return;
+        };
+        let tz = self.shop.timezone;
+        let upcoming: Vec<&AppointmentInfo> = customer
+            .upcoming_appointments
+            .iter()
+            .filter(|appointment| appointment.status == "scheduled")
+            .collect();
+        let chosen = match upcoming.as_slice() {
+            [only] => Some(*only),
+            many => many
+                .iter()
+                .copied()
+                .find(|appointment| {
+                    self.slots.service_type.as_deref() == Some(appointment.service.as_str())
+                })
+                .or_else(|| {
+                    // Only a cancel names the appointment by its day; a reschedule's date is the new one.
+                    (self.intent == Some(Intent::CancelAppointment))
+                        .then(|| {
+                            many.iter().copied().find(|appointment| {
+                                Some(appointment.starts_at.with_timezone(&tz).date_naive())
+                                    == self.slots.resolved_date
+                            })
+                        })
+                        .flatten()
+                }),
+        };
+        if let Some(appointment) = chosen {
+            self.slots.appointment_id = Some(appointment.id);
+            if self.slots.service_type.is_none() {
+                self.slots.service_type = Some(appointment.service.clone());
+            }
+        }
+    }
+
+    /// The appointment an outbound call is about.
+    pub(crate) fn subject_appointment(&self) -> Option<&AppointmentInfo> {
+        match &self.subject {
+            Some(CallSubject::Appointment(appointment)) => Some(appointment),
+            _ => None,
+        }
+    }
+
+    /// The appointment being rescheduled or cancelled, from the slot.
+    pub(crate) fn target_appointment(&self) -> Option<&AppointmentInfo> {
+        let id = self.slots.appointment_id?;
+        self.subject_appointment()
+            .filter(|appointment| appointment.id == id)
+            .or_else(|| {
+                self.customer
+                    .as_ref()?
+                    .upcoming_appointments
+                    .iter()
+                    .find(|appointment| appointment.id == id)
+            })
+    }
+
+    fn subject_service(&self) -> Option<String> {
+        match &self.subject {
+            Some(CallSubject::Appointment(appointment)) => Some(appointment.service.clone()),
+            Some(CallSubject::ServiceDue { service, .. }) => Some(service.clone()),
+            None => None,
+        }
+    }
+
+    fn escalate(&mut self, reason: EscalationReason) {
+        self.escalation_reason = Some(reason);
+        self.suspended_intent = None;
+        self.go(State::Escalation);
+    }
+
+    /// Moves to `to`, recording the transition (also when only the intent changed).
+    fn go(&mut self, to: State) {
+        if to != self.state || self.intent != self.logged_intent {
+            self.transitions.push(Transition {
+                turn: self.turn_count,
+                from: self.state,
+                to,
+                intent: self.intent,
+            });
+            self.state = to;
+            self.logged_intent = self.intent;
+        }
+    }
+
+    fn log_intent_change(&mut self) {
+        if self.intent != self.logged_intent {
+            self.go(self.state);
+        }
+    }
+}
+
+/// Sets an optional slot; returns whether the value changed.
+fn set(slot: &mut Option<String>, value: String) -> bool {
+    if slot.as_deref() == Some(value.as_str()) {
+        return false;
+    }
+    *slot = Some(value);
+    true
+}

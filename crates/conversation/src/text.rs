@@ -1,0 +1,167 @@
+//! Turns a transcript into the one canonical form every pattern is written against.
+//!
+//! Lowercase ASCII words separated by single spaces, no punctuation or apostrophes
+//! ("what's" becomes "whats"), "a.m."/"p.m." as "am"/"pm", `:` and `/` kept only between
+//! digits ("2:30", "12/8"), and number words as digits ("twenty eighth" becomes "28th",
+//! "two thirty" becomes "2 30"). Catalog synonyms go through the same function, so they match.
+
+/// Normalises a transcript or a catalog phrase. See the module doc for the form.
+pub(crate) fn normalize(text: &str) -> String {
+    let lower = text
+        .to_lowercase()
+        .replace("a.m.", "am")
+        .replace("p.m.", "pm");
+    let chars: Vec<char> = lower.chars().collect();
+    let mut cleaned = String::with_capacity(lower.len() + 2);
+    for (idx, &ch) in chars.iter().enumerate() {
+        let between_digits = idx > 0
+            && chars[idx - 1].is_ascii_digit()
+            && chars.get(idx + 1).is_some_and(char::is_ascii_digit);
+        match ch {
+            'a'..='z' | '0'..='9' => cleaned.push(ch),
+            '\'' | '’' | '‘' => {}
+            ':' | '/' if between_digits => cleaned.push(ch),
+            _ if ch.is_alphanumeric() => cleaned.push(ch),
+            _ => cleaned.push(' '),
+        }
+    }
+    let mut res = String::with_capacity(cleaned.len());
+    let mut words = cleaned.split_whitespace().peekable();
+    while let Some(word) = words.next() {
+        if !res.is_empty() {
+            res.push(' ');
+        }
+        if let Some(tens) = tens_value(word) {
+            // "twenty eight" -> 28, "twenty eighth" -> 28th; "twenty" alone -> 20.
+            if let Some(next) = words.peek() {
+                if let Some(unit) = unit_value(next) {
+                    res.push_str(&(tens + unit).to_string());
+                    words.next();
+                    continue;
+                }
+                if let Some(unit) = ordinal_value(next).filter(|n| *n < 10) {
+                    push_ordinal(&mut res, tens + unit);
+                    words.next();
+                    continue;
+                }
+            }
+            res.push_str(&tens.to_string());
+        } else if let Some(value) = unit_value(word).or_else(|| teen_value(word)) {
+            res.push_str(&value.to_string());
+        } else if let Some(value) = ordinal_value(word) {
+            push_ordinal(&mut res, value);
+        } else {
+            res.push_str(word);
+        }
+    }
+    res
+}
+
+fn push_ordinal(res: &mut String, value: u32) {
+    let suffix = match (value % 10, value % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    res.push_str(&value.to_string());
+    res.push_str(suffix);
+}
+
+fn unit_value(word: &str) -> Option<u32> {
+    Some(match word {
+        "one" => 1,
+        "two" => 2,
+        "three" => 3,
+        "four" => 4,
+        "five" => 5,
+        "six" => 6,
+        "seven" => 7,
+        "eight" => 8,
+        "nine" => 9,
+        _ => return None,
+    })
+}
+
+fn teen_value(word: &str) -> Option<u32> {
+    Some(match word {
+        "ten" => 10,
+        "eleven" => 11,
+        "twelve" => 12,
+        "thirteen" => 13,
+        "fourteen" => 14,
+        "fifteen" => 15,
+        "sixteen" => 16,
+        "seventeen" => 17,
+        "eighteen" => 18,
+        "nineteen" => 19,
+        _ => return None,
+    })
+}
+
+fn tens_value(word: &str) -> Option<u32> {
+    Some(match word {
+        "twenty" => 20,
+        "thirty" => 30,
+        "forty" => 40,
+        "fifty" => 50,
+        _ => return None,
+    })
+}
+
+fn ordinal_value(word: &str) -> Option<u32> {
+    Some(match word {
+        "first" => 1,
+        "second" => 2,
+        "third" => 3,
+        "fourth" => 4,
+        "fifth" => 5,
+        "sixth" => 6,
+        "seventh" => 7,
+        "eighth" => 8,
+        "ninth" => 9,
+        "tenth" => 10,
+        "eleventh" => 11,
+        "twelfth" => 12,
+        "thirteenth" => 13,
+        "fourteenth" => 14,
+        "fifteenth" => 15,
+        "sixteenth" => 16,
+        "seventeenth" => 17,
+        "eighteenth" => 18,
+        "nineteenth" => 19,
+        "twentieth" => 20,
+        "thirtieth" => 30,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[track_caller]
+    fn check(input: &str, expected: &str) {
+        assert_eq!(normalize(input), expected, "input: {input:?}");
+    }
+
+    #[test]
+    fn normal_form() {
+        check(
+            "Hi, I need to schedule an Oil Change!",
+            "hi i need to schedule an oil change",
+        );
+        check("What's   the price?", "whats the price");
+        check("at 2:30 P.M. on 12/8.", "at 2:30 pm on 12/8");
+        check("ten in the morning", "10 in the morning");
+        check("the twenty-eighth", "the 28th");
+        check("two thirty", "2 30");
+        check("thirty first of december", "31st of december");
+        check("twenty five", "25");
+        check("It’s a car that won't start", "its a car that wont start");
+        check("the 3rd: maybe", "the 3rd maybe");
+        check("eleventh or the twelfth", "11th or the 12th");
+        check("", "");
+    }
+}

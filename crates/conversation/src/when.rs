@@ -1,0 +1,381 @@
+//! Finds dates and times in a normalised utterance and resolves them against "today".
+//!
+//! Rules (all in the shop's timezone):
+//! - "today", "tonight", "this morning|afternoon|evening": today; "tomorrow": +1;
+//!   "the day after tomorrow": +2.
+//! - A bare weekday ("monday") is the next one strictly after today. "this saturday" is the
+//!   one in the current Monday-to-Sunday week if not past (today counts), else the next one.
+//!   "next monday" is the Monday of the following week.
+//! - "the 28th": this month if not past, else the next month that has that day.
+//! - "december 3rd", "the 3rd of december", "12/8": this year if not past, else next year;
+//!   an explicit year ("12/8/2027") is kept.
+//! - Times: "2pm", "2:30", "2 30", "noon", "half past 2", "10 in the morning", "at 3".
+//!   Without am/pm, a part-of-day word in the same utterance decides; otherwise the hour
+//!   that falls inside opening hours wins (so "2:30" is 14:30 and "9" is 09:00).
+//! - A part of the day alone ("morning", "after lunch") is a `DayPeriod`, not a time.
+
+use std::sync::LazyLock;
+
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveTime, Weekday};
+use regex::{Captures, Regex};
+
+use crate::shop::OpeningHours;
+use crate::types::DayPeriod;
+
+/// A date the caller said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DateMention {
+    /// The words as heard (normalised).
+    pub(crate) heard: String,
+    /// `None` when it names no real day ("february 30th").
+    pub(crate) date: Option<NaiveDate>,
+}
+
+/// A time or a part of the day the caller said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TimeMention {
+    /// The words as heard (normalised).
+    pub(crate) heard: String,
+    /// The clock time, when one was said.
+    pub(crate) time: Option<NaiveTime>,
+    /// The part of the day, when only that was said.
+    pub(crate) period: Option<DayPeriod>,
+}
+
+const MONTHS: &str = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec";
+const WEEKDAYS: &str = "monday|tuesday|wednesday|thursday|friday|saturday|sunday";
+
+struct DatePatterns {
+    numeric: Regex,
+    month_day: Regex,
+    day_of_month_named: Regex,
+    day_of_month: Regex,
+    relative: Regex,
+    weekday: Regex,
+}
+
+static DATE: LazyLock<DatePatterns> = LazyLock::new(|| {
+    DatePatterns {
+    numeric: Regex::new(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b").unwrap(),
+    month_day: Regex::new(&format!(
+        r"\b({MONTHS})\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\b"
+    ))
+    .unwrap(),
+    day_of_month_named: Regex::new(&format!(
+        r"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+of\s+({MONTHS})\b"
+    ))
+    .unwrap(),
+    day_of_month: Regex::new(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b").unwrap(),
+    relative: Regex::new(
+        r"\b(?:the\s+)?(day after tomorrow|tomorrow|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
+    )
+    .unwrap(),
+    weekday: Regex::new(&format!(
+        r"\b(?:(next|this coming|this|coming)\s+)?({WEEKDAYS})\b"
+    ))
+    .unwrap(),
+}
+});
+
+struct TimePatterns {
+    noon: Regex,
+    half_quarter: Regex,
+    hour_minute: Regex,
+    hour_marker: Regex,
+    hour_in_the: Regex,
+    hour_after_word: Regex,
+    period: Regex,
+}
+
+static TIME: LazyLock<TimePatterns> = LazyLock::new(|| {
+    TimePatterns {
+    noon: Regex::new(r"\b(noon|midday|lunchtime|lunch time)\b").unwrap(),
+    half_quarter: Regex::new(r"\b(half past|quarter past|quarter after|quarter to|quarter till|quarter til|quarter of) (\d{1,2})\b").unwrap(),
+    hour_minute: Regex::new(r"\b(\d{1,2})(?::| )([0-5]\d)\b(?:\s?(am|pm))?").unwrap(),
+    hour_marker: Regex::new(r"\b(\d{1,2})\s?(am|pm|oclock|o clock)\b").unwrap(),
+    hour_in_the: Regex::new(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b").unwrap(),
+    hour_after_word: Regex::new(
+        r"\b(?:at|around|about|by|after|before|say|like|maybe|for) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|dollars|bucks|of|cars?|tires?|people|times?|or so))?",
+    )
+    .unwrap(),
+    period: Regex::new(
+        r"\b(morning|afternoon|evening|tonight|first thing|before lunch|after lunch|end of the day|after work)\b",
+    )
+    .unwrap(),
+}
+});
+
+/// The most specific date in `text`, resolved against `today`.
+pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
+    let p = &*DATE;
+    if let Some(caps) = p.numeric.captures(text) {
+        let month: u32 = caps[1].parse().ok()?;
+        let day: u32 = caps[2].parse().ok()?;
+        let year = caps.get(3).and_then(|m| m.as_str().parse::<i32>().ok());
+        let year = year.map(|y| if y < 100 { 2000 + y } else { y });
+        if (1..=12).contains(&month) {
+            let date = match year {
+                Some(year) => NaiveDate::from_ymd_opt(year, month, day),
+                None => next_month_day(today, month, day),
+            };
+            return Some(mention(&caps, date));
+        }
+    }
+    for regex in [&p.month_day, &p.day_of_month_named] {
+        if let Some(caps) = regex.captures(text) {
+            let (month_name, day) = if caps[1].starts_with(|c: char| c.is_ascii_digit()) {
+                (&caps[2], &caps[1])
+            } else {
+                (&caps[1], &caps[2])
+            };
+            let date = month_number(month_name)
+                .zip(day.parse::<u32>().ok())
+                .and_then(|(month, day)| next_month_day(today, month, day));
+            return Some(mention(&caps, date));
+        }
+    }
+    if let Some(caps) = p.day_of_month.captures(text) {
+        let date = caps[1]
+            .parse::<u32>()
+            .ok()
+            .and_then(|day| next_day_of_month(today, day));
+        return Some(mention(&caps, date));
+    }
+    if let Some(caps) = p.relative.captures(text) {
+        let offset = match &caps[1] {
+            "day after tomorrow" => 2,
+            "tomorrow" | "tmrw" => 1,
+            _ => 0,
+        };
+        return Some(DateMention {
+            heard: caps[1].to_owned(),
+            date: today.checked_add_days(Days::new(offset)),
+        });
+    }
+    if let Some(caps) = p.weekday.captures(text) {
+        let weekday = weekday_number(&caps[2])?;
+        let date = match caps.get(1).map(|m| m.as_str()) {
+            None | Some("coming") => next_weekday_after(today, weekday),
+            Some("next") => {
+                let monday_next_week =
+                    today + Days::new(7 - u64::from(today.weekday().num_days_from_monday()));
+                monday_next_week
+                    .checked_add_days(Days::new(u64::from(weekday.num_days_from_monday())))
+            }
+            Some(_) => {
+                // "this saturday": today or later in this week, else the next one.
+                let delta = (7 + weekday.num_days_from_monday()
+                    - today.weekday().num_days_from_monday())
+                    % 7;
+                today.checked_add_days(Days::new(u64::from(delta)))
+            }
+        };
+        return Some(mention(&caps, date));
+    }
+    None
+}
+
+/// The time in `text`. `hours` are the opening hours used to read an hour without am/pm.
+pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> {
+    let p = &*TIME;
+    let period_match = find_period(text);
+    let period = period_match.map(|(_, period)| period);
+    let clock = |hour: u32, minute: u32, marker: Option<&str>| -> Option<NaiveTime> {
+        let hour = match marker {
+            Some("am") => hour % 12,
+            Some("pm") => hour % 12 + 12,
+            _ if hour > 12 => hour,
+            _ => match period {
+                Some(DayPeriod::Morning) => hour % 12,
+                Some(DayPeriod::Afternoon | DayPeriod::Evening) => hour % 12 + 12,
+                None => hour_inside(hour, minute, hours),
+            },
+        };
+        NaiveTime::from_hms_opt(hour, minute, 0)
+    };
+    let timed = |heard: &str, time: Option<NaiveTime>| {
+        Some(TimeMention {
+            heard: heard.to_owned(),
+            time,
+            period: None,
+        })
+    };
+    if let Some(caps) = p.noon.captures(text) {
+        return timed(&caps[1], NaiveTime::from_hms_opt(12, 0, 0));
+    }
+    if let Some(caps) = p.half_quarter.captures(text) {
+        let hour: u32 = caps[2].parse().ok()?;
+        let time = match &caps[1] {
+            "half past" => clock(hour, 30, None),
+            "quarter past" | "quarter after" => clock(hour, 15, None),
+            _ => clock(if hour == 1 { 13 } else { hour - 1 }, 45, None),
+        };
+        return timed(&caps[0], time);
+    }
+    if let Some(caps) = p.hour_minute.captures(text) {
+        let hour: u32 = caps[1].parse().ok()?;
+        let minute: u32 = caps[2].parse().ok()?;
+        // "2 30" is two thirty, but "3 20" after a month name is a date: only hours up to 23.
+        if hour <= 23 {
+            return timed(
+                &caps[0],
+                clock(hour, minute, caps.get(3).map(|m| m.as_str())),
+            );
+        }
+    }
+    if let Some(caps) = p.hour_marker.captures(text) {
+        let hour: u32 = caps[1].parse().ok()?;
+        let marker = matches!(&caps[2], "am" | "pm").then(|| caps.get(2).map(|m| m.as_str()));
+        return timed(&caps[0], clock(hour, 0, marker.flatten()));
+    }
+    if let Some(caps) = p.hour_in_the.captures(text) {
+        let hour: u32 = caps[1].parse().ok()?;
+        let marker = if &caps[2] == "morning" { "am" } else { "pm" };
+        return timed(&caps[0], clock(hour, 0, Some(marker)));
+    }
+    for caps in p.hour_after_word.captures_iter(text) {
+        // "about 3 weeks", "for 2 tires": a number, not a time.
+        if caps.get(2).is_some() {
+            continue;
+        }
+        let hour: u32 = caps[1].parse().ok()?;
+        if (1..=12).contains(&hour) {
+            return timed(&caps[1], clock(hour, 0, None));
+        }
+    }
+    let (heard, period) = period_match?;
+    Some(TimeMention {
+        heard: heard.to_owned(),
+        time: None,
+        period: Some(period),
+    })
+}
+
+/// The first part-of-day phrase, skipping greetings ("good morning").
+fn find_period(text: &str) -> Option<(&str, DayPeriod)> {
+    TIME.period.find_iter(text).find_map(|m| {
+        if text[..m.start()].ends_with("good ") {
+            return None;
+        }
+        let period = match m.as_str() {
+            "morning" | "first thing" | "before lunch" => DayPeriod::Morning,
+            "afternoon" | "after lunch" => DayPeriod::Afternoon,
+            _ => DayPeriod::Evening,
+        };
+        Some((m.as_str(), period))
+    })
+}
+
+fn mention(caps: &Captures<'_>, date: Option<NaiveDate>) -> DateMention {
+    DateMention {
+        heard: caps[0].trim_start_matches("the ").to_owned(),
+        date,
+    }
+}
+
+/// Reads an hour without am/pm: the one inside opening hours, else afternoon for 1-6.
+fn hour_inside(hour: u32, minute: u32, hours: OpeningHours) -> u32 {
+    let inside = |h: u32| {
+        NaiveTime::from_hms_opt(h, minute, 0)
+            .is_some_and(|time| time >= hours.open && time < hours.close)
+    };
+    let hour = hour % 12;
+    if inside(hour) {
+        hour
+    } else if inside(hour + 12) || (1..=6).contains(&hour) {
+        hour + 12
+    } else if hour == 0 {
+        12
+    } else {
+        hour
+    }
+}
+
+fn next_weekday_after(today: NaiveDate, weekday: Weekday) -> Option<NaiveDate> {
+    let delta = (7 + weekday.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
+    let delta = if delta == 0 { 7 } else { delta };
+    today.checked_add_days(Days::new(u64::from(delta)))
+}
+
+fn next_month_day(today: NaiveDate, month: u32, day: u32) -> Option<NaiveDate> {
+    match NaiveDate::from_ymd_opt(today.year(), month, day) {
+        Some(date) if date >= today => Some(date),
+        _ => NaiveDate::from_ymd_opt(today.year() + 1, month, day),
+    }
+}
+
+fn next_day_of_month(today: NaiveDate, day: u32) -> Option<NaiveDate> {
+    let first = today.with_day(1)?;
+    (0..12).find_map(|n| {
+        let month_start = first.checked_add_months(Months::new(n))?;
+        let date = month_start.with_day(day)?;
+        (date >= today).then_some(date)
+    })
+}
+
+fn month_number(name: &str) -> Option<u32> {
+    let prefix = name.get(..3)?;
+    let idx = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ]
+    .iter()
+    .position(|m| *m == prefix)?;
+    u32::try_from(idx + 1).ok()
+}
+
+fn weekday_number(name: &str) -> Option<Weekday> {
+    name.parse::<Weekday>().ok()
+}
+
+/// Whether a word is about the calendar or the clock, so it is never a name or a model.
+pub(crate) fn is_calendar_word(word: &str) -> bool {
+    MONTHS
+        .split('|')
+        .chain(WEEKDAYS.split('|'))
+        .any(|w| w == word)
+        || matches!(
+            word,
+            "today"
+                | "tomorrow"
+                | "tonight"
+                | "morning"
+                | "afternoon"
+                | "evening"
+                | "noon"
+                | "am"
+                | "pm"
+                | "week"
+                | "weekend"
+        )
+}
+
+static BARE_DAY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{1,2})(?:st|nd|rd|th)\b").unwrap());
+static BARE_HOUR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2})\b").unwrap());
+
+/// A bare ordinal ("28th") as the answer to "which day?".
+pub(crate) fn find_bare_day(text: &str, today: NaiveDate) -> Option<DateMention> {
+    let caps = BARE_DAY.captures(text)?;
+    let date = caps[1]
+        .parse()
+        .ok()
+        .and_then(|day| next_day_of_month(today, day));
+    Some(mention(&caps, date))
+}
+
+/// A bare hour ("9 works") as the answer to "what time?".
+pub(crate) fn find_bare_hour(text: &str, hours: OpeningHours) -> Option<TimeMention> {
+    let m = BARE_HOUR.find_iter(text).find(|m| {
+        !text[m.end()..].starts_with(['/', ':']) && !text[..m.start()].ends_with(['/', ':'])
+    })?;
+    let hour: u32 = m.as_str().parse().ok()?;
+    if !(1..=12).contains(&hour) {
+        return None;
+    }
+    let time = NaiveTime::from_hms_opt(hour_inside(hour, 0, hours), 0, 0);
+    Some(TimeMention {
+        heard: m.as_str().to_owned(),
+        time,
+        period: None,
+    })
+}
