@@ -1,0 +1,28 @@
+//! Deepgram over WebSocket: live speech-to-text (`/v1/listen`) as `providers::SpeechToText` and
+//! Aura streaming text-to-speech (`/v1/speak`) as `providers::TextToSpeech`.
+//!
+//! Main types: [`DeepgramStt`] with [`DeepgramSttConfig`], [`DeepgramTts`] with
+//! [`DeepgramTtsConfig`], both sharing [`ApiKey`] and [`ReconnectPolicy`]. Audio is 8 kHz mono μ-law
+//! both ways, passed through untouched. Each session's `driver` future owns its socket, handles
+//! keep-alives, half-dead detection, reconnects with replay, and the TTS flush rate limit; it
+//! spawns nothing. Deepgram's wire format (protocols.md sections 5 and 6) lives only here.
+//!
+//! TLS uses tokio-tungstenite's rustls with the process-default crypto provider: the binary must
+//! link exactly one rustls provider (ring), as `shared/docs/crates.md` explains.
+//!
+//! Must not depend on: `call-pipeline`, `conversation`, `twilio`, other vendor crates, `axum`.
+
+mod config;
+mod error;
+mod socket;
+mod stt;
+mod tts;
+mod wire;
+
+pub use config::{
+    ApiKey, DEFAULT_STT_URL, DEFAULT_TTS_URL, DeepgramSttConfig, DeepgramTtsConfig, ENV_API_KEY,
+    ENV_STT_LANGUAGE, ENV_STT_MODEL, ENV_STT_URL, ENV_TTS_MODEL, ENV_TTS_URL, ReconnectPolicy,
+};
+pub use error::Error;
+pub use stt::DeepgramStt;
+pub use tts::DeepgramTts;

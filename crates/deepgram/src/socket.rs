@@ -1,0 +1,145 @@
+//! Opening a Deepgram WebSocket and turning transport failures into `ProviderError`s.
+
+use std::future::pending;
+use std::time::Duration;
+
+use futures::SinkExt;
+use http::HeaderValue;
+use http::header::AUTHORIZATION;
+use providers::ProviderError;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tracing::debug;
+use url::Url;
+
+use crate::ApiKey;
+
+/// One open Deepgram socket.
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens `url` with `Authorization: Token <key>`, bounded by `timeout`.
+///
+/// A refused upgrade maps to `Auth` (401/403), `RateLimited` (429) or `Http` (other statuses);
+/// Deepgram's `dg-error` and `dg-request-id` headers go into the message so they are logged once,
+/// where the error is handled.
+pub(crate) async fn open(
+    url: &Url,
+    api_key: &ApiKey,
+    timeout: Duration,
+) -> Result<Socket, ProviderError> {
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|err| ProviderError::Connect(format!("bad request for {}: {err}", redact(url))))?;
+    let authorization = HeaderValue::from_str(&api_key.authorization())
+        .map_err(|_| ProviderError::Auth("the API key is not a valid header value".to_owned()))?;
+    request.headers_mut().insert(AUTHORIZATION, authorization);
+
+    let connect = tokio_tungstenite::connect_async(request);
+    match tokio::time::timeout(timeout, connect).await {
+        Err(_) => Err(ProviderError::Timeout(format!(
+            "connecting to {} took over {} ms",
+            redact(url),
+            timeout.as_millis()
+        ))),
+        Ok(Err(err)) => Err(handshake_error(url, err)),
+        Ok(Ok((socket, response))) => {
+            let request_id = header(response.headers(), "dg-request-id");
+            debug!(url = %redact(url), request_id, "deepgram socket open");
+            Ok(socket)
+        }
+    }
+}
+
+/// Sends one frame, bounded by `timeout`: a peer that stops reading must not stall the driver.
+pub(crate) async fn send(
+    socket: &mut Socket,
+    message: Message,
+    timeout: Duration,
+) -> Result<(), ProviderError> {
+    match tokio::time::timeout(timeout, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(ProviderError::Connect(format!("send failed: {err}"))),
+        Err(_) => Err(ProviderError::Timeout(format!(
+            "send blocked for over {} ms",
+            timeout.as_millis()
+        ))),
+    }
+}
+
+/// Why the server closed the socket, and whether reconnecting can help.
+pub(crate) fn close_reason(frame: Option<&CloseFrame>) -> (ProviderError, bool) {
+    let Some(frame) = frame else {
+        return (
+            ProviderError::Connect("closed by the server without a reason".to_owned()),
+            true,
+        );
+    };
+    let code = u16::from(frame.code);
+    let reason = frame.reason.as_str();
+    let text = format!("closed by the server (code {code}: {reason})");
+    if reason.starts_with("DATA-") {
+        // Undecodable audio: a wrong encoding or sample rate. A new socket gets the same audio.
+        (ProviderError::Protocol(text), false)
+    } else if reason.starts_with("NET-") {
+        (ProviderError::Timeout(text), true)
+    } else if code == 1008 && reason.to_ascii_lowercase().contains("auth") {
+        (ProviderError::Auth(text), false)
+    } else {
+        (ProviderError::Vendor(text), true)
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no deadline (a disabled `select!` arm).
+pub(crate) async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => pending().await,
+    }
+}
+
+/// The URL without query or credentials, for logs.
+pub(crate) fn redact(url: &Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.path()
+    )
+}
+
+fn handshake_error(url: &Url, err: tungstenite::Error) -> ProviderError {
+    let tungstenite::Error::Http(response) = err else {
+        return ProviderError::Connect(format!("{}: {err}", redact(url)));
+    };
+    let status = response.status().as_u16();
+    let headers = response.headers();
+    let request_id = header(headers, "dg-request-id").unwrap_or_default();
+    let body = response
+        .body()
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    let reason = header(headers, "dg-error").unwrap_or_else(|| body.trim().to_owned());
+    let message = format!("{reason} (dg-request-id {request_id})");
+    match status {
+        401 | 403 => ProviderError::Auth(format!("status {status}: {message}")),
+        429 => ProviderError::RateLimited {
+            retry_after: header(headers, "retry-after")
+                .and_then(|secs| secs.trim().parse::<u64>().ok())
+                .map(Duration::from_secs),
+        },
+        _ => ProviderError::Http { status, message },
+    }
+}
+
+fn header(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}

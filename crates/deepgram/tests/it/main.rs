@@ -1,0 +1,6 @@
+//! Integration tests: the Deepgram clients against local WebSocket servers on 127.0.0.1 that
+//! speak the protocols of protocols.md sections 5 and 6.
+
+mod mock;
+mod stt;
+mod tts;
