@@ -81,7 +81,7 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
         (
             Intent::CheckStatus,
             Detector::new(
-                r"\b(is (my|the) (car|truck|vehicle|van|suv|jeep) ready|(car|truck|vehicle) (is )?(ready|done|finished)|is it (ready|done|finished)|ready (yet|for pick ?up)|status|hows my (car|truck)|how is my (car|truck)|how (is|are) (the|my) repairs?|still working on|when can i (pick|come get|come pick|get) (it|her|him|my car|my truck|up)|done with my (car|truck)|finished with my (car|truck)|any update)\b",
+                r"\b(is (my|the) (car|truck|vehicle|van|suv|jeep) ready|(car|truck|vehicle) (is )?(ready|done|finished)|is it (ready|done|finished)|ready (yet|for pick ?up)|status|hows my (car|truck)|how is my (car|truck)|how (is|are) (the|my) repairs?|still working on|when (can i|i can|could i|i could) (pick|come get|come pick|get) (it|her|him|my car|my truck|up)|pick (it|her|him|my car|my truck) up|done with my (car|truck)|finished with my (car|truck)|any update)\b",
                 None,
             ),
         ),
@@ -102,7 +102,7 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
         (
             Intent::GeneralInquiry,
             Detector::new(
-                r"\b(do you (guys )?(do|work on|service|fix|handle|take|accept|have|offer|sell)|where are you|address|located|location|directions|loaner|shuttle|warranty|wait (for it|while)|waiting room|how long (does|will|would|is)|question|wondering|credit cards?|financing|payment plan|tow|towing)\b",
+                r"\b(do you (guys )?(do|work on|service|fix|handle|take|accept|offer|sell)|where are you|address|located|location|directions|loaner|shuttle|warranty|wait (for it|while)|waiting room|how long (does|will|would|is)|question|credit cards?|financing|payment plan|tow|towing)\b",
                 None,
             ),
         ),
@@ -143,7 +143,7 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
         r"\b(no|nope|nah|not (right )?now|not interested|not yet|maybe later|later|already (did|done|had|got|took care)|ill call (you )?back|another time|not at the moment|dont need)\b",
         Some(r"\bno (problem|worries|rush|doubt)\b|\bnot a problem\b"),
     ),
-    name: Regex::new(r"\b(?:my name is|my names|name is|names|call me|this is|im|i am|its)\s+([a-z]+)(?:\s+([a-z]+))?").unwrap(),
+    name: Regex::new(r"\b(?:my name is|my names|name is|call me|this is)\s+([a-z]+)(?:\s+([a-z]+))?").unwrap(),
     vehicle: Regex::new(
         r"\b(?:((?:19|20)\d{2}|(?:19|20) \d{2}|\d{2})\s+)?(acura|audi|bmw|buick|cadillac|chevy|chevrolet|chrysler|dodge|ford|gmc|honda|hyundai|infiniti|jeep|kia|lexus|lincoln|mazda|mercedes|mitsubishi|nissan|porsche|ram|subaru|tesla|toyota|volkswagen|vw|volvo)\b(?:\s+([a-z0-9]+))?",
     )

@@ -295,11 +295,18 @@ impl ConversationManager {
         let mut res = Vec::new();
         let needs_identity = self.customer.is_none();
         let slots = &self.slots;
+        // A closed day, or a time outside that day's hours, is asked for again.
+        let hours = slots.resolved_date.and_then(|date| self.shop.opening_hours(date));
         let date_time = |res: &mut Vec<SlotName>| {
-            if slots.resolved_date.is_none() {
+            if hours.is_none() {
                 res.push(SlotName::PreferredDate);
             }
-            if slots.resolved_time.is_none() {
+            let time_ok = match (slots.resolved_time, hours) {
+                (Some(time), Some(hours)) => time >= hours.open && time < hours.close,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if !time_ok {
                 res.push(SlotName::PreferredTime);
             }
         };
@@ -379,9 +386,29 @@ impl ConversationManager {
             return self.state;
         }
         let state_before = self.state;
+        let when_before = (
+            self.slots.resolved_date,
+            self.slots.resolved_time,
+            self.slots.time_period,
+        );
         let slots_changed = self.apply_slots(&normalized, now);
+        let when_changed = when_before
+            != (
+                self.slots.resolved_date,
+                self.slots.resolved_time,
+                self.slots.time_period,
+            );
+        // A day or time with nothing else ("next friday around ten") is a booking request;
+        // on a reminder call it is a new time for the appointment.
+        let implied_intent = (self.intent.is_none() && when_changed).then_some(
+            if self.call_type == CallType::OutboundReminder {
+                Intent::RescheduleAppointment
+            } else {
+                Intent::ScheduleAppointment
+            },
+        );
         let analysis = Analysis {
-            intent: self.detect_intent(&normalized),
+            intent: self.detect_intent(&normalized).or(implied_intent),
             answer: detect::answer(&normalized),
             goodbye: detect::is_goodbye(&normalized),
             thanks: detect::is_thanks(&normalized),
@@ -425,8 +452,10 @@ impl ConversationManager {
     ///
     /// `Succeeded` moves to `closing`; `SlotUnavailable` clears the time and goes back to
     /// `slot_collection`; `Failed` stays in `execution` and escalates on the second failure.
+    ///
+    /// Outside `execution` (say, a late result after the caller moved on) it changes nothing.
     pub fn record_tool_result(&mut self, result: ToolResult) -> State {
-        if self.state == State::Escalation {
+        if self.state != State::Execution {
             return self.state;
         }
         self.turn_start = self.transitions.len();
@@ -720,11 +749,13 @@ impl ConversationManager {
             changed |= set(&mut self.slots.service_type, name.clone());
         }
         let today = now.with_timezone(&self.shop.timezone).date_naive();
-        let date = when::find_date(text, today).or_else(|| {
-            (next_missing == Some(SlotName::PreferredDate))
-                .then(|| when::find_bare_day(text, today))
-                .flatten()
-        });
+        let date = when::find_date(text, today)
+            .or_else(|| self.find_holiday(text, today))
+            .or_else(|| {
+                (next_missing == Some(SlotName::PreferredDate))
+                    .then(|| when::find_bare_day(text, today))
+                    .flatten()
+            });
         if let Some(date) = date {
             changed |= set(&mut self.slots.preferred_date, date.heard);
             changed |= self.slots.resolved_date != date.date;
@@ -756,6 +787,23 @@ impl ConversationManager {
             changed |= set(&mut self.slots.customer_name, name);
         }
         changed
+    }
+
+    /// A holiday named in the text ("thanksgiving", "new years"), on or after today.
+    fn find_holiday(&self, text: &str, today: chrono::NaiveDate) -> Option<when::DateMention> {
+        let padded = format!(" {text} ");
+        self.shop
+            .holidays
+            .iter()
+            .filter(|holiday| holiday.date >= today)
+            .find_map(|holiday| {
+                let name = normalize(&holiday.name);
+                let short = name.strip_suffix(" day").unwrap_or(&name);
+                padded.contains(&format!(" {short} ")).then(|| when::DateMention {
+                    heard: short.to_owned(),
+                    date: Some(holiday.date),
+                })
+            })
     }
 
     /// Opening hours used to read "2:30" as afternoon: those of the date asked for, else
@@ -902,4 +950,14 @@ fn set(slot: &mut Option<String>, value: String) -> bool {
     }
     *slot = Some(value);
     true
+}
+
+impl ConversationManager {
+    /// Escalates for a reason the pipeline saw outside the caller's words (the caller pressed 0,
+    /// speech recognition was lost). Does nothing when the call already escalated.
+    pub fn escalate_for(&mut self, reason: EscalationReason) {
+        if self.state != State::Escalation {
+            self.escalate(reason);
+        }
+    }
 }

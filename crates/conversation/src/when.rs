@@ -155,7 +155,7 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     if let Some(caps) = p.weekday.captures(text) {
         let weekday = weekday_number(&caps[2])?;
         let date = match caps.get(1).map(|m| m.as_str()) {
-            None | Some("coming") => next_weekday_after(today, weekday),
+            None | Some("coming" | "this coming") => next_weekday_after(today, weekday),
             Some("next") => {
                 let monday_next_week =
                     today + Days::new(7 - u64::from(today.weekday().num_days_from_monday()));
@@ -215,8 +215,9 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
     if let Some(caps) = p.hour_minute.captures(text) {
         let hour: u32 = caps[1].parse().ok()?;
         let minute: u32 = caps[2].parse().ok()?;
-        // "2 30" is two thirty, but "3 20" after a month name is a date: only hours up to 23.
-        if hour <= 23 {
+        // "2 30" is two thirty; "20 19" is a model year, not a time. Spoken hours go to 12.
+        let spoken = caps[0].as_bytes().get(caps[1].len()) == Some(&b' ');
+        if hour <= 23 && !(spoken && hour > 12) {
             return timed(
                 &caps[0],
                 clock(hour, minute, caps.get(3).map(|m| m.as_str())),

@@ -1,0 +1,622 @@
+//! Single phone-style utterances through a fresh `inbound_general` conversation.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, TimeZone, Utc};
+use conversation::{ConversationManager, create_inbound_general_manager};
+use expect_test::{Expect, expect};
+
+use crate::{now, shop};
+
+/// One line per utterance: what a fresh conversation made of it.
+#[track_caller]
+fn check_at(at: DateTime<Utc>, utterances: &[&str], expect: Expect) {
+    let mut res = String::new();
+    for utterance in utterances {
+        let mut manager = create_inbound_general_manager(None, shop());
+        manager.process_message(utterance, at);
+        writeln!(res, "{utterance:?} => {}", describe(&manager)).unwrap();
+    }
+    expect.assert_eq(&res);
+}
+
+#[track_caller]
+fn check(utterances: &[&str], expect: Expect) {
+    check_at(now(), utterances, expect);
+}
+
+fn describe(manager: &ConversationManager) -> String {
+    let mut parts = Vec::new();
+    if let Some(intent) = manager.intent() {
+        parts.push(format!("intent={intent}"));
+    }
+    if let Some(reason) = manager.escalation_reason() {
+        parts.push(format!("escalation={reason}"));
+    }
+    let slots = manager.slots();
+    if let Some(service) = &slots.service_type {
+        parts.push(format!("service={service}"));
+    }
+    if let Some(heard) = &slots.preferred_date {
+        let resolved = slots.resolved_date.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
+        parts.push(format!("date={resolved} ({heard})"));
+    }
+    if let Some(heard) = &slots.preferred_time {
+        let resolved = match (slots.resolved_time, slots.time_period) {
+            (Some(time), _) => time.format("%H:%M").to_string(),
+            (None, Some(period)) => period.to_string(),
+            (None, None) => "?".into(),
+        };
+        parts.push(format!("time={resolved} ({heard})"));
+    }
+    if let Some(name) = &slots.customer_name {
+        parts.push(format!("name={name}"));
+    }
+    if let Some(vehicle) = &slots.vehicle {
+        parts.push(format!("vehicle={vehicle}"));
+    }
+    if parts.is_empty() {
+        parts.push("nothing".to_owned());
+    }
+    parts.join(" ")
+}
+
+#[test]
+fn schedule_requests() {
+    check(
+        &[
+            "Hi, I need to schedule an oil change",
+            "yeah hi um i was wondering if i could book an appointment",
+            "i need to bring my car in",
+            "can you guys fit me in sometime this week",
+            "do you have any openings on friday",
+            "id like to make an appointment for my wife's car",
+            "hey so my check engine light came on and i want to get it in",
+            "i need brake service",
+            "uh yeah my car is making a weird noise when i turn",
+            "can i drop my truck off tomorrow morning",
+            "is there any availability saturday",
+            "i wanna set up a time for a state inspection",
+        ],
+        expect![[r#"
+            "Hi, I need to schedule an oil change" => intent=schedule_appointment service=oil change
+            "yeah hi um i was wondering if i could book an appointment" => intent=schedule_appointment
+            "i need to bring my car in" => intent=schedule_appointment
+            "can you guys fit me in sometime this week" => intent=schedule_appointment
+            "do you have any openings on friday" => intent=schedule_appointment date=2026-11-27 (friday)
+            "id like to make an appointment for my wife's car" => intent=schedule_appointment
+            "hey so my check engine light came on and i want to get it in" => intent=schedule_appointment service=check engine light
+            "i need brake service" => intent=schedule_appointment service=brake service
+            "uh yeah my car is making a weird noise when i turn" => intent=schedule_appointment service=diagnostic
+            "can i drop my truck off tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=morning (morning)
+            "is there any availability saturday" => intent=schedule_appointment date=2026-11-28 (saturday)
+            "i wanna set up a time for a state inspection" => intent=schedule_appointment service=state inspection
+        "#]],
+    );
+}
+
+#[test]
+fn reschedule_and_cancel_requests() {
+    check(
+        &[
+            "i need to reschedule my appointment",
+            "can we move my appointment to next monday",
+            "hi yeah i cant make it tomorrow can we do a different day",
+            "something came up and i wont be able to make it thursday",
+            "could you push it back to the afternoon",
+            "is it possible to change my appointment time",
+            "i need to cancel my appointment",
+            "yeah go ahead and cancel the oil change",
+            "please cancel it we sold the car",
+            "i dont want to cancel i just want to reschedule",
+            "can i call off the brake job for friday",
+        ],
+        expect![[r#"
+            "i need to reschedule my appointment" => intent=reschedule_appointment
+            "can we move my appointment to next monday" => intent=reschedule_appointment date=2026-11-30 (next monday)
+            "hi yeah i cant make it tomorrow can we do a different day" => intent=reschedule_appointment date=2026-11-25 (tomorrow)
+            "something came up and i wont be able to make it thursday" => intent=reschedule_appointment date=2026-11-26 (thursday)
+            "could you push it back to the afternoon" => intent=reschedule_appointment time=afternoon (afternoon)
+            "is it possible to change my appointment time" => intent=reschedule_appointment
+            "i need to cancel my appointment" => intent=cancel_appointment
+            "yeah go ahead and cancel the oil change" => intent=cancel_appointment service=oil change
+            "please cancel it we sold the car" => intent=cancel_appointment
+            "i dont want to cancel i just want to reschedule" => intent=reschedule_appointment
+            "can i call off the brake job for friday" => intent=cancel_appointment service=brake service date=2026-11-27 (friday)
+        "#]],
+    );
+}
+
+#[test]
+fn information_requests() {
+    check(
+        &[
+            "What are your hours?",
+            "hey are you guys open on saturday",
+            "what time do you close today",
+            "how late are you open tonight",
+            "are you open thanksgiving",
+            "when do you open tomorrow morning",
+            "how much is an oil change",
+            "what do you charge for a brake job",
+            "can i get a quote on four new tires",
+            "ballpark how much for an alignment",
+            "um how much does a diagnostic cost",
+            "is my car ready yet",
+            "hi im calling to check on the status of my truck",
+            "when can i pick up my car",
+            "are you guys done with my car",
+            "any update on the civic",
+            "do you guys work on diesels",
+            "where are you located",
+            "do you have loaner cars",
+            "how long does an oil change take",
+            "do you take credit cards",
+            "i had a question about my bill",
+        ],
+        expect![[r#"
+            "What are your hours?" => intent=check_hours
+            "hey are you guys open on saturday" => intent=check_hours date=2026-11-28 (saturday)
+            "what time do you close today" => intent=check_hours date=2026-11-24 (today)
+            "how late are you open tonight" => intent=check_hours date=2026-11-24 (tonight) time=evening (tonight)
+            "are you open thanksgiving" => intent=check_hours date=2026-11-26 (thanksgiving)
+            "when do you open tomorrow morning" => intent=check_hours date=2026-11-25 (tomorrow) time=morning (morning)
+            "how much is an oil change" => intent=pricing_inquiry service=oil change
+            "what do you charge for a brake job" => intent=pricing_inquiry service=brake service
+            "can i get a quote on four new tires" => intent=pricing_inquiry service=tire replacement
+            "ballpark how much for an alignment" => intent=pricing_inquiry service=wheel alignment
+            "um how much does a diagnostic cost" => intent=pricing_inquiry service=diagnostic
+            "is my car ready yet" => intent=check_status
+            "hi im calling to check on the status of my truck" => intent=check_status
+            "when can i pick up my car" => intent=check_status
+            "are you guys done with my car" => intent=check_status
+            "any update on the civic" => intent=check_status
+            "do you guys work on diesels" => intent=general_inquiry
+            "where are you located" => intent=general_inquiry
+            "do you have loaner cars" => intent=general_inquiry
+            "how long does an oil change take" => intent=general_inquiry service=oil change
+            "do you take credit cards" => intent=general_inquiry
+            "i had a question about my bill" => intent=general_inquiry
+        "#]],
+    );
+}
+
+#[test]
+fn no_intent() {
+    check(
+        &[
+            "hello",
+            "um yeah hi",
+            "sorry can you repeat that",
+            "hold on a second",
+            "uh what",
+        ],
+        expect![[r#"
+            "hello" => nothing
+            "um yeah hi" => nothing
+            "sorry can you repeat that" => nothing
+            "hold on a second" => nothing
+            "uh what" => nothing
+        "#]],
+    );
+}
+
+#[test]
+fn service_phrases_in_speech() {
+    check(
+        &[
+            "my brakes are squeaking pretty bad",
+            "i think i need new tires before winter",
+            "can you rotate my tires",
+            "the car pulls to the right on the highway",
+            "my car wont start i think its the battery",
+            "i need my inspection sticker done",
+            "the check engine light is on",
+            "the a c is blowing warm air",
+            "i need my ac recharged its just blowing warm air",
+            "the transmission is slipping gears",
+            "its overheating on the highway",
+            "not sure whats wrong with it honestly",
+            "i need a lube job and also rotate the tires",
+            "got a flat tire",
+            "can you do a synthetic oil change on a 2018 toyota camry",
+            "i need an emissions test",
+        ],
+        expect![[r#"
+            "my brakes are squeaking pretty bad" => intent=schedule_appointment service=brake service
+            "i think i need new tires before winter" => intent=schedule_appointment service=tire replacement
+            "can you rotate my tires" => intent=schedule_appointment service=tire rotation
+            "the car pulls to the right on the highway" => intent=schedule_appointment service=wheel alignment
+            "my car wont start i think its the battery" => intent=schedule_appointment service=battery replacement
+            "i need my inspection sticker done" => intent=schedule_appointment service=state inspection
+            "the check engine light is on" => intent=schedule_appointment service=check engine light
+            "the a c is blowing warm air" => intent=schedule_appointment service=ac service
+            "i need my ac recharged its just blowing warm air" => intent=schedule_appointment service=ac service
+            "the transmission is slipping gears" => intent=schedule_appointment service=transmission service
+            "its overheating on the highway" => intent=schedule_appointment service=diagnostic
+            "not sure whats wrong with it honestly" => intent=schedule_appointment service=diagnostic
+            "i need a lube job and also rotate the tires" => intent=schedule_appointment service=oil change
+            "got a flat tire" => intent=schedule_appointment service=tire replacement
+            "can you do a synthetic oil change on a 2018 toyota camry" => intent=schedule_appointment service=oil change vehicle=2018 Toyota Camry
+            "i need an emissions test" => intent=schedule_appointment service=state inspection
+        "#]],
+    );
+}
+
+#[test]
+fn every_catalog_synonym_maps_to_its_service() {
+    let shop = shop();
+    let mut n_checked = 0;
+    for service in &shop.services {
+        for phrase in std::iter::once(&service.name).chain(&service.synonyms) {
+            for template in ["um yeah i need {} please", "so {} and thats it", "{}"] {
+                let utterance = template.replace("{}", phrase);
+                let mut manager = create_inbound_general_manager(None, shop.clone());
+                manager.process_message(&utterance, now());
+                assert_eq!(
+                    manager.slots().service_type.as_deref(),
+                    Some(service.name.as_str()),
+                    "{utterance:?}"
+                );
+                n_checked += 1;
+            }
+        }
+    }
+    assert!(n_checked > 200, "{n_checked}");
+}
+
+#[test]
+fn dates() {
+    check(
+        &[
+            "can i come in today",
+            "tomorrow works",
+            "how about the day after tomorrow",
+            "i can do wednesday",
+            "uh thursday",
+            "friday if you have it",
+            "saturday morning",
+            "sunday",
+            "monday",
+            "next monday",
+            "next friday please",
+            "this saturday",
+            "this coming tuesday",
+            "on the twenty eighth",
+            "the 30th",
+            "the first",
+            "the third",
+            "december third",
+            "december 3rd at 2",
+            "the 8th of december",
+            "january fifth",
+            "12/8",
+            "1/4",
+            "11/2",
+            "12/08/2027",
+            "february thirtieth",
+            "this afternoon",
+            "tonight",
+        ],
+        expect![[r#"
+            "can i come in today" => intent=schedule_appointment date=2026-11-24 (today)
+            "tomorrow works" => date=2026-11-25 (tomorrow)
+            "how about the day after tomorrow" => date=2026-11-26 (day after tomorrow)
+            "i can do wednesday" => date=2026-11-25 (wednesday)
+            "uh thursday" => date=2026-11-26 (thursday)
+            "friday if you have it" => date=2026-11-27 (friday)
+            "saturday morning" => date=2026-11-28 (saturday) time=morning (morning)
+            "sunday" => date=2026-11-29 (sunday)
+            "monday" => date=2026-11-30 (monday)
+            "next monday" => date=2026-11-30 (next monday)
+            "next friday please" => date=2026-12-04 (next friday)
+            "this saturday" => date=2026-11-28 (this saturday)
+            "this coming tuesday" => date=2026-12-01 (this coming tuesday)
+            "on the twenty eighth" => date=2026-11-28 (28th)
+            "the 30th" => date=2026-11-30 (30th)
+            "the first" => date=2026-12-01 (1st)
+            "the third" => date=2026-12-03 (3rd)
+            "december third" => date=2026-12-03 (december 3rd)
+            "december 3rd at 2" => date=2026-12-03 (december 3rd) time=14:00 (2)
+            "the 8th of december" => date=2026-12-08 (8th of december)
+            "january fifth" => date=2027-01-05 (january 5th)
+            "12/8" => date=2026-12-08 (12/8)
+            "1/4" => date=2027-01-04 (1/4)
+            "11/2" => date=2027-11-02 (11/2)
+            "12/08/2027" => date=2027-12-08 (12/08/2027)
+            "february thirtieth" => date=? (february 30th)
+            "this afternoon" => date=2026-11-24 (this afternoon) time=afternoon (afternoon)
+            "tonight" => date=2026-11-24 (tonight) time=evening (tonight)
+        "#]],
+    );
+}
+
+#[test]
+fn dates_across_a_month_boundary() {
+    // Monday 2026-11-30, 9:00 in New York.
+    let at = Utc.with_ymd_and_hms(2026, 11, 30, 14, 0, 0).unwrap();
+    check_at(
+        at,
+        &[
+            "tomorrow",
+            "the day after tomorrow",
+            "wednesday",
+            "next monday",
+            "this monday",
+            "the 28th",
+            "the 2nd",
+            "november 29th",
+            "12/1",
+        ],
+        expect![[r#"
+            "tomorrow" => date=2026-12-01 (tomorrow)
+            "the day after tomorrow" => date=2026-12-02 (day after tomorrow)
+            "wednesday" => date=2026-12-02 (wednesday)
+            "next monday" => date=2026-12-07 (next monday)
+            "this monday" => date=2026-11-30 (this monday)
+            "the 28th" => date=2026-12-28 (28th)
+            "the 2nd" => date=2026-12-02 (2nd)
+            "november 29th" => date=2027-11-29 (november 29th)
+            "12/1" => date=2026-12-01 (12/1)
+        "#]],
+    );
+}
+
+#[test]
+fn dates_around_thanksgiving_and_new_year() {
+    // Wednesday 2026-11-25, 23:30 in New York is already Thursday in UTC.
+    let late_evening = Utc.with_ymd_and_hms(2026, 11, 26, 4, 30, 0).unwrap();
+    check_at(late_evening, &["today", "tomorrow", "thursday"], expect![[r#"
+        "today" => date=2026-11-25 (today)
+        "tomorrow" => date=2026-11-26 (tomorrow)
+        "thursday" => date=2026-11-26 (thursday)
+    "#]]);
+    // Thursday 2026-12-31, 11:00 in New York.
+    let new_years_eve = Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap();
+    check_at(
+        new_years_eve,
+        &["tomorrow", "friday", "the 2nd", "january 4th", "12/31", "12/30"],
+        expect![[r#"
+            "tomorrow" => date=2027-01-01 (tomorrow)
+            "friday" => date=2027-01-01 (friday)
+            "the 2nd" => date=2027-01-02 (2nd)
+            "january 4th" => date=2027-01-04 (january 4th)
+            "12/31" => date=2026-12-31 (12/31)
+            "12/30" => date=2027-12-30 (12/30)
+        "#]],
+    );
+}
+
+#[test]
+fn times() {
+    check(
+        &[
+            "2pm",
+            "at 2 p.m.",
+            "two pm works",
+            "2:30",
+            "two thirty",
+            "eleven thirty",
+            "around 9",
+            "at three",
+            "noon",
+            "lunchtime",
+            "10 in the morning",
+            "ten in the morning",
+            "7:30 tomorrow morning",
+            "seven thirty tomorrow morning",
+            "4 oclock",
+            "half past two",
+            "quarter to five",
+            "quarter past 8",
+            "morning",
+            "sometime in the afternoon",
+            "first thing in the morning",
+            "after lunch",
+            "12 pm",
+            "9 am",
+            "14:30",
+            "good morning i need to come in at 2",
+            "its been about 3 weeks since my oil change",
+            "tomorrow at 6",
+        ],
+        expect![[r#"
+            "2pm" => time=14:00 (2pm)
+            "at 2 p.m." => time=14:00 (2 pm)
+            "two pm works" => time=14:00 (2 pm)
+            "2:30" => time=14:30 (2:30)
+            "two thirty" => time=14:30 (2 30)
+            "eleven thirty" => time=11:30 (11 30)
+            "around 9" => time=09:00 (9)
+            "at three" => time=15:00 (3)
+            "noon" => time=12:00 (noon)
+            "lunchtime" => time=12:00 (lunchtime)
+            "10 in the morning" => time=10:00 (10 in the morning)
+            "ten in the morning" => time=10:00 (10 in the morning)
+            "7:30 tomorrow morning" => date=2026-11-25 (tomorrow) time=07:30 (7:30)
+            "seven thirty tomorrow morning" => date=2026-11-25 (tomorrow) time=07:30 (7 30)
+            "4 oclock" => time=16:00 (4 oclock)
+            "half past two" => time=14:30 (half past 2)
+            "quarter to five" => time=16:45 (quarter to 5)
+            "quarter past 8" => time=08:15 (quarter past 8)
+            "morning" => time=morning (morning)
+            "sometime in the afternoon" => time=afternoon (afternoon)
+            "first thing in the morning" => time=morning (morning)
+            "after lunch" => time=afternoon (after lunch)
+            "12 pm" => time=12:00 (12 pm)
+            "9 am" => time=09:00 (9 am)
+            "14:30" => time=14:30 (14:30)
+            "good morning i need to come in at 2" => intent=schedule_appointment time=14:00 (2)
+            "its been about 3 weeks since my oil change" => intent=schedule_appointment service=oil change
+            "tomorrow at 6" => date=2026-11-25 (tomorrow) time=18:00 (6)
+        "#]],
+    );
+}
+
+#[test]
+fn names_and_vehicles() {
+    check(
+        &[
+            "hi my name is maria garcia",
+            "this is john smith calling about my car",
+            "this is ridiculous",
+            "its a 2019 honda civic",
+            "i drive a twenty nineteen toyota camry",
+            "my chevy silverado needs brakes",
+            "the ford is making a noise",
+            "call me dave",
+        ],
+        expect![[r#"
+            "hi my name is maria garcia" => name=Maria Garcia
+            "this is john smith calling about my car" => name=John Smith
+            "this is ridiculous" => escalation=anger
+            "its a 2019 honda civic" => vehicle=2019 Honda Civic
+            "i drive a twenty nineteen toyota camry" => vehicle=2019 Toyota Camry
+            "my chevy silverado needs brakes" => intent=schedule_appointment service=brake service vehicle=Chevrolet Silverado
+            "the ford is making a noise" => intent=schedule_appointment service=diagnostic vehicle=Ford
+            "call me dave" => name=Dave
+        "#]],
+    );
+}
+
+#[test]
+fn escalation_requests() {
+    check(
+        &[
+            "I want to speak to a manager",
+            "can i talk to a real person please",
+            "let me talk to a human",
+            "are you a robot i want a human not a robot",
+            "get me the owner",
+            "can you transfer me to the front desk",
+            "i need to speak with a service advisor",
+            "operator",
+            "is there a supervisor i can talk to",
+            "i want to talk to someone",
+        ],
+        expect![[r#"
+            "I want to speak to a manager" => escalation=manager_request
+            "can i talk to a real person please" => escalation=manager_request
+            "let me talk to a human" => escalation=manager_request
+            "are you a robot i want a human not a robot" => escalation=manager_request
+            "get me the owner" => escalation=manager_request
+            "can you transfer me to the front desk" => escalation=manager_request
+            "i need to speak with a service advisor" => escalation=manager_request
+            "operator" => escalation=manager_request
+            "is there a supervisor i can talk to" => escalation=manager_request
+            "i want to talk to someone" => escalation=manager_request
+        "#]],
+    );
+}
+
+#[test]
+fn anger() {
+    check(
+        &[
+            "this is ridiculous",
+            "you people are useless",
+            "what the hell is going on with my car",
+            "im so frustrated right now",
+            "this is the worst service ive ever had",
+            "damn it you charged me twice",
+            "are you kidding me",
+            "youre not listening to me",
+            "im sick and tired of waiting",
+            "this is unacceptable",
+        ],
+        expect![[r#"
+            "this is ridiculous" => escalation=anger
+            "you people are useless" => escalation=anger
+            "what the hell is going on with my car" => escalation=anger
+            "im so frustrated right now" => escalation=anger
+            "this is the worst service ive ever had" => escalation=anger
+            "damn it you charged me twice" => escalation=anger
+            "are you kidding me" => escalation=anger
+            "youre not listening to me" => escalation=anger
+            "im sick and tired of waiting" => escalation=anger
+            "this is unacceptable" => escalation=anger
+        "#]],
+    );
+}
+
+#[test]
+fn legal_threats() {
+    check(
+        &[
+            "i am going to sue you",
+            "my lawyer will be calling you",
+            "ill report you to the better business bureau",
+            "im filing a complaint with the bbb",
+            "see you in small claims court",
+            "my attorney says you owe me",
+        ],
+        expect![[r#"
+            "i am going to sue you" => escalation=legal_threat
+            "my lawyer will be calling you" => escalation=legal_threat
+            "ill report you to the better business bureau" => escalation=legal_threat
+            "im filing a complaint with the bbb" => escalation=legal_threat
+            "see you in small claims court" => escalation=legal_threat
+            "my attorney says you owe me" => escalation=legal_threat
+        "#]],
+    );
+}
+
+#[test]
+fn escalation_false_alarms() {
+    check(
+        &[
+            "no need for a manager i just need an oil change",
+            "i dont need to talk to a manager just want to know your hours",
+            "the human resources department called about my car",
+            "the owners manual says i need a tire rotation",
+            "the previous owner never changed the oil",
+            "my manager said i could leave early for my appointment",
+            "this is probably a stupid question but do you do alignments",
+            "im not upset at all just want to reschedule",
+            "my wife sue dropped the car off",
+            "this is sue",
+            "it makes a terrible noise when i brake",
+            "no worries",
+            "that was a hell of a drive",
+            "i left the keys at the front desk yesterday",
+        ],
+        expect![[r#"
+            "no need for a manager i just need an oil change" => intent=schedule_appointment service=oil change
+            "i dont need to talk to a manager just want to know your hours" => intent=check_hours
+            "the human resources department called about my car" => nothing
+            "the owners manual says i need a tire rotation" => intent=schedule_appointment service=tire rotation
+            "the previous owner never changed the oil" => nothing
+            "my manager said i could leave early for my appointment" => nothing
+            "this is probably a stupid question but do you do alignments" => intent=general_inquiry name=Probably
+            "im not upset at all just want to reschedule" => intent=reschedule_appointment
+            "my wife sue dropped the car off" => nothing
+            "this is sue" => name=Sue
+            "it makes a terrible noise when i brake" => intent=schedule_appointment service=brake service
+            "no worries" => nothing
+            "that was a hell of a drive" => nothing
+            "i left the keys at the front desk yesterday" => nothing
+        "#]],
+    );
+}
+
+#[test]
+fn run_ons_and_fillers() {
+    check(
+        &[
+            "yeah so um basically i was driving home and the the check engine light came on and now its kind of shaking so i wanted to see if i could bring it in tomorrow like around two",
+            "hi there uh this is maria garcia i have a 2015 subaru outback and i need an oil change sometime next week maybe monday at 10 in the morning",
+            "okay so how much would it be to get the brakes done and also are you open saturday",
+            "hey i dropped my car off this morning and i was wondering when i can pick it up",
+            "so i have an appointment on thursday but i need to cancel it",
+            "yes hi i need to move my oil change to friday at three thirty if thats possible",
+        ],
+        expect![[r#"
+            "yeah so um basically i was driving home and the the check engine light came on and now its kind of shaking so i wanted to see if i could bring it in tomorrow like around two" => intent=schedule_appointment service=check engine light date=2026-11-25 (tomorrow) time=14:00 (2)
+            "hi there uh this is maria garcia i have a 2015 subaru outback and i need an oil change sometime next week maybe monday at 10 in the morning" => intent=schedule_appointment service=oil change date=2026-11-30 (monday) time=10:00 (10 in the morning) name=Maria Garcia vehicle=2015 Subaru Outback
+            "okay so how much would it be to get the brakes done and also are you open saturday" => intent=pricing_inquiry service=brake service date=2026-11-28 (saturday)
+            "hey i dropped my car off this morning and i was wondering when i can pick it up" => intent=check_status date=2026-11-24 (this morning) time=morning (morning)
+            "so i have an appointment on thursday but i need to cancel it" => intent=cancel_appointment date=2026-11-26 (thursday)
+            "yes hi i need to move my oil change to friday at three thirty if thats possible" => intent=reschedule_appointment service=oil change date=2026-11-27 (friday) time=15:30 (3 30)
+        "#]],
+    );
+}
