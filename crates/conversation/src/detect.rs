@@ -154,6 +154,17 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
 /// Words that end a name or a model, or are never one.
 const NOT_A_NAME: &[&str] = &[
     "a",
+    "awful",
+    "crazy",
+    "important",
+    "kind",
+    "probably",
+    "sort",
+    "strange",
+    "supposed",
+    "terrible",
+    "urgent",
+    "weird",
     "about",
     "actually",
     "again",

@@ -296,7 +296,9 @@ impl ConversationManager {
         let needs_identity = self.customer.is_none();
         let slots = &self.slots;
         // A closed day, or a time outside that day's hours, is asked for again.
-        let hours = slots.resolved_date.and_then(|date| self.shop.opening_hours(date));
+        let hours = slots
+            .resolved_date
+            .and_then(|date| self.shop.opening_hours(date));
         let date_time = |res: &mut Vec<SlotName>| {
             if hours.is_none() {
                 res.push(SlotName::PreferredDate);
@@ -799,10 +801,12 @@ impl ConversationManager {
             .find_map(|holiday| {
                 let name = normalize(&holiday.name);
                 let short = name.strip_suffix(" day").unwrap_or(&name);
-                padded.contains(&format!(" {short} ")).then(|| when::DateMention {
-                    heard: short.to_owned(),
-                    date: Some(holiday.date),
-                })
+                padded
+                    .contains(&format!(" {short} "))
+                    .then(|| when::DateMention {
+                        heard: short.to_owned(),
+                        date: Some(holiday.date),
+                    })
             })
     }
 

@@ -7,9 +7,8 @@ use std::fmt::Write as _;
 
 use conversation::{
     ConversationManager, State, ToolResult, create_inbound_existing_manager,
-    create_inbound_general_manager, create_inbound_new_manager,
-    create_outbound_follow_up_manager, create_outbound_reminder_manager,
-    create_outbound_service_due_manager,
+    create_inbound_general_manager, create_inbound_new_manager, create_outbound_follow_up_manager,
+    create_outbound_reminder_manager, create_outbound_service_due_manager,
 };
 use expect_test::{Expect, expect};
 
@@ -21,7 +20,11 @@ use crate::{civic, john, now, oil_change_appointment, past_brake_appointment, sh
 fn check(mut manager: ConversationManager, script: &str, expect: Expect) {
     let mut log = String::new();
     writeln!(log, "bot: {}", manager.greeting()).unwrap();
-    for line in script.lines().map(str::trim).filter(|line| !line.is_empty()) {
+    for line in script
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+    {
         let state = match line {
             "!silence" => manager.on_silence_timeout(),
             "!tool succeeded" => manager.record_tool_result(ToolResult::Succeeded),
@@ -198,30 +201,36 @@ fn inbound_new_collects_name_and_vehicle_and_takes_a_correction() {
         expect![[r#"
             bot: Thanks for calling Main Street Auto Care. This is the virtual assistant. How can I help you today?
             hi i need my tires rotated
-              State: intent_detection, Intent: None
+              State: intent_detection, Intent: schedule_appointment
+              State: slot_collection, Intent: schedule_appointment
             um next friday around ten
             maria garcia
             its a twenty fifteen subaru outback
+              State: confirmation, Intent: schedule_appointment
             actually make it 3pm
             yeah thats right
+              State: execution, Intent: schedule_appointment
             !tool slot_unavailable
-              State: slot_collection, Intent: None
+              State: slot_collection, Intent: schedule_appointment
             how about 4
-              State: intent_detection, Intent: None
+              State: confirmation, Intent: schedule_appointment
             yes
+              State: execution, Intent: schedule_appointment
             !tool succeeded
-              State: closing, Intent: None
+              State: closing, Intent: schedule_appointment
             thats all thanks bye
             summary: {
               "call_type": "inbound_new",
               "state": "closing",
-              "intent": null,
+              "intent": "schedule_appointment",
               "turn_count": 9,
               "collected_slots": {
+                "service_type": "tire rotation",
                 "preferred_date": "next friday",
                 "preferred_time": "4",
                 "resolved_date": "2026-12-04",
                 "resolved_time": "16:00",
+                "customer_name": "Maria Garcia",
                 "vehicle": "2015 Subaru Outback"
               },
               "escalation_triggered": false
@@ -369,8 +378,9 @@ fn booking_on_thanksgiving_is_flagged_and_moved() {
             bot: Hi John, thanks for calling Main Street Auto Care. This is the virtual assistant. How can I help you today?
             can i bring the civic in thursday at 10 for a state inspection
               State: intent_detection, Intent: schedule_appointment
-              State: confirmation, Intent: schedule_appointment
+              State: slot_collection, Intent: schedule_appointment
             oh right friday then
+              State: confirmation, Intent: schedule_appointment
             yes
               State: execution, Intent: schedule_appointment
             summary: {
@@ -779,8 +789,14 @@ fn escalated_state_is_terminal() {
     assert!(!manager.should_escalate("no need for a supervisor"));
     manager.process_message("get me a supervisor", now());
     assert_eq!(manager.state(), State::Escalation);
-    assert_eq!(manager.record_tool_result(ToolResult::Succeeded), State::Escalation);
+    assert_eq!(
+        manager.record_tool_result(ToolResult::Succeeded),
+        State::Escalation
+    );
     assert_eq!(manager.on_silence_timeout(), State::Escalation);
-    assert_eq!(manager.process_message("book an oil change", now()), State::Escalation);
+    assert_eq!(
+        manager.process_message("book an oil change", now()),
+        State::Escalation
+    );
     assert_eq!(manager.turn_count(), 2);
 }

@@ -22,7 +22,10 @@ fn check(mut manager: ConversationManager, turns: &[&str], expect: Expect) {
 
 #[test]
 fn inbound_new_at_greeting() {
-    check(create_inbound_new_manager("+15555550142", shop()), &[], expect![[r#"
+    check(
+        create_inbound_new_manager("+15555550142", shop()),
+        &[],
+        expect![[r#"
         You are the virtual receptionist of Main Street Auto Care, an auto repair shop, speaking with a caller on the phone.
         Your words are read aloud: answer in one or two short sentences, ask one question at a time, and use no lists, markdown, emoji or abbreviations.
         Say prices and times the way people say them. Use only the facts below; never invent prices, times, availability or repairs.
@@ -55,7 +58,8 @@ fn inbound_new_at_greeting() {
 
         Collected so far:
         - nothing yet
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]
@@ -138,7 +142,7 @@ fn inbound_general_booking_on_a_holiday() {
             - The caller is not in our records yet. Before booking, ask for their name and their vehicle's year, make and model.
 
             What to do now:
-            - Ask for their first and last name.
+            - Ask which day works for them.
             - We are closed on Thursday, November 26 (for Thanksgiving): tell the caller and offer another day. The next open day is Friday, November 27.
 
             Collected so far:

@@ -38,7 +38,10 @@ fn describe(manager: &ConversationManager) -> String {
         parts.push(format!("service={service}"));
     }
     if let Some(heard) = &slots.preferred_date {
-        let resolved = slots.resolved_date.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
+        let resolved = slots
+            .resolved_date
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "?".into());
         parts.push(format!("date={resolved} ({heard})"));
     }
     if let Some(heard) = &slots.preferred_time {
@@ -300,33 +303,33 @@ fn dates() {
         ],
         expect![[r#"
             "can i come in today" => intent=schedule_appointment date=2026-11-24 (today)
-            "tomorrow works" => date=2026-11-25 (tomorrow)
-            "how about the day after tomorrow" => date=2026-11-26 (day after tomorrow)
-            "i can do wednesday" => date=2026-11-25 (wednesday)
-            "uh thursday" => date=2026-11-26 (thursday)
-            "friday if you have it" => date=2026-11-27 (friday)
-            "saturday morning" => date=2026-11-28 (saturday) time=morning (morning)
-            "sunday" => date=2026-11-29 (sunday)
-            "monday" => date=2026-11-30 (monday)
-            "next monday" => date=2026-11-30 (next monday)
-            "next friday please" => date=2026-12-04 (next friday)
-            "this saturday" => date=2026-11-28 (this saturday)
-            "this coming tuesday" => date=2026-12-01 (this coming tuesday)
-            "on the twenty eighth" => date=2026-11-28 (28th)
-            "the 30th" => date=2026-11-30 (30th)
-            "the first" => date=2026-12-01 (1st)
-            "the third" => date=2026-12-03 (3rd)
-            "december third" => date=2026-12-03 (december 3rd)
-            "december 3rd at 2" => date=2026-12-03 (december 3rd) time=14:00 (2)
-            "the 8th of december" => date=2026-12-08 (8th of december)
-            "january fifth" => date=2027-01-05 (january 5th)
-            "12/8" => date=2026-12-08 (12/8)
-            "1/4" => date=2027-01-04 (1/4)
-            "11/2" => date=2027-11-02 (11/2)
-            "12/08/2027" => date=2027-12-08 (12/08/2027)
+            "tomorrow works" => intent=schedule_appointment date=2026-11-25 (tomorrow)
+            "how about the day after tomorrow" => intent=schedule_appointment date=2026-11-26 (day after tomorrow)
+            "i can do wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
+            "uh thursday" => intent=schedule_appointment date=2026-11-26 (thursday)
+            "friday if you have it" => intent=schedule_appointment date=2026-11-27 (friday)
+            "saturday morning" => intent=schedule_appointment date=2026-11-28 (saturday) time=morning (morning)
+            "sunday" => intent=schedule_appointment date=2026-11-29 (sunday)
+            "monday" => intent=schedule_appointment date=2026-11-30 (monday)
+            "next monday" => intent=schedule_appointment date=2026-11-30 (next monday)
+            "next friday please" => intent=schedule_appointment date=2026-12-04 (next friday)
+            "this saturday" => intent=schedule_appointment date=2026-11-28 (this saturday)
+            "this coming tuesday" => intent=schedule_appointment date=2026-12-01 (this coming tuesday)
+            "on the twenty eighth" => intent=schedule_appointment date=2026-11-28 (28th)
+            "the 30th" => intent=schedule_appointment date=2026-11-30 (30th)
+            "the first" => intent=schedule_appointment date=2026-12-01 (1st)
+            "the third" => intent=schedule_appointment date=2026-12-03 (3rd)
+            "december third" => intent=schedule_appointment date=2026-12-03 (december 3rd)
+            "december 3rd at 2" => intent=schedule_appointment date=2026-12-03 (december 3rd) time=14:00 (2)
+            "the 8th of december" => intent=schedule_appointment date=2026-12-08 (8th of december)
+            "january fifth" => intent=schedule_appointment date=2027-01-05 (january 5th)
+            "12/8" => intent=schedule_appointment date=2026-12-08 (12/8)
+            "1/4" => intent=schedule_appointment date=2027-01-04 (1/4)
+            "11/2" => intent=schedule_appointment date=2027-11-02 (11/2)
+            "12/08/2027" => intent=schedule_appointment date=2027-12-08 (12/08/2027)
             "february thirtieth" => date=? (february 30th)
-            "this afternoon" => date=2026-11-24 (this afternoon) time=afternoon (afternoon)
-            "tonight" => date=2026-11-24 (tonight) time=evening (tonight)
+            "this afternoon" => intent=schedule_appointment date=2026-11-24 (this afternoon) time=afternoon (afternoon)
+            "tonight" => intent=schedule_appointment date=2026-11-24 (tonight) time=evening (tonight)
         "#]],
     );
 }
@@ -349,15 +352,15 @@ fn dates_across_a_month_boundary() {
             "12/1",
         ],
         expect![[r#"
-            "tomorrow" => date=2026-12-01 (tomorrow)
-            "the day after tomorrow" => date=2026-12-02 (day after tomorrow)
-            "wednesday" => date=2026-12-02 (wednesday)
-            "next monday" => date=2026-12-07 (next monday)
-            "this monday" => date=2026-11-30 (this monday)
-            "the 28th" => date=2026-12-28 (28th)
-            "the 2nd" => date=2026-12-02 (2nd)
-            "november 29th" => date=2027-11-29 (november 29th)
-            "12/1" => date=2026-12-01 (12/1)
+            "tomorrow" => intent=schedule_appointment date=2026-12-01 (tomorrow)
+            "the day after tomorrow" => intent=schedule_appointment date=2026-12-02 (day after tomorrow)
+            "wednesday" => intent=schedule_appointment date=2026-12-02 (wednesday)
+            "next monday" => intent=schedule_appointment date=2026-12-07 (next monday)
+            "this monday" => intent=schedule_appointment date=2026-11-30 (this monday)
+            "the 28th" => intent=schedule_appointment date=2026-12-28 (28th)
+            "the 2nd" => intent=schedule_appointment date=2026-12-02 (2nd)
+            "november 29th" => intent=schedule_appointment date=2027-11-29 (november 29th)
+            "12/1" => intent=schedule_appointment date=2026-12-01 (12/1)
         "#]],
     );
 }
@@ -366,23 +369,34 @@ fn dates_across_a_month_boundary() {
 fn dates_around_thanksgiving_and_new_year() {
     // Wednesday 2026-11-25, 23:30 in New York is already Thursday in UTC.
     let late_evening = Utc.with_ymd_and_hms(2026, 11, 26, 4, 30, 0).unwrap();
-    check_at(late_evening, &["today", "tomorrow", "thursday"], expect![[r#"
-        "today" => date=2026-11-25 (today)
-        "tomorrow" => date=2026-11-26 (tomorrow)
-        "thursday" => date=2026-11-26 (thursday)
-    "#]]);
+    check_at(
+        late_evening,
+        &["today", "tomorrow", "thursday"],
+        expect![[r#"
+        "today" => intent=schedule_appointment date=2026-11-25 (today)
+        "tomorrow" => intent=schedule_appointment date=2026-11-26 (tomorrow)
+        "thursday" => intent=schedule_appointment date=2026-11-26 (thursday)
+    "#]],
+    );
     // Thursday 2026-12-31, 11:00 in New York.
     let new_years_eve = Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap();
     check_at(
         new_years_eve,
-        &["tomorrow", "friday", "the 2nd", "january 4th", "12/31", "12/30"],
+        &[
+            "tomorrow",
+            "friday",
+            "the 2nd",
+            "january 4th",
+            "12/31",
+            "12/30",
+        ],
         expect![[r#"
-            "tomorrow" => date=2027-01-01 (tomorrow)
-            "friday" => date=2027-01-01 (friday)
-            "the 2nd" => date=2027-01-02 (2nd)
-            "january 4th" => date=2027-01-04 (january 4th)
-            "12/31" => date=2026-12-31 (12/31)
-            "12/30" => date=2027-12-30 (12/30)
+            "tomorrow" => intent=schedule_appointment date=2027-01-01 (tomorrow)
+            "friday" => intent=schedule_appointment date=2027-01-01 (friday)
+            "the 2nd" => intent=schedule_appointment date=2027-01-02 (2nd)
+            "january 4th" => intent=schedule_appointment date=2027-01-04 (january 4th)
+            "12/31" => intent=schedule_appointment date=2026-12-31 (12/31)
+            "12/30" => intent=schedule_appointment date=2027-12-30 (12/30)
         "#]],
     );
 }
@@ -421,34 +435,34 @@ fn times() {
             "tomorrow at 6",
         ],
         expect![[r#"
-            "2pm" => time=14:00 (2pm)
-            "at 2 p.m." => time=14:00 (2 pm)
-            "two pm works" => time=14:00 (2 pm)
-            "2:30" => time=14:30 (2:30)
-            "two thirty" => time=14:30 (2 30)
-            "eleven thirty" => time=11:30 (11 30)
-            "around 9" => time=09:00 (9)
-            "at three" => time=15:00 (3)
-            "noon" => time=12:00 (noon)
-            "lunchtime" => time=12:00 (lunchtime)
-            "10 in the morning" => time=10:00 (10 in the morning)
-            "ten in the morning" => time=10:00 (10 in the morning)
-            "7:30 tomorrow morning" => date=2026-11-25 (tomorrow) time=07:30 (7:30)
-            "seven thirty tomorrow morning" => date=2026-11-25 (tomorrow) time=07:30 (7 30)
-            "4 oclock" => time=16:00 (4 oclock)
-            "half past two" => time=14:30 (half past 2)
-            "quarter to five" => time=16:45 (quarter to 5)
-            "quarter past 8" => time=08:15 (quarter past 8)
-            "morning" => time=morning (morning)
-            "sometime in the afternoon" => time=afternoon (afternoon)
-            "first thing in the morning" => time=morning (morning)
-            "after lunch" => time=afternoon (after lunch)
-            "12 pm" => time=12:00 (12 pm)
-            "9 am" => time=09:00 (9 am)
-            "14:30" => time=14:30 (14:30)
+            "2pm" => intent=schedule_appointment time=14:00 (2pm)
+            "at 2 p.m." => intent=schedule_appointment time=14:00 (2 pm)
+            "two pm works" => intent=schedule_appointment time=14:00 (2 pm)
+            "2:30" => intent=schedule_appointment time=14:30 (2:30)
+            "two thirty" => intent=schedule_appointment time=14:30 (2 30)
+            "eleven thirty" => intent=schedule_appointment time=11:30 (11 30)
+            "around 9" => intent=schedule_appointment time=09:00 (9)
+            "at three" => intent=schedule_appointment time=15:00 (3)
+            "noon" => intent=schedule_appointment time=12:00 (noon)
+            "lunchtime" => intent=schedule_appointment time=12:00 (lunchtime)
+            "10 in the morning" => intent=schedule_appointment time=10:00 (10 in the morning)
+            "ten in the morning" => intent=schedule_appointment time=10:00 (10 in the morning)
+            "7:30 tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7:30)
+            "seven thirty tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7 30)
+            "4 oclock" => intent=schedule_appointment time=16:00 (4 oclock)
+            "half past two" => intent=schedule_appointment time=14:30 (half past 2)
+            "quarter to five" => intent=schedule_appointment time=16:45 (quarter to 5)
+            "quarter past 8" => intent=schedule_appointment time=08:15 (quarter past 8)
+            "morning" => intent=schedule_appointment time=morning (morning)
+            "sometime in the afternoon" => intent=schedule_appointment time=afternoon (afternoon)
+            "first thing in the morning" => intent=schedule_appointment time=morning (morning)
+            "after lunch" => intent=schedule_appointment time=afternoon (after lunch)
+            "12 pm" => intent=schedule_appointment time=12:00 (12 pm)
+            "9 am" => intent=schedule_appointment time=09:00 (9 am)
+            "14:30" => intent=schedule_appointment time=14:30 (14:30)
             "good morning i need to come in at 2" => intent=schedule_appointment time=14:00 (2)
             "its been about 3 weeks since my oil change" => intent=schedule_appointment service=oil change
-            "tomorrow at 6" => date=2026-11-25 (tomorrow) time=18:00 (6)
+            "tomorrow at 6" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=18:00 (6)
         "#]],
     );
 }
@@ -587,7 +601,7 @@ fn escalation_false_alarms() {
             "the owners manual says i need a tire rotation" => intent=schedule_appointment service=tire rotation
             "the previous owner never changed the oil" => nothing
             "my manager said i could leave early for my appointment" => nothing
-            "this is probably a stupid question but do you do alignments" => intent=general_inquiry name=Probably
+            "this is probably a stupid question but do you do alignments" => intent=general_inquiry
             "im not upset at all just want to reschedule" => intent=reschedule_appointment
             "my wife sue dropped the car off" => nothing
             "this is sue" => name=Sue
