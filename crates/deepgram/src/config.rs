@@ -57,9 +57,13 @@ pub struct ReconnectPolicy {
     pub initial_backoff: Duration,
     /// Upper bound on the wait between attempts. Default 2 s.
     pub max_backoff: Duration,
-    /// Attempts without the server sending anything before the session gives up. Default 5.
+    /// Consecutive failed attempts before the session gives up. Default 5. The count restarts when
+    /// the server sends data, or when a socket stayed up for `stable_after`, so a server that
+    /// accepts and then drops every socket cannot keep a session reconnecting forever.
     /// Non-retryable failures (401/403, other 4xx) stop at once.
     pub max_attempts: u32,
+    /// A socket that lived this long counts as healthy, even if it carried no data. Default 10 s.
+    pub stable_after: Duration,
 }
 
 impl Default for ReconnectPolicy {
@@ -68,6 +72,7 @@ impl Default for ReconnectPolicy {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
             max_attempts: 5,
+            stable_after: Duration::from_secs(10),
         }
     }
 }
@@ -305,6 +310,7 @@ mod tests {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_millis(350),
             max_attempts: 9,
+            stable_after: Duration::from_secs(10),
         };
         let waits: Vec<u128> = (1..=4).map(|n| policy.backoff(n).as_millis()).collect();
         assert_eq!(waits, [100, 200, 350, 350]);

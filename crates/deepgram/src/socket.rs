@@ -1,6 +1,7 @@
 //! Opening a Deepgram WebSocket and turning transport failures into `ProviderError`s.
 
 use std::future::pending;
+use std::sync::Once;
 use std::time::Duration;
 
 use futures::SinkExt;
@@ -38,6 +39,9 @@ pub(crate) async fn open(
     let authorization = HeaderValue::from_str(&api_key.authorization())
         .map_err(|_| ProviderError::Auth("the API key is not a valid header value".to_owned()))?;
     request.headers_mut().insert(AUTHORIZATION, authorization);
+    if url.scheme() == "wss" {
+        ensure_crypto_provider();
+    }
 
     let connect = tokio_tungstenite::connect_async(request);
     match tokio::time::timeout(timeout, connect).await {
@@ -110,6 +114,19 @@ pub(crate) fn redact(url: &Url) -> String {
         url.host_str().unwrap_or_default(),
         url.path()
     )
+}
+
+/// tokio-tungstenite builds its rustls config from the process-default crypto provider and panics
+/// when there is none, or when rustls cannot pick one because both ring and aws-lc-rs are compiled
+/// in (crates.md pitfall 3). Install ring unless the binary already chose a provider.
+fn ensure_crypto_provider() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // An `Err` means another thread installed one first, which is just as good.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+    });
 }
 
 fn handshake_error(url: &Url, err: tungstenite::Error) -> ProviderError {

@@ -161,15 +161,17 @@ struct Driver {
 impl Driver {
     async fn run(mut self, first: Socket) {
         let mut next = Some(first);
+        let mut lost = ProviderError::Closed;
         let mut resumed = false;
         let outcome = loop {
             let socket = match next.take() {
                 Some(socket) => socket,
-                None => match self.reconnect().await {
+                None => match self.reconnect(lost.clone()).await {
                     Ok(socket) => socket,
                     Err(err) => break Err(err),
                 },
             };
+            let opened_at = Instant::now();
             match self.serve(socket, resumed).await {
                 SocketEnd::Closed => break Ok(()),
                 SocketEnd::Fatal(err) => break Err(err),
@@ -178,7 +180,11 @@ impl Driver {
                         // Nothing left to transcribe and nobody to send more: do not reconnect.
                         break Ok(());
                     }
+                    if opened_at.elapsed() >= self.config.reconnect.stable_after {
+                        self.n_failed_attempts = 0;
+                    }
                     warn!(error = %reason, "deepgram stt socket lost, reconnecting");
+                    lost = reason.clone();
                     self.emit(SttEvent::Reconnecting { reason, at: now() })
                         .await;
                     resumed = true;
@@ -249,8 +255,11 @@ impl Driver {
                         Some(Err(err)) => return SocketEnd::Dropped(ProviderError::Connect(format!("read failed: {err}"))),
                         None => return SocketEnd::Dropped(ProviderError::Connect("socket ended".to_owned())),
                     };
-                    unanswered_since = None;
-                    self.n_failed_attempts = 0;
+                    if matches!(frame, Message::Text(_)) {
+                        // Only transcription traffic proves the recogniser is alive.
+                        unanswered_since = None;
+                        self.n_failed_attempts = 0;
+                    }
                     if let Flow::End(end) = self.on_frame(frame).await {
                         return end;
                     }
@@ -435,9 +444,14 @@ impl Driver {
     }
 
     /// Opens a new socket with backoff, buffering the caller's audio meanwhile.
-    async fn reconnect(&mut self) -> Result<Socket, ProviderError> {
+    async fn reconnect(&mut self, lost: ProviderError) -> Result<Socket, ProviderError> {
         let policy = self.config.reconnect.clone();
+        let mut last_error = lost;
         loop {
+            if self.n_failed_attempts >= policy.max_attempts {
+                warn!(attempts = self.n_failed_attempts, error = %last_error, "deepgram stt reconnect gave up");
+                return Err(last_error);
+            }
             self.n_failed_attempts += 1;
             let attempt = self.n_failed_attempts;
             let delay = policy.backoff(attempt);
@@ -457,11 +471,10 @@ impl Driver {
             match result {
                 Ok(socket) => return Ok(socket),
                 Err(err) if !err.is_retryable() => return Err(err),
-                Err(err) if attempt >= policy.max_attempts => {
-                    warn!(attempt, error = %err, "deepgram stt reconnect gave up");
-                    return Err(err);
+                Err(err) => {
+                    warn!(attempt, error = %err, "deepgram stt reconnect failed");
+                    last_error = err;
                 }
-                Err(err) => warn!(attempt, error = %err, "deepgram stt reconnect failed"),
             }
         }
     }

@@ -138,15 +138,17 @@ struct Driver {
 impl Driver {
     async fn run(mut self, first: Socket) {
         let mut next = Some(first);
+        let mut lost = ProviderError::Closed;
         let outcome = loop {
             let socket = match next.take() {
                 Some(socket) => socket,
-                None => match self.reconnect().await {
+                None => match self.reconnect(lost.clone()).await {
                     Ok(Some(socket)) => socket,
                     Ok(None) => break Ok(()),
                     Err(err) => break Err(err),
                 },
             };
+            let opened_at = Instant::now();
             match self.serve(socket).await {
                 SocketEnd::Closed { clean } => {
                     if clean {
@@ -156,7 +158,11 @@ impl Driver {
                 }
                 SocketEnd::Fatal(err) => break Err(err),
                 SocketEnd::Dropped(reason) => {
+                    if opened_at.elapsed() >= self.config.reconnect.stable_after {
+                        self.n_failed_attempts = 0;
+                    }
                     warn!(error = %reason, "deepgram tts socket lost, reconnecting");
+                    lost = reason.clone();
                     self.emit(TtsEvent::Reconnecting { reason, at: now() })
                         .await;
                     self.prepare_resend().await;
@@ -218,7 +224,9 @@ impl Driver {
                         Some(Err(err)) => return SocketEnd::Dropped(ProviderError::Connect(format!("read failed: {err}"))),
                         None => return SocketEnd::Dropped(ProviderError::Connect("socket ended".to_owned())),
                     };
-                    self.n_failed_attempts = 0;
+                    if matches!(frame, Message::Text(_) | Message::Binary(_)) {
+                        self.n_failed_attempts = 0;
+                    }
                     if let Some(end) = self.on_frame(frame).await {
                         return end;
                     }
@@ -461,9 +469,14 @@ impl Driver {
 
     /// Opens a new socket with backoff. Commands arriving meanwhile are queued for it; `Close` (or
     /// a dropped handle) ends the session without reconnecting (`Ok(None)`).
-    async fn reconnect(&mut self) -> Result<Option<Socket>, ProviderError> {
+    async fn reconnect(&mut self, lost: ProviderError) -> Result<Option<Socket>, ProviderError> {
         let policy = self.config.reconnect.clone();
+        let mut last_error = lost;
         loop {
+            if self.n_failed_attempts >= policy.max_attempts {
+                warn!(attempts = self.n_failed_attempts, error = %last_error, "deepgram tts reconnect gave up");
+                return Err(last_error);
+            }
             self.n_failed_attempts += 1;
             let attempt = self.n_failed_attempts;
             let delay = policy.backoff(attempt);
@@ -496,11 +509,10 @@ impl Driver {
             match result {
                 Ok(socket) => return Ok(Some(socket)),
                 Err(err) if !err.is_retryable() => return Err(err),
-                Err(err) if attempt >= policy.max_attempts => {
-                    warn!(attempt, error = %err, "deepgram tts reconnect gave up");
-                    return Err(err);
+                Err(err) => {
+                    warn!(attempt, error = %err, "deepgram tts reconnect failed");
+                    last_error = err;
                 }
-                Err(err) => warn!(attempt, error = %err, "deepgram tts reconnect failed"),
             }
         }
     }

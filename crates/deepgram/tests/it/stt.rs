@@ -21,6 +21,7 @@ fn config(server: &MockDeepgram) -> DeepgramSttConfig {
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(40),
         max_attempts: 3,
+        stable_after: Duration::from_secs(10),
     };
     config
 }
@@ -508,4 +509,47 @@ async fn dropping_the_handle_closes_the_stream() {
     let event = guard("closed", events.recv()).await.unwrap();
     assert_eq!(describe(&event), "closed");
     guard("the driver", driver).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_that_drops_every_new_socket_is_given_up_on() {
+    let server = MockDeepgram::start().await;
+    let (mut session, conn) = start(&server, config(&server)).await;
+    conn.drop_abruptly();
+    assert_eq!(session.next().await, "reconnecting (connect)");
+    // max_attempts = 3: each new socket opens, carries nothing, and dies.
+    for _ in 0..3 {
+        let conn = server.accept().await;
+        assert_eq!(session.next().await, "reconnected");
+        conn.drop_abruptly();
+        assert_eq!(session.next().await, "reconnecting (connect)");
+    }
+    let error = session.next().await;
+    assert!(error.starts_with("error connect failed: "), "{error}");
+    assert_eq!(session.next().await, "closed");
+    session.finished().await;
+}
+
+/// wss:// must not panic for want of a rustls crypto provider (crates.md pitfall 3).
+#[tokio::test]
+async fn wss_to_a_plain_tcp_listener_is_a_connect_error() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut config = DeepgramSttConfig::new(ApiKey::new("k"));
+    config.url = url::Url::parse(&format!("wss://localhost:{port}/v1/listen")).unwrap();
+    let stt = DeepgramStt::new(config);
+    let refuse = async {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut stream, b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            .await
+            .unwrap();
+    };
+    let (result, ()) = guard("a tls failure", async {
+        tokio::join!(stt.connect(SttOptions::default()), refuse)
+    })
+    .await;
+    let Err(err) = result else {
+        panic!("a plain TCP server cannot complete TLS")
+    };
+    assert!(matches!(err, ProviderError::Connect(_)), "{err:?}");
 }
