@@ -198,6 +198,9 @@ pub struct DeepgramTtsConfig {
     pub flush_limit: usize,
     /// The window for `flush_limit`. Default 60 s.
     pub flush_window: Duration,
+    /// Longest `Speak` text; longer text is cut at whitespace into several messages. Deepgram
+    /// documents no limit; third parties cap at 2000 characters. Default 2000.
+    pub max_speak_chars: usize,
     /// Commands queued from the handle. Default 64.
     pub command_queue_len: usize,
     /// Events queued for the pipeline: 256 chunks is several seconds of audio. Default 256.
@@ -216,6 +219,7 @@ impl DeepgramTtsConfig {
             reconnect: ReconnectPolicy::default(),
             flush_limit: 20,
             flush_window: Duration::from_secs(60),
+            max_speak_chars: 2000,
             command_queue_len: 64,
             event_queue_len: 256,
         }

@@ -153,8 +153,8 @@ struct Driver {
     finalize_pending: bool,
     /// `Close` was asked for (or the handle dropped): send `CloseStream` on the next socket.
     closing: bool,
-    /// Connect attempts since the server last sent anything; bounds reconnect loops against a
-    /// server that accepts and then drops every socket.
+    /// Consecutive failed reconnects; reset by transcription traffic or by a socket that stayed up
+    /// for `stable_after`, so a server that accepts and then drops every socket is given up on.
     n_failed_attempts: u32,
 }
 

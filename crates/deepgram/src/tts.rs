@@ -131,7 +131,8 @@ struct Driver {
     /// `Clear`s sent whose `Cleared` has not arrived; audio is dropped while this is non-zero.
     awaiting_cleared: u32,
     n_dropped_audio_bytes: u64,
-    /// Connect attempts since the server last sent anything.
+    /// Consecutive failed reconnects; reset by data from the server or by a socket that stayed up
+    /// for `stable_after`.
     n_failed_attempts: u32,
 }
 
@@ -234,11 +235,15 @@ impl Driver {
                 command = self.commands_rx.recv() => {
                     let result = match command {
                         Some(TtsCommand::Text(text)) => {
-                            if text.is_empty() {
-                                continue;
+                            let n_before = self.open_texts.len();
+                            self.open_texts.extend(split_text(&text, self.config.max_speak_chars));
+                            let mut result = Ok(());
+                            for piece in &self.open_texts[n_before..] {
+                                result = socket::send(&mut socket, Message::text(wire::speak(piece)), send_timeout).await;
+                                if result.is_err() {
+                                    break;
+                                }
                             }
-                            let result = socket::send(&mut socket, Message::text(wire::speak(&text)), send_timeout).await;
-                            self.open_texts.push(text);
                             result
                         }
                         Some(TtsCommand::Flush) => {
@@ -492,9 +497,7 @@ impl Driver {
                     result = &mut connect => break result,
                     command = self.commands_rx.recv() => match command {
                         Some(TtsCommand::Text(text)) => {
-                            if !text.is_empty() {
-                                self.open_texts.push(text);
-                            }
+                            self.open_texts.extend(split_text(&text, self.config.max_speak_chars));
                         }
                         Some(TtsCommand::Flush) => self.deferred_flushes += 1,
                         Some(TtsCommand::Clear) => {
@@ -523,6 +526,54 @@ impl Driver {
     }
 }
 
+/// Cuts text into `Speak` messages of at most `max_chars` characters, at whitespace when there is
+/// some. Empty text gives no message.
+fn split_text(text: &str, max_chars: usize) -> Vec<String> {
+    let max_chars = max_chars.max(1);
+    let mut res = Vec::new();
+    let mut rest = text;
+    while rest.chars().count() > max_chars {
+        // Byte index just past the `max_chars`-th character.
+        let limit = rest
+            .char_indices()
+            .nth(max_chars)
+            .map_or(rest.len(), |(idx, _)| idx);
+        let cut = rest[..limit]
+            .rfind(char::is_whitespace)
+            .filter(|&idx| idx > 0)
+            .map_or(limit, |idx| {
+                idx + rest[idx..].chars().next().map_or(0, char::len_utf8)
+            });
+        res.push(rest[..cut].to_owned());
+        rest = &rest[cut..];
+    }
+    if !rest.is_empty() {
+        res.push(rest.to_owned());
+    }
+    res
+}
+
 fn now() -> std::time::Instant {
     std::time::Instant::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_text;
+
+    #[test]
+    fn long_text_is_cut_at_whitespace_within_the_limit() {
+        let cases: [(&str, usize, &[&str]); 6] = [
+            ("", 10, &[]),
+            ("short", 10, &["short"]),
+            ("exactly ten", 11, &["exactly ten"]),
+            ("one two three four", 9, &["one two ", "three ", "four"]),
+            ("abcdefghijkl", 5, &["abcde", "fghij", "kl"]),
+            ("héllo wörld ünïcode", 7, &["héllo ", "wörld ", "ünïcode"]),
+        ];
+        for (text, max, expected) in cases {
+            assert_eq!(split_text(text, max), expected, "{text:?} / {max}");
+            assert_eq!(split_text(text, max).concat(), text);
+        }
+    }
 }

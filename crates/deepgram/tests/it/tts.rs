@@ -464,3 +464,26 @@ async fn a_clear_while_reconnecting_drops_the_pending_text() {
     let mut conn = server.accept().await;
     assert_eq!(conn.recv().await, speak("New reply."));
 }
+
+#[tokio::test]
+async fn long_text_is_sent_as_several_speak_messages() {
+    let server = MockDeepgram::start().await;
+    let mut config = config(&server);
+    config.max_speak_chars = 12;
+    let (session, mut conn) = start(&server, config, None).await;
+    session
+        .handle
+        .send_text("Your brake pads are worn.")
+        .await
+        .unwrap();
+    session.handle.flush().await.unwrap();
+    assert_eq!(
+        frames(&mut conn, 4).await,
+        [
+            speak("Your brake "),
+            speak("pads are "),
+            speak("worn."),
+            control("Flush")
+        ]
+    );
+}
