@@ -1,0 +1,171 @@
+//! Call records: one row per call SID, written (and rewritten) at the end of a call.
+
+use chrono::{DateTime, Utc};
+use providers::Usage;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use tracing::debug;
+
+use crate::appointments::db_id;
+use crate::entity::call;
+use crate::phone::normalize_phone;
+use crate::{Crm, CrmError};
+
+/// Which way the call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallDirection {
+    /// A customer called the shop.
+    Inbound,
+    /// The shop called out.
+    Outbound,
+}
+
+impl CallDirection {
+    /// The stored text: `inbound` or `outbound`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        if text == "outbound" {
+            Self::Outbound
+        } else {
+            Self::Inbound
+        }
+    }
+}
+
+/// Everything stored about one call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    /// Twilio's call SID; unique, the upsert key.
+    pub call_sid: String,
+    /// The customer, if identified.
+    pub customer_id: Option<i64>,
+    /// The caller's number: stored as E.164 when it parses, otherwise as given (Twilio sends
+    /// words like "anonymous" for withheld numbers).
+    pub caller_phone: String,
+    /// Inbound or outbound.
+    pub direction: CallDirection,
+    /// What the call was about (the conversation's call type), once known.
+    pub call_type: Option<String>,
+    /// When the call started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended, if it has.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Free-form status, e.g. `in_progress`, `completed`, `escalated`, `failed`.
+    pub status: String,
+    /// The final conversation summary.
+    pub summary: Option<serde_json::Value>,
+    /// The transcript.
+    pub transcript: Option<serde_json::Value>,
+    /// Whether the call was handed to a human.
+    pub escalated: bool,
+    /// Why, when it was.
+    pub escalation_reason: Option<String>,
+    /// LLM token usage over the whole call.
+    pub usage: Usage,
+}
+
+impl Crm {
+    /// Inserts or replaces the record for `record.call_sid`, so a retried final write does not
+    /// create a second row. `created_at` stays from the first write.
+    pub async fn record_call(&self, record: &CallRecord) -> Result<(), CrmError> {
+        if record.call_sid.trim().is_empty() {
+            return Err(CrmError::InvalidArgument("call SID is empty".to_owned()));
+        }
+        let caller_phone =
+            normalize_phone(&record.caller_phone).unwrap_or_else(|_| record.caller_phone.clone());
+        let stamp = Utc::now();
+        let model = call::ActiveModel {
+            call_sid: Set(record.call_sid.clone()),
+            customer_id: Set(record.customer_id.and_then(db_id)),
+            caller_phone: Set(caller_phone),
+            direction: Set(record.direction.as_str().to_owned()),
+            call_type: Set(record.call_type.clone()),
+            started_at: Set(record.started_at),
+            ended_at: Set(record.ended_at),
+            status: Set(record.status.clone()),
+            summary: Set(record.summary.clone()),
+            transcript: Set(record.transcript.clone()),
+            escalated: Set(record.escalated),
+            escalation_reason: Set(record.escalation_reason.clone()),
+            prompt_tokens: Set(saturating_i32(record.usage.prompt_tokens)),
+            completion_tokens: Set(saturating_i32(record.usage.completion_tokens)),
+            total_tokens: Set(saturating_i32(record.usage.total_tokens)),
+            created_at: Set(stamp),
+            updated_at: Set(stamp),
+            ..Default::default()
+        };
+        let on_conflict = OnConflict::column(call::Column::CallSid)
+            .update_columns([
+                call::Column::CustomerId,
+                call::Column::CallerPhone,
+                call::Column::Direction,
+                call::Column::CallType,
+                call::Column::StartedAt,
+                call::Column::EndedAt,
+                call::Column::Status,
+                call::Column::Summary,
+                call::Column::Transcript,
+                call::Column::Escalated,
+                call::Column::EscalationReason,
+                call::Column::PromptTokens,
+                call::Column::CompletionTokens,
+                call::Column::TotalTokens,
+                call::Column::UpdatedAt,
+            ])
+            .to_owned();
+        self.timed("record_call", async {
+            call::Entity::insert(model)
+                .on_conflict(on_conflict)
+                .exec_without_returning(&self.db)
+                .await
+                .map_err(CrmError::db("record_call"))?;
+            debug!(status = %record.status, "call recorded");
+            Ok(())
+        })
+        .await
+    }
+
+    /// The stored record for a call SID.
+    pub async fn get_call(&self, call_sid: &str) -> Result<Option<CallRecord>, CrmError> {
+        let row = self
+            .timed("get_call", async {
+                call::Entity::find()
+                    .filter(call::Column::CallSid.eq(call_sid))
+                    .one(&self.db)
+                    .await
+                    .map_err(CrmError::db("get_call"))
+            })
+            .await?;
+        Ok(row.map(|row| CallRecord {
+            call_sid: row.call_sid,
+            customer_id: row.customer_id.map(i64::from),
+            caller_phone: row.caller_phone,
+            direction: CallDirection::parse(&row.direction),
+            call_type: row.call_type,
+            started_at: row.started_at,
+            ended_at: row.ended_at,
+            status: row.status,
+            summary: row.summary,
+            transcript: row.transcript,
+            escalated: row.escalated,
+            escalation_reason: row.escalation_reason,
+            usage: Usage {
+                prompt_tokens: u32::try_from(row.prompt_tokens).unwrap_or(0),
+                completion_tokens: u32::try_from(row.completion_tokens).unwrap_or(0),
+                total_tokens: u32::try_from(row.total_tokens).unwrap_or(0),
+            },
+        }))
+    }
+}
+
+fn saturating_i32(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}

@@ -1,0 +1,165 @@
+//! The shop's CRM: customers, vehicles, appointments and call records on sea-orm, over SQLite
+//! (the embedded default) or PostgreSQL, plus the LLM tools that read and book through it.
+//!
+//! `Crm` is the store (`connect_and_migrate`, `migrate`, `Crm::seed_demo`); `CrmStore` is the
+//! trait the call pipeline holds (`Arc<dyn CrmStore>`), implemented by `Crm`. Bookings are
+//! serialized write transactions (SQLite `BEGIN IMMEDIATE`, PostgreSQL advisory lock) so bay
+//! capacity holds under concurrent calls. `tools::ToolExecutor` turns LLM tool calls into CRM
+//! operations and always answers with JSON (`{"ok": false, "error": {...}}` on failure).
+//! Phone numbers are normalised to E.164 by `normalize_phone` (default region US). Times are
+//! stored in UTC and interpreted in the shop's timezone (`conversation::ShopConfig`).
+//!
+//! Must not depend on: `call-pipeline`, vendor crates (`deepgram`, `openai`, `elevenlabs`),
+//! `twilio`, `session-store`, or the process environment.
+
+mod appointments;
+mod calls;
+mod entity;
+mod error;
+mod migration;
+mod phone;
+mod schedule;
+mod seed;
+mod store;
+pub mod tools;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use conversation::{AppointmentInfo, CustomerProfile, ShopConfig, VehicleInfo};
+
+pub use appointments::{
+    Appointment, AppointmentStatus, BookedVia, BookingRequest, NewCustomer, NewVehicle,
+};
+pub use calls::{CallDirection, CallRecord};
+pub use error::{CrmError, DatabaseError};
+pub use phone::{mask_phone, normalize_phone};
+pub use schedule::Slot;
+pub use seed::SeedReport;
+pub use store::{Crm, CrmConfig, DEFAULT_DATABASE_URL, connect_and_migrate, migrate};
+
+/// The CRM operations the call pipeline and the LLM tools use. `Crm` is the implementation;
+/// each method is documented on the inherent method of the same name.
+#[async_trait]
+pub trait CrmStore: Send + Sync + 'static {
+    /// The shop this CRM books for.
+    fn shop(&self) -> &ShopConfig;
+    /// See `Crm::lookup_customer`.
+    async fn lookup_customer(
+        &self,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CustomerProfile>, CrmError>;
+    /// See `Crm::find_or_create_customer`.
+    async fn find_or_create_customer(&self, new: &NewCustomer) -> Result<i64, CrmError>;
+    /// See `Crm::add_vehicle`.
+    async fn add_vehicle(
+        &self,
+        customer_id: i64,
+        new: &NewVehicle,
+    ) -> Result<VehicleInfo, CrmError>;
+    /// See `Crm::available_slots`.
+    async fn available_slots(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        service: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Slot>, CrmError>;
+    /// See `Crm::book_appointment`.
+    async fn book_appointment(
+        &self,
+        request: &BookingRequest,
+        now: DateTime<Utc>,
+    ) -> Result<AppointmentInfo, CrmError>;
+    /// See `Crm::reschedule_appointment`.
+    async fn reschedule_appointment(
+        &self,
+        appointment_id: i64,
+        new_starts_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<AppointmentInfo, CrmError>;
+    /// See `Crm::cancel_appointment`.
+    async fn cancel_appointment(
+        &self,
+        appointment_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<AppointmentInfo, CrmError>;
+    /// See `Crm::find_upcoming_appointments`.
+    async fn find_upcoming_appointments(
+        &self,
+        customer_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AppointmentInfo>, CrmError>;
+    /// See `Crm::get_appointment`.
+    async fn get_appointment(&self, appointment_id: i64) -> Result<Option<Appointment>, CrmError>;
+    /// See `Crm::record_call`.
+    async fn record_call(&self, record: &CallRecord) -> Result<(), CrmError>;
+}
+
+#[async_trait]
+impl CrmStore for Crm {
+    fn shop(&self) -> &ShopConfig {
+        Crm::shop(self)
+    }
+    async fn lookup_customer(
+        &self,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CustomerProfile>, CrmError> {
+        Crm::lookup_customer(self, phone, now).await
+    }
+    async fn find_or_create_customer(&self, new: &NewCustomer) -> Result<i64, CrmError> {
+        Crm::find_or_create_customer(self, new).await
+    }
+    async fn add_vehicle(
+        &self,
+        customer_id: i64,
+        new: &NewVehicle,
+    ) -> Result<VehicleInfo, CrmError> {
+        Crm::add_vehicle(self, customer_id, new).await
+    }
+    async fn available_slots(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        service: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Slot>, CrmError> {
+        Crm::available_slots(self, from, to, service, now).await
+    }
+    async fn book_appointment(
+        &self,
+        request: &BookingRequest,
+        now: DateTime<Utc>,
+    ) -> Result<AppointmentInfo, CrmError> {
+        Crm::book_appointment(self, request, now).await
+    }
+    async fn reschedule_appointment(
+        &self,
+        appointment_id: i64,
+        new_starts_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<AppointmentInfo, CrmError> {
+        Crm::reschedule_appointment(self, appointment_id, new_starts_at, now).await
+    }
+    async fn cancel_appointment(
+        &self,
+        appointment_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<AppointmentInfo, CrmError> {
+        Crm::cancel_appointment(self, appointment_id, now).await
+    }
+    async fn find_upcoming_appointments(
+        &self,
+        customer_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AppointmentInfo>, CrmError> {
+        Crm::find_upcoming_appointments(self, customer_id, now).await
+    }
+    async fn get_appointment(&self, appointment_id: i64) -> Result<Option<Appointment>, CrmError> {
+        Crm::get_appointment(self, appointment_id).await
+    }
+    async fn record_call(&self, record: &CallRecord) -> Result<(), CrmError> {
+        Crm::record_call(self, record).await
+    }
+}

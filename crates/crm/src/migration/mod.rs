@@ -1,0 +1,15 @@
+//! Schema migrations, run on start (`connect_and_migrate`) and by `voice-gateway migrate`.
+//! Migrations are append-only: never edit one that has shipped, add a new one.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+mod m20261124_000001_create_tables;
+
+/// The list of migrations, oldest first.
+pub(crate) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_tables::Migration)]
+    }
+}

@@ -1,0 +1,262 @@
+//! Demo data (`voice-gateway seed-demo`, `fixtures/crm/demo.json`): idempotent inserts.
+//!
+//! The file is `{"customers": [...]}`; each customer has `first_name`, `last_name`, `phone` (any
+//! format), optional `email`, `vehicles` (`year`, `make`, `model`, optional `mileage`, `vin`) and
+//! `appointments` (`service`, `starts_at` as shop-local `YYYY-MM-DDTHH:MM:SS` or RFC 3339,
+//! optional `vehicle` index into the customer's `vehicles`, `status`, optional `notes`).
+//! Re-running finds customers by phone, vehicles by (customer, year, make, model) and
+//! appointments by (customer, start, service), and only inserts what is missing.
+
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::appointments::AppointmentStatus;
+use crate::entity::{appointment, customer, vehicle};
+use crate::phone::normalize_phone;
+use crate::{BookedVia, Crm, CrmError};
+
+/// What `seed_demo` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SeedReport {
+    /// Customers inserted.
+    pub customers_added: u32,
+    /// Customers already present (matched by phone).
+    pub customers_existing: u32,
+    /// Vehicles inserted.
+    pub vehicles_added: u32,
+    /// Appointments inserted.
+    pub appointments_added: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedFile {
+    customers: Vec<SeedCustomer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedCustomer {
+    first_name: String,
+    last_name: String,
+    phone: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    vehicles: Vec<SeedVehicle>,
+    #[serde(default)]
+    appointments: Vec<SeedAppointment>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedVehicle {
+    year: i32,
+    make: String,
+    model: String,
+    #[serde(default)]
+    mileage: Option<i32>,
+    #[serde(default)]
+    vin: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedAppointment {
+    service: String,
+    starts_at: String,
+    #[serde(default)]
+    vehicle: Option<usize>,
+    status: AppointmentStatus,
+    #[serde(default)]
+    notes: Option<String>,
+}
+
+impl Crm {
+    /// Loads demo data from JSON text (see the module docs for the format) in one transaction.
+    /// Running it again inserts nothing new.
+    pub async fn seed_demo(&self, json_text: &str) -> Result<SeedReport, CrmError> {
+        let file: SeedFile = serde_json::from_str(json_text)
+            .map_err(|err| CrmError::InvalidArgument(format!("demo data: {err}")))?;
+        let op = "seed_demo";
+        // Seeding is a batch job, not a call: it gets ten operation timeouts.
+        let after = self.config.operation_timeout * 10;
+        let report = match tokio::time::timeout(
+            after,
+            self.with_write_retries(op, || async {
+                let txn = self.begin_booking_txn().await.map_err(CrmError::db(op))?;
+                let mut report = SeedReport::default();
+                for seed_customer in &file.customers {
+                    self.seed_customer(&txn, seed_customer, &mut report).await?;
+                }
+                txn.commit().await.map_err(CrmError::db(op))?;
+                Ok(report)
+            }),
+        )
+        .await
+        {
+            Ok(res) => res?,
+            Err(_) => {
+                return Err(CrmError::Timeout {
+                    operation: op,
+                    after,
+                });
+            }
+        };
+        info!(
+            customers_added = report.customers_added,
+            customers_existing = report.customers_existing,
+            vehicles_added = report.vehicles_added,
+            appointments_added = report.appointments_added,
+            "demo data seeded"
+        );
+        Ok(report)
+    }
+
+    async fn seed_customer(
+        &self,
+        txn: &DatabaseTransaction,
+        seed: &SeedCustomer,
+        report: &mut SeedReport,
+    ) -> Result<(), CrmError> {
+        let op = "seed_demo";
+        let phone = normalize_phone(&seed.phone).map_err(|err| {
+            CrmError::InvalidArgument(format!(
+                "demo data: {} {}: {err}",
+                seed.first_name, seed.last_name
+            ))
+        })?;
+        let existing = customer::Entity::find()
+            .filter(customer::Column::Phone.eq(phone.as_str()))
+            .one(txn)
+            .await
+            .map_err(CrmError::db(op))?;
+        let now = Utc::now();
+        let customer_id = match existing {
+            Some(existing) => {
+                report.customers_existing += 1;
+                existing.id
+            }
+            None => {
+                report.customers_added += 1;
+                customer::ActiveModel {
+                    first_name: Set(seed.first_name.clone()),
+                    last_name: Set(seed.last_name.clone()),
+                    phone: Set(phone),
+                    email: Set(seed.email.clone()),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await
+                .map_err(CrmError::db(op))?
+                .id
+            }
+        };
+
+        let mut vehicle_ids = Vec::with_capacity(seed.vehicles.len());
+        for seed_vehicle in &seed.vehicles {
+            let existing = vehicle::Entity::find()
+                .filter(vehicle::Column::CustomerId.eq(customer_id))
+                .filter(vehicle::Column::Year.eq(seed_vehicle.year))
+                .filter(vehicle::Column::Make.eq(seed_vehicle.make.as_str()))
+                .filter(vehicle::Column::Model.eq(seed_vehicle.model.as_str()))
+                .one(txn)
+                .await
+                .map_err(CrmError::db(op))?;
+            let id = match existing {
+                Some(existing) => existing.id,
+                None => {
+                    report.vehicles_added += 1;
+                    vehicle::ActiveModel {
+                        customer_id: Set(customer_id),
+                        year: Set(seed_vehicle.year),
+                        make: Set(seed_vehicle.make.clone()),
+                        model: Set(seed_vehicle.model.clone()),
+                        mileage: Set(seed_vehicle.mileage),
+                        vin: Set(seed_vehicle.vin.clone()),
+                        created_at: Set(now),
+                        ..Default::default()
+                    }
+                    .insert(txn)
+                    .await
+                    .map_err(CrmError::db(op))?
+                    .id
+                }
+            };
+            vehicle_ids.push(id);
+        }
+
+        for seed_appointment in &seed.appointments {
+            let service = self
+                .shop
+                .service(&seed_appointment.service)
+                .ok_or_else(|| CrmError::UnknownService {
+                    name: seed_appointment.service.clone(),
+                })?;
+            let starts_at = self.parse_seed_time(&seed_appointment.starts_at)?;
+            let vehicle_id = match seed_appointment.vehicle {
+                Some(idx) => Some(*vehicle_ids.get(idx).ok_or_else(|| {
+                    CrmError::InvalidArgument(format!(
+                        "demo data: {} {}: no vehicle #{idx}",
+                        seed.first_name, seed.last_name
+                    ))
+                })?),
+                None => None,
+            };
+            let exists = appointment::Entity::find()
+                .filter(appointment::Column::CustomerId.eq(customer_id))
+                .filter(appointment::Column::StartsAt.eq(starts_at))
+                .filter(appointment::Column::Service.eq(service.name.as_str()))
+                .one(txn)
+                .await
+                .map_err(CrmError::db(op))?
+                .is_some();
+            if exists {
+                continue;
+            }
+            report.appointments_added += 1;
+            let duration = i32::try_from(service.duration_minutes).unwrap_or(i32::MAX);
+            appointment::ActiveModel {
+                customer_id: Set(customer_id),
+                vehicle_id: Set(vehicle_id),
+                service: Set(service.name.clone()),
+                starts_at: Set(starts_at),
+                ends_at: Set(starts_at + Duration::minutes(i64::from(duration))),
+                duration_minutes: Set(duration),
+                status: Set(seed_appointment.status.as_str().to_owned()),
+                notes: Set(seed_appointment.notes.clone()),
+                booked_via: Set(BookedVia::Seed.as_str().to_owned()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await
+            .map_err(CrmError::db(op))?;
+        }
+        Ok(())
+    }
+
+    /// RFC 3339, or a shop-local `YYYY-MM-DDTHH:MM[:SS]`.
+    fn parse_seed_time(&self, text: &str) -> Result<DateTime<Utc>, CrmError> {
+        if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+            return Ok(at.with_timezone(&Utc));
+        }
+        let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+            .map_err(|err| CrmError::InvalidArgument(format!("demo data: time {text:?}: {err}")))?;
+        self.shop
+            .timezone
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|at| at.with_timezone(&Utc))
+            .ok_or_else(|| {
+                CrmError::InvalidArgument(format!("demo data: {text:?} does not exist locally"))
+            })
+    }
+}

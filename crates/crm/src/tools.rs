@@ -1,0 +1,801 @@
+//! LLM tools over the CRM: their JSON-schema descriptions (`tool_specs`) and `ToolExecutor`,
+//! which runs a tool call and always answers with a JSON value the model can read.
+//!
+//! Results are `{"ok": true, ...}` or `{"ok": false, "error": {"code": ..., "message": ...}}`.
+//! Error codes: `unknown_tool`, `invalid_arguments`, `invalid_phone`, `unknown_service`,
+//! `closed`, `outside_hours`, `in_past`, `slot_full`, `customer_unknown`, `vehicle_not_found`,
+//! `appointment_not_found`, `appointment_not_scheduled`, `unavailable` (the database is down or
+//! slow; the model should offer a call-back). Times go to the model in the shop's local time.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
+use conversation::{AppointmentInfo, CustomerProfile, ShopConfig};
+use providers::ToolSpec;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tracing::{debug, warn};
+
+use crate::{BookedVia, BookingRequest, CrmError, CrmStore, NewCustomer, NewVehicle};
+
+/// How many free slots `check_availability` lists; the caller cannot listen to more.
+const MAX_SLOTS_LISTED: usize = 8;
+/// The longest range `check_availability` searches, in days.
+const MAX_AVAILABILITY_DAYS: u32 = 7;
+
+/// What the executor knows about the call a tool runs in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolContext {
+    /// The caller's number as Twilio reported it, if any.
+    pub caller_phone: Option<String>,
+    /// The customer, if the pipeline already identified them.
+    pub customer_id: Option<i64>,
+    /// The current time (the pipeline's clock).
+    pub now: DateTime<Utc>,
+    /// The call, for logs.
+    pub call_sid: Option<String>,
+}
+
+/// The tools the model may call, with JSON-schema parameters.
+pub fn tool_specs() -> Vec<ToolSpec> {
+    let local_time = "Shop-local date and time as YYYY-MM-DDTHH:MM, e.g. 2026-11-30T09:00";
+    vec![
+        ToolSpec {
+            name: "lookup_customer".to_owned(),
+            description: "Look up a customer, their vehicles and upcoming appointments by phone \
+                          number. Without a phone number, looks up the caller's number."
+                .to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "phone": {"type": "string", "description": "Phone number in any format; omit for the caller's number"}
+                },
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "check_availability".to_owned(),
+            description: "List free appointment start times for a service on a date (and the \
+                          following days if `days` > 1)."
+                .to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "service": {"type": "string", "description": "Service name, e.g. oil change"},
+                    "date": {"type": "string", "description": "Shop-local date as YYYY-MM-DD"},
+                    "days": {"type": "integer", "minimum": 1, "maximum": MAX_AVAILABILITY_DAYS, "description": "How many days to search, default 1"}
+                },
+                "required": ["service", "date"],
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "book_appointment".to_owned(),
+            description: "Book an appointment for the caller. Check availability first. For a \
+                          new caller, pass their first and last name; for a new vehicle, its \
+                          year, make and model."
+                .to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "service": {"type": "string", "description": "Service name, e.g. brake service"},
+                    "start": {"type": "string", "description": local_time},
+                    "vehicle_id": {"type": "integer", "description": "One of the customer's vehicle ids from lookup_customer"},
+                    "vehicle_year": {"type": "integer"},
+                    "vehicle_make": {"type": "string"},
+                    "vehicle_model": {"type": "string"},
+                    "first_name": {"type": "string", "description": "Only for a caller who is not a customer yet"},
+                    "last_name": {"type": "string"},
+                    "notes": {"type": "string", "description": "What the caller said about the problem"}
+                },
+                "required": ["service", "start"],
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "reschedule_appointment".to_owned(),
+            description: "Move one of the caller's scheduled appointments to a new start time."
+                .to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "appointment_id": {"type": "integer"},
+                    "new_start": {"type": "string", "description": local_time}
+                },
+                "required": ["appointment_id", "new_start"],
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "cancel_appointment".to_owned(),
+            description: "Cancel one of the caller's scheduled appointments.".to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "appointment_id": {"type": "integer"}
+                },
+                "required": ["appointment_id"],
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "get_business_hours".to_owned(),
+            description: "The shop's weekly opening hours and upcoming holidays; with a date, \
+                          whether the shop is open that day."
+                .to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "date": {"type": "string", "description": "Shop-local date as YYYY-MM-DD"}
+                },
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "get_service_price".to_owned(),
+            description: "Price range and duration of a service.".to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "service": {"type": "string"}
+                },
+                "required": ["service"],
+                "additionalProperties": false
+            }),
+        },
+    ]
+}
+
+/// Runs LLM tool calls against a `CrmStore`.
+#[derive(Clone)]
+pub struct ToolExecutor {
+    crm: Arc<dyn CrmStore>,
+}
+
+/// A failed tool call: a code from the module docs and a sentence for the model.
+#[derive(Debug)]
+struct ToolFailure {
+    code: &'static str,
+    message: String,
+}
+
+type ToolResult = Result<Value, ToolFailure>;
+
+impl ToolFailure {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl ToolExecutor {
+    /// An executor over `crm`.
+    pub fn new(crm: Arc<dyn CrmStore>) -> Self {
+        Self { crm }
+    }
+
+    /// The tool descriptions to send with each chat request (same as `tool_specs`).
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        tool_specs()
+    }
+
+    /// Runs tool `name` with the model's `arguments_json`. Never fails: unknown tools, bad
+    /// arguments, business-rule refusals and database trouble all come back as
+    /// `{"ok": false, "error": {"code", "message"}}`.
+    pub async fn execute(&self, name: &str, arguments_json: &str, ctx: &ToolContext) -> Value {
+        let res = match name {
+            "lookup_customer" => self.lookup_customer(arguments_json, ctx).await,
+            "check_availability" => self.check_availability(arguments_json, ctx).await,
+            "book_appointment" => self.book_appointment(arguments_json, ctx).await,
+            "reschedule_appointment" => self.reschedule_appointment(arguments_json, ctx).await,
+            "cancel_appointment" => self.cancel_appointment(arguments_json, ctx).await,
+            "get_business_hours" => self.get_business_hours(arguments_json, ctx),
+            "get_service_price" => self.get_service_price(arguments_json),
+            _ => Err(ToolFailure::new(
+                "unknown_tool",
+                format!(
+                    "there is no tool named {name:?}; available: {}",
+                    tool_names().join(", ")
+                ),
+            )),
+        };
+        match res {
+            Ok(mut value) => {
+                if let Value::Object(map) = &mut value {
+                    map.insert("ok".to_owned(), Value::Bool(true));
+                }
+                value
+            }
+            Err(failure) => {
+                debug!(tool = name, code = failure.code, "tool call refused");
+                json!({"ok": false, "error": {"code": failure.code, "message": failure.message}})
+            }
+        }
+    }
+
+    fn shop(&self) -> &ShopConfig {
+        self.crm.shop()
+    }
+
+    async fn lookup_customer(&self, arguments: &str, ctx: &ToolContext) -> ToolResult {
+        #[derive(Deserialize)]
+        struct Args {
+            #[serde(default)]
+            phone: Option<String>,
+        }
+        let args: Args = parse_args(arguments)?;
+        let phone = args
+            .phone
+            .filter(|phone| !phone.trim().is_empty())
+            .or_else(|| ctx.caller_phone.clone())
+            .ok_or_else(|| {
+                ToolFailure::new(
+                    "invalid_arguments",
+                    "no phone number given and the caller's number is unknown",
+                )
+            })?;
+        let profile = self
+            .crm
+            .lookup_customer(&phone, ctx.now)
+            .await
+            .map_err(|err| self.failure(err))?;
+        Ok(match profile {
+            Some(profile) => json!({"found": true, "customer": self.profile_json(&profile)}),
+            None => json!({"found": false}),
+        })
+    }
+
+    async fn check_availability(&self, arguments: &str, ctx: &ToolContext) -> ToolResult {
+        #[derive(Deserialize)]
+        struct Args {
+            service: String,
+            date: String,
+            #[serde(default)]
+            days: Option<u32>,
+        }
+        let args: Args = parse_args(arguments)?;
+        let from = parse_date(&args.date)?;
+        let days = args.days.unwrap_or(1).clamp(1, MAX_AVAILABILITY_DAYS);
+        let to = from + Duration::days(i64::from(days) - 1);
+        let today = ctx.now.with_timezone(&self.shop().timezone).date_naive();
+        if to < today {
+            return Err(ToolFailure::new(
+                "in_past",
+                format!(
+                    "{} is in the past; today is {}",
+                    spoken_date(from),
+                    spoken_date(today)
+                ),
+            ));
+        }
+        if days == 1
+            && let Some(failure) = self.closed_failure(from)
+        {
+            return Err(failure);
+        }
+        let service = self
+            .shop()
+            .service(&args.service)
+            .ok_or_else(|| self.unknown_service(&args.service))?
+            .clone();
+        let slots = self
+            .crm
+            .available_slots(from.max(today), to, &service.name, ctx.now)
+            .await
+            .map_err(|err| self.failure(err))?;
+        let listed: Vec<Value> = slots
+            .iter()
+            .take(MAX_SLOTS_LISTED)
+            .map(|slot| {
+                json!({
+                    "start": slot.local_start.format("%Y-%m-%dT%H:%M").to_string(),
+                    "spoken": spoken_time(slot.local_start),
+                })
+            })
+            .collect();
+        let mut res = json!({
+            "service": service.name,
+            "duration_minutes": service.duration_minutes,
+            "slots": listed,
+            "more_slots": slots.len().saturating_sub(MAX_SLOTS_LISTED),
+        });
+        if slots.is_empty() {
+            res["note"] = json!("fully booked in that range; offer another day");
+        }
+        Ok(res)
+    }
+
+    async fn book_appointment(&self, arguments: &str, ctx: &ToolContext) -> ToolResult {
+        #[derive(Deserialize)]
+        struct Args {
+            service: String,
+            start: String,
+            #[serde(default)]
+            vehicle_id: Option<i64>,
+            #[serde(default)]
+            vehicle_year: Option<i32>,
+            #[serde(default)]
+            vehicle_make: Option<String>,
+            #[serde(default)]
+            vehicle_model: Option<String>,
+            #[serde(default)]
+            first_name: Option<String>,
+            #[serde(default)]
+            last_name: Option<String>,
+            #[serde(default)]
+            notes: Option<String>,
+        }
+        let args: Args = parse_args(arguments)?;
+        let starts_at = self.parse_local_time(&args.start)?;
+        if self.shop().service(&args.service).is_none() {
+            return Err(self.unknown_service(&args.service));
+        }
+        let customer_id = match self.known_customer(ctx).await? {
+            Some(id) => id,
+            None => {
+                let (Some(first_name), Some(phone)) = (
+                    args.first_name.filter(|name| !name.trim().is_empty()),
+                    ctx.caller_phone.clone(),
+                ) else {
+                    return Err(ToolFailure::new(
+                        "customer_unknown",
+                        "the caller is not a customer yet: ask for their first and last name \
+                         and pass them as first_name and last_name",
+                    ));
+                };
+                self.crm
+                    .find_or_create_customer(&NewCustomer {
+                        first_name,
+                        last_name: args.last_name.unwrap_or_default(),
+                        phone,
+                        email: None,
+                    })
+                    .await
+                    .map_err(|err| self.failure(err))?
+            }
+        };
+        let vehicle_id = match (args.vehicle_id, args.vehicle_make, args.vehicle_model) {
+            (Some(id), _, _) => Some(id),
+            (None, Some(make), Some(model)) if !make.trim().is_empty() => {
+                let vehicle = self
+                    .crm
+                    .add_vehicle(
+                        customer_id,
+                        &NewVehicle {
+                            year: args.vehicle_year.unwrap_or(0),
+                            make,
+                            model,
+                            mileage: None,
+                            vin: None,
+                        },
+                    )
+                    .await
+                    .map_err(|err| self.failure(err))?;
+                Some(vehicle.id)
+            }
+            _ => None,
+        };
+        let booked = self
+            .crm
+            .book_appointment(
+                &BookingRequest {
+                    customer_id,
+                    vehicle_id,
+                    service: args.service,
+                    starts_at,
+                    notes: args.notes,
+                    booked_via: BookedVia::PhoneAgent,
+                },
+                ctx.now,
+            )
+            .await
+            .map_err(|err| self.failure(err))?;
+        Ok(json!({"appointment": self.appointment_json(&booked)}))
+    }
+
+    async fn reschedule_appointment(&self, arguments: &str, ctx: &ToolContext) -> ToolResult {
+        #[derive(Deserialize)]
+        struct Args {
+            appointment_id: i64,
+            new_start: String,
+        }
+        let args: Args = parse_args(arguments)?;
+        let new_start = self.parse_local_time(&args.new_start)?;
+        self.ensure_owned(args.appointment_id, ctx).await?;
+        let moved = self
+            .crm
+            .reschedule_appointment(args.appointment_id, new_start, ctx.now)
+            .await
+            .map_err(|err| self.failure(err))?;
+        Ok(json!({"appointment": self.appointment_json(&moved)}))
+    }
+
+    async fn cancel_appointment(&self, arguments: &str, ctx: &ToolContext) -> ToolResult {
+        #[derive(Deserialize)]
+        struct Args {
+            appointment_id: i64,
+        }
+        let args: Args = parse_args(arguments)?;
+        self.ensure_owned(args.appointment_id, ctx).await?;
+        let cancelled = self
+            .crm
+            .cancel_appointment(args.appointment_id, ctx.now)
+            .await
+            .map_err(|err| self.failure(err))?;
+        Ok(json!({"appointment": self.appointment_json(&cancelled)}))
+    }
+
+    fn get_business_hours(&self, arguments: &str, ctx: &ToolContext) -> ToolResult {
+        #[derive(Deserialize)]
+        struct Args {
+            #[serde(default)]
+            date: Option<String>,
+        }
+        let args: Args = parse_args(arguments)?;
+        let shop = self.shop();
+        let weekdays = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ];
+        let weekly: Vec<Value> = weekdays
+            .iter()
+            .zip(shop.hours.0.iter())
+            .map(|(day, hours)| match hours {
+                Some(hours) => json!({
+                    "day": weekday_name(*day),
+                    "open": hours.open.format("%H:%M").to_string(),
+                    "close": hours.close.format("%H:%M").to_string(),
+                }),
+                None => json!({"day": weekday_name(*day), "closed": true}),
+            })
+            .collect();
+        let today = ctx.now.with_timezone(&shop.timezone).date_naive();
+        let mut holidays: Vec<_> = shop
+            .holidays
+            .iter()
+            .filter(|holiday| holiday.date >= today)
+            .collect();
+        holidays.sort_by_key(|holiday| holiday.date);
+        let upcoming: Vec<Value> = holidays
+            .iter()
+            .take(3)
+            .map(|holiday| json!({"date": holiday.date.to_string(), "name": holiday.name}))
+            .collect();
+        let mut res = json!({
+            "timezone": shop.timezone.name(),
+            "today": today.to_string(),
+            "weekly": weekly,
+            "upcoming_holidays": upcoming,
+        });
+        if let Some(date) = args.date {
+            let date = parse_date(&date)?;
+            res["date"] = match shop.opening_hours(date) {
+                Some(hours) => json!({
+                    "date": date.to_string(),
+                    "spoken": spoken_date(date),
+                    "open": hours.open.format("%H:%M").to_string(),
+                    "close": hours.close.format("%H:%M").to_string(),
+                }),
+                None => json!({
+                    "date": date.to_string(),
+                    "spoken": spoken_date(date),
+                    "closed": true,
+                    "holiday": shop.holiday(date).map(|holiday| holiday.name.clone()),
+                }),
+            };
+        }
+        Ok(res)
+    }
+
+    fn get_service_price(&self, arguments: &str) -> ToolResult {
+        #[derive(Deserialize)]
+        struct Args {
+            service: String,
+        }
+        let args: Args = parse_args(arguments)?;
+        let service = self
+            .shop()
+            .service(&args.service)
+            .ok_or_else(|| self.unknown_service(&args.service))?;
+        Ok(json!({
+            "service": service.name,
+            "price_min_usd": service.price_min_usd,
+            "price_max_usd": service.price_max_usd,
+            "duration_minutes": service.duration_minutes,
+        }))
+    }
+
+    /// The customer the call is about: the pipeline's id, else the caller's number looked up.
+    async fn known_customer(&self, ctx: &ToolContext) -> Result<Option<i64>, ToolFailure> {
+        if let Some(id) = ctx.customer_id {
+            return Ok(Some(id));
+        }
+        let Some(phone) = &ctx.caller_phone else {
+            return Ok(None);
+        };
+        match self.crm.lookup_customer(phone, ctx.now).await {
+            Ok(profile) => Ok(profile.map(|profile| profile.id)),
+            // A withheld or foreign caller ID just means "not known".
+            Err(CrmError::InvalidPhone { .. }) => Ok(None),
+            Err(err) => Err(self.failure(err)),
+        }
+    }
+
+    /// Changing an appointment is only allowed for the caller's own; others read as not found.
+    async fn ensure_owned(
+        &self,
+        appointment_id: i64,
+        ctx: &ToolContext,
+    ) -> Result<(), ToolFailure> {
+        let Some(customer_id) = self.known_customer(ctx).await? else {
+            return Err(ToolFailure::new(
+                "customer_unknown",
+                "the caller is not a known customer, so they have no appointments to change",
+            ));
+        };
+        let appointment = self
+            .crm
+            .get_appointment(appointment_id)
+            .await
+            .map_err(|err| self.failure(err))?;
+        match appointment {
+            Some(appointment) if appointment.customer_id == customer_id => Ok(()),
+            _ => Err(self.failure(CrmError::AppointmentNotFound)),
+        }
+    }
+
+    /// Parses a shop-local `YYYY-MM-DDTHH:MM` (or with a space, seconds, or an RFC 3339 offset).
+    fn parse_local_time(&self, text: &str) -> Result<DateTime<Utc>, ToolFailure> {
+        let text = text.trim();
+        if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+            return Ok(at.with_timezone(&Utc));
+        }
+        let local = [
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%d %H:%M:%S",
+        ]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .ok_or_else(|| {
+            ToolFailure::new(
+                "invalid_arguments",
+                format!("{text:?} is not a time like 2026-11-30T09:00"),
+            )
+        })?;
+        self.shop()
+            .timezone
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|at| at.with_timezone(&Utc))
+            .ok_or_else(|| {
+                ToolFailure::new(
+                    "outside_hours",
+                    format!("{text} does not exist in local time (clock change)"),
+                )
+            })
+    }
+
+    fn closed_failure(&self, date: NaiveDate) -> Option<ToolFailure> {
+        if self.shop().opening_hours(date).is_some() {
+            return None;
+        }
+        Some(
+            self.failure(CrmError::Closed {
+                date,
+                holiday: self
+                    .shop()
+                    .holiday(date)
+                    .map(|holiday| holiday.name.clone()),
+            }),
+        )
+    }
+
+    fn unknown_service(&self, name: &str) -> ToolFailure {
+        self.failure(CrmError::UnknownService {
+            name: name.to_owned(),
+        })
+    }
+
+    /// Maps a CRM error to a tool failure; store trouble is logged here, once.
+    fn failure(&self, err: CrmError) -> ToolFailure {
+        let code = match &err {
+            CrmError::InvalidPhone { .. } => "invalid_phone",
+            CrmError::UnknownService { .. } => "unknown_service",
+            CrmError::Closed { .. } => "closed",
+            CrmError::OutsideHours { .. } => "outside_hours",
+            CrmError::InPast => "in_past",
+            CrmError::SlotFull => "slot_full",
+            CrmError::CustomerNotFound => "customer_unknown",
+            CrmError::VehicleNotFound => "vehicle_not_found",
+            CrmError::AppointmentNotFound => "appointment_not_found",
+            CrmError::AppointmentNotScheduled { .. } => "appointment_not_scheduled",
+            CrmError::InvalidArgument(_) => "invalid_arguments",
+            CrmError::Contention { .. } | CrmError::Timeout { .. } | CrmError::Database { .. } => {
+                warn!(error = %err, "crm unavailable for a tool call");
+                return ToolFailure::new(
+                    "unavailable",
+                    "the booking system is not responding right now; apologise and offer a \
+                     call-back from the service advisor",
+                );
+            }
+        };
+        let message = match &err {
+            CrmError::UnknownService { name } => format!(
+                "we do not offer {name:?}; services: {}",
+                self.shop()
+                    .services
+                    .iter()
+                    .map(|service| service.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            CrmError::Closed { date, holiday } => match holiday {
+                Some(holiday) => {
+                    format!("the shop is closed on {} ({holiday})", spoken_date(*date))
+                }
+                None => format!("the shop is closed on {}", spoken_date(*date)),
+            },
+            CrmError::SlotFull => {
+                "that time is fully booked; check availability and offer another time".to_owned()
+            }
+            CrmError::InPast => "that time has already passed".to_owned(),
+            other => other.to_string(),
+        };
+        ToolFailure { code, message }
+    }
+
+    fn profile_json(&self, profile: &CustomerProfile) -> Value {
+        json!({
+            "id": profile.id,
+            "first_name": profile.first_name,
+            "last_name": profile.last_name,
+            "vehicles": profile.vehicles.iter().map(|vehicle| json!({
+                "id": vehicle.id,
+                "description": vehicle.describe(),
+                "mileage": vehicle.mileage,
+            })).collect::<Vec<_>>(),
+            "upcoming_appointments": profile
+                .upcoming_appointments
+                .iter()
+                .map(|appointment| self.appointment_json(appointment))
+                .collect::<Vec<_>>(),
+        })
+    }
+
+    fn appointment_json(&self, appointment: &AppointmentInfo) -> Value {
+        let local = appointment
+            .starts_at
+            .with_timezone(&self.shop().timezone)
+            .naive_local();
+        json!({
+            "id": appointment.id,
+            "service": appointment.service,
+            "start": local.format("%Y-%m-%dT%H:%M").to_string(),
+            "spoken": spoken_time(local),
+            "duration_minutes": appointment.duration_minutes,
+            "vehicle": appointment.vehicle,
+            "status": appointment.status,
+        })
+    }
+}
+
+fn tool_names() -> Vec<String> {
+    tool_specs().into_iter().map(|spec| spec.name).collect()
+}
+
+/// Parses tool arguments; empty text counts as `{}` (some models send nothing for no args).
+fn parse_args<T: DeserializeOwned>(arguments: &str) -> Result<T, ToolFailure> {
+    let text = if arguments.trim().is_empty() {
+        "{}"
+    } else {
+        arguments
+    };
+    serde_json::from_str(text)
+        .map_err(|err| ToolFailure::new("invalid_arguments", format!("bad arguments: {err}")))
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, ToolFailure> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        ToolFailure::new(
+            "invalid_arguments",
+            format!("{text:?} is not a date like 2026-11-30"),
+        )
+    })
+}
+
+fn weekday_name(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    }
+}
+
+/// "Monday, November 30".
+fn spoken_date(date: NaiveDate) -> String {
+    format!(
+        "{}, {}",
+        weekday_name(date.weekday()),
+        date.format("%B %-d")
+    )
+}
+
+/// "Monday, November 30 at 9:00 AM".
+fn spoken_time(local: NaiveDateTime) -> String {
+    format!(
+        "{} at {}",
+        spoken_date(local.date()),
+        local.format("%-I:%M %p")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spec_is_an_object_schema_with_known_required_fields() {
+        let specs = tool_specs();
+        let names: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "lookup_customer",
+                "check_availability",
+                "book_appointment",
+                "reschedule_appointment",
+                "cancel_appointment",
+                "get_business_hours",
+                "get_service_price",
+            ]
+        );
+        for spec in &specs {
+            assert_eq!(spec.parameters["type"], "object", "{}", spec.name);
+            let properties = spec.parameters["properties"].as_object().unwrap();
+            for required in spec.parameters["required"].as_array().into_iter().flatten() {
+                let required = required.as_str().unwrap();
+                assert!(
+                    properties.contains_key(required),
+                    "{}: {required}",
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn spoken_times_read_naturally() {
+        let at = NaiveDate::from_ymd_opt(2026, 11, 30)
+            .unwrap()
+            .and_hms_opt(14, 30, 0)
+            .unwrap();
+        assert_eq!(spoken_time(at), "Monday, November 30 at 2:30 PM");
+    }
+
+    #[test]
+    fn empty_arguments_are_an_empty_object() {
+        #[derive(Debug, Deserialize)]
+        struct Args {
+            #[serde(default)]
+            phone: Option<String>,
+        }
+        let args: Args = parse_args("  ").unwrap();
+        assert_eq!(args.phone, None);
+        let failure = parse_args::<Args>("{not json").unwrap_err();
+        assert_eq!(failure.code, "invalid_arguments");
+    }
+}

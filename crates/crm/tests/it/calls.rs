@@ -1,0 +1,95 @@
+//! Call records: upsert by call SID.
+
+use crm::{CallDirection, CallRecord, CrmError, NewCustomer};
+use providers::Usage;
+use serde_json::json;
+
+use crate::harness::{TestDb, both_backends, local};
+
+both_backends!(record_call_upserts_by_call_sid);
+
+async fn record_call_upserts_by_call_sid(db: TestDb) {
+    let crm = &db.crm;
+    let customer_id = crm
+        .find_or_create_customer(&NewCustomer {
+            first_name: "Lee".into(),
+            last_name: "Park".into(),
+            phone: "(413) 555-0150".into(),
+            email: None,
+        })
+        .await
+        .unwrap();
+    let started = CallRecord {
+        call_sid: "CA0123456789abcdef0123456789abcdef".into(),
+        customer_id: None,
+        caller_phone: "(413) 555-0150".into(),
+        direction: CallDirection::Inbound,
+        call_type: None,
+        started_at: local(2026, 11, 24, 9, 0),
+        ended_at: None,
+        status: "in_progress".into(),
+        summary: None,
+        transcript: None,
+        escalated: false,
+        escalation_reason: None,
+        usage: Usage::default(),
+    };
+    crm.record_call(&started).await.unwrap();
+    let stored = crm.get_call(&started.call_sid).await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        CallRecord {
+            caller_phone: "+14135550150".into(),
+            ..started.clone()
+        }
+    );
+
+    let finished = CallRecord {
+        customer_id: Some(customer_id),
+        call_type: Some("appointment_booking".into()),
+        ended_at: Some(local(2026, 11, 24, 9, 4)),
+        status: "escalated".into(),
+        summary: Some(json!({"intent": "book", "service": "oil change", "booked": false})),
+        transcript: Some(json!([{"role": "user", "content": "I need an oil change"}])),
+        escalated: true,
+        escalation_reason: Some("caller asked for a human".into()),
+        usage: Usage {
+            prompt_tokens: 1200,
+            completion_tokens: 300,
+            total_tokens: 1500,
+        },
+        ..started.clone()
+    };
+    // The final write is retried (e.g. after a timeout): both succeed, one row, latest wins.
+    crm.record_call(&finished).await.unwrap();
+    crm.record_call(&finished).await.unwrap();
+    let stored = crm.get_call(&started.call_sid).await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        CallRecord {
+            caller_phone: "+14135550150".into(),
+            ..finished.clone()
+        }
+    );
+
+    // A withheld number is stored as given.
+    let anonymous = CallRecord {
+        call_sid: "CAanon".into(),
+        caller_phone: "anonymous".into(),
+        ..started
+    };
+    crm.record_call(&anonymous).await.unwrap();
+    assert_eq!(
+        crm.get_call("CAanon").await.unwrap().unwrap().caller_phone,
+        "anonymous"
+    );
+    assert_eq!(crm.get_call("CAnone").await.unwrap(), None);
+    assert!(matches!(
+        crm.record_call(&CallRecord {
+            call_sid: " ".into(),
+            ..anonymous
+        })
+        .await,
+        Err(CrmError::InvalidArgument(_))
+    ));
+}

@@ -1,0 +1,408 @@
+//! The LLM tool executor end to end: one `check` per tool call, asserting on the fields the
+//! model relies on.
+
+use std::sync::Arc;
+
+use crm::tools::{ToolContext, ToolExecutor};
+use crm::{CrmStore, NewCustomer, NewVehicle};
+use serde_json::{Value, json};
+
+use crate::harness::{TestDb, both_backends, now};
+
+both_backends!(
+    tools_answer_every_call_with_json,
+    tools_report_a_dead_database_as_unavailable
+);
+
+const JOHN: &str = "+14135550100";
+const STRANGER: &str = "+14135550190";
+
+fn ctx(caller: &str) -> ToolContext {
+    ToolContext {
+        caller_phone: Some(caller.to_owned()),
+        customer_id: None,
+        now: now(),
+        call_sid: Some("CAtest".to_owned()),
+    }
+}
+
+/// Runs one tool call and checks `expected`: every key in it must be present with that value
+/// in the result (`"*"` matches anything). Returns the full result for follow-up calls.
+#[track_caller]
+fn check(result: &Value, expected: Value) {
+    fn contains(actual: &Value, expected: &Value) -> bool {
+        match (actual, expected) {
+            (_, Value::String(s)) if s == "*" => true,
+            (Value::Object(a), Value::Object(e)) => e
+                .iter()
+                .all(|(k, v)| a.get(k).is_some_and(|av| contains(av, v))),
+            (Value::Array(a), Value::Array(e)) => {
+                a.len() == e.len() && a.iter().zip(e).all(|(av, ev)| contains(av, ev))
+            }
+            (a, e) => a == e,
+        }
+    }
+    assert!(
+        contains(result, &expected),
+        "got {result:#}\nexpected {expected:#}"
+    );
+}
+
+fn error(code: &str) -> Value {
+    json!({"ok": false, "error": {"code": code, "message": "*"}})
+}
+
+async fn tools_answer_every_call_with_json(db: TestDb) {
+    let crm = &db.crm;
+    let john = crm
+        .find_or_create_customer(&NewCustomer {
+            first_name: "John".into(),
+            last_name: "Smith".into(),
+            phone: JOHN.into(),
+            email: None,
+        })
+        .await
+        .unwrap();
+    let civic = crm
+        .add_vehicle(
+            john,
+            &NewVehicle {
+                year: 2019,
+                make: "Honda".into(),
+                model: "Civic".into(),
+                mileage: Some(42_150),
+                vin: None,
+            },
+        )
+        .await
+        .unwrap();
+    let tools = ToolExecutor::new(Arc::new(crm.clone()) as Arc<dyn CrmStore>);
+    let as_john = ctx(JOHN);
+    let as_stranger = ctx(STRANGER);
+    let run = async |name: &str, args: Value, ctx: &ToolContext| {
+        tools.execute(name, &args.to_string(), ctx).await
+    };
+
+    // Malformed calls.
+    check(
+        &tools.execute("launch_rocket", "{}", &as_john).await,
+        error("unknown_tool"),
+    );
+    check(
+        &tools
+            .execute("get_service_price", "{not json", &as_john)
+            .await,
+        error("invalid_arguments"),
+    );
+    check(
+        &run("get_service_price", json!({}), &as_john).await,
+        error("invalid_arguments"),
+    );
+    check(
+        &run(
+            "check_availability",
+            json!({"service": "oil change", "date": "next tuesday"}),
+            &as_john,
+        )
+        .await,
+        error("invalid_arguments"),
+    );
+    check(
+        &run(
+            "book_appointment",
+            json!({"service": "oil change", "start": "9am"}),
+            &as_john,
+        )
+        .await,
+        error("invalid_arguments"),
+    );
+    check(
+        &run(
+            "cancel_appointment",
+            json!({"appointment_id": "seven"}),
+            &as_john,
+        )
+        .await,
+        error("invalid_arguments"),
+    );
+
+    // Catalog and hours.
+    check(
+        &run(
+            "get_service_price",
+            json!({"service": "Lube Job"}),
+            &as_john,
+        )
+        .await,
+        json!({"ok": true, "service": "oil change", "price_min_usd": 45, "price_max_usd": 95, "duration_minutes": 30}),
+    );
+    check(
+        &run(
+            "get_service_price",
+            json!({"service": "teleportation"}),
+            &as_john,
+        )
+        .await,
+        error("unknown_service"),
+    );
+    check(
+        &run(
+            "get_business_hours",
+            json!({"date": "2026-11-26"}),
+            &as_john,
+        )
+        .await,
+        json!({"ok": true, "timezone": "America/New_York", "today": "2026-11-24",
+               "date": {"date": "2026-11-26", "closed": true, "holiday": "Thanksgiving"},
+               "upcoming_holidays": [{"date": "2026-11-26", "name": "Thanksgiving"}, "*", "*"]}),
+    );
+    check(
+        &tools.execute("get_business_hours", "", &as_john).await,
+        json!({"ok": true, "weekly": [
+            {"day": "Monday", "open": "08:00", "close": "18:00"}, "*", "*", "*", "*",
+            {"day": "Saturday", "open": "09:00", "close": "14:00"},
+            {"day": "Sunday", "closed": true}]}),
+    );
+
+    // Availability.
+    check(
+        &run(
+            "check_availability",
+            json!({"service": "oil change", "date": "2026-11-26"}),
+            &as_john,
+        )
+        .await,
+        error("closed"),
+    );
+    check(
+        &run(
+            "check_availability",
+            json!({"service": "oil change", "date": "2026-11-20"}),
+            &as_john,
+        )
+        .await,
+        error("in_past"),
+    );
+    check(
+        &run(
+            "check_availability",
+            json!({"service": "hovercraft", "date": "2026-11-25"}),
+            &as_john,
+        )
+        .await,
+        error("unknown_service"),
+    );
+    check(
+        &run(
+            "check_availability",
+            json!({"service": "oil change", "date": "2026-11-25"}),
+            &as_john,
+        )
+        .await,
+        json!({"ok": true, "service": "oil change", "duration_minutes": 30, "more_slots": 12,
+               "slots": [{"start": "2026-11-25T08:00", "spoken": "Wednesday, November 25 at 8:00 AM"}, "*", "*", "*", "*", "*", "*", "*"]}),
+    );
+
+    // Lookup.
+    check(
+        &tools.execute("lookup_customer", "{}", &as_john).await,
+        json!({"ok": true, "found": true, "customer": {"id": john, "first_name": "John", "last_name": "Smith",
+               "vehicles": [{"id": civic.id, "description": "2019 Honda Civic", "mileage": 42_150}],
+               "upcoming_appointments": []}}),
+    );
+    check(
+        &tools.execute("lookup_customer", "{}", &as_stranger).await,
+        json!({"ok": true, "found": false}),
+    );
+    check(
+        &run(
+            "lookup_customer",
+            json!({"phone": "(555) 123-4567"}),
+            &as_john,
+        )
+        .await,
+        error("invalid_phone"),
+    );
+
+    // Booking: both bays at 08:00, then the slot is full.
+    let booked = run("book_appointment", json!({"service": "oil change", "start": "2026-11-25T08:00", "vehicle_id": civic.id, "notes": "synthetic"}), &as_john).await;
+    check(
+        &booked,
+        json!({"ok": true, "appointment": {"service": "oil change", "start": "2026-11-25T08:00",
+               "spoken": "Wednesday, November 25 at 8:00 AM", "vehicle": "2019 Honda Civic", "status": "scheduled"}}),
+    );
+    let johns_appointment = booked["appointment"]["id"].as_i64().unwrap();
+    // A stranger without a name cannot book; with one, they become a customer.
+    check(
+        &run(
+            "book_appointment",
+            json!({"service": "oil change", "start": "2026-11-25T08:00"}),
+            &as_stranger,
+        )
+        .await,
+        error("customer_unknown"),
+    );
+    let strangers = run(
+        "book_appointment",
+        json!({"service": "oil change", "start": "2026-11-25T08:00", "first_name": "Ann", "last_name": "Lee",
+               "vehicle_year": 2015, "vehicle_make": "Subaru", "vehicle_model": "Outback"}),
+        &as_stranger,
+    )
+    .await;
+    check(
+        &strangers,
+        json!({"ok": true, "appointment": {"vehicle": "2015 Subaru Outback"}}),
+    );
+    let ann = crm.lookup_customer(STRANGER, now()).await.unwrap().unwrap();
+    assert_eq!((ann.first_name.as_str(), ann.vehicles.len()), ("Ann", 1));
+    check(
+        &run(
+            "book_appointment",
+            json!({"service": "oil change", "start": "2026-11-25T08:00"}),
+            &as_john,
+        )
+        .await,
+        error("slot_full"),
+    );
+    check(
+        &run(
+            "book_appointment",
+            json!({"service": "oil change", "start": "2026-11-26T09:00"}),
+            &as_john,
+        )
+        .await,
+        error("closed"),
+    );
+    check(
+        &run(
+            "book_appointment",
+            json!({"service": "oil change", "start": "2026-11-23T09:00"}),
+            &as_john,
+        )
+        .await,
+        error("in_past"),
+    );
+    check(
+        &run(
+            "book_appointment",
+            json!({"service": "brake service", "start": "2026-11-25 17:00"}),
+            &as_john,
+        )
+        .await,
+        error("outside_hours"),
+    );
+    check(
+        &run(
+            "book_appointment",
+            json!({"service": "jetpack", "start": "2026-11-25T09:00"}),
+            &as_john,
+        )
+        .await,
+        error("unknown_service"),
+    );
+    check(
+        &run(
+            "book_appointment",
+            json!({"service": "oil change", "start": "2026-11-25T09:00", "vehicle_id": 99_999}),
+            &as_john,
+        )
+        .await,
+        error("vehicle_not_found"),
+    );
+
+    // Reschedule and cancel only the caller's own appointments.
+    let anns_appointment = strangers["appointment"]["id"].as_i64().unwrap();
+    check(
+        &run(
+            "reschedule_appointment",
+            json!({"appointment_id": anns_appointment, "new_start": "2026-11-25T10:00"}),
+            &as_john,
+        )
+        .await,
+        error("appointment_not_found"),
+    );
+    check(
+        &run(
+            "reschedule_appointment",
+            json!({"appointment_id": johns_appointment, "new_start": "2026-11-27T10:00"}),
+            &as_john,
+        )
+        .await,
+        json!({"ok": true, "appointment": {"id": johns_appointment, "start": "2026-11-27T10:00", "spoken": "Friday, November 27 at 10:00 AM"}}),
+    );
+    check(
+        &run(
+            "reschedule_appointment",
+            json!({"appointment_id": johns_appointment, "new_start": "2026-11-28T15:00"}),
+            &as_john,
+        )
+        .await,
+        error("outside_hours"),
+    );
+    let anonymous = ToolContext {
+        caller_phone: None,
+        ..ctx(JOHN)
+    };
+    check(
+        &run(
+            "cancel_appointment",
+            json!({"appointment_id": johns_appointment}),
+            &anonymous,
+        )
+        .await,
+        error("customer_unknown"),
+    );
+    // The pipeline's customer id works without a caller number.
+    let known = ToolContext {
+        customer_id: Some(john),
+        ..anonymous
+    };
+    check(
+        &run(
+            "cancel_appointment",
+            json!({"appointment_id": johns_appointment}),
+            &known,
+        )
+        .await,
+        json!({"ok": true, "appointment": {"id": johns_appointment, "status": "cancelled"}}),
+    );
+    check(
+        &run(
+            "cancel_appointment",
+            json!({"appointment_id": johns_appointment}),
+            &known,
+        )
+        .await,
+        error("appointment_not_scheduled"),
+    );
+}
+
+async fn tools_report_a_dead_database_as_unavailable(db: TestDb) {
+    let tools = ToolExecutor::new(Arc::new(db.crm.clone()) as Arc<dyn CrmStore>);
+    db.crm.clone().close().await.unwrap();
+    check(
+        &tools.execute("lookup_customer", "{}", &ctx(JOHN)).await,
+        error("unavailable"),
+    );
+    check(
+        &tools
+            .execute(
+                "check_availability",
+                r#"{"service": "oil change", "date": "2026-11-25"}"#,
+                &ctx(JOHN),
+            )
+            .await,
+        error("unavailable"),
+    );
+    // Tools that need no database still answer.
+    check(
+        &tools
+            .execute(
+                "get_service_price",
+                r#"{"service": "oil change"}"#,
+                &ctx(JOHN),
+            )
+            .await,
+        json!({"ok": true, "service": "oil change"}),
+    );
+}
