@@ -1,0 +1,4 @@
+//! `OpenAiClient` against a local server that speaks protocols.md 8.2/8.3 byte for byte.
+
+mod client;
+mod server;
