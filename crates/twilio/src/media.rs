@@ -48,7 +48,9 @@ pub enum Inbound {
 }
 
 /// The `start` message: who the stream belongs to and what it carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` lists the custom parameter names but not their values, which may be per-call tokens.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Start {
     /// Message counter (`"1"` in practice).
     pub sequence_number: u64,
@@ -64,6 +66,23 @@ pub struct Start {
     pub custom_parameters: HashMap<String, String>,
     /// Audio format of `media` payloads.
     pub media_format: MediaFormat,
+}
+
+impl fmt::Debug for Start {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parameter_names: Vec<&str> =
+            self.custom_parameters.keys().map(String::as_str).collect();
+        parameter_names.sort_unstable();
+        f.debug_struct("Start")
+            .field("sequence_number", &self.sequence_number)
+            .field("stream_sid", &self.stream_sid)
+            .field("account_sid", &self.account_sid)
+            .field("call_sid", &self.call_sid)
+            .field("tracks", &self.tracks)
+            .field("custom_parameter_names", &parameter_names)
+            .field("media_format", &self.media_format)
+            .finish()
+    }
 }
 
 /// `start.mediaFormat`.
@@ -365,6 +384,19 @@ pub fn decode_outbound(text: &str) -> Result<Outbound, DecodeError> {
 }
 
 impl Inbound {
+    /// The `event` name, for logs and metrics (`"media"`, `"start"`, or the unknown name).
+    pub fn event(&self) -> &str {
+        match self {
+            Self::Connected { .. } => "connected",
+            Self::Start(_) => "start",
+            Self::Media(_) => "media",
+            Self::Dtmf(_) => "dtmf",
+            Self::Mark(_) => "mark",
+            Self::Stop(_) => "stop",
+            Self::Unknown { event } => event,
+        }
+    }
+
     /// Encodes this message the way Twilio sends it (numbers as strings). For fake Twilio
     /// servers, replays and tests; the gateway itself never sends inbound messages.
     ///

@@ -170,7 +170,7 @@ fn start_stream_sid_falls_back_to_top_level_and_sample_rate_may_be_a_string() {
     check(
         r#"{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC1","callSid":"CAx","tracks":["inbound","outbound","both"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":"8000","channels":1}},"streamSid":"MZ1"}"#,
         expect![[
-            r#"Ok(Start(Start { sequence_number: 1, stream_sid: StreamSid("MZ1"), account_sid: AccountSid("AC1"), call_sid: CallSid("CAx"), tracks: [Inbound, Outbound, Other("both")], custom_parameters: {}, media_format: MediaFormat { encoding: "audio/x-mulaw", sample_rate_hz: 8000, channels: 1 } }))"#
+            r#"Ok(Start(Start { sequence_number: 1, stream_sid: StreamSid("MZ1"), account_sid: AccountSid("AC1"), call_sid: CallSid("CAx"), tracks: [Inbound, Outbound, Other("both")], custom_parameter_names: [], media_format: MediaFormat { encoding: "audio/x-mulaw", sample_rate_hz: 8000, channels: 1 } }))"#
         ]],
     );
 }
@@ -275,4 +275,19 @@ fn error_messages_are_readable() {
         err.to_string(),
         r#"sequenceNumber is not a valid integer: "x""#
     );
+}
+
+#[test]
+fn start_debug_hides_parameter_values() {
+    let frame = r#"{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC1","streamSid":"MZ1","callSid":"CA1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":{"session_token":"s3cret","shop_id":"42"}},"streamSid":"MZ1"}"#;
+    let Ok(Inbound::Start(start)) = decode(frame) else {
+        panic!("not a start message");
+    };
+    assert_eq!(start.custom_parameters["session_token"], "s3cret");
+    let debug = format!("{start:?}");
+    assert!(
+        debug.contains(r#"custom_parameter_names: ["session_token", "shop_id"]"#),
+        "{debug}"
+    );
+    assert!(!debug.contains("s3cret"), "{debug}");
 }
