@@ -117,6 +117,35 @@ impl OpenAiClient {
         })
     }
 
+    /// Opens (or refreshes) a pooled connection to the primary endpoint, so the next turn does not
+    /// pay for TCP and TLS setup: call it at call start, alongside the greeting. It sends
+    /// `GET {base_url}/models` and ignores the answer (even an error status warms the connection);
+    /// it never fails, and takes at most `connect_timeout` plus `first_token_timeout`.
+    pub async fn warm_up(&self) {
+        let Some(target) = self.targets.first() else {
+            return;
+        };
+        let mut url = target.url.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop().pop().push("models");
+        }
+        let mut builder = self.http.get(url).timeout(self.config.first_token_timeout);
+        if let Some((name, value)) = &target.auth {
+            builder = builder.header(name, value.clone());
+        }
+        match builder.send().await {
+            // Reading the body to its end returns the connection to the pool.
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let _ = response.bytes().await;
+                debug!(endpoint = %target.log_name, status, "llm connection warmed up");
+            }
+            Err(e) => {
+                debug!(endpoint = %target.log_name, error = %error_chain(&e.without_url()), "llm warm-up failed");
+            }
+        }
+    }
+
     /// One attempt against one endpoint: send, then wait for the first token.
     async fn attempt(&self, endpoint_idx: usize, body: Bytes) -> Result<LlmStream, Failure> {
         let target = &self.targets[endpoint_idx];

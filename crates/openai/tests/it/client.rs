@@ -653,3 +653,28 @@ fn config_errors_and_secret_redaction() {
     assert!(!debug.contains("SECRET"), "{debug}");
     assert!(debug.contains("ApiKey(***)"), "{debug}");
 }
+
+#[tokio::test]
+async fn warm_up_opens_the_connection_the_first_turn_uses() {
+    let warm_up_answer = Reply {
+        status: 200,
+        headers: vec![("content-type", "application/json".into())],
+        body: vec![Part::Bytes(br#"{"object":"list","data":[]}"#.to_vec())],
+    };
+    let server = TestServer::start([warm_up_answer, ok_reply()]).await;
+    let llm = client(&server);
+    llm.warm_up().await;
+    let log = run(&llm, simple_request()).await;
+    assert!(log.starts_with("text \"Sure.\"\n"), "{log}");
+    let requests = server.requests();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path_and_query.as_str()).collect();
+    assert_eq!(paths, ["/v1/models", "/v1/chat/completions"]);
+    assert_eq!(
+        requests[0].headers["authorization"],
+        "Bearer sk-test-primary"
+    );
+    assert_eq!(
+        requests[0].peer, requests[1].peer,
+        "the turn opened a new connection"
+    );
+}
