@@ -349,31 +349,30 @@ impl Outbound {
 /// An event other than `media`, `mark` or `clear` is [`DecodeError::UnknownEvent`]: Twilio
 /// would not understand it either.
 pub fn decode_outbound(text: &str) -> Result<Outbound, DecodeError> {
-    let event = event_of(text)?;
-    let frame: OutboundFrame<'_> = parse_json(text)?;
-    let (event_name, stream_sid) = match event.as_ref() {
-        "media" => ("media", frame.stream_sid),
-        "mark" => ("mark", frame.stream_sid),
-        "clear" => ("clear", frame.stream_sid),
+    let event: &'static str = match event_of(text)?.as_ref() {
+        "media" => "media",
+        "mark" => "mark",
+        "clear" => "clear",
         other => {
             return Err(DecodeError::UnknownEvent {
                 event: shorten(other, 64),
             });
         }
     };
-    let stream_sid = StreamSid::from_wire(required(stream_sid, event_name, "streamSid")?.0);
-    match event_name {
+    let frame: OutboundFrame<'_> = parse_json(text)?;
+    let stream_sid = StreamSid::from_wire(required(frame.stream_sid, event, "streamSid")?.0);
+    match event {
         "media" => {
-            let media = required(frame.media, "media", "media")?;
-            let payload = required(media.payload, "media", "media.payload")?;
+            let media = required(frame.media, event, "media")?;
+            let payload = required(media.payload, event, "media.payload")?;
             Ok(Outbound::Media {
                 stream_sid,
                 payload: decode_base64(&payload.0)?,
             })
         }
         "mark" => {
-            let mark = required(frame.mark, "mark", "mark")?;
-            let name = required(mark.name, "mark", "mark.name")?;
+            let mark = required(frame.mark, event, "mark")?;
+            let name = required(mark.name, event, "mark.name")?;
             Ok(Outbound::Mark {
                 stream_sid,
                 name: name.0.into_owned(),
