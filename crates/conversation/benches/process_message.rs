@@ -21,6 +21,8 @@ const UTTERANCES: [&str; 3] = [
 fn first_turn(bencher: Bencher<'_, '_>, utterance: &str) {
     let shop = Arc::new(ShopConfig::default_shop());
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
+    // Compile the process-wide patterns before timing.
+    create_inbound_general_manager(None, shop.clone()).process_message(utterance, now);
     bencher
         .with_inputs(|| create_inbound_general_manager(None, shop.clone()))
         .bench_local_refs(|manager| manager.process_message(divan::black_box(utterance), now));

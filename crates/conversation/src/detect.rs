@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::text::ascii_regex;
+
 use crate::types::{EscalationReason, Intent};
 
 /// A positive pattern with the phrases that only look like it.
@@ -21,8 +23,8 @@ struct Detector {
 impl Detector {
     fn new(positive: &str, false_alarms: Option<&str>) -> Detector {
         Detector {
-            positive: Regex::new(positive).unwrap(),
-            false_alarms: false_alarms.map(|pattern| Regex::new(pattern).unwrap()),
+            positive: ascii_regex(positive),
+            false_alarms: false_alarms.map(|pattern| ascii_regex(pattern)),
         }
     }
 
@@ -60,11 +62,12 @@ struct Detectors {
     vehicle: Regex,
 }
 
-static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
-    Detectors {
+static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
     cancel: Detector::new(
         r"\b(cancel\w*|call off|call it off|dont need the appointment|dont need that appointment|dont need it anymore)\b",
-        Some(r"\b(dont|do not|not|never|no need to) (want to |need to |wanna |going to |gonna )?cancel\w*\b"),
+        Some(
+            r"\b(dont|do not|not|never|no need to) (want to |need to |wanna |going to |gonna )?cancel\w*\b",
+        ),
     ),
     reschedule: Detector::new(
         r"\b(re ?schedul\w*|move (my|the|it|our|that)( appointment| booking)?|push (it|my appointment|the appointment) back|change (my|the) (appointment|booking|time|day|date)|different (day|time|date)|another (day|time|date)|cant make it|cannot make it|can not make it|wont be able to make it|not going to make it|not gonna make it|cant come (in )?(on|at|tomorrow|today)|bump (it|my appointment))\b",
@@ -75,7 +78,9 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
             Intent::CheckHours,
             Detector::new(
                 r"\b(opening hours|business hours|hours|are you (guys )?open|you (guys )?open|open (on|today|tomorrow|this|saturday|sunday|until|till|late|right now|now)|what time do you (guys )?(open|close)|when do you (guys )?(open|close)|what time (does|do) (the shop|it|you) (open|close)|closing time|how late|close (today|tonight|on)|what time are you)\b",
-                Some(r"\b(how many hours|in (a few|a couple|2|3) hours|(take|takes|taking|be) (a few |a couple of |2 |3 )?hours|after hours)\b"),
+                Some(
+                    r"\b(how many hours|in (a few|a couple|2|3) hours|(take|takes|taking|be) (a few |a couple of |2 |3 )?hours|after hours)\b",
+                ),
             ),
         ),
         (
@@ -109,15 +114,21 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
     ],
     legal: Detector::new(
         r"\b(lawyers?|attorneys?|sue|suing|sued|lawsuit|legal action|take (you|this|it) to court|see you in court|small claims|better business bureau|bbb|report (you|this|your shop) to|consumer protection|attorney general)\b",
-        Some(r"\b(my (wife|sister|mom|mother|daughter|friend|aunt|neighbor)|name is|names|this is|its|im|and|with) sue\b|\bpower of attorney\b"),
+        Some(
+            r"\b(my (wife|sister|mom|mother|daughter|friend|aunt|neighbor)|name is|names|this is|its|im|and|with) sue\b|\bpower of attorney\b",
+        ),
     ),
     manager: Detector::new(
         r"\b(manager|supervisor|owner|operator|service advisor|service writer|front desk|someone in charge|person in charge|(real|live|actual) (person|human|people|agent|body)|human being|(talk|speak) (to|with) (a |an |some )?(human|person|someone|somebody|agent|representative|rep)|a human|not a (robot|machine|bot|computer)|transfer me|put me through)\b",
-        Some(r"\b(no need for|dont need|do not need|dont want|not asking for|without|no) (a |an |the |to (talk|speak) (to|with) (a |an |the )?)?(manager|supervisor|human|person|owner)\b|\bhuman resources\b|\bowners? manual\b|\b(previous|last|original|first|new|registered|former) owners?\b|\bowner of (the|this|my|that) (car|vehicle|truck|van)\b|\bim the owner\b|\b(my|our) (manager|supervisor|boss)\b|\b(at|with|to) the front desk (yesterday|this morning|earlier)\b|\bleft (it|them|the keys|my keys) (at|with) the front desk\b"),
+        Some(
+            r"\b(no need for|dont need|do not need|dont want|not asking for|without|no) (a |an |the |to (talk|speak) (to|with) (a |an |the )?)?(manager|supervisor|human|person|owner)\b|\bhuman resources\b|\bowners? manual\b|\b(previous|last|original|first|new|registered|former) owners?\b|\bowner of (the|this|my|that) (car|vehicle|truck|van)\b|\bim the owner\b|\b(my|our) (manager|supervisor|boss)\b|\b(at|with|to) the front desk (yesterday|this morning|earlier)\b|\bleft (it|them|the keys|my keys) (at|with) the front desk\b",
+        ),
     ),
     anger: Detector::new(
         r"\b(damn\w*|dammit|goddamn\w*|hell|crap|crappy|shit\w*|bullshit|fuck\w*|wtf|pissed|screw (you|this|that|it)|screwed (me|up)|stupid|idiots?|useless|incompetent|morons?|dumb|ridiculous|pathetic|unacceptable|(terrible|horrible|awful|worst|lousy|bad) (service|customer service|experience|shop|job)|frustrat\w*|furious|(im|i am|were|we are|getting|really|so|very) (so |very |really |getting )?(angry|mad|upset)|fed up|sick of|sick and tired|waste of (my )?time|wasting my time|you people|not listening|arent listening|not helping|arent helping|are you kidding|kidding me)\b",
-        Some(r"\b(stupid|dumb|silly) question\b|\bnot (upset|angry|mad|frustrated|frustrating)\b|\bhell of a\b|\bwhat the heck\b|\b(not|no) (a )?big deal\b"),
+        Some(
+            r"\b(stupid|dumb|silly) question\b|\bnot (upset|angry|mad|frustrated|frustrating)\b|\bhell of a\b|\bwhat the heck\b|\b(not|no) (a )?big deal\b",
+        ),
     ),
     yes: Detector::new(
         r"\b(yes|yeah|yea|yep|yup|sure|correct|thats right|sounds (good|great|perfect|fine)|perfect|absolutely|definitely|of course|go ahead|that works|works for me|that would be great|ill be there|i will be there|i can make it|well be there|uh huh|mhm|confirm\w*)\b|^(ok|okay|alright|right|great|please|fine)\b",
@@ -125,7 +136,9 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
     ),
     no: Detector::new(
         r"\b(no|nope|nah|not really|not right|not quite|incorrect|thats wrong|wrong|negative|i cant|i cannot|i wont)\b",
-        Some(r"\bno (problem|worries|rush|need|doubt|biggie|prob)\b|\bnot a problem\b|\bno no (thats|its) (fine|right|correct|good)\b"),
+        Some(
+            r"\bno (problem|worries|rush|need|doubt|biggie|prob)\b|\bnot a problem\b|\bno no (thats|its) (fine|right|correct|good)\b",
+        ),
     ),
     goodbye: Detector::new(
         r"\b(bye|goodbye|good bye|thats all|that is all|thats it|that will be all|thatll be all|nothing else|have a (good|nice|great) (day|1|night|weekend|evening)|talk to you later|never mind|nevermind|forget it|im all set|all set|thats everything)\b",
@@ -143,12 +156,12 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
         r"\b(no|nope|nah|not (right )?now|not interested|not yet|maybe later|later|already (did|done|had|got|took care)|ill call (you )?back|another time|not at the moment|dont need)\b",
         Some(r"\bno (problem|worries|rush|doubt)\b|\bnot a problem\b"),
     ),
-    name: Regex::new(r"\b(?:my name is|my names|name is|call me|this is)\s+([a-z]+)(?:\s+([a-z]+))?").unwrap(),
-    vehicle: Regex::new(
+    name: ascii_regex(
+        r"\b(?:my name is|my names|name is|call me|this is)\s+([a-z]+)(?:\s+([a-z]+))?",
+    ),
+    vehicle: ascii_regex(
         r"\b(?:((?:19|20)\d{2}|(?:19|20) \d{2}|\d{2})\s+)?(acura|audi|bmw|buick|cadillac|chevy|chevrolet|chrysler|dodge|ford|gmc|honda|hyundai|infiniti|jeep|kia|lexus|lincoln|mazda|mercedes|mitsubishi|nissan|porsche|ram|subaru|tesla|toyota|volkswagen|vw|volvo)\b(?:\s+([a-z0-9]+))?",
-    )
-    .unwrap(),
-}
+    ),
 });
 
 /// Words that end a name or a model, or are never one.

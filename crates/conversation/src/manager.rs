@@ -1,5 +1,6 @@
 //! `ConversationManager`: one call's state machine.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveTime, Utc};
@@ -47,8 +48,8 @@ pub struct ConversationManager {
     pub(crate) call_type: CallType,
     pub(crate) caller_phone: Option<String>,
     pub(crate) shop: Arc<ShopConfig>,
-    /// Padded (" phrase ") normalised synonyms with their service index, longest first.
-    catalog: Arc<[(String, usize)]>,
+    /// Normalised catalog phrases by their first word, longest first, with the service index.
+    catalog: Arc<HashMap<String, Vec<(String, usize)>>>,
     pub(crate) customer: Option<CustomerProfile>,
     pub(crate) subject: Option<CallSubject>,
     pub(crate) state: State,
@@ -184,16 +185,21 @@ impl ConversationManager {
         subject: Option<CallSubject>,
     ) -> ConversationManager {
         let shop = shop.into();
-        let mut catalog: Vec<(String, usize)> = Vec::new();
+        let mut catalog: HashMap<String, Vec<(String, usize)>> = HashMap::new();
         for (idx, service) in shop.services.iter().enumerate() {
             for phrase in std::iter::once(&service.name).chain(&service.synonyms) {
                 let phrase = normalize(phrase);
-                if !phrase.is_empty() {
-                    catalog.push((format!(" {phrase} "), idx));
+                if let Some(first_word) = phrase.split(' ').next().filter(|w| !w.is_empty()) {
+                    catalog
+                        .entry(first_word.to_owned())
+                        .or_default()
+                        .push((phrase.clone(), idx));
                 }
             }
         }
-        catalog.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
+        for phrases in catalog.values_mut() {
+            phrases.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
+        }
         ConversationManager {
             call_type,
             caller_phone,
@@ -825,12 +831,21 @@ impl ConversationManager {
 
     /// The earliest catalog phrase in the text (longest on ties), as a service index.
     fn find_service(&self, text: &str) -> Option<usize> {
-        let padded = format!(" {text} ");
-        self.catalog
-            .iter()
-            .filter_map(|(phrase, idx)| padded.find(phrase.as_str()).map(|pos| (pos, *idx)))
-            .min_by_key(|(pos, _)| *pos)
-            .map(|(_, idx)| idx)
+        let mut offset = 0;
+        for word in text.split(' ') {
+            let rest = &text[offset..];
+            if let Some(phrases) = self.catalog.get(word) {
+                let hit = phrases.iter().find(|(phrase, _)| {
+                    rest.starts_with(phrase.as_str())
+                        && matches!(rest.as_bytes().get(phrase.len()), None | Some(b' '))
+                });
+                if let Some((_, idx)) = hit {
+                    return Some(*idx);
+                }
+            }
+            offset += word.len() + 1;
+        }
+        None
     }
 
     /// The customer's vehicle on file that `said` names ("my civic" -> "2019 Honda Civic").

@@ -5,6 +5,17 @@
 //! digits ("2:30", "12/8"), and number words as digits ("twenty eighth" becomes "28th",
 //! "two thirty" becomes "2 30"). Catalog synonyms go through the same function, so they match.
 
+/// Compiles a pattern over normalised text. ASCII-only classes and word boundaries
+/// (normalised text is ASCII words) are several times faster than Unicode ones.
+///
+/// Panics on an invalid pattern: every call site passes a literal, covered by tests.
+pub(crate) fn ascii_regex(pattern: &str) -> regex::Regex {
+    regex::RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
+        .unwrap_or_else(|err| panic!("invalid built-in pattern {pattern:?}: {err}"))
+}
+
 /// Normalises a transcript or a catalog phrase. See the module doc for the form.
 pub(crate) fn normalize(text: &str) -> String {
     let lower = text

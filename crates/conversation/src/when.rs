@@ -19,6 +19,8 @@ use std::sync::LazyLock;
 use chrono::{Datelike, Days, Months, NaiveDate, NaiveTime, Weekday};
 use regex::{Captures, Regex};
 
+use crate::text::ascii_regex;
+
 use crate::shop::OpeningHours;
 use crate::types::DayPeriod;
 
@@ -54,27 +56,21 @@ struct DatePatterns {
     weekday: Regex,
 }
 
-static DATE: LazyLock<DatePatterns> = LazyLock::new(|| {
-    DatePatterns {
-    numeric: Regex::new(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b").unwrap(),
-    month_day: Regex::new(&format!(
+static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
+    numeric: ascii_regex(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b"),
+    month_day: ascii_regex(&format!(
         r"\b({MONTHS})\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\b"
-    ))
-    .unwrap(),
-    day_of_month_named: Regex::new(&format!(
+    )),
+    day_of_month_named: ascii_regex(&format!(
         r"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+of\s+({MONTHS})\b"
-    ))
-    .unwrap(),
-    day_of_month: Regex::new(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b").unwrap(),
-    relative: Regex::new(
+    )),
+    day_of_month: ascii_regex(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b"),
+    relative: ascii_regex(
         r"\b(?:the\s+)?(day after tomorrow|tomorrow|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
-    )
-    .unwrap(),
-    weekday: Regex::new(&format!(
+    ),
+    weekday: ascii_regex(&format!(
         r"\b(?:(next|this coming|this|coming)\s+)?({WEEKDAYS})\b"
-    ))
-    .unwrap(),
-}
+    )),
 });
 
 struct TimePatterns {
@@ -87,22 +83,20 @@ struct TimePatterns {
     period: Regex,
 }
 
-static TIME: LazyLock<TimePatterns> = LazyLock::new(|| {
-    TimePatterns {
-    noon: Regex::new(r"\b(noon|midday|lunchtime|lunch time)\b").unwrap(),
-    half_quarter: Regex::new(r"\b(half past|quarter past|quarter after|quarter to|quarter till|quarter til|quarter of) (\d{1,2})\b").unwrap(),
-    hour_minute: Regex::new(r"\b(\d{1,2})(?::| )([0-5]\d)\b(?:\s?(am|pm))?").unwrap(),
-    hour_marker: Regex::new(r"\b(\d{1,2})\s?(am|pm|oclock|o clock)\b").unwrap(),
-    hour_in_the: Regex::new(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b").unwrap(),
-    hour_after_word: Regex::new(
+static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
+    noon: ascii_regex(r"\b(noon|midday|lunchtime|lunch time)\b"),
+    half_quarter: ascii_regex(
+        r"\b(half past|quarter past|quarter after|quarter to|quarter till|quarter til|quarter of) (\d{1,2})\b",
+    ),
+    hour_minute: ascii_regex(r"\b(\d{1,2})(?::| )([0-5]\d)\b(?:\s?(am|pm))?"),
+    hour_marker: ascii_regex(r"\b(\d{1,2})\s?(am|pm|oclock|o clock)\b"),
+    hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
+    hour_after_word: ascii_regex(
         r"\b(?:at|around|about|by|after|before|say|like|maybe|for) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|dollars|bucks|of|cars?|tires?|people|times?|or so))?",
-    )
-    .unwrap(),
-    period: Regex::new(
+    ),
+    period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|first thing|before lunch|after lunch|end of the day|after work)\b",
-    )
-    .unwrap(),
-}
+    ),
 });
 
 /// The most specific date in `text`, resolved against `today`.
@@ -157,10 +151,10 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         let date = match caps.get(1).map(|m| m.as_str()) {
             None | Some("coming" | "this coming") => next_weekday_after(today, weekday),
             Some("next") => {
-                let monday_next_week =
-                    today + Days::new(7 - u64::from(today.weekday().num_days_from_monday()));
-                monday_next_week
-                    .checked_add_days(Days::new(u64::from(weekday.num_days_from_monday())))
+                let days_to_next_monday = 7 - u64::from(today.weekday().num_days_from_monday());
+                today.checked_add_days(Days::new(
+                    days_to_next_monday + u64::from(weekday.num_days_from_monday()),
+                ))
             }
             Some(_) => {
                 // "this saturday": today or later in this week, else the next one.
@@ -208,7 +202,8 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         let time = match &caps[1] {
             "half past" => clock(hour, 30, None),
             "quarter past" | "quarter after" => clock(hour, 15, None),
-            _ => clock(if hour == 1 { 13 } else { hour - 1 }, 45, None),
+            // "quarter to 1" is 12:45.
+            _ => clock(if hour <= 1 { hour + 11 } else { hour - 1 }, 45, None),
         };
         return timed(&caps[0], time);
     }
@@ -350,9 +345,8 @@ pub(crate) fn is_calendar_word(word: &str) -> bool {
         )
 }
 
-static BARE_DAY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(\d{1,2})(?:st|nd|rd|th)\b").unwrap());
-static BARE_HOUR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2})\b").unwrap());
+static BARE_DAY: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"\b(\d{1,2})(?:st|nd|rd|th)\b"));
+static BARE_HOUR: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"\b(\d{1,2})\b"));
 
 /// A bare ordinal ("28th") as the answer to "which day?".
 pub(crate) fn find_bare_day(text: &str, today: NaiveDate) -> Option<DateMention> {

@@ -3,6 +3,7 @@
 mod dialogues;
 mod nlu;
 mod prompts;
+mod robustness;
 mod utterances;
 
 use std::sync::Arc;

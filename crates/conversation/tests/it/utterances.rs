@@ -423,6 +423,7 @@ fn times() {
             "half past two",
             "quarter to five",
             "quarter past 8",
+            "quarter to one",
             "morning",
             "sometime in the afternoon",
             "first thing in the morning",
@@ -453,6 +454,7 @@ fn times() {
             "half past two" => intent=schedule_appointment time=14:30 (half past 2)
             "quarter to five" => intent=schedule_appointment time=16:45 (quarter to 5)
             "quarter past 8" => intent=schedule_appointment time=08:15 (quarter past 8)
+            "quarter to one" => intent=schedule_appointment time=12:45 (quarter to 1)
             "morning" => intent=schedule_appointment time=morning (morning)
             "sometime in the afternoon" => intent=schedule_appointment time=afternoon (afternoon)
             "first thing in the morning" => intent=schedule_appointment time=morning (morning)
