@@ -24,7 +24,7 @@ impl Detector {
     fn new(positive: &str, false_alarms: Option<&str>) -> Detector {
         Detector {
             positive: ascii_regex(positive),
-            false_alarms: false_alarms.map(|pattern| ascii_regex(pattern)),
+            false_alarms: false_alarms.map(ascii_regex),
         }
     }
 
