@@ -34,8 +34,9 @@ const I16_SCALE: f32 = 32768.0;
 /// stream. Output does not depend on how the input was split, and equals `resample_*` of the
 /// concatenated input.
 ///
-/// Creating one computes the filter table, so keep one per stream (per TTS utterance) rather
-/// than one per chunk. Use either the `f32` or the `i16` methods for one stream, not both.
+/// Creating one computes a filter table (about 128 KiB), so keep one per call and `reset` it between
+/// utterances (or on barge-in) rather than creating one per chunk. It is `Send`, so it can
+/// live in a per-call task.
 pub struct Resampler {
     from_hz: u32,
     to_hz: u32,

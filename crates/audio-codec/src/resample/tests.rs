@@ -64,12 +64,21 @@ fn check_one_second_length(from_hz: u32, to_hz: u32) {
 }
 
 #[test]
-fn one_second_clip_has_exact_length_for_every_supported_pair() {
-    let rates = [8000, 16000, 22050, 24000];
-    for from_hz in rates {
-        for to_hz in rates {
-            check_one_second_length(from_hz, to_hz);
-        }
+fn one_second_clip_has_exact_length() {
+    // Every conversion the gateway makes: to and from the 8 kHz phone rate, and 16k <-> 24k.
+    let pairs = [
+        (8000, 16000),
+        (16000, 8000),
+        (8000, 24000),
+        (24000, 8000),
+        (8000, 22050),
+        (22050, 8000),
+        (16000, 24000),
+        (24000, 16000),
+        (8000, 8000),
+    ];
+    for (from_hz, to_hz) in pairs {
+        check_one_second_length(from_hz, to_hz);
     }
 }
 
@@ -132,7 +141,8 @@ fn output_is_aligned_with_input_in_time() {
     let rates = [8000, 16000, 22050, 24000];
     for from_hz in rates {
         for to_hz in rates {
-            let input = sine(300.0, from_hz, from_hz as usize, 0.5);
+            // A quarter of a second is 75 periods: plenty for the phase estimate.
+            let input = sine(300.0, from_hz, from_hz as usize / 4, 0.5);
             let output = resample_f32(&input, from_hz, to_hz).unwrap();
             let delay = tone_delay(&input, from_hz, &output, to_hz, 300.0);
             assert!(
@@ -158,6 +168,12 @@ fn i16_path_rounds_and_saturates() {
     let up = resample_i16(&input, 8000, 16000).unwrap();
     let up_f32: Vec<f32> = up.iter().map(|&s| f32::from(s)).collect();
     assert!((tone_amplitude(&up_f32, 16000, 1000.0) - 16000.0).abs() < 320.0);
+}
+
+#[test]
+fn resampler_can_move_into_a_task() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<Resampler>();
 }
 
 #[test]
@@ -198,7 +214,7 @@ fn resampler_is_reusable_after_finish() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(ProptestConfig::with_cases(16))]
 
     /// Streaming in arbitrary pieces gives exactly the one-shot result.
     #[test]
