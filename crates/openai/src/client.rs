@@ -120,7 +120,7 @@ impl OpenAiClient {
     /// Opens (or refreshes) a pooled connection to the primary endpoint, so the next turn does not
     /// pay for TCP and TLS setup: call it at call start, alongside the greeting. It sends
     /// `GET {base_url}/models` and ignores the answer (even an error status warms the connection);
-    /// it never fails, and takes at most `connect_timeout` plus `first_token_timeout`.
+    /// it never fails, and takes at most `first_token_timeout`.
     pub async fn warm_up(&self) {
         let Some(target) = self.targets.first() else {
             return;
@@ -520,6 +520,63 @@ mod tests {
             );
             assert_eq!(&got, expected, "status {status}");
         }
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let endpoint = crate::Endpoint::new(
+            "http://127.0.0.1:9/v1".parse().unwrap(),
+            crate::ApiKey::new("k"),
+            "m",
+        );
+        let client = OpenAiClient::new(OpenAiConfig {
+            endpoints: vec![endpoint],
+            max_retries: 10,
+            backoff_base: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+            max_retry_after: Duration::from_secs(2),
+            ..OpenAiConfig::default()
+        })
+        .unwrap();
+        let failure = |retryable, retry_after| Failure {
+            error: ProviderError::Closed,
+            retryable,
+            retry_after,
+        };
+        for (attempt_idx, full_ms) in [(0, 100), (1, 200), (2, 400), (3, 500), (9, 500)] {
+            for _ in 0..20 {
+                let delay = client
+                    .retry_delay(&failure(true, None), attempt_idx)
+                    .unwrap();
+                let full = Duration::from_millis(full_ms);
+                assert!(
+                    delay <= full && delay >= full.mul_f64(0.75),
+                    "{attempt_idx}: {delay:?}"
+                );
+            }
+        }
+        assert_eq!(
+            client.retry_delay(&failure(true, None), 10),
+            None,
+            "retries used up"
+        );
+        assert_eq!(
+            client.retry_delay(&failure(false, None), 0),
+            None,
+            "not retryable"
+        );
+        let asked = Some(Duration::from_millis(1_500));
+        assert_eq!(
+            client.retry_delay(&failure(true, asked), 0),
+            asked,
+            "server knows best"
+        );
+        let too_long = Some(Duration::from_secs(3));
+        assert_eq!(
+            client.retry_delay(&failure(true, too_long), 0),
+            None,
+            "beyond the cap"
+        );
     }
 
     #[test]

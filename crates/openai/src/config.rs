@@ -1,24 +1,6 @@
 //! Configuration: endpoints (primary first, then fallbacks), timeouts and retry policy.
 //!
-//! # Compatible servers (protocols.md 8.7)
-//!
-//! All of these take the same request at `<base_url>/chat/completions` and stream the same SSE:
-//!
-//! - **Azure OpenAI**: set `base_url` to
-//!   `https://{resource}.openai.azure.com/openai/deployments/{deployment}?api-version=...`
-//!   (the query is kept when the path is appended), `auth: AuthStyle::ApiKeyHeader` (header
-//!   `api-key`), and `model` to the deployment. Its first chunk can have empty `choices` and
-//!   carries `prompt_filter_results`; both are handled.
-//! - **Groq** (`https://api.groq.com/openai/v1`): usage may come in `x_groq.usage`; both places are
-//!   read. Old deployments rejected `stream_options` with a 400: set `include_usage: false`.
-//!   Relayed chunks may carry `"tool_calls": []`, which is not a tool call.
-//! - **vLLM**: tool calls need server flags (`--enable-auto-tool-choice --tool-call-parser …`);
-//!   without them calls can arrive as plain text, which this client passes on as text. Missing
-//!   tool-call ids are replaced by `call_<n>`.
-//! - **Ollama** (`http://localhost:11434/v1`, `auth: AuthStyle::None`): `stream_options` needs
-//!   v0.5.2 or later; parallel calls may reuse `index: 0` with distinct ids, which the assembler
-//!   handles (protocols.md 8.4).
-//! - Older compatible servers only know `max_tokens`: set `max_tokens_field`.
+//! The compatible servers this supports are described in the crate docs.
 
 use std::fmt;
 use std::time::Duration;
