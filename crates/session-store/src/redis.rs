@@ -34,14 +34,13 @@ use fred::prelude::{
     HashesInterface, LuaInterface, Pool, ReconnectPolicy, TcpConfig,
 };
 use fred::types::ConnectHandle;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, error, info, warn};
 
 use crate::pending::PendingWrite;
 use crate::{
-    SessionFields, SessionStore, SessionStoreConfig, SessionStoreError, fields, is_terminal_status,
-    validate_call_sid,
+    SessionFields, SessionStore, SessionStoreConfig, SessionStoreError, validate_call_sid,
 };
 
 /// The atomic write: `KEYS[1]` the call's hash, `KEYS[2]` the active index; `ARGV[1]` the mode
@@ -122,12 +121,11 @@ struct Shared {
     index_key: String,
     /// Only held for map operations: no `.await` happens under it.
     buffer: Mutex<OutageBuffer>,
-    /// Wakes the flusher when a write was buffered outside an outage (a call with a leftover
-    /// entry), so it does not wait for the retry interval.
-    flush_wake: Notify,
     status_tx: watch::Sender<BufferStatus>,
 }
 
+/// Invariant: `entries` is only non-empty while `in_outage` is set (entries are added when an
+/// outage starts or during one, and the outage ends only once they are all written).
 #[derive(Debug, Default)]
 struct OutageBuffer {
     in_outage: bool,
@@ -200,7 +198,6 @@ impl RedisSessionStore {
             index_key: format!("{}index:active", config.key_prefix),
             config,
             buffer: Mutex::new(OutageBuffer::default()),
-            flush_wake: Notify::new(),
             status_tx,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -247,11 +244,7 @@ impl RedisSessionStore {
             }
             if buffer.in_outage || buffer.entries.contains_key(call_sid) {
                 let res = buffer.push(call_sid, write, shared.config.max_buffered_calls.get());
-                let in_outage = buffer.in_outage;
                 shared.publish_status(buffer);
-                if !in_outage {
-                    shared.flush_wake.notify_one();
-                }
                 return res;
             }
         }
@@ -343,7 +336,8 @@ impl SessionStore for RedisSessionStore {
         if let Some(known) = pending.as_ref().and_then(PendingWrite::known_result) {
             return Ok(known);
         }
-        if in_outage {
+        // A buffered merge needs the stored base, and there is none to read during an outage.
+        if in_outage || pending.is_some() {
             return Err(SessionStoreError::Unavailable {
                 op: OP,
                 source: None,
@@ -355,11 +349,7 @@ impl SessionStore for RedisSessionStore {
             .hgetall(self.shared.session_key(call_sid))
             .await
             .map_err(|err| self.read_failed(OP, err))?;
-        let stored = decode_fields(stored)?;
-        Ok(match pending {
-            Some(write) => write.apply_to(stored),
-            None => stored,
-        })
+        decode_fields(stored)
     }
 
     async fn delete_session(&self, call_sid: &str) -> Result<(), SessionStoreError> {
@@ -375,6 +365,7 @@ impl SessionStore for RedisSessionStore {
                 source: None,
             });
         }
+        // No outage means an empty buffer, so Redis' answer is complete.
         let mut res: Vec<String> = self
             .shared
             .pool
@@ -386,27 +377,7 @@ impl SessionStore for RedisSessionStore {
             )
             .await
             .map_err(|err| self.read_failed(OP, err))?;
-        // Writes buffered after an outage and not flushed yet.
-        let buffer = self.shared.lock_buffer();
-        for (call_sid, entry) in &buffer.entries {
-            let active = match &entry.write {
-                PendingWrite::Delete => Some(false),
-                PendingWrite::Replace(fields) => {
-                    Some(!fields.is_empty() && !is_terminal_status(fields.get(fields::STATUS)))
-                }
-                PendingWrite::Merge(fields) => fields
-                    .get(fields::STATUS)
-                    .map(|status| !is_terminal_status(Some(status))),
-            };
-            match active {
-                Some(true) => res.push(call_sid.clone()),
-                Some(false) => res.retain(|sid| sid != call_sid),
-                None => {}
-            }
-        }
-        drop(buffer);
         res.sort_unstable();
-        res.dedup();
         Ok(res)
     }
 
@@ -596,12 +567,10 @@ impl Shared {
 /// attempt and closes the pool.
 async fn flush_buffered_writes(shared: Arc<Shared>, mut shutdown_rx: watch::Receiver<bool>) {
     loop {
-        let in_outage = shared.lock_buffer().in_outage;
         tokio::select! {
             // Also fires when the store (and so the sender) is dropped.
             _ = shutdown_rx.changed() => break,
             () = tokio::time::sleep(shared.config.flush_retry_interval) => {}
-            () = shared.flush_wake.notified(), if !in_outage => {}
         }
         shared.flush_once().await;
     }
