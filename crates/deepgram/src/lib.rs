@@ -7,8 +7,10 @@
 //! keep-alives, half-dead detection, reconnects with replay, and the TTS flush rate limit; it
 //! spawns nothing. Deepgram's wire format (protocols.md sections 5 and 6) lives only here.
 //!
-//! TLS uses tokio-tungstenite's rustls with the process-default crypto provider: the binary must
-//! link exactly one rustls provider (ring), as `shared/docs/crates.md` explains.
+//! TLS uses tokio-tungstenite's rustls, which takes the process-default crypto provider. Before the
+//! first `wss://` connect this crate installs ring as that default unless one is already installed,
+//! so a binary that ends up with both ring and aws-lc-rs compiled in does not panic (crates.md
+//! pitfall 3). A binary that wants another provider installs it at start-up, before any call.
 //!
 //! Must not depend on: `call-pipeline`, `conversation`, `twilio`, other vendor crates, `axum`.
 

@@ -3,7 +3,7 @@
 //! The driver owns the socket and runs one `select!` loop over the caller's commands, the socket,
 //! the keep-alive timer and the half-dead timer. Nothing is spawned.
 //!
-//! Reconnecting without losing the caller's words: every audio chunk is kept in an [`AudioLog`]
+//! Reconnecting without losing the caller's words: every audio chunk is kept in an `AudioLog`
 //! until a final `Results` covers it (`start + duration`, mapped back to a session byte offset).
 //! When the socket drops (or goes half-dead), the new socket is fed first the audio the old one
 //! received but never finalized, then the audio that arrived while reconnecting, in order.

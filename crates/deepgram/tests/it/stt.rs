@@ -530,13 +530,14 @@ async fn a_server_that_drops_every_new_socket_is_given_up_on() {
     session.finished().await;
 }
 
-/// wss:// must not panic for want of a rustls crypto provider (crates.md pitfall 3).
+/// A TLS failure is a `Connect` error; wss:// must not panic for want of a rustls crypto provider
+/// (crates.md pitfall 3).
 #[tokio::test]
 async fn wss_to_a_plain_tcp_listener_is_a_connect_error() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut config = DeepgramSttConfig::new(ApiKey::new("k"));
-    config.url = url::Url::parse(&format!("wss://localhost:{port}/v1/listen")).unwrap();
+    config.url = url::Url::parse(&format!("wss://127.0.0.1:{port}/v1/listen")).unwrap();
     let stt = DeepgramStt::new(config);
     let refuse = async {
         let (mut stream, _) = listener.accept().await.unwrap();
