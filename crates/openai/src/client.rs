@@ -376,7 +376,7 @@ async fn classify(error: reqwest_eventsource::Error) -> Failure {
     };
     match error {
         E::Transport(e) if e.is_timeout() => {
-            plain(ProviderError::Timeout(e.without_url().to_string()), true)
+            plain(ProviderError::Timeout(error_chain(&e.without_url())), true)
         }
         E::Transport(e) if e.is_connect() => {
             plain(ProviderError::Connect(error_chain(&e.without_url())), true)

@@ -678,3 +678,46 @@ async fn warm_up_opens_the_connection_the_first_turn_uses() {
         "the turn opened a new connection"
     );
 }
+
+#[test]
+fn body_ending_before_any_token_is_retried() {
+    check(
+        vec![sse(vec![Part::Bytes(b": ping\n\n".to_vec())]), ok_reply()],
+        expect![[r#"
+            text "Sure."
+            finished Stop
+            usage Usage { prompt_tokens: 24, completion_tokens: 58, total_tokens: 82 }
+            end
+            requests: 2
+        "#]],
+    );
+}
+
+#[tokio::test]
+async fn server_silent_mid_stream_hits_the_request_timeout() {
+    let text = text_chunk("Let me check");
+    let mut body = events(&[text.as_str()]);
+    body.push(Part::Hang);
+    let mut server = TestServer::start([sse(body)]).await;
+    let llm = OpenAiClient::new(OpenAiConfig {
+        request_timeout: ms(800),
+        ..config(vec![endpoint(&server, "/v1", "gpt-4o-mini")])
+    })
+    .unwrap();
+    let started = Instant::now();
+    let log = run(&llm, simple_request()).await;
+    assert!(
+        started.elapsed() >= ms(800),
+        "ended after {:?}",
+        started.elapsed()
+    );
+    expect![[r#"
+        text "Let me check"
+        error Timeout("error decoding response body: request or response body error: operation timed out")
+        end
+    "#]].assert_eq(&log);
+    tokio::time::timeout(HANG_GUARD, server.body_dropped_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+}
