@@ -104,6 +104,18 @@ impl MockDeepgram {
     // tungstenite's handshake callback fixes the `Err` type.
     #[allow(clippy::result_large_err)]
     pub(crate) async fn refuse(&self, status: u16, dg_error: &str) -> Upgrade {
+        self.refuse_with(status, dg_error, &[]).await
+    }
+
+    /// Like `refuse`, with extra response headers.
+    // tungstenite's handshake callback fixes the `Err` type.
+    #[allow(clippy::result_large_err)]
+    pub(crate) async fn refuse_with(
+        &self,
+        status: u16,
+        dg_error: &str,
+        extra_headers: &[(&str, &str)],
+    ) -> Upgrade {
         let (stream, _) = guard("a client connection", self.listener.accept())
             .await
             .unwrap();
@@ -112,7 +124,11 @@ impl MockDeepgram {
             stream,
             |request: &Request, _response: Response| {
                 upgrade = Some(Upgrade::from_request(request));
-                let refusal: ErrorResponse = http::Response::builder()
+                let mut refusal = http::Response::builder();
+                for (name, value) in extra_headers {
+                    refusal = refusal.header(*name, *value);
+                }
+                let refusal: ErrorResponse = refusal
                     .status(status)
                     .header("dg-error", dg_error)
                     .header("dg-request-id", "req-refused")

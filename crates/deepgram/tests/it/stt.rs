@@ -554,3 +554,55 @@ async fn wss_to_a_plain_tcp_listener_is_a_connect_error() {
     };
     assert!(matches!(err, ProviderError::Connect(_)), "{err:?}");
 }
+
+/// Hang-up during a reconnect: the unfinalized audio is replayed, `Finalize` and `CloseStream`
+/// follow on the new socket, and the last words still come out.
+#[tokio::test]
+async fn finalize_and_close_asked_for_while_reconnecting_happen_on_the_new_socket() {
+    let server = MockDeepgram::start().await;
+    let (mut session, mut conn) = start(&server, config(&server)).await;
+    session.audio(&frame(1));
+    assert_eq!(conn.expect_audio().await, frame(1));
+    conn.drop_abruptly();
+    assert_eq!(session.next().await, "reconnecting (connect)");
+    session.audio(&frame(2));
+    session.handle.finalize().await.unwrap();
+    session.handle.close().await.unwrap();
+    let mut conn = server.accept().await;
+    assert_eq!(conn.expect_audio().await, frame(1));
+    assert_eq!(conn.expect_audio().await, frame(2));
+    conn.expect_control("Finalize").await;
+    conn.expect_control("CloseStream").await;
+    conn.send_json(&results("thanks bye", 0.0, 0.04, true, true))
+        .await;
+    conn.close(1000, "").await;
+    assert_eq!(
+        session.next_n(3).await,
+        [
+            "reconnected",
+            "transcript \"thanks bye\" final=true speech_final=true from_finalize=false confidence=0.9 start=0 duration=0.04",
+            "closed",
+        ]
+    );
+    session.finished().await;
+}
+
+#[tokio::test]
+async fn a_429_handshake_is_rate_limited_with_retry_after() {
+    let server = MockDeepgram::start().await;
+    let stt = DeepgramStt::new(config(&server));
+    let (result, _) = tokio::join!(
+        stt.connect(SttOptions::default()),
+        server.refuse_with(429, "Too many requests", &[("retry-after", "7")])
+    );
+    let Err(err) = result else {
+        panic!("connect should fail")
+    };
+    assert_eq!(
+        err,
+        ProviderError::RateLimited {
+            retry_after: Some(Duration::from_secs(7))
+        }
+    );
+    assert!(err.is_retryable());
+}
