@@ -164,6 +164,12 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
     ),
 });
 
+/// Words of "hold on", "let me check", "sorry what": never a vehicle or a name.
+const HESITATIONS: &[&str] = &[
+    "check", "dont", "hmm", "hold", "huh", "know", "let", "minute", "moment", "repeat", "sec",
+    "2nd", "see", "sorry", "think", "wait", "what",
+];
+
 /// Words that end a name or a model, or are never one.
 const NOT_A_NAME: &[&str] = &[
     "a",
@@ -388,7 +394,12 @@ pub(crate) fn bare_name(text: &str) -> Option<String> {
             )
         })
         .collect();
-    if words.is_empty() || words.len() > 3 || !words.iter().all(|w| is_name_word(w)) {
+    if words.is_empty()
+        || words.len() > 3
+        || !words
+            .iter()
+            .all(|w| is_name_word(w) && !HESITATIONS.contains(w))
+    {
         return None;
     }
     Some(
@@ -398,6 +409,32 @@ pub(crate) fn bare_name(text: &str) -> Option<String> {
             .collect::<Vec<_>>()
             .join(" "),
     )
+}
+
+/// A whole utterance that is just a vehicle without a known make ("its an old f150"),
+/// as an answer to "what are you driving?".
+pub(crate) fn bare_vehicle(text: &str) -> Option<String> {
+    let mut rest = text;
+    for filler in [
+        "um ", "uh ", "yeah ", "so ", "its ", "it is ", "i have ", "i drive ", "we have ", "a ",
+        "an ", "the ", "my ", "old ", "little ",
+    ] {
+        rest = rest.strip_prefix(filler).unwrap_or(rest);
+    }
+    let words: Vec<&str> = rest.split(' ').filter(|w| !w.is_empty()).collect();
+    let plausible = (1..=5).contains(&words.len())
+        && words.iter().any(|w| !NOT_A_NAME.contains(w))
+        && !words.iter().any(|w| HESITATIONS.contains(w))
+        && answer(text).is_none()
+        && !is_goodbye(text)
+        && intent(text).is_none();
+    plausible.then(|| {
+        words
+            .iter()
+            .map(|w| title_case(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
 }
 
 /// A vehicle as said, title-cased: "2019 Honda Civic", "Ford F150", "Toyota".

@@ -782,7 +782,12 @@ impl ConversationManager {
             self.slots.resolved_time = time.time;
             self.slots.time_period = time.period;
         }
-        if let Some(vehicle) = detect::vehicle(text) {
+        let vehicle = detect::vehicle(text).or_else(|| {
+            (next_missing == Some(SlotName::Vehicle) && !changed)
+                .then(|| detect::bare_vehicle(text))
+                .flatten()
+        });
+        if let Some(vehicle) = vehicle {
             let vehicle = self.known_vehicle(&vehicle).unwrap_or(vehicle);
             changed |= set(&mut self.slots.vehicle, vehicle);
         }

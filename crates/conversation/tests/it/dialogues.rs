@@ -240,6 +240,43 @@ fn inbound_new_collects_name_and_vehicle_and_takes_a_correction() {
 }
 
 #[test]
+fn inbound_new_vehicle_without_a_known_make() {
+    check(
+        create_inbound_new_manager("+15555550142", shop()),
+        "my brakes are grinding can i come in tomorrow at 9
+         sam jones
+         hold on
+         its an old f150",
+        expect![[r#"
+            bot: Thanks for calling Main Street Auto Care. This is the virtual assistant. How can I help you today?
+            my brakes are grinding can i come in tomorrow at 9
+              State: intent_detection, Intent: schedule_appointment
+              State: slot_collection, Intent: schedule_appointment
+            sam jones
+            hold on
+            its an old f150
+              State: confirmation, Intent: schedule_appointment
+            summary: {
+              "call_type": "inbound_new",
+              "state": "confirmation",
+              "intent": "schedule_appointment",
+              "turn_count": 4,
+              "collected_slots": {
+                "service_type": "brake service",
+                "preferred_date": "tomorrow",
+                "preferred_time": "9",
+                "resolved_date": "2026-11-25",
+                "resolved_time": "09:00",
+                "customer_name": "Sam Jones",
+                "vehicle": "F150"
+              },
+              "escalation_triggered": false
+            }
+        "#]],
+    );
+}
+
+#[test]
 fn inbound_general_asks_a_price_mid_booking_and_resumes() {
     check(
         create_inbound_general_manager(None, shop()),
