@@ -1,0 +1,92 @@
+//! Tunables of one call. Every timeout and queue size a call uses lives here, with its default.
+
+use std::time::Duration;
+
+/// How a call behaves; built by the binary, shared by every call.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// How long to wait for Twilio's `start` after the socket opens before giving up.
+    pub start_timeout: Duration,
+    /// Budget for the CRM lookup at call start; slower means the general flow.
+    pub crm_lookup_timeout: Duration,
+    /// Budget for opening the STT and TTS sessions.
+    pub provider_connect_timeout: Duration,
+    /// No frame at all from Twilio for this long ends the call (Twilio sends audio even in silence).
+    pub idle_media_timeout: Duration,
+    /// Caller silence (nobody speaking) before the agent checks in once.
+    pub silence_check_in: Duration,
+    /// Further silence after the check-in before the agent says goodbye and ends the call.
+    pub silence_hang_up: Duration,
+    /// Budget for one LLM round (request to last token), tool rounds each get their own.
+    pub llm_round_timeout: Duration,
+    /// Most LLM rounds one caller turn may take (each tool result costs a round).
+    pub max_tool_rounds: usize,
+    /// Speech (energy VAD or `SpeechStarted`) must last this long to interrupt without words;
+    /// longer than a typical "uh-huh".
+    pub barge_in_min_speech: Duration,
+    /// After an interruption with no words, the agent resumes what was not heard after this long.
+    pub false_interruption_window: Duration,
+    /// A mark is sent after this many 20 ms frames (25 = every 500 ms of audio).
+    pub mark_every_frames: usize,
+    /// Longest wait for the escalation line to finish playing before the transfer goes ahead.
+    pub escalation_line_max_wait: Duration,
+    /// After the goodbye line, the longest wait for it to play before the call is ended.
+    pub goodbye_max_wait: Duration,
+    /// Unflushed reply text beyond this many characters is flushed mid-reply.
+    pub max_unflushed_chars: usize,
+    /// Events from the phone reader and providers waiting for the driver (256 ≈ 5 s of marks and DTMF).
+    pub event_queue_len: usize,
+    /// Frames waiting for the socket writer (500 frames = 10 s of audio).
+    pub outbound_queue_len: usize,
+    /// LLM sampling temperature.
+    pub temperature: Option<f32>,
+    /// Upper bound on tokens per LLM round; phone replies are short.
+    pub max_tokens: Option<u32>,
+    /// Spoken when the LLM fails or times out; the agent then keeps listening.
+    pub fallback_line: String,
+    /// Spoken before a transfer to the advisor.
+    pub escalation_line: String,
+    /// Spoken when escalation cannot transfer (no Twilio credentials or advisor number).
+    pub callback_line: String,
+    /// Spoken once after `silence_check_in`.
+    pub check_in_line: String,
+    /// Spoken before the call ends after continued silence.
+    pub silence_goodbye_line: String,
+    /// Spoken when speech recognition is lost for good mid-call.
+    pub stt_lost_line: String,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            start_timeout: Duration::from_secs(5),
+            crm_lookup_timeout: Duration::from_millis(800),
+            provider_connect_timeout: Duration::from_secs(3),
+            idle_media_timeout: Duration::from_secs(15),
+            silence_check_in: Duration::from_secs(10),
+            silence_hang_up: Duration::from_secs(10),
+            llm_round_timeout: Duration::from_secs(15),
+            max_tool_rounds: 4,
+            barge_in_min_speech: Duration::from_millis(600),
+            false_interruption_window: Duration::from_millis(1500),
+            mark_every_frames: 25,
+            escalation_line_max_wait: Duration::from_secs(8),
+            goodbye_max_wait: Duration::from_secs(6),
+            max_unflushed_chars: 200,
+            event_queue_len: 256,
+            outbound_queue_len: 500,
+            temperature: Some(0.4),
+            max_tokens: Some(300),
+            fallback_line: "Sorry, I'm having a little trouble on my end. Could you say that again?".to_owned(),
+            escalation_line: "I understand this needs more attention. Let me connect you with our service advisor."
+                .to_owned(),
+            callback_line: "I understand. Our service advisor isn't available to take the call right now, \
+                so I've asked them to call you back at this number as soon as possible."
+                .to_owned(),
+            check_in_line: "Are you still there?".to_owned(),
+            silence_goodbye_line: "It sounds like we got disconnected. Feel free to call us back anytime. Goodbye!"
+                .to_owned(),
+            stt_lost_line: "I'm sorry, I'm having trouble hearing you. Let me get someone to help.".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Runs one phone call: Twilio media in, speech-to-text, the conversation state machine, the LLM
+//! with CRM tools, text-to-speech, Twilio media out; barge-in, escalation, silence handling,
+//! sessions and the final call record.
+//!
+//! `run_call` takes a `PhoneLink` (text frames in and out, so tests and replay use channels),
+//! `CallDeps` (providers as `Arc<dyn …>` trait objects, the CRM and call control as ports, the
+//! session store) and a `PipelineConfig`. Every task of a call is tracked and ends with the call;
+//! the driver task alone owns the `ConversationManager`, history and playback state.
+//! `RecordOutbox` writes final call records, retried until they land.
+//!
+//! Must not depend on: axum or any HTTP server, vendor crates (`deepgram`, `openai`,
+//! `elevenlabs`), or the process environment.
+
+mod barge_in;
+mod call;
+mod config;
+mod outbound;
+mod outbox;
+mod phone;
+mod playback;
+mod ports;
+mod sentences;
+mod token;
+mod turn;
+
+pub use call::{CallDeps, CallOutcome, CallStatus, run_call};
+pub use config::PipelineConfig;
+pub use outbox::{OutboxWorker, RecordOutbox};
+pub use phone::{PhoneError, PhoneLink};
+pub use ports::{CallControl, CallCrm, CallRecord, NoCallControl, PortError, ToolCallContext};
+pub use token::{STREAM_TOKEN_PARAMETER, stream_token, verify_stream_token};
+
+/// Masks a phone number for logs: only the last four digits stay (`+1******4567`).
+pub fn mask_phone(phone: &str) -> String {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    phone
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen + 4 <= digits && seen > 1 {
+                    '*'
+                } else {
+                    c
+                }
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_masked_to_the_last_four_digits() {
+        assert_eq!(mask_phone("+15551234567"), "+1******4567");
+        assert_eq!(mask_phone("(555) 123-4567"), "(5**) ***-4567");
+        assert_eq!(mask_phone("1234"), "1234");
+        assert_eq!(mask_phone(""), "");
+    }
+}

@@ -1,0 +1,114 @@
+//! What a call needs from the world besides the providers, as traits the binary implements
+//! (and tests fake): the CRM, control of the live call, and the per-call stream token.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use conversation::CustomerProfile;
+use providers::ToolSpec;
+use serde::{Deserialize, Serialize};
+use twilio::CallSid;
+
+/// A failure of a port, as text for logs; the pipeline only needs to know that it failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct PortError(pub String);
+
+/// The CRM as one call uses it.
+#[async_trait]
+pub trait CallCrm: Send + Sync + 'static {
+    /// The customer with this phone number, if any.
+    async fn lookup_customer(&self, phone: &str) -> Result<Option<CustomerProfile>, PortError>;
+    /// JSON-schema descriptions of the tools the LLM may call.
+    fn tools(&self) -> Vec<ToolSpec>;
+    /// Runs one tool call; failures come back as a JSON error object the LLM can read.
+    async fn execute_tool(
+        &self,
+        name: &str,
+        arguments: &str,
+        context: &ToolCallContext,
+    ) -> serde_json::Value;
+    /// Writes (upserts by call SID) the final record of a call.
+    async fn record_call(&self, record: &CallRecord) -> Result<(), PortError>;
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), PortError>;
+}
+
+/// Who is calling, for tools that act on "my" appointments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCallContext {
+    /// The call.
+    pub call_sid: String,
+    /// The caller's number as Twilio gave it.
+    pub caller_phone: Option<String>,
+    /// The CRM id of the caller, when known.
+    pub customer_id: Option<i64>,
+    /// The current time.
+    pub now: DateTime<Utc>,
+}
+
+/// Control of the live call through Twilio's REST API.
+#[async_trait]
+pub trait CallControl: Send + Sync + 'static {
+    /// Whether transfers can be made (credentials and an advisor number are configured).
+    fn can_transfer(&self) -> bool;
+    /// Redirects the live call to TwiML that dials the advisor. Twilio then sends `stop`.
+    async fn transfer_to_advisor(&self, call_sid: &CallSid) -> Result<(), PortError>;
+    /// Ends the live call.
+    async fn hang_up(&self, call_sid: &CallSid) -> Result<(), PortError>;
+}
+
+/// A `CallControl` for deployments without Twilio credentials: it can do nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCallControl;
+
+#[async_trait]
+impl CallControl for NoCallControl {
+    fn can_transfer(&self) -> bool {
+        false
+    }
+
+    async fn transfer_to_advisor(&self, _call_sid: &CallSid) -> Result<(), PortError> {
+        Err(PortError(
+            "no Twilio credentials or advisor number configured".to_owned(),
+        ))
+    }
+
+    async fn hang_up(&self, _call_sid: &CallSid) -> Result<(), PortError> {
+        Err(PortError("no Twilio credentials configured".to_owned()))
+    }
+}
+
+/// The final record of one call, written to the CRM database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    /// Twilio's call SID (the upsert key).
+    pub call_sid: String,
+    /// The media stream.
+    pub stream_sid: String,
+    /// The caller (E.164 as Twilio sent it), if known.
+    pub caller_phone: Option<String>,
+    /// The CRM customer, if known.
+    pub customer_id: Option<i64>,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The conversation flow, snake_case.
+    pub call_type: String,
+    /// When the stream started.
+    pub started_at: DateTime<Utc>,
+    /// When the call ended for us.
+    pub ended_at: DateTime<Utc>,
+    /// `completed`, `transferred`, `failed`, …
+    pub status: String,
+    /// The manager's summary (the seed's shape).
+    pub summary: serde_json::Value,
+    /// The conversation history.
+    pub transcript: serde_json::Value,
+    /// Whether the call escalated.
+    pub escalation_triggered: bool,
+    /// Why, snake_case.
+    pub escalation_reason: Option<String>,
+    /// LLM tokens used.
+    pub total_tokens: u64,
+    /// Per-turn latency figures.
+    pub timings: serde_json::Value,
+}

@@ -1,0 +1,225 @@
+//! One bot turn: stream the LLM's reply, cut it into pieces for TTS, run tool calls against the CRM
+//! and feed their results back, all under the turn's own cancellation token.
+//!
+//! The turn task never touches TTS or the socket: it sends `TurnEvent`s to the driver, which owns
+//! the TTS handle and the playback state, so barge-in has one place to act.
+
+use std::{sync::Arc, time::Instant};
+
+use futures::StreamExt;
+use providers::{
+    ChatMessage, ChatRequest, LanguageModel, LlmEvent, ProviderError, ToolCall, Usage,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::{
+    config::PipelineConfig,
+    ports::{CallCrm, ToolCallContext},
+    sentences::SentenceSplitter,
+};
+
+/// What a turn tells the driver.
+#[derive(Debug)]
+pub(crate) enum TurnEvent {
+    /// The LLM request went out.
+    RequestSent { turn: u64, at: Instant },
+    /// The first token of the reply arrived.
+    FirstToken { turn: u64, at: Instant },
+    /// A piece of reply text ready for TTS.
+    Piece { turn: u64, text: String },
+    /// The model called tools; both messages go into history together.
+    ToolExchange {
+        turn: u64,
+        assistant: ChatMessage,
+        results: Vec<ChatMessage>,
+    },
+    /// The reply is complete.
+    Done { turn: u64, usage: Usage },
+    /// The turn failed before saying anything; the driver speaks the fallback line.
+    Failed {
+        turn: u64,
+        error: String,
+        usage: Usage,
+    },
+}
+
+/// Everything a turn needs; moved into the task.
+pub(crate) struct TurnInput {
+    pub(crate) turn: u64,
+    pub(crate) request: ChatRequest,
+    pub(crate) llm: Arc<dyn LanguageModel>,
+    pub(crate) crm: Arc<dyn CallCrm>,
+    pub(crate) tool_context: ToolCallContext,
+    pub(crate) config: Arc<PipelineConfig>,
+    pub(crate) turn_tx: mpsc::Sender<TurnEvent>,
+    pub(crate) cancel: CancellationToken,
+}
+
+/// Runs one bot turn to completion or cancellation.
+pub(crate) async fn run_bot_turn(input: TurnInput) {
+    let TurnInput {
+        turn,
+        mut request,
+        llm,
+        crm,
+        tool_context,
+        config,
+        turn_tx,
+        cancel,
+    } = input;
+    let mut usage = Usage::default();
+    let mut spoke = false;
+    let mut first_token_seen = false;
+    for round in 0..config.max_tool_rounds.max(1) {
+        let outcome = tokio::select! {
+            _ = cancel.cancelled() => return,
+            outcome = tokio::time::timeout(
+                config.llm_round_timeout,
+                stream_round(turn, &request, llm.as_ref(), &turn_tx, &mut first_token_seen),
+            ) => outcome,
+        };
+        let round_result = match outcome {
+            Ok(result) => result,
+            Err(_) => Err(ProviderError::Timeout(format!(
+                "llm round took over {:?}",
+                config.llm_round_timeout
+            ))),
+        };
+        let (spoken_this_round, tool_calls, round_usage) = match round_result {
+            Ok(result) => result,
+            Err(err) => {
+                metrics::counter!("voice_provider_errors_total", "provider" => llm.name(), "kind" => "llm").increment(1);
+                if spoke {
+                    warn!(turn, round, error = %err, "llm failed mid-reply; keeping what was said");
+                    let _ = turn_tx.send(TurnEvent::Done { turn, usage }).await;
+                } else {
+                    warn!(turn, round, error = %err, "llm failed before replying");
+                    let _ = turn_tx
+                        .send(TurnEvent::Failed {
+                            turn,
+                            error: err.to_string(),
+                            usage,
+                        })
+                        .await;
+                }
+                return;
+            }
+        };
+        add_usage(&mut usage, round_usage);
+        spoke |= spoken_this_round.is_some();
+        if tool_calls.is_empty() {
+            let _ = turn_tx.send(TurnEvent::Done { turn, usage }).await;
+            return;
+        }
+        // Tools run to completion even if the caller barges in meanwhile: a booking must not be
+        // half-known. Their results still go into history.
+        let assistant = ChatMessage::Assistant {
+            content: spoken_this_round,
+            tool_calls: tool_calls.clone(),
+        };
+        let mut results = Vec::with_capacity(tool_calls.len());
+        for call in &tool_calls {
+            let started = Instant::now();
+            let result = crm
+                .execute_tool(&call.name, &call.arguments, &tool_context)
+                .await;
+            let ok = result
+                .get("ok")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(true);
+            info!(
+                turn,
+                tool = call.name,
+                ok,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "tool call"
+            );
+            metrics::counter!("voice_tool_calls_total", "tool" => call.name.clone(), "ok" => ok.to_string()).increment(1);
+            results.push(ChatMessage::Tool {
+                tool_call_id: call.id.clone(),
+                content: result.to_string(),
+            });
+        }
+        request.messages.push(assistant.clone());
+        request.messages.extend(results.iter().cloned());
+        if turn_tx
+            .send(TurnEvent::ToolExchange {
+                turn,
+                assistant,
+                results,
+            })
+            .await
+            .is_err()
+            || cancel.is_cancelled()
+        {
+            return;
+        }
+    }
+    warn!(
+        turn,
+        rounds = config.max_tool_rounds,
+        "llm kept calling tools; ending the turn"
+    );
+    let event = if spoke {
+        TurnEvent::Done { turn, usage }
+    } else {
+        TurnEvent::Failed {
+            turn,
+            error: "too many tool rounds".to_owned(),
+            usage,
+        }
+    };
+    let _ = turn_tx.send(event).await;
+}
+
+/// One LLM request: streams pieces to the driver; returns the text spoken (if any), tool calls and usage.
+async fn stream_round(
+    turn: u64,
+    request: &ChatRequest,
+    llm: &dyn LanguageModel,
+    turn_tx: &mpsc::Sender<TurnEvent>,
+    first_token_seen: &mut bool,
+) -> Result<(Option<String>, Vec<ToolCall>, Usage), ProviderError> {
+    let sent_at = Instant::now();
+    let _ = turn_tx
+        .send(TurnEvent::RequestSent { turn, at: sent_at })
+        .await;
+    let mut stream = llm.stream(request.clone()).await?;
+    let mut splitter = SentenceSplitter::new();
+    let mut text = String::new();
+    let mut tool_calls = Vec::new();
+    let mut usage = Usage::default();
+    while let Some(event) = stream.next().await {
+        match event? {
+            LlmEvent::TextDelta { text: delta, at } => {
+                if !*first_token_seen {
+                    *first_token_seen = true;
+                    let _ = turn_tx.send(TurnEvent::FirstToken { turn, at }).await;
+                }
+                text.push_str(&delta);
+                for piece in splitter.push(&delta) {
+                    let _ = turn_tx.send(TurnEvent::Piece { turn, text: piece }).await;
+                }
+            }
+            LlmEvent::ToolCall { call, .. } => {
+                debug!(turn, tool = call.name, "llm called a tool");
+                tool_calls.push(call);
+            }
+            LlmEvent::Usage { usage: u, .. } => usage = u,
+            LlmEvent::Finished { reason, .. } => debug!(turn, ?reason, "llm finished"),
+        }
+    }
+    if let Some(piece) = splitter.finish() {
+        let _ = turn_tx.send(TurnEvent::Piece { turn, text: piece }).await;
+    }
+    let text = text.trim().to_owned();
+    Ok(((!text.is_empty()).then_some(text), tool_calls, usage))
+}
+
+fn add_usage(total: &mut Usage, more: Usage) {
+    total.prompt_tokens += more.prompt_tokens;
+    total.completion_tokens += more.completion_tokens;
+    total.total_tokens += more.total_tokens;
+}

@@ -1,0 +1,471 @@
+use std::time::Duration;
+
+use call_pipeline::{CallStatus, PipelineConfig};
+use providers::{
+    ChatMessage, ProviderError, ToolCall, TtsCommand,
+    fake::{
+        LlmReply, LlmStep, SttScript, SttScriptEvent as Ev, SttTrigger::AfterAudioFrames as Frames,
+    },
+};
+use serde_json::json;
+
+use crate::harness::{CALL_SID, CallerAction, Scenario, john_smith, ms, run};
+
+fn says(frames: u64, text: &str) -> SttScript {
+    SttScript::new().step(Frames(frames), Ev::speech_final(text))
+}
+
+fn reply(text: &str) -> LlmReply {
+    LlmReply::text(text, ms(20))
+}
+
+/// Seed Test 1: a new customer asks for an oil change; the flow reaches slot collection.
+#[tokio::test(start_paused = true)]
+async fn seed_1_new_customer_oil_change_reaches_slot_collection() {
+    let report = run(Scenario {
+        stt: says(250, "Hi, I need to schedule an oil change"),
+        llm: vec![reply(
+            "Sure, I can help with that. What day works best for you?",
+        )],
+        actions: vec![(ms(12_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    let summary = report.summary();
+    assert_eq!(summary["call_type"], "inbound_new");
+    assert_eq!(summary["state"], "slot_collection");
+    assert_eq!(summary["intent"], "schedule_appointment");
+    assert_eq!(summary["collected_slots"]["service_type"], "oil change");
+    assert_eq!(report.outcome.status, CallStatus::Completed);
+    // The greeting needed no LLM; the one LLM request carried the manager's prompt and the history.
+    let requests = report.llm.requests();
+    assert_eq!(requests.len(), 1);
+    let ChatMessage::System { content: prompt } = &requests[0].messages[0] else {
+        panic!("system prompt first")
+    };
+    assert!(prompt.contains("oil change"), "{prompt}");
+    assert!(
+        matches!(&requests[0].messages[1], ChatMessage::Assistant { .. }),
+        "greeting in history"
+    );
+    assert!(
+        matches!(&requests[0].messages[2], ChatMessage::User { content } if content.contains("oil change"))
+    );
+    assert!(
+        report.spoken_text().starts_with("Thanks for calling"),
+        "{}",
+        report.spoken_text()
+    );
+    assert!(report.spoken_text().contains("What day works best"));
+    assert!(report.media_frames() > 100, "audio reached the caller");
+    // Seed steps 6 and 7: the session holds the summary and the final state.
+    let session = report.session.expect("session saved");
+    assert_eq!(session["status"], "completed");
+    assert_eq!(session["conversation_summary"]["state"], "slot_collection");
+    assert_eq!(session["escalation_triggered"], false);
+    assert_eq!(session["stream_sid"], crate::harness::STREAM_SID);
+    assert!(session["ended_at"].is_string());
+    let records = report.crm.records.lock().unwrap().clone();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].call_sid, CALL_SID);
+    assert_eq!(records[0].call_type, "inbound_new");
+}
+
+/// Seed Test 2: an existing customer is greeted by first name.
+#[tokio::test(start_paused = true)]
+async fn seed_2_existing_customer_is_greeted_by_name() {
+    let report = run(Scenario {
+        customer: Some(john_smith()),
+        stt: says(250, "Hi, I need brake service"),
+        llm: vec![reply("Of course John. Is this for the Civic?")],
+        actions: vec![(ms(10_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(
+        report.spoken_text().starts_with("Hi John"),
+        "{}",
+        report.spoken_text()
+    );
+    let summary = report.summary();
+    assert_eq!(summary["call_type"], "inbound_existing");
+    assert_eq!(summary["intent"], "schedule_appointment");
+    assert_eq!(report.crm.records.lock().unwrap()[0].customer_id, Some(1));
+}
+
+/// Seed Test 3: a manager request escalates and the live call is transferred.
+#[tokio::test(start_paused = true)]
+async fn seed_3_manager_request_transfers_the_call() {
+    let report = run(Scenario {
+        stt: says(250, "I want to speak to a manager"),
+        actions: vec![(ms(20_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.summary()["state"], "escalation");
+    assert_eq!(report.summary()["escalation_reason"], "manager_request");
+    assert!(
+        report
+            .spoken_text()
+            .contains("Let me connect you with our service advisor")
+    );
+    assert_eq!(
+        report.control.transfers.lock().unwrap().as_slice(),
+        [CALL_SID]
+    );
+    // The stop after a transfer is not a failure.
+    assert_eq!(report.outcome.status, CallStatus::Transferred);
+    assert!(
+        report.llm.requests().is_empty(),
+        "no LLM round trip for an escalation"
+    );
+    let session = report.session.unwrap();
+    assert_eq!(session["escalation_triggered"], true);
+    assert_eq!(session["escalation_reason"], "manager_request");
+}
+
+/// Seed Test 4: "What are your hours?" goes straight to execution.
+#[tokio::test(start_paused = true)]
+async fn seed_4_hours_question_skips_slot_collection() {
+    let report = run(Scenario {
+        stt: says(250, "What are your hours?"),
+        llm: vec![reply(
+            "We're open eight to six on weekdays and nine to two on Saturdays.",
+        )],
+        actions: vec![(ms(12_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.summary()["intent"], "check_hours");
+    assert_eq!(report.summary()["state"], "execution");
+}
+
+/// A booking tool call runs against the CRM, its result goes back to the LLM in the same turn,
+/// and the flow closes.
+#[tokio::test(start_paused = true)]
+async fn booking_tool_call_result_goes_back_to_the_llm() {
+    let call = ToolCall {
+        id: "call_1".into(),
+        name: "book_appointment".into(),
+        arguments: json!({"service": "oil change", "date": "2026-11-25", "time": "14:00"})
+            .to_string(),
+    };
+    let report = run(Scenario {
+        customer: Some(john_smith()),
+        stt: SttScript::new()
+            .step(
+                Frames(250),
+                Ev::speech_final("I need an oil change tomorrow at 2pm"),
+            )
+            .step(Frames(700), Ev::speech_final("yes that's right")),
+        llm: vec![
+            reply("Just to confirm, an oil change tomorrow at 2pm?"),
+            LlmReply::tool_calls([call]),
+            reply("You're all set for tomorrow at 2pm."),
+        ],
+        actions: vec![(ms(25_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.crm.tool_calls.lock().unwrap().len(), 1);
+    let requests = report.llm.requests();
+    assert_eq!(requests.len(), 3);
+    let last = requests[2].messages.last().unwrap();
+    assert!(
+        matches!(last, ChatMessage::Tool { tool_call_id, content } if tool_call_id == "call_1" && content.contains("\"ok\":true"))
+    );
+    assert_eq!(report.summary()["state"], "closing");
+    assert!(report.spoken_text().contains("You're all set"));
+}
+
+/// Barge-in: words over the agent's reply clear Twilio's buffer, cancel the LLM, and history keeps
+/// only what the caller heard.
+#[tokio::test(start_paused = true)]
+async fn barge_in_clears_audio_and_truncates_history() {
+    let long = "We have openings on Monday morning, Tuesday afternoon, Wednesday all day, \
+        Thursday before noon and Friday after three, and on Saturday we have a couple of early slots \
+        as well if that suits you better.";
+    let report = run(Scenario {
+        stt: SttScript::new()
+            .step(Frames(250), Ev::speech_final("I need an oil change"))
+            .step(Frames(600), Ev::interim("wait actually"))
+            .step(
+                Frames(640),
+                Ev::speech_final("wait actually make it brakes"),
+            ),
+        llm: vec![reply(long), reply("Sure, brake service instead.")],
+        actions: vec![(ms(20_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.clears(), 1, "one barge-in, one clear");
+    assert_eq!(report.outcome.barge_ins, 1);
+    let cut = report
+        .assistant_lines()
+        .into_iter()
+        .find(|line| line.starts_with("We have openings"))
+        .unwrap();
+    assert!(
+        cut.len() < long.len(),
+        "history keeps only what was heard: {cut:?}"
+    );
+    assert!(long.starts_with(&cut));
+    assert_eq!(
+        report.summary()["collected_slots"]["service_type"],
+        "brake service"
+    );
+}
+
+/// "uh-huh" while the agent talks does not interrupt it.
+#[tokio::test(start_paused = true)]
+async fn backchannel_does_not_interrupt() {
+    let long = "Our oil change includes up to five quarts of synthetic blend, a new filter, a tire \
+        pressure check and a quick multi point inspection, and it usually takes about thirty minutes.";
+    let report = run(Scenario {
+        stt: SttScript::new()
+            .step(Frames(250), Ev::speech_final("how much is an oil change"))
+            .step(Frames(500), Ev::interim("uh-huh"))
+            .step(Frames(520), Ev::speech_final("uh-huh")),
+        llm: vec![reply(long)],
+        actions: vec![
+            (ms(500 * 20 + 200), CallerAction::Talk(ms(300))),
+            (ms(25_000), CallerAction::HangUp),
+        ],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.clears(), 0);
+    assert_eq!(report.outcome.barge_ins, 0);
+    assert!(
+        report.assistant_lines().iter().any(|line| line == long),
+        "the whole reply was heard"
+    );
+    assert_eq!(
+        report.llm.requests().len(),
+        1,
+        "a backchannel is not a turn"
+    );
+}
+
+/// A wordless interruption (a cough) stops the agent, then it resumes what was not heard.
+#[tokio::test(start_paused = true)]
+async fn false_interruption_resumes_the_unheard_rest() {
+    let long = "Our brake service starts with an inspection of the pads and rotors. Then we replace \
+        what is worn and test drive the car. It usually takes about two hours in total.";
+    let report = run(Scenario {
+        stt: says(250, "tell me about brake service"),
+        llm: vec![reply(long)],
+        actions: vec![
+            (ms(250 * 20 + 4_000), CallerAction::Talk(ms(900))),
+            (ms(30_000), CallerAction::HangUp),
+        ],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.clears(), 1);
+    // After the clear, the unheard rest of the reply (and only that) is sent to TTS again.
+    let commands = report.tts.received_commands();
+    let clear_idx = commands
+        .iter()
+        .position(|c| *c == TtsCommand::Clear)
+        .expect("tts cleared");
+    let resumed = commands[clear_idx..]
+        .iter()
+        .find_map(|c| match c {
+            TtsCommand::Text(text) => Some(text.clone()),
+            _ => None,
+        })
+        .expect("something resumed");
+    assert!(
+        long.ends_with(&resumed) && resumed.len() < long.len(),
+        "{resumed:?}"
+    );
+    assert!(
+        resumed.starts_with("Then we replace"),
+        "resumes at the start of the cut sentence: {resumed:?}"
+    );
+    assert_eq!(report.llm.requests().len(), 1, "resuming needs no LLM");
+}
+
+/// The LLM fails before the first token: the agent says the fallback line and keeps listening.
+#[tokio::test(start_paused = true)]
+async fn llm_failure_says_the_fallback_line_and_keeps_listening() {
+    let report = run(Scenario {
+        stt: SttScript::new()
+            .step(Frames(250), Ev::speech_final("what are your hours"))
+            .step(
+                Frames(700),
+                Ev::speech_final("what are your hours on saturday"),
+            ),
+        llm: vec![
+            LlmReply::Fail(ProviderError::Http {
+                status: 500,
+                message: "upstream".into(),
+            }),
+            reply("On Saturday we're open nine to two."),
+        ],
+        actions: vec![(ms(25_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    let spoken = report.spoken_text();
+    assert!(
+        spoken.contains(&PipelineConfig::default().fallback_line),
+        "{spoken}"
+    );
+    assert!(spoken.contains("nine to two"), "the call went on: {spoken}");
+    assert_eq!(report.outcome.status, CallStatus::Completed);
+}
+
+/// An LLM that never answers hits the round timeout and the fallback line.
+#[tokio::test(start_paused = true)]
+async fn llm_that_hangs_times_out_into_the_fallback_line() {
+    let report = run(Scenario {
+        stt: says(250, "what are your hours"),
+        llm: vec![LlmReply::Stream(vec![LlmStep::Hang])],
+        actions: vec![(ms(40_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(
+        report
+            .spoken_text()
+            .contains(&PipelineConfig::default().fallback_line)
+    );
+}
+
+/// DTMF 0 escalates to the advisor.
+#[tokio::test(start_paused = true)]
+async fn dtmf_zero_transfers_to_the_advisor() {
+    let report = run(Scenario {
+        actions: vec![
+            (ms(3_000), CallerAction::Dtmf("0")),
+            (ms(20_000), CallerAction::HangUp),
+        ],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.control.transfers.lock().unwrap().len(), 1);
+    assert_eq!(report.outcome.status, CallStatus::Transferred);
+    assert_eq!(report.summary()["escalation_reason"], "manager_request");
+}
+
+/// Without Twilio credentials, escalation offers a callback and records the request.
+#[tokio::test(start_paused = true)]
+async fn escalation_without_transfer_offers_a_callback() {
+    let report = run(Scenario {
+        can_transfer: false,
+        stt: says(250, "let me talk to a real person"),
+        actions: vec![(ms(15_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(report.control.transfers.lock().unwrap().is_empty());
+    assert!(report.spoken_text().contains("call you back"));
+    let session = report.session.unwrap();
+    assert_eq!(session["callback_requested"], true);
+    assert_eq!(session["escalation_triggered"], true);
+}
+
+/// Silence: one check-in, then a polite goodbye, then the gateway ends the call.
+#[tokio::test(start_paused = true)]
+async fn silence_checks_in_once_then_says_goodbye() {
+    let report = run(Scenario {
+        max_duration: Duration::from_secs(120),
+        ..Scenario::default()
+    })
+    .await;
+    let spoken = report.spoken_text();
+    assert!(spoken.contains("Are you still there?"), "{spoken}");
+    assert!(spoken.contains("Goodbye"), "{spoken}");
+    assert!(
+        report.socket_closed_by_gateway,
+        "the gateway ended the call"
+    );
+    assert_eq!(spoken.matches("Are you still there?").count(), 1);
+}
+
+/// A forged stream token is refused before any provider session is opened.
+#[tokio::test(start_paused = true)]
+async fn forged_stream_is_refused_before_providers_open() {
+    let report = run(Scenario {
+        token: Some("forged".into()),
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.outcome.status, CallStatus::Rejected);
+    assert!(report.stt.sessions().is_empty());
+    assert!(report.tts.sessions().is_empty());
+    assert!(report.sent.is_empty());
+    assert!(report.session.is_none());
+}
+
+/// A CRM outage at call start falls back to the general flow.
+#[tokio::test(start_paused = true)]
+async fn crm_failure_falls_back_to_the_general_flow() {
+    let report = run(Scenario {
+        crm_fails: true,
+        actions: vec![(ms(5_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.summary()["call_type"], "inbound_general");
+    assert!(report.spoken_text().starts_with("Thanks for calling"));
+}
+
+/// Malformed frames, bad base64 and unknown events do not end the call.
+#[tokio::test(start_paused = true)]
+async fn bad_frames_are_skipped() {
+    let report = run(Scenario {
+        stt: says(250, "what are your hours"),
+        llm: vec![reply("We open at eight.")],
+        actions: vec![
+            (ms(1_000), CallerAction::Garbage("{not json")),
+            (ms(1_100), CallerAction::Garbage(r#"{"event":"media","sequenceNumber":"9","media":{"track":"inbound","chunk":"1","timestamp":"1","payload":"@@@"},"streamSid":"MZ1"}"#)),
+            (ms(1_200), CallerAction::Garbage(r#"{"event":"brand_new_event","x":1}"#)),
+            (ms(10_000), CallerAction::HangUp),
+        ],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(report.spoken_text().contains("We open at eight."));
+    assert_eq!(report.outcome.status, CallStatus::Completed);
+}
+
+/// Speech recognition lost mid-call: the agent apologises and hands the call over.
+#[tokio::test(start_paused = true)]
+async fn stt_lost_for_good_hands_the_call_over() {
+    let report = run(Scenario {
+        stt: SttScript::new().step(Frames(100), Ev::Close),
+        actions: vec![(ms(20_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(
+        report.spoken_text().contains("trouble hearing you"),
+        "{}",
+        report.spoken_text()
+    );
+    assert_eq!(report.control.transfers.lock().unwrap().len(), 1);
+}
+
+/// Outbound reminder: the agent states why it calls.
+#[tokio::test(start_paused = true)]
+async fn outbound_reminder_says_why_it_calls() {
+    let report = run(Scenario {
+        customer: Some(john_smith()),
+        extra_params: vec![
+            ("call_type", "outbound_reminder".into()),
+            ("appointment_id", "9".into()),
+        ],
+        actions: vec![(ms(8_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.summary()["call_type"], "outbound_reminder");
+    assert!(
+        report.spoken_text().contains("remind you"),
+        "{}",
+        report.spoken_text()
+    );
+}

@@ -1,0 +1,471 @@
+//! A simulated Twilio caller and scripted providers around the real `run_call`.
+//!
+//! The caller speaks the Media Streams protocol like Twilio: `connected`, `start`, then a 20 ms
+//! `media` frame every 20 ms (silence, or a tone while the script says the caller is talking),
+//! DTMF and `stop` at scripted offsets. It plays our audio in real time: a `mark` is echoed when
+//! the audio queued before it has played, and `clear` drops the queue and echoes every pending
+//! mark at once. Everything runs on tokio's paused clock, so a minute of call takes milliseconds.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use call_pipeline::{
+    CallControl, CallCrm, CallDeps, CallOutcome, CallRecord, PhoneLink, PipelineConfig, PortError,
+    RecordOutbox, ToolCallContext, run_call, stream_token,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use conversation::{AppointmentInfo, CustomerProfile, ShopConfig, VehicleInfo};
+use providers::{
+    ToolSpec,
+    fake::{FakeLlm, FakeStt, FakeTts, FakeTtsConfig, LlmReply, SttScript},
+};
+use serde_json::{Value, json};
+use session_store::{MemorySessionStore, SessionStore, SessionStoreConfig};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use twilio::media::{Outbound, decode_outbound};
+
+pub(crate) const CALL_SID: &str = "CA00000000000000000000000000000001";
+pub(crate) const STREAM_SID: &str = "MZ00000000000000000000000000000001";
+pub(crate) const CALLER: &str = "+15555550123";
+pub(crate) const SECRET: &[u8] = b"test-secret";
+
+/// 2026-11-24 10:00 in New York.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()
+}
+
+pub(crate) fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// What the simulated caller does, at offsets from `start`.
+#[derive(Debug, Clone)]
+pub(crate) enum CallerAction {
+    /// Send a tone instead of silence for this long (the energy VAD hears speech).
+    Talk(Duration),
+    /// Press a key.
+    Dtmf(&'static str),
+    /// Send garbage frames.
+    Garbage(&'static str),
+    /// Hang up: `stop`, then close the socket.
+    HangUp,
+}
+
+pub(crate) struct Scenario {
+    pub(crate) stt: SttScript,
+    pub(crate) llm: Vec<LlmReply>,
+    pub(crate) customer: Option<CustomerProfile>,
+    pub(crate) caller: Option<&'static str>,
+    pub(crate) token: Option<String>,
+    pub(crate) extra_params: Vec<(&'static str, String)>,
+    pub(crate) actions: Vec<(Duration, CallerAction)>,
+    pub(crate) can_transfer: bool,
+    pub(crate) crm_fails: bool,
+    pub(crate) config: PipelineConfig,
+    pub(crate) tts: FakeTtsConfig,
+    /// Safety net: the caller hangs up at this offset if nothing else ended the call.
+    pub(crate) max_duration: Duration,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Self {
+            stt: SttScript::new(),
+            llm: Vec::new(),
+            customer: None,
+            caller: Some(CALLER),
+            token: Some(stream_token(SECRET, CALL_SID)),
+            extra_params: Vec::new(),
+            actions: Vec::new(),
+            can_transfer: true,
+            crm_fails: false,
+            config: PipelineConfig::default(),
+            // 40 ms a character: the greeting plays in about 4 s, before the first utterance at 5 s.
+            tts: FakeTtsConfig {
+                audio_per_char: ms(40),
+                ..FakeTtsConfig::default()
+            },
+            max_duration: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the test can look at after the call.
+pub(crate) struct Report {
+    pub(crate) outcome: CallOutcome,
+    pub(crate) sent: Vec<(Duration, Outbound)>,
+    pub(crate) llm: FakeLlm,
+    pub(crate) tts: FakeTts,
+    pub(crate) stt: FakeStt,
+    pub(crate) crm: Arc<FakeCrm>,
+    pub(crate) control: Arc<FakeControl>,
+    pub(crate) session: Option<serde_json::Map<String, Value>>,
+    pub(crate) socket_closed_by_gateway: bool,
+}
+
+impl Report {
+    pub(crate) fn clears(&self) -> usize {
+        self.sent
+            .iter()
+            .filter(|(_, m)| matches!(m, Outbound::Clear { .. }))
+            .count()
+    }
+
+    pub(crate) fn media_frames(&self) -> usize {
+        self.sent
+            .iter()
+            .filter(|(_, m)| matches!(m, Outbound::Media { .. }))
+            .count()
+    }
+
+    pub(crate) fn spoken_text(&self) -> String {
+        self.tts.received_text()
+    }
+
+    pub(crate) fn summary(&self) -> Value {
+        self.outcome.summary.clone().unwrap_or(Value::Null)
+    }
+
+    pub(crate) fn assistant_lines(&self) -> Vec<String> {
+        self.outcome
+            .history
+            .iter()
+            .filter_map(|m| match m {
+                providers::ChatMessage::Assistant {
+                    content: Some(text),
+                    ..
+                } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub(crate) async fn run(scenario: Scenario) -> Report {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
+    let stt = FakeStt::new(scenario.stt.clone());
+    let llm = FakeLlm::with_replies(scenario.llm.clone());
+    let tts = FakeTts::new(scenario.tts.clone());
+    let crm = Arc::new(FakeCrm::new(scenario.customer.clone(), scenario.crm_fails));
+    let control = Arc::new(FakeControl {
+        can_transfer: scenario.can_transfer,
+        ..Default::default()
+    });
+    let sessions: Arc<MemorySessionStore> =
+        Arc::new(MemorySessionStore::new(&SessionStoreConfig::default()).unwrap());
+    let (records, worker) = RecordOutbox::new(crm.clone(), None);
+    let shutdown = CancellationToken::new();
+    let outbox = tokio::spawn(worker.with_backoff(ms(10), ms(100)).run(shutdown.clone()));
+
+    let deps = CallDeps {
+        stt: Arc::new(stt.clone()),
+        llm: Arc::new(llm.clone()),
+        tts: Arc::new(tts.clone()),
+        tts_fallback: None,
+        crm: crm.clone(),
+        sessions: sessions.clone(),
+        call_control: control.clone(),
+        shop: Arc::new(ShopConfig::default_shop()),
+        stream_secret: Some(Arc::from(SECRET)),
+        records,
+        now: Arc::new(now),
+    };
+    let (link, inbound_tx, outbound_rx) = PhoneLink::channel(1024);
+    let caller = tokio::spawn(simulate_caller(
+        scenario_caller(&scenario),
+        inbound_tx,
+        outbound_rx,
+    ));
+    let outcome = run_call(link, deps, Arc::new(scenario.config), &shutdown).await;
+    let (sent, socket_closed_by_gateway) = caller.await.unwrap();
+    shutdown.cancel();
+    outbox.await.unwrap();
+    let session = sessions.get_session(CALL_SID).await.unwrap();
+    Report {
+        outcome,
+        sent,
+        llm,
+        tts,
+        stt,
+        crm,
+        control,
+        session,
+        socket_closed_by_gateway,
+    }
+}
+
+struct CallerScript {
+    start: String,
+    actions: Vec<(Duration, CallerAction)>,
+    max_duration: Duration,
+}
+
+fn scenario_caller(scenario: &Scenario) -> CallerScript {
+    let mut params = serde_json::Map::new();
+    if let Some(caller) = scenario.caller {
+        params.insert("From".into(), json!(caller));
+    }
+    if let Some(token) = &scenario.token {
+        params.insert("token".into(), json!(token));
+    }
+    for (name, value) in &scenario.extra_params {
+        params.insert((*name).into(), json!(value));
+    }
+    let start = json!({
+        "event": "start",
+        "sequenceNumber": "1",
+        "start": {
+            "accountSid": "AC00000000000000000000000000000001",
+            "streamSid": STREAM_SID,
+            "callSid": CALL_SID,
+            "tracks": ["inbound"],
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            "customParameters": params,
+        },
+        "streamSid": STREAM_SID,
+    });
+    let mut actions = scenario.actions.clone();
+    actions.sort_by_key(|(at, _)| *at);
+    CallerScript {
+        start: start.to_string(),
+        actions,
+        max_duration: scenario.max_duration,
+    }
+}
+
+/// Plays Twilio's side until either side hangs up. Returns what the gateway sent, with offsets,
+/// and whether the gateway closed the socket.
+async fn simulate_caller(
+    script: CallerScript,
+    inbound_tx: tokio::sync::mpsc::Sender<String>,
+    mut outbound_rx: tokio::sync::mpsc::Receiver<String>,
+) -> (Vec<(Duration, Outbound)>, bool) {
+    let t0 = Instant::now();
+    let mut sent = Vec::new();
+    let mut seq = 1u64;
+    if inbound_tx
+        .send(r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#.into())
+        .await
+        .is_err()
+    {
+        return (sent, true);
+    }
+    if inbound_tx.send(script.start).await.is_err() {
+        return (sent, true);
+    }
+    let mut actions: VecDeque<_> = script.actions.into();
+    let mut tick = tokio::time::interval(ms(20));
+    let mut chunk = 0u64;
+    let mut talking_until: Option<Instant> = None;
+    // Our model of Twilio's playback buffer: when the queued audio will have played, and the
+    // marks waiting for it.
+    let mut play_end = Instant::now();
+    let mut pending_marks: VecDeque<(Instant, String)> = VecDeque::new();
+    loop {
+        tokio::select! {
+            frame = outbound_rx.recv() => {
+                let Some(frame) = frame else { return (sent, true) };
+                let message = decode_outbound(&frame).expect("the gateway sends valid Twilio messages");
+                let now = Instant::now();
+                match &message {
+                    Outbound::Media { stream_sid, payload } => {
+                        assert_eq!(stream_sid.as_str(), STREAM_SID);
+                        play_end = play_end.max(now) + ms(payload.len() as u64 / 8);
+                    }
+                    Outbound::Mark { name, .. } => pending_marks.push_back((play_end.max(now), name.clone())),
+                    Outbound::Clear { .. } => {
+                        play_end = now;
+                        for (_, name) in pending_marks.drain(..) {
+                            seq += 1;
+                            let echo = json!({"event":"mark","sequenceNumber": seq.to_string(),"streamSid":STREAM_SID,"mark":{"name":name}});
+                            if inbound_tx.send(echo.to_string()).await.is_err() { return (sent, true); }
+                        }
+                    }
+                }
+                sent.push((now - t0, message));
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                while pending_marks.front().is_some_and(|(at, _)| *at <= now) {
+                    let (_, name) = pending_marks.pop_front().unwrap();
+                    seq += 1;
+                    let echo = json!({"event":"mark","sequenceNumber": seq.to_string(),"streamSid":STREAM_SID,"mark":{"name":name}});
+                    if inbound_tx.send(echo.to_string()).await.is_err() { return (sent, true); }
+                }
+                let elapsed = now - t0;
+                while actions.front().is_some_and(|(at, _)| *at <= elapsed) {
+                    let (_, action) = actions.pop_front().unwrap();
+                    seq += 1;
+                    let frame = match action {
+                        CallerAction::Talk(d) => { talking_until = Some(now + d); continue; }
+                        CallerAction::Dtmf(digit) => json!({"event":"dtmf","streamSid":STREAM_SID,"sequenceNumber":seq.to_string(),"dtmf":{"track":"inbound_track","digit":digit}}).to_string(),
+                        CallerAction::Garbage(text) => text.to_owned(),
+                        CallerAction::HangUp => {
+                            let stop = json!({"event":"stop","sequenceNumber":seq.to_string(),"stop":{"accountSid":"AC00000000000000000000000000000001","callSid":CALL_SID},"streamSid":STREAM_SID});
+                            let _ = inbound_tx.send(stop.to_string()).await;
+                            return drain(sent, outbound_rx, t0).await;
+                        }
+                    };
+                    if inbound_tx.send(frame).await.is_err() { return (sent, true); }
+                }
+                if elapsed >= script.max_duration {
+                    let stop = json!({"event":"stop","sequenceNumber":seq.to_string(),"stop":{"accountSid":"AC00000000000000000000000000000001","callSid":CALL_SID},"streamSid":STREAM_SID});
+                    let _ = inbound_tx.send(stop.to_string()).await;
+                    return drain(sent, outbound_rx, t0).await;
+                }
+                chunk += 1;
+                seq += 1;
+                let talking = talking_until.is_some_and(|until| now < until);
+                let payload = if talking { TONE_B64.as_str() } else { SILENCE_B64.as_str() };
+                let media = format!(
+                    r#"{{"event":"media","sequenceNumber":"{seq}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{}","payload":"{payload}"}},"streamSid":"{STREAM_SID}"}}"#,
+                    chunk * 20
+                );
+                if inbound_tx.send(media).await.is_err() { return (sent, true); }
+            }
+        }
+    }
+}
+
+async fn drain(
+    mut sent: Vec<(Duration, Outbound)>,
+    mut outbound_rx: tokio::sync::mpsc::Receiver<String>,
+    t0: Instant,
+) -> (Vec<(Duration, Outbound)>, bool) {
+    while let Some(frame) = outbound_rx.recv().await {
+        if let Ok(message) = decode_outbound(&frame) {
+            sent.push((Instant::now() - t0, message));
+        }
+    }
+    (sent, false)
+}
+
+static SILENCE_B64: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| b64(&[0xFF; 160]));
+static TONE_B64: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| b64(&[0xA0, 0xA0, 0xA0, 0xA0, 0x20, 0x20, 0x20, 0x20].repeat(20)));
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A CRM for pipeline tests: one optional customer, scripted tool results, recorded calls.
+#[derive(Debug, Default)]
+pub(crate) struct FakeCrm {
+    customer: Option<CustomerProfile>,
+    fails: bool,
+    pub(crate) tool_calls: Mutex<Vec<(String, String)>>,
+    pub(crate) records: Mutex<Vec<CallRecord>>,
+}
+
+impl FakeCrm {
+    fn new(customer: Option<CustomerProfile>, fails: bool) -> Self {
+        Self {
+            customer,
+            fails,
+            ..Default::default()
+        }
+    }
+}
+
+#[async_trait]
+impl CallCrm for FakeCrm {
+    async fn lookup_customer(&self, phone: &str) -> Result<Option<CustomerProfile>, PortError> {
+        if self.fails {
+            return Err(PortError("database unreachable".into()));
+        }
+        Ok(self.customer.clone().filter(|c| c.phone == phone))
+    }
+
+    fn tools(&self) -> Vec<ToolSpec> {
+        vec![ToolSpec {
+            name: "book_appointment".into(),
+            description: "Books an appointment.".into(),
+            parameters: json!({"type": "object", "properties": {"service": {"type": "string"}}}),
+        }]
+    }
+
+    async fn execute_tool(&self, name: &str, arguments: &str, _context: &ToolCallContext) -> Value {
+        self.tool_calls
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), arguments.to_owned()));
+        match name {
+            "book_appointment" => json!({"ok": true, "appointment_id": 77}),
+            _ => json!({"ok": false, "error": {"code": "unknown_tool", "message": "no such tool"}}),
+        }
+    }
+
+    async fn record_call(&self, record: &CallRecord) -> Result<(), PortError> {
+        self.records.lock().unwrap().push(record.clone());
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+/// Call control that records transfers.
+#[derive(Debug, Default)]
+pub(crate) struct FakeControl {
+    can_transfer: bool,
+    pub(crate) transfers: Mutex<Vec<String>>,
+    pub(crate) hang_ups: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl CallControl for FakeControl {
+    fn can_transfer(&self) -> bool {
+        self.can_transfer
+    }
+
+    async fn transfer_to_advisor(&self, call_sid: &twilio::CallSid) -> Result<(), PortError> {
+        self.transfers
+            .lock()
+            .unwrap()
+            .push(call_sid.as_str().to_owned());
+        Ok(())
+    }
+
+    async fn hang_up(&self, call_sid: &twilio::CallSid) -> Result<(), PortError> {
+        self.hang_ups
+            .lock()
+            .unwrap()
+            .push(call_sid.as_str().to_owned());
+        Ok(())
+    }
+}
+
+pub(crate) fn john_smith() -> CustomerProfile {
+    CustomerProfile {
+        id: 1,
+        first_name: "John".into(),
+        last_name: "Smith".into(),
+        phone: CALLER.into(),
+        email: None,
+        vehicles: vec![VehicleInfo {
+            id: 5,
+            year: 2019,
+            make: "Honda".into(),
+            model: "Civic".into(),
+            mileage: Some(42_000),
+        }],
+        upcoming_appointments: vec![AppointmentInfo {
+            id: 9,
+            service: "oil change".into(),
+            starts_at: Utc.with_ymd_and_hms(2026, 11, 27, 15, 0, 0).unwrap(),
+            duration_minutes: 30,
+            vehicle: Some("2019 Honda Civic".into()),
+            status: "scheduled".into(),
+        }],
+    }
+}

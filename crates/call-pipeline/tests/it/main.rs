@@ -1,0 +1,4 @@
+//! End-to-end tests of `run_call` with a simulated Twilio caller and scripted providers.
+
+mod calls;
+mod harness;
