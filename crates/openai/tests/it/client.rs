@@ -36,11 +36,11 @@ fn endpoint(server: &TestServer, path: &str, model: &str) -> Endpoint {
     Endpoint::new(server.url(path), ApiKey::new("sk-test-primary"), model)
 }
 
-fn client(server: &TestServer) -> OpenAiClient {
+pub(crate) fn client(server: &TestServer) -> OpenAiClient {
     OpenAiClient::new(config(vec![endpoint(server, "/v1", "gpt-4o-mini")])).unwrap()
 }
 
-fn simple_request() -> ChatRequest {
+pub(crate) fn simple_request() -> ChatRequest {
     ChatRequest {
         messages: vec![
             ChatMessage::System {
@@ -55,7 +55,7 @@ fn simple_request() -> ChatRequest {
 }
 
 /// Streams `request` and logs every item.
-async fn run(llm: &dyn LanguageModel, request: ChatRequest) -> String {
+pub(crate) async fn run(llm: &dyn LanguageModel, request: ChatRequest) -> String {
     let mut log = String::new();
     let stream = tokio::time::timeout(HANG_GUARD, llm.stream(request))
         .await

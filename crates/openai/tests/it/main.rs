@@ -1,4 +1,5 @@
 //! `OpenAiClient` against a local server that speaks protocols.md 8.2/8.3 byte for byte.
 
 mod client;
+mod parity;
 mod server;
