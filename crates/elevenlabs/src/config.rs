@@ -46,6 +46,9 @@ pub struct ElevenLabsConfig {
     pub sync_alignment: bool,
     /// `language_code` query parameter (ISO 639-1), for models that accept it.
     pub language_code: Option<String>,
+    /// While a flushed reply waits for its audio, this long without any frame from the server
+    /// means a dead socket: reconnect and resend what was not heard. Default 5 s.
+    pub response_timeout: Duration,
     /// Limit on one WebSocket handshake (TCP, TLS and HTTP upgrade). Default 5 s.
     pub connect_timeout: Duration,
     /// After `Close`, how long to wait for the remaining audio and the server's close. Default 5 s.
@@ -126,6 +129,7 @@ impl ElevenLabsConfig {
             keepalive_interval: Duration::from_secs(15),
             sync_alignment: true,
             language_code: None,
+            response_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             close_timeout: Duration::from_secs(5),
             reconnect: ReconnectPolicy::default(),
@@ -216,6 +220,9 @@ impl ElevenLabsConfig {
         }
         if !(1..=MAX_CONTEXTS_PER_SOCKET).contains(&self.max_contexts) {
             return invalid("max_contexts", "must be 1..=5");
+        }
+        if self.response_timeout.is_zero() || self.connect_timeout.is_zero() {
+            return invalid("response_timeout/connect_timeout", "must be above zero");
         }
         if self.event_queue_len == 0 || self.command_queue_len == 0 {
             return invalid("event_queue_len/command_queue_len", "must be above zero");

@@ -11,6 +11,9 @@
 //! The driver also sends keep-alives before `inactivity_timeout`, reconnects on a dropped socket
 //! (resuming unheard text), and accepts both spellings of the fields the docs and SDKs disagree on.
 //!
+//! TLS uses tokio-tungstenite's rustls, which takes the process-default crypto provider; before the
+//! first `wss://` connect this crate installs ring as that default unless one is already installed.
+//!
 //! Must not depend on: `call-pipeline`, `conversation`, `twilio`, other vendor crates, or the
 //! process environment (configuration comes in through `ElevenLabsConfig::from_lookup`).
 

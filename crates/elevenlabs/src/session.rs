@@ -23,7 +23,7 @@
 mod tests;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -62,6 +62,9 @@ pub(crate) struct Session {
     n_contexts_opened: u64,
     /// When we last wrote to the socket; the keep-alive fires `keepalive_interval` after it.
     last_sent: TokioInstant,
+    /// Last sign of life from the server (any frame), or the last flush: while a flushed context
+    /// waits for its audio, silence past `response_timeout` counts as a dead socket.
+    progress_at: TokioInstant,
     /// Set once `close_socket` went out: the deadline for the server's close.
     closing: Option<TokioInstant>,
     /// Why the socket is unusable; the loop reconnects before doing anything else.
@@ -128,6 +131,7 @@ impl Session {
             deferred: VecDeque::new(),
             n_contexts_opened: 0,
             last_sent: TokioInstant::now(),
+            progress_at: TokioInstant::now(),
             closing: None,
             broken: None,
             last_vendor_error: None,
@@ -179,6 +183,12 @@ impl Session {
                 self.closing.is_none() && self.deferred.len() < MAX_DEFERRED_COMMANDS;
             let keepalive_at = self.last_sent + self.config.keepalive_interval;
             let close_deadline = self.closing.unwrap_or(keepalive_at);
+            let silent_at = self.progress_at + self.config.response_timeout;
+            let awaiting_audio = self.closing.is_none()
+                && self
+                    .contexts
+                    .iter()
+                    .any(|c| c.state == ContextState::Closing);
             tokio::select! {
                 command = self.commands_rx.recv(), if accept_commands => {
                     // A dropped handle ends the session like `Close` does.
@@ -189,6 +199,12 @@ impl Session {
                     self.on_frame(frame, at).await?;
                 }
                 () = sleep_until(keepalive_at), if self.closing.is_none() => self.keep_alive().await,
+                () = sleep_until(silent_at), if awaiting_audio => {
+                    self.broken = Some(ProviderError::Timeout(format!(
+                        "no reply from the server for {:?} while audio was due",
+                        self.config.response_timeout
+                    )));
+                }
                 () = sleep_until(close_deadline), if self.closing.is_some() => {
                     return Err(Exit::Failed(ProviderError::Timeout(
                         "server did not close the socket after close_socket".to_owned(),
@@ -263,10 +279,11 @@ impl Session {
         let Some(context_id) = self.open_context_id() else {
             return Ok(());
         };
-        let Some(current) = self.contexts.back_mut() else {
-            return Ok(());
-        };
-        if current.text.trim().is_empty() {
+        if self
+            .contexts
+            .back()
+            .is_none_or(|c| c.text.trim().is_empty())
+        {
             // Nothing to speak: owe a `Flushed` right after the earlier contexts, keep the
             // (still empty) context open, and ask the server nothing.
             let marker = Context::empty_flush();
@@ -274,6 +291,17 @@ impl Session {
             self.contexts.insert(idx, marker);
             return self.advance().await;
         }
+        if !self
+            .contexts
+            .iter()
+            .any(|c| c.state == ContextState::Closing)
+        {
+            // The silence clock starts now, not at the last frame of an idle socket.
+            self.progress_at = TokioInstant::now();
+        }
+        let Some(current) = self.contexts.back_mut() else {
+            return Ok(());
+        };
         current.state = ContextState::Closing;
         current.flush_requested = true;
         debug!(context_id, "flushing");
@@ -317,6 +345,7 @@ impl Session {
         frame: Option<Result<Message, tungstenite::Error>>,
         at: Instant,
     ) -> Result<(), Exit> {
+        self.progress_at = TokioInstant::now();
         let reason = match frame {
             Some(Ok(Message::Text(text))) => return self.on_text_frame(text.as_str(), at).await,
             Some(Ok(Message::Binary(bytes))) => {
@@ -324,17 +353,25 @@ impl Session {
                 return Ok(());
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => return Ok(()),
-            Some(Ok(Message::Close(frame))) => match frame {
-                Some(frame) => {
-                    format!("server closed the socket ({} {})", frame.code, frame.reason)
+            Some(Ok(Message::Close(frame))) => {
+                if self.closing.is_some() {
+                    return self.finish_close().await;
                 }
-                None => "server closed the socket".to_owned(),
-            },
+                match frame {
+                    Some(frame) => {
+                        format!("server closed the socket ({} {})", frame.code, frame.reason)
+                    }
+                    None => "server closed the socket".to_owned(),
+                }
+            }
             Some(Err(e)) => format!("socket error: {e}"),
             None => "socket ended".to_owned(),
         };
         if self.closing.is_some() {
-            return self.finish_close().await;
+            // Without the server's close we cannot tell whether all audio came: owe nothing.
+            return Err(Exit::Failed(ProviderError::Connect(format!(
+                "connection lost while closing: {reason}"
+            ))));
         }
         // `ProviderError` has no "connection lost" variant; `Connect` is the retryable one.
         let reason = match self.last_vendor_error.take() {
@@ -353,7 +390,18 @@ impl Session {
                       "elevenlabs reported an error");
                 let error = ProviderError::Vendor(vendor.to_string());
                 self.last_vendor_error = Some(vendor.to_string());
-                self.emit(TtsEvent::Error { error, at }).await
+                self.emit(TtsEvent::Error { error, at }).await?;
+                // An error naming one of our contexts ends that context: no `isFinal` will come,
+                // and a reply cut short must not leave its `Flushed` owed forever.
+                if let Some(context) = vendor.context_id.as_deref().and_then(|id| {
+                    self.contexts
+                        .iter_mut()
+                        .find(|c| c.id.as_deref() == Some(id))
+                }) {
+                    context.state = ContextState::Done;
+                    self.advance().await?;
+                }
+                Ok(())
             }
             Ok(ServerMessage::Unknown { keys }) => {
                 debug!(?keys, "unknown server message skipped");
@@ -472,6 +520,7 @@ impl Session {
                     info!(attempt = attempt_idx + 1, "tts socket reconnected");
                     self.ws = ws;
                     self.last_vendor_error = None;
+                    self.progress_at = TokioInstant::now();
                     return self.resync().await;
                 }
                 Err(error) if !error.is_retryable() => return Err(Exit::Failed(error)),
@@ -635,6 +684,9 @@ pub(crate) async fn open_socket(
     api_key: &ApiKey,
     connect_timeout: Duration,
 ) -> Result<Ws, ProviderError> {
+    if url.scheme() == "wss" {
+        ensure_crypto_provider();
+    }
     let mut request = url
         .as_str()
         .into_client_request()
@@ -650,6 +702,19 @@ pub(crate) async fn open_socket(
             "connect took over {connect_timeout:?}"
         ))),
     }
+}
+
+/// tokio-tungstenite builds its rustls config from the process-default crypto provider and panics
+/// when there is none, or when rustls cannot pick one because both ring and aws-lc-rs are compiled
+/// in (crates.md pitfall 3). Install ring unless the binary already chose a provider.
+fn ensure_crypto_provider() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // An `Err` means another thread installed one first, which is just as good.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+    });
 }
 
 fn handshake_error(error: tungstenite::Error) -> ProviderError {

@@ -520,3 +520,104 @@ async fn waits_for_the_server_close_with_a_deadline() {
     .assert_eq(&client.until_closed().await);
     conn.wait_closed().await;
 }
+
+#[tokio::test]
+async fn a_silent_socket_is_replaced() {
+    let mut server = MockServer::start(Mode::Accept).await;
+    let mut config = test_config(&server.base_url);
+    config.response_timeout = Duration::from_millis(200);
+    let mut client = Client::connect(config, TtsOptions::default()).await;
+    let mut conn = server.next_conn().await;
+    conn.expect(&[init("ctx-1")]).await;
+    client.handle.send_text("Are you there?").await.unwrap();
+    client.handle.flush().await.unwrap();
+    conn.expect(&[text("ctx-1", "Are you there? ")]).await;
+    conn.expect(&flush("ctx-1")).await;
+    conn.expect(&[init("ctx-2")]).await;
+    // The old socket accepts everything and answers nothing; the client moves to a new one.
+    let mut new_conn = server.next_conn().await;
+    new_conn
+        .expect(&[init("ctx-3"), text("ctx-3", "Are you there? ")])
+        .await;
+    new_conn.expect(&flush("ctx-3")).await;
+    new_conn.expect(&[init("ctx-4")]).await;
+    new_conn
+        .send_audio("ctx-3", b"are-you-there", "Are you there? ")
+        .await;
+    new_conn.send_final("ctx-3").await;
+    expect![[r#"
+        reconnecting: timed out: no reply from the server for 200ms while audio was due
+        audio "are-you-there"
+        flushed
+    "#]]
+    .assert_eq(&client.take(3).await);
+    drop(conn);
+}
+
+#[tokio::test]
+async fn an_error_naming_a_context_ends_that_context() {
+    let mut server = MockServer::start(Mode::Accept).await;
+    let (mut client, mut conn) = open(&mut server).await;
+    client.handle.send_text("One.").await.unwrap();
+    client.handle.flush().await.unwrap();
+    conn.expect(&[text("ctx-1", "One. ")]).await;
+    conn.expect(&flush("ctx-1")).await;
+    conn.expect(&[init("ctx-2")]).await;
+    conn.send(json!({"error": "generation_failed", "message": "oops", "contextId": "ctx-1"}))
+        .await;
+    expect![[r#"
+        error: Vendor("generation_failed: oops")
+        flushed
+    "#]]
+    .assert_eq(&client.take(2).await);
+    // The socket stays in use.
+    client.handle.send_text("Two.").await.unwrap();
+    conn.expect(&[text("ctx-2", "Two. ")]).await;
+}
+
+#[tokio::test]
+async fn losing_the_socket_while_closing_owes_nothing() {
+    let mut server = MockServer::start(Mode::Accept).await;
+    let (client, mut conn) = open(&mut server).await;
+    client.handle.send_text("Bye.").await.unwrap();
+    client.handle.flush().await.unwrap();
+    client.handle.close().await.unwrap();
+    conn.expect(&[text("ctx-1", "Bye. ")]).await;
+    conn.expect(&flush("ctx-1")).await;
+    conn.expect(&[init("ctx-2"), json!({"close_socket": true})])
+        .await;
+    conn.send_audio("ctx-1", b"by", "By").await;
+    conn.kill();
+    let events = client.until_closed().await;
+    let events: Vec<&str> = events.lines().collect();
+    assert_eq!(events[0], r#"audio "by""#);
+    assert!(
+        events[1].starts_with("error: Connect(\"connection lost while closing: "),
+        "{events:?}"
+    );
+    assert_eq!(events[2..], ["closed"]);
+}
+
+/// wss:// must not panic for want of a rustls crypto provider (crates.md pitfall 3); a server
+/// that cannot do TLS is a `Connect` error.
+#[tokio::test]
+async fn wss_to_a_plain_tcp_listener_is_a_connect_error() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tts = ElevenLabsTts::new(test_config(&format!("wss://127.0.0.1:{port}"))).unwrap();
+    let refuse = async {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut stream, b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            .await
+            .unwrap();
+    };
+    let (result, ()) = tokio::time::timeout(crate::mock::GUARD, async {
+        tokio::join!(tts.connect(TtsOptions::default()), refuse)
+    })
+    .await
+    .unwrap();
+    let Err(error) = result else {
+        panic!("a plain TCP server cannot complete TLS")
+    };
+    assert!(matches!(error, ProviderError::Connect(_)), "{error:?}");
+}
