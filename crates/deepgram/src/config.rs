@@ -198,6 +198,9 @@ pub struct DeepgramTtsConfig {
     pub flush_limit: usize,
     /// The window for `flush_limit`. Default 60 s.
     pub flush_window: Duration,
+    /// How long audio is held back waiting for `Cleared` after a `Clear`; past it the clear is
+    /// taken as done, so a lost `Cleared` cannot mute the rest of the call. Default 2 s.
+    pub clear_timeout: Duration,
     /// Longest `Speak` text; longer text is cut at whitespace into several messages. Deepgram
     /// documents no limit; third parties cap at 2000 characters. Default 2000.
     pub max_speak_chars: usize,
@@ -219,6 +222,7 @@ impl DeepgramTtsConfig {
             reconnect: ReconnectPolicy::default(),
             flush_limit: 20,
             flush_window: Duration::from_secs(60),
+            clear_timeout: Duration::from_secs(2),
             max_speak_chars: 2000,
             command_queue_len: 64,
             event_queue_len: 256,

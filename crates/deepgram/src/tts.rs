@@ -78,6 +78,7 @@ impl TextToSpeech for DeepgramTts {
             in_flight: VecDeque::new(),
             flush_times: VecDeque::new(),
             awaiting_cleared: 0,
+            cleared_deadline: None,
             n_dropped_audio_bytes: 0,
             n_failed_attempts: 0,
         };
@@ -130,6 +131,8 @@ struct Driver {
     flush_times: VecDeque<Instant>,
     /// `Clear`s sent whose `Cleared` has not arrived; audio is dropped while this is non-zero.
     awaiting_cleared: u32,
+    /// When to stop waiting for `Cleared` (set while `awaiting_cleared > 0`).
+    cleared_deadline: Option<Instant>,
     n_dropped_audio_bytes: u64,
     /// Consecutive failed reconnects; reset by data from the server or by a socket that stayed up
     /// for `stable_after`.
@@ -254,6 +257,7 @@ impl Driver {
                             debug!("sending clear");
                             self.forget_pending_text();
                             self.awaiting_cleared += 1;
+                            self.cleared_deadline = Some(Instant::now() + self.config.clear_timeout);
                             socket::send(&mut socket, Message::text(wire::CLEAR), send_timeout).await
                         }
                         Some(TtsCommand::Close) | None => return self.close(socket).await,
@@ -261,6 +265,13 @@ impl Driver {
                     if let Err(err) = result {
                         return SocketEnd::Dropped(err);
                     }
+                }
+                () = socket::sleep_until(self.cleared_deadline) => {
+                    warn!(
+                        clear_timeout_ms = self.config.clear_timeout.as_millis(),
+                        "no cleared from deepgram tts in time, passing audio again"
+                    );
+                    self.settle_clears().await;
                 }
                 () = socket::sleep_until(flush_ready_at) => {
                     if let Err(err) = self.try_flush(&mut socket).await {
@@ -353,9 +364,14 @@ impl Driver {
                 None => debug!(sequence_id, "flushed with no flush outstanding, skipped"),
             },
             SpeakMessage::Cleared { sequence_id } => {
-                trace!(sequence_id, "cleared");
-                self.awaiting_cleared = self.awaiting_cleared.saturating_sub(1);
                 if self.awaiting_cleared == 0 {
+                    debug!(sequence_id, "cleared after the clear timeout, skipped");
+                    return None;
+                }
+                trace!(sequence_id, "cleared");
+                self.awaiting_cleared -= 1;
+                if self.awaiting_cleared == 0 {
+                    self.cleared_deadline = None;
                     // A cleared flush that got no `Flushed` before `Cleared` never will.
                     self.in_flight.retain(|group| !group.cleared);
                 }
@@ -441,10 +457,7 @@ impl Driver {
     async fn prepare_resend(&mut self) {
         let at = now();
         // Clears in progress took effect: the old socket's buffers are gone.
-        for _ in 0..std::mem::take(&mut self.awaiting_cleared) {
-            self.emit(TtsEvent::Cleared { at }).await;
-        }
-        self.in_flight.retain(|group| !group.cleared);
+        self.settle_clears().await;
         if let Some(group) = self.in_flight.front()
             && group.audio_started
         {
@@ -455,6 +468,16 @@ impl Driver {
                 self.emit(TtsEvent::Flushed { at }).await;
             }
         }
+    }
+
+    /// Treats every outstanding `Clear` as done: answers each with `Cleared` and lets audio through.
+    async fn settle_clears(&mut self) {
+        let at = now();
+        self.cleared_deadline = None;
+        for _ in 0..std::mem::take(&mut self.awaiting_cleared) {
+            self.emit(TtsEvent::Cleared { at }).await;
+        }
+        self.in_flight.retain(|group| !group.cleared);
     }
 
     /// After `Close` was answered by a clean server close, all text has been spoken.

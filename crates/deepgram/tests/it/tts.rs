@@ -487,3 +487,20 @@ async fn long_text_is_sent_as_several_speak_messages() {
         ]
     );
 }
+
+/// A `Cleared` that never comes must not mute the rest of the call.
+#[tokio::test]
+async fn a_missing_cleared_stops_holding_audio_back_after_the_clear_timeout() {
+    let server = MockDeepgram::start().await;
+    let mut config = config(&server);
+    config.clear_timeout = Duration::from_millis(150);
+    let (mut session, mut conn) = start(&server, config, None).await;
+    session.handle.clear().await.unwrap();
+    conn.expect_control("Clear").await;
+    conn.send_binary(&audio(1)).await;
+    assert_eq!(session.next().await, "cleared");
+    conn.send_json(r#"{"type":"Cleared","sequence_id":0}"#)
+        .await;
+    conn.send_binary(&audio(2)).await;
+    assert_eq!(session.next().await, "audio 2x160");
+}
