@@ -66,6 +66,9 @@ pub struct ConversationManager {
     turns_without_progress: u32,
     pub(crate) silence_timeouts: u32,
     tool_failures: u32,
+    /// A booking, reschedule or cancel already succeeded on this call; a later change must
+    /// update it rather than book again.
+    pub(crate) completed_action: bool,
     /// The caller said "no" to a read-back: wait for the correction before reading back again.
     awaiting_correction: bool,
     pub(crate) escalation_reason: Option<EscalationReason>,
@@ -218,6 +221,7 @@ impl ConversationManager {
             turns_without_progress: 0,
             silence_timeouts: 0,
             tool_failures: 0,
+            completed_action: false,
             awaiting_correction: false,
             escalation_reason: None,
         }
@@ -273,7 +277,8 @@ impl ConversationManager {
         &self.transitions
     }
 
-    /// The transitions caused by the last caller turn (and any event since): log each.
+    /// The transitions caused by the last call to `process_message`, `on_silence_timeout`
+    /// or `record_tool_result`, oldest first: the pipeline logs each after every call.
     pub fn last_turn_transitions(&self) -> &[Transition] {
         &self.transitions[self.turn_start..]
     }
@@ -445,10 +450,10 @@ impl ConversationManager {
     /// The first timeout only changes the prompt (ask whether they are still there);
     /// the second in a row closes the call. Speech resets the count.
     pub fn on_silence_timeout(&mut self) -> State {
+        self.turn_start = self.transitions.len();
         if matches!(self.state, State::Escalation | State::Closing) {
             return self.state;
         }
-        self.turn_start = self.transitions.len();
         self.silence_timeouts += 1;
         if self.silence_timeouts >= MAX_SILENCE_TIMEOUTS {
             self.go(State::Closing);
@@ -463,13 +468,14 @@ impl ConversationManager {
     ///
     /// Outside `execution` (say, a late result after the caller moved on) it changes nothing.
     pub fn record_tool_result(&mut self, result: ToolResult) -> State {
+        self.turn_start = self.transitions.len();
         if self.state != State::Execution {
             return self.state;
         }
-        self.turn_start = self.transitions.len();
         match result {
             ToolResult::Succeeded => {
                 self.tool_failures = 0;
+                self.completed_action = true;
                 self.suspended_intent = None;
                 self.go(State::Closing);
             }
@@ -542,10 +548,17 @@ impl ConversationManager {
                 false
             }
             State::Closing => {
-                if analysis.intent.is_some() && !analysis.goodbye {
-                    self.intent = analysis.intent;
-                    self.route();
-                } else if slots_changed && self.is_booking() {
+                // "thanks for booking that" names the finished intent again: not a new request.
+                // Asking the same question again is fine to answer again.
+                let repeated_question = analysis.intent.is_some()
+                    && analysis.intent == self.intent
+                    && !self.is_booking();
+                let corrected_booking = slots_changed && self.is_booking();
+                if analysis.goodbye {
+                    // Already closing.
+                } else if self.switches_intent(analysis.intent) {
+                    self.switch_intent(analysis.intent);
+                } else if repeated_question || corrected_booking {
                     self.route();
                 }
                 false
@@ -724,7 +737,7 @@ impl ConversationManager {
         self.route();
     }
 
-    fn is_booking(&self) -> bool {
+    pub(crate) fn is_booking(&self) -> bool {
         matches!(
             self.intent,
             Some(

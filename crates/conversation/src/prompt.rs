@@ -210,6 +210,9 @@ impl ConversationManager {
                 };
                 res.push_str(&line);
                 res.push('\n');
+                if self.completed_action && self.is_booking() {
+                    res.push_str("- You already made a change on this call: update that appointment instead of booking a second one.\n");
+                }
                 if let Some(intent) = self.suspended_intent {
                     let _ = writeln!(
                         res,

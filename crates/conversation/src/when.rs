@@ -92,7 +92,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     hour_marker: ascii_regex(r"\b(\d{1,2})\s?(am|pm|oclock|o clock)\b"),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|about|by|after|before|say|like|maybe|for) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|dollars|bucks|of|cars?|tires?|people|times?|or so))?",
+        r"\b(?:at|around|about|by|after|before|say|like|maybe|for|make it|to|how about|do|try) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|dollars|bucks|of|cars?|tires?|people|times?|or so))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|first thing|before lunch|after lunch|end of the day|after work)\b",

@@ -820,6 +820,29 @@ fn new_intent_after_closing_starts_again() {
 }
 
 #[test]
+fn thanks_after_booking_does_not_reopen_it_but_a_change_does() {
+    let mut manager = create_inbound_existing_manager("+15555550111", john(), shop());
+    for turn in ["oil change friday at 10", "yes"] {
+        manager.process_message(turn, now());
+    }
+    manager.record_tool_result(ToolResult::Succeeded);
+    assert_eq!(
+        manager.process_message("great thanks for booking that", now()),
+        State::Closing
+    );
+    assert_eq!(
+        manager.process_message("oh wait make it 11 instead", now()),
+        State::Confirmation
+    );
+    assert_eq!(manager.process_message("yes", now()), State::Execution);
+    let prompt = manager.get_system_prompt();
+    assert!(
+        prompt.contains("update that appointment instead of booking a second one"),
+        "{prompt}"
+    );
+}
+
+#[test]
 fn escalated_state_is_terminal() {
     let mut manager = create_inbound_general_manager(None, shop());
     assert!(manager.should_escalate("get me a supervisor"));

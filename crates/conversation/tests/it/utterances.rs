@@ -434,6 +434,9 @@ fn times() {
             "good morning i need to come in at 2",
             "its been about 3 weeks since my oil change",
             "tomorrow at 6",
+            "oh wait make it 11 instead",
+            "can we do 3",
+            "i need to replace 2 tires",
         ],
         expect![[r#"
             "2pm" => intent=schedule_appointment time=14:00 (2pm)
@@ -465,6 +468,9 @@ fn times() {
             "good morning i need to come in at 2" => intent=schedule_appointment time=14:00 (2)
             "its been about 3 weeks since my oil change" => intent=schedule_appointment service=oil change
             "tomorrow at 6" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=18:00 (6)
+            "oh wait make it 11 instead" => intent=schedule_appointment time=11:00 (11)
+            "can we do 3" => intent=schedule_appointment time=15:00 (3)
+            "i need to replace 2 tires" => nothing
         "#]],
     );
 }
