@@ -15,6 +15,14 @@ use crate::error::Error;
 pub const DEFAULT_BASE_URL: &str = "wss://api.elevenlabs.io";
 /// The default model: the low-latency one.
 pub const DEFAULT_MODEL_ID: &str = "eleven_flash_v2_5";
+/// Environment-style name of the API key setting (required).
+pub const ENV_API_KEY: &str = "ELEVENLABS_API_KEY";
+/// Environment-style name of the voice setting (required).
+pub const ENV_VOICE_ID: &str = "ELEVENLABS_VOICE_ID";
+/// Environment-style name of the endpoint setting (default [`DEFAULT_BASE_URL`]).
+pub const ENV_BASE_URL: &str = "ELEVENLABS_BASE_URL";
+/// Environment-style name of the model setting (default [`DEFAULT_MODEL_ID`]).
+pub const ENV_MODEL_ID: &str = "ELEVENLABS_MODEL_ID";
 /// The server's cap on simultaneous contexts per socket (protocols.md 7.4).
 pub const MAX_CONTEXTS_PER_SOCKET: usize = 5;
 
@@ -143,26 +151,26 @@ impl ElevenLabsConfig {
     /// `ELEVENLABS_MODEL_ID` (optional) through `lookup`; reports every missing one at once.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let api_key = get("ELEVENLABS_API_KEY");
-        let voice_id = get("ELEVENLABS_VOICE_ID");
+        let api_key = get(ENV_API_KEY);
+        let voice_id = get(ENV_VOICE_ID);
         let (Some(api_key), Some(voice_id)) = (api_key.clone(), voice_id.clone()) else {
             let mut names = Vec::new();
             if api_key.is_none() {
-                names.push("ELEVENLABS_API_KEY");
+                names.push(ENV_API_KEY);
             }
             if voice_id.is_none() {
-                names.push("ELEVENLABS_VOICE_ID");
+                names.push(ENV_VOICE_ID);
             }
             return Err(Error::MissingSettings { names });
         };
         let mut res = Self::new(ApiKey::new(api_key), voice_id);
-        if let Some(base_url) = get("ELEVENLABS_BASE_URL") {
+        if let Some(base_url) = get(ENV_BASE_URL) {
             res.base_url = Url::parse(base_url.trim()).map_err(|e| Error::InvalidSetting {
-                name: "ELEVENLABS_BASE_URL",
+                name: ENV_BASE_URL,
                 reason: e.to_string(),
             })?;
         }
-        if let Some(model_id) = get("ELEVENLABS_MODEL_ID") {
+        if let Some(model_id) = get(ENV_MODEL_ID) {
             res.model_id = model_id;
         }
         res.validate()?;

@@ -31,8 +31,9 @@ use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
 pub use config::{
-    ApiKey, DEFAULT_BASE_URL, DEFAULT_MODEL_ID, ElevenLabsConfig, MAX_CONTEXTS_PER_SOCKET,
-    ReconnectPolicy, TextBuffering, VoiceSettings,
+    ApiKey, DEFAULT_BASE_URL, DEFAULT_MODEL_ID, ENV_API_KEY, ENV_BASE_URL, ENV_MODEL_ID,
+    ENV_VOICE_ID, ElevenLabsConfig, MAX_CONTEXTS_PER_SOCKET, ReconnectPolicy, TextBuffering,
+    VoiceSettings,
 };
 pub use error::Error;
 

@@ -229,7 +229,14 @@ impl Session {
     /// the context cap leaves no open context for it.
     async fn execute(&mut self, command: TtsCommand) -> Result<(), Exit> {
         if !matches!(command, TtsCommand::Clear) && !self.ensure_open_context().await {
-            trace!(?command, "context cap reached, deferring command");
+            // Not `?command`: reply text can hold caller details (names, plates, numbers).
+            let kind = match &command {
+                TtsCommand::Text(_) => "text",
+                TtsCommand::Flush => "flush",
+                TtsCommand::Clear => "clear",
+                TtsCommand::Close => "close",
+            };
+            trace!(kind, "context cap reached, deferring command");
             self.deferred.push_front(command);
             return Ok(());
         }
