@@ -17,7 +17,10 @@
 //!   one is still producing is held until the earlier one's `isFinal`.
 //! - A dropped socket is reopened per `ReconnectPolicy`; every unfinished context is re-created on
 //!   the new socket with the text the caller has not heard yet (by the `alignment` character counts
-//!   of the audio already delivered, rolled back to a word start).
+//!   of the audio already delivered, rolled back to a word start). A socket that sends nothing for
+//!   `response_timeout` while a flushed reply waits for audio is treated as dropped.
+//! - An in-band error naming one of our contexts ends that context (its `Flushed` is not owed
+//!   forever); other errors are reported and the close that follows triggers the reconnect.
 
 #[cfg(test)]
 mod tests;
