@@ -10,6 +10,16 @@
 //! No IO, no async, no clock reads: the pipeline passes the time in and turns timers into
 //! calls (`on_silence_timeout`). Regexes are compiled once per process.
 //!
+//! How the pipeline drives it:
+//! - create one manager per call with a `create_*_manager` factory and speak `greeting()`;
+//! - per final transcript call `process_message(text, now)`, log each of
+//!   `last_turn_transitions()` ("State: …, Intent: …"), hand off when the state is
+//!   `Escalation`, and give the LLM `get_system_prompt()`;
+//! - after the booking, reschedule or cancel tool call the LLM makes in `Execution`, call
+//!   `record_tool_result` so the call moves to `Closing` (or back to slot collection when
+//!   the slot was taken);
+//! - store `get_conversation_summary()` in the session.
+//!
 //! Must not depend on: tokio or any async runtime, IO, the system clock, or other workspace crates.
 
 mod customer;

@@ -470,7 +470,7 @@ fn times() {
             "tomorrow at 6" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=18:00 (6)
             "oh wait make it 11 instead" => intent=schedule_appointment time=11:00 (11)
             "can we do 3" => intent=schedule_appointment time=15:00 (3)
-            "i need to replace 2 tires" => nothing
+            "i need to replace 2 tires" => intent=schedule_appointment service=tire replacement
         "#]],
     );
 }
