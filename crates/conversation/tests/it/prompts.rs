@@ -241,3 +241,104 @@ fn outbound_reminder_call_part() {
         - service: oil change
         - appointment 17: an oil change on Thursday, December 3 at 2 PM for the 2019 Honda Civic"#]].assert_eq(&call_part);
 }
+
+/// Only the guidance and the slots, for the state-specific parts.
+#[track_caller]
+fn check_guidance(mut manager: ConversationManager, turns: &[&str], expect: Expect) {
+    for turn in turns {
+        manager.process_message(turn, now());
+    }
+    let prompt = manager.get_system_prompt();
+    let guidance: Vec<&str> = prompt
+        .lines()
+        .skip_while(|line| *line != "What to do now:")
+        .collect();
+    expect.assert_eq(&guidance.join("\n"));
+}
+
+#[test]
+fn guidance_reschedule_read_back() {
+    check_guidance(
+        create_inbound_existing_manager("+15555550111", john(), shop()),
+        &["can i move my appointment to friday the 4th at 11:30"],
+        expect![[r#"
+            What to do now:
+            - Read the details back and ask the caller to confirm: move an oil change on Thursday, December 3 at 2 PM for the 2019 Honda Civic to Friday, December 4 at 11:30 AM.
+
+            Collected so far:
+            - service: oil change
+            - date: Friday, December 4 (they said "4th")
+            - time: 11:30 AM (they said "11:30")
+            - appointment 17: an oil change on Thursday, December 3 at 2 PM for the 2019 Honda Civic"#]],
+    );
+}
+
+#[test]
+fn guidance_new_caller_name_question() {
+    check_guidance(
+        create_inbound_new_manager("+15555550142", shop()),
+        &["i need an alignment monday at 9"],
+        expect![[r#"
+            What to do now:
+            - Ask for their first and last name.
+
+            Collected so far:
+            - service: wheel alignment
+            - date: Monday, November 30 (they said "monday")
+            - time: 9 AM (they said "9")"#]],
+    );
+}
+
+#[test]
+fn guidance_price_question_mid_booking() {
+    check_guidance(
+        create_inbound_new_manager("+15555550142", shop()),
+        &["i need an alignment monday morning", "how much is that"],
+        expect![[r#"
+            What to do now:
+            - Give the price range for wheel alignment from the shop facts, and say the exact price depends on the vehicle.
+            - Then go back to booking their appointment, which the caller started earlier.
+            - Then ask whether there is anything else.
+
+            Collected so far:
+            - service: wheel alignment
+            - date: Monday, November 30 (they said "monday")
+            - time: sometime in the morning"#]],
+    );
+}
+
+#[test]
+fn guidance_time_outside_hours_and_silence() {
+    let mut manager = create_inbound_existing_manager("+15555550111", john(), shop());
+    manager.process_message("battery replacement saturday at 4", now());
+    manager.on_silence_timeout();
+    check_guidance(
+        manager,
+        &[],
+        expect![[r#"
+        What to do now:
+        - The caller has gone quiet. Ask whether they are still there.
+        - Ask what time works for them.
+        - 4 PM is outside our hours on Saturday, November 28 (9 AM to 2 PM): offer a time within them.
+
+        Collected so far:
+        - service: battery replacement
+        - date: Saturday, November 28 (they said "saturday")
+        - time: 4 PM (they said "4")"#]],
+    );
+}
+
+#[test]
+fn guidance_outbound_reminder_cancel() {
+    check_guidance(
+        create_outbound_reminder_manager(john(), oil_change_appointment(), shop()),
+        &["no i need to cancel it"],
+        expect![[r#"
+            What to do now:
+            - Read the details back and ask the caller to confirm: cancel an oil change on Thursday, December 3 at 2 PM for the 2019 Honda Civic.
+
+            Collected so far:
+            - service: oil change
+            - appointment 17: an oil change on Thursday, December 3 at 2 PM for the 2019 Honda Civic"#]],
+    );
+}
