@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use providers::Usage;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use tracing::debug;
 
@@ -144,25 +144,44 @@ impl Crm {
                     .map_err(CrmError::db("get_call"))
             })
             .await?;
-        Ok(row.map(|row| CallRecord {
-            call_sid: row.call_sid,
-            customer_id: row.customer_id.map(i64::from),
-            caller_phone: row.caller_phone,
-            direction: CallDirection::parse(&row.direction),
-            call_type: row.call_type,
-            started_at: row.started_at,
-            ended_at: row.ended_at,
-            status: row.status,
-            summary: row.summary,
-            transcript: row.transcript,
-            escalated: row.escalated,
-            escalation_reason: row.escalation_reason,
-            usage: Usage {
-                prompt_tokens: u32::try_from(row.prompt_tokens).unwrap_or(0),
-                completion_tokens: u32::try_from(row.completion_tokens).unwrap_or(0),
-                total_tokens: u32::try_from(row.total_tokens).unwrap_or(0),
-            },
-        }))
+        Ok(row.map(record_from_row))
+    }
+
+    /// The most recent calls, newest first (by start time), at most `limit`.
+    pub async fn recent_calls(&self, limit: u64) -> Result<Vec<CallRecord>, CrmError> {
+        let rows = self
+            .timed("recent_calls", async {
+                call::Entity::find()
+                    .order_by_desc(call::Column::StartedAt)
+                    .limit(limit)
+                    .all(&self.db)
+                    .await
+                    .map_err(CrmError::db("recent_calls"))
+            })
+            .await?;
+        Ok(rows.into_iter().map(record_from_row).collect())
+    }
+}
+
+fn record_from_row(row: call::Model) -> CallRecord {
+    CallRecord {
+        call_sid: row.call_sid,
+        customer_id: row.customer_id.map(i64::from),
+        caller_phone: row.caller_phone,
+        direction: CallDirection::parse(&row.direction),
+        call_type: row.call_type,
+        started_at: row.started_at,
+        ended_at: row.ended_at,
+        status: row.status,
+        summary: row.summary,
+        transcript: row.transcript,
+        escalated: row.escalated,
+        escalation_reason: row.escalation_reason,
+        usage: Usage {
+            prompt_tokens: u32::try_from(row.prompt_tokens).unwrap_or(0),
+            completion_tokens: u32::try_from(row.completion_tokens).unwrap_or(0),
+            total_tokens: u32::try_from(row.total_tokens).unwrap_or(0),
+        },
     }
 }
 

@@ -94,6 +94,8 @@ pub trait CrmStore: Send + Sync + 'static {
     async fn get_appointment(&self, appointment_id: i64) -> Result<Option<Appointment>, CrmError>;
     /// See `Crm::record_call`.
     async fn record_call(&self, record: &CallRecord) -> Result<(), CrmError>;
+    /// See `Crm::ping`.
+    async fn ping(&self) -> Result<(), CrmError>;
 }
 
 #[async_trait]
@@ -161,5 +163,8 @@ impl CrmStore for Crm {
     }
     async fn record_call(&self, record: &CallRecord) -> Result<(), CrmError> {
         Crm::record_call(self, record).await
+    }
+    async fn ping(&self) -> Result<(), CrmError> {
+        Crm::ping(self).await
     }
 }
