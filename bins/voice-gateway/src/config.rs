@@ -90,6 +90,15 @@ pub(crate) struct Config {
     pub(crate) elevenlabs_api_key: Option<Secret>,
     /// `ELEVENLABS_BASE_URL`.
     pub(crate) elevenlabs_base_url: Url,
+    /// `ELEVENLABS_VOICE_ID`.
+    pub(crate) elevenlabs_voice_id: String,
+    /// `OPENAI_FALLBACK_MODEL`: tried on the same server when the primary model fails.
+    pub(crate) openai_fallback_model: Option<String>,
+    /// `TWILIO_FROM_NUMBER`: caller ID for outbound calls; default the shop's number.
+    pub(crate) twilio_from_number: Option<String>,
+    /// `STREAM_TOKEN_SECRET`: signs per-call stream tokens; random per process when unset (then
+    /// every instance behind a load balancer must be the one that answered the webhook).
+    pub(crate) stream_token_secret: Option<Secret>,
     /// `TTS_PROVIDER`: `deepgram` (default) or `elevenlabs`.
     pub(crate) tts_provider: TtsProvider,
     /// `SHOP_CONFIG`: path of the shop's TOML file.
@@ -233,6 +242,11 @@ impl Config {
             openai_model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned()),
             elevenlabs_api_key: secret("ELEVENLABS_API_KEY"),
             elevenlabs_base_url,
+            elevenlabs_voice_id: get("ELEVENLABS_VOICE_ID")
+                .unwrap_or_else(|| "21m00Tcm4TlvDq8ikWAM".to_owned()),
+            openai_fallback_model: get("OPENAI_FALLBACK_MODEL"),
+            twilio_from_number: get("TWILIO_FROM_NUMBER"),
+            stream_token_secret: secret("STREAM_TOKEN_SECRET"),
             tts_provider,
             shop_config: get("SHOP_CONFIG")
                 .map_or_else(|| PathBuf::from("fixtures/shop.toml"), PathBuf::from),

@@ -1,11 +1,20 @@
 //! `voice-gateway`: the deployed binary. It loads `Config`, installs tracing and metrics, builds the
 //! providers and stores, mounts the HTTP/WebSocket routes, and serves with graceful shutdown.
+//! Subcommands: `serve` (default), `migrate`, `seed-demo`, `nlu`.
 //!
 //! It stays thin: anything with an `if` about calls belongs in a library crate.
 
+mod app;
+mod commands;
 mod config;
+mod routes;
 mod server;
 mod telemetry;
+
+#[cfg(test)]
+mod e2e_tests;
+
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -24,6 +33,23 @@ struct Cli {
 enum Command {
     /// Serve Twilio webhooks and media streams (the default).
     Serve,
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Load the demo customers, vehicles and appointments (idempotent).
+    SeedDemo {
+        /// The demo data file.
+        #[arg(long, default_value = "fixtures/crm/demo.json")]
+        file: PathBuf,
+    },
+    /// Read utterances from stdin (one per line, text or JSON) and print what the NLU makes of each.
+    Nlu {
+        /// The current time (RFC 3339); default now.
+        #[arg(long)]
+        now: Option<String>,
+        /// The shop configuration; default `SHOP_CONFIG`.
+        #[arg(long)]
+        shop: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,5 +69,14 @@ fn main() -> anyhow::Result<()> {
         .context("starting the tokio runtime")?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(server::serve(config)),
+        Command::Migrate => runtime.block_on(commands::migrate(&config)),
+        Command::SeedDemo { file } => runtime.block_on(commands::seed_demo(&config, &file)),
+        Command::Nlu { now, shop } => commands::nlu(
+            &config,
+            now.as_deref(),
+            shop.as_deref(),
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+        ),
     }
 }

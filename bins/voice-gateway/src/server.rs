@@ -1,63 +1,108 @@
-//! The HTTP/WebSocket server: routes, shared state, graceful shutdown.
+//! Serving: bind, run until a shutdown signal, then drain calls and save what is left.
+//!
+//! Shutdown order: stop taking calls (webhooks hand new callers to a person), let calls in progress
+//! finish for up to the drain time, end the rest (each saves its final state), stop the HTTP server,
+//! then flush the call-record outbox and the session store.
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::{config::Config, telemetry};
+use crate::{
+    app::{self, AppState, Overrides},
+    config::Config,
+    routes, telemetry,
+};
 
-/// What every route handler can reach.
-#[derive(Clone)]
-pub(crate) struct AppState {
-    metrics: Option<PrometheusHandle>,
-}
-
-/// Runs the server until SIGTERM or ctrl-c, then drains.
+/// Runs the server until SIGTERM or ctrl-c.
 pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     log_effective_config(&config);
     let metrics = telemetry::init_metrics().context("installing the Prometheus recorder")?;
-    let shutdown = CancellationToken::new();
-    let upkeep = tokio::spawn(run_metrics_upkeep(metrics.clone(), shutdown.clone()));
-
-    let state = AppState {
-        metrics: Some(metrics),
-    };
-    let listener = tokio::net::TcpListener::bind(config.bind_addr)
+    let listener = TcpListener::bind(config.bind_addr)
         .await
         .with_context(|| format!("binding listener on {}", config.bind_addr))?;
+    run(
+        config,
+        Overrides::default(),
+        Some(metrics),
+        listener,
+        wait_for_signal(),
+    )
+    .await
+}
+
+/// Builds the app and serves on `listener` until `shutdown` completes, then drains.
+pub(crate) async fn run(
+    config: Config,
+    overrides: Overrides,
+    metrics: Option<PrometheusHandle>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app::Built { state, outbox } = app::build(config, overrides, metrics.clone()).await?;
+    let background = CancellationToken::new();
+    let outbox_task = tokio::spawn(outbox.run(background.clone()));
+    let upkeep = metrics.map(|handle| tokio::spawn(run_metrics_upkeep(handle, background.clone())));
     info!(addr = %listener.local_addr().context("reading the bound address")?, "listening");
 
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .context("serving HTTP")?;
-    shutdown.cancel();
-    let _ = upkeep.await;
+    let http_stop = CancellationToken::new();
+    let server = axum::serve(listener, routes::router(state.clone()))
+        .with_graceful_shutdown(http_stop.clone().cancelled_owned());
+    let server = tokio::spawn(async move { server.await });
+
+    shutdown.await;
+    drain(&state).await;
+    http_stop.cancel();
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(err))) => warn!(error = %err, "http server ended with an error"),
+        Ok(Err(err)) => warn!(error = %err, "http server task failed"),
+        Err(_) => warn!("http server did not stop within 5 s"),
+    }
+    background.cancel();
+    let _ = outbox_task.await;
+    if let Some(upkeep) = upkeep {
+        let _ = upkeep.await;
+    }
+    if let Err(err) = state.sessions.shutdown().await {
+        warn!(error = %err, "session store shutdown left writes unsaved");
+    }
     info!("stopped");
     Ok(())
 }
 
-/// The route table.
-pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(render_metrics))
-        .with_state(Arc::new(state))
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn render_metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    match &state.metrics {
-        Some(handle) => (StatusCode::OK, handle.render()),
-        None => (StatusCode::NOT_FOUND, String::new()),
+/// Stops new calls, waits up to the drain time for calls in progress, then ends the rest.
+async fn drain(state: &Arc<AppState>) {
+    state.draining.cancel();
+    state.calls.close();
+    let in_progress = state.calls.len();
+    info!(
+        in_progress,
+        drain_s = state.config.drain_timeout.as_secs(),
+        "draining calls"
+    );
+    if tokio::time::timeout(state.config.drain_timeout, state.calls.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            remaining = state.calls.len(),
+            "drain time over; ending the remaining calls"
+        );
+        state.calls_shutdown.cancel();
+        if tokio::time::timeout(Duration::from_secs(10), state.calls.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                remaining = state.calls.len(),
+                "calls did not end within 10 s of being told to"
+            );
+        }
     }
 }
 
@@ -72,8 +117,8 @@ async fn run_metrics_upkeep(handle: PrometheusHandle, shutdown: CancellationToke
     }
 }
 
-/// Cancels `shutdown` on SIGTERM or ctrl-c.
-async fn cancel_on_signal(shutdown: CancellationToken) {
+/// Completes on SIGTERM or ctrl-c.
+async fn wait_for_signal() {
     let ctrl_c = async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             warn!(%err, "cannot listen for ctrl-c");
@@ -97,9 +142,7 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     tokio::select! {
         _ = ctrl_c => info!("ctrl-c received, shutting down"),
         _ = terminate => info!("SIGTERM received, shutting down"),
-        _ = shutdown.cancelled() => {}
     }
-    shutdown.cancel();
 }
 
 fn log_effective_config(config: &Config) {
@@ -132,29 +175,7 @@ fn log_effective_config(config: &Config) {
             "providers not configured: incoming calls will be answered with a spoken apology and transferred to the advisor"
         );
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::body::Body;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn healthz_answers_ok() {
-        let app = router(AppState { metrics: None });
-        let response = app
-            .oneshot(
-                axum::http::Request::get("/healthz")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(&body[..], b"ok");
+    if config.stream_token_secret.is_none() {
+        info!("STREAM_TOKEN_SECRET unset: stream tokens use a per-process secret");
     }
 }

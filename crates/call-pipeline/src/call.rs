@@ -1372,6 +1372,8 @@ impl CallState {
             transcript: serde_json::to_value(&self.history).unwrap_or(Value::Null),
             escalation_triggered: self.manager.escalation_triggered(),
             escalation_reason: escalation_reason.map(|r| r.as_str().to_owned()),
+            prompt_tokens: self.usage.prompt_tokens,
+            completion_tokens: self.usage.completion_tokens,
             total_tokens: u64::from(self.usage.total_tokens),
             timings: Value::Array(std::mem::take(&mut self.timings)),
         };

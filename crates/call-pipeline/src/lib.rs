@@ -14,6 +14,7 @@
 mod barge_in;
 mod call;
 mod config;
+mod crm_port;
 mod outbound;
 mod outbox;
 mod phone;
@@ -25,6 +26,7 @@ mod turn;
 
 pub use call::{CallDeps, CallOutcome, CallStatus, run_call};
 pub use config::PipelineConfig;
+pub use crm_port::CrmPort;
 pub use outbox::{OutboxWorker, RecordOutbox};
 pub use phone::{PhoneError, PhoneLink};
 pub use ports::{CallControl, CallCrm, CallRecord, NoCallControl, PortError, ToolCallContext};

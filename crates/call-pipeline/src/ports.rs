@@ -107,7 +107,11 @@ pub struct CallRecord {
     pub escalation_triggered: bool,
     /// Why, snake_case.
     pub escalation_reason: Option<String>,
-    /// LLM tokens used.
+    /// LLM prompt tokens used.
+    pub prompt_tokens: u32,
+    /// LLM completion tokens used.
+    pub completion_tokens: u32,
+    /// LLM tokens used in all.
     pub total_tokens: u64,
     /// Per-turn latency figures.
     pub timings: serde_json::Value,

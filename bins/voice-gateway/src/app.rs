@@ -1,0 +1,328 @@
+//! Wiring: builds the providers, stores and call control from `Config`, and runs the server with
+//! draining shutdown. Everything here is construction; call behaviour lives in `call-pipeline`.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use call_pipeline::{
+    CallControl, CallCrm, CallDeps, CrmPort, NoCallControl, OutboxWorker, PipelineConfig,
+    PortError, RecordOutbox,
+};
+use chrono::Utc;
+use conversation::ShopConfig;
+use metrics_exporter_prometheus::PrometheusHandle;
+use providers::{LanguageModel, SpeechToText, TextToSpeech};
+use session_store::{SessionStore, SessionStoreConfig};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::{info, warn};
+use twilio::{
+    AccountSid, AuthToken, CallSid,
+    rest::{CallsClient, CallsClientConfig},
+    signature::RequestValidator,
+    twiml,
+};
+
+use crate::config::{Config, TtsProvider};
+
+/// The speech and language providers; `None` in `AppState` when credentials are missing.
+#[derive(Clone)]
+pub(crate) struct Providers {
+    pub(crate) stt: Arc<dyn SpeechToText>,
+    pub(crate) llm: Arc<dyn LanguageModel>,
+    pub(crate) tts: Arc<dyn TextToSpeech>,
+    pub(crate) tts_fallback: Option<Arc<dyn TextToSpeech>>,
+}
+
+/// Everything the routes use, built once.
+pub(crate) struct AppState {
+    pub(crate) config: Config,
+    pub(crate) shop: Arc<ShopConfig>,
+    /// `None` means calls are handed straight to the advisor (missing credentials).
+    pub(crate) providers: Option<Providers>,
+    pub(crate) crm: Arc<dyn CallCrm>,
+    /// The database for `/api/calls` (absent in tests that fake the CRM).
+    pub(crate) crm_store: Option<crm::Crm>,
+    pub(crate) sessions: Arc<dyn SessionStore>,
+    pub(crate) call_control: Arc<dyn CallControl>,
+    pub(crate) rest: Option<CallsClient>,
+    pub(crate) validator: Option<RequestValidator>,
+    pub(crate) stream_secret: Arc<[u8]>,
+    pub(crate) records: RecordOutbox,
+    pub(crate) pipeline: Arc<PipelineConfig>,
+    /// Every call in progress; shutdown waits on it.
+    pub(crate) calls: TaskTracker,
+    /// Cancelled on SIGTERM: new calls are turned away, calls in progress go on.
+    pub(crate) draining: CancellationToken,
+    /// Cancelled when the drain time is up: calls in progress end and save.
+    pub(crate) calls_shutdown: CancellationToken,
+    pub(crate) metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    /// The dependencies one call gets.
+    pub(crate) fn call_deps(&self, providers: &Providers) -> CallDeps {
+        CallDeps {
+            stt: providers.stt.clone(),
+            llm: providers.llm.clone(),
+            tts: providers.tts.clone(),
+            tts_fallback: providers.tts_fallback.clone(),
+            crm: self.crm.clone(),
+            sessions: self.sessions.clone(),
+            call_control: self.call_control.clone(),
+            shop: self.shop.clone(),
+            stream_secret: Some(self.stream_secret.clone()),
+            records: self.records.clone(),
+            now: Arc::new(Utc::now),
+        }
+    }
+}
+
+/// What `build` makes besides the state: the outbox worker to run.
+pub(crate) struct Built {
+    pub(crate) state: Arc<AppState>,
+    pub(crate) outbox: OutboxWorker,
+}
+
+/// Parts a test may supply instead of the real ones.
+#[derive(Default)]
+pub(crate) struct Overrides {
+    pub(crate) providers: Option<Providers>,
+    pub(crate) call_control: Option<Arc<dyn CallControl>>,
+    pub(crate) pipeline: Option<PipelineConfig>,
+}
+
+/// Loads the shop, connects the database and session store, and builds providers from `config`.
+pub(crate) async fn build(
+    config: Config,
+    overrides: Overrides,
+    metrics: Option<PrometheusHandle>,
+) -> anyhow::Result<Built> {
+    let shop_text = std::fs::read_to_string(&config.shop_config).with_context(|| {
+        format!(
+            "reading the shop configuration {}",
+            config.shop_config.display()
+        )
+    })?;
+    let shop = ShopConfig::from_toml_str(&shop_text).context("parsing the shop configuration")?;
+    let shop = Arc::new(shop);
+
+    let crm_store = crm::connect_and_migrate(
+        config.database_url.expose(),
+        &crm::CrmConfig::default(),
+        (*shop).clone(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "connecting to the database {}",
+            config.database_url_redacted()
+        )
+    })?;
+    info!(backend = crm_store.backend_name(), "database ready");
+    let crm: Arc<dyn CallCrm> = Arc::new(CrmPort::new(
+        Arc::new(crm_store.clone()),
+        Arc::new(Utc::now),
+    ));
+
+    let sessions = session_store::connect(
+        config.redis_url.as_ref().map(|url| url.expose()),
+        SessionStoreConfig::default(),
+    )
+    .await
+    .context("connecting to the session store")?;
+
+    let rest = match (&config.twilio_account_sid, &config.twilio_auth_token) {
+        (Some(account), Some(token)) => {
+            let mut rest_config = CallsClientConfig::new(
+                AccountSid::from_wire(account.clone()),
+                AuthToken::new(token.expose()),
+            );
+            rest_config.base_url = config
+                .twilio_api_base_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned();
+            Some(CallsClient::new(rest_config).context("building the Twilio REST client")?)
+        }
+        _ => None,
+    };
+    let validator = config
+        .twilio_auth_token
+        .as_ref()
+        .map(|token| RequestValidator::new(AuthToken::new(token.expose())));
+    let advisor = config
+        .advisor_phone
+        .clone()
+        .or_else(|| shop.advisor_phone.clone());
+    let call_control: Arc<dyn CallControl> = match (overrides.call_control, &rest, advisor) {
+        (Some(control), _, _) => control,
+        (None, Some(rest), Some(advisor)) => Arc::new(TwilioCallControl {
+            rest: rest.clone(),
+            advisor_phone: advisor,
+            caller_id: config
+                .twilio_from_number
+                .clone()
+                .or_else(|| shop.phone.clone()),
+        }),
+        _ => Arc::new(NoCallControl),
+    };
+
+    let providers = match overrides.providers {
+        Some(providers) => Some(providers),
+        None if config.missing_providers().is_empty() => Some(real_providers(&config)?),
+        None => None,
+    };
+    let stream_secret: Arc<[u8]> = match &config.stream_token_secret {
+        Some(secret) => Arc::from(secret.expose().as_bytes()),
+        None => Arc::from(uuid::Uuid::new_v4().as_bytes().as_slice()),
+    };
+    let (records, outbox) = RecordOutbox::new(crm.clone(), Some(spool_dir(&config)));
+    let state = AppState {
+        shop,
+        providers,
+        crm,
+        crm_store: Some(crm_store),
+        sessions,
+        call_control,
+        rest,
+        validator,
+        stream_secret,
+        records,
+        pipeline: Arc::new(overrides.pipeline.unwrap_or_default()),
+        calls: TaskTracker::new(),
+        draining: CancellationToken::new(),
+        calls_shutdown: CancellationToken::new(),
+        metrics,
+        config,
+    };
+    Ok(Built {
+        state: Arc::new(state),
+        outbox,
+    })
+}
+
+/// Where unwritten call records wait across restarts: next to the SQLite file, or `./data/`.
+fn spool_dir(config: &Config) -> std::path::PathBuf {
+    config
+        .capture_dir
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("data"))
+        .join("pending-call-records")
+}
+
+fn real_providers(config: &Config) -> anyhow::Result<Providers> {
+    let deepgram_key = config
+        .deepgram_api_key
+        .as_ref()
+        .context("DEEPGRAM_API_KEY")?;
+    let mut stt_config =
+        deepgram::DeepgramSttConfig::new(deepgram::ApiKey::new(deepgram_key.expose()));
+    stt_config.url = config.deepgram_stt_url.clone();
+    let stt: Arc<dyn SpeechToText> = Arc::new(deepgram::DeepgramStt::new(stt_config));
+
+    let openai_key = config.openai_api_key.as_ref().context("OPENAI_API_KEY")?;
+    let mut endpoints = vec![openai::Endpoint::new(
+        config.openai_base_url.clone(),
+        openai::ApiKey::new(openai_key.expose()),
+        config.openai_model.clone(),
+    )];
+    if let Some(model) = &config.openai_fallback_model {
+        endpoints.push(openai::Endpoint::new(
+            config.openai_base_url.clone(),
+            openai::ApiKey::new(openai_key.expose()),
+            model.clone(),
+        ));
+    }
+    let llm = openai::OpenAiClient::new(openai::OpenAiConfig {
+        endpoints,
+        ..openai::OpenAiConfig::default()
+    })
+    .context("building the OpenAI client")?;
+    let llm: Arc<dyn LanguageModel> = Arc::new(llm);
+
+    let deepgram_tts = config.deepgram_api_key.as_ref().map(|key| {
+        let mut tts_config = deepgram::DeepgramTtsConfig::new(deepgram::ApiKey::new(key.expose()));
+        tts_config.url = config.deepgram_tts_url.clone();
+        Arc::new(deepgram::DeepgramTts::new(tts_config)) as Arc<dyn TextToSpeech>
+    });
+    let elevenlabs_tts = match &config.elevenlabs_api_key {
+        Some(key) => {
+            let mut el_config = elevenlabs::ElevenLabsConfig::new(
+                elevenlabs::ApiKey::new(key.expose()),
+                config.elevenlabs_voice_id.clone(),
+            );
+            el_config.base_url = config.elevenlabs_base_url.clone();
+            Some(Arc::new(
+                elevenlabs::ElevenLabsTts::new(el_config)
+                    .context("building the ElevenLabs client")?,
+            ) as Arc<dyn TextToSpeech>)
+        }
+        None => None,
+    };
+    let (tts, tts_fallback) = match config.tts_provider {
+        TtsProvider::Deepgram => (deepgram_tts.context("DEEPGRAM_API_KEY")?, elevenlabs_tts),
+        TtsProvider::ElevenLabs => (elevenlabs_tts.context("ELEVENLABS_API_KEY")?, deepgram_tts),
+    };
+    Ok(Providers {
+        stt,
+        llm,
+        tts,
+        tts_fallback,
+    })
+}
+
+/// Transfers and hang-ups through Twilio's Calls API.
+struct TwilioCallControl {
+    rest: CallsClient,
+    advisor_phone: String,
+    caller_id: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl CallControl for TwilioCallControl {
+    fn can_transfer(&self) -> bool {
+        true
+    }
+
+    async fn transfer_to_advisor(&self, call_sid: &CallSid) -> Result<(), PortError> {
+        let mut dial = twiml::Dial::number(&self.advisor_phone).timeout_secs(25);
+        if let Some(caller_id) = &self.caller_id {
+            dial = dial.caller_id(caller_id);
+        }
+        let document = twiml::Response::new().dial(dial).to_xml();
+        retry_rest(|| self.rest.update_call_twiml(call_sid, &document)).await
+    }
+
+    async fn hang_up(&self, call_sid: &CallSid) -> Result<(), PortError> {
+        match self.rest.complete_call(call_sid).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_call_gone() => Ok(()),
+            Err(err) => Err(PortError(err.to_string())),
+        }
+    }
+}
+
+/// A REST call with a bounded retry for 429 and 5xx.
+async fn retry_rest<F, Fut>(mut call: F) -> Result<(), PortError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<twilio::rest::Call, twilio::rest::RestError>>,
+{
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1..=3 {
+        match call().await {
+            Ok(_) => return Ok(()),
+            Err(err) if err.is_retryable() && attempt < 3 => {
+                let wait = err
+                    .retry_after()
+                    .unwrap_or(delay)
+                    .min(Duration::from_secs(2));
+                warn!(attempt, error = %err, "twilio rest call failed; retrying");
+                tokio::time::sleep(wait).await;
+                delay *= 2;
+            }
+            Err(err) => return Err(PortError(err.to_string())),
+        }
+    }
+    Err(PortError("retries exhausted".to_owned()))
+}

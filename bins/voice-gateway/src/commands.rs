@@ -1,0 +1,113 @@
+//! The one-shot subcommands: `migrate`, `seed-demo`, `nlu`.
+
+use std::{
+    io::{BufRead, Write},
+    path::Path,
+};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use conversation::ShopConfig;
+use tracing::info;
+
+use crate::config::Config;
+
+/// `voice-gateway migrate`.
+pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
+    crm::migrate(config.database_url.expose(), &crm::CrmConfig::default())
+        .await
+        .with_context(|| format!("migrating {}", config.database_url_redacted()))?;
+    info!(database = %config.database_url_redacted(), "migrations applied");
+    Ok(())
+}
+
+/// `voice-gateway seed-demo`.
+pub(crate) async fn seed_demo(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let shop = load_shop(&config.shop_config)?;
+    let crm = crm::connect_and_migrate(
+        config.database_url.expose(),
+        &crm::CrmConfig::default(),
+        shop,
+    )
+    .await
+    .with_context(|| format!("connecting to {}", config.database_url_redacted()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let report = crm
+        .seed_demo(&text)
+        .await
+        .context("loading the demo data")?;
+    info!(?report, "demo data loaded");
+    Ok(())
+}
+
+/// `voice-gateway nlu`: one JSON line out per line in.
+pub(crate) fn nlu(
+    config: &Config,
+    now: Option<&str>,
+    shop: Option<&Path>,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> anyhow::Result<()> {
+    let now = match now {
+        Some(raw) => DateTime::parse_from_rfc3339(raw)
+            .context("--now must be RFC 3339")?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let shop = load_shop(shop.unwrap_or(&config.shop_config))?;
+    for line in input.lines() {
+        let line = line.context("reading stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = conversation::nlu::analyze_line(&line, now, &shop);
+        writeln!(output, "{result}").context("writing stdout")?;
+    }
+    Ok(())
+}
+
+fn load_shop(path: &Path) -> anyhow::Result<ShopConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the shop configuration {}", path.display()))?;
+    ShopConfig::from_toml_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn nlu_prints_one_json_line_per_input_line() {
+        let config = Config::from_lookup(|key| {
+            HashMap::from([("SHOP_CONFIG", "../../fixtures/shop.toml")])
+                .get(key)
+                .map(|v| (*v).to_owned())
+        })
+        .unwrap();
+        let input = "Hi, I need to schedule an oil change\n\nWhat are your hours?\n{not json\n";
+        let mut output = Vec::new();
+        nlu(
+            &config,
+            Some("2026-11-24T15:00:00Z"),
+            None,
+            input.as_bytes(),
+            &mut output,
+        )
+        .unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(output)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["intent"], "schedule_appointment");
+        assert_eq!(lines[0]["state"], "slot_collection");
+        assert_eq!(lines[0]["collected_slots"]["service_type"], "oil change");
+        assert_eq!(lines[1]["intent"], "check_hours");
+        assert_eq!(lines[1]["state"], "execution");
+        assert!(lines[2]["error"].is_string());
+    }
+}

@@ -1,0 +1,671 @@
+//! End-to-end tests over real sockets on 127.0.0.1: the real server (routes, signatures, the
+//! pipeline, the SQLite CRM, in-memory sessions) with scripted providers, and a simulated Twilio
+//! that posts signed webhooks and speaks Media Streams over a real WebSocket.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use call_pipeline::{CallControl, PipelineConfig, PortError};
+use futures::{SinkExt, StreamExt};
+use providers::fake::{
+    FakeLlm, FakeStt, FakeTts, FakeTtsConfig, LlmReply, SttScript, SttScriptEvent, SttTrigger,
+};
+use serde_json::{Value, json};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use twilio::{AuthToken, CallSid, signature::compute_signature};
+
+use crate::{
+    app::{Overrides, Providers},
+    config::Config,
+    server,
+};
+
+const AUTH_TOKEN: &str = "twilio-test-token";
+const API_TOKEN: &str = "api-test-token";
+/// John Smith in fixtures/crm/demo.json.
+const JOHN: &str = "+14135550100";
+
+/// The server under test and its handles.
+struct Gateway {
+    base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+    stt: FakeStt,
+    llm: FakeLlm,
+    tts: FakeTts,
+    transfers: Arc<Mutex<Vec<String>>>,
+    database_url: String,
+    _dir: tempfile::TempDir,
+}
+
+struct Setup {
+    stt: SttScript,
+    llm: Vec<LlmReply>,
+    with_providers: bool,
+    drain_secs: u64,
+    seed: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            stt: SttScript::new(),
+            llm: Vec::new(),
+            with_providers: true,
+            drain_secs: 10,
+            seed: true,
+        }
+    }
+}
+
+#[derive(Default)]
+struct RecordingControl {
+    transfers: Arc<Mutex<Vec<String>>>,
+}
+
+#[async_trait]
+impl CallControl for RecordingControl {
+    fn can_transfer(&self) -> bool {
+        true
+    }
+    async fn transfer_to_advisor(&self, call_sid: &CallSid) -> Result<(), PortError> {
+        self.transfers
+            .lock()
+            .unwrap()
+            .push(call_sid.as_str().to_owned());
+        Ok(())
+    }
+    async fn hang_up(&self, _call_sid: &CallSid) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+async fn start(setup: Setup) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/gw.db?mode=rwc", dir.path().display());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let env: HashMap<&str, String> = HashMap::from([
+        ("PUBLIC_URL", base.clone()),
+        ("DATABASE_URL", database_url.clone()),
+        ("TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+        ("API_TOKEN", API_TOKEN.to_owned()),
+        ("SHOP_CONFIG", "../../fixtures/shop.toml".to_owned()),
+        ("SHUTDOWN_DRAIN_SECS", setup.drain_secs.to_string()),
+        ("CAPTURE_DIR", dir.path().display().to_string()),
+    ]);
+    let config = Config::from_lookup(|key| env.get(key).cloned()).unwrap();
+    if setup.seed {
+        crate::commands::seed_demo(
+            &config,
+            std::path::Path::new("../../fixtures/crm/demo.json"),
+        )
+        .await
+        .unwrap();
+    }
+    let stt = FakeStt::new(setup.stt);
+    let llm = FakeLlm::with_replies(setup.llm);
+    let tts = FakeTts::new(FakeTtsConfig {
+        audio_per_char: Duration::from_millis(2),
+        first_chunk_delay: Duration::from_millis(5),
+        chunk_interval: Duration::from_millis(1),
+        ..FakeTtsConfig::default()
+    });
+    let control = RecordingControl::default();
+    let transfers = control.transfers.clone();
+    let overrides = Overrides {
+        providers: setup.with_providers.then(|| Providers {
+            stt: Arc::new(stt.clone()),
+            llm: Arc::new(llm.clone()),
+            tts: Arc::new(tts.clone()),
+            tts_fallback: None,
+        }),
+        call_control: Some(Arc::new(control)),
+        pipeline: Some(PipelineConfig {
+            silence_check_in: Duration::from_secs(30),
+            ..PipelineConfig::default()
+        }),
+    };
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(config, overrides, None, listener, async move {
+        let _ = stop_rx.await;
+    }));
+    Gateway {
+        base,
+        stop: Some(stop_tx),
+        task,
+        stt,
+        llm,
+        tts,
+        transfers,
+        database_url,
+        _dir: dir,
+    }
+}
+
+impl Gateway {
+    async fn shutdown(mut self) -> Self {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.unwrap().unwrap();
+        self
+    }
+
+    async fn post_webhook(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        sign: bool,
+    ) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        let signature = compute_signature(&AuthToken::new(AUTH_TOKEN), &url, form);
+        let mut request = reqwest::Client::new().post(&url).form(form);
+        if sign {
+            request = request.header("X-Twilio-Signature", signature);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn voice_twiml(&self, call_sid: &str, from: &str) -> String {
+        let response = self
+            .post_webhook(
+                "/twilio/voice",
+                &[
+                    ("CallSid", call_sid),
+                    ("From", from),
+                    ("To", "+14135550000"),
+                    ("CallStatus", "ringing"),
+                    ("Direction", "inbound"),
+                ],
+                true,
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+}
+
+/// `<Parameter name="x" value="y"/>` pairs of a TwiML document.
+fn parameters(twiml: &str) -> Vec<(String, String)> {
+    twiml
+        .split("<Parameter ")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = rest.split("name=\"").nth(1)?.split('"').next()?;
+            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+            Some((
+                name.to_owned(),
+                value.replace("&amp;", "&").replace("&quot;", "\""),
+            ))
+        })
+        .collect()
+}
+
+/// A simulated Twilio media stream over a real WebSocket.
+struct TwilioStream {
+    media_tx: tokio::sync::mpsc::Sender<String>,
+    received: Arc<Mutex<Vec<Value>>>,
+    closed: oneshot::Receiver<()>,
+    sender: JoinHandle<()>,
+}
+
+impl TwilioStream {
+    /// Opens the stream with the parameters from the TwiML and sends `connected` and `start`.
+    async fn open(
+        gateway: &Gateway,
+        call_sid: &str,
+        params: &[(String, String)],
+        signed: bool,
+    ) -> Self {
+        let ws_url = format!(
+            "{}/twilio/stream",
+            gateway.base.replacen("http://", "ws://", 1)
+        );
+        let mut request = ws_url.as_str().into_client_request().unwrap();
+        if signed {
+            let signed_url = ws_url.replacen("ws://", "wss://", 1);
+            let signature =
+                compute_signature::<&str, &str>(&AuthToken::new(AUTH_TOKEN), &signed_url, &[]);
+            request
+                .headers_mut()
+                .insert("X-Twilio-Signature", signature.parse().unwrap());
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let (mut sink, mut stream) = socket.split();
+        let custom: serde_json::Map<String, Value> =
+            params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        sink.send(Message::text(
+            r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#,
+        ))
+        .await
+        .unwrap();
+        let start = json!({"event":"start","sequenceNumber":"1","streamSid":"MZ1","start":{"accountSid":"AC1","streamSid":"MZ1","callSid":call_sid,"tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":custom}});
+        sink.send(Message::text(start.to_string())).await.unwrap();
+        let (media_tx, mut media_rx) = tokio::sync::mpsc::channel::<String>(64);
+        let (closed_tx, closed) = oneshot::channel();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (echo_tx, mut echo_rx) = tokio::sync::mpsc::channel::<String>(256);
+        let received_in = received.clone();
+        // Reader: records what the gateway sends and echoes marks (as if played at once).
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = stream.next().await {
+                if let Message::Text(text) = message {
+                    let value: Value = serde_json::from_str(&text).unwrap();
+                    if value["event"] == "mark" {
+                        let echo = json!({"event":"mark","sequenceNumber":"9","streamSid":"MZ1","mark":{"name":value["mark"]["name"]}});
+                        let _ = echo_tx.send(echo.to_string()).await;
+                    }
+                    received_in.lock().unwrap().push(value);
+                }
+            }
+            let _ = closed_tx.send(());
+        });
+        // Sender: 20 ms silence frames, plus whatever the test or the echoes queue.
+        let sender = tokio::spawn(async move {
+            let silence = base64::engine::general_purpose::STANDARD.encode([0xFFu8; 160]);
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let mut chunk = 0u64;
+            loop {
+                let frame = tokio::select! {
+                    _ = tick.tick() => {
+                        chunk += 1;
+                        json!({"event":"media","sequenceNumber":(chunk + 1).to_string(),"streamSid":"MZ1","media":{"track":"inbound","chunk":chunk.to_string(),"timestamp":(chunk * 20).to_string(),"payload":silence}}).to_string()
+                    }
+                    Some(echo) = echo_rx.recv() => echo,
+                    frame = media_rx.recv() => match frame { Some(frame) => frame, None => break },
+                };
+                let stop = frame.contains(r#""event":"stop""#);
+                if sink.send(Message::text(frame)).await.is_err() || stop {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        Self {
+            media_tx,
+            received,
+            closed,
+            sender,
+        }
+    }
+
+    fn media_bytes(&self) -> usize {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m["event"] == "media")
+            .map(|m| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(m["media"]["payload"].as_str().unwrap())
+                    .unwrap()
+                    .len()
+            })
+            .sum()
+    }
+
+    async fn send(&self, frame: Value) {
+        let _ = self.media_tx.send(frame.to_string()).await;
+    }
+
+    async fn hang_up(self, call_sid: &str) {
+        self.send(json!({"event":"stop","sequenceNumber":"999","streamSid":"MZ1","stop":{"accountSid":"AC1","callSid":call_sid}})).await;
+        let _ = self.sender.await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.closed).await;
+    }
+
+    /// Waits until the gateway has sent at least `bytes` of audio.
+    async fn wait_for_audio(&self, bytes: usize) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while self.media_bytes() < bytes {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("audio arrived");
+    }
+}
+
+async fn wait_for<F: Fn() -> bool>(what: &str, condition: F) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+#[tokio::test]
+async fn webhook_signatures_are_enforced_and_twiml_connects_a_stream() {
+    let gateway = start(Setup::default()).await;
+    let form = [("CallSid", "CA100"), ("From", JOHN)];
+    assert_eq!(
+        gateway
+            .post_webhook("/twilio/voice", &form, false)
+            .await
+            .status(),
+        403,
+        "unsigned"
+    );
+    let url = format!("{}/twilio/voice", gateway.base);
+    let forged = reqwest::Client::new()
+        .post(&url)
+        .form(&form)
+        .header(
+            "X-Twilio-Signature",
+            compute_signature(&AuthToken::new("wrong"), &url, &form),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403, "signed with another token");
+    let twiml = gateway.voice_twiml("CA100", JOHN).await;
+    assert!(twiml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://127.0.0.1:"#), "{twiml}");
+    let params: HashMap<_, _> = parameters(&twiml).into_iter().collect();
+    assert_eq!(params["From"], JOHN);
+    assert!(
+        !call_pipeline::verify_stream_token(b"", "CA100", &params["token"]),
+        "token is keyed by the server secret"
+    );
+    let status = gateway
+        .post_webhook(
+            "/twilio/status",
+            &[
+                ("CallSid", "CA100"),
+                ("CallStatus", "completed"),
+                ("CallDuration", "42"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status.status(), 204);
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn existing_customer_books_an_appointment_end_to_end() {
+    let book = providers::ToolCall {
+        id: "call_1".into(),
+        name: "book_appointment".into(),
+        arguments: json!({"service": "oil change", "start": "2026-12-01T14:00"}).to_string(),
+    };
+    let gateway = start(Setup {
+        stt: SttScript::new()
+            .step(
+                SttTrigger::AfterAudioFrames(15),
+                SttScriptEvent::speech_final("I need an oil change on December first at 2pm"),
+            )
+            .step(
+                SttTrigger::AfterAudioFrames(60),
+                SttScriptEvent::speech_final("yes please book it"),
+            ),
+        llm: vec![
+            LlmReply::text(
+                "Just to confirm, an oil change on Tuesday, December first at 2pm?",
+                Duration::ZERO,
+            ),
+            LlmReply::tool_calls([book]),
+            LlmReply::text("You're all set, John.", Duration::ZERO),
+        ],
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA200", JOHN).await;
+    let call = TwilioStream::open(&gateway, "CA200", &parameters(&twiml), true).await;
+    call.wait_for_audio(1000).await;
+    wait_for("the booking reply", || {
+        gateway.tts.received_text().contains("You're all set")
+    })
+    .await;
+    call.hang_up("CA200").await;
+    let gateway = gateway.shutdown().await;
+    assert!(
+        gateway.tts.received_text().starts_with("Hi John"),
+        "{}",
+        gateway.tts.received_text()
+    );
+    let tool_result = gateway.llm.requests()[2].messages.last().cloned().unwrap();
+    let providers::ChatMessage::Tool { content, .. } = tool_result else {
+        panic!("tool result last")
+    };
+    assert!(content.contains("\"ok\":true"), "{content}");
+    // The appointment row exists in the database.
+    let shop = conversation::ShopConfig::default_shop();
+    let crm = crm::connect_and_migrate(&gateway.database_url, &crm::CrmConfig::default(), shop)
+        .await
+        .unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-24T15:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let profile = crm.lookup_customer(JOHN, now).await.unwrap().unwrap();
+    assert!(
+        profile
+            .upcoming_appointments
+            .iter()
+            .any(|a| a.service == "oil change"
+                && a.starts_at.to_rfc3339().starts_with("2026-12-01T19:00")),
+        "{:?}",
+        profile.upcoming_appointments
+    );
+    // And the final call record, through the outbox.
+    let record = crm
+        .get_call("CA200")
+        .await
+        .unwrap()
+        .expect("call record written");
+    assert_eq!(record.customer_id, Some(profile.id));
+    assert_eq!(record.status, "completed");
+}
+
+#[tokio::test]
+async fn forged_stream_token_is_closed_before_any_provider_opens() {
+    let gateway = start(Setup::default()).await;
+    let forged = vec![
+        ("From".to_owned(), JOHN.to_owned()),
+        ("token".to_owned(), "forged".to_owned()),
+    ];
+    let call = TwilioStream::open(&gateway, "CA300", &forged, true).await;
+    tokio::time::timeout(Duration::from_secs(5), call.closed)
+        .await
+        .expect("socket closed")
+        .ok();
+    assert!(gateway.stt.sessions().is_empty());
+    assert!(gateway.tts.sessions().is_empty());
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn forged_upgrade_signature_is_refused() {
+    let gateway = start(Setup::default()).await;
+    let ws_url = format!(
+        "{}/twilio/stream",
+        gateway.base.replacen("http://", "ws://", 1)
+    );
+    let mut request = ws_url.as_str().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "X-Twilio-Signature",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".parse().unwrap(),
+    );
+    let err = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_providers_hand_the_caller_to_the_advisor() {
+    let gateway = start(Setup {
+        with_providers: false,
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA400", JOHN).await;
+    assert!(
+        twiml.contains("<Say>Thanks for calling Main Street Auto Care."),
+        "{twiml}"
+    );
+    assert!(
+        twiml.contains("<Dial timeout=\"25\"><Number>+15555550100</Number></Dial>"),
+        "{twiml}"
+    );
+    assert!(!twiml.contains("<Stream"), "{twiml}");
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn manager_request_transfers_through_call_control() {
+    let gateway = start(Setup {
+        stt: SttScript::new().step(
+            SttTrigger::AfterAudioFrames(15),
+            SttScriptEvent::speech_final("I want to speak to a manager"),
+        ),
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA500", "+14135550199").await;
+    let call = TwilioStream::open(&gateway, "CA500", &parameters(&twiml), true).await;
+    wait_for("the transfer", || {
+        !gateway.transfers.lock().unwrap().is_empty()
+    })
+    .await;
+    call.hang_up("CA500").await;
+    let gateway = gateway.shutdown().await;
+    assert_eq!(gateway.transfers.lock().unwrap().as_slice(), ["CA500"]);
+    assert!(gateway.llm.requests().is_empty());
+}
+
+#[tokio::test]
+async fn sigterm_drains_calls_in_progress_and_turns_new_ones_away() {
+    let gateway = start(Setup {
+        stt: SttScript::new().step(
+            SttTrigger::AfterAudioFrames(40),
+            SttScriptEvent::speech_final("what are your hours"),
+        ),
+        llm: vec![LlmReply::text(
+            "We're open eight to six on weekdays.",
+            Duration::ZERO,
+        )],
+        drain_secs: 20,
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA600", JOHN).await;
+    let call = TwilioStream::open(&gateway, "CA600", &parameters(&twiml), true).await;
+    call.wait_for_audio(500).await;
+    let Gateway {
+        base,
+        stop,
+        task,
+        tts,
+        database_url,
+        _dir,
+        ..
+    } = gateway;
+    stop.unwrap().send(()).unwrap();
+    // Draining: the call in progress goes on; a new caller is handed to a person.
+    let webhook_url = format!("{base}/twilio/voice");
+    let form = [("CallSid", "CA601"), ("From", JOHN)];
+    let signature = compute_signature(&AuthToken::new(AUTH_TOKEN), &webhook_url, &form);
+    let mut turned_away = String::new();
+    for _ in 0..50 {
+        let response = reqwest::Client::new()
+            .post(&webhook_url)
+            .form(&form)
+            .header("X-Twilio-Signature", &signature)
+            .send()
+            .await
+            .unwrap();
+        turned_away = response.text().await.unwrap();
+        if turned_away.contains("<Dial") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(turned_away.contains("<Dial"), "{turned_away}");
+    wait_for("the reply during the drain", || {
+        tts.received_text().contains("open eight to six")
+    })
+    .await;
+    assert!(!task.is_finished(), "the server waits for the call");
+    call.hang_up("CA600").await;
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("server stopped after the call")
+        .unwrap()
+        .unwrap();
+    let crm = crm::connect_and_migrate(
+        &database_url,
+        &crm::CrmConfig::default(),
+        conversation::ShopConfig::default_shop(),
+    )
+    .await
+    .unwrap();
+    let record = crm
+        .get_call("CA600")
+        .await
+        .unwrap()
+        .expect("final record saved");
+    assert_eq!(record.status, "completed");
+}
+
+#[tokio::test]
+async fn health_readiness_and_api_auth() {
+    let gateway = start(Setup::default()).await;
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{}/healthz", gateway.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready = client
+        .get(format!("{}/readyz", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    let status = ready.status();
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["sessions"], "ok");
+    let unauthorized = client
+        .get(format!("{}/api/calls", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    let listed = client
+        .get(format!("{}/api/calls", gateway.base))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let missing = client
+        .get(format!("{}/api/calls/CA999", gateway.base))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad = client
+        .post(format!("{}/api/calls", gateway.base))
+        .bearer_auth(API_TOKEN)
+        .json(&json!({"to": JOHN, "call_type": "telemarketing"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    gateway.shutdown().await;
+}

@@ -1,0 +1,534 @@
+//! HTTP and WebSocket routes: Twilio webhooks, the media stream, the small operator API, health.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{
+        Path, Query, State, WebSocketUpgrade,
+        ws::{Message, WebSocket},
+    },
+    http::{HeaderMap, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use call_pipeline::{
+    PhoneError, PhoneLink, STREAM_TOKEN_PARAMETER, mask_phone, run_call, stream_token,
+};
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::{Instrument, debug, info, info_span, warn};
+use twilio::{
+    rest::{CallInstructions, CreateCall},
+    twiml,
+};
+
+use crate::app::AppState;
+
+/// Largest WebSocket message accepted from Twilio; a media frame is about 300 bytes.
+const MAX_WS_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest webhook body accepted.
+const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
+
+/// The route table.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/twilio/voice", post(voice_webhook))
+        .route("/twilio/stream", get(media_stream))
+        .route("/twilio/status", post(status_callback))
+        .route("/api/calls", post(create_outbound_call).get(list_calls))
+        .route("/api/calls/{call_sid}", get(get_call))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+        .with_state(state)
+}
+
+fn xml(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+/// The full public URL Twilio used for `uri` (signatures cover it byte for byte).
+fn public_url(state: &AppState, uri: &Uri, scheme: Option<&str>) -> Option<String> {
+    let base = state.config.public_url.as_ref()?;
+    let mut origin = base.as_str().trim_end_matches('/').to_owned();
+    if let Some(scheme) = scheme {
+        origin = origin.replacen(base.scheme(), scheme, 1);
+    }
+    let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    Some(format!("{origin}{path_and_query}"))
+}
+
+/// Checks `X-Twilio-Signature` over a form post when an auth token is configured.
+fn check_form_signature(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<(), StatusCode> {
+    let Some(validator) = &state.validator else {
+        return Ok(());
+    };
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok());
+    let Some(url) = public_url(state, uri, None) else {
+        warn!("TWILIO_AUTH_TOKEN is set but PUBLIC_URL is not: cannot check signatures");
+        return Err(StatusCode::FORBIDDEN);
+    };
+    validator
+        .validate_form(&url, form, signature)
+        .map_err(|err| {
+            warn!(error = %err, path = uri.path(), "rejected webhook with a bad signature");
+            metrics::counter!("voice_webhooks_rejected_total", "reason" => "signature")
+                .increment(1);
+            StatusCode::FORBIDDEN
+        })
+}
+
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// `POST /twilio/voice`: answers TwiML that connects the media stream, or hands the call to a
+/// person when the gateway cannot take it.
+async fn voice_webhook(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    if let Err(rejection) = check_form_signature(&state, &uri, &headers, &form) {
+        return rejection.into_response();
+    }
+    let Some(call_sid) = form_value(&form, "CallSid") else {
+        return (StatusCode::BAD_REQUEST, "CallSid missing").into_response();
+    };
+    let from = form_value(&form, "From").unwrap_or_default();
+    let to = form_value(&form, "To").unwrap_or_default();
+    let span = info_span!("webhook", call_sid);
+    let _enter = span.enter();
+    let reason = if state.providers.is_none() {
+        Some("providers not configured")
+    } else if state.draining.is_cancelled() {
+        Some("draining")
+    } else if state.calls.len() >= state.config.max_concurrent_calls.get() {
+        Some("at capacity")
+    } else if state.config.public_url.is_none() {
+        Some("no public url")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        info!(reason, caller = %mask_phone(from), "handing the call to a person");
+        metrics::counter!("voice_calls_handed_off_total", "reason" => reason).increment(1);
+        return xml(handoff_twiml(&state));
+    }
+    let base = state.config.public_url.as_ref().expect("checked above");
+    let host = base.host_str().unwrap_or_default();
+    let port = base.port().map(|p| format!(":{p}")).unwrap_or_default();
+    // Twilio only connects to wss://, whatever scheme the public origin was written with.
+    let stream_url = format!("wss://{host}{port}/twilio/stream");
+    let Ok(mut stream) = twiml::Stream::new(&stream_url) else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "bad stream url").into_response();
+    };
+    stream = stream
+        .parameter("From", from)
+        .parameter("To", to)
+        .parameter(
+            STREAM_TOKEN_PARAMETER,
+            stream_token(&state.stream_secret, call_sid),
+        )
+        .parameter(
+            "direction",
+            form_value(&form, "Direction").unwrap_or("inbound"),
+        );
+    // Outbound calls carry what they are about in the webhook URL's query (see `/api/calls`).
+    for key in [
+        "call_type",
+        "appointment_id",
+        "service",
+        "starts_at",
+        "vehicle",
+        "vehicle_id",
+    ] {
+        if let Some(value) = query.get(key) {
+            stream = stream.parameter(key, value.as_str());
+        }
+    }
+    info!(caller = %mask_phone(from), "answering with a media stream");
+    xml(twiml::Response::new()
+        .connect(twiml::Connect::new(stream))
+        .to_xml())
+}
+
+fn handoff_twiml(state: &AppState) -> String {
+    let advisor = state
+        .config
+        .advisor_phone
+        .clone()
+        .or_else(|| state.shop.advisor_phone.clone());
+    let shop = &state.shop.name;
+    match advisor {
+        Some(advisor) => twiml::Response::new()
+            .say(twiml::Say::new(format!(
+                "Thanks for calling {shop}. Please hold while I connect you with a service advisor."
+            )))
+            .dial(twiml::Dial::number(advisor).timeout_secs(25))
+            .say(twiml::Say::new("Sorry, nobody is available right now. Please call again later. Goodbye."))
+            .hangup()
+            .to_xml(),
+        None => twiml::Response::new()
+            .say(twiml::Say::new(format!(
+                "Thanks for calling {shop}. We can't take your call right now. Please call again later. Goodbye."
+            )))
+            .hangup()
+            .to_xml(),
+    }
+}
+
+/// `GET /twilio/stream`: the Media Streams WebSocket.
+async fn media_stream(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let (Some(validator), Some(signature)) =
+        (&state.validator, headers.get("x-twilio-signature"))
+    {
+        // Twilio signs the wss:// URL written in the TwiML.
+        let url = public_url(&state, &uri, Some("wss")).unwrap_or_default();
+        if let Err(err) = validator.validate_url(&url, signature.to_str().ok()) {
+            warn!(error = %err, "rejected media stream upgrade with a bad signature");
+            metrics::counter!("voice_streams_rejected_total", "reason" => "signature").increment(1);
+            return StatusCode::FORBIDDEN.into_response();
+        }
+    }
+    let Some(providers) = state.providers.clone() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    if state.draining.is_cancelled() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let tracker = state.calls.clone();
+    ws.max_message_size(MAX_WS_MESSAGE_BYTES)
+        .max_frame_size(MAX_WS_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            let deps = state.call_deps(&providers);
+            let pipeline = state.pipeline.clone();
+            let shutdown = state.calls_shutdown.clone();
+            tracker.spawn(
+                async move {
+                    let outcome = run_call(phone_link(socket), deps, pipeline, &shutdown).await;
+                    debug!(status = outcome.status.as_str(), "call task finished");
+                }
+                .in_current_span(),
+            );
+        })
+}
+
+/// Adapts axum's WebSocket into the pipeline's transport-agnostic `PhoneLink`.
+fn phone_link(socket: WebSocket) -> PhoneLink {
+    let (sink, stream) = socket.split();
+    let inbound = stream
+        .filter_map(|message| async move {
+            match message {
+                Ok(Message::Text(text)) => Some(Ok(text.to_string())),
+                Ok(Message::Close(_)) => Some(Err(PhoneError("closed by Twilio".to_owned()))),
+                Ok(Message::Binary(_)) => {
+                    debug!("ignoring a binary frame from Twilio");
+                    None
+                }
+                Ok(Message::Ping(_) | Message::Pong(_)) => None,
+                Err(err) => Some(Err(PhoneError(err.to_string()))),
+            }
+        })
+        .boxed();
+    let outbound = sink
+        .sink_map_err(|err| PhoneError(err.to_string()))
+        .with(|frame: String| {
+            futures::future::ready(Ok::<_, PhoneError>(Message::Text(frame.into())))
+        });
+    PhoneLink {
+        inbound,
+        outbound: Box::pin(outbound),
+    }
+}
+
+/// `POST /twilio/status`: call and stream status callbacks, recorded on the call's session.
+async fn status_callback(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    if let Err(rejection) = check_form_signature(&state, &uri, &headers, &form) {
+        return rejection.into_response();
+    }
+    let Some(call_sid) = form_value(&form, "CallSid") else {
+        return (StatusCode::BAD_REQUEST, "CallSid missing").into_response();
+    };
+    let mut fields = serde_json::Map::new();
+    for (form_key, session_key) in [
+        ("CallStatus", "twilio_call_status"),
+        ("CallDuration", "twilio_call_duration"),
+        ("StreamEvent", "twilio_stream_event"),
+        ("StreamError", "twilio_stream_error"),
+        ("Timestamp", "twilio_status_at"),
+    ] {
+        if let Some(value) = form_value(&form, form_key) {
+            fields.insert(session_key.to_owned(), json!(value));
+        }
+    }
+    info!(call_sid, status = ?fields.get("twilio_call_status"), stream_event = ?fields.get("twilio_stream_event"), "twilio status callback");
+    if !fields.is_empty()
+        && let Err(err) = state.sessions.update_session(call_sid, fields).await
+    {
+        warn!(call_sid, error = %err, "could not record the status callback");
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The operator API needs `API_TOKEN`; without it the routes answer 404 (the API is off).
+fn check_bearer(state: &AppState, headers: &HeaderMap) -> Result<(), StatusCode> {
+    let Some(expected) = &state.config.api_token else {
+        return Err(StatusCode::NOT_FOUND);
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Compare without an early exit on the first differing byte.
+    let matches = given.len() == expected.expose().len()
+        && given
+            .bytes()
+            .zip(expected.expose().bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if matches {
+        Ok(())
+    } else {
+        Err(StatusCode::UNAUTHORIZED)
+    }
+}
+
+/// Body of `POST /api/calls`.
+#[derive(Debug, Deserialize)]
+struct OutboundCallRequest {
+    to: String,
+    call_type: String,
+    appointment_id: Option<i64>,
+    service: Option<String>,
+    starts_at: Option<String>,
+    vehicle: Option<String>,
+    vehicle_id: Option<i64>,
+}
+
+/// `POST /api/calls`: starts an outbound reminder, follow-up or service-due call.
+async fn create_outbound_call(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(rejection) = check_bearer(&state, &headers) {
+        return rejection.into_response();
+    }
+    let request: OutboundCallRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(err) => {
+            return (StatusCode::BAD_REQUEST, format!("bad request body: {err}")).into_response();
+        }
+    };
+    if !matches!(
+        request.call_type.as_str(),
+        "outbound_reminder" | "outbound_follow_up" | "outbound_service_due"
+    ) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "call_type must be outbound_reminder, outbound_follow_up or outbound_service_due",
+        )
+            .into_response();
+    }
+    let (Some(rest), Some(base)) = (&state.rest, &state.config.public_url) else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Twilio credentials and PUBLIC_URL are needed for outbound calls",
+        )
+            .into_response();
+    };
+    let Some(from) = state
+        .config
+        .twilio_from_number
+        .clone()
+        .or_else(|| state.shop.phone.clone())
+    else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "set TWILIO_FROM_NUMBER or the shop's phone",
+        )
+            .into_response();
+    };
+    let mut webhook = base
+        .join("/twilio/voice")
+        .expect("a path joins any http(s) origin");
+    {
+        let mut query = webhook.query_pairs_mut();
+        query.append_pair("call_type", &request.call_type);
+        if let Some(id) = request.appointment_id {
+            query.append_pair("appointment_id", &id.to_string());
+        }
+        for (key, value) in [
+            ("service", &request.service),
+            ("starts_at", &request.starts_at),
+            ("vehicle", &request.vehicle),
+        ] {
+            if let Some(value) = value {
+                query.append_pair(key, value);
+            }
+        }
+        if let Some(id) = request.vehicle_id {
+            query.append_pair("vehicle_id", &id.to_string());
+        }
+    }
+    let mut create = CreateCall::new(
+        request.to.clone(),
+        from,
+        CallInstructions::Url {
+            url: webhook.to_string(),
+            method: None,
+        },
+    );
+    create.status_callback = base.join("/twilio/status").ok().map(|u| u.to_string());
+    match rest.create_call(&create).await {
+        Ok(call) => {
+            info!(call_sid = call.sid.as_str(), to = %mask_phone(&request.to), call_type = request.call_type, "outbound call created");
+            (StatusCode::CREATED, Json(json!({"call_sid": call.sid.as_str(), "status": format!("{:?}", call.status).to_lowercase()})))
+                .into_response()
+        }
+        Err(err) => {
+            warn!(error = %err, "outbound call failed");
+            (
+                StatusCode::BAD_GATEWAY,
+                Json(json!({"error": err.to_string()})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /api/calls/{call_sid}`: the live session and the stored record.
+async fn get_call(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(call_sid): Path<String>,
+) -> Response {
+    if let Err(rejection) = check_bearer(&state, &headers) {
+        return rejection.into_response();
+    }
+    let session = match state.sessions.get_session(&call_sid).await {
+        Ok(session) => session.map(Value::Object),
+        Err(err) => {
+            warn!(call_sid, error = %err, "session lookup failed");
+            None
+        }
+    };
+    let record = match &state.crm_store {
+        Some(crm) => match crm.get_call(&call_sid).await {
+            Ok(record) => record.map(|r| call_record_json(&r)),
+            Err(err) => {
+                warn!(call_sid, error = %err, "call record lookup failed");
+                None
+            }
+        },
+        None => None,
+    };
+    if session.is_none() && record.is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Json(json!({"call_sid": call_sid, "session": session, "record": record})).into_response()
+}
+
+/// `GET /api/calls`: calls in progress (from sessions) and the most recent records.
+async fn list_calls(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(rejection) = check_bearer(&state, &headers) {
+        return rejection.into_response();
+    }
+    let active = state.sessions.list_active().await.unwrap_or_default();
+    let recent = match &state.crm_store {
+        Some(crm) => crm
+            .recent_calls(50)
+            .await
+            .map(|records| records.iter().map(call_record_json).collect::<Vec<_>>()),
+        None => Ok(Vec::new()),
+    };
+    match recent {
+        Ok(recent) => Json(json!({"active": active, "recent": recent})).into_response(),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"active": active, "error": err.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+fn call_record_json(record: &crm::CallRecord) -> Value {
+    json!({
+        "call_sid": record.call_sid,
+        "customer_id": record.customer_id,
+        "caller": mask_phone(&record.caller_phone),
+        "direction": record.direction.as_str(),
+        "call_type": record.call_type,
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+        "status": record.status,
+        "summary": record.summary,
+        "transcript": record.transcript,
+        "escalated": record.escalated,
+        "escalation_reason": record.escalation_reason,
+        "total_tokens": record.usage.total_tokens,
+    })
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the database and the session store answer.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let (database, sessions) = tokio::join!(state.crm.ping(), state.sessions.ping());
+    let ok = database.is_ok() && sessions.is_ok() && !state.draining.is_cancelled();
+    let body = json!({
+        "database": database.as_ref().map(|_| "ok".to_owned()).unwrap_or_else(|e| e.to_string()),
+        "sessions": sessions.as_ref().map(|_| "ok".to_owned()).unwrap_or_else(|e| e.to_string()),
+        "draining": state.draining.is_cancelled(),
+        "providers": state.providers.is_some(),
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn render_metrics(State(state): State<Arc<AppState>>) -> Response {
+    match &state.metrics {
+        Some(handle) => handle.render().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
