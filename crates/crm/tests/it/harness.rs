@@ -69,7 +69,9 @@ pub(crate) fn config() -> CrmConfig {
         // Generous: 20 concurrent bookings on a loaded 2-core machine must not time out.
         operation_timeout: Duration::from_secs(20),
         sqlite_busy_timeout: Duration::from_secs(15),
-        write_retries: 20,
+        // No retries: the booking lock alone (BEGIN IMMEDIATE, advisory lock) must serialize
+        // concurrent bookings; a design that needed retries to be correct fails the race test.
+        write_retries: 0,
         ..CrmConfig::default()
     }
 }
