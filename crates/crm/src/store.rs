@@ -118,7 +118,10 @@ impl Crm {
 
     /// Readiness check: one trivial round trip to the database, under the operation timeout.
     pub async fn ping(&self) -> Result<(), CrmError> {
-        self.timed("ping", async { self.db.ping().await.map_err(CrmError::db("ping")) }).await
+        self.timed("ping", async {
+            self.db.ping().await.map_err(CrmError::db("ping"))
+        })
+        .await
     }
 
     /// Closes the pool; in-flight operations finish first.

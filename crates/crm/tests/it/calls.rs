@@ -6,7 +6,10 @@ use serde_json::json;
 
 use crate::harness::{TestDb, both_backends, local};
 
-both_backends!(record_call_upserts_by_call_sid);
+both_backends!(
+    record_call_upserts_by_call_sid,
+    recent_calls_are_newest_first_and_ping_answers
+);
 
 async fn record_call_upserts_by_call_sid(db: TestDb) {
     let crm = &db.crm;
@@ -92,4 +95,36 @@ async fn record_call_upserts_by_call_sid(db: TestDb) {
         .await,
         Err(CrmError::InvalidArgument(_))
     ));
+}
+
+async fn recent_calls_are_newest_first_and_ping_answers(db: TestDb) {
+    let crm = &db.crm;
+    crm.ping().await.unwrap();
+    for (sid, hour) in [("CAb", 10), ("CAa", 9), ("CAc", 11)] {
+        let record = CallRecord {
+            call_sid: sid.into(),
+            customer_id: None,
+            caller_phone: "+14135550160".into(),
+            direction: CallDirection::Inbound,
+            call_type: None,
+            started_at: local(2026, 11, 24, hour, 0),
+            ended_at: None,
+            status: "completed".into(),
+            summary: None,
+            transcript: None,
+            escalated: false,
+            escalation_reason: None,
+            usage: Usage::default(),
+        };
+        crm.record_call(&record).await.unwrap();
+    }
+    let sids = |calls: Vec<CallRecord>| calls.into_iter().map(|c| c.call_sid).collect::<Vec<_>>();
+    assert_eq!(sids(crm.recent_calls(2).await.unwrap()), ["CAc", "CAb"]);
+    assert_eq!(
+        sids(crm.recent_calls(10).await.unwrap()),
+        ["CAc", "CAb", "CAa"]
+    );
+    crm.clone().close().await.unwrap();
+    let err = crm.ping().await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
 }
