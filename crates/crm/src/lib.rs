@@ -34,7 +34,7 @@ pub use calls::{CallDirection, CallRecord};
 pub use error::{CrmError, DatabaseError};
 pub use phone::{mask_phone, normalize_phone};
 pub use schedule::Slot;
-pub use seed::SeedReport;
+pub use seed::{DEMO_JSON, SeedReport};
 pub use store::{Crm, CrmConfig, DEFAULT_DATABASE_URL, connect_and_migrate, migrate};
 
 /// The CRM operations the call pipeline and the LLM tools use. `Crm` is the implementation;

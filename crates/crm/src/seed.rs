@@ -19,6 +19,12 @@ use crate::entity::{appointment, customer, vehicle};
 use crate::phone::normalize_phone;
 use crate::{BookedVia, Crm, CrmError};
 
+/// The demo data shipped in `fixtures/crm/demo.json`, compiled in so `voice-gateway seed-demo`
+/// works from any directory: 36 invented customers with (413) 555-01xx numbers, including John
+/// Smith ((413) 555-0100, a 2019 Honda Civic, a brake service on Monday 2026-11-30 10:00), with
+/// past and upcoming appointments around 2026-11-24.
+pub const DEMO_JSON: &str = include_str!("../../../fixtures/crm/demo.json");
+
 /// What `seed_demo` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SeedReport {

@@ -303,7 +303,135 @@ fn is_transient(err: &DbErr) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use sea_orm::sqlx::error::{DatabaseError as SqlxDatabaseError, ErrorKind};
+
     use super::*;
+
+    /// A driver error with a given SQLSTATE / SQLite result code.
+    #[derive(Debug)]
+    struct CodedError(&'static str);
+
+    impl std::fmt::Display for CodedError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "code {}", self.0)
+        }
+    }
+
+    impl std::error::Error for CodedError {}
+
+    impl SqlxDatabaseError for CodedError {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn coded(code: &'static str) -> DbErr {
+        DbErr::Exec(RuntimeErr::SqlxError(Arc::new(
+            sea_orm::sqlx::Error::Database(Box::new(CodedError(code))),
+        )))
+    }
+
+    #[test]
+    fn only_conflicts_are_transient() {
+        for code in ["40001", "40P01", "55P03", "5", "6", "261", "262", "517"] {
+            assert!(is_transient(&coded(code)), "{code}");
+        }
+        for code in ["23505", "2067", "42P01", "1"] {
+            assert!(!is_transient(&coded(code)), "{code}");
+        }
+        assert!(!is_transient(&DbErr::RecordNotFound("x".into())));
+        assert!(!is_transient(&DbErr::Exec(RuntimeErr::Internal(
+            "x".into()
+        ))));
+    }
+
+    async fn memory_crm(write_retries: u32) -> Crm {
+        let config = CrmConfig {
+            write_retries,
+            ..CrmConfig::default()
+        };
+        Crm::connect("sqlite::memory:", &config, ShopConfig::default_shop())
+            .await
+            .unwrap()
+    }
+
+    /// Runs `with_write_retries` with an attempt that fails with `code` the first `n_failures`
+    /// times; returns the result and the number of attempts made.
+    async fn attempts(
+        crm: &Crm,
+        n_failures: u32,
+        code: &'static str,
+    ) -> (Result<u32, CrmError>, u32) {
+        let n_calls = AtomicU32::new(0);
+        let res = crm
+            .with_write_retries("test", || async {
+                let call = n_calls.fetch_add(1, Ordering::SeqCst);
+                if call < n_failures {
+                    Err(CrmError::db("test")(coded(code)))
+                } else {
+                    Ok(call)
+                }
+            })
+            .await;
+        (res, n_calls.load(Ordering::SeqCst))
+    }
+
+    // Real time: the backoff sleeps are a few ms, and a paused clock would race the pool's
+    // acquire timeout against SQLite's worker thread.
+    #[tokio::test]
+    async fn transient_conflicts_are_retried_a_bounded_number_of_times() {
+        let crm = memory_crm(3).await;
+        let (res, n) = attempts(&crm, 3, "40001").await;
+        assert_eq!((res.unwrap(), n), (3, 4));
+        let (res, n) = attempts(&crm, 10, "5").await;
+        assert!(
+            matches!(res, Err(CrmError::Contention { attempts: 4 })),
+            "{res:?}"
+        );
+        assert_eq!(n, 4);
+        // Other errors are returned at once.
+        let (res, n) = attempts(&crm, 10, "23505").await;
+        assert!(matches!(res, Err(CrmError::Database { .. })), "{res:?}");
+        assert_eq!(n, 1);
+        let (res, n) = attempts(&memory_crm(0).await, 10, "40001").await;
+        assert!(
+            matches!(res, Err(CrmError::Contention { attempts: 1 })),
+            "{res:?}"
+        );
+        assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn in_memory_sqlite_migrates_and_answers() {
+        let crm = memory_crm(0).await;
+        crm.migrate().await.unwrap();
+        crm.migrate().await.unwrap();
+        assert_eq!(crm.backend_name(), "sqlite");
+        let now = chrono::Utc::now();
+        assert_eq!(
+            crm.lookup_customer("+14135550100", now).await.unwrap(),
+            None
+        );
+    }
 
     #[test]
     fn sqlite_dir_is_taken_from_the_url() {

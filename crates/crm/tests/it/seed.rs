@@ -1,10 +1,8 @@
 //! The demo data in fixtures/crm/demo.json.
 
-use crm::{CrmError, SeedReport};
+use crm::{CrmError, DEMO_JSON as DEMO, SeedReport};
 
 use crate::harness::{TestDb, both_backends, local, now};
-
-const DEMO: &str = include_str!("../../../../fixtures/crm/demo.json");
 
 both_backends!(seeding_the_demo_data_twice_adds_nothing_the_second_time);
 
