@@ -357,15 +357,23 @@ impl ToolExecutor {
                     .map_err(|err| self.failure(err))?
             }
         };
-        let vehicle_id = match (args.vehicle_id, args.vehicle_make, args.vehicle_model) {
-            (Some(id), _, _) => Some(id),
-            (None, Some(make), Some(model)) if !make.trim().is_empty() => {
+        let mut notes = args.notes;
+        let vehicle_id = match (
+            args.vehicle_id,
+            args.vehicle_year,
+            args.vehicle_make,
+            args.vehicle_model,
+        ) {
+            (Some(id), ..) => Some(id),
+            (None, Some(year), Some(make), Some(model))
+                if !make.trim().is_empty() && !model.trim().is_empty() =>
+            {
                 let vehicle = self
                     .crm
                     .add_vehicle(
                         customer_id,
                         &NewVehicle {
-                            year: args.vehicle_year.unwrap_or(0),
+                            year,
                             make,
                             model,
                             mileage: None,
@@ -376,7 +384,22 @@ impl ToolExecutor {
                     .map_err(|err| self.failure(err))?;
                 Some(vehicle.id)
             }
-            _ => None,
+            // Without the full year/make/model no vehicle row is made; keep what was said.
+            (None, year, make, model) => {
+                let said: Vec<String> = [year.map(|y| y.to_string()), make, model]
+                    .into_iter()
+                    .flatten()
+                    .filter(|part| !part.trim().is_empty())
+                    .collect();
+                if !said.is_empty() {
+                    let vehicle = format!("vehicle: {}", said.join(" "));
+                    notes = Some(match notes {
+                        Some(notes) => format!("{notes}; {vehicle}"),
+                        None => vehicle,
+                    });
+                }
+                None
+            }
         };
         let booked = self
             .crm
@@ -386,7 +409,7 @@ impl ToolExecutor {
                     vehicle_id,
                     service: args.service,
                     starts_at,
-                    notes: args.notes,
+                    notes,
                     booked_via: BookedVia::PhoneAgent,
                 },
                 ctx.now,

@@ -309,6 +309,31 @@ async fn tools_answer_every_call_with_json(db: TestDb) {
         .await,
         error("vehicle_not_found"),
     );
+    // A half-described vehicle makes no vehicle row; what was said goes into the notes.
+    let partial = run(
+        "book_appointment",
+        json!({"service": "tire rotation", "start": "2026-11-25T09:00", "vehicle_make": "Toyota",
+               "vehicle_model": "Corolla", "notes": "wobble at speed"}),
+        &as_john,
+    )
+    .await;
+    check(
+        &partial,
+        json!({"ok": true, "appointment": {"vehicle": null}}),
+    );
+    let stored = crm
+        .get_appointment(partial["appointment"]["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.notes.as_deref(),
+        Some("wobble at speed; vehicle: Toyota Corolla")
+    );
+    assert_eq!(
+        (stored.customer_id, stored.booked_via.as_str()),
+        (john, "phone_agent")
+    );
 
     // Reschedule and cancel only the caller's own appointments.
     let anns_appointment = strangers["appointment"]["id"].as_i64().unwrap();
