@@ -73,6 +73,7 @@ impl AppState {
             stream_secret: Some(self.stream_secret.clone()),
             records: self.records.clone(),
             now: Arc::new(Utc::now),
+            capture_dir: self.config.capture_dir.clone(),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::{
     collections::HashMap,
+    path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -33,6 +34,7 @@ use twilio::{
 
 use crate::{
     barge_in::is_backchannel,
+    capture::Capture,
     config::PipelineConfig,
     mask_phone,
     outbox::RecordOutbox,
@@ -72,6 +74,8 @@ pub struct CallDeps {
     pub records: RecordOutbox,
     /// The wall clock (replay and tests inject a fixed one).
     pub now: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    /// When set, each call is written there as a capture file (docs/captures.md).
+    pub capture_dir: Option<PathBuf>,
 }
 
 /// How a call ended.
@@ -159,7 +163,8 @@ async fn run_call_inner(
         mut inbound,
         outbound,
     } = phone;
-    let start = match wait_for_start(&mut inbound, config.start_timeout).await {
+    let capture = deps.capture_dir.as_ref().map(|_| Capture::new());
+    let start = match wait_for_start(&mut inbound, config.start_timeout, capture.as_ref()).await {
         Ok(start) => start,
         Err(reason) => {
             warn!(reason, "media stream refused before start");
@@ -201,6 +206,16 @@ async fn run_call_inner(
         .cloned()
         .unwrap_or_else(|| "inbound".to_owned());
     let started_at = (deps.now)();
+    if let Some(capture) = &capture {
+        let mut params = start.custom_parameters.clone();
+        params.remove(STREAM_TOKEN_PARAMETER);
+        capture.meta(
+            start.call_sid.as_str(),
+            start.stream_sid.as_str(),
+            &started_at.to_rfc3339(),
+            json!(params),
+        );
+    }
     info!(caller = %caller_phone.as_deref().map(mask_phone).unwrap_or_else(|| "unknown".to_owned()), direction, "call started");
     metrics::gauge!("voice_active_calls").increment(1.0);
 
@@ -271,6 +286,7 @@ async fn run_call_inner(
         tracker: tracker.clone(),
         call: call.clone(),
         turn_tx: None,
+        capture: capture.clone(),
         tts_failed: false,
         tts_fallback_used: false,
         new_tts_events: None,
@@ -325,6 +341,7 @@ async fn run_call_inner(
             phone_tx,
             config.idle_media_timeout,
             call.clone(),
+            capture.clone(),
         )
         .in_current_span(),
     );
@@ -447,6 +464,8 @@ struct CallState {
     tracker: TaskTracker,
     call: CancellationToken,
     turn_tx: Option<mpsc::Sender<TurnEvent>>,
+    /// The call's capture, when `CAPTURE_DIR` is set.
+    capture: Option<Capture>,
     /// A TTS send failed: the loop calls `recover_tts` after the current event.
     tts_failed: bool,
     /// The fallback TTS was already tried.
@@ -591,6 +610,9 @@ impl CallState {
     }
 
     async fn on_stt_event(&mut self, event: SttEvent) {
+        if let Some(capture) = &self.capture {
+            capture.stt(&event);
+        }
         match &event {
             SttEvent::Transcript(t) if !t.is_final => {
                 if !t.text.trim().is_empty() {
@@ -666,6 +688,13 @@ impl CallState {
         let seen = self.manager.transitions().len();
         let state = self.manager.process_message(&text, now);
         for transition in &self.manager.transitions()[seen..] {
+            if let Some(capture) = &self.capture {
+                capture.transition(
+                    transition.from.as_str(),
+                    transition.to.as_str(),
+                    transition.intent.map(|i| i.as_str()),
+                );
+            }
             info!(
                 from = %transition.from,
                 to = %transition.to,
@@ -711,6 +740,9 @@ impl CallState {
         }
         match event {
             TtsEvent::Audio { mulaw, at } => {
+                if let Some(capture) = &self.capture {
+                    capture.tts_audio(mulaw.len());
+                }
                 let Some(speaking) = self.speaking.as_mut() else {
                     return;
                 };
@@ -933,6 +965,7 @@ impl CallState {
             config: self.config.clone(),
             turn_tx,
             cancel,
+            capture: self.capture.clone(),
         };
         self.tracker.spawn(run_bot_turn(input).in_current_span());
     }
@@ -984,6 +1017,9 @@ impl CallState {
             speaking.pieces_sent += 1;
         }
         self.playback.add_text(text);
+        if let Some(capture) = &self.capture {
+            capture.tts_text(self.playback.turn(), text);
+        }
         if tts.send_text(text).await.is_err() {
             self.tts_failed = true;
             return;
@@ -1049,6 +1085,9 @@ impl CallState {
             full_chars = full.len(),
             "barge-in: agent stopped"
         );
+        if let Some(capture) = &self.capture {
+            capture.barge_in(cause, &heard);
+        }
         // History keeps only what the caller heard.
         match speaking.history_idx {
             Some(idx) if heard.is_empty() => {
@@ -1104,6 +1143,9 @@ impl CallState {
             return;
         };
         for frame in self.out.drain(..) {
+            if let Some(capture) = &self.capture {
+                capture_outbound(capture, &frame);
+            }
             if frames_tx.send(frame).await.is_err() {
                 break;
             }
@@ -1378,6 +1420,14 @@ impl CallState {
             timings: Value::Array(std::mem::take(&mut self.timings)),
         };
         self.deps.records.submit(record);
+        if let (Some(capture), Some(dir)) = (self.capture.take(), self.deps.capture_dir.clone()) {
+            capture.outcome(
+                self.status.as_str(),
+                &summary,
+                &serde_json::to_value(&self.history).unwrap_or(Value::Null),
+            );
+            capture.write(dir, self.call_sid.as_str().to_owned()).await;
+        }
         let outcome_label = self.status.as_str();
         metrics::counter!("voice_calls_total", "call_type" => self.manager.call_type().as_str(), "outcome" => outcome_label)
             .increment(1);
@@ -1430,10 +1480,14 @@ async fn write_sessions(
 async fn wait_for_start(
     inbound: &mut futures::stream::BoxStream<'static, Result<String, crate::phone::PhoneError>>,
     timeout: Duration,
+    capture: Option<&Capture>,
 ) -> Result<Start, String> {
     let read = async {
         while let Some(frame) = inbound.next().await {
             let frame = frame.map_err(|err| err.to_string())?;
+            if let Some(capture) = capture {
+                capture.twilio_in(&frame);
+            }
             match media::decode(&frame) {
                 Ok(Inbound::Start(start)) => return Ok(start),
                 Ok(Inbound::Connected { .. }) => continue,
@@ -1592,6 +1646,18 @@ fn build_manager(
     BuiltManager {
         manager,
         customer_id,
+    }
+}
+
+/// Records an outbound frame in the capture: its event and, for media, the audio length.
+fn capture_outbound(capture: &Capture, frame: &str) {
+    match media::decode_outbound(frame) {
+        Ok(media::Outbound::Media { payload, .. }) => {
+            capture.twilio_out("media", json!({"bytes": payload.len()}))
+        }
+        Ok(media::Outbound::Mark { name, .. }) => capture.twilio_out("mark", json!({"name": name})),
+        Ok(media::Outbound::Clear { .. }) => capture.twilio_out("clear", Value::Null),
+        Err(_) => capture.twilio_out("unknown", Value::Null),
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod barge_in;
 mod call;
+mod capture;
 mod config;
 mod crm_port;
 mod outbound;
@@ -25,6 +26,7 @@ mod token;
 mod turn;
 
 pub use call::{CallDeps, CallOutcome, CallStatus, run_call};
+pub use capture::CAPTURE_FORMAT_VERSION;
 pub use config::PipelineConfig;
 pub use crm_port::CrmPort;
 pub use outbox::{OutboxWorker, RecordOutbox};

@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, trace, warn};
 use twilio::media::{self, Inbound};
 
+use crate::capture::Capture;
+
 /// A transport error on the phone socket.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("phone transport: {0}")]
@@ -87,6 +89,7 @@ pub(crate) async fn read_from_phone(
     events_tx: mpsc::Sender<PhoneEvent>,
     idle_timeout: Duration,
     call: CancellationToken,
+    capture: Option<Capture>,
 ) -> ReaderStats {
     // The reader ending for any reason ends the call.
     let _guard = call.clone().drop_guard();
@@ -110,6 +113,9 @@ pub(crate) async fn read_from_phone(
             Ok(Some(Ok(frame))) => frame,
         };
         stats.frames += 1;
+        if let Some(capture) = &capture {
+            capture.twilio_in(&frame);
+        }
         let message = match media::decode(&frame) {
             Ok(message) => message,
             Err(err) => {

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::{
+    capture::Capture,
     config::PipelineConfig,
     ports::{CallCrm, ToolCallContext},
     sentences::SentenceSplitter,
@@ -55,6 +56,7 @@ pub(crate) struct TurnInput {
     pub(crate) config: Arc<PipelineConfig>,
     pub(crate) turn_tx: mpsc::Sender<TurnEvent>,
     pub(crate) cancel: CancellationToken,
+    pub(crate) capture: Option<Capture>,
 }
 
 /// Runs one bot turn to completion or cancellation.
@@ -68,6 +70,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         config,
         turn_tx,
         cancel,
+        capture,
     } = input;
     let mut usage = Usage::default();
     let mut spoke = false;
@@ -87,6 +90,16 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
                 config.llm_round_timeout
             ))),
         };
+        if let Some(capture) = &capture {
+            match &round_result {
+                Ok((text, calls, usage)) => {
+                    capture.llm_round(turn, text.as_deref().unwrap_or(""), calls, *usage, None)
+                }
+                Err(err) => {
+                    capture.llm_round(turn, "", &[], Usage::default(), Some(&err.to_string()))
+                }
+            }
+        }
         let (spoken_this_round, tool_calls, round_usage) = match round_result {
             Ok(result) => result,
             Err(err) => {
@@ -125,6 +138,9 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
             let result = crm
                 .execute_tool(&call.name, &call.arguments, &tool_context)
                 .await;
+            if let Some(capture) = &capture {
+                capture.tool(turn, &call.name, &call.arguments, &result);
+            }
             let ok = result
                 .get("ok")
                 .and_then(serde_json::Value::as_bool)

@@ -469,3 +469,48 @@ async fn outbound_reminder_says_why_it_calls() {
         report.spoken_text()
     );
 }
+
+/// With a capture directory, the call is written as JSON Lines for replay.
+#[tokio::test(start_paused = true)]
+async fn capture_records_the_call_for_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = run(Scenario {
+        stt: says(250, "What are your hours?"),
+        llm: vec![reply("We're open eight to six on weekdays.")],
+        actions: vec![(ms(10_000), CallerAction::HangUp)],
+        capture_dir: Some(dir.path().to_path_buf()),
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.outcome.status, CallStatus::Completed);
+    let text = std::fs::read_to_string(dir.path().join(format!("{CALL_SID}.jsonl"))).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds[0], "twilio_in", "connected comes first");
+    assert!(kinds.contains(&"meta"));
+    assert_eq!(*kinds.last().unwrap(), "outcome");
+    for kind in [
+        "stt",
+        "llm_reply",
+        "tts_text",
+        "tts_audio",
+        "twilio_out",
+        "transition",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing");
+    }
+    let meta = lines.iter().find(|l| l["kind"] == "meta").unwrap();
+    assert_eq!(meta["version"], call_pipeline::CAPTURE_FORMAT_VERSION);
+    assert!(
+        meta["parameters"].get("token").is_none(),
+        "the stream token is not captured"
+    );
+    let reply_line = lines.iter().find(|l| l["kind"] == "llm_reply").unwrap();
+    assert_eq!(reply_line["text"], "We're open eight to six on weekdays.");
+    let offsets: Vec<f64> = lines.iter().map(|l| l["t_ms"].as_f64().unwrap()).collect();
+    assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "offsets grow");
+    assert_eq!(lines.last().unwrap()["summary"]["intent"], "check_hours");
+}

@@ -68,6 +68,8 @@ pub(crate) struct Scenario {
     pub(crate) crm_fails: bool,
     pub(crate) config: PipelineConfig,
     pub(crate) tts: FakeTtsConfig,
+    /// Where to write the call capture, if anywhere.
+    pub(crate) capture_dir: Option<std::path::PathBuf>,
     /// Safety net: the caller hangs up at this offset if nothing else ended the call.
     pub(crate) max_duration: Duration,
 }
@@ -91,6 +93,7 @@ impl Default for Scenario {
                 ..FakeTtsConfig::default()
             },
             max_duration: Duration::from_secs(60),
+            capture_dir: None,
         }
     }
 }
@@ -177,6 +180,7 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
         stream_secret: Some(Arc::from(SECRET)),
         records,
         now: Arc::new(now),
+        capture_dir: scenario.capture_dir.clone(),
     };
     let (link, inbound_tx, outbound_rx) = PhoneLink::channel(1024);
     let caller = tokio::spawn(simulate_caller(

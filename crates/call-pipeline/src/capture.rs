@@ -1,0 +1,188 @@
+//! Call capture: with `CAPTURE_DIR` set, each call is written as one JSON Lines file that
+//! `cargo xtask replay` can play back (format: docs/captures.md).
+//!
+//! Recording is an in-memory append under a short, uncontended lock (no IO on the call's hot
+//! path); the file is written once, when the call ends, on the blocking pool.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use providers::{SttEvent, ToolCall, Usage};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+/// Version of the capture format; bump it when a line's meaning changes.
+pub const CAPTURE_FORMAT_VERSION: u32 = 1;
+
+/// The lines of one call's capture. Cheap to clone (shared).
+#[derive(Clone, Debug)]
+pub(crate) struct Capture {
+    inner: Arc<CaptureInner>,
+}
+
+#[derive(Debug)]
+struct CaptureInner {
+    started: Instant,
+    lines: Mutex<Vec<String>>,
+}
+
+impl Capture {
+    pub(crate) fn new() -> Self {
+        Self {
+            inner: Arc::new(CaptureInner {
+                started: Instant::now(),
+                lines: Mutex::new(Vec::with_capacity(4096)),
+            }),
+        }
+    }
+
+    fn push(&self, kind: &str, mut value: Value) {
+        let mut lines = self
+            .inner
+            .lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // The offset is read under the lock so lines from the reader and the driver stay in order.
+        let t_ms = self.inner.started.elapsed().as_secs_f64() * 1000.0;
+        if let Value::Object(map) = &mut value {
+            map.insert("t_ms".to_owned(), json!((t_ms * 10.0).round() / 10.0));
+            map.insert("kind".to_owned(), json!(kind));
+        }
+        lines.push(value.to_string());
+    }
+
+    /// The call's identity and parameters (the stream token is left out).
+    pub(crate) fn meta(&self, call_sid: &str, stream_sid: &str, started_at: &str, params: Value) {
+        self.push(
+            "meta",
+            json!({"version": CAPTURE_FORMAT_VERSION, "call_sid": call_sid, "stream_sid": stream_sid, "started_at": started_at, "parameters": params}),
+        );
+    }
+
+    /// A frame exactly as Twilio sent it.
+    pub(crate) fn twilio_in(&self, frame: &str) {
+        self.push("twilio_in", json!({"frame": frame}));
+    }
+
+    /// A frame we sent to Twilio, summarised (media by length: the audio is the TTS's).
+    pub(crate) fn twilio_out(&self, event: &str, detail: Value) {
+        self.push("twilio_out", json!({"event": event, "detail": detail}));
+    }
+
+    /// A speech-to-text event.
+    pub(crate) fn stt(&self, event: &SttEvent) {
+        let value = match event {
+            SttEvent::Transcript(t) => {
+                json!({"event": "transcript", "text": t.text, "is_final": t.is_final,
+                "speech_final": t.speech_final, "from_finalize": t.from_finalize, "confidence": t.confidence,
+                "start_s": t.start_s, "duration_s": t.duration_s})
+            }
+            SttEvent::SpeechStarted { timestamp_s, .. } => {
+                json!({"event": "speech_started", "timestamp_s": timestamp_s})
+            }
+            SttEvent::UtteranceEnd {
+                last_word_end_s, ..
+            } => {
+                json!({"event": "utterance_end", "last_word_end_s": last_word_end_s})
+            }
+            SttEvent::Reconnecting { reason, .. } => {
+                json!({"event": "reconnecting", "reason": reason.to_string()})
+            }
+            SttEvent::Reconnected { .. } => json!({"event": "reconnected"}),
+            SttEvent::Error { error, .. } => json!({"event": "error", "error": error.to_string()}),
+            SttEvent::Closed { .. } => json!({"event": "closed"}),
+        };
+        self.push("stt", value);
+    }
+
+    /// One LLM round's answer: the text, the tool calls and usage, or the error.
+    pub(crate) fn llm_round(
+        &self,
+        turn: u64,
+        text: &str,
+        tool_calls: &[ToolCall],
+        usage: Usage,
+        error: Option<&str>,
+    ) {
+        self.push(
+            "llm_reply",
+            json!({"turn": turn, "text": text, "tool_calls": tool_calls, "usage": usage, "error": error}),
+        );
+    }
+
+    /// A tool call and what the CRM answered.
+    pub(crate) fn tool(&self, turn: u64, name: &str, arguments: &str, result: &Value) {
+        self.push(
+            "tool",
+            json!({"turn": turn, "name": name, "arguments": arguments, "result": result}),
+        );
+    }
+
+    /// Text sent to TTS.
+    pub(crate) fn tts_text(&self, turn: u64, text: &str) {
+        self.push("tts_text", json!({"turn": turn, "text": text}));
+    }
+
+    /// Audio TTS delivered.
+    pub(crate) fn tts_audio(&self, bytes: usize) {
+        self.push("tts_audio", json!({"bytes": bytes}));
+    }
+
+    /// A state or intent change of the conversation.
+    pub(crate) fn transition(&self, from: &str, to: &str, intent: Option<&str>) {
+        self.push(
+            "transition",
+            json!({"from": from, "to": to, "intent": intent}),
+        );
+    }
+
+    /// A barge-in, with what the caller heard.
+    pub(crate) fn barge_in(&self, cause: &str, heard: &str) {
+        self.push("barge_in", json!({"cause": cause, "heard": heard}));
+    }
+
+    /// The end of the call: status and the manager's summary.
+    pub(crate) fn outcome(&self, status: &str, summary: &Value, history: &Value) {
+        self.push(
+            "outcome",
+            json!({"status": status, "summary": summary, "history": history}),
+        );
+    }
+
+    /// Writes `{dir}/{call_sid}.jsonl`, off the async runtime.
+    pub(crate) async fn write(self, dir: PathBuf, call_sid: String) {
+        let lines = std::mem::take(
+            &mut *self
+                .inner
+                .lines
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        let file_name: String = call_sid
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join(format!("{file_name}.jsonl"));
+        let written = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            let mut text = lines.join("\n");
+            text.push('\n');
+            std::fs::write(&path, text).map(|()| path)
+        })
+        .await;
+        match written {
+            Ok(Ok(path)) => info!(path = %path.display(), "call capture written"),
+            Ok(Err(err)) => warn!(error = %err, "could not write the call capture"),
+            Err(err) => warn!(error = %err, "capture writer task failed"),
+        }
+    }
+}
