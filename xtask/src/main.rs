@@ -5,6 +5,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod bench;
 #[cfg(test)]
 mod tidy;
 
@@ -13,8 +14,10 @@ cargo xtask <task>
 
 tasks:
   help     this list
+  bench    latency, CPU and memory per call at scale, against local vendor simulators
+           (`cargo xtask bench --help`; `--smoke` is the short CI run)
 
-planned (see docs/ARCHITECTURE.md): replay, bench";
+planned (see docs/ARCHITECTURE.md): replay";
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1);
@@ -23,6 +26,7 @@ fn main() -> anyhow::Result<()> {
             println!("{TASKS}");
             Ok(())
         }
+        Some("bench") => bench::main(std::env::args().skip(2).collect()),
         Some(other) => anyhow::bail!("unknown task `{other}`; run `cargo xtask` for the list"),
     }
 }

@@ -1,0 +1,673 @@
+//! The load generator: simulated Twilio calls against the gateway.
+//!
+//! One call: the voice webhook (`POST /twilio/voice`), the TwiML's `<Stream>` and `<Parameter>`s,
+//! then a WebSocket speaking Twilio Media Streams (protocols.md section 1) with messages encoded
+//! by the `twilio` crate: `connected`, `start` with every `<Parameter>` as `customParameters`, a
+//! `media` frame of 160 μ-law bytes every 20 ms for the whole call (voice-like frames while the
+//! caller talks, silence otherwise), `stop` at the end. The agent's audio goes into a simulated
+//! playback buffer that plays 160 bytes per tick; a `mark` is echoed once the audio queued before
+//! it has played, and `clear` drops the buffer and echoes every pending mark at once.
+//!
+//! The script: wait for the greeting to play out, then for each caller turn talk for `speech`,
+//! fall silent, and wait until the reply has started (voice-to-voice is measured here: last voiced
+//! frame sent -> first agent audio frame received) and played out (`settle` with nothing queued).
+//! With a barge-in turn, the caller starts talking `after` into that reply and the time from its
+//! first voiced frame to the gateway's `clear` is the barge-in reaction.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::{
+    task::JoinSet,
+    time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout},
+};
+use tokio_tungstenite::tungstenite::Message;
+use twilio::{
+    AccountSid, CallSid, StreamSid,
+    media::{self, Inbound, Outbound},
+};
+
+use crate::bench::audio;
+
+const TICK: Duration = Duration::from_millis(20);
+
+/// A barge-in scripted into one turn.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct BargeIn {
+    /// Which caller turn's reply is interrupted (0-based).
+    pub(crate) turn: usize,
+    /// How far into the reply's audio the caller starts talking.
+    #[serde(with = "ms")]
+    pub(crate) after: Duration,
+}
+
+/// What every call does.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CallPlan {
+    /// Caller turns (the barge-in utterance comes on top).
+    pub(crate) turns: usize,
+    /// How long the caller talks per turn.
+    #[serde(with = "ms")]
+    pub(crate) speech: Duration,
+    /// An optional barge-in.
+    pub(crate) barge_in: Option<BargeIn>,
+    /// The agent is done when nothing is queued and no audio came for this long.
+    #[serde(with = "ms")]
+    pub(crate) settle: Duration,
+    /// Longest wait from the end of caller speech (or the call's start) to agent audio.
+    #[serde(with = "ms")]
+    pub(crate) reply_timeout: Duration,
+    /// Longest a whole call may take.
+    #[serde(with = "ms")]
+    pub(crate) max_call: Duration,
+}
+
+mod ms {
+    use std::time::Duration;
+
+    pub(crate) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}
+
+/// Where the gateway is.
+#[derive(Debug, Clone)]
+pub(crate) struct CallTarget {
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) http_base: String,
+    /// `ws://127.0.0.1:<port>`: the TwiML's stream path is joined to it (the TwiML says `wss://`
+    /// and the public host; the bench talks plain WebSocket on loopback).
+    pub(crate) ws_base: String,
+    /// Client for the webhooks (no proxy, loopback only).
+    pub(crate) http: reqwest::Client,
+}
+
+/// Why a call did not finish its script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Failure {
+    /// The webhook failed or its TwiML had no `<Stream>` (e.g. turned away at capacity).
+    Webhook,
+    /// The WebSocket upgrade failed.
+    Connect,
+    /// No greeting audio in time.
+    NoGreeting,
+    /// No reply audio in time after a caller turn.
+    NoReply,
+    /// The gateway closed the stream before the script ended.
+    Dropped,
+    /// The call ran past `max_call`.
+    TooLong,
+}
+
+/// What one call measured.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CallResult {
+    /// Index within the run.
+    pub(crate) index: usize,
+    /// `None` when the script completed.
+    pub(crate) failure: Option<Failure>,
+    /// Short detail for a failure.
+    pub(crate) detail: Option<String>,
+    /// Caller utterances that got a reply.
+    pub(crate) replies: usize,
+    /// Per reply: end of caller speech -> first agent audio frame, ms.
+    pub(crate) voice_to_voice_ms: Vec<f64>,
+    /// Per barge-in: first voiced frame -> `clear`, ms.
+    pub(crate) barge_in_ms: Vec<f64>,
+    /// `clear` messages the script did not provoke.
+    pub(crate) unexpected_clears: usize,
+    /// Frames from the gateway that did not decode.
+    pub(crate) bad_frames: usize,
+    /// From the webhook to the end of the socket, seconds.
+    pub(crate) duration_s: f64,
+    /// Worst lateness of this call's 20 ms ticker, ms (the load generator's own health).
+    pub(crate) max_tick_lag_ms: f64,
+}
+
+/// The TwiML's `<Stream url>` and `<Parameter>`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StreamTwiml {
+    pub(crate) url: String,
+    pub(crate) parameters: Vec<(String, String)>,
+}
+
+/// Reads the stream URL and parameters out of a TwiML document; `None` without a `<Stream>`.
+pub(crate) fn parse_twiml(body: &str) -> Option<StreamTwiml> {
+    let stream_at = body.find("<Stream")?;
+    let url = attribute(tag_at(body, stream_at), "url")?;
+    let mut parameters = Vec::new();
+    let mut rest = &body[stream_at..];
+    while let Some(at) = rest.find("<Parameter") {
+        let tag = tag_at(rest, at);
+        if let (Some(name), Some(value)) = (attribute(tag, "name"), attribute(tag, "value")) {
+            parameters.push((name, value));
+        }
+        rest = &rest[at + tag.len()..];
+    }
+    Some(StreamTwiml { url, parameters })
+}
+
+/// The tag starting at `at`, up to its `>`.
+fn tag_at(text: &str, at: usize) -> &str {
+    let end = text[at..].find('>').map_or(text.len(), |e| at + e + 1);
+    &text[at..end]
+}
+
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    for quote in ['"', '\''] {
+        let key = format!(" {name}={quote}");
+        if let Some(start) = tag.find(&key) {
+            let value_start = start + key.len();
+            let end = tag[value_start..].find(quote)? + value_start;
+            return Some(unescape_xml(&tag[value_start..end]));
+        }
+    }
+    None
+}
+
+fn unescape_xml(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The path (and query) of a URL, `/` if it has none.
+fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..]
+        .find('/')
+        .map_or("/", |i| &url[after_scheme + i..])
+}
+
+/// Twilio's playback buffer, advanced by the caller's 20 ms ticker.
+#[derive(Debug, Default)]
+pub(crate) struct Playback {
+    received: u64,
+    played: u64,
+    /// Pending marks with the byte position they wait for.
+    marks: VecDeque<(String, u64)>,
+    last_audio_at: Option<Instant>,
+}
+
+impl Playback {
+    /// Queues agent audio.
+    pub(crate) fn push_audio(&mut self, bytes: usize, now: Instant) {
+        self.received += bytes as u64;
+        self.last_audio_at = Some(now);
+    }
+
+    /// A mark: returned at once if nothing is queued, otherwise echoed by a later tick.
+    pub(crate) fn push_mark(&mut self, name: String) -> Option<String> {
+        if self.played >= self.received && self.marks.is_empty() {
+            return Some(name);
+        }
+        self.marks.push_back((name, self.received));
+        None
+    }
+
+    /// `clear`: drop the queue; every pending mark comes back.
+    pub(crate) fn clear(&mut self) -> Vec<String> {
+        self.played = self.received;
+        self.marks.drain(..).map(|(name, _)| name).collect()
+    }
+
+    /// Plays one 20 ms frame; returns the marks now reached.
+    pub(crate) fn tick(&mut self) -> Vec<String> {
+        self.played = (self.played + audio::FRAME_BYTES as u64).min(self.received);
+        let mut due = Vec::new();
+        while self.marks.front().is_some_and(|(_, at)| *at <= self.played) {
+            if let Some((name, _)) = self.marks.pop_front() {
+                due.push(name);
+            }
+        }
+        due
+    }
+
+    /// Some audio came, all of it played, no mark pending, and nothing new for `settle`.
+    pub(crate) fn played_out(&self, now: Instant, settle: Duration) -> bool {
+        self.played >= self.received
+            && self.marks.is_empty()
+            && self.last_audio_at.is_some_and(|at| now >= at + settle)
+    }
+
+    fn has_audio(&self) -> bool {
+        self.last_audio_at.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Greeting,
+    Speaking {
+        utterance: usize,
+        frames_left: usize,
+    },
+    Awaiting {
+        utterance: usize,
+        speech_end: Instant,
+        first_audio: Option<Instant>,
+    },
+    Done,
+}
+
+/// Counts calls with an open stream, and the most seen at once.
+#[derive(Debug, Default)]
+pub(crate) struct Active {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Active {
+    fn enter(&self) {
+        let now = self.now.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn leave(&self) {
+        self.now.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The most at once so far.
+    pub(crate) fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// Places `n` calls, starting them evenly over `ramp`, and returns their results in index order.
+pub(crate) async fn run_load(
+    target: Arc<CallTarget>,
+    plan: Arc<CallPlan>,
+    n: usize,
+    ramp: Duration,
+    run_id: u32,
+    active: Arc<Active>,
+) -> Vec<CallResult> {
+    let start = Instant::now();
+    let mut calls = JoinSet::new();
+    for index in 0..n {
+        let offset = if n > 1 {
+            ramp.mul_f64(index as f64 / (n - 1) as f64)
+        } else {
+            Duration::ZERO
+        };
+        let (target, plan, active) = (target.clone(), plan.clone(), active.clone());
+        calls.spawn(async move {
+            sleep_until(start + offset).await;
+            place_call(&target, &plan, run_id, index, &active).await
+        });
+    }
+    let mut results = Vec::with_capacity(n);
+    while let Some(joined) = calls.join_next().await {
+        match joined {
+            Ok(result) => results.push(result),
+            // A panicking call task is a bench bug; the missing index shows up as a lost call.
+            Err(err) => eprintln!("bench: a call task failed: {err}"),
+        }
+    }
+    results.sort_by_key(|r| r.index);
+    results
+}
+
+/// One simulated call, start to end.
+pub(crate) async fn place_call(
+    target: &CallTarget,
+    plan: &CallPlan,
+    run_id: u32,
+    index: usize,
+    active: &Active,
+) -> CallResult {
+    let started = Instant::now();
+    let mut result = CallResult {
+        index,
+        failure: None,
+        detail: None,
+        replies: 0,
+        voice_to_voice_ms: Vec::new(),
+        barge_in_ms: Vec::new(),
+        unexpected_clears: 0,
+        bad_frames: 0,
+        duration_s: 0.0,
+        max_tick_lag_ms: 0.0,
+    };
+    let id = (u128::from(run_id) << 64) | index as u128;
+    let call_sid = CallSid::from_wire(format!("CA{id:032x}"));
+    let stream_sid = StreamSid::from_wire(format!("MZ{id:032x}"));
+    let account_sid = AccountSid::from_wire(format!("AC{:032x}", 1));
+    let from = format!("+1555{:07}", index % 10_000_000);
+    let twiml = match webhook(target, &call_sid, &account_sid, &from).await {
+        Ok(twiml) => twiml,
+        Err(detail) => {
+            result.failure = Some(Failure::Webhook);
+            result.detail = Some(detail);
+            result.duration_s = started.elapsed().as_secs_f64();
+            return result;
+        }
+    };
+    let url = format!("{}{}", target.ws_base, path_of(&twiml.url));
+    let ws = match timeout(
+        plan.reply_timeout,
+        tokio_tungstenite::connect_async(url.as_str()),
+    )
+    .await
+    {
+        Ok(Ok((ws, _))) => ws,
+        Ok(Err(err)) => {
+            result.failure = Some(Failure::Connect);
+            result.detail = Some(err.to_string());
+            result.duration_s = started.elapsed().as_secs_f64();
+            return result;
+        }
+        Err(_) => {
+            result.failure = Some(Failure::Connect);
+            result.detail = Some("websocket upgrade timed out".to_owned());
+            result.duration_s = started.elapsed().as_secs_f64();
+            return result;
+        }
+    };
+    active.enter();
+    let start = media::Start {
+        sequence_number: 1,
+        stream_sid: stream_sid.clone(),
+        account_sid: account_sid.clone(),
+        call_sid: call_sid.clone(),
+        tracks: vec![media::Track::Inbound],
+        custom_parameters: twiml.parameters.into_iter().collect(),
+        media_format: media::MediaFormat {
+            encoding: media::MediaFormat::MULAW.to_owned(),
+            sample_rate_hz: 8000,
+            channels: 1,
+        },
+    };
+    let mut session = Session {
+        ws,
+        stream_sid,
+        account_sid,
+        call_sid,
+        sequence: 1,
+        chunk: 0,
+        plan,
+        result: &mut result,
+    };
+    session.run(start, started).await;
+    active.leave();
+    result.duration_s = started.elapsed().as_secs_f64();
+    result
+}
+
+async fn webhook(
+    target: &CallTarget,
+    call_sid: &CallSid,
+    account_sid: &AccountSid,
+    from: &str,
+) -> Result<StreamTwiml, String> {
+    let form = [
+        ("CallSid", call_sid.as_str()),
+        ("AccountSid", account_sid.as_str()),
+        ("From", from),
+        ("To", "+15550000000"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+        ("ApiVersion", "2010-04-01"),
+    ];
+    let response = target
+        .http
+        .post(format!("{}/twilio/voice", target.http_base))
+        .form(&form)
+        .send()
+        .await
+        .map_err(|err| format!("webhook request: {err}"))?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .map_err(|err| format!("webhook body: {err}"))?;
+    if !status.is_success() {
+        return Err(format!("webhook answered {status}"));
+    }
+    parse_twiml(&body).ok_or_else(|| {
+        let mut short: String = body.chars().take(160).collect();
+        short.retain(|c| c != '\n');
+        format!("no <Stream> in the TwiML: {short}")
+    })
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Session<'a> {
+    ws: Ws,
+    stream_sid: StreamSid,
+    account_sid: AccountSid,
+    call_sid: CallSid,
+    sequence: u64,
+    chunk: u64,
+    plan: &'a CallPlan,
+    result: &'a mut CallResult,
+}
+
+impl Session<'_> {
+    async fn send(&mut self, message: Inbound) -> bool {
+        let text = message.encode(&self.stream_sid);
+        self.ws.send(Message::Text(text.into())).await.is_ok()
+    }
+
+    fn next_sequence(&mut self) -> u64 {
+        self.sequence += 1;
+        self.sequence
+    }
+
+    async fn send_media(&mut self, payload: &Bytes) -> bool {
+        self.chunk += 1;
+        let media = media::Media {
+            sequence_number: self.next_sequence(),
+            track: media::Track::Inbound,
+            chunk: self.chunk,
+            timestamp_ms: (self.chunk - 1) * TICK.as_millis() as u64,
+            payload: payload.to_vec(),
+        };
+        self.send(Inbound::Media(media)).await
+    }
+
+    async fn echo_marks(&mut self, names: Vec<String>) -> bool {
+        for name in names {
+            let mark = media::Mark {
+                sequence_number: self.next_sequence(),
+                name,
+            };
+            if !self.send(Inbound::Mark(mark)).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn fail(&mut self, failure: Failure, detail: String) {
+        self.result.failure = Some(failure);
+        self.result.detail = Some(detail);
+    }
+
+    async fn run(&mut self, start: media::Start, started: Instant) {
+        let connected = Inbound::Connected {
+            protocol: "Call".to_owned(),
+            version: "1.0.0".to_owned(),
+        };
+        if !self.send(connected).await || !self.send(Inbound::Start(start)).await {
+            self.fail(
+                Failure::Dropped,
+                "could not send connected/start".to_owned(),
+            );
+            return;
+        }
+        let plan = self.plan;
+        let utterances =
+            plan.turns + usize::from(plan.barge_in.is_some_and(|b| b.turn < plan.turns));
+        let speech_frames = (plan.speech.as_millis() / TICK.as_millis()).max(1) as usize;
+        let voice = audio::voice_pattern();
+        let silence = audio::silence_frame();
+        let mut playback = Playback::default();
+        let mut phase = Phase::Greeting;
+        let mut waiting_since = Instant::now();
+        let mut barge_started: Option<Instant> = None;
+        let mut barged = false;
+        let mut voice_frame = 0_usize;
+        let mut ticker = interval_at(Instant::now() + TICK, TICK);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let deadline = started + plan.max_call;
+        loop {
+            tokio::select! {
+                scheduled = ticker.tick() => {
+                    let now = Instant::now();
+                    let lag = now.duration_since(scheduled).as_secs_f64() * 1000.0;
+                    self.result.max_tick_lag_ms = self.result.max_tick_lag_ms.max(lag);
+                    if now > deadline {
+                        self.fail(Failure::TooLong, format!("still running after {:?}", plan.max_call));
+                        break;
+                    }
+                    let due = playback.tick();
+                    if !self.echo_marks(due).await {
+                        self.fail(Failure::Dropped, "socket closed".to_owned());
+                        return;
+                    }
+                    // Advance the script.
+                    match phase {
+                        Phase::Greeting => {
+                            if playback.played_out(now, plan.settle) {
+                                phase = Phase::Speaking { utterance: 0, frames_left: speech_frames };
+                            } else if !playback.has_audio() && now > waiting_since + plan.reply_timeout {
+                                self.fail(Failure::NoGreeting, format!("no audio within {:?}", plan.reply_timeout));
+                                break;
+                            }
+                        }
+                        Phase::Awaiting { utterance, speech_end, first_audio } => {
+                            let barge_here = plan.barge_in.filter(|b| b.turn == utterance && !barged);
+                            match first_audio {
+                                None if now > speech_end + plan.reply_timeout => {
+                                    self.fail(Failure::NoReply, format!("no reply to utterance {utterance} within {:?}", plan.reply_timeout));
+                                    break;
+                                }
+                                Some(first) if barge_here.is_some_and(|b| now >= first + b.after) => {
+                                    barged = true;
+                                    phase = Phase::Speaking { utterance: utterance + 1, frames_left: speech_frames };
+                                    barge_started = Some(now);
+                                }
+                                Some(_) if playback.played_out(now, plan.settle) => {
+                                    if utterance + 1 >= utterances {
+                                        phase = Phase::Done;
+                                    } else {
+                                        phase = Phase::Speaking { utterance: utterance + 1, frames_left: speech_frames };
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        Phase::Speaking { .. } | Phase::Done => {}
+                    }
+                    if matches!(phase, Phase::Done) {
+                        break;
+                    }
+                    // One frame of caller audio, every tick.
+                    let frame = match &mut phase {
+                        Phase::Speaking { utterance, frames_left } => {
+                            *frames_left -= 1;
+                            voice_frame += 1;
+                            let frame = audio::frame_of(&voice, voice_frame);
+                            if *frames_left == 0 {
+                                phase = Phase::Awaiting { utterance: *utterance, speech_end: now, first_audio: None };
+                                waiting_since = now;
+                            }
+                            frame
+                        }
+                        _ => silence.clone(),
+                    };
+                    if !self.send_media(&frame).await {
+                        self.fail(Failure::Dropped, "socket closed".to_owned());
+                        return;
+                    }
+                }
+                message = self.ws.next() => {
+                    let now = Instant::now();
+                    let text = match message {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Binary(_))) => {
+                            self.result.bad_frames += 1;
+                            continue;
+                        }
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                            let at = match phase {
+                                Phase::Greeting => "greeting".to_owned(),
+                                Phase::Speaking { utterance, .. } | Phase::Awaiting { utterance, .. } => format!("utterance {utterance}"),
+                                Phase::Done => "the end".to_owned(),
+                            };
+                            self.fail(Failure::Dropped, format!("gateway closed the stream during {at}"));
+                            return;
+                        }
+                        Some(Ok(_)) => continue,
+                    };
+                    match media::decode_outbound(&text) {
+                        Ok(Outbound::Media { payload, .. }) => {
+                            if let Phase::Awaiting { speech_end, first_audio: first @ None, .. } = &mut phase {
+                                *first = Some(now);
+                                self.result.replies += 1;
+                                self.result.voice_to_voice_ms.push(ms_between(*speech_end, now));
+                            }
+                            playback.push_audio(payload.len(), now);
+                        }
+                        Ok(Outbound::Mark { name, .. }) => {
+                            if let Some(echo) = playback.push_mark(name)
+                                && !self.echo_marks(vec![echo]).await
+                            {
+                                self.fail(Failure::Dropped, "socket closed".to_owned());
+                                return;
+                            }
+                        }
+                        Ok(Outbound::Clear { .. }) => {
+                            let echoes = playback.clear();
+                            match barge_started.take() {
+                                Some(at) => self.result.barge_in_ms.push(ms_between(at, now)),
+                                None => self.result.unexpected_clears += 1,
+                            }
+                            if !self.echo_marks(echoes).await {
+                                self.fail(Failure::Dropped, "socket closed".to_owned());
+                                return;
+                            }
+                        }
+                        Err(_) => self.result.bad_frames += 1,
+                    }
+                }
+            }
+        }
+        self.hang_up().await;
+    }
+
+    /// `stop`, then a close handshake bounded in time.
+    async fn hang_up(&mut self) {
+        let stop = media::Stop {
+            sequence_number: self.next_sequence(),
+            account_sid: self.account_sid.clone(),
+            call_sid: self.call_sid.clone(),
+        };
+        let _ = self.send(Inbound::Stop(stop)).await;
+        let _ = self.ws.close(None).await;
+        let drain = async { while let Some(Ok(_)) = self.ws.next().await {} };
+        let _ = timeout(Duration::from_secs(2), drain).await;
+    }
+}
+
+fn ms_between(from: Instant, to: Instant) -> f64 {
+    to.saturating_duration_since(from).as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,367 @@
+//! Deepgram live speech-to-text imitation (`/v1/listen`, protocols.md section 5).
+//!
+//! Per connection, [`SpeechTracker`] finds the caller's speech segments by energy in the binary
+//! μ-law frames. For the Nth segment it sends `SpeechStarted` at onset, interim `Results` from
+//! `first_interim_after` after onset and then every `interim_interval`, and a final `Results`
+//! (`is_final` and `speech_final` true) `endpointing_delay` after the last voiced frame arrived,
+//! carrying the Nth script line (the script repeats). `KeepAlive` gets no answer; `Finalize`
+//! finalizes now (`from_finalize`); `CloseStream` (or an empty binary frame) sends what is pending,
+//! `Metadata`, and closes with 1000. Nothing received for `idle_timeout` closes with 1011
+//! `NET-0001`, as Deepgram does.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde_json::json;
+use tokio::time::{Instant, sleep_until};
+
+use super::{SimCounters, SimShared};
+use crate::bench::audio;
+
+/// Settings of the STT simulator.
+#[derive(Debug, Clone)]
+pub(crate) struct SttSimConfig {
+    /// From the last voiced frame's arrival to the final transcript (Deepgram's endpointing).
+    pub(crate) endpointing_delay: Duration,
+    /// From the first voiced frame's arrival to the first interim transcript.
+    pub(crate) first_interim_after: Duration,
+    /// Between later interims while the caller keeps talking.
+    pub(crate) interim_interval: Duration,
+    /// A frame whose mean absolute amplitude reaches this is speech.
+    pub(crate) energy_threshold: u32,
+    /// Nothing received for this long closes the socket with 1011 (Deepgram: about 10 s).
+    pub(crate) idle_timeout: Duration,
+    /// Transcript of the Nth segment: the Nth line, repeating.
+    pub(crate) script: Arc<[String]>,
+}
+
+/// Something the tracker wants sent.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SttOut {
+    /// Speech onset at `timestamp` seconds of stream audio.
+    SpeechStarted { timestamp: f64 },
+    /// A `Results` message.
+    Results {
+        transcript: String,
+        start: f64,
+        duration: f64,
+        is_final: bool,
+        speech_final: bool,
+        from_finalize: bool,
+    },
+}
+
+impl SttOut {
+    fn to_json(&self) -> String {
+        match self {
+            Self::SpeechStarted { timestamp } => {
+                json!({"type": "SpeechStarted", "channel": [0, 1], "timestamp": timestamp})
+            }
+            Self::Results {
+                transcript,
+                start,
+                duration,
+                is_final,
+                speech_final,
+                from_finalize,
+            } => json!({
+                "type": "Results",
+                "channel_index": [0, 1],
+                "start": start,
+                "duration": duration,
+                "is_final": is_final,
+                "speech_final": speech_final,
+                "from_finalize": from_finalize,
+                "channel": {"alternatives": [{
+                    "transcript": transcript,
+                    "confidence": 0.99,
+                    "words": [],
+                }]},
+                "metadata": {
+                    "request_id": "bench",
+                    "model_info": {"name": "bench-sim", "version": "0", "arch": "sim"},
+                    "model_uuid": "bench",
+                },
+            }),
+        }
+        .to_string()
+    }
+}
+
+/// A speech segment being heard (or waiting for its final).
+#[derive(Debug)]
+struct Segment {
+    index: usize,
+    start_s: f64,
+    end_s: f64,
+    last_voiced_at: Instant,
+    /// A silent frame came after the last voiced one: the final is due after endpointing.
+    ended: bool,
+    next_interim_at: Instant,
+    interims_sent: usize,
+}
+
+/// Finds speech segments in μ-law frames and decides what to send when. Pure apart from the
+/// instants it is handed, so tests drive it frame by frame.
+#[derive(Debug)]
+pub(crate) struct SpeechTracker {
+    config: SttSimConfig,
+    audio_bytes: u64,
+    segments_done: usize,
+    segment: Option<Segment>,
+}
+
+impl SpeechTracker {
+    pub(crate) fn new(config: SttSimConfig) -> Self {
+        Self {
+            config,
+            audio_bytes: 0,
+            segments_done: 0,
+            segment: None,
+        }
+    }
+
+    fn line(&self, index: usize) -> String {
+        if self.config.script.is_empty() {
+            return String::new();
+        }
+        self.config.script[index % self.config.script.len()].clone()
+    }
+
+    /// One binary audio frame arrived at `now`.
+    pub(crate) fn on_frame(&mut self, frame: &[u8], now: Instant) -> Vec<SttOut> {
+        let start_s = audio::seconds_of(self.audio_bytes);
+        self.audio_bytes += frame.len() as u64;
+        let end_s = audio::seconds_of(self.audio_bytes);
+        let voiced = audio::mean_abs(frame) >= self.config.energy_threshold;
+        let mut out = Vec::new();
+        match (&mut self.segment, voiced) {
+            (None, true) => {
+                self.segment = Some(Segment {
+                    index: self.segments_done,
+                    start_s,
+                    end_s,
+                    last_voiced_at: now,
+                    ended: false,
+                    next_interim_at: now + self.config.first_interim_after,
+                    interims_sent: 0,
+                });
+                out.push(SttOut::SpeechStarted { timestamp: start_s });
+            }
+            (Some(segment), true) => {
+                segment.ended = false;
+                segment.last_voiced_at = now;
+                segment.end_s = end_s;
+            }
+            (Some(segment), false) => segment.ended = true,
+            (None, false) => {}
+        }
+        out
+    }
+
+    /// When [`Self::on_deadline`] next has something to do.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let segment = self.segment.as_ref()?;
+        Some(if segment.ended {
+            segment.last_voiced_at + self.config.endpointing_delay
+        } else {
+            segment.next_interim_at
+        })
+    }
+
+    /// Sends what is due at `now`: the final of an ended segment, or an interim.
+    pub(crate) fn on_deadline(&mut self, now: Instant) -> Vec<SttOut> {
+        let Some(segment) = self.segment.as_mut() else {
+            return Vec::new();
+        };
+        if segment.ended {
+            if segment.last_voiced_at + self.config.endpointing_delay <= now {
+                return vec![self.take_final(false)];
+            }
+            return Vec::new();
+        }
+        if segment.next_interim_at > now {
+            return Vec::new();
+        }
+        segment.interims_sent += 1;
+        segment.next_interim_at = now + self.config.interim_interval;
+        let (index, words, start, duration) = (
+            segment.index,
+            segment.interims_sent * 2,
+            segment.start_s,
+            segment.end_s - segment.start_s,
+        );
+        let line = self.line(index);
+        let transcript = line
+            .split_whitespace()
+            .take(words)
+            .collect::<Vec<_>>()
+            .join(" ");
+        vec![SttOut::Results {
+            transcript,
+            start,
+            duration,
+            is_final: false,
+            speech_final: false,
+            from_finalize: false,
+        }]
+    }
+
+    /// `Finalize` (or `CloseStream`): the segment in progress becomes final now; with none, an
+    /// empty final answers a `Finalize`.
+    pub(crate) fn finalize(&mut self, from_finalize: bool) -> Option<SttOut> {
+        if self.segment.is_some() {
+            return Some(self.take_final(from_finalize));
+        }
+        from_finalize.then(|| SttOut::Results {
+            transcript: String::new(),
+            start: audio::seconds_of(self.audio_bytes),
+            duration: 0.0,
+            is_final: true,
+            speech_final: false,
+            from_finalize: true,
+        })
+    }
+
+    fn take_final(&mut self, from_finalize: bool) -> SttOut {
+        let segment = self.segment.take().expect("callers check for a segment");
+        self.segments_done += 1;
+        SttOut::Results {
+            transcript: self.line(segment.index),
+            start: segment.start_s,
+            duration: segment.end_s - segment.start_s,
+            is_final: true,
+            speech_final: true,
+            from_finalize,
+        }
+    }
+}
+
+pub(super) fn router(shared: Arc<SimShared<SttSimConfig>>) -> Router {
+    Router::new()
+        .route("/v1/listen", get(upgrade))
+        .with_state(shared)
+}
+
+async fn upgrade(
+    State(shared): State<Arc<SimShared<SttSimConfig>>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !shared.authorized(&headers, "Token") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("dg-error", "Invalid credentials.")],
+        )
+            .into_response();
+    }
+    SimCounters::bump(&shared.counters.stt_sessions);
+    ws.on_upgrade(move |socket| session(socket, shared))
+}
+
+async fn session(mut socket: WebSocket, shared: Arc<SimShared<SttSimConfig>>) {
+    let config = &shared.config;
+    let mut tracker = SpeechTracker::new(config.clone());
+    let mut last_heard = Instant::now();
+    loop {
+        let due = tracker.next_deadline();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut out = Vec::new();
+        tokio::select! {
+            () = shared.cancel.cancelled() => return,
+            () = sleep_until(last_heard + config.idle_timeout) => {
+                let reason = "NET-0001 Deepgram did not receive audio data or a text message within the timeout window.";
+                let _ = socket.send(close(1011, reason)).await;
+                return;
+            }
+            () = sleep_until(due.unwrap_or(far)), if due.is_some() => {
+                out = tracker.on_deadline(Instant::now());
+            }
+            message = socket.recv() => {
+                last_heard = Instant::now();
+                match message {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(Message::Binary(frame))) if frame.is_empty() => {
+                        // The legacy close signal: treat it as CloseStream.
+                        close_stream(&mut socket, &mut tracker, &shared).await;
+                        return;
+                    }
+                    Some(Ok(Message::Binary(frame))) => out = tracker.on_frame(&frame, last_heard),
+                    Some(Ok(Message::Text(text))) => {
+                        let kind = serde_json::from_str::<serde_json::Value>(&text)
+                            .ok()
+                            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+                        match kind.as_deref() {
+                            Some("Finalize") => out.extend(tracker.finalize(true)),
+                            Some("CloseStream") => {
+                                close_stream(&mut socket, &mut tracker, &shared).await;
+                                return;
+                            }
+                            // KeepAlive has no answer; unknown messages are ignored.
+                            _ => {}
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+        for message in out {
+            if is_final(&message) {
+                SimCounters::bump(&shared.counters.stt_finals);
+            }
+            if socket
+                .send(Message::Text(message.to_json().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+fn is_final(message: &SttOut) -> bool {
+    matches!(message, SttOut::Results { is_final: true, transcript, .. } if !transcript.is_empty())
+}
+
+async fn close_stream(
+    socket: &mut WebSocket,
+    tracker: &mut SpeechTracker,
+    shared: &SimShared<SttSimConfig>,
+) {
+    if let Some(last) = tracker.finalize(false) {
+        if is_final(&last) {
+            SimCounters::bump(&shared.counters.stt_finals);
+        }
+        let _ = socket.send(Message::Text(last.to_json().into())).await;
+    }
+    let metadata = json!({
+        "type": "Metadata",
+        "transaction_key": "deprecated",
+        "request_id": "bench",
+        "sha256": "",
+        "created": "2026-01-01T00:00:00.000Z",
+        "duration": audio::seconds_of(tracker.audio_bytes),
+        "channels": 1,
+    });
+    let _ = socket
+        .send(Message::Text(metadata.to_string().into()))
+        .await;
+    let _ = socket.send(close(1000, "")).await;
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.to_owned().into(),
+    }))
+}

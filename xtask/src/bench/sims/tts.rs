@@ -1,0 +1,195 @@
+//! Deepgram Aura streaming TTS imitation (`/v1/speak`, protocols.md section 6).
+//!
+//! `Speak` appends text; `Flush` queues a job: `ms_per_char` of μ-law audio per character, its
+//! first chunk `time_to_first_audio` after the flush (and never before the previous job is done),
+//! then `chunk` sized binary frames paced at `speed` times real time, then
+//! `{"type":"Flushed","sequence_id":n}` (n counts flushes from 0). `Clear` drops the text and every
+//! queued job and answers `Cleared`. `Close` flushes what is left, sends it, and closes with 1000.
+//! The audio is the voice-like pattern, so it is not silence to anyone listening.
+
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use bytes::Bytes;
+use serde_json::json;
+use tokio::time::{Instant, sleep_until};
+
+use super::{SimCounters, SimShared};
+use crate::bench::audio;
+
+/// Settings of the TTS simulator.
+#[derive(Debug, Clone)]
+pub(crate) struct TtsSimConfig {
+    /// From `Flush` to the first audio frame.
+    pub(crate) time_to_first_audio: Duration,
+    /// Audio length per character of text.
+    pub(crate) ms_per_char: u32,
+    /// Pacing as a multiple of real time (2.0 = one second of audio every half second).
+    pub(crate) speed: f64,
+    /// Audio per binary frame.
+    pub(crate) chunk: Duration,
+}
+
+/// Audio owed for one `Flush`.
+#[derive(Debug)]
+struct Job {
+    sequence_id: u64,
+    bytes_left: usize,
+    not_before: Instant,
+}
+
+pub(super) fn router(shared: Arc<SimShared<TtsSimConfig>>) -> Router {
+    Router::new()
+        .route("/v1/speak", get(upgrade))
+        .with_state(shared)
+}
+
+async fn upgrade(
+    State(shared): State<Arc<SimShared<TtsSimConfig>>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !shared.authorized(&headers, "Token") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("dg-error", "Invalid credentials.")],
+        )
+            .into_response();
+    }
+    SimCounters::bump(&shared.counters.tts_sessions);
+    ws.on_upgrade(move |socket| session(socket, shared))
+}
+
+/// Bytes of audio for `text`.
+pub(crate) fn audio_bytes_for(text: &str, ms_per_char: u32) -> usize {
+    text.chars().count() * ms_per_char as usize * audio::BYTES_PER_SECOND / 1000
+}
+
+async fn session(mut socket: WebSocket, shared: Arc<SimShared<TtsSimConfig>>) {
+    let config = &shared.config;
+    let pattern = audio::voice_pattern();
+    let chunk_bytes = ((config.chunk.as_millis() as usize) * audio::BYTES_PER_SECOND / 1000)
+        .clamp(audio::FRAME_BYTES, pattern.len());
+    let chunk_gap = if config.speed > 0.0 {
+        config.chunk.div_f64(config.speed)
+    } else {
+        Duration::ZERO
+    };
+    let metadata = json!({
+        "type": "Metadata",
+        "request_id": "bench",
+        "model_name": "aura-2-bench-en",
+        "model_version": "0",
+        "model_uuid": "bench",
+    });
+    if socket
+        .send(Message::Text(metadata.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut text = String::new();
+    let mut jobs: VecDeque<Job> = VecDeque::new();
+    let mut flushes = 0_u64;
+    let mut closing = false;
+    let mut offset = 0_usize;
+    let mut next_send = Instant::now();
+    loop {
+        if closing && jobs.is_empty() {
+            let _ = socket
+                .send(Message::Close(Some(CloseFrame {
+                    code: 1000,
+                    reason: "".into(),
+                })))
+                .await;
+            return;
+        }
+        let due = jobs.front().map(|job| next_send.max(job.not_before));
+        let far = Instant::now() + Duration::from_secs(3600);
+        tokio::select! {
+            () = shared.cancel.cancelled() => return,
+            () = sleep_until(due.unwrap_or(far)), if due.is_some() => {
+                let Some(job) = jobs.front_mut() else { continue };
+                let now = Instant::now();
+                if job.bytes_left > 0 {
+                    let n = job.bytes_left.min(chunk_bytes);
+                    if offset + n > pattern.len() {
+                        offset = 0;
+                    }
+                    let frame: Bytes = pattern.slice(offset..offset + n);
+                    offset += n;
+                    job.bytes_left -= n;
+                    next_send = now + chunk_gap;
+                    if socket.send(Message::Binary(frame)).await.is_err() {
+                        return;
+                    }
+                }
+                if job.bytes_left == 0 {
+                    let flushed = json!({"type": "Flushed", "sequence_id": job.sequence_id});
+                    jobs.pop_front();
+                    if socket.send(Message::Text(flushed.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            message = socket.recv() => {
+                let text_message = match message {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(_)) => continue,
+                };
+                let Ok(value) = serde_json::from_str::<serde_json::Value>(&text_message) else {
+                    continue;
+                };
+                match value.get("type").and_then(|t| t.as_str()) {
+                    Some("Speak") => {
+                        if let Some(more) = value.get("text").and_then(|t| t.as_str()) {
+                            text.push_str(more);
+                        }
+                    }
+                    Some("Flush") => {
+                        SimCounters::bump(&shared.counters.tts_flushes);
+                        jobs.push_back(job_for(&mut text, &mut flushes, config));
+                    }
+                    Some("Clear") => {
+                        SimCounters::bump(&shared.counters.tts_clears);
+                        text.clear();
+                        jobs.clear();
+                        let cleared = json!({"type": "Cleared", "sequence_id": flushes});
+                        if socket.send(Message::Text(cleared.to_string().into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some("Close") => {
+                        if !text.is_empty() {
+                            jobs.push_back(job_for(&mut text, &mut flushes, config));
+                        }
+                        closing = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn job_for(text: &mut String, flushes: &mut u64, config: &TtsSimConfig) -> Job {
+    let job = Job {
+        sequence_id: *flushes,
+        bytes_left: audio_bytes_for(text, config.ms_per_char),
+        not_before: Instant::now() + config.time_to_first_audio,
+    };
+    *flushes += 1;
+    text.clear();
+    job
+}
