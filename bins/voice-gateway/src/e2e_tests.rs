@@ -50,6 +50,7 @@ struct Setup {
     with_providers: bool,
     drain_secs: u64,
     seed: bool,
+    redis_url: Option<String>,
 }
 
 impl Default for Setup {
@@ -60,6 +61,7 @@ impl Default for Setup {
             with_providers: true,
             drain_secs: 10,
             seed: true,
+            redis_url: None,
         }
     }
 }
@@ -92,7 +94,7 @@ async fn start(setup: Setup) -> Gateway {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("PUBLIC_URL", base.clone()),
         ("DATABASE_URL", database_url.clone()),
         ("TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
@@ -101,6 +103,9 @@ async fn start(setup: Setup) -> Gateway {
         ("SHUTDOWN_DRAIN_SECS", setup.drain_secs.to_string()),
         ("CAPTURE_DIR", dir.path().display().to_string()),
     ]);
+    if let Some(url) = &setup.redis_url {
+        env.insert("REDIS_URL", url.clone());
+    }
     let config = Config::from_lookup(|key| env.get(key).cloned()).unwrap();
     if setup.seed {
         crate::commands::seed_demo(
@@ -667,5 +672,128 @@ async fn health_readiness_and_api_auth() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+    gateway.shutdown().await;
+}
+
+/// A `redis-server` of the test's own, killed on drop.
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    /// Starts one on `port` (0 = a free port); `None` when redis-server is not installed.
+    async fn start(port: u16) -> Option<Self> {
+        let port = if port == 0 {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        } else {
+            port
+        };
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let redis = Self { child, port };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Some(redis);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Redis dies mid-call: the call goes on, and the final state reaches Redis once it is back.
+#[tokio::test]
+async fn redis_killed_mid_call_still_gets_the_final_state() {
+    let Some(mut redis) = OwnRedis::start(0).await else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server is required under CI"
+        );
+        eprintln!("skipping: redis-server is not installed");
+        return;
+    };
+    let gateway = start(Setup {
+        stt: SttScript::new().step(
+            SttTrigger::AfterAudioFrames(40),
+            SttScriptEvent::speech_final("what are your hours"),
+        ),
+        llm: vec![LlmReply::text(
+            "We're open eight to six on weekdays.",
+            Duration::ZERO,
+        )],
+        redis_url: Some(redis.url()),
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA700", JOHN).await;
+    let call = TwilioStream::open(&gateway, "CA700", &parameters(&twiml), true).await;
+    call.wait_for_audio(500).await;
+    redis.kill();
+    wait_for("the reply with Redis down", || {
+        gateway.tts.received_text().contains("open eight to six")
+    })
+    .await;
+    call.hang_up("CA700").await;
+    let port = redis.port;
+    let _restarted = OwnRedis::start(port).await.expect("redis-server restarts");
+    let url = format!("redis://127.0.0.1:{port}");
+    let sessions = session_store::RedisSessionStore::connect(
+        &url,
+        session_store::SessionStoreConfig::default(),
+    )
+    .await
+    .unwrap();
+    let mut saved = None;
+    for _ in 0..300 {
+        saved = session_store::SessionStore::get_session(&sessions, "CA700")
+            .await
+            .ok()
+            .flatten();
+        if saved
+            .as_ref()
+            .is_some_and(|s| s.get("status") == Some(&json!("completed")))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let saved = saved.expect("the session reached Redis after the outage");
+    assert_eq!(saved["status"], "completed");
+    assert_eq!(saved["conversation_summary"]["intent"], "check_hours");
     gateway.shutdown().await;
 }
