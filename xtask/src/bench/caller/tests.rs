@@ -164,10 +164,8 @@ mod fake_gateway {
                     }
                     talking = voiced;
                 }
-                Inbound::Mark(mark) => {
-                    if pending_mark.as_deref() == Some(mark.name.as_str()) {
-                        pending_mark = None;
-                    }
+                Inbound::Mark(mark) if pending_mark.as_deref() == Some(mark.name.as_str()) => {
+                    pending_mark = None;
                 }
                 Inbound::Stop(_) => return,
                 _ => {}
