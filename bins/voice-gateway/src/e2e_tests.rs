@@ -28,6 +28,7 @@ use crate::{
 
 const AUTH_TOKEN: &str = "twilio-test-token";
 const API_TOKEN: &str = "api-test-token";
+const TWILIO_ACCOUNT: &str = "AC00000000000000000000000000000001";
 /// John Smith in fixtures/crm/demo.json.
 const JOHN: &str = "+14135550100";
 
@@ -51,6 +52,8 @@ struct Setup {
     drain_secs: u64,
     seed: bool,
     redis_url: Option<String>,
+    /// Base URL of a local Twilio REST mock: the real `TwilioCallControl` is used then.
+    twilio_api: Option<String>,
 }
 
 impl Default for Setup {
@@ -62,6 +65,7 @@ impl Default for Setup {
             drain_secs: 10,
             seed: true,
             redis_url: None,
+            twilio_api: None,
         }
     }
 }
@@ -106,6 +110,12 @@ async fn start(setup: Setup) -> Gateway {
     if let Some(url) = &setup.redis_url {
         env.insert("REDIS_URL", url.clone());
     }
+    if let Some(api) = &setup.twilio_api {
+        env.insert("TWILIO_API_BASE_URL", api.clone());
+        env.insert("TWILIO_ACCOUNT_SID", TWILIO_ACCOUNT.to_owned());
+        env.insert("ADVISOR_PHONE", "+14135550999".to_owned());
+        env.insert("TWILIO_FROM_NUMBER", "+14135550000".to_owned());
+    }
     let config = Config::from_lookup(|key| env.get(key).cloned()).unwrap();
     if setup.seed {
         crate::commands::seed_demo(
@@ -132,7 +142,10 @@ async fn start(setup: Setup) -> Gateway {
             tts: Arc::new(tts.clone()),
             tts_fallback: None,
         }),
-        call_control: Some(Arc::new(control)),
+        call_control: setup
+            .twilio_api
+            .is_none()
+            .then(|| Arc::new(control) as Arc<dyn CallControl>),
         pipeline: Some(PipelineConfig {
             silence_check_in: Duration::from_secs(30),
             ..PipelineConfig::default()
@@ -796,4 +809,142 @@ async fn redis_killed_mid_call_still_gets_the_final_state() {
     assert_eq!(saved["status"], "completed");
     assert_eq!(saved["conversation_summary"]["intent"], "check_hours");
     gateway.shutdown().await;
+}
+
+/// What the Twilio REST mock received: method, path, authorization header, form fields.
+type RestLog = Arc<Mutex<Vec<(String, String, String, Vec<(String, String)>)>>>;
+
+/// A local stand-in for api.twilio.com: records each request and answers like the Calls API.
+async fn twilio_rest_mock() -> (String, RestLog) {
+    use axum::{extract::Request, routing::any};
+    let log: RestLog = Arc::default();
+    let log_in = log.clone();
+    let app = axum::Router::new().route(
+        "/{*path}",
+        any(move |request: Request| {
+            let log = log_in.clone();
+            async move {
+                let method = request.method().to_string();
+                let path = request.uri().path().to_owned();
+                let auth = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                let form: Vec<(String, String)> =
+                    url::form_urlencoded::parse(&body).into_owned().collect();
+                log.lock().unwrap().push((method, path.clone(), auth, form));
+                let (status, sid) = if path.ends_with("/Calls.json") {
+                    (axum::http::StatusCode::CREATED, "CA900".to_owned())
+                } else {
+                    (
+                        axum::http::StatusCode::OK,
+                        path.rsplit('/')
+                            .next()
+                            .unwrap()
+                            .trim_end_matches(".json")
+                            .to_owned(),
+                    )
+                };
+                (
+                    status,
+                    axum::Json(
+                        json!({"sid": sid, "status": "queued", "direction": "outbound-api"}),
+                    ),
+                )
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/2010-04-01", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, log)
+}
+
+/// Seed Test 3 through the real Twilio client: the live call is redirected to `<Dial>` the advisor.
+#[tokio::test]
+async fn manager_request_redirects_the_live_call_through_the_twilio_rest_api() {
+    let (api, log) = twilio_rest_mock().await;
+    let gateway = start(Setup {
+        stt: SttScript::new().step(
+            SttTrigger::AfterAudioFrames(15),
+            SttScriptEvent::speech_final("I want to speak to a manager"),
+        ),
+        twilio_api: Some(api),
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA800", JOHN).await;
+    let call = TwilioStream::open(&gateway, "CA800", &parameters(&twiml), true).await;
+    wait_for("the transfer request", || !log.lock().unwrap().is_empty()).await;
+    call.hang_up("CA800").await;
+    gateway.shutdown().await;
+    let requests = log.lock().unwrap().clone();
+    let (method, path, auth, form) = &requests[0];
+    assert_eq!(method, "POST");
+    assert_eq!(
+        path,
+        &format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls/CA800.json")
+    );
+    let expected_auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{TWILIO_ACCOUNT}:{AUTH_TOKEN}"))
+    );
+    assert_eq!(auth, &expected_auth);
+    let twiml = &form
+        .iter()
+        .find(|(k, _)| k == "Twiml")
+        .expect("inline TwiML")
+        .1;
+    assert!(
+        twiml.contains("<Dial") && twiml.contains("<Number>+14135550999</Number>"),
+        "{twiml}"
+    );
+}
+
+/// `POST /api/calls` creates an outbound reminder whose webhook URL says what the call is about.
+#[tokio::test]
+async fn api_creates_an_outbound_reminder_call() {
+    let (api, log) = twilio_rest_mock().await;
+    let gateway = start(Setup {
+        twilio_api: Some(api),
+        ..Setup::default()
+    })
+    .await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/calls", gateway.base))
+        .bearer_auth(API_TOKEN)
+        .json(&json!({"to": JOHN, "call_type": "outbound_reminder", "appointment_id": 7, "service": "brake service"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["call_sid"], "CA900");
+    gateway.shutdown().await;
+    let requests = log.lock().unwrap().clone();
+    let (_, path, _, form) = &requests[0];
+    assert_eq!(
+        path,
+        &format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls.json")
+    );
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("To"), JOHN);
+    assert_eq!(field("From"), "+14135550000");
+    let url = field("Url");
+    assert!(
+        url.contains(
+            "/twilio/voice?call_type=outbound_reminder&appointment_id=7&service=brake+service"
+        ),
+        "{url}"
+    );
 }

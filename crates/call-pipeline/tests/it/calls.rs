@@ -514,3 +514,54 @@ async fn capture_records_the_call_for_replay() {
     assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "offsets grow");
     assert_eq!(lines.last().unwrap()["summary"]["intent"], "check_hours");
 }
+
+/// Speech recognition drops and reconnects mid-call: the call goes on and the next utterance is served.
+#[tokio::test(start_paused = true)]
+async fn stt_reconnect_mid_call_keeps_the_conversation_going() {
+    let report = run(Scenario {
+        stt: SttScript::new()
+            .step(
+                Frames(200),
+                Ev::Reconnecting {
+                    reason: ProviderError::Connect("connection reset".into()),
+                },
+            )
+            .step(Frames(210), Ev::Reconnected)
+            .step(Frames(250), Ev::speech_final("what are your hours")),
+        llm: vec![reply("We're open eight to six on weekdays.")],
+        actions: vec![(ms(12_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(
+        report.spoken_text().contains("eight to six"),
+        "{}",
+        report.spoken_text()
+    );
+    assert_eq!(report.outcome.status, CallStatus::Completed);
+    assert!(
+        report.control.transfers.lock().unwrap().is_empty(),
+        "a reconnect is not an escalation"
+    );
+}
+
+/// The primary voice cannot connect: the fallback TTS speaks instead.
+#[tokio::test(start_paused = true)]
+async fn tts_fallback_speaks_when_the_primary_voice_fails() {
+    let report = run(Scenario {
+        tts_primary_fails: true,
+        stt: says(250, "what are your hours"),
+        llm: vec![reply("We're open eight to six on weekdays.")],
+        actions: vec![(ms(12_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    // `report.tts` is the fallback here.
+    assert!(
+        report.spoken_text().starts_with("Thanks for calling"),
+        "{}",
+        report.spoken_text()
+    );
+    assert!(report.spoken_text().contains("eight to six"));
+    assert!(report.media_frames() > 50);
+}

@@ -68,6 +68,8 @@ pub(crate) struct Scenario {
     pub(crate) crm_fails: bool,
     pub(crate) config: PipelineConfig,
     pub(crate) tts: FakeTtsConfig,
+    /// The primary TTS refuses to connect, so the fallback voice must speak.
+    pub(crate) tts_primary_fails: bool,
     /// Where to write the call capture, if anywhere.
     pub(crate) capture_dir: Option<std::path::PathBuf>,
     /// Safety net: the caller hangs up at this offset if nothing else ended the call.
@@ -94,6 +96,7 @@ impl Default for Scenario {
             },
             max_duration: Duration::from_secs(60),
             capture_dir: None,
+            tts_primary_fails: false,
         }
     }
 }
@@ -157,6 +160,10 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
     let stt = FakeStt::new(scenario.stt.clone());
     let llm = FakeLlm::with_replies(scenario.llm.clone());
     let tts = FakeTts::new(scenario.tts.clone());
+    let primary_tts = FakeTts::new(scenario.tts.clone());
+    if scenario.tts_primary_fails {
+        primary_tts.fail_next_connect(providers::ProviderError::Connect("refused".into()));
+    }
     let crm = Arc::new(FakeCrm::new(scenario.customer.clone(), scenario.crm_fails));
     let control = Arc::new(FakeControl {
         can_transfer: scenario.can_transfer,
@@ -171,8 +178,14 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
     let deps = CallDeps {
         stt: Arc::new(stt.clone()),
         llm: Arc::new(llm.clone()),
-        tts: Arc::new(tts.clone()),
-        tts_fallback: None,
+        tts: if scenario.tts_primary_fails {
+            Arc::new(primary_tts)
+        } else {
+            Arc::new(tts.clone())
+        },
+        tts_fallback: scenario
+            .tts_primary_fails
+            .then(|| Arc::new(tts.clone()) as Arc<dyn providers::TextToSpeech>),
         crm: crm.clone(),
         sessions: sessions.clone(),
         call_control: control.clone(),
