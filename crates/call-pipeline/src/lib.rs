@@ -28,42 +28,10 @@ mod turn;
 pub use call::{CallDeps, CallOutcome, CallStatus, run_call};
 pub use capture::CAPTURE_FORMAT_VERSION;
 pub use config::PipelineConfig;
+/// Masks a phone number for logs (the CRM's rule: only the last four digits stay).
+pub use crm::mask_phone;
 pub use crm_port::CrmPort;
 pub use outbox::{OutboxWorker, RecordOutbox};
 pub use phone::{PhoneError, PhoneLink};
 pub use ports::{CallControl, CallCrm, CallRecord, NoCallControl, PortError, ToolCallContext};
 pub use token::{STREAM_TOKEN_PARAMETER, stream_token, verify_stream_token};
-
-/// Masks a phone number for logs: only the last four digits stay (`+1******4567`).
-pub fn mask_phone(phone: &str) -> String {
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let mut seen = 0;
-    phone
-        .chars()
-        .map(|c| {
-            if c.is_ascii_digit() {
-                seen += 1;
-                if seen + 4 <= digits && seen > 1 {
-                    '*'
-                } else {
-                    c
-                }
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn phone_numbers_are_masked_to_the_last_four_digits() {
-        assert_eq!(mask_phone("+15551234567"), "+1******4567");
-        assert_eq!(mask_phone("(555) 123-4567"), "(5**) ***-4567");
-        assert_eq!(mask_phone("1234"), "1234");
-        assert_eq!(mask_phone(""), "");
-    }
-}
