@@ -169,6 +169,7 @@ impl BenchArgs {
                 endpointing_delay: Duration::from_millis(self.endpointing_ms),
                 first_interim_after: Duration::from_millis(self.first_interim_ms),
                 interim_interval: Duration::from_millis(300),
+                silence_result_every: Duration::from_secs(1),
                 energy_threshold: 500,
                 idle_timeout: Duration::from_secs(10),
                 script: lines(&CALLER_LINES),

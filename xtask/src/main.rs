@@ -6,6 +6,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod replay;
 #[cfg(test)]
 mod tidy;
 
@@ -16,8 +17,10 @@ tasks:
   help     this list
   bench    latency, CPU and memory per call at scale, against local vendor simulators
            (`cargo xtask bench --help`; `--smoke` is the short CI run)
-
-planned (see docs/ARCHITECTURE.md): replay";
+  replay   replay captured calls against the current pipeline, no API keys needed:
+           `cargo xtask replay <capture.jsonl or dir> [--fast] [--update] [--out DIR]`
+  make-fixture  make a call capture from a scenario script (needs espeak-ng):
+           `cargo xtask make-fixture fixtures/calls/<name>.script.json...`";
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1);
@@ -27,6 +30,8 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some("bench") => bench::main(std::env::args().skip(2).collect()),
+        Some("replay") => replay::main(std::env::args().skip(2).collect()),
+        Some("make-fixture") => replay::make_fixture_main(std::env::args().skip(2).collect()),
         Some(other) => anyhow::bail!("unknown task `{other}`; run `cargo xtask` for the list"),
     }
 }

@@ -345,7 +345,8 @@ pub(crate) async fn place_call(
     let call_sid = CallSid::from_wire(format!("CA{id:032x}"));
     let stream_sid = StreamSid::from_wire(format!("MZ{id:032x}"));
     let account_sid = AccountSid::from_wire(format!("AC{:032x}", 1));
-    let from = format!("+1555{:07}", index % 10_000_000);
+    // A valid North American number (the gateway checks), unique per call within a run.
+    let from = format!("+1415{:07}", 2_000_000 + index % 8_000_000);
     let twiml = match webhook(target, &call_sid, &account_sid, &from).await {
         Ok(twiml) => twiml,
         Err(detail) => {

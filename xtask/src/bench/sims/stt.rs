@@ -4,7 +4,9 @@
 //! μ-law frames. For the Nth segment it sends `SpeechStarted` at onset, interim `Results` from
 //! `first_interim_after` after onset and then every `interim_interval`, and a final `Results`
 //! (`is_final` and `speech_final` true) `endpointing_delay` after the last voiced frame arrived,
-//! carrying the Nth script line (the script repeats). `KeepAlive` gets no answer; `Finalize`
+//! carrying the Nth script line (the script repeats). Outside speech, an empty final `Results`
+//! goes out per `silence_result_every` of audio, as Deepgram keeps answering a silent stream (the
+//! gateway takes a long quiet socket for a dead one). `KeepAlive` gets no answer; `Finalize`
 //! finalizes now (`from_finalize`); `CloseStream` (or an empty binary frame) sends what is pending,
 //! `Metadata`, and closes with 1000. Nothing received for `idle_timeout` closes with 1011
 //! `NET-0001`, as Deepgram does.
@@ -36,6 +38,8 @@ pub(crate) struct SttSimConfig {
     pub(crate) first_interim_after: Duration,
     /// Between later interims while the caller keeps talking.
     pub(crate) interim_interval: Duration,
+    /// Outside speech, one empty final `Results` per this much audio.
+    pub(crate) silence_result_every: Duration,
     /// A frame whose mean absolute amplitude reaches this is speech.
     pub(crate) energy_threshold: u32,
     /// Nothing received for this long closes the socket with 1011 (Deepgram: about 10 s).
@@ -116,6 +120,8 @@ struct Segment {
 pub(crate) struct SpeechTracker {
     config: SttSimConfig,
     audio_bytes: u64,
+    /// Stream position (bytes) of the last message sent outside speech, or of the last final.
+    quiet_since_bytes: u64,
     segments_done: usize,
     segment: Option<Segment>,
 }
@@ -125,6 +131,7 @@ impl SpeechTracker {
         Self {
             config,
             audio_bytes: 0,
+            quiet_since_bytes: 0,
             segments_done: 0,
             segment: None,
         }
@@ -163,7 +170,23 @@ impl SpeechTracker {
                 segment.end_s = end_s;
             }
             (Some(segment), false) => segment.ended = true,
-            (None, false) => {}
+            (None, false) => {
+                let every = (self.config.silence_result_every.as_millis() as u64)
+                    * audio::BYTES_PER_SECOND as u64
+                    / 1000;
+                if every > 0 && self.audio_bytes - self.quiet_since_bytes >= every {
+                    let start = audio::seconds_of(self.quiet_since_bytes);
+                    self.quiet_since_bytes = self.audio_bytes;
+                    out.push(SttOut::Results {
+                        transcript: String::new(),
+                        start,
+                        duration: end_s - start,
+                        is_final: true,
+                        speech_final: false,
+                        from_finalize: false,
+                    });
+                }
+            }
         }
         out
     }
@@ -235,6 +258,7 @@ impl SpeechTracker {
     fn take_final(&mut self, from_finalize: bool) -> SttOut {
         let segment = self.segment.take().expect("callers check for a segment");
         self.segments_done += 1;
+        self.quiet_since_bytes = self.audio_bytes;
         SttOut::Results {
             transcript: self.line(segment.index),
             start: segment.start_s,

@@ -20,6 +20,7 @@ fn stt_config() -> SttSimConfig {
         endpointing_delay: Duration::from_millis(100),
         first_interim_after: Duration::from_millis(60),
         interim_interval: Duration::from_millis(100),
+        silence_result_every: Duration::from_millis(100),
         energy_threshold: 500,
         idle_timeout: Duration::from_secs(10),
         script: vec!["book an oil change".to_owned(), "a red honda".to_owned()].into(),
@@ -105,6 +106,19 @@ fn tracker_sends_onset_interims_and_final_per_segment() {
             "started@0.12",
             "final:a red honda:true:false",
         ],
+    );
+}
+
+#[test]
+fn tracker_answers_a_silent_stream_with_empty_finals() {
+    check_tracker(
+        "s s s s s s s s s s s",
+        &["final::false:false", "final::false:false"],
+    );
+    // The count restarts after a final: four silent frames after it are not yet 100 ms.
+    check_tracker(
+        "v s w120 s s s s",
+        &["started@0.00", "final:book an oil change:true:false"],
     );
 }
 

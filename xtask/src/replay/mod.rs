@@ -1,0 +1,356 @@
+//! `cargo xtask replay <capture file or directory> [--fast] [--update] [--out DIR]`: runs the
+//! current pipeline against captured calls (docs/captures.md) with no vendor and no API key.
+//!
+//! For each capture, a gateway (`gateway`) serves `/twilio/stream` on 127.0.0.1:0 with the real
+//! `run_call`; a simulated Twilio (`phone`) sends the recorded frames over a real WebSocket and
+//! plays the agent's audio like Twilio, echoing marks and honouring `clear`. The providers answer
+//! from the capture (`providers`): recorded STT events at recorded audio frame counts, recorded LLM
+//! rounds in order, TTS audio of the recorded length per character (`FakeTts`), tool results in
+//! order; customers are looked up in the demo CRM. The replay writes its own capture, from which
+//! it prints the timeline (`timeline`) and builds the observation compared with
+//! `<name>.expect.json` (`expect`). Audio goes to `<out>/<name>.wav`.
+//!
+//! `cargo xtask make-fixture <script.json>…` (`fixture`) makes the captures in fixtures/calls.
+
+mod capture;
+mod expect;
+mod fixture;
+mod gateway;
+mod phone;
+mod providers;
+#[cfg(test)]
+mod tests;
+mod timeline;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use call_pipeline::{CallDeps, CallOutcome, PipelineConfig, RecordOutbox};
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use conversation::ShopConfig;
+use ::providers::fake::{FakeLlm, FakeTts, FakeTtsConfig};
+use serde_json::Value;
+use session_store::{MemorySessionStore, SessionStoreConfig};
+use tokio::sync::mpsc;
+
+use self::{
+    capture::{ReplayScript, read_capture},
+    gateway::Gateway,
+    phone::{Tracks, TwilioSide},
+    providers::{ReplayControl, ReplayCrm, ReplayStt},
+};
+
+pub(crate) use fixture::main as make_fixture_main;
+
+/// Longest a single replayed call may take before it is abandoned.
+const CALL_LIMIT: Duration = Duration::from_secs(180);
+
+/// `cargo xtask replay`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask replay",
+    about = "Replay captured calls against the current pipeline"
+)]
+struct Args {
+    /// A capture (`.jsonl`) or a directory of captures.
+    path: PathBuf,
+    /// As fast as the pipeline allows, keeping caller events in order with the agent's playback.
+    #[arg(long)]
+    fast: bool,
+    /// Rewrite `<name>.expect.json` with what this replay did.
+    #[arg(long)]
+    update: bool,
+    /// Where the WAV and the replay's own capture go (default: target/replay).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// How to replay.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// `--fast`.
+    pub(crate) fast: bool,
+    /// `--update`.
+    pub(crate) update: bool,
+    /// Output directory.
+    pub(crate) out: PathBuf,
+}
+
+/// What one replay found.
+#[derive(Debug)]
+pub(crate) struct Report {
+    /// The capture's name (file stem).
+    pub(crate) name: String,
+    /// The readable timeline.
+    pub(crate) timeline: String,
+    /// Differences from the expectations (empty: it matched).
+    pub(crate) diff: Vec<String>,
+    /// The two-sided audio.
+    pub(crate) wav: PathBuf,
+}
+
+/// Entry point of `cargo xtask replay`.
+pub(crate) fn main(args: Vec<String>) -> anyhow::Result<()> {
+    let args = Args::parse_from(std::iter::once("replay".to_owned()).chain(args));
+    let options = Options {
+        fast: args.fast,
+        update: args.update,
+        out: args.out.unwrap_or_else(default_out_dir),
+    };
+    let captures = list_captures(&args.path)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting tokio")?;
+    let mut failed = 0;
+    for path in &captures {
+        match runtime.block_on(replay_file(path, &options)) {
+            Ok(report) => {
+                println!("== {} ==\n{}", report.name, report.timeline);
+                println!("audio: {}", report.wav.display());
+                if report.diff.is_empty() {
+                    println!("{}: as expected\n", report.name);
+                } else {
+                    failed += 1;
+                    println!("{}: {} difference(s):", report.name, report.diff.len());
+                    for line in &report.diff {
+                        println!("  {line}");
+                    }
+                    println!();
+                }
+            }
+            Err(err) => {
+                failed += 1;
+                println!("{}: replay failed: {err:#}\n", path.display());
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} capture(s) differ", captures.len());
+    }
+    Ok(())
+}
+
+/// `target/replay` of the workspace.
+fn default_out_dir() -> PathBuf {
+    workspace_root().join("target").join("replay")
+}
+
+/// The workspace root (xtask's parent).
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The capture itself, or every `*.jsonl` in a directory (sorted).
+pub(crate) fn list_captures(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut captures: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("listing {}", path.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            name.ends_with(".jsonl") && !name.ends_with(".replay.jsonl")
+        })
+        .collect();
+    captures.sort();
+    if captures.is_empty() {
+        bail!("no .jsonl captures in {}", path.display());
+    }
+    Ok(captures)
+}
+
+/// `<dir>/<name>.expect.json` for `<dir>/<name>.jsonl`.
+pub(crate) fn expect_path(capture: &Path) -> PathBuf {
+    capture.with_extension("expect.json")
+}
+
+fn capture_name(capture: &Path) -> String {
+    capture
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "capture".to_owned())
+}
+
+/// Replays one capture and compares it with its expectations (or rewrites them).
+pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Result<Report> {
+    let name = capture_name(path);
+    let lines = read_capture(path)?;
+    let script = ReplayScript::from_lines(&lines)?;
+    let expect_file = expect_path(path);
+    let expected: Option<Value> = match std::fs::read_to_string(&expect_file) {
+        Ok(text) => Some(
+            serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", expect_file.display()))?,
+        ),
+        Err(_) => None,
+    };
+    let tts_ms_per_char = expected
+        .as_ref()
+        .and_then(expect::tts_ms_per_char)
+        .unwrap_or(script.tts_ms_per_char);
+
+    let stt = ReplayStt::new(script.stt.clone());
+    let setup = CallSetup {
+        stt: stt.clone(),
+        llm: FakeLlm::with_replies(script.llm.clone()),
+        crm: Arc::new(ReplayCrm::new(script.tools.clone(), script.started_at).await?),
+        tts_ms_per_char,
+        now: script.started_at,
+        can_transfer: script.transferred,
+        fast: options.fast,
+    };
+    let crm = setup.crm.clone();
+    let frames = script.frames.clone();
+    let fast = options.fast;
+    let run = run_call_with(setup, |twilio, _transfers| async move {
+        phone::replay_caller(twilio, &frames, fast, stt.frames()).await
+    })
+    .await?;
+
+    std::fs::create_dir_all(&options.out)
+        .with_context(|| format!("creating {}", options.out.display()))?;
+    let replayed_path = options.out.join(format!("{name}.replay.jsonl"));
+    std::fs::write(&replayed_path, &run.capture_text)
+        .with_context(|| format!("writing {}", replayed_path.display()))?;
+    let wav = options.out.join(format!("{name}.wav"));
+    write_wav(&wav, &run.tracks)?;
+
+    let replayed = capture::parse_capture(&run.capture_text)?;
+    let observed = expect::observed(&replayed, &run.outcome);
+    let mut diff: Vec<String> = crm.mismatches();
+    if options.update {
+        let text = serde_json::to_string_pretty(&expect::with_settings(observed, tts_ms_per_char))?;
+        std::fs::write(&expect_file, text + "\n")
+            .with_context(|| format!("writing {}", expect_file.display()))?;
+    } else {
+        match &expected {
+            Some(expected) => diff.extend(expect::diff(expected, &observed)),
+            None => diff.push(format!(
+                "no expectations at {}: run with --update to write them",
+                expect_file.display()
+            )),
+        }
+    }
+    Ok(Report {
+        name,
+        timeline: timeline::timeline(&replayed),
+        diff,
+        wav,
+    })
+}
+
+/// The providers and ports of one call.
+pub(crate) struct CallSetup {
+    pub(crate) stt: ReplayStt,
+    pub(crate) llm: FakeLlm,
+    pub(crate) crm: Arc<ReplayCrm>,
+    pub(crate) tts_ms_per_char: u64,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) can_transfer: bool,
+    pub(crate) fast: bool,
+}
+
+/// A finished call.
+pub(crate) struct CallRun {
+    pub(crate) outcome: CallOutcome,
+    /// The capture the pipeline wrote for this call.
+    pub(crate) capture_text: String,
+    pub(crate) tracks: Tracks,
+}
+
+/// Starts a gateway with `setup`, connects a simulated Twilio and lets `caller` drive it; returns
+/// the outcome, the call's own capture and the audio.
+pub(crate) async fn run_call_with<F, Fut>(setup: CallSetup, caller: F) -> anyhow::Result<CallRun>
+where
+    F: FnOnce(TwilioSide, mpsc::UnboundedReceiver<()>) -> Fut,
+    Fut: Future<Output = Tracks>,
+{
+    let capture_dir = tempfile::tempdir().context("making a capture directory")?;
+    let (transfers_tx, transfers_rx) = mpsc::unbounded_channel();
+    let crm: Arc<dyn call_pipeline::CallCrm> = setup.crm.clone();
+    // Records are kept in memory by the replay CRM; the worker is not needed.
+    let (records, _outbox_worker) = RecordOutbox::new(crm.clone(), None);
+    let sessions = MemorySessionStore::new(&SessionStoreConfig::default())
+        .map_err(|err| anyhow::anyhow!("session store: {err}"))?;
+    let tts = FakeTtsConfig {
+        audio_per_char: Duration::from_millis(setup.tts_ms_per_char),
+        chunk_len: Duration::from_millis(20),
+        first_chunk_delay: if setup.fast {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(100)
+        },
+        chunk_interval: if setup.fast {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(10)
+        },
+    };
+    let now = setup.now;
+    let deps = CallDeps {
+        stt: Arc::new(setup.stt),
+        llm: Arc::new(setup.llm),
+        tts: Arc::new(FakeTts::new(tts)),
+        tts_fallback: None,
+        crm,
+        sessions: Arc::new(sessions),
+        call_control: Arc::new(ReplayControl {
+            can_transfer: setup.can_transfer,
+            transfers_tx,
+        }),
+        shop: Arc::new(ShopConfig::default_shop()),
+        stream_secret: None,
+        records,
+        now: Arc::new(move || now),
+        capture_dir: Some(capture_dir.path().to_path_buf()),
+    };
+    let mut gateway = Gateway::start(deps, PipelineConfig::default()).await?;
+    let twilio = TwilioSide::connect(&gateway.stream_url()).await?;
+    let call = async {
+        let tracks = caller(twilio, transfers_rx).await;
+        let outcome = gateway.outcomes.recv().await;
+        (tracks, outcome)
+    };
+    let result = tokio::time::timeout(CALL_LIMIT, call).await;
+    gateway.stop().await;
+    let (tracks, outcome) = result.map_err(|_| anyhow::anyhow!("the call did not end within {CALL_LIMIT:?}"))?;
+    let outcome = outcome.context("the gateway ended without an outcome")?;
+    let call_sid = outcome
+        .call_sid
+        .clone()
+        .context("the gateway refused the stream")?;
+    let capture_path = capture_dir.path().join(format!("{call_sid}.jsonl"));
+    let capture_text = std::fs::read_to_string(&capture_path)
+        .with_context(|| format!("reading the replay's capture {}", capture_path.display()))?;
+    Ok(CallRun {
+        outcome,
+        capture_text,
+        tracks,
+    })
+}
+
+/// Writes the call as mono 8 kHz WAV: the caller's audio mixed with the agent's at half volume.
+fn write_wav(path: &Path, tracks: &Tracks) -> anyhow::Result<()> {
+    let mut caller = Vec::new();
+    audio_codec::decode_mulaw(&tracks.caller, &mut caller);
+    let mut agent = Vec::new();
+    audio_codec::decode_mulaw(&tracks.agent, &mut agent);
+    let len = caller.len().max(agent.len());
+    let mixed: Vec<i16> = (0..len)
+        .map(|i| {
+            let c = i32::from(caller.get(i).copied().unwrap_or(0));
+            let a = i32::from(agent.get(i).copied().unwrap_or(0)) / 2;
+            (c + a).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+        })
+        .collect();
+    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    audio_codec::write_wav_pcm16(std::io::BufWriter::new(file), &mixed, 8000)
+        .map_err(|err| anyhow::anyhow!("writing {}: {err}", path.display()))
+}

@@ -1,0 +1,294 @@
+//! The replay's side of the ports: a speech recogniser that answers from the capture, a CRM that
+//! looks customers up in the demo data and answers tools with the recorded results, and a call
+//! control that records transfers.
+//!
+//! `ReplayStt` script format: a queue of `(n, event)` where `event` is a capture `stt` line
+//! (docs/captures.md) and `n` an audio frame count: the event is emitted once the session has
+//! received `n` audio frames (events never overtake each other). Counting frames instead of time
+//! makes the recognition points survive `--fast`. Steps can be appended while the call runs
+//! (`make-fixture` does, as its caller starts each line). The command queue is large, so the
+//! gateway's reader never drops a frame and the counts stay exact.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use async_trait::async_trait;
+use call_pipeline::{
+    CallControl, CallCrm, CallRecord, CrmPort, PortError, ToolCallContext,
+};
+use conversation::CustomerProfile;
+use futures::FutureExt;
+use providers::{
+    ProviderError, SpeechToText, SttCommand, SttEvent, SttHandle, SttOptions, SttSession,
+    ToolSpec, Transcript,
+};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc, watch};
+use twilio::CallSid;
+
+use super::capture::RecordedTool;
+
+/// Audio frames the recogniser may hold before the gateway would drop some (10 minutes).
+const COMMAND_QUEUE_LEN: usize = 30_000;
+
+/// A recogniser that plays capture `stt` events at audio frame counts (see the module docs).
+#[derive(Clone)]
+pub(crate) struct ReplayStt {
+    shared: Arc<SttShared>,
+}
+
+struct SttShared {
+    steps: Mutex<VecDeque<(u64, Value)>>,
+    added: Notify,
+    frames_tx: watch::Sender<u64>,
+}
+
+impl ReplayStt {
+    /// A recogniser with these steps.
+    pub(crate) fn new(steps: Vec<(u64, Value)>) -> Self {
+        Self {
+            shared: Arc::new(SttShared {
+                steps: Mutex::new(steps.into()),
+                added: Notify::new(),
+                frames_tx: watch::channel(0).0,
+            }),
+        }
+    }
+
+    /// Appends a step.
+    pub(crate) fn push(&self, after_frames: u64, event: Value) {
+        lock(&self.shared.steps).push_back((after_frames, event));
+        self.shared.added.notify_one();
+    }
+
+    /// Watches how many audio frames the session has received.
+    pub(crate) fn frames(&self) -> watch::Receiver<u64> {
+        self.shared.frames_tx.subscribe()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[async_trait]
+impl SpeechToText for ReplayStt {
+    async fn connect(&self, _options: SttOptions) -> Result<SttSession, ProviderError> {
+        let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE_LEN);
+        let (events_tx, events_rx) = mpsc::channel(256);
+        Ok(SttSession {
+            handle: SttHandle::new(commands_tx),
+            events: events_rx,
+            driver: play_stt(self.shared.clone(), commands_rx, events_tx).boxed(),
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "replay"
+    }
+}
+
+async fn play_stt(
+    shared: Arc<SttShared>,
+    mut commands_rx: mpsc::Receiver<SttCommand>,
+    events_tx: mpsc::Sender<SttEvent>,
+) {
+    let mut frames = 0u64;
+    loop {
+        loop {
+            let step = {
+                let mut steps = lock(&shared.steps);
+                match steps.front() {
+                    Some((n, _)) if *n <= frames => steps.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some((_, event)) = step else { break };
+            let Some(event) = stt_event(&event) else {
+                let _ = events_tx
+                    .send(SttEvent::Closed { at: Instant::now() })
+                    .await;
+                return;
+            };
+            if events_tx.send(event).await.is_err() {
+                return;
+            }
+        }
+        let command = tokio::select! {
+            command = commands_rx.recv() => command,
+            () = shared.added.notified() => continue,
+        };
+        match command {
+            Some(SttCommand::Audio(_)) => {
+                frames += 1;
+                shared.frames_tx.send_replace(frames);
+            }
+            Some(SttCommand::Finalize) => {}
+            Some(SttCommand::Close) | None => {
+                let _ = events_tx
+                    .send(SttEvent::Closed { at: Instant::now() })
+                    .await;
+                return;
+            }
+        }
+    }
+}
+
+/// A capture `stt` line as an event stamped now; `None` for `closed` (the session ends).
+pub(crate) fn stt_event(value: &Value) -> Option<SttEvent> {
+    let at = Instant::now();
+    let f = |field: &str| value.get(field).and_then(Value::as_f64).unwrap_or(0.0);
+    let b = |field: &str| value.get(field).and_then(Value::as_bool).unwrap_or(false);
+    let s = |field: &str| {
+        value
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    Some(match value.get("event").and_then(Value::as_str).unwrap_or("") {
+        "transcript" => SttEvent::Transcript(Transcript {
+            text: s("text"),
+            is_final: b("is_final"),
+            speech_final: b("speech_final"),
+            from_finalize: b("from_finalize"),
+            confidence: f("confidence"),
+            start_s: f("start_s"),
+            duration_s: f("duration_s"),
+            at,
+        }),
+        "speech_started" => SttEvent::SpeechStarted {
+            timestamp_s: f("timestamp_s"),
+            at,
+        },
+        "utterance_end" => SttEvent::UtteranceEnd {
+            last_word_end_s: f("last_word_end_s"),
+            at,
+        },
+        "reconnecting" => SttEvent::Reconnecting {
+            reason: ProviderError::Connect(s("reason")),
+            at,
+        },
+        "reconnected" => SttEvent::Reconnected { at },
+        "closed" => return None,
+        _ => SttEvent::Error {
+            error: ProviderError::Vendor(s("error")),
+            at,
+        },
+    })
+}
+
+/// The CRM of a replay: lookups in the demo data (fixtures/crm/demo.json, compiled into `crm`)
+/// on an in-memory SQLite database at the capture's clock; tool calls answered with the recorded
+/// results in order; call records kept in memory.
+pub(crate) struct ReplayCrm {
+    lookup: CrmPort,
+    tools: Mutex<VecDeque<RecordedTool>>,
+    mismatches: Mutex<Vec<String>>,
+}
+
+impl ReplayCrm {
+    /// Opens and seeds the demo CRM.
+    pub(crate) async fn new(
+        tools: Vec<RecordedTool>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Self> {
+        let crm = crm::connect_and_migrate(
+            "sqlite::memory:",
+            &crm::CrmConfig::default(),
+            conversation::ShopConfig::default_shop(),
+        )
+        .await
+        .map_err(|err| anyhow::anyhow!("opening the in-memory CRM: {err}"))?;
+        crm.seed_demo(crm::DEMO_JSON)
+            .await
+            .map_err(|err| anyhow::anyhow!("seeding the demo CRM: {err}"))?;
+        Ok(Self {
+            lookup: CrmPort::new(Arc::new(crm), Arc::new(move || now)),
+            tools: Mutex::new(tools.into()),
+            mismatches: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Appends a tool result (for `make-fixture`).
+    pub(crate) fn push_tool(&self, tool: RecordedTool) {
+        lock(&self.tools).push_back(tool);
+    }
+
+    /// Tool calls that did not match the recording.
+    pub(crate) fn mismatches(&self) -> Vec<String> {
+        lock(&self.mismatches).clone()
+    }
+}
+
+#[async_trait]
+impl CallCrm for ReplayCrm {
+    async fn lookup_customer(&self, phone: &str) -> Result<Option<CustomerProfile>, PortError> {
+        self.lookup.lookup_customer(phone).await
+    }
+
+    fn tools(&self) -> Vec<ToolSpec> {
+        self.lookup.tools()
+    }
+
+    async fn execute_tool(
+        &self,
+        name: &str,
+        _arguments: &str,
+        _context: &ToolCallContext,
+    ) -> Value {
+        let next = lock(&self.tools).pop_front();
+        match next {
+            Some(tool) if tool.name == name => tool.result,
+            Some(tool) => {
+                lock(&self.mismatches).push(format!(
+                    "the pipeline called `{name}` where the capture has `{}`",
+                    tool.name
+                ));
+                json!({"ok": false, "error": {"code": "replay_mismatch", "message": format!("the capture has `{}` here", tool.name)}})
+            }
+            None => {
+                lock(&self.mismatches)
+                    .push(format!("the pipeline called `{name}` beyond the capture's tool calls"));
+                json!({"ok": false, "error": {"code": "replay_mismatch", "message": "no recorded result left"}})
+            }
+        }
+    }
+
+    async fn record_call(&self, _record: &CallRecord) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+/// A call control that can transfer when the recorded call was transferred; it records the
+/// transfer and tells whoever plays Twilio (Twilio sends `stop` after the redirect).
+pub(crate) struct ReplayControl {
+    pub(crate) can_transfer: bool,
+    pub(crate) transfers_tx: mpsc::UnboundedSender<()>,
+}
+
+#[async_trait]
+impl CallControl for ReplayControl {
+    fn can_transfer(&self) -> bool {
+        self.can_transfer
+    }
+
+    async fn transfer_to_advisor(&self, _call_sid: &CallSid) -> Result<(), PortError> {
+        if !self.can_transfer {
+            return Err(PortError("no advisor number in this replay".to_owned()));
+        }
+        let _ = self.transfers_tx.send(());
+        Ok(())
+    }
+
+    async fn hang_up(&self, _call_sid: &CallSid) -> Result<(), PortError> {
+        Ok(())
+    }
+}
