@@ -172,6 +172,8 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
     let sessions: Arc<MemorySessionStore> =
         Arc::new(MemorySessionStore::new(&SessionStoreConfig::default()).unwrap());
     let (records, worker) = RecordOutbox::new(crm.clone(), None);
+    // Keeps the outbox worker alive until the leak check below, whatever the call does with its copy.
+    let records_keepalive = records.clone();
     let shutdown = CancellationToken::new();
     let outbox = tokio::spawn(worker.with_backoff(ms(10), ms(100)).run(shutdown.clone()));
 
@@ -196,6 +198,9 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
         capture_dir: scenario.capture_dir.clone(),
     };
     let (link, inbound_tx, outbound_rx) = PhoneLink::channel(1024);
+    let tasks_before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
     let caller = tokio::spawn(simulate_caller(
         scenario_caller(&scenario),
         inbound_tx,
@@ -203,6 +208,15 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
     ));
     let outcome = run_call(link, deps, Arc::new(scenario.config), &shutdown).await;
     let (sent, socket_closed_by_gateway) = caller.await.unwrap();
+    // Every task of the call ended with it: nothing leaked.
+    assert_eq!(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        tasks_before,
+        "a call task outlived the call"
+    );
+    drop(records_keepalive);
     shutdown.cancel();
     outbox.await.unwrap();
     let session = sessions.get_session(CALL_SID).await.unwrap();
