@@ -227,7 +227,11 @@ fn llm_reply(value: &Value) -> LlmReply {
             calls
                 .iter()
                 .map(|call| ToolCall {
-                    id: call.get("id").and_then(Value::as_str).unwrap_or("").to_owned(),
+                    id: call
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
                     name: call
                         .get("name")
                         .and_then(Value::as_str)

@@ -36,8 +36,8 @@ pub(crate) fn observed(replayed: &[Line], outcome: &CallOutcome) -> Value {
             }
             "tool" => {
                 let arguments = line.str("arguments");
-                let arguments = serde_json::from_str::<Value>(arguments)
-                    .unwrap_or_else(|_| json!(arguments));
+                let arguments =
+                    serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!(arguments));
                 tool_calls.push(json!({"name": line.str("name"), "arguments": arguments}));
             }
             "tts_text" => agent_said.push(json!(line.str("text"))),
@@ -105,7 +105,10 @@ pub(crate) fn diff(expected: &Value, actual: &Value) -> Vec<String> {
     }
     for (key, got) in actual {
         if !expected.contains_key(key) {
-            out.push(format!("{key}: not in the expectations, got {}", short(got)));
+            out.push(format!(
+                "{key}: not in the expectations, got {}",
+                short(got)
+            ));
         }
     }
     out
@@ -136,7 +139,9 @@ fn diff_value(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
                 let item = format!("{path}[{i}]");
                 match (w.get(i), g.get(i)) {
                     (Some(wv), Some(gv)) => diff_value(&item, wv, gv, out),
-                    (Some(wv), None) => out.push(format!("{item}: expected {}, missing", short(wv))),
+                    (Some(wv), None) => {
+                        out.push(format!("{item}: expected {}, missing", short(wv)))
+                    }
                     (None, Some(gv)) => out.push(format!("{item}: unexpected {}", short(gv))),
                     (None, None) => {}
                 }

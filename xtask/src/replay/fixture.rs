@@ -218,6 +218,14 @@ async fn make_fixture(script_path: &Path) -> anyhow::Result<PathBuf> {
     .await?;
     std::fs::write(&capture_path, &run.capture_text)
         .with_context(|| format!("writing {}", capture_path.display()))?;
+    // The expectations keep the script's audio rate; `--update` fills in the rest.
+    let expect_file = super::expect_path(&capture_path);
+    let settings = super::expect::with_settings(json!({}), script.tts_ms_per_char);
+    std::fs::write(
+        &expect_file,
+        serde_json::to_string_pretty(&settings)? + "\n",
+    )
+    .with_context(|| format!("writing {}", expect_file.display()))?;
     let options = Options {
         fast: true,
         update: true,
@@ -259,8 +267,14 @@ fn llm_reply((n, line): (usize, &LlmLine)) -> LlmReply {
 
 /// `words` spoken by espeak-ng, as 8 kHz μ-law padded to whole 20 ms frames.
 fn speak(words: &str) -> anyhow::Result<Vec<u8>> {
+    let wav_file = tempfile::Builder::new()
+        .suffix(".wav")
+        .tempfile()
+        .context("making a temp file for espeak-ng")?;
     let output = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "170", "--stdout", words])
+        .args(["-v", "en-us", "-s", "170", "-w"])
+        .arg(wav_file.path())
+        .arg(words)
         .output()
         .context("running espeak-ng (apt-get install espeak-ng; only making fixtures needs it)")?;
     if !output.status.success() {
@@ -269,7 +283,8 @@ fn speak(words: &str) -> anyhow::Result<Vec<u8>> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let wav = audio_codec::read_wav(std::io::Cursor::new(output.stdout))
+    let wav_bytes = std::fs::read(wav_file.path()).context("reading espeak-ng's WAV")?;
+    let wav = audio_codec::read_wav(std::io::Cursor::new(wav_bytes))
         .map_err(|err| anyhow::anyhow!("reading espeak-ng's WAV: {err}"))?;
     let samples = audio_codec::resample_i16(&wav.samples, wav.sample_rate_hz, 8000)
         .map_err(|err| anyhow::anyhow!("resampling: {err}"))?;
@@ -329,6 +344,7 @@ async fn scripted_caller(
     loop {
         ticker.tick().await;
         let now = Instant::now();
+        let played_before = twilio.played_total;
         twilio.play_for(now - last_tick).await;
         last_tick = now;
         if twilio.closed() {
@@ -339,7 +355,7 @@ async fn scripted_caller(
             twilio.send_frame(&stop.to_string(), None).await;
             break;
         }
-        if twilio.agent_playing() {
+        if twilio.agent_playing() || twilio.played_total > played_before {
             idle_since = None;
         } else if idle_since.is_none() {
             idle_since = Some(now);

@@ -28,12 +28,12 @@ use std::{
     time::Duration,
 };
 
+use ::providers::fake::{FakeLlm, FakeTts, FakeTtsConfig};
 use anyhow::{Context, bail};
 use call_pipeline::{CallDeps, CallOutcome, PipelineConfig, RecordOutbox};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use conversation::ShopConfig;
-use ::providers::fake::{FakeLlm, FakeTts, FakeTtsConfig};
 use serde_json::Value;
 use session_store::{MemorySessionStore, SessionStoreConfig};
 use tokio::sync::mpsc;
@@ -155,7 +155,10 @@ pub(crate) fn list_captures(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .with_context(|| format!("listing {}", path.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
             name.ends_with(".jsonl") && !name.ends_with(".replay.jsonl")
         })
         .collect();
@@ -320,7 +323,8 @@ where
     };
     let result = tokio::time::timeout(CALL_LIMIT, call).await;
     gateway.stop().await;
-    let (tracks, outcome) = result.map_err(|_| anyhow::anyhow!("the call did not end within {CALL_LIMIT:?}"))?;
+    let (tracks, outcome) =
+        result.map_err(|_| anyhow::anyhow!("the call did not end within {CALL_LIMIT:?}"))?;
     let outcome = outcome.context("the gateway ended without an outcome")?;
     let call_sid = outcome
         .call_sid
@@ -350,7 +354,8 @@ fn write_wav(path: &Path, tracks: &Tracks) -> anyhow::Result<()> {
             (c + a).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
         })
         .collect();
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     audio_codec::write_wav_pcm16(std::io::BufWriter::new(file), &mixed, 8000)
         .map_err(|err| anyhow::anyhow!("writing {}: {err}", path.display()))
 }

@@ -16,14 +16,12 @@ use std::{
 };
 
 use async_trait::async_trait;
-use call_pipeline::{
-    CallControl, CallCrm, CallRecord, CrmPort, PortError, ToolCallContext,
-};
+use call_pipeline::{CallControl, CallCrm, CallRecord, CrmPort, PortError, ToolCallContext};
 use conversation::CustomerProfile;
 use futures::FutureExt;
 use providers::{
-    ProviderError, SpeechToText, SttCommand, SttEvent, SttHandle, SttOptions, SttSession,
-    ToolSpec, Transcript,
+    ProviderError, SpeechToText, SttCommand, SttEvent, SttHandle, SttOptions, SttSession, ToolSpec,
+    Transcript,
 };
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
@@ -71,7 +69,9 @@ impl ReplayStt {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[async_trait]
@@ -149,36 +149,38 @@ pub(crate) fn stt_event(value: &Value) -> Option<SttEvent> {
             .unwrap_or("")
             .to_owned()
     };
-    Some(match value.get("event").and_then(Value::as_str).unwrap_or("") {
-        "transcript" => SttEvent::Transcript(Transcript {
-            text: s("text"),
-            is_final: b("is_final"),
-            speech_final: b("speech_final"),
-            from_finalize: b("from_finalize"),
-            confidence: f("confidence"),
-            start_s: f("start_s"),
-            duration_s: f("duration_s"),
-            at,
-        }),
-        "speech_started" => SttEvent::SpeechStarted {
-            timestamp_s: f("timestamp_s"),
-            at,
+    Some(
+        match value.get("event").and_then(Value::as_str).unwrap_or("") {
+            "transcript" => SttEvent::Transcript(Transcript {
+                text: s("text"),
+                is_final: b("is_final"),
+                speech_final: b("speech_final"),
+                from_finalize: b("from_finalize"),
+                confidence: f("confidence"),
+                start_s: f("start_s"),
+                duration_s: f("duration_s"),
+                at,
+            }),
+            "speech_started" => SttEvent::SpeechStarted {
+                timestamp_s: f("timestamp_s"),
+                at,
+            },
+            "utterance_end" => SttEvent::UtteranceEnd {
+                last_word_end_s: f("last_word_end_s"),
+                at,
+            },
+            "reconnecting" => SttEvent::Reconnecting {
+                reason: ProviderError::Connect(s("reason")),
+                at,
+            },
+            "reconnected" => SttEvent::Reconnected { at },
+            "closed" => return None,
+            _ => SttEvent::Error {
+                error: ProviderError::Vendor(s("error")),
+                at,
+            },
         },
-        "utterance_end" => SttEvent::UtteranceEnd {
-            last_word_end_s: f("last_word_end_s"),
-            at,
-        },
-        "reconnecting" => SttEvent::Reconnecting {
-            reason: ProviderError::Connect(s("reason")),
-            at,
-        },
-        "reconnected" => SttEvent::Reconnected { at },
-        "closed" => return None,
-        _ => SttEvent::Error {
-            error: ProviderError::Vendor(s("error")),
-            at,
-        },
-    })
+    )
 }
 
 /// The CRM of a replay: lookups in the demo data (fixtures/crm/demo.json, compiled into `crm`)
@@ -251,8 +253,9 @@ impl CallCrm for ReplayCrm {
                 json!({"ok": false, "error": {"code": "replay_mismatch", "message": format!("the capture has `{}` here", tool.name)}})
             }
             None => {
-                lock(&self.mismatches)
-                    .push(format!("the pipeline called `{name}` beyond the capture's tool calls"));
+                lock(&self.mismatches).push(format!(
+                    "the pipeline called `{name}` beyond the capture's tool calls"
+                ));
                 json!({"ok": false, "error": {"code": "replay_mismatch", "message": "no recorded result left"}})
             }
         }

@@ -49,5 +49,9 @@ fn every_call_fixture_replays_as_expected() {
         captures.len(),
         failures.join("\n")
     );
-    assert!(captures.len() >= 12, "expected the 12 call fixtures, found {}", captures.len());
+    assert!(
+        captures.len() >= 12,
+        "expected the 12 call fixtures, found {}",
+        captures.len()
+    );
 }

@@ -68,11 +68,19 @@ pub(crate) fn timeline(lines: &[Line]) -> String {
                 }
             }
             "tool" => {
-                let result = line.value.get("result").map(Value::to_string).unwrap_or_default();
+                let result = line
+                    .value
+                    .get("result")
+                    .map(Value::to_string)
+                    .unwrap_or_default();
                 let result: String = result.chars().take(120).collect();
                 row(
                     "tool",
-                    format!("{}({}) -> {result}", line.str("name"), line.str("arguments")),
+                    format!(
+                        "{}({}) -> {result}",
+                        line.str("name"),
+                        line.str("arguments")
+                    ),
                 );
             }
             "tts_text" => row("agent", format!("\"{}\"", line.str("text"))),
