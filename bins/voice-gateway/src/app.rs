@@ -90,6 +90,8 @@ pub(crate) struct Overrides {
     pub(crate) providers: Option<Providers>,
     pub(crate) call_control: Option<Arc<dyn CallControl>>,
     pub(crate) pipeline: Option<PipelineConfig>,
+    /// The draining token, so a test can see when draining began.
+    pub(crate) draining: Option<CancellationToken>,
 }
 
 /// Loads the shop, connects the database and session store, and builds providers from `config`.
@@ -191,7 +193,7 @@ pub(crate) async fn build(
         records,
         pipeline: Arc::new(overrides.pipeline.unwrap_or_default()),
         calls: TaskTracker::new(),
-        draining: CancellationToken::new(),
+        draining: overrides.draining.unwrap_or_default(),
         calls_shutdown: CancellationToken::new(),
         metrics,
         config,

@@ -32,6 +32,35 @@ const TWILIO_ACCOUNT: &str = "AC00000000000000000000000000000001";
 /// John Smith in fixtures/crm/demo.json.
 const JOHN: &str = "+14135550100";
 
+/// A counter bumped whenever something happens that a test may be waiting for.
+#[derive(Clone)]
+struct Signal(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Signal {
+    fn new() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+
+    fn bump(&self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+
+    /// Waits until `condition` holds, re-checking after every bump; panics after 10 s.
+    async fn wait_until(&self, what: &str, condition: impl Fn() -> bool) {
+        let mut changes = self.0.subscribe();
+        let waited = tokio::time::timeout(Duration::from_secs(10), async {
+            while !condition() {
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        waited
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+    }
+}
+
 /// The server under test and its handles.
 struct Gateway {
     base: String,
@@ -41,6 +70,8 @@ struct Gateway {
     llm: FakeLlm,
     tts: FakeTts,
     transfers: Arc<Mutex<Vec<String>>>,
+    transferred: Signal,
+    draining: tokio_util::sync::CancellationToken,
     database_url: String,
     _dir: tempfile::TempDir,
 }
@@ -70,9 +101,9 @@ impl Default for Setup {
     }
 }
 
-#[derive(Default)]
 struct RecordingControl {
     transfers: Arc<Mutex<Vec<String>>>,
+    transferred: Option<Signal>,
 }
 
 #[async_trait]
@@ -85,6 +116,9 @@ impl CallControl for RecordingControl {
             .lock()
             .unwrap()
             .push(call_sid.as_str().to_owned());
+        if let Some(signal) = &self.transferred {
+            signal.bump();
+        }
         Ok(())
     }
     async fn hang_up(&self, _call_sid: &CallSid) -> Result<(), PortError> {
@@ -133,8 +167,13 @@ async fn start(setup: Setup) -> Gateway {
         chunk_interval: Duration::from_millis(1),
         ..FakeTtsConfig::default()
     });
-    let control = RecordingControl::default();
+    let transferred = Signal::new();
+    let control = RecordingControl {
+        transfers: Arc::default(),
+        transferred: Some(transferred.clone()),
+    };
     let transfers = control.transfers.clone();
+    let draining = tokio_util::sync::CancellationToken::new();
     let overrides = Overrides {
         providers: setup.with_providers.then(|| Providers {
             stt: Arc::new(stt.clone()),
@@ -150,6 +189,7 @@ async fn start(setup: Setup) -> Gateway {
             silence_check_in: Duration::from_secs(30),
             ..PipelineConfig::default()
         }),
+        draining: Some(draining.clone()),
     };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server::run(config, overrides, None, listener, async move {
@@ -163,6 +203,8 @@ async fn start(setup: Setup) -> Gateway {
         llm,
         tts,
         transfers,
+        transferred,
+        draining,
         database_url,
         _dir: dir,
     }
@@ -229,6 +271,8 @@ fn parameters(twiml: &str) -> Vec<(String, String)> {
 
 /// A simulated Twilio media stream over a real WebSocket.
 struct TwilioStream {
+    /// Bumped on every frame the gateway sends.
+    frames: Signal,
     media_tx: tokio::sync::mpsc::Sender<String>,
     received: Arc<Mutex<Vec<Value>>>,
     closed: oneshot::Receiver<()>,
@@ -272,6 +316,8 @@ impl TwilioStream {
         let received = Arc::new(Mutex::new(Vec::new()));
         let (echo_tx, mut echo_rx) = tokio::sync::mpsc::channel::<String>(256);
         let received_in = received.clone();
+        let frames = Signal::new();
+        let frames_in = frames.clone();
         // Reader: records what the gateway sends and echoes marks (as if played at once).
         tokio::spawn(async move {
             while let Some(Ok(message)) = stream.next().await {
@@ -282,6 +328,7 @@ impl TwilioStream {
                         let _ = echo_tx.send(echo.to_string()).await;
                     }
                     received_in.lock().unwrap().push(value);
+                    frames_in.bump();
                 }
             }
             let _ = closed_tx.send(());
@@ -308,6 +355,7 @@ impl TwilioStream {
             let _ = sink.close().await;
         });
         Self {
+            frames,
             media_tx,
             received,
             closed,
@@ -342,24 +390,16 @@ impl TwilioStream {
 
     /// Waits until the gateway has sent at least `bytes` of audio.
     async fn wait_for_audio(&self, bytes: usize) {
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while self.media_bytes() < bytes {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .expect("audio arrived");
+        self.frames
+            .wait_until("audio", || self.media_bytes() >= bytes)
+            .await;
     }
-}
 
-async fn wait_for<F: Fn() -> bool>(what: &str, condition: F) {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !condition() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+    /// Waits until `condition` holds, checked whenever the gateway sends a frame (spoken text
+    /// becomes audio on this socket, so TTS conditions are checked at the right moments).
+    async fn wait_until(&self, what: &str, condition: impl Fn() -> bool) {
+        self.frames.wait_until(what, condition).await;
+    }
 }
 
 #[tokio::test]
@@ -440,7 +480,7 @@ async fn existing_customer_books_an_appointment_end_to_end() {
     let twiml = gateway.voice_twiml("CA200", JOHN).await;
     let call = TwilioStream::open(&gateway, "CA200", &parameters(&twiml), true).await;
     call.wait_for_audio(1000).await;
-    wait_for("the booking reply", || {
+    call.wait_until("the booking reply", || {
         gateway.tts.received_text().contains("You're all set")
     })
     .await;
@@ -550,10 +590,12 @@ async fn manager_request_transfers_through_call_control() {
     .await;
     let twiml = gateway.voice_twiml("CA500", "+14135550199").await;
     let call = TwilioStream::open(&gateway, "CA500", &parameters(&twiml), true).await;
-    wait_for("the transfer", || {
-        !gateway.transfers.lock().unwrap().is_empty()
-    })
-    .await;
+    gateway
+        .transferred
+        .wait_until("the transfer", || {
+            !gateway.transfers.lock().unwrap().is_empty()
+        })
+        .await;
     call.hang_up("CA500").await;
     let gateway = gateway.shutdown().await;
     assert_eq!(gateway.transfers.lock().unwrap().as_slice(), ["CA500"]);
@@ -584,31 +626,26 @@ async fn sigterm_drains_calls_in_progress_and_turns_new_ones_away() {
         task,
         tts,
         database_url,
+        draining,
         _dir,
         ..
     } = gateway;
     stop.unwrap().send(()).unwrap();
+    draining.cancelled().await;
     // Draining: the call in progress goes on; a new caller is handed to a person.
     let webhook_url = format!("{base}/twilio/voice");
     let form = [("CallSid", "CA601"), ("From", JOHN)];
     let signature = compute_signature(&AuthToken::new(AUTH_TOKEN), &webhook_url, &form);
-    let mut turned_away = String::new();
-    for _ in 0..50 {
-        let response = reqwest::Client::new()
-            .post(&webhook_url)
-            .form(&form)
-            .header("X-Twilio-Signature", &signature)
-            .send()
-            .await
-            .unwrap();
-        turned_away = response.text().await.unwrap();
-        if turned_away.contains("<Dial") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let response = reqwest::Client::new()
+        .post(&webhook_url)
+        .form(&form)
+        .header("X-Twilio-Signature", &signature)
+        .send()
+        .await
+        .unwrap();
+    let turned_away = response.text().await.unwrap();
     assert!(turned_away.contains("<Dial"), "{turned_away}");
-    wait_for("the reply during the drain", || {
+    call.wait_until("the reply during the drain", || {
         tts.received_text().contains("open eight to six")
     })
     .await;
@@ -695,8 +732,10 @@ struct OwnRedis {
 }
 
 impl OwnRedis {
-    /// Starts one on `port` (0 = a free port); `None` when redis-server is not installed.
+    /// Starts one on `port` (0 = a free port) and waits for its "Ready to accept connections" log
+    /// line; `None` when redis-server is not installed.
     async fn start(port: u16) -> Option<Self> {
+        use std::io::BufRead;
         let port = if port == 0 {
             std::net::TcpListener::bind("127.0.0.1:0")
                 .unwrap()
@@ -706,7 +745,7 @@ impl OwnRedis {
         } else {
             port
         };
-        let child = std::process::Command::new("redis-server")
+        let mut child = std::process::Command::new("redis-server")
             .args([
                 "--port",
                 &port.to_string(),
@@ -717,20 +756,31 @@ impl OwnRedis {
                 "--appendonly",
                 "no",
             ])
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .ok()?;
-        let redis = Self { child, port };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (ready_tx, ready_rx) = oneshot::channel();
+        // A plain thread reads the log, so the pipe never fills up while the server runs.
+        std::thread::spawn(move || {
+            let mut ready_tx = Some(ready_tx);
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
             {
-                return Some(redis);
+                if line.contains("Ready to accept connections") {
+                    if let Some(tx) = ready_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("redis-server did not start on port {port}");
+        });
+        let redis = Self { child, port };
+        tokio::time::timeout(Duration::from_secs(10), ready_rx)
+            .await
+            .unwrap_or_else(|_| panic!("redis-server did not start on port {port}"))
+            .expect("redis-server exited before it was ready");
+        Some(redis)
     }
 
     fn url(&self) -> String {
@@ -777,7 +827,7 @@ async fn redis_killed_mid_call_still_gets_the_final_state() {
     let call = TwilioStream::open(&gateway, "CA700", &parameters(&twiml), true).await;
     call.wait_for_audio(500).await;
     redis.kill();
-    wait_for("the reply with Redis down", || {
+    call.wait_until("the reply with Redis down", || {
         gateway.tts.received_text().contains("open eight to six")
     })
     .await;
@@ -791,6 +841,8 @@ async fn redis_killed_mid_call_still_gets_the_final_state() {
     )
     .await
     .unwrap();
+    // The store's flusher retries on its own 500 ms timer and nothing outside the process says when
+    // it has written, so this reads Redis until the state is there (bounded at 6 s).
     let mut saved = None;
     for _ in 0..300 {
         saved = session_store::SessionStore::get_session(&sessions, "CA700")
@@ -815,14 +867,17 @@ async fn redis_killed_mid_call_still_gets_the_final_state() {
 type RestLog = Arc<Mutex<Vec<(String, String, String, Vec<(String, String)>)>>>;
 
 /// A local stand-in for api.twilio.com: records each request and answers like the Calls API.
-async fn twilio_rest_mock() -> (String, RestLog) {
+async fn twilio_rest_mock() -> (String, RestLog, Signal) {
     use axum::{extract::Request, routing::any};
     let log: RestLog = Arc::default();
     let log_in = log.clone();
+    let requested = Signal::new();
+    let requested_in = requested.clone();
     let app = axum::Router::new().route(
         "/{*path}",
         any(move |request: Request| {
             let log = log_in.clone();
+            let requested = requested_in.clone();
             async move {
                 let method = request.method().to_string();
                 let path = request.uri().path().to_owned();
@@ -838,6 +893,7 @@ async fn twilio_rest_mock() -> (String, RestLog) {
                 let form: Vec<(String, String)> =
                     url::form_urlencoded::parse(&body).into_owned().collect();
                 log.lock().unwrap().push((method, path.clone(), auth, form));
+                requested.bump();
                 let (status, sid) = if path.ends_with("/Calls.json") {
                     (axum::http::StatusCode::CREATED, "CA900".to_owned())
                 } else {
@@ -862,13 +918,13 @@ async fn twilio_rest_mock() -> (String, RestLog) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/2010-04-01", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (base, log)
+    (base, log, requested)
 }
 
 /// Seed Test 3 through the real Twilio client: the live call is redirected to `<Dial>` the advisor.
 #[tokio::test]
 async fn manager_request_redirects_the_live_call_through_the_twilio_rest_api() {
-    let (api, log) = twilio_rest_mock().await;
+    let (api, log, requested) = twilio_rest_mock().await;
     let gateway = start(Setup {
         stt: SttScript::new().step(
             SttTrigger::AfterAudioFrames(15),
@@ -880,7 +936,9 @@ async fn manager_request_redirects_the_live_call_through_the_twilio_rest_api() {
     .await;
     let twiml = gateway.voice_twiml("CA800", JOHN).await;
     let call = TwilioStream::open(&gateway, "CA800", &parameters(&twiml), true).await;
-    wait_for("the transfer request", || !log.lock().unwrap().is_empty()).await;
+    requested
+        .wait_until("the transfer request", || !log.lock().unwrap().is_empty())
+        .await;
     call.hang_up("CA800").await;
     gateway.shutdown().await;
     let requests = log.lock().unwrap().clone();
@@ -909,7 +967,7 @@ async fn manager_request_redirects_the_live_call_through_the_twilio_rest_api() {
 /// `POST /api/calls` creates an outbound reminder whose webhook URL says what the call is about.
 #[tokio::test]
 async fn api_creates_an_outbound_reminder_call() {
-    let (api, log) = twilio_rest_mock().await;
+    let (api, log, _requested) = twilio_rest_mock().await;
     let gateway = start(Setup {
         twilio_api: Some(api),
         ..Setup::default()
