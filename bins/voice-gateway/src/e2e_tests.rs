@@ -768,10 +768,10 @@ impl OwnRedis {
                 .lines()
                 .map_while(Result::ok)
             {
-                if line.contains("Ready to accept connections") {
-                    if let Some(tx) = ready_tx.take() {
-                        let _ = tx.send(());
-                    }
+                if line.contains("Ready to accept connections")
+                    && let Some(tx) = ready_tx.take()
+                {
+                    let _ = tx.send(());
                 }
             }
         });
