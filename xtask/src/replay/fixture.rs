@@ -21,7 +21,8 @@
 //!   "can_transfer": false,                          an advisor number is configured
 //!   "caller": [                                     in order; each waits for its moment:
 //!     {"say": "words spoken", "transcript": "what STT hears", "interim": "optional partial",
-//!      "gap_ms": 500},                              after the agent finished speaking + gap
+//!      "rate": 170, "gap_ms": 500},                 words per minute; after the agent finished
+//!                                                   speaking + gap
 //!     {"say": "mm-hmm", "transcript": "Mm-hmm.", "during_agent_ms": 1200},
 //!                                                   once this much of the agent's reply played
 //!     {"dtmf": "0", "gap_ms": 300},
@@ -54,7 +55,7 @@ use tokio::sync::mpsc;
 
 use super::{
     CallSetup, Options,
-    capture::RecordedTool,
+    capture::{RecordedTool, parse_capture},
     phone::{FRAME_BYTES, SILENCE, Tracks, TwilioSide},
     providers::{ReplayCrm, ReplayStt},
     replay_file, run_call_with,
@@ -97,6 +98,8 @@ struct CallerLine {
     transcript: Option<String>,
     #[serde(default)]
     interim: Option<String>,
+    #[serde(default)]
+    rate: Option<u32>,
     #[serde(default)]
     dtmf: Option<String>,
     #[serde(default)]
@@ -190,7 +193,7 @@ async fn make_fixture(script_path: &Path) -> anyhow::Result<PathBuf> {
     let mut speech = Vec::new();
     for line in &script.caller {
         speech.push(match &line.say {
-            Some(words) => Some(speak(words)?),
+            Some(words) => Some(speak(words, line.rate.unwrap_or(170))?),
             None => None,
         });
     }
@@ -232,6 +235,17 @@ async fn make_fixture(script_path: &Path) -> anyhow::Result<PathBuf> {
         out: std::env::temp_dir().join("xtask-make-fixture"),
     };
     replay_file(&capture_path, &options).await?;
+    // The fast replay wrote the expectations; the call as made must agree with them, or the
+    // fixture depends on timing that `--fast` does not keep.
+    let made = super::expect::observed(&parse_capture(&run.capture_text)?, &run.outcome);
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(&expect_file)?)?;
+    let diff = super::expect::diff(&expected, &made);
+    if !diff.is_empty() {
+        bail!(
+            "the fast replay differs from the call as made:\n  {}",
+            diff.join("\n  ")
+        );
+    }
     Ok(capture_path)
 }
 
@@ -266,13 +280,13 @@ fn llm_reply((n, line): (usize, &LlmLine)) -> LlmReply {
 }
 
 /// `words` spoken by espeak-ng, as 8 kHz μ-law padded to whole 20 ms frames.
-fn speak(words: &str) -> anyhow::Result<Vec<u8>> {
+fn speak(words: &str, rate: u32) -> anyhow::Result<Vec<u8>> {
     let wav_file = tempfile::Builder::new()
         .suffix(".wav")
         .tempfile()
         .context("making a temp file for espeak-ng")?;
     let output = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "170", "-w"])
+        .args(["-v", "en-us", "-s", &rate.to_string(), "-w"])
         .arg(wav_file.path())
         .arg(words)
         .output()

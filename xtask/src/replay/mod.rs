@@ -212,8 +212,10 @@ pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Resul
     let crm = setup.crm.clone();
     let frames = script.frames.clone();
     let fast = options.fast;
-    let run = run_call_with(setup, |twilio, _transfers| async move {
-        phone::replay_caller(twilio, &frames, fast, stt.frames()).await
+    let transferred = script.transferred;
+    let run = run_call_with(setup, |twilio, transfers| async move {
+        let transfers = transferred.then_some(transfers);
+        phone::replay_caller(twilio, &frames, fast, stt.frames(), transfers).await
     })
     .await?;
 

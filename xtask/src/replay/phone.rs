@@ -286,22 +286,59 @@ impl TwilioSide {
     }
 }
 
-/// Plays a recorded caller against the gateway; returns both sides' audio.
+/// Plays a recorded caller against the gateway; returns both sides' audio. With `transfers`
+/// (the recorded call was transferred), the recorded `stop` waits for the replay's transfer, as
+/// Twilio's does for the REST redirect.
 pub(crate) async fn replay_caller(
     mut twilio: TwilioSide,
     frames: &[CallerFrame],
     fast: bool,
     mut stt_frames: watch::Receiver<u64>,
+    mut transfers: Option<mpsc::UnboundedReceiver<()>>,
 ) -> Tracks {
     if fast {
-        replay_fast(&mut twilio, frames, &mut stt_frames).await;
+        replay_fast(&mut twilio, frames, &mut stt_frames, &mut transfers).await;
     } else {
-        replay_realtime(&mut twilio, frames).await;
+        replay_realtime(&mut twilio, frames, &mut transfers).await;
     }
     twilio.finish(fast).await
 }
 
-async fn replay_realtime(twilio: &mut TwilioSide, frames: &[CallerFrame]) {
+/// Before a `stop` of a transferred call: waits (playing on) for the transfer.
+async fn await_transfer(
+    twilio: &mut TwilioSide,
+    frame: &CallerFrame,
+    transfers: &mut Option<mpsc::UnboundedReceiver<()>>,
+    fast: bool,
+) {
+    let Some(rx) = transfers.as_mut() else { return };
+    if !frame.text.contains("\"stop\"") {
+        return;
+    }
+    let deadline = Instant::now() + STALL * 4;
+    let mut last = Instant::now();
+    while !twilio.closed() && Instant::now() < deadline {
+        if rx.try_recv().is_ok() {
+            return;
+        }
+        let got = twilio.wait_gateway(Duration::from_millis(10)).await;
+        if fast {
+            if !got {
+                twilio.play(u64::MAX).await;
+            }
+        } else {
+            let now = Instant::now();
+            twilio.play_for(now - last).await;
+            last = now;
+        }
+    }
+}
+
+async fn replay_realtime(
+    twilio: &mut TwilioSide,
+    frames: &[CallerFrame],
+    transfers: &mut Option<mpsc::UnboundedReceiver<()>>,
+) {
     let start = Instant::now();
     let mut last = start;
     for frame in frames {
@@ -319,6 +356,7 @@ async fn replay_realtime(twilio: &mut TwilioSide, frames: &[CallerFrame]) {
         if twilio.closed() {
             return;
         }
+        await_transfer(twilio, frame, transfers, false).await;
         twilio.send_frame(&frame.text, frame.audio.as_deref()).await;
     }
 }
@@ -361,6 +399,7 @@ async fn replay_fast(
     twilio: &mut TwilioSide,
     frames: &[CallerFrame],
     stt_frames: &mut watch::Receiver<u64>,
+    transfers: &mut Option<mpsc::UnboundedReceiver<()>>,
 ) {
     let mut align = Alignment::default();
     let mut stt_stalled = false;
@@ -374,6 +413,7 @@ async fn replay_fast(
         let stt_ready = stt_stalled || *stt_frames.borrow() >= twilio.media_sent;
         if stt_ready && align.is_met(gate, twilio) {
             let frame = &frames[next];
+            await_transfer(twilio, frame, transfers, true).await;
             twilio.send_frame(&frame.text, frame.audio.as_deref()).await;
             next += 1;
             continue;

@@ -10,8 +10,11 @@ use super::capture::Line;
 /// latency from the caller's final transcript to the agent's first audio frame.
 pub(crate) fn timeline(lines: &[Line]) -> String {
     let mut out = String::new();
-    // A caller turn waiting for the agent's first audio: its transcript time.
+    // A caller turn waiting for the agent's answer: its transcript time, and whether the answer
+    // (a new agent turn) has started, so audio still playing from before does not count.
     let mut waiting_since: Option<f64> = None;
+    let mut answer_started = false;
+    let mut last_agent_turn = 0;
     for line in lines {
         let t = line.t_ms / 1000.0;
         let mut row = |who: &str, what: String| {
@@ -45,10 +48,12 @@ pub(crate) fn timeline(lines: &[Line]) -> String {
                 }
                 if speech_final {
                     waiting_since = Some(line.t_ms);
+                    answer_started = false;
                 }
             }
-            "stt" if line.str("event") == "utterance_end" => {
-                waiting_since = waiting_since.or(Some(line.t_ms));
+            "stt" if line.str("event") == "utterance_end" && waiting_since.is_none() => {
+                waiting_since = Some(line.t_ms);
+                answer_started = false;
             }
             "transition" => {
                 let intent = line
@@ -83,9 +88,17 @@ pub(crate) fn timeline(lines: &[Line]) -> String {
                     ),
                 );
             }
-            "tts_text" => row("agent", format!("\"{}\"", line.str("text"))),
+            "tts_text" => {
+                let turn = line.value.get("turn").and_then(Value::as_u64).unwrap_or(0);
+                if turn > last_agent_turn {
+                    last_agent_turn = turn;
+                    answer_started = waiting_since.is_some();
+                }
+                row("agent", format!("\"{}\"", line.str("text")));
+            }
             "twilio_out" => match line.str("event") {
-                "media" => {
+                "media" if answer_started => {
+                    answer_started = false;
                     if let Some(since) = waiting_since.take() {
                         row(
                             "latency",
@@ -124,7 +137,11 @@ pub(crate) fn timeline(lines: &[Line]) -> String {
             }
             "outcome" => {
                 let summary = line.value.get("summary").cloned().unwrap_or(Value::Null);
-                let get = |k: &str| summary.get(k).map(Value::to_string).unwrap_or_default();
+                let get = |k: &str| {
+                    summary
+                        .get(k)
+                        .map_or_else(|| "none".to_owned(), Value::to_string)
+                };
                 row(
                     "end",
                     format!(
