@@ -238,7 +238,8 @@ impl BenchArgs {
 async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let root = workspace_root();
     let binary = match &args.binary {
-        Some(binary) => binary.clone(),
+        Some(binary) => std::fs::canonicalize(binary)
+            .with_context(|| format!("finding {}", binary.display()))?,
         None => tokio::task::block_in_place(|| gateway::build(&root, !args.debug))?,
     };
     let target =
@@ -361,8 +362,10 @@ async fn sample_gateway(
     addr: std::net::SocketAddr,
     pid: u32,
     ticks_per_s: f64,
+    active: Arc<Active>,
     stop: CancellationToken,
 ) -> Samples {
+    let started = Instant::now();
     let mut samples = Samples::default();
     let mut proc_tick = tokio::time::interval(Duration::from_millis(250));
     let mut scrape_tick = tokio::time::interval(Duration::from_secs(10));
@@ -377,6 +380,13 @@ async fn sample_gateway(
             }
             _ = scrape_tick.tick() => {
                 if let Some(scraped) = scrape(&http, addr).await {
+                    let cpu = samples.proc.last().map_or(0.0, |(_, s)| s.cpu_s);
+                    println!(
+                        "  … {:.0} s: gateway active calls {}, cpu {cpu:.1} s, streams open at the callers {}",
+                        started.elapsed().as_secs_f64(),
+                        prom::total(&scraped, "voice_active_calls"),
+                        active.current(),
+                    );
                     samples.scrapes.push(scraped);
                 }
             }
@@ -435,11 +445,13 @@ async fn run_one(bench: &Bench, n: usize, run_id: u32) -> anyhow::Result<RunRepo
     let me_before = gateway::sample_proc(std::process::id(), bench.ticks_per_s);
 
     let stop = CancellationToken::new();
+    let active = Arc::new(Active::default());
     let sampler = tokio::spawn(sample_gateway(
         bench.http.clone(),
         addr,
         pid,
         bench.ticks_per_s,
+        active.clone(),
         stop.clone(),
     ));
     let target = Arc::new(CallTarget {
@@ -447,7 +459,6 @@ async fn run_one(bench: &Bench, n: usize, run_id: u32) -> anyhow::Result<RunRepo
         ws_base: format!("ws://{addr}"),
         http: bench.http.clone(),
     });
-    let active = Arc::new(Active::default());
     let ramp = Duration::from_secs_f64(n as f64 / bench.args.ramp_per_sec.max(1.0));
     let started = Instant::now();
     let calls = caller::run_load(target, bench.plan.clone(), n, ramp, run_id, active.clone()).await;

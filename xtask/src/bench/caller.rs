@@ -279,6 +279,11 @@ impl Active {
         self.now.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Calls with an open stream now.
+    pub(crate) fn current(&self) -> usize {
+        self.now.load(Ordering::Relaxed)
+    }
+
     /// The most at once so far.
     pub(crate) fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
@@ -359,7 +364,7 @@ pub(crate) async fn place_call(
     let url = format!("{}{}", target.ws_base, path_of(&twiml.url));
     let ws = match timeout(
         plan.reply_timeout,
-        tokio_tungstenite::connect_async(url.as_str()),
+        tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
     )
     .await
     {

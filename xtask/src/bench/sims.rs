@@ -27,7 +27,7 @@ use std::{
 };
 
 use anyhow::Context;
-use axum::{Router, http::HeaderMap};
+use axum::{Router, http::HeaderMap, serve::ListenerExt};
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -190,7 +190,14 @@ impl Sims {
     /// Stops the servers and every open session.
     pub(crate) async fn shutdown(mut self) {
         self.cancel.cancel();
-        while self.servers.join_next().await.is_some() {}
+        let drained = async { while self.servers.join_next().await.is_some() {} };
+        // Graceful shutdown waits for streaming responses in flight; they are short, but bound it.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), drained)
+            .await
+            .is_err()
+        {
+            self.servers.abort_all();
+        }
     }
 }
 
@@ -212,6 +219,10 @@ async fn serve(
     let addr = listener
         .local_addr()
         .context("reading the simulator's address")?;
+    // Vendors answer without Nagle's delay; so do the simulators.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let cancel = cancel.clone();
     servers.spawn(async move {
         let shutdown = cancel.cancelled_owned();
