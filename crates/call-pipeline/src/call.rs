@@ -617,9 +617,13 @@ impl CallState {
             SttEvent::Transcript(t) if !t.is_final => {
                 if !t.text.trim().is_empty() {
                     self.silence.since = None;
-                    self.resume_after = None;
-                    if self.agent_is_speaking() && !is_backchannel(&t.text) {
-                        self.interrupt("interim transcript").await;
+                    // Words that are only "uh-huh" do not cancel a pending resume: the caller was
+                    // listening, not taking the turn.
+                    if !is_backchannel(&t.text) {
+                        self.resume_after = None;
+                        if self.agent_is_speaking() {
+                            self.interrupt("interim transcript").await;
+                        }
                     }
                 }
                 return;
@@ -651,8 +655,19 @@ impl CallState {
         let Some(utterance) = self.assembler.push(&event) else {
             return;
         };
-        self.resume_after = None;
         self.pending_interrupt = None;
+        // A long "uh-huh" can stop the agent as sustained speech; once its words show it was only
+        // a backchannel, the agent picks up where it was cut off instead of treating it as a turn.
+        if let Some((_, unheard)) = self.resume_after.take() {
+            if is_backchannel(&utterance.text) {
+                info!(
+                    text = utterance.text,
+                    "backchannel after an interruption; resuming"
+                );
+                self.speak_line(&unheard).await;
+                return;
+            }
+        }
         if self.agent_is_speaking() {
             if is_backchannel(&utterance.text) {
                 debug!(

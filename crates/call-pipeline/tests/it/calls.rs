@@ -565,3 +565,47 @@ async fn tts_fallback_speaks_when_the_primary_voice_fails() {
     assert!(report.spoken_text().contains("eight to six"));
     assert!(report.media_frames() > 50);
 }
+
+/// A long "uh-huh" stops the agent as sustained speech; once its words show it was a backchannel,
+/// the agent resumes the sentence it was cut off in, and no LLM turn is spent on it.
+/// (Found by replaying fixtures/calls/known-issues/backchannel-uh-huh.)
+#[tokio::test(start_paused = true)]
+async fn long_backchannel_resumes_instead_of_taking_the_turn() {
+    let long = "We move each tire to a new position so they wear evenly. Then we check the pressure \
+        and look at the tread. It takes about thirty minutes in total.";
+    let speech_at = 250 * 20 + 3_000;
+    let report = run(Scenario {
+        stt: SttScript::new()
+            .step(
+                Frames(250),
+                Ev::speech_final("what does a tire rotation include"),
+            )
+            .step(Frames((speech_at + 1_000) / 20), Ev::speech_final("uh huh")),
+        llm: vec![reply(long)],
+        actions: vec![
+            (ms(speech_at), CallerAction::Talk(ms(900))),
+            (ms(30_000), CallerAction::HangUp),
+        ],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.clears(), 1, "the sustained speech stopped the agent");
+    assert_eq!(
+        report.llm.requests().len(),
+        1,
+        "the backchannel did not become a turn"
+    );
+    let commands = report.tts.received_commands();
+    let clear_idx = commands
+        .iter()
+        .position(|c| *c == TtsCommand::Clear)
+        .unwrap();
+    let resumed = commands[clear_idx..]
+        .iter()
+        .find_map(|c| match c {
+            TtsCommand::Text(text) => Some(text.clone()),
+            _ => None,
+        })
+        .expect("the agent resumed");
+    assert!(long.ends_with(&resumed), "{resumed:?}");
+}
