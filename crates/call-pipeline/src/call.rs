@@ -658,15 +658,15 @@ impl CallState {
         self.pending_interrupt = None;
         // A long "uh-huh" can stop the agent as sustained speech; once its words show it was only
         // a backchannel, the agent picks up where it was cut off instead of treating it as a turn.
-        if let Some((_, unheard)) = self.resume_after.take() {
-            if is_backchannel(&utterance.text) {
-                info!(
-                    text = utterance.text,
-                    "backchannel after an interruption; resuming"
-                );
-                self.speak_line(&unheard).await;
-                return;
-            }
+        if let Some((_, unheard)) = self.resume_after.take()
+            && is_backchannel(&utterance.text)
+        {
+            info!(
+                text = utterance.text,
+                "backchannel after an interruption; resuming"
+            );
+            self.speak_line(&unheard).await;
+            return;
         }
         if self.agent_is_speaking() {
             if is_backchannel(&utterance.text) {
