@@ -11,7 +11,7 @@
 //! | `caller_said` | the caller's turns as the pipeline took them |
 //! | `agent_said` | every piece of text sent to TTS |
 //! | `barge_ins` | the cause of each interruption (what the caller heard is in the timeline only: it depends on how far TTS ran ahead of playback, which differs between `--fast` and real time) |
-//! | `replay` | how to replay: `tts_ms_per_char` (audio per character of text; estimated from the capture when missing) |
+//! | `replay` | how to replay: `tts_ms_per_char`, audio per character for text the recording does not have (estimated from the capture when missing; recorded texts get their recorded length) |
 
 use call_pipeline::CallOutcome;
 use providers::ChatMessage;

@@ -210,6 +210,7 @@ async fn make_fixture(script_path: &Path) -> anyhow::Result<PathBuf> {
         llm: FakeLlm::with_replies(script.llm.iter().enumerate().map(llm_reply)),
         crm: std::sync::Arc::new(crm),
         tts_ms_per_char: script.tts_ms_per_char,
+        tts_lengths: Vec::new(),
         now: script.now,
         can_transfer: script.can_transfer,
         fast: false,

@@ -5,8 +5,8 @@
 //! `run_call`; a simulated Twilio (`phone`) sends the recorded frames over a real WebSocket and
 //! plays the agent's audio like Twilio, echoing marks and honouring `clear`. The providers answer
 //! from the capture (`providers`): recorded STT events at recorded audio frame counts, recorded LLM
-//! rounds in order, TTS audio of the recorded length per character (`FakeTts`), tool results in
-//! order; customers are looked up in the demo CRM. The replay writes its own capture, from which
+//! rounds in order, TTS audio of the recorded length (`tts`), tool results in order; customers
+//! are looked up in the demo CRM. The replay writes its own capture, from which
 //! it prints the timeline (`timeline`) and builds the observation compared with
 //! `<name>.expect.json` (`expect`). Audio goes to `<out>/<name>.wav`.
 //!
@@ -21,6 +21,7 @@ mod providers;
 #[cfg(test)]
 mod tests;
 mod timeline;
+mod tts;
 
 use std::{
     path::{Path, PathBuf},
@@ -28,7 +29,7 @@ use std::{
     time::Duration,
 };
 
-use ::providers::fake::{FakeLlm, FakeTts, FakeTtsConfig};
+use ::providers::fake::FakeLlm;
 use anyhow::{Context, bail};
 use call_pipeline::{CallDeps, CallOutcome, PipelineConfig, RecordOutbox};
 use chrono::{DateTime, Utc};
@@ -205,6 +206,7 @@ pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Resul
         llm: FakeLlm::with_replies(script.llm.clone()),
         crm: Arc::new(ReplayCrm::new(script.tools.clone(), script.started_at).await?),
         tts_ms_per_char,
+        tts_lengths: tts::lengths_from_capture(&lines),
         now: script.started_at,
         can_transfer: script.transferred,
         fast: options.fast,
@@ -257,6 +259,8 @@ pub(crate) struct CallSetup {
     pub(crate) llm: FakeLlm,
     pub(crate) crm: Arc<ReplayCrm>,
     pub(crate) tts_ms_per_char: u64,
+    /// Recorded audio length per text, in recorded order (`tts` module docs).
+    pub(crate) tts_lengths: Vec<(String, usize)>,
     pub(crate) now: DateTime<Utc>,
     pub(crate) can_transfer: bool,
     pub(crate) fast: bool,
@@ -284,25 +288,13 @@ where
     let (records, _outbox_worker) = RecordOutbox::new(crm.clone(), None);
     let sessions = MemorySessionStore::new(&SessionStoreConfig::default())
         .map_err(|err| anyhow::anyhow!("session store: {err}"))?;
-    let tts = FakeTtsConfig {
-        audio_per_char: Duration::from_millis(setup.tts_ms_per_char),
-        chunk_len: Duration::from_millis(20),
-        first_chunk_delay: if setup.fast {
-            Duration::ZERO
-        } else {
-            Duration::from_millis(100)
-        },
-        chunk_interval: if setup.fast {
-            Duration::ZERO
-        } else {
-            Duration::from_millis(10)
-        },
-    };
+    let per_char = usize::try_from(setup.tts_ms_per_char).unwrap_or(60) * 8;
+    let tts = tts::ReplayTts::new(setup.tts_lengths, per_char, setup.fast);
     let now = setup.now;
     let deps = CallDeps {
         stt: Arc::new(setup.stt),
         llm: Arc::new(setup.llm),
-        tts: Arc::new(FakeTts::new(tts)),
+        tts: Arc::new(tts),
         tts_fallback: None,
         crm,
         sessions: Arc::new(sessions),

@@ -6,9 +6,10 @@
 //! Pacing of a recorded call:
 //! - real time: every frame at its recorded offset; the agent's audio plays in real time;
 //! - `--fast`: no waiting on the clock. Each frame waits for the agent playback it waited for in
-//!   the recording (`Gate`: as much agent audio played, and as many `clear`s sent),
-//!   and playback never runs ahead of the next frame's gate, so caller events keep their order
-//!   relative to the agent's speech. The next frame also waits until the recogniser has taken the
+//!   the recording (`Gate`: as much agent audio played, and as many `clear`s sent), and playback
+//!   never runs ahead of the next frame's gate, so caller events keep their order relative to the
+//!   agent's speech. This needs the replay's audio to be as long as the recording's, turn by turn
+//!   (see the `tts` module). The next frame also waits until the recogniser has taken the
 //!   frames before it. If the pipeline no longer produces what a gate waits for, the gate is
 //!   released after `STALL` of silence from the gateway (the diff then shows what changed).
 
@@ -383,6 +384,7 @@ impl Alignment {
         (gate.played as i64 - self.played(twilio)).max(0) as u64
     }
 
+    /// The replay no longer does what the recording waited for: go on from here.
     fn release(&mut self, gate: Gate, twilio: &TwilioSide) {
         let clears = i64::from(twilio.playback.clears) + self.clear_shift;
         if clears < i64::from(gate.clears) {

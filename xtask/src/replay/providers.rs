@@ -15,6 +15,7 @@ use std::{
     time::Instant,
 };
 
+use anyhow::Context as _;
 use async_trait::async_trait;
 use call_pipeline::{CallControl, CallCrm, CallRecord, CrmPort, PortError, ToolCallContext};
 use conversation::CustomerProfile;
@@ -198,16 +199,21 @@ impl ReplayCrm {
         tools: Vec<RecordedTool>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<Self> {
+        // Generous timeouts: replays may share a busy machine with builds and other tests.
+        let config = crm::CrmConfig {
+            operation_timeout: std::time::Duration::from_secs(30),
+            ..crm::CrmConfig::default()
+        };
         let crm = crm::connect_and_migrate(
             "sqlite::memory:",
-            &crm::CrmConfig::default(),
+            &config,
             conversation::ShopConfig::default_shop(),
         )
         .await
-        .map_err(|err| anyhow::anyhow!("opening the in-memory CRM: {err}"))?;
+        .context("opening the in-memory CRM")?;
         crm.seed_demo(crm::DEMO_JSON)
             .await
-            .map_err(|err| anyhow::anyhow!("seeding the demo CRM: {err}"))?;
+            .context("seeding the demo CRM")?;
         Ok(Self {
             lookup: CrmPort::new(Arc::new(crm), Arc::new(move || now)),
             tools: Mutex::new(tools.into()),
