@@ -1,4 +1,5 @@
 //! Expectations stored with a capture (`<name>.expect.json`) and the diff against a replay.
+//! A capture without the file is compared with what its own recording shows (`recorded`).
 //!
 //! The expectation file is pretty JSON:
 //!
@@ -21,11 +22,50 @@ use super::capture::Line;
 
 /// What a replay did, in the expectation file's shape (without `replay`).
 pub(crate) fn observed(replayed: &[Line], outcome: &CallOutcome) -> Value {
+    let caller_said: Vec<Value> = outcome
+        .history
+        .iter()
+        .filter_map(|message| match message {
+            ChatMessage::User { content } => Some(json!(content)),
+            _ => None,
+        })
+        .collect();
+    observation(
+        replayed,
+        outcome.status.as_str(),
+        outcome.summary.clone().unwrap_or(Value::Null),
+        caller_said,
+    )
+}
+
+/// What the recorded call did, from its own capture: the default expectations of a capture that
+/// has no `<name>.expect.json` yet (a capture from a real call replays against itself).
+pub(crate) fn recorded(lines: &[Line]) -> Value {
+    let outcome = lines.iter().rev().find(|l| l.kind == "outcome");
+    let status = outcome.map_or("unknown", |l| l.str("status"));
+    let summary = outcome
+        .and_then(|l| l.value.get("summary").cloned())
+        .unwrap_or(Value::Null);
+    let caller_said: Vec<Value> = outcome
+        .and_then(|l| l.value.get("history"))
+        .and_then(Value::as_array)
+        .map(|history| {
+            history
+                .iter()
+                .filter(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+                .filter_map(|m| m.get("content").cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    observation(lines, status, summary, caller_said)
+}
+
+fn observation(lines: &[Line], status: &str, summary: Value, caller_said: Vec<Value>) -> Value {
     let mut transitions = Vec::new();
     let mut tool_calls = Vec::new();
     let mut agent_said = Vec::new();
     let mut barge_ins = Vec::new();
-    for line in replayed {
+    for line in lines {
         match line.kind.as_str() {
             "transition" => {
                 let mut text = format!("{} -> {}", line.str("from"), line.str("to"));
@@ -47,18 +87,10 @@ pub(crate) fn observed(replayed: &[Line], outcome: &CallOutcome) -> Value {
             _ => {}
         }
     }
-    let caller_said: Vec<Value> = outcome
-        .history
-        .iter()
-        .filter_map(|message| match message {
-            ChatMessage::User { content } => Some(json!(content)),
-            _ => None,
-        })
-        .collect();
     json!({
-        "status": outcome.status.as_str(),
+        "status": status,
         "transitions": transitions,
-        "summary": outcome.summary.clone().unwrap_or(Value::Null),
+        "summary": summary,
         "tool_calls": tool_calls,
         "caller_said": caller_said,
         "agent_said": agent_said,

@@ -55,3 +55,20 @@ fn every_call_fixture_replays_as_expected() {
         captures.len()
     );
 }
+
+#[test]
+fn every_fixture_expectation_agrees_with_its_recording() {
+    let dir = workspace_root().join("fixtures").join("calls");
+    for path in list_captures(&dir).expect("fixtures/calls holds captures") {
+        let lines = super::capture::read_capture(&path).expect("a readable capture");
+        let text = std::fs::read_to_string(super::expect_path(&path)).expect("expectations");
+        let expected: serde_json::Value = serde_json::from_str(&text).expect("JSON expectations");
+        let diff = super::expect::diff(&expected, &super::expect::recorded(&lines));
+        assert!(
+            diff.is_empty(),
+            "{}:\n  {}",
+            path.display(),
+            diff.join("\n  ")
+        );
+    }
+}
