@@ -79,6 +79,8 @@ pub(crate) struct CallerFrame {
     pub(crate) text: String,
     /// Recorded offset.
     pub(crate) t_ms: f64,
+    /// Its `event` (`media`, `dtmf`, `stop`, …; empty when the frame is not JSON).
+    pub(crate) event: String,
     /// The recorded μ-law payload, for media frames.
     pub(crate) audio: Option<Vec<u8>>,
     /// The recorded playback state when it was sent.
@@ -147,9 +149,11 @@ impl ReplayScript {
                     } else {
                         None
                     };
+                    let event = event.to_owned();
                     frames.push(CallerFrame {
                         text,
                         t_ms: line.t_ms,
+                        event,
                         audio,
                         gate: model.gate(),
                     });

@@ -313,7 +313,7 @@ async fn await_transfer(
     fast: bool,
 ) {
     let Some(rx) = transfers.as_mut() else { return };
-    if !frame.text.contains("\"stop\"") {
+    if frame.event != "stop" {
         return;
     }
     let deadline = Instant::now() + STALL * 4;
