@@ -49,11 +49,19 @@ pub(crate) fn mean_abs(mulaw: &[u8]) -> u32 {
     if mulaw.is_empty() {
         return 0;
     }
+    let table = abs_table();
     let total: u64 = mulaw
         .iter()
-        .map(|&code| u64::from(decode_ulaw(code).unsigned_abs()))
+        .map(|&code| u64::from(table[code as usize]))
         .sum();
     (total / mulaw.len() as u64) as u32
+}
+
+/// |linear value| of every μ-law code, built once: the STT simulator measures every frame of
+/// every call.
+fn abs_table() -> &'static [u16; 256] {
+    static TABLE: std::sync::OnceLock<[u16; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| std::array::from_fn(|code| decode_ulaw(code as u8).unsigned_abs()))
 }
 
 /// The duration of `bytes` of 8 kHz μ-law audio, in seconds.

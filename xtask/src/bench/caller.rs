@@ -449,6 +449,31 @@ async fn webhook(
     })
 }
 
+/// A caller `media` message, written directly: the same JSON as `twilio::media::Inbound::encode`
+/// (a test holds them equal) without building a `serde_json::Value` per frame, because the load
+/// generator sends 50 of these per call per second on the gateway's cores.
+pub(crate) fn media_json(
+    stream_sid: &StreamSid,
+    sequence: u64,
+    chunk: u64,
+    timestamp_ms: u64,
+    payload_base64: &str,
+) -> String {
+    format!(
+        r#"{{"event":"media","sequenceNumber":"{sequence}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{timestamp_ms}","payload":"{payload_base64}"}},"streamSid":"{}"}}"#,
+        stream_sid.as_str()
+    )
+}
+
+/// Base64 of every 20 ms frame of `pattern`, computed once per call.
+pub(crate) fn frames_base64(pattern: &Bytes) -> Vec<String> {
+    use base64::Engine as _;
+    let frames = (pattern.len() / audio::FRAME_BYTES).max(1);
+    (0..frames)
+        .map(|i| base64::engine::general_purpose::STANDARD.encode(audio::frame_of(pattern, i)))
+        .collect()
+}
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -474,16 +499,19 @@ impl Session<'_> {
         self.sequence
     }
 
-    async fn send_media(&mut self, payload: &Bytes) -> bool {
+    /// Sends one `media` frame whose payload is already base64 (see [`media_json`]).
+    async fn send_media(&mut self, payload_base64: &str) -> bool {
         self.chunk += 1;
-        let media = media::Media {
-            sequence_number: self.next_sequence(),
-            track: media::Track::Inbound,
-            chunk: self.chunk,
-            timestamp_ms: (self.chunk - 1) * TICK.as_millis() as u64,
-            payload: payload.to_vec(),
-        };
-        self.send(Inbound::Media(media)).await
+        let sequence = self.next_sequence();
+        let timestamp_ms = (self.chunk - 1) * TICK.as_millis() as u64;
+        let text = media_json(
+            &self.stream_sid,
+            sequence,
+            self.chunk,
+            timestamp_ms,
+            payload_base64,
+        );
+        self.ws.send(Message::Text(text.into())).await.is_ok()
     }
 
     async fn echo_marks(&mut self, names: Vec<String>) -> bool {
@@ -520,8 +548,8 @@ impl Session<'_> {
         let utterances =
             plan.turns + usize::from(plan.barge_in.is_some_and(|b| b.turn < plan.turns));
         let speech_frames = (plan.speech.as_millis() / TICK.as_millis()).max(1) as usize;
-        let voice = audio::voice_pattern();
-        let silence = audio::silence_frame();
+        let voice = frames_base64(&audio::voice_pattern());
+        let silence = frames_base64(&audio::silence_frame()).swap_remove(0);
         let mut playback = Playback::default();
         let mut phase = Phase::Greeting;
         let mut waiting_since = Instant::now();
@@ -588,16 +616,16 @@ impl Session<'_> {
                         Phase::Speaking { utterance, frames_left } => {
                             *frames_left -= 1;
                             voice_frame += 1;
-                            let frame = audio::frame_of(&voice, voice_frame);
+                            let frame = voice[voice_frame % voice.len()].as_str();
                             if *frames_left == 0 {
                                 phase = Phase::Awaiting { utterance: *utterance, speech_end: now, first_audio: None };
                                 waiting_since = now;
                             }
                             frame
                         }
-                        _ => silence.clone(),
+                        _ => silence.as_str(),
                     };
-                    if !self.send_media(&frame).await {
+                    if !self.send_media(frame).await {
                         self.fail(Failure::Dropped, "socket closed".to_owned());
                         return;
                     }

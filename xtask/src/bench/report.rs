@@ -226,16 +226,16 @@ pub(crate) fn markdown(
     );
     let _ = writeln!(
         md,
-        "| calls | peak streams | completed / failed | voice-to-voice raw | voice-to-voice gateway | barge-in → clear raw | barge-in gateway | CPU s per call-minute | % of a core per call | peak cores | peak RSS MiB | RSS KiB per call | generator lag max ms |"
+        "| calls | peak streams | completed / failed | voice-to-voice raw | voice-to-voice gateway | barge-in → clear raw | barge-in gateway | CPU s per call-minute | % of a core per call | peak cores | peak RSS MiB | RSS KiB per call | generator lag max ms | generator CPU s |"
     );
     let _ = writeln!(
         md,
-        "|---:|---:|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"
+        "|---:|---:|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for run in runs {
         let _ = writeln!(
             md,
-            "| {} | {} | {} / {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.0} | {} | {:.0} |",
+            "| {} | {} | {} / {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.0} | {} | {:.0} | {:.1} |",
             run.calls,
             run.peak_active_streams,
             run.completed,
@@ -250,6 +250,7 @@ pub(crate) fn markdown(
             run.peak_rss_mib,
             opt(run.rss_kib_per_call, 0),
             run.max_tick_lag_ms,
+            run.load_generator_cpu_s,
         );
     }
     let failures: Vec<String> = runs
