@@ -60,6 +60,7 @@ const CALL_LIMIT: Duration = Duration::from_secs(180);
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask replay",
+    bin_name = "cargo xtask replay",
     about = "Replay captured calls against the current pipeline"
 )]
 struct Args {
