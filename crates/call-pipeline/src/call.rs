@@ -246,6 +246,16 @@ async fn run_call_inner(
     if let Err(err) = session_res {
         warn!(error = %err, "could not write the session at call start");
     }
+    if let Some(capture) = &capture {
+        match &lookup {
+            Lookup::Found(profile) => {
+                capture.crm_lookup("found", serde_json::to_value(profile).ok().as_ref())
+            }
+            Lookup::NotFound => capture.crm_lookup("not_found", None),
+            Lookup::NoCallerId => capture.crm_lookup("no_caller_id", None),
+            Lookup::Failed(_) => capture.crm_lookup("failed", None),
+        }
+    }
     let manager = build_manager(&deps, &start, caller_phone.as_deref(), lookup, started_at);
     let customer_id = manager.customer_id;
     let manager = manager.manager;
@@ -1500,10 +1510,15 @@ async fn wait_for_start(
     let read = async {
         while let Some(frame) = inbound.next().await {
             let frame = frame.map_err(|err| err.to_string())?;
+            let decoded = media::decode(&frame);
             if let Some(capture) = capture {
-                capture.twilio_in(&frame);
+                if matches!(decoded, Ok(Inbound::Start(_))) {
+                    capture.twilio_in_start(&frame, STREAM_TOKEN_PARAMETER);
+                } else {
+                    capture.twilio_in(&frame);
+                }
             }
-            match media::decode(&frame) {
+            match decoded {
                 Ok(Inbound::Start(start)) => return Ok(start),
                 Ok(Inbound::Connected { .. }) => continue,
                 Ok(other) => debug!(?other, "frame before start ignored"),

@@ -22,7 +22,8 @@ pub struct PipelineConfig {
     /// Most LLM rounds one caller turn may take (each tool result costs a round).
     pub max_tool_rounds: usize,
     /// Speech (energy VAD or `SpeechStarted`) must last this long to interrupt without words;
-    /// longer than a typical "uh-huh".
+    /// longer than a typical "uh-huh". Counted from speech start, while the VAD reports its end
+    /// only after its 300 ms hangover, so this is the shortest speech that interrupts plus 300 ms.
     pub barge_in_min_speech: Duration,
     /// After an interruption with no words, the agent resumes what was not heard after this long.
     pub false_interruption_window: Duration,
@@ -67,7 +68,7 @@ impl Default for PipelineConfig {
             silence_hang_up: Duration::from_secs(10),
             llm_round_timeout: Duration::from_secs(15),
             max_tool_rounds: 4,
-            barge_in_min_speech: Duration::from_millis(600),
+            barge_in_min_speech: Duration::from_millis(900),
             false_interruption_window: Duration::from_millis(1500),
             mark_every_frames: 25,
             escalation_line_max_wait: Duration::from_secs(8),

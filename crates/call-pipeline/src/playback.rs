@@ -12,6 +12,9 @@
 use audio_codec::{FRAME_BYTES, Framer};
 use twilio::{StreamSid, media};
 
+/// A typical speaking rate in μ-law bytes per character of text (about 65 ms a character).
+const ESTIMATED_BYTES_PER_CHAR: usize = 520;
+
 /// One group of text flushed to TTS together, and the audio sent for it.
 #[derive(Debug, Clone, Default)]
 struct Group {
@@ -222,10 +225,19 @@ impl Playback {
             if idx > heard_group || group.text.is_empty() {
                 break;
             }
-            let text = if idx < heard_group || heard_bytes >= group.bytes_sent {
+            // While a group's audio is still arriving its length is not known: estimate it from
+            // the text, so early marks do not claim most of the sentence was heard.
+            let total_bytes = if group.done {
+                group.bytes_sent
+            } else {
+                group
+                    .bytes_sent
+                    .max(group.text.chars().count() * ESTIMATED_BYTES_PER_CHAR)
+            };
+            let text = if idx < heard_group || heard_bytes >= total_bytes {
                 group.text.as_str()
             } else {
-                prefix_by_fraction(&group.text, heard_bytes, group.bytes_sent)
+                prefix_by_fraction(&group.text, heard_bytes, total_bytes)
             };
             if !text.is_empty() {
                 if !res.is_empty() {

@@ -122,3 +122,20 @@ fn marks_of_an_older_turn_only_count_down() {
     );
     assert_eq!(playback.heard_text(), "");
 }
+
+#[test]
+fn heard_text_of_a_group_still_arriving_is_estimated_from_the_text() {
+    let mut playback = Playback::new(sid(), 5);
+    let mut out = Vec::new();
+    playback.begin_turn(1);
+    // 39 characters: about 20 000 bytes of speech; only 1600 have arrived and 800 have played.
+    playback.add_text("one two three four five six seven eight");
+    playback.close_group();
+    playback.push_audio(&[0x20; 1600], &mut out);
+    assert_eq!(playback.on_mark("1:0:800"), MarkOutcome::Progress);
+    assert_eq!(
+        playback.heard_text(),
+        "",
+        "a few per cent of the sentence is not a word yet"
+    );
+}

@@ -508,6 +508,16 @@ async fn capture_records_the_call_for_replay() {
         meta["parameters"].get("token").is_none(),
         "the stream token is not captured"
     );
+    let token = call_pipeline::stream_token(crate::harness::SECRET, CALL_SID);
+    assert!(
+        !text.contains(&token),
+        "the stream token is not in the raw start frame either"
+    );
+    let lookup = lines
+        .iter()
+        .find(|l| l["kind"] == "crm_lookup")
+        .expect("lookup captured");
+    assert_eq!(lookup["result"], "not_found");
     let reply_line = lines.iter().find(|l| l["kind"] == "llm_reply").unwrap();
     assert_eq!(reply_line["text"], "We're open eight to six on weekdays.");
     let offsets: Vec<f64> = lines.iter().map(|l| l["t_ms"].as_f64().unwrap()).collect();
