@@ -712,23 +712,7 @@ impl CallState {
         let now = (self.deps.now)();
         let seen = self.manager.transitions().len();
         let state = self.manager.process_message(&text, now);
-        for transition in &self.manager.transitions()[seen..] {
-            if let Some(capture) = &self.capture {
-                capture.transition(
-                    transition.from.as_str(),
-                    transition.to.as_str(),
-                    transition.intent.map(|i| i.as_str()),
-                );
-            }
-            info!(
-                from = %transition.from,
-                to = %transition.to,
-                intent = transition.intent.map(|i| i.as_str()).unwrap_or("None"),
-                "State: {}, Intent: {}",
-                transition.to,
-                transition.intent.map(|i| i.as_str()).unwrap_or("None"),
-            );
-        }
+        self.log_transitions_since(seen);
         info!(state = %state, "Conversation state: {state}");
         if let Some(intent) = self.manager.intent() {
             metrics::counter!("voice_intents_total", "intent" => intent.as_str()).increment(1);
@@ -1311,8 +1295,25 @@ impl CallState {
                 continue;
             }
             let outcome = tool_outcome(content);
+            let seen = self.manager.transitions().len();
             let state = self.manager.record_tool_result(outcome);
             info!(tool = call.name, ?outcome, state = %state, "tool outcome applied");
+            self.log_transitions_since(seen);
+        }
+    }
+
+    /// Logs (and captures) every transition the manager recorded after the first `seen`.
+    fn log_transitions_since(&self, seen: usize) {
+        for transition in &self.manager.transitions()[seen..] {
+            let intent = transition.intent.map_or("None", |i| i.as_str());
+            if let Some(capture) = &self.capture {
+                capture.transition(
+                    transition.from.as_str(),
+                    transition.to.as_str(),
+                    transition.intent.map(|i| i.as_str()),
+                );
+            }
+            info!(from = %transition.from, to = %transition.to, intent, "State: {}, Intent: {intent}", transition.to);
         }
     }
 

@@ -461,15 +461,21 @@ impl ConversationManager {
         self.state
     }
 
-    /// The outcome of the booking, reschedule or cancel tool call made in `execution`.
+    /// The outcome of the booking, reschedule or cancel tool call.
     ///
     /// `Succeeded` moves to `closing`; `SlotUnavailable` clears the time and goes back to
-    /// `slot_collection`; `Failed` stays in `execution` and escalates on the second failure.
+    /// `slot_collection`; `Failed` stays put and escalates on the second failure.
     ///
-    /// Outside `execution` (say, a late result after the caller moved on) it changes nothing.
+    /// It counts from `slot_collection` on (the LLM may act before the read-back); in other
+    /// states (say, a late result after the caller moved on) it changes nothing.
     pub fn record_tool_result(&mut self, result: ToolResult) -> State {
         self.turn_start = self.transitions.len();
-        if self.state != State::Execution {
+        // The LLM may act as soon as it has what it needs, before the caller's last "yes" moved
+        // the flow to execution: a result counts from slot collection on.
+        if !matches!(
+            self.state,
+            State::SlotCollection | State::Confirmation | State::Execution
+        ) {
             return self.state;
         }
         match result {

@@ -860,3 +860,35 @@ fn escalated_state_is_terminal() {
     );
     assert_eq!(manager.turn_count(), 2);
 }
+
+/// The LLM cancels as soon as it knows which appointment, before any read-back: the success
+/// still closes the flow (found by replaying fixtures/calls/cancel).
+#[test]
+fn cancel_done_by_the_tool_during_slot_collection_closes_the_flow() {
+    check(
+        create_inbound_existing_manager("+14135550100", john(), shop()),
+        "
+        I need to cancel my appointment
+        !tool succeeded
+        ",
+        expect![[r#"
+            bot: Hi John, thanks for calling Main Street Auto Care. This is the virtual assistant. How can I help you today?
+            I need to cancel my appointment
+              State: intent_detection, Intent: cancel_appointment
+              State: confirmation, Intent: cancel_appointment
+            !tool succeeded
+              State: closing, Intent: cancel_appointment
+            summary: {
+              "call_type": "inbound_existing",
+              "state": "closing",
+              "intent": "cancel_appointment",
+              "turn_count": 1,
+              "collected_slots": {
+                "service_type": "oil change",
+                "appointment_id": 17
+              },
+              "escalation_triggered": false
+            }
+        "#]],
+    );
+}
