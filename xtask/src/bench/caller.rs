@@ -364,7 +364,7 @@ pub(crate) async fn place_call(
     let url = format!("{}{}", target.ws_base, path_of(&twiml.url));
     let ws = match timeout(
         plan.reply_timeout,
-        tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
+        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(small_reads()), true),
     )
     .await
     {
@@ -472,6 +472,14 @@ pub(crate) fn frames_base64(pattern: &Bytes) -> Vec<String> {
     (0..frames)
         .map(|i| base64::engine::general_purpose::STANDARD.encode(audio::frame_of(pattern, i)))
         .collect()
+}
+
+/// WebSocket settings for the callers (the simulators set the same on their upgrades). tungstenite zeroes `read_buffer_size`
+/// bytes (128 KiB by default) on every read attempt, including the many that find no data when a
+/// `select!` loop re-polls a quiet socket; 4 KiB keeps that cost small. No message here is larger
+/// than a few KiB, and a larger one is simply read in several steps.
+pub(crate) fn small_reads() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4 * 1024)
 }
 
 type Ws =

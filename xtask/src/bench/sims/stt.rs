@@ -289,7 +289,8 @@ async fn upgrade(
             .into_response();
     }
     SimCounters::bump(&shared.counters.stt_sessions);
-    ws.on_upgrade(move |socket| session(socket, shared))
+    ws.read_buffer_size(4 * 1024)
+        .on_upgrade(move |socket| session(socket, shared))
 }
 
 async fn session(mut socket: WebSocket, shared: Arc<SimShared<SttSimConfig>>) {

@@ -66,7 +66,8 @@ async fn upgrade(
             .into_response();
     }
     SimCounters::bump(&shared.counters.tts_sessions);
-    ws.on_upgrade(move |socket| session(socket, shared))
+    ws.read_buffer_size(4 * 1024)
+        .on_upgrade(move |socket| session(socket, shared))
 }
 
 /// Bytes of audio for `text`.
