@@ -309,7 +309,7 @@ pub(crate) fn splice_section(doc: &str, section: &str) -> String {
 
 /// An SVG with two panels against the call count (evenly spaced): caller-side gateway-added
 /// voice-to-voice p50/p99 and the hops' p99 sum (ms, left); CPU % of a core per call and RSS KiB
-/// per call (right).
+/// per call (right). Both use a log scale.
 pub(crate) fn svg(runs: &[RunReport]) -> String {
     let width = 900.0;
     let height = 380.0;
@@ -353,11 +353,9 @@ pub(crate) fn svg(runs: &[RunReport]) -> String {
     ];
     let cost: Vec<(&str, &str, Vec<Option<f64>>)> = vec![
         (
-            "% core per call ×100",
+            "% of a core per call",
             "#9467bd",
-            runs.iter()
-                .map(|r| r.core_pct_per_call.map(|v| v * 100.0))
-                .collect(),
+            runs.iter().map(|r| r.core_pct_per_call).collect(),
         ),
         (
             "RSS KiB per call",
@@ -400,12 +398,20 @@ fn panel(
     runs: &[RunReport],
     series: &[(&str, &str, Vec<Option<f64>>)],
 ) {
-    let max = series
+    let values: Vec<f64> = series
         .iter()
         .flat_map(|(_, _, v)| v.iter().flatten().copied())
-        .fold(0.0_f64, f64::max)
-        .max(1e-9)
-        * 1.1;
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    // Log scale (powers of ten) so the flat low-load values and the overloaded ones both show.
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(0.0_f64, f64::max);
+    let (lo_exp, hi_exp) = if values.is_empty() {
+        (0, 1)
+    } else {
+        let lo_exp = lo.log10().floor() as i32;
+        (lo_exp, (hi.log10().ceil() as i32).max(lo_exp + 1))
+    };
     let n = runs.len().max(1);
     let x_of = |i: usize| {
         if n == 1 {
@@ -414,22 +420,25 @@ fn panel(
             x0 + w * i as f64 / (n - 1) as f64
         }
     };
-    let y_of = |v: f64| y0 + h - (v.max(0.0) / max) * h;
+    let y_of = |v: f64| {
+        let exp = v.max(10f64.powi(lo_exp)).log10();
+        y0 + h - (exp - f64::from(lo_exp)) / f64::from(hi_exp - lo_exp) * h
+    };
     let _ = writeln!(
         svg,
-        r#"<text x="{x0}" y="{}" font-weight="bold">{title}</text>"#,
+        r#"<text x="{x0}" y="{}" font-weight="bold">{title} (log scale)</text>"#,
         y0 - 15.0
     );
     let _ = writeln!(
         svg,
         r##"<rect x="{x0}" y="{y0}" width="{w}" height="{h}" fill="none" stroke="#888"/>"##
     );
-    for k in 0..=4 {
-        let v = max * f64::from(k) / 4.0;
+    for exp in lo_exp..=hi_exp {
+        let v = 10f64.powi(exp);
         let y = y_of(v);
         let _ = writeln!(
             svg,
-            r##"<line x1="{x0}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{v:.1}</text>"##,
+            r##"<line x1="{x0}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{v}</text>"##,
             x0 + w,
             x0 - 5.0,
             y + 4.0
@@ -454,7 +463,10 @@ fn panel(
         let points: Vec<String> = values
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", x_of(i), y_of(v))))
+            .filter_map(|(i, v)| {
+                v.filter(|v| v.is_finite() && *v > 0.0)
+                    .map(|v| format!("{:.1},{:.1}", x_of(i), y_of(v)))
+            })
             .collect();
         if !points.is_empty() {
             let _ = writeln!(
@@ -491,6 +503,116 @@ mod tests {
         assert_eq!(Stats::of(&[7.0]).unwrap().p99, 7.0);
         assert!(Stats::of(&[]).is_none());
         assert_eq!(stats.minus(10.0).p50, 40.0);
+    }
+
+    fn run(calls: usize, v2v_p99: f64, failed: usize) -> RunReport {
+        let stats = Stats {
+            count: 10,
+            p50: v2v_p99 / 2.0,
+            p95: v2v_p99,
+            p99: v2v_p99,
+            max: v2v_p99,
+        };
+        let hop = HopStats {
+            count: 10.0,
+            mean: 0.2,
+            p50: 0.1,
+            p95: 0.5,
+            p99: 0.9,
+            max: 1.5,
+        };
+        RunReport {
+            calls,
+            completed: calls - failed,
+            failures: if failed > 0 {
+                [(Failure::NoReply, failed)].into()
+            } else {
+                BTreeMap::new()
+            },
+            failure_examples: Vec::new(),
+            peak_active_streams: calls,
+            gateway_peak_active_calls: calls as f64,
+            wall_s: 30.0,
+            hops_ms: [(HOPS[0].0.to_owned(), hop)].into(),
+            voice_to_voice_ms: Some(stats.minus(-750.0)),
+            voice_to_voice_gateway_ms: Some(stats),
+            barge_in_ms: None,
+            barge_in_gateway_ms: None,
+            unexpected_clears: 0,
+            bad_frames: 0,
+            cpu_s: 1.0,
+            call_minutes: 5.0,
+            cpu_s_per_call_minute: Some(0.2),
+            core_pct_per_call: Some(0.3),
+            peak_cores: 0.1,
+            baseline_rss_mib: 30.0,
+            peak_rss_mib: 40.0,
+            rss_kib_per_call: Some(600.0),
+            max_tick_lag_ms: 5.0,
+            load_generator_cpu_s: 2.0,
+            gateway_calls_by_outcome: BTreeMap::new(),
+            sims: SimCountsSnapshot::default(),
+        }
+    }
+
+    #[test]
+    fn degradation_is_the_first_slow_or_lossy_run() {
+        let check = |runs: &[RunReport], expected: Option<usize>| {
+            assert_eq!(degradation_point(runs), expected);
+        };
+        check(&[], None);
+        check(
+            &[run(10, 70.0, 0), run(100, 140.0, 0), run(500, 146.0, 0)],
+            Some(500),
+        );
+        check(
+            &[run(10, 70.0, 0), run(100, 80.0, 1), run(500, 90.0, 0)],
+            Some(100),
+        );
+        check(&[run(10, 70.0, 0), run(100, 80.0, 0)], None);
+    }
+
+    #[test]
+    fn markdown_and_svg_show_every_run() {
+        let runs = [run(10, 70.0, 0), run(100, 300.0, 2)];
+        let machine = Machine {
+            nproc: 2,
+            cpu_model: "Test CPU".to_owned(),
+            memory_gib: 4.0,
+            kernel: "6.0".to_owned(),
+        };
+        let md = markdown(
+            &machine,
+            "Settings.",
+            &runs,
+            "2026-01-01",
+            &["A note.".to_owned()],
+        );
+        assert!(md.starts_with(
+            "Measured 2026-01-01 on 2 cores (Test CPU), 4.0 GiB RAM, Linux 6.0. Settings."
+        ));
+        assert!(
+            md.contains("| 10 | 0.10 / 0.50 / 0.90 / 1.50 | – | – |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| 100 | 100 | 98 / 2 | 900 / 1050 / 1050 / 1050 | 150 / 300 / 300 / 300 |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("Failed calls by kind: 100 calls: NoReply: 2."),
+            "{md}"
+        );
+        assert!(
+            md.contains("degrade at **100 calls**") && md.ends_with("\nA note.\n"),
+            "{md}"
+        );
+        let svg = svg(&runs);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        // Five series with data, one polyline each.
+        assert_eq!(svg.matches("<polyline").count(), 5, "{svg}");
     }
 
     #[test]
