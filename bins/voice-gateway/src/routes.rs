@@ -29,6 +29,8 @@ use crate::app::AppState;
 
 /// Largest WebSocket message accepted from Twilio; a media frame is about 300 bytes.
 const MAX_WS_MESSAGE_BYTES: usize = 64 * 1024;
+/// Read buffer of the media stream socket.
+const WS_READ_BUFFER_BYTES: usize = 8 * 1024;
 /// Largest webhook body accepted.
 const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
 
@@ -224,7 +226,10 @@ async fn media_stream(
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let tracker = state.calls.clone();
-    ws.max_message_size(MAX_WS_MESSAGE_BYTES)
+    // A small read buffer: tungstenite zero-fills the whole buffer (128 KiB by default) on every
+    // read attempt, and Twilio's frames are about 300 bytes.
+    ws.read_buffer_size(WS_READ_BUFFER_BYTES)
+        .max_message_size(MAX_WS_MESSAGE_BYTES)
         .max_frame_size(MAX_WS_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
             let deps = state.call_deps(&providers);

@@ -7,6 +7,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +51,12 @@ pub(crate) async fn run(
     info!(addr = %listener.local_addr().context("reading the bound address")?, "listening");
 
     let http_stop = CancellationToken::new();
+    // Nagle off: media frames and marks are small writes that must not wait for delayed ACKs.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            warn!(error = %err, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     let server = axum::serve(listener, routes::router(state.clone()))
         .with_graceful_shutdown(http_stop.clone().cancelled_owned());
     let server = tokio::spawn(async move { server.await });

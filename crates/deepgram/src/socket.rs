@@ -11,7 +11,7 @@ use providers::ProviderError;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::debug;
@@ -27,6 +27,9 @@ pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// A refused upgrade maps to `Auth` (401/403), `RateLimited` (429) or `Http` (other statuses);
 /// Deepgram's `dg-error` and `dg-request-id` headers go into the message so they are logged once,
 /// where the error is handled.
+/// Read buffer of a vendor socket: Deepgram's messages are a few hundred bytes to a few KiB.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 pub(crate) async fn open(
     url: &Url,
     api_key: &ApiKey,
@@ -43,7 +46,11 @@ pub(crate) async fn open(
         ensure_crypto_provider();
     }
 
-    let connect = tokio_tungstenite::connect_async(request);
+    // Nagle off: `Speak` then `Flush` are two small writes and the second would wait for the
+    // first's delayed ACK (up to 40 ms). A small read buffer: tungstenite zero-fills the whole
+    // buffer on every read attempt, and its 128 KiB default was a third of the gateway's CPU.
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
     match tokio::time::timeout(timeout, connect).await {
         Err(_) => Err(ProviderError::Timeout(format!(
             "connecting to {} took over {} ms",

@@ -705,7 +705,12 @@ pub(crate) async fn open_socket(
         .map_err(|_| ProviderError::Auth("api key is not a valid header value".to_owned()))?;
     key.set_sensitive(true);
     request.headers_mut().insert("xi-api-key", key);
-    match timeout(connect_timeout, tokio_tungstenite::connect_async(request)).await {
+    // Nagle off (small JSON writes must not wait for delayed ACKs) and an 8 KiB read buffer
+    // (tungstenite zero-fills its whole read buffer, 128 KiB by default, on every read attempt).
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(8 * 1024);
+    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    match timeout(connect_timeout, connect).await {
         Ok(Ok((ws, _response))) => Ok(ws),
         Ok(Err(e)) => Err(handshake_error(e)),
         Err(_) => Err(ProviderError::Timeout(format!(
