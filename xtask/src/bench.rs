@@ -120,12 +120,20 @@ pub(crate) struct BenchArgs {
 
 /// Runs the bench with `args` (everything after `bench`).
 pub(crate) fn main(args: Vec<String>) -> anyhow::Result<()> {
-    let mut args =
-        BenchArgs::try_parse_from(std::iter::once("cargo xtask bench".to_owned()).chain(args))
-            .map_err(|err| {
-                let _ = err.print();
-                anyhow::anyhow!("bad arguments")
-            })?;
+    let mut args = match BenchArgs::try_parse_from(
+        std::iter::once("cargo xtask bench".to_owned()).chain(args),
+    ) {
+        Ok(args) => args,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Err(anyhow::anyhow!("bad arguments"))
+            } else {
+                // --help
+                Ok(())
+            };
+        }
+    };
     if args.smoke {
         args.calls = vec![3];
         args.turns = 2;
