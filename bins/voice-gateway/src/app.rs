@@ -100,14 +100,7 @@ pub(crate) async fn build(
     overrides: Overrides,
     metrics: Option<PrometheusHandle>,
 ) -> anyhow::Result<Built> {
-    let shop_text = std::fs::read_to_string(&config.shop_config).with_context(|| {
-        format!(
-            "reading the shop configuration {}",
-            config.shop_config.display()
-        )
-    })?;
-    let shop = ShopConfig::from_toml_str(&shop_text).context("parsing the shop configuration")?;
-    let shop = Arc::new(shop);
+    let shop = Arc::new(load_shop(&config.shop_config)?);
 
     let crm_store = crm::connect_and_migrate(
         config.database_url.expose(),
@@ -202,6 +195,13 @@ pub(crate) async fn build(
         state: Arc::new(state),
         outbox,
     })
+}
+
+/// Reads and parses the shop configuration file.
+pub(crate) fn load_shop(path: &std::path::Path) -> anyhow::Result<ShopConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the shop configuration {}", path.display()))?;
+    ShopConfig::from_toml_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// Where unwritten call records wait across restarts: next to the SQLite file, or `./data/`.

@@ -7,10 +7,9 @@ use std::{
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use conversation::ShopConfig;
 use tracing::info;
 
-use crate::config::Config;
+use crate::{app::load_shop, config::Config};
 
 /// `voice-gateway migrate`.
 pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -65,12 +64,6 @@ pub(crate) fn nlu(
         writeln!(output, "{result}").context("writing stdout")?;
     }
     Ok(())
-}
-
-fn load_shop(path: &Path) -> anyhow::Result<ShopConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the shop configuration {}", path.display()))?;
-    ShopConfig::from_toml_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 #[cfg(test)]

@@ -91,7 +91,26 @@ fn check_form_signature(
         })
 }
 
-fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+/// A decoded form body: every field, in order, repeated names kept.
+type Form = Vec<(String, String)>;
+
+/// A Twilio form webhook about a call: parsed and signature-checked; returns the form and the
+/// call SID, or the status to answer with.
+fn signed_call_form(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Form, String), (StatusCode, &'static str)> {
+    let form = parse_form(body);
+    check_form_signature(state, uri, headers, &form).map_err(|status| (status, ""))?;
+    let call_sid = form_value(&form, "CallSid")
+        .ok_or((StatusCode::BAD_REQUEST, "CallSid missing"))?
+        .to_owned();
+    Ok((form, call_sid))
+}
+
+fn parse_form(body: &[u8]) -> Form {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
@@ -111,13 +130,11 @@ async fn voice_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = parse_form(&body);
-    if let Err(rejection) = check_form_signature(&state, &uri, &headers, &form) {
-        return rejection.into_response();
-    }
-    let Some(call_sid) = form_value(&form, "CallSid") else {
-        return (StatusCode::BAD_REQUEST, "CallSid missing").into_response();
+    let (form, call_sid) = match signed_call_form(&state, &uri, &headers, &body) {
+        Ok(checked) => checked,
+        Err(rejection) => return rejection.into_response(),
     };
+    let call_sid = call_sid.as_str();
     let from = form_value(&form, "From").unwrap_or_default();
     let to = form_value(&form, "To").unwrap_or_default();
     let span = info_span!("webhook", call_sid);
@@ -280,13 +297,11 @@ async fn status_callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = parse_form(&body);
-    if let Err(rejection) = check_form_signature(&state, &uri, &headers, &form) {
-        return rejection.into_response();
-    }
-    let Some(call_sid) = form_value(&form, "CallSid") else {
-        return (StatusCode::BAD_REQUEST, "CallSid missing").into_response();
+    let (form, call_sid) = match signed_call_form(&state, &uri, &headers, &body) {
+        Ok(checked) => checked,
+        Err(rejection) => return rejection.into_response(),
     };
+    let call_sid = call_sid.as_str();
     let mut fields = serde_json::Map::new();
     for (form_key, session_key) in [
         ("CallStatus", "twilio_call_status"),
