@@ -19,7 +19,7 @@ mod memory;
 mod pending;
 mod redis;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -108,6 +108,17 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
 
     /// Readiness check: `Ok` when the backend answers within the per-operation timeout.
     async fn ping(&self) -> Result<(), SessionStoreError>;
+
+    /// Claims `key` for `owner` for `ttl` if nobody holds it (Redis `SET NX PX`): `true` when
+    /// this caller now holds it, `false` when someone else does. A claim is shared by every
+    /// gateway on the same Redis; it is how a stream token is used once and how at most one
+    /// stream runs per call across instances. Keys follow the call-SID rule. Never buffered: an
+    /// unreachable Redis is an error, and the caller decides how to degrade.
+    async fn claim(&self, key: &str, owner: &str, ttl: Duration)
+    -> Result<bool, SessionStoreError>;
+
+    /// Releases `key` if `owner` still holds it (compare and delete); otherwise does nothing.
+    async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError>;
 
     /// Flushes buffered writes (bounded by the per-operation timeout) and stops background work.
     /// Returns `SessionStoreError::Unflushed` when some buffered calls could not be written.

@@ -16,6 +16,8 @@ use crate::{
 /// How many writes between sweeps of expired sessions, so memory stays bounded by the live calls
 /// even when nobody calls `list_active`.
 const WRITES_PER_SWEEP: u32 = 1024;
+/// Claims held before `claim` sweeps the expired ones.
+const CLAIMS_BEFORE_SWEEP: usize = 4096;
 
 /// Session store in process memory: the default when no Redis URL is configured, and the store
 /// tests use.
@@ -34,6 +36,8 @@ pub struct MemorySessionStore {
 #[derive(Debug, Default)]
 struct State {
     sessions: HashMap<String, StoredSession>,
+    /// `claim` keys: owner and expiry.
+    claims: HashMap<String, (String, Instant)>,
     writes_since_sweep: u32,
 }
 
@@ -67,6 +71,7 @@ impl MemorySessionStore {
         if state.writes_since_sweep >= WRITES_PER_SWEEP {
             state.writes_since_sweep = 0;
             state.sessions.retain(|_, session| session.expires_at > now);
+            state.claims.retain(|_, (_, expires_at)| *expires_at > now);
         }
         let stored = state
             .sessions
@@ -139,6 +144,42 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn ping(&self) -> Result<(), SessionStoreError> {
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, SessionStoreError> {
+        validate_call_sid(key)?;
+        let now = Instant::now();
+        let mut state = self.lock();
+        if state.claims.len() >= CLAIMS_BEFORE_SWEEP {
+            state.claims.retain(|_, (_, expires_at)| *expires_at > now);
+        }
+        match state.claims.get(key) {
+            Some((_, expires_at)) if *expires_at > now => Ok(false),
+            _ => {
+                state
+                    .claims
+                    .insert(key.to_owned(), (owner.to_owned(), now + ttl));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError> {
+        validate_call_sid(key)?;
+        let mut state = self.lock();
+        if state
+            .claims
+            .get(key)
+            .is_some_and(|(held_by, _)| held_by == owner)
+        {
+            state.claims.remove(key);
+        }
         Ok(())
     }
 }

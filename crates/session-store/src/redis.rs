@@ -31,9 +31,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::prelude::{
     Builder, Client, ClientLike, Config as FredConfig, Error as FredError, ErrorKind,
-    HashesInterface, LuaInterface, Pool, ReconnectPolicy, TcpConfig,
+    HashesInterface, KeysInterface, LuaInterface, Pool, ReconnectPolicy, TcpConfig,
 };
 use fred::types::ConnectHandle;
+use fred::types::{Expiration, SetOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, error, info, warn};
@@ -80,6 +81,14 @@ return 1
 "#;
 
 /// Active call SIDs: index members whose expiry is still ahead (by Redis' clock).
+/// Deletes a claim only when its value is still the caller's owner id.
+const RELEASE_SCRIPT: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
 const LIST_ACTIVE_SCRIPT: &str = r#"
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -392,6 +401,58 @@ impl SessionStore for RedisSessionStore {
         Ok(())
     }
 
+    async fn claim(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, SessionStoreError> {
+        const OP: &str = "claim";
+        validate_call_sid(key)?;
+        if self.shared.lock_buffer().closed {
+            return Err(closed(OP));
+        }
+        let set: Option<String> = self
+            .shared
+            .pool
+            .next()
+            .set(
+                self.shared.claim_key(key),
+                owner,
+                Some(Expiration::PX(
+                    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1),
+                )),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(|err| SessionStoreError::Unavailable {
+                op: OP,
+                source: Some(Box::new(err)),
+            })?;
+        Ok(set.is_some())
+    }
+
+    async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError> {
+        const OP: &str = "release";
+        validate_call_sid(key)?;
+        let _deleted: i64 = self
+            .shared
+            .pool
+            .next()
+            .eval(
+                RELEASE_SCRIPT,
+                vec![self.shared.claim_key(key)],
+                vec![owner.to_owned()],
+            )
+            .await
+            .map_err(|err| SessionStoreError::Unavailable {
+                op: OP,
+                source: Some(Box::new(err)),
+            })?;
+        Ok(())
+    }
+
     async fn shutdown(&self) -> Result<(), SessionStoreError> {
         let _ = self.shutdown_tx.send(true);
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
@@ -464,6 +525,11 @@ impl Shared {
             *current = status;
             changed
         });
+    }
+
+    /// `{prefix}claim:{key}`: keys cannot contain `:`, so claims never meet sessions or the index.
+    fn claim_key(&self, key: &str) -> String {
+        format!("{}claim:{key}", self.config.key_prefix)
     }
 
     fn session_key(&self, call_sid: &str) -> String {

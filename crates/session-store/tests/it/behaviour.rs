@@ -39,6 +39,7 @@ macro_rules! behaviour_suite {
         $run!(ttl_expires_idle_sessions_and_writes_refresh_it);
         $run!(invalid_call_sid_is_rejected);
         $run!(ping_answers);
+        $run!(claims_are_exclusive_until_released_or_expired);
     };
 }
 pub(crate) use behaviour_suite;
@@ -359,4 +360,30 @@ pub(crate) async fn invalid_call_sid_is_rejected(fx: &impl Fixture) {
 pub(crate) async fn ping_answers(fx: &impl Fixture) {
     let store = fx.open_default().await;
     store.ping().await.unwrap();
+}
+
+/// A claim is held by one owner: others are refused until it is released by its owner or expires,
+/// and it is shared by every store on the same backend (two gateways on one Redis).
+pub(crate) async fn claims_are_exclusive_until_released_or_expired(fx: &impl Fixture) {
+    const TTL: Duration = Duration::from_millis(600);
+    let store = fx.open_default().await;
+    assert!(store.claim("live_CA1", "gw-a", TTL).await.unwrap());
+    assert!(!store.claim("live_CA1", "gw-b", TTL).await.unwrap());
+    assert!(!store.claim("live_CA1", "gw-a", TTL).await.unwrap());
+    // A different key is free; claims never show up as sessions.
+    assert!(store.claim("live_CA2", "gw-b", TTL).await.unwrap());
+    assert_eq!(store.get_session("live_CA1").await.unwrap(), None);
+    assert_eq!(store.list_active().await.unwrap(), Vec::<String>::new());
+    // Only the owner's release counts.
+    store.release("live_CA1", "gw-b").await.unwrap();
+    assert!(!store.claim("live_CA1", "gw-b", TTL).await.unwrap());
+    store.release("live_CA1", "gw-a").await.unwrap();
+    assert!(store.claim("live_CA1", "gw-b", TTL).await.unwrap());
+    // Expiry frees a claim nobody released.
+    fx.elapse(TTL + Duration::from_millis(200)).await;
+    assert!(store.claim("live_CA2", "gw-c", TTL).await.unwrap());
+    assert!(matches!(
+        store.claim("bad key", "gw-a", TTL).await,
+        Err(SessionStoreError::InvalidCallSid { .. })
+    ));
 }
