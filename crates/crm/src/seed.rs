@@ -6,8 +6,13 @@
 //! optional `vehicle` index into the customer's `vehicles`, `status`, optional `notes`).
 //! Re-running finds customers by phone, vehicles by (customer, year, make, model) and
 //! appointments by (customer, start, service), and only inserts what is missing.
+//!
+//! The file's dates are written around its `anchor_date` (a shop-local `YYYY-MM-DD`). Seeding at
+//! `now` moves every appointment by the whole number of weeks between the anchor and `now`'s
+//! local date, so the demo always has past and upcoming appointments, on the same weekdays and
+//! times, whatever day it is seeded; a seed at the anchor week stores the dates as written.
 
-use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
 };
@@ -21,8 +26,8 @@ use crate::{BookedVia, Crm, CrmError};
 
 /// The demo data shipped in `fixtures/crm/demo.json`, compiled in so `voice-gateway seed-demo`
 /// works from any directory: 36 invented customers with (413) 555-01xx numbers, including John
-/// Smith ((413) 555-0100, a 2019 Honda Civic, a brake service on Monday 2026-11-30 10:00), with
-/// past and upcoming appointments around 2026-11-24.
+/// Smith ((413) 555-0100, a 2019 Honda Civic, a brake service on the Monday six days after the
+/// anchor, 10:00), with past and upcoming appointments around the anchor date (see the module docs).
 pub const DEMO_JSON: &str = include_str!("../../../fixtures/crm/demo.json");
 
 /// What `seed_demo` did.
@@ -41,6 +46,9 @@ pub struct SeedReport {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedFile {
+    /// The local date the file's appointment dates are written around; absent: no shift.
+    #[serde(default)]
+    anchor_date: Option<NaiveDate>,
     customers: Vec<SeedCustomer>,
 }
 
@@ -83,11 +91,19 @@ struct SeedAppointment {
 }
 
 impl Crm {
-    /// Loads demo data from JSON text (see the module docs for the format) in one transaction.
-    /// Running it again inserts nothing new.
-    pub async fn seed_demo(&self, json_text: &str) -> Result<SeedReport, CrmError> {
+    /// Loads demo data from JSON text (see the module docs for the format) in one transaction,
+    /// with its dates moved to the weeks around `now`. Running it again in the same week inserts
+    /// nothing new.
+    pub async fn seed_demo(
+        &self,
+        json_text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SeedReport, CrmError> {
         let file: SeedFile = serde_json::from_str(json_text)
             .map_err(|err| CrmError::InvalidArgument(format!("demo data: {err}")))?;
+        let shift = file.anchor_date.map_or(Duration::zero(), |anchor| {
+            week_shift(anchor, now.with_timezone(&self.shop.timezone).date_naive())
+        });
         let op = "seed_demo";
         // Seeding is a batch job, not a call: it gets ten operation timeouts.
         let after = self.config.operation_timeout * 10;
@@ -97,7 +113,8 @@ impl Crm {
                 let txn = self.begin_booking_txn().await.map_err(CrmError::db(op))?;
                 let mut report = SeedReport::default();
                 for seed_customer in &file.customers {
-                    self.seed_customer(&txn, seed_customer, &mut report).await?;
+                    self.seed_customer(&txn, seed_customer, shift, now, &mut report)
+                        .await?;
                 }
                 txn.commit().await.map_err(CrmError::db(op))?;
                 Ok(report)
@@ -127,6 +144,8 @@ impl Crm {
         &self,
         txn: &DatabaseTransaction,
         seed: &SeedCustomer,
+        shift: Duration,
+        now: DateTime<Utc>,
         report: &mut SeedReport,
     ) -> Result<(), CrmError> {
         let op = "seed_demo";
@@ -141,7 +160,6 @@ impl Crm {
             .one(txn)
             .await
             .map_err(CrmError::db(op))?;
-        let now = Utc::now();
         let customer_id = match existing {
             Some(existing) => {
                 report.customers_existing += 1;
@@ -204,7 +222,7 @@ impl Crm {
                 .ok_or_else(|| CrmError::UnknownService {
                     name: seed_appointment.service.clone(),
                 })?;
-            let starts_at = self.parse_seed_time(&seed_appointment.starts_at)?;
+            let starts_at = self.parse_seed_time(&seed_appointment.starts_at, shift)?;
             let vehicle_id = match seed_appointment.vehicle {
                 Some(idx) => Some(*vehicle_ids.get(idx).ok_or_else(|| {
                     CrmError::InvalidArgument(format!(
@@ -248,14 +266,17 @@ impl Crm {
         Ok(())
     }
 
-    /// RFC 3339, or a shop-local `YYYY-MM-DDTHH:MM[:SS]`.
-    fn parse_seed_time(&self, text: &str) -> Result<DateTime<Utc>, CrmError> {
-        if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-            return Ok(at.with_timezone(&Utc));
-        }
-        let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
-            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
-            .map_err(|err| CrmError::InvalidArgument(format!("demo data: time {text:?}: {err}")))?;
+    /// RFC 3339, or a shop-local `YYYY-MM-DDTHH:MM[:SS]`; moved by `shift` (whole weeks) in
+    /// local time, so the wall-clock time stays the same across a daylight-saving change.
+    fn parse_seed_time(&self, text: &str, shift: Duration) -> Result<DateTime<Utc>, CrmError> {
+        let local = match DateTime::parse_from_rfc3339(text) {
+            Ok(at) => at.with_timezone(&self.shop.timezone).naive_local(),
+            Err(_) => NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+                .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+                .map_err(|err| {
+                    CrmError::InvalidArgument(format!("demo data: time {text:?}: {err}"))
+                })?,
+        } + shift;
         self.shop
             .timezone
             .from_local_datetime(&local)
@@ -264,5 +285,26 @@ impl Crm {
             .ok_or_else(|| {
                 CrmError::InvalidArgument(format!("demo data: {text:?} does not exist locally"))
             })
+    }
+}
+
+/// The whole weeks from `anchor` to the week of `today` (negative before the anchor).
+fn week_shift(anchor: NaiveDate, today: NaiveDate) -> Duration {
+    Duration::weeks((today - anchor).num_days().div_euclid(7))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_move_by_whole_weeks_toward_today() {
+        let anchor = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(week_shift(anchor, anchor), Duration::zero());
+        assert_eq!(week_shift(anchor, day(2026, 11, 30)), Duration::zero());
+        assert_eq!(week_shift(anchor, day(2026, 12, 1)), Duration::weeks(1));
+        assert_eq!(week_shift(anchor, day(2027, 12, 29)), Duration::weeks(57));
+        assert_eq!(week_shift(anchor, day(2026, 11, 23)), Duration::weeks(-1));
     }
 }
