@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use conversation::{AppointmentInfo, CustomerProfile, VehicleInfo};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -122,6 +122,9 @@ pub struct BookingRequest {
     pub notes: Option<String>,
     /// Who booked it.
     pub booked_via: BookedVia,
+    /// At most this many appointments booked by `booked_via` for this customer in the shop-local
+    /// day of `now` (checked in the booking transaction); `None` for no limit.
+    pub daily_limit: Option<u32>,
 }
 
 /// A stored appointment with its owner.
@@ -331,7 +334,24 @@ impl Crm {
                     {
                         return Err(CrmError::SlotFull);
                     }
-                    let stamp = Utc::now();
+                    if let Some(limit) = request.daily_limit {
+                        let day_start = schedule::local_day_start(&self.shop, now);
+                        let booked_today = appointment::Entity::find()
+                            .filter(appointment::Column::CustomerId.eq(customer_id))
+                            .filter(appointment::Column::BookedVia.eq(request.booked_via.as_str()))
+                            .filter(appointment::Column::CreatedAt.gte(day_start))
+                            .filter(
+                                appointment::Column::CreatedAt
+                                    .lt(day_start + chrono::Duration::days(1)),
+                            )
+                            .count(&txn)
+                            .await
+                            .map_err(CrmError::db(op))?;
+                        if booked_today >= u64::from(limit) {
+                            return Err(CrmError::BookingLimit { limit });
+                        }
+                    }
+                    let stamp = now;
                     let model = appointment::ActiveModel {
                         customer_id: Set(customer_id),
                         vehicle_id: Set(vehicle_id),

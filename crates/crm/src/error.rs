@@ -58,6 +58,12 @@ pub enum CrmError {
         /// Its current status.
         status: String,
     },
+    /// The customer already has `limit` appointments booked this way today.
+    #[error("already {limit} bookings today")]
+    BookingLimit {
+        /// The configured daily limit.
+        limit: u32,
+    },
     /// An argument is out of range or malformed (date range too long, bad seed file, …).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -25,6 +25,19 @@ pub(crate) struct Span {
     pub(crate) ends_at: DateTime<Utc>,
 }
 
+/// Midnight (UTC instant) that starts the shop-local day of `at`; on the rare day that has no
+/// local midnight (a DST jump at 00:00) the day's first valid instant.
+pub(crate) fn local_day_start(shop: &ShopConfig, at: DateTime<Utc>) -> DateTime<Utc> {
+    let date = at.with_timezone(&shop.timezone).date_naive();
+    (0..24)
+        .find_map(|hour| {
+            shop.timezone
+                .from_local_datetime(&date.and_hms_opt(hour, 0, 0)?)
+                .earliest()
+        })
+        .map_or(at, |start| start.with_timezone(&Utc))
+}
+
 /// Resolves a service name or synonym to the catalog entry.
 pub(crate) fn find_service<'a>(shop: &'a ShopConfig, name: &str) -> Result<&'a Service, CrmError> {
     shop.service(name).ok_or_else(|| CrmError::UnknownService {

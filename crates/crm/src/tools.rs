@@ -24,7 +24,26 @@ const MAX_SLOTS_LISTED: usize = 8;
 /// The longest range `check_availability` searches, in days.
 const MAX_AVAILABILITY_DAYS: u32 = 7;
 
+/// Limits the executor enforces, whatever the model asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolLimits {
+    /// Appointments the phone agent may book for one customer in one shop-local day.
+    pub max_bookings_per_customer_per_day: u32,
+}
+
+impl Default for ToolLimits {
+    fn default() -> Self {
+        Self {
+            max_bookings_per_customer_per_day: 3,
+        }
+    }
+}
+
 /// What the executor knows about the call a tool runs in.
+///
+/// Every tool acts for this caller and nobody else: the customer is `customer_id` (found from
+/// the number Twilio verified) or, failing that, the customer with `caller_phone` (created by a
+/// booking in this call). No tool argument can name another customer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolContext {
     /// The caller's number as Twilio reported it, if any.
@@ -43,14 +62,12 @@ pub fn tool_specs() -> Vec<ToolSpec> {
     vec![
         ToolSpec {
             name: "lookup_customer".to_owned(),
-            description: "Look up a customer, their vehicles and upcoming appointments by phone \
-                          number. Without a phone number, looks up the caller's number."
+            description: "Look up the caller's own customer record: name, vehicles and upcoming \
+                          appointments. Only the caller's record can be read."
                 .to_owned(),
             parameters: json!({
                 "type": "object",
-                "properties": {
-                    "phone": {"type": "string", "description": "Phone number in any format; omit for the caller's number"}
-                },
+                "properties": {},
                 "additionalProperties": false
             }),
         },
@@ -151,6 +168,7 @@ pub fn tool_specs() -> Vec<ToolSpec> {
 #[derive(Clone)]
 pub struct ToolExecutor {
     crm: Arc<dyn CrmStore>,
+    limits: ToolLimits,
 }
 
 /// A failed tool call: a code from the module docs and a sentence for the model.
@@ -174,7 +192,16 @@ impl ToolFailure {
 impl ToolExecutor {
     /// An executor over `crm`.
     pub fn new(crm: Arc<dyn CrmStore>) -> Self {
-        Self { crm }
+        Self {
+            crm,
+            limits: ToolLimits::default(),
+        }
+    }
+
+    /// Replaces the default limits.
+    pub fn with_limits(mut self, limits: ToolLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The tool descriptions to send with each chat request (same as `tool_specs`).
@@ -227,21 +254,32 @@ impl ToolExecutor {
             phone: Option<String>,
         }
         let args: Args = parse_args(arguments)?;
-        let phone = args
-            .phone
-            .filter(|phone| !phone.trim().is_empty())
-            .or_else(|| ctx.caller_phone.clone())
-            .ok_or_else(|| {
-                ToolFailure::new(
-                    "invalid_arguments",
-                    "no phone number given and the caller's number is unknown",
-                )
-            })?;
-        let profile = self
-            .crm
-            .lookup_customer(&phone, ctx.now)
-            .await
-            .map_err(|err| self.failure(err))?;
+        // Only the caller's own record: a number the caller says (through the model) is refused
+        // unless it is the number Twilio verified.
+        if let Some(asked) = args.phone.filter(|phone| !phone.trim().is_empty())
+            && !same_phone(&asked, ctx.caller_phone.as_deref())
+        {
+            warn!(
+                call_sid = ctx.call_sid.as_deref().unwrap_or(""),
+                "lookup of another number refused"
+            );
+            return Err(ToolFailure::new(
+                "not_allowed",
+                "for privacy, only the caller's own record can be looked up, by the number they \
+                 are calling from; another person's details cannot be given out",
+            ));
+        }
+        let Some(phone) = ctx.caller_phone.as_deref() else {
+            return Ok(json!({"found": false, "note": "the caller's number is withheld"}));
+        };
+        let profile = match self.crm.lookup_customer(phone, ctx.now).await {
+            Ok(profile) => profile,
+            // A number that is not a phone number is nobody's record.
+            Err(CrmError::InvalidPhone { .. }) => None,
+            Err(err) => return Err(self.failure(err)),
+        };
+        // The verified customer id wins over the number (they agree unless the record changed).
+        let profile = profile.filter(|profile| ctx.customer_id.is_none_or(|id| id == profile.id));
         Ok(match profile {
             Some(profile) => json!({"found": true, "customer": self.profile_json(&profile)}),
             None => json!({"found": false}),
@@ -411,6 +449,7 @@ impl ToolExecutor {
                     starts_at,
                     notes,
                     booked_via: BookedVia::PhoneAgent,
+                    daily_limit: Some(self.limits.max_bookings_per_customer_per_day),
                 },
                 ctx.now,
             )
@@ -643,6 +682,7 @@ impl ToolExecutor {
             CrmError::AppointmentNotFound => "appointment_not_found",
             CrmError::AppointmentNotScheduled { .. } => "appointment_not_scheduled",
             CrmError::InvalidArgument(_) => "invalid_arguments",
+            CrmError::BookingLimit { .. } => "booking_limit",
             CrmError::Contention { .. } | CrmError::Timeout { .. } | CrmError::Database { .. } => {
                 warn!(error = %err, "crm unavailable for a tool call");
                 return ToolFailure::new(
@@ -672,6 +712,10 @@ impl ToolExecutor {
                 "that time is fully booked; check availability and offer another time".to_owned()
             }
             CrmError::InPast => "that time has already passed".to_owned(),
+            CrmError::BookingLimit { limit } => format!(
+                "this caller already booked {limit} appointments today, the most the assistant \
+                 may book; offer to have the service advisor call them back"
+            ),
             other => other.to_string(),
         };
         ToolFailure { code, message }
@@ -709,6 +753,20 @@ impl ToolExecutor {
             "vehicle": appointment.vehicle,
             "status": appointment.status,
         })
+    }
+}
+
+/// Whether `asked` is the caller's own number (both normalised; a withheld caller has none).
+fn same_phone(asked: &str, caller: Option<&str>) -> bool {
+    let Some(caller) = caller else {
+        return false;
+    };
+    match (
+        crate::phone::normalize_phone(asked),
+        crate::phone::normalize_phone(caller),
+    ) {
+        (Ok(asked), Ok(caller)) => asked == caller,
+        _ => false,
     }
 }
 

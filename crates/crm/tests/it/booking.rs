@@ -18,6 +18,7 @@ both_backends!(
     available_slots_reflect_bookings,
     reschedule_and_cancel,
     a_held_write_lock_turns_into_a_timeout,
+    the_daily_booking_limit_counts_the_shop_local_day,
 );
 
 pub(crate) async fn customer(crm: &Crm, last4: u32) -> i64 {
@@ -43,6 +44,7 @@ pub(crate) fn request(
         starts_at,
         notes: None,
         booked_via: BookedVia::PhoneAgent,
+        daily_limit: None,
     }
 }
 
@@ -407,4 +409,54 @@ async fn a_held_write_lock_turns_into_a_timeout(db: TestDb) {
         .unwrap();
     impatient.close().await.unwrap();
     blocker.close().await.unwrap();
+}
+
+/// `daily_limit` counts this customer's bookings of the same channel made on the shop-local day
+/// of `now`; other customers, other channels and the next day are not counted.
+async fn the_daily_booking_limit_counts_the_shop_local_day(db: TestDb) {
+    let crm = &db.crm;
+    let alice = customer(crm, 301).await;
+    let bob = customer(crm, 302).await;
+    let limited = |customer_id, hour| BookingRequest {
+        daily_limit: Some(2),
+        ..request(customer_id, "oil change", local(2026, 11, 27, hour, 0))
+    };
+    // 23:30 local on the 24th is already the 25th in UTC: still the same local day.
+    let late_evening = local(2026, 11, 24, 23, 30);
+    let mut log = Vec::new();
+    for (label, req, at) in [
+        ("first", limited(alice, 9), now()),
+        ("second", limited(alice, 10), late_evening),
+        ("third, same day", limited(alice, 11), late_evening),
+        ("bob is not alice", limited(bob, 11), now()),
+        (
+            "staff bookings are another channel",
+            BookingRequest {
+                booked_via: BookedVia::Staff,
+                ..limited(alice, 12)
+            },
+            now(),
+        ),
+        ("next day", limited(alice, 13), local(2026, 11, 25, 8, 0)),
+    ] {
+        let res = crm.book_appointment(&req, at).await;
+        log.push(format!(
+            "{label}: {}",
+            match res {
+                Ok(_) => "booked".to_owned(),
+                Err(err) => format!("{err:?}"),
+            }
+        ));
+    }
+    assert_eq!(
+        log,
+        [
+            "first: booked",
+            "second: booked",
+            "third, same day: BookingLimit { limit: 2 }",
+            "bob is not alice: booked",
+            "staff bookings are another channel: booked",
+            "next day: booked",
+        ]
+    );
 }

@@ -54,6 +54,7 @@ async fn lookup_finds_the_customer_from_any_phone_format(db: TestDb) {
         starts_at,
         notes: Some("rattle".into()),
         booked_via: BookedVia::Staff,
+        daily_limit: None,
     };
     let later = crm
         .book_appointment(&book(local(2026, 12, 2, 14, 0), "brake service"), now())

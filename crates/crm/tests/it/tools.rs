@@ -214,14 +214,35 @@ async fn tools_answer_every_call_with_json(db: TestDb) {
         &tools.execute("lookup_customer", "{}", &as_stranger).await,
         json!({"ok": true, "found": false}),
     );
+    // Only the caller's own record: another number (or garbage) is refused, the caller's own
+    // number in another format is fine.
+    for other in ["(555) 123-4567", STRANGER, "413 555 0190", "not a number"] {
+        check(
+            &run("lookup_customer", json!({"phone": other}), &as_john).await,
+            error("not_allowed"),
+        );
+    }
     check(
         &run(
             "lookup_customer",
-            json!({"phone": "(555) 123-4567"}),
+            json!({"phone": "(413) 555-0100"}),
             &as_john,
         )
         .await,
-        error("invalid_phone"),
+        json!({"ok": true, "found": true, "customer": {"id": john}}),
+    );
+    // A withheld caller has no record to read.
+    check(
+        &run(
+            "lookup_customer",
+            json!({"phone": JOHN}),
+            &ToolContext {
+                caller_phone: None,
+                ..ctx(JOHN)
+            },
+        )
+        .await,
+        error("not_allowed"),
     );
 
     // Booking: both bays at 08:00, then the slot is full.
