@@ -5,8 +5,8 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use call_pipeline::{
-    CallControl, CallCrm, CallDeps, CrmPort, NoCallControl, OutboxWorker, PipelineConfig,
-    PortError, RecordOutbox,
+    AdmissionConfig, CallControl, CallCrm, CallDeps, CrmPort, NoCallControl, OutboxWorker,
+    PendingSlot, PipelineConfig, PortError, RecordOutbox, StreamAdmission,
 };
 use chrono::Utc;
 use conversation::ShopConfig;
@@ -33,8 +33,13 @@ pub(crate) struct Providers {
     pub(crate) tts_fallback: Option<Arc<dyn TextToSpeech>>,
 }
 
+/// The wall clock, injectable so tests run at a fixed time.
+pub(crate) type Clock = Arc<dyn Fn() -> chrono::DateTime<Utc> + Send + Sync>;
+
 /// Everything the routes use, built once.
 pub(crate) struct AppState {
+    /// The clock calls, tools and tokens read.
+    pub(crate) clock: Clock,
     pub(crate) config: Config,
     pub(crate) shop: Arc<ShopConfig>,
     /// `None` means calls are handed straight to the advisor (missing credentials).
@@ -45,22 +50,32 @@ pub(crate) struct AppState {
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) call_control: Arc<dyn CallControl>,
     pub(crate) rest: Option<CallsClient>,
-    pub(crate) validator: Option<RequestValidator>,
-    pub(crate) stream_secret: Arc<[u8]>,
+    /// How Twilio's requests are authenticated.
+    pub(crate) twilio_auth: TwilioAuth,
+    /// Which media streams become calls (tokens, single use, capacity).
+    pub(crate) admission: Arc<StreamAdmission>,
+    /// `POST /api/calls` per minute.
+    pub(crate) outbound_rate: crate::routes::RateLimit,
     pub(crate) records: RecordOutbox,
     pub(crate) pipeline: Arc<PipelineConfig>,
     /// Every call in progress; shutdown waits on it.
     pub(crate) calls: TaskTracker,
     /// Cancelled on SIGTERM: new calls are turned away, calls in progress go on.
     pub(crate) draining: CancellationToken,
-    /// Cancelled when the drain time is up: calls in progress end and save.
+    /// Cancelled when the drain time is up: calls in progress are handed to the advisor.
+    pub(crate) handoff: CancellationToken,
+    /// Cancelled when the handoff time is up too: calls still running end and save.
     pub(crate) calls_shutdown: CancellationToken,
     pub(crate) metrics: Option<PrometheusHandle>,
 }
 
 impl AppState {
-    /// The dependencies one call gets.
-    pub(crate) fn call_deps(&self, providers: &Providers) -> CallDeps {
+    /// The dependencies one call gets; `pending_slot` is its socket's place until `start`.
+    pub(crate) fn call_deps(
+        &self,
+        providers: &Providers,
+        pending_slot: Option<Arc<PendingSlot>>,
+    ) -> CallDeps {
         CallDeps {
             stt: providers.stt.clone(),
             llm: providers.llm.clone(),
@@ -70,12 +85,25 @@ impl AppState {
             sessions: self.sessions.clone(),
             call_control: self.call_control.clone(),
             shop: self.shop.clone(),
-            stream_secret: Some(self.stream_secret.clone()),
+            admission: Some(self.admission.clone()),
+            pending_slot,
+            handoff: Some(self.handoff.clone()),
             records: self.records.clone(),
-            now: Arc::new(Utc::now),
+            now: self.clock.clone(),
             capture_dir: self.config.capture_dir.clone(),
         }
     }
+}
+
+/// How webhooks and media streams prove they come from Twilio.
+pub(crate) enum TwilioAuth {
+    /// `X-Twilio-Signature` is checked on every webhook and on the stream upgrade.
+    Signed(RequestValidator),
+    /// `ALLOW_UNSIGNED_TWILIO=true` without an auth token: development only, warned on every call.
+    Unsigned,
+    /// No auth token: nothing from Twilio can reach a provider, a session or the CRM; the voice
+    /// webhook answers with the spoken apology and the transfer to the advisor.
+    Closed,
 }
 
 /// What `build` makes besides the state: the outbox worker to run.
@@ -92,6 +120,8 @@ pub(crate) struct Overrides {
     pub(crate) pipeline: Option<PipelineConfig>,
     /// The draining token, so a test can see when draining began.
     pub(crate) draining: Option<CancellationToken>,
+    /// A fixed clock (tests); default the system clock.
+    pub(crate) now: Option<Clock>,
 }
 
 /// Loads the shop, connects the database and session store, and builds providers from `config`.
@@ -101,6 +131,7 @@ pub(crate) async fn build(
     metrics: Option<PrometheusHandle>,
 ) -> anyhow::Result<Built> {
     let shop = Arc::new(load_shop(&config.shop_config)?);
+    let clock: Clock = overrides.now.unwrap_or_else(|| Arc::new(Utc::now));
 
     let crm_store = crm::connect_and_migrate(
         config.database_url.expose(),
@@ -115,10 +146,13 @@ pub(crate) async fn build(
         )
     })?;
     info!(backend = crm_store.backend_name(), "database ready");
-    let crm: Arc<dyn CallCrm> = Arc::new(CrmPort::new(
-        Arc::new(crm_store.clone()),
-        Arc::new(Utc::now),
-    ));
+    let crm: Arc<dyn CallCrm> = Arc::new(
+        CrmPort::new(Arc::new(crm_store.clone()), clock.clone()).with_tool_limits(
+            crm::tools::ToolLimits {
+                max_bookings_per_customer_per_day: config.max_bookings_per_customer_per_day,
+            },
+        ),
+    );
 
     let sessions = session_store::connect(
         config.redis_url.as_ref().map(|url| url.expose()),
@@ -142,10 +176,13 @@ pub(crate) async fn build(
         }
         _ => None,
     };
-    let validator = config
-        .twilio_auth_token
-        .as_ref()
-        .map(|token| RequestValidator::new(AuthToken::new(token.expose())));
+    let twilio_auth = match (&config.twilio_auth_token, config.allow_unsigned_twilio) {
+        (Some(token), _) => {
+            TwilioAuth::Signed(RequestValidator::new(AuthToken::new(token.expose())))
+        }
+        (None, true) => TwilioAuth::Unsigned,
+        (None, false) => TwilioAuth::Closed,
+    };
     let advisor = config
         .advisor_phone
         .clone()
@@ -170,10 +207,30 @@ pub(crate) async fn build(
     };
     let stream_secret: Arc<[u8]> = match &config.stream_token_secret {
         Some(secret) => Arc::from(secret.expose().as_bytes()),
-        None => Arc::from(uuid::Uuid::new_v4().as_bytes().as_slice()),
+        // 32 random bytes: two v4 UUIDs (122 random bits each).
+        None => Arc::from(
+            [
+                *uuid::Uuid::new_v4().as_bytes(),
+                *uuid::Uuid::new_v4().as_bytes(),
+            ]
+            .concat(),
+        ),
     };
+    let admission = Arc::new(StreamAdmission::new(
+        stream_secret,
+        AdmissionConfig {
+            account_sid: config.twilio_account_sid.clone(),
+            token_lifetime: config.stream_token_ttl,
+            live_claim_ttl: config.max_call_duration + Duration::from_secs(300),
+            max_calls: config.max_concurrent_calls.get(),
+            max_pending: config.max_pending_streams.get(),
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+        },
+        sessions.clone(),
+    ));
     let (records, outbox) = RecordOutbox::new(crm.clone(), Some(spool_dir(&config)));
     let state = AppState {
+        clock,
         shop,
         providers,
         crm,
@@ -181,12 +238,17 @@ pub(crate) async fn build(
         sessions,
         call_control,
         rest,
-        validator,
-        stream_secret,
+        twilio_auth,
+        admission,
+        outbound_rate: crate::routes::RateLimit::new(
+            config.outbound_calls_per_minute.get(),
+            Duration::from_secs(60),
+        ),
         records,
-        pipeline: Arc::new(overrides.pipeline.unwrap_or_default()),
+        pipeline: Arc::new(pipeline_config(&config, overrides.pipeline)),
         calls: TaskTracker::new(),
         draining: overrides.draining.unwrap_or_default(),
+        handoff: CancellationToken::new(),
         calls_shutdown: CancellationToken::new(),
         metrics,
         config,
@@ -195,6 +257,18 @@ pub(crate) async fn build(
         state: Arc::new(state),
         outbox,
     })
+}
+
+/// The per-call settings: a test's base (or the defaults) with the limits from `Config`.
+fn pipeline_config(config: &Config, base: Option<PipelineConfig>) -> PipelineConfig {
+    PipelineConfig {
+        log_transcripts: config.log_transcripts,
+        max_call_duration: config.max_call_duration,
+        max_turns: config.max_call_turns,
+        max_tool_calls_per_round: config.max_tool_calls_per_round,
+        max_bookings_per_call: config.max_bookings_per_call,
+        ..base.unwrap_or_default()
+    }
 }
 
 /// Reads and parses the shop configuration file.

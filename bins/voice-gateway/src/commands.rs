@@ -20,8 +20,13 @@ pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `voice-gateway seed-demo`.
-pub(crate) async fn seed_demo(config: &Config, file: &Path) -> anyhow::Result<()> {
+/// `voice-gateway seed-demo`: the demo data from `file`, or the copy built into the binary, with
+/// its dates moved to the weeks around `now` (see `crm::seed`).
+pub(crate) async fn seed_demo(
+    config: &Config,
+    file: Option<&Path>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let shop = load_shop(&config.shop_config)?;
     let crm = crm::connect_and_migrate(
         config.database_url.expose(),
@@ -30,10 +35,14 @@ pub(crate) async fn seed_demo(config: &Config, file: &Path) -> anyhow::Result<()
     )
     .await
     .with_context(|| format!("connecting to {}", config.database_url_redacted()))?;
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let text = match file {
+        Some(file) => {
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        }
+        None => crm::DEMO_JSON.to_owned(),
+    };
     let report = crm
-        .seed_demo(&text)
+        .seed_demo(&text, now)
         .await
         .context("loading the demo data")?;
     info!(?report, "demo data loaded");

@@ -113,9 +113,42 @@ pub(crate) struct Config {
     pub(crate) capture_dir: Option<PathBuf>,
     /// `LOG_FORMAT`: `human` (default) or `json`.
     pub(crate) log_format: LogFormat,
-    /// `SHUTDOWN_DRAIN_SECS`: how long calls in progress may run on after SIGTERM.
+    /// `SHUTDOWN_DRAIN_SECS`: how long calls in progress may run on after SIGTERM; the calls
+    /// still running then are handed to the advisor (or told goodbye) within `HANDOFF_BUDGET`.
     pub(crate) drain_timeout: Duration,
+    /// `ALLOW_UNSIGNED_TWILIO`: development only. Without `TWILIO_AUTH_TOKEN`, accept unsigned
+    /// webhooks and streams (still with stream tokens); warned about at start and on every call.
+    pub(crate) allow_unsigned_twilio: bool,
+    /// `STREAM_TOKEN_TTL_SECS`: how long after the webhook a media stream may present its token.
+    pub(crate) stream_token_ttl: Duration,
+    /// `MAX_PENDING_STREAMS`: sockets at once that have not yet shown a valid `start`.
+    pub(crate) max_pending_streams: NonZeroUsize,
+    /// `MAX_CALL_SECS`: the longest call; the caller then hears a polite close.
+    pub(crate) max_call_duration: Duration,
+    /// `MAX_CALL_TURNS`: the most caller turns in one call.
+    pub(crate) max_call_turns: u32,
+    /// `MAX_TOOL_CALLS_PER_ROUND`: tool calls the model may make in one round.
+    pub(crate) max_tool_calls_per_round: usize,
+    /// `MAX_BOOKINGS_PER_CALL`: bookings (new appointments) one call may make.
+    pub(crate) max_bookings_per_call: u32,
+    /// `MAX_BOOKINGS_PER_CUSTOMER_PER_DAY`: bookings the agent may make for one customer in a
+    /// shop-local day, across calls.
+    pub(crate) max_bookings_per_customer_per_day: u32,
+    /// `OUTBOUND_CALLS_PER_MINUTE`: `POST /api/calls` rate limit.
+    pub(crate) outbound_calls_per_minute: NonZeroUsize,
+    /// `OUTBOUND_TO_NON_CUSTOMERS`: allow `POST /api/calls` to numbers not in the CRM.
+    pub(crate) outbound_to_non_customers: bool,
+    /// `LOG_TRANSCRIPTS`: log what callers and the agent say, names and DTMF at `info`.
+    pub(crate) log_transcripts: bool,
+    /// `HTTP_MAX_CONNECTIONS`: open HTTP/WebSocket connections at once; more wait to be accepted.
+    pub(crate) http_max_connections: NonZeroUsize,
 }
+
+/// The shortest `STREAM_TOKEN_SECRET` accepted, in bytes (an HMAC-SHA256 key).
+pub(crate) const MIN_STREAM_SECRET_BYTES: usize = 32;
+/// Time after the drain for handing the remaining calls to a person; with the default drain of
+/// 18 s the whole shutdown (see `server.rs`) fits Kubernetes' default 30 s grace period.
+pub(crate) const HANDOFF_BUDGET: Duration = Duration::from_secs(7);
 
 /// Every problem found in the environment, reported together.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -216,14 +249,63 @@ impl Config {
                 NonZeroUsize::new(1000).expect("non-zero")
             }
         };
-        let drain_timeout = match get("SHUTDOWN_DRAIN_SECS").map(|raw| raw.parse::<u64>()) {
-            None => Duration::from_secs(30),
-            Some(Ok(secs)) => Duration::from_secs(secs),
-            Some(Err(_)) => {
-                problems.push("SHUTDOWN_DRAIN_SECS: must be a whole number of seconds".to_owned());
-                Duration::from_secs(30)
+        let mut whole = |key: &str, default: u64| -> u64 {
+            match get(key).map(|raw| raw.parse::<u64>()) {
+                None => default,
+                Some(Ok(n)) => n,
+                Some(Err(_)) => {
+                    problems.push(format!("{key}: must be a whole number"));
+                    default
+                }
             }
         };
+        let drain_timeout = Duration::from_secs(whole("SHUTDOWN_DRAIN_SECS", 18));
+        let stream_token_ttl = Duration::from_secs(whole("STREAM_TOKEN_TTL_SECS", 120).max(1));
+        let max_call_duration = Duration::from_secs(whole("MAX_CALL_SECS", 30 * 60).max(60));
+        let max_call_turns = u32::try_from(whole("MAX_CALL_TURNS", 100).max(1)).unwrap_or(u32::MAX);
+        let max_tool_calls_per_round =
+            usize::try_from(whole("MAX_TOOL_CALLS_PER_ROUND", 4).max(1)).unwrap_or(4);
+        let max_bookings_per_call =
+            u32::try_from(whole("MAX_BOOKINGS_PER_CALL", 2)).unwrap_or(u32::MAX);
+        let max_bookings_per_customer_per_day =
+            u32::try_from(whole("MAX_BOOKINGS_PER_CUSTOMER_PER_DAY", 3)).unwrap_or(u32::MAX);
+        let non_zero = |n: u64| NonZeroUsize::new(usize::try_from(n).unwrap_or(1).max(1));
+        let max_pending_streams =
+            non_zero(whole("MAX_PENDING_STREAMS", 64)).unwrap_or(NonZeroUsize::MIN);
+        let outbound_calls_per_minute =
+            non_zero(whole("OUTBOUND_CALLS_PER_MINUTE", 10)).unwrap_or(NonZeroUsize::MIN);
+        let http_max_connections =
+            non_zero(whole("HTTP_MAX_CONNECTIONS", 4096)).unwrap_or(NonZeroUsize::MIN);
+        let mut flag = |key: &str| match get(key).as_deref().map(str::to_ascii_lowercase).as_deref()
+        {
+            None | Some("false" | "0" | "no" | "off") => false,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some(other) => {
+                problems.push(format!("{key}: `{other}` is not true or false"));
+                false
+            }
+        };
+        let allow_unsigned_twilio = flag("ALLOW_UNSIGNED_TWILIO");
+        let outbound_to_non_customers = flag("OUTBOUND_TO_NON_CUSTOMERS");
+        let log_transcripts = flag("LOG_TRANSCRIPTS");
+        let twilio_auth_token = secret("TWILIO_AUTH_TOKEN");
+        if twilio_auth_token.is_some() && public_url.is_none() && get("PUBLIC_URL").is_none() {
+            problems.push(
+                "TWILIO_AUTH_TOKEN is set but PUBLIC_URL is not: every Twilio signature covers the \
+                 public URL, so every webhook would be refused. Set PUBLIC_URL to the https origin \
+                 Twilio reaches (with any path prefix)"
+                    .to_owned(),
+            );
+        }
+        let stream_token_secret = secret("STREAM_TOKEN_SECRET");
+        if let Some(secret) = &stream_token_secret
+            && secret.expose().len() < MIN_STREAM_SECRET_BYTES
+        {
+            problems.push(format!(
+                "STREAM_TOKEN_SECRET: must be at least {MIN_STREAM_SECRET_BYTES} bytes \
+                 (for example `openssl rand -hex 32`)"
+            ));
+        }
 
         let config = Self {
             bind_addr,
@@ -232,7 +314,7 @@ impl Config {
                 .unwrap_or_else(|| Secret::new(DEFAULT_DATABASE_URL)),
             redis_url: secret("REDIS_URL"),
             twilio_account_sid: get("TWILIO_ACCOUNT_SID"),
-            twilio_auth_token: secret("TWILIO_AUTH_TOKEN"),
+            twilio_auth_token,
             twilio_api_base_url,
             deepgram_api_key: secret("DEEPGRAM_API_KEY"),
             deepgram_stt_url,
@@ -246,7 +328,7 @@ impl Config {
                 .unwrap_or_else(|| "21m00Tcm4TlvDq8ikWAM".to_owned()),
             openai_fallback_model: get("OPENAI_FALLBACK_MODEL"),
             twilio_from_number: get("TWILIO_FROM_NUMBER"),
-            stream_token_secret: secret("STREAM_TOKEN_SECRET"),
+            stream_token_secret,
             tts_provider,
             shop_config: get("SHOP_CONFIG")
                 .map_or_else(|| PathBuf::from("fixtures/shop.toml"), PathBuf::from),
@@ -256,6 +338,18 @@ impl Config {
             capture_dir: get("CAPTURE_DIR").map(PathBuf::from),
             log_format,
             drain_timeout,
+            allow_unsigned_twilio,
+            stream_token_ttl,
+            max_pending_streams,
+            max_call_duration,
+            max_call_turns,
+            max_tool_calls_per_round,
+            max_bookings_per_call,
+            max_bookings_per_customer_per_day,
+            outbound_calls_per_minute,
+            outbound_to_non_customers,
+            log_transcripts,
+            http_max_connections,
         };
         if problems.is_empty() {
             Ok(config)

@@ -32,6 +32,14 @@ const TWILIO_ACCOUNT: &str = "AC00000000000000000000000000000001";
 /// John Smith in fixtures/crm/demo.json.
 const JOHN: &str = "+14135550100";
 
+/// The gateway's clock in these tests: Tuesday 2026-11-24, 10:00 in the shop (the demo data's
+/// anchor), so "December first" is next Tuesday whatever the date the tests run.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-24T15:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
 /// A counter bumped whenever something happens that a test may be waiting for.
 #[derive(Clone)]
 struct Signal(Arc<tokio::sync::watch::Sender<u64>>);
@@ -85,6 +93,10 @@ struct Setup {
     redis_url: Option<String>,
     /// Base URL of a local Twilio REST mock: the real `TwilioCallControl` is used then.
     twilio_api: Option<String>,
+    /// More environment; a blank value unsets a key the harness sets.
+    env: Vec<(&'static str, String)>,
+    /// Seconds added to the fixed test clock (a test moves time by storing into it).
+    clock_offset: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Default for Setup {
@@ -97,6 +109,8 @@ impl Default for Setup {
             seed: true,
             redis_url: None,
             twilio_api: None,
+            env: Vec::new(),
+            clock_offset: Arc::default(),
         }
     }
 }
@@ -150,11 +164,15 @@ async fn start(setup: Setup) -> Gateway {
         env.insert("ADVISOR_PHONE", "+14135550999".to_owned());
         env.insert("TWILIO_FROM_NUMBER", "+14135550000".to_owned());
     }
+    for (key, value) in &setup.env {
+        env.insert(key, value.clone());
+    }
     let config = Config::from_lookup(|key| env.get(key).cloned()).unwrap();
     if setup.seed {
         crate::commands::seed_demo(
             &config,
-            std::path::Path::new("../../fixtures/crm/demo.json"),
+            Some(std::path::Path::new("../../fixtures/crm/demo.json")),
+            now(),
         )
         .await
         .unwrap();
@@ -190,6 +208,12 @@ async fn start(setup: Setup) -> Gateway {
             ..PipelineConfig::default()
         }),
         draining: Some(draining.clone()),
+        now: Some({
+            let offset = setup.clock_offset.clone();
+            Arc::new(move || {
+                now() + chrono::Duration::seconds(offset.load(std::sync::atomic::Ordering::SeqCst))
+            })
+        }),
     };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server::run(config, overrides, None, listener, async move {
@@ -235,19 +259,23 @@ impl Gateway {
     }
 
     async fn voice_twiml(&self, call_sid: &str, from: &str) -> String {
-        let response = self
-            .post_webhook(
-                "/twilio/voice",
-                &[
-                    ("CallSid", call_sid),
-                    ("From", from),
-                    ("To", "+14135550000"),
-                    ("CallStatus", "ringing"),
-                    ("Direction", "inbound"),
-                ],
-                true,
-            )
-            .await;
+        self.voice_twiml_with(
+            "/twilio/voice",
+            &[
+                ("CallSid", call_sid),
+                ("AccountSid", TWILIO_ACCOUNT),
+                ("From", from),
+                ("To", "+14135550000"),
+                ("CallStatus", "ringing"),
+                ("Direction", "inbound"),
+            ],
+        )
+        .await
+    }
+
+    /// The TwiML answer to a signed voice webhook posted to `path` (which may carry a query).
+    async fn voice_twiml_with(&self, path: &str, form: &[(&str, &str)]) -> String {
+        let response = self.post_webhook(path, form, true).await;
         assert_eq!(response.status(), 200);
         response.text().await.unwrap()
     }
@@ -309,7 +337,7 @@ impl TwilioStream {
         ))
         .await
         .unwrap();
-        let start = json!({"event":"start","sequenceNumber":"1","streamSid":"MZ1","start":{"accountSid":"AC1","streamSid":"MZ1","callSid":call_sid,"tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":custom}});
+        let start = json!({"event":"start","sequenceNumber":"1","streamSid":"MZ1","start":{"accountSid":TWILIO_ACCOUNT,"streamSid":"MZ1","callSid":call_sid,"tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":custom}});
         sink.send(Message::text(start.to_string())).await.unwrap();
         let (media_tx, mut media_rx) = tokio::sync::mpsc::channel::<String>(64);
         let (closed_tx, closed) = oneshot::channel();
@@ -383,7 +411,7 @@ impl TwilioStream {
     }
 
     async fn hang_up(self, call_sid: &str) {
-        self.send(json!({"event":"stop","sequenceNumber":"999","streamSid":"MZ1","stop":{"accountSid":"AC1","callSid":call_sid}})).await;
+        self.send(json!({"event":"stop","sequenceNumber":"999","streamSid":"MZ1","stop":{"accountSid":TWILIO_ACCOUNT,"callSid":call_sid}})).await;
         let _ = self.sender.await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.closed).await;
     }
@@ -430,8 +458,17 @@ async fn webhook_signatures_are_enforced_and_twiml_connects_a_stream() {
     assert!(twiml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://127.0.0.1:"#), "{twiml}");
     let params: HashMap<_, _> = parameters(&twiml).into_iter().collect();
     assert_eq!(params["From"], JOHN);
+    assert!(params["token"].starts_with("v1."), "{}", params["token"]);
     assert!(
-        !call_pipeline::verify_stream_token(b"", "CA100", &params["token"]),
+        call_pipeline::verify_stream_token(
+            b"",
+            "CA100",
+            TWILIO_ACCOUNT,
+            &params,
+            now(),
+            Duration::from_secs(120)
+        )
+        .is_err(),
         "token is keyed by the server secret"
     );
     let status = gateway
@@ -745,7 +782,10 @@ impl OwnRedis {
         } else {
             port
         };
+        // Without the test runner's libfaketime (.ci/run moves the clock ahead): redis-server
+        // aborts under it.
         let mut child = std::process::Command::new("redis-server")
+            .env_remove("LD_PRELOAD")
             .args([
                 "--port",
                 &port.to_string(),

@@ -7,6 +7,7 @@
 mod app;
 mod commands;
 mod config;
+mod http;
 mod routes;
 mod server;
 mod telemetry;
@@ -37,9 +38,9 @@ enum Command {
     Migrate,
     /// Load the demo customers, vehicles and appointments (idempotent).
     SeedDemo {
-        /// The demo data file.
-        #[arg(long, default_value = "fixtures/crm/demo.json")]
-        file: PathBuf,
+        /// A demo data file in the format of `fixtures/crm/demo.json`; default the built-in copy.
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
     /// Read utterances from stdin (one per line, text or JSON) and print what the NLU makes of each.
     Nlu {
@@ -70,7 +71,11 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(server::serve(config)),
         Command::Migrate => runtime.block_on(commands::migrate(&config)),
-        Command::SeedDemo { file } => runtime.block_on(commands::seed_demo(&config, &file)),
+        Command::SeedDemo { file } => runtime.block_on(commands::seed_demo(
+            &config,
+            file.as_deref(),
+            chrono::Utc::now(),
+        )),
         Command::Nlu { now, shop } => commands::nlu(
             &config,
             now.as_deref(),

@@ -14,7 +14,7 @@ use axum::{
     routing::{get, post},
 };
 use call_pipeline::{
-    PhoneError, PhoneLink, STREAM_TOKEN_PARAMETER, mask_phone, run_call, stream_token,
+    PhoneError, PhoneLink, STREAM_TOKEN_PARAMETER, issue_stream_token, mask_phone, run_call,
 };
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -25,7 +25,7 @@ use twilio::{
     twiml,
 };
 
-use crate::app::AppState;
+use crate::app::{AppState, TwilioAuth};
 
 /// Largest WebSocket message accepted from Twilio; a media frame is about 300 bytes.
 const MAX_WS_MESSAGE_BYTES: usize = 64 * 1024;
@@ -46,6 +46,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            crate::http::REQUEST_TIMEOUT,
+        ))
         .with_state(state)
 }
 
@@ -53,7 +57,9 @@ fn xml(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
 }
 
-/// The full public URL Twilio used for `uri` (signatures cover it byte for byte).
+/// The full public URL Twilio used for `uri`: `PUBLIC_URL` (with any path prefix a proxy strips
+/// before the request reaches us) followed by the path and query we see. Signatures cover it
+/// byte for byte.
 fn public_url(state: &AppState, uri: &Uri, scheme: Option<&str>) -> Option<String> {
     let base = state.config.public_url.as_ref()?;
     let mut origin = base.as_str().trim_end_matches('/').to_owned();
@@ -64,51 +70,67 @@ fn public_url(state: &AppState, uri: &Uri, scheme: Option<&str>) -> Option<Strin
     Some(format!("{origin}{path_and_query}"))
 }
 
-/// Checks `X-Twilio-Signature` over a form post when an auth token is configured.
-fn check_form_signature(
+/// Why a Twilio request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unproven {
+    /// Signatures are checked and this one is missing or wrong.
+    BadSignature,
+    /// No auth token and no development switch: nothing unsigned is accepted.
+    Closed,
+}
+
+impl Unproven {
+    fn refuse(self, what: &'static str) -> Response {
+        let reason = match self {
+            Self::BadSignature => "signature",
+            Self::Closed => "unsigned",
+        };
+        metrics::counter!("voice_webhooks_rejected_total", "reason" => reason).increment(1);
+        match self {
+            Self::BadSignature => warn!(
+                what,
+                "refused a Twilio request with a missing or bad signature"
+            ),
+            Self::Closed => warn!(
+                what,
+                "refused an unsigned Twilio request: TWILIO_AUTH_TOKEN is not set"
+            ),
+        }
+        StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+/// Whether a form webhook came from Twilio (see `TwilioAuth`).
+fn prove_form(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
     form: &[(String, String)],
-) -> Result<(), StatusCode> {
-    let Some(validator) = &state.validator else {
-        return Ok(());
-    };
-    let signature = headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok());
-    let Some(url) = public_url(state, uri, None) else {
-        warn!("TWILIO_AUTH_TOKEN is set but PUBLIC_URL is not: cannot check signatures");
-        return Err(StatusCode::FORBIDDEN);
-    };
-    validator
-        .validate_form(&url, form, signature)
-        .map_err(|err| {
-            warn!(error = %err, path = uri.path(), "rejected webhook with a bad signature");
-            metrics::counter!("voice_webhooks_rejected_total", "reason" => "signature")
-                .increment(1);
-            StatusCode::FORBIDDEN
-        })
+) -> Result<(), Unproven> {
+    match &state.twilio_auth {
+        TwilioAuth::Signed(validator) => {
+            let signature = headers
+                .get("x-twilio-signature")
+                .and_then(|v| v.to_str().ok());
+            // Config refuses a token without PUBLIC_URL, so the URL is always there.
+            let url = public_url(state, uri, None).ok_or(Unproven::BadSignature)?;
+            validator
+                .validate_form(&url, form, signature)
+                .map_err(|_| Unproven::BadSignature)
+        }
+        TwilioAuth::Unsigned => {
+            warn!(
+                path = uri.path(),
+                "ALLOW_UNSIGNED_TWILIO: accepting an unsigned Twilio request (development only)"
+            );
+            Ok(())
+        }
+        TwilioAuth::Closed => Err(Unproven::Closed),
+    }
 }
 
 /// A decoded form body: every field, in order, repeated names kept.
 type Form = Vec<(String, String)>;
-
-/// A Twilio form webhook about a call: parsed and signature-checked; returns the form and the
-/// call SID, or the status to answer with.
-fn signed_call_form(
-    state: &AppState,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Form, String), (StatusCode, &'static str)> {
-    let form = parse_form(body);
-    check_form_signature(state, uri, headers, &form).map_err(|status| (status, ""))?;
-    let call_sid = form_value(&form, "CallSid")
-        .ok_or((StatusCode::BAD_REQUEST, "CallSid missing"))?
-        .to_owned();
-    Ok((form, call_sid))
-}
 
 fn parse_form(body: &[u8]) -> Form {
     url::form_urlencoded::parse(body).into_owned().collect()
@@ -121,6 +143,17 @@ fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// Outbound calls carry what they are about in the webhook URL's query (see `/api/calls`); the
+/// URL is ours and Twilio's signature covers it.
+const OUTBOUND_PARAMETERS: [&str; 6] = [
+    "call_type",
+    "appointment_id",
+    "service",
+    "starts_at",
+    "vehicle",
+    "vehicle_id",
+];
+
 /// `POST /twilio/voice`: answers TwiML that connects the media stream, or hands the call to a
 /// person when the gateway cannot take it.
 async fn voice_webhook(
@@ -130,20 +163,40 @@ async fn voice_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (form, call_sid) = match signed_call_form(&state, &uri, &headers, &body) {
-        Ok(checked) => checked,
-        Err(rejection) => return rejection.into_response(),
+    let form = parse_form(&body);
+    match prove_form(&state, &uri, &headers, &form) {
+        Ok(()) => {}
+        // The keyless first run: an apology and the advisor, nothing else is reached.
+        Err(Unproven::Closed) => {
+            info!("no TWILIO_AUTH_TOKEN: answering with the apology and the advisor");
+            metrics::counter!("voice_calls_handed_off_total", "reason" => "unsigned").increment(1);
+            return xml(handoff_twiml(&state));
+        }
+        Err(refusal) => return refusal.refuse("voice webhook"),
+    }
+    let Some(call_sid) = form_value(&form, "CallSid") else {
+        return (StatusCode::BAD_REQUEST, "CallSid missing").into_response();
     };
-    let call_sid = call_sid.as_str();
+    let account_sid = form_value(&form, "AccountSid").unwrap_or_default();
+    if let Some(expected) = &state.config.twilio_account_sid
+        && expected != account_sid
+    {
+        warn!(call_sid, "refused a voice webhook for another account");
+        return StatusCode::FORBIDDEN.into_response();
+    }
     let from = form_value(&form, "From").unwrap_or_default();
     let to = form_value(&form, "To").unwrap_or_default();
+    let direction = form_value(&form, "Direction").unwrap_or("inbound");
+    let outbound = direction.starts_with("outbound");
     let span = info_span!("webhook", call_sid);
     let _enter = span.enter();
+    // The customer: the caller on inbound calls, the callee on calls we place.
+    let customer = if outbound { to } else { from };
     let reason = if state.providers.is_none() {
         Some("providers not configured")
     } else if state.draining.is_cancelled() {
         Some("draining")
-    } else if state.calls.len() >= state.config.max_concurrent_calls.get() {
+    } else if !state.admission.has_capacity() {
         Some("at capacity")
     } else if state.config.public_url.is_none() {
         Some("no public url")
@@ -151,43 +204,45 @@ async fn voice_webhook(
         None
     };
     if let Some(reason) = reason {
-        info!(reason, caller = %mask_phone(from), "handing the call to a person");
+        info!(reason, customer = %mask_phone(customer), "handing the call to a person");
         metrics::counter!("voice_calls_handed_off_total", "reason" => reason).increment(1);
         return xml(handoff_twiml(&state));
     }
     let base = state.config.public_url.as_ref().expect("checked above");
     let host = base.host_str().unwrap_or_default();
     let port = base.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let prefix = base.path().trim_end_matches('/');
     // Twilio only connects to wss://, whatever scheme the public origin was written with.
-    let stream_url = format!("wss://{host}{port}/twilio/stream");
+    let stream_url = format!("wss://{host}{port}{prefix}/twilio/stream");
     let Ok(mut stream) = twiml::Stream::new(&stream_url) else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "bad stream url").into_response();
     };
-    stream = stream
-        .parameter("From", from)
-        .parameter("To", to)
-        .parameter(
-            STREAM_TOKEN_PARAMETER,
-            stream_token(&state.stream_secret, call_sid),
-        )
-        .parameter(
-            "direction",
-            form_value(&form, "Direction").unwrap_or("inbound"),
-        );
-    // Outbound calls carry what they are about in the webhook URL's query (see `/api/calls`).
-    for key in [
-        "call_type",
-        "appointment_id",
-        "service",
-        "starts_at",
-        "vehicle",
-        "vehicle_id",
-    ] {
-        if let Some(value) = query.get(key) {
-            stream = stream.parameter(key, value.as_str());
+    let mut parameters: Vec<(&str, &str)> =
+        vec![("From", from), ("To", to), ("direction", direction)];
+    if outbound {
+        for key in OUTBOUND_PARAMETERS {
+            if let Some(value) = query.get(key) {
+                parameters.push((key, value.as_str()));
+            }
         }
     }
-    info!(caller = %mask_phone(from), "answering with a media stream");
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let token = issue_stream_token(
+        state.admission.secret(),
+        call_sid,
+        account_sid,
+        parameters.iter().copied(),
+        (state.clock)(),
+        &nonce,
+    );
+    for (name, value) in parameters
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+    {
+        stream = stream.parameter(name, value);
+    }
+    stream = stream.parameter(STREAM_TOKEN_PARAMETER, token);
+    info!(customer = %mask_phone(customer), direction, "answering with a media stream");
     xml(twiml::Response::new()
         .connect(twiml::Connect::new(stream))
         .to_xml())
@@ -225,16 +280,24 @@ async fn media_stream(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if let (Some(validator), Some(signature)) =
-        (&state.validator, headers.get("x-twilio-signature"))
-    {
-        // Twilio signs the wss:// URL written in the TwiML.
-        let url = public_url(&state, &uri, Some("wss")).unwrap_or_default();
-        if let Err(err) = validator.validate_url(&url, signature.to_str().ok()) {
-            warn!(error = %err, "rejected media stream upgrade with a bad signature");
-            metrics::counter!("voice_streams_rejected_total", "reason" => "signature").increment(1);
-            return StatusCode::FORBIDDEN.into_response();
+    match &state.twilio_auth {
+        TwilioAuth::Signed(validator) => {
+            // Twilio signs the wss:// URL written in the TwiML; the upgrade must carry it.
+            let url = public_url(&state, &uri, Some("wss")).unwrap_or_default();
+            let signature = headers
+                .get("x-twilio-signature")
+                .and_then(|v| v.to_str().ok());
+            if validator.validate_url(&url, signature).is_err() {
+                metrics::counter!("voice_streams_rejected_total", "reason" => "signature")
+                    .increment(1);
+                warn!("refused a media stream upgrade with a missing or bad signature");
+                return StatusCode::FORBIDDEN.into_response();
+            }
         }
+        TwilioAuth::Unsigned => {
+            warn!("ALLOW_UNSIGNED_TWILIO: accepting an unsigned media stream (development only)");
+        }
+        TwilioAuth::Closed => return Unproven::Closed.refuse("media stream"),
     }
     let Some(providers) = state.providers.clone() else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -242,6 +305,13 @@ async fn media_stream(
     if state.draining.is_cancelled() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
+    // Sockets that have not shown a valid `start` yet have their own small cap.
+    let Some(pending) = state.admission.try_begin() else {
+        metrics::counter!("voice_streams_rejected_total", "reason" => "too_many_pending")
+            .increment(1);
+        warn!("refused a media stream: too many sockets waiting for start");
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     let tracker = state.calls.clone();
     // A small read buffer: tungstenite zero-fills the whole buffer (128 KiB by default) on every
     // read attempt, and Twilio's frames are about 300 bytes.
@@ -249,7 +319,7 @@ async fn media_stream(
         .max_message_size(MAX_WS_MESSAGE_BYTES)
         .max_frame_size(MAX_WS_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            let deps = state.call_deps(&providers);
+            let deps = state.call_deps(&providers, Some(pending));
             let pipeline = state.pipeline.clone();
             let shutdown = state.calls_shutdown.clone();
             tracker.spawn(
@@ -297,11 +367,13 @@ async fn status_callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (form, call_sid) = match signed_call_form(&state, &uri, &headers, &body) {
-        Ok(checked) => checked,
-        Err(rejection) => return rejection.into_response(),
+    let form = parse_form(&body);
+    if let Err(refusal) = prove_form(&state, &uri, &headers, &form) {
+        return refusal.refuse("status callback");
+    }
+    let Some(call_sid) = form_value(&form, "CallSid") else {
+        return (StatusCode::BAD_REQUEST, "CallSid missing").into_response();
     };
-    let call_sid = call_sid.as_str();
     let mut fields = serde_json::Map::new();
     for (form_key, session_key) in [
         ("CallStatus", "twilio_call_status"),
@@ -384,6 +456,40 @@ async fn create_outbound_call(
         )
             .into_response();
     }
+    // The number must be a real phone number, and (unless configured otherwise) a customer's:
+    // the operator API is not a way to make the shop's number call strangers.
+    let Ok(to) = crm::normalize_phone(&request.to) else {
+        return (StatusCode::BAD_REQUEST, "to must be a phone number (E.164)").into_response();
+    };
+    if !state.config.outbound_to_non_customers {
+        let known = match &state.crm_store {
+            Some(crm) => crm.lookup_customer(&to, (state.clock)()).await,
+            None => Ok(None),
+        };
+        match known {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "to is not a customer (set OUTBOUND_TO_NON_CUSTOMERS=true to allow it)",
+                )
+                    .into_response();
+            }
+            Err(err) => {
+                warn!(error = %err, "customer lookup for an outbound call failed");
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+        }
+    }
+    if !state.outbound_rate.try_acquire(tokio::time::Instant::now()) {
+        metrics::counter!("voice_outbound_rate_limited_total").increment(1);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "60")],
+            "outbound call rate limit reached",
+        )
+            .into_response();
+    }
     let (Some(rest), Some(base)) = (&state.rest, &state.config.public_url) else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -404,7 +510,10 @@ async fn create_outbound_call(
             .into_response();
     };
     let mut webhook = base
-        .join("/twilio/voice")
+        .join(&format!(
+            "{}/twilio/voice",
+            base.path().trim_end_matches('/')
+        ))
         .expect("a path joins any http(s) origin");
     {
         let mut query = webhook.query_pairs_mut();
@@ -426,17 +535,23 @@ async fn create_outbound_call(
         }
     }
     let mut create = CreateCall::new(
-        request.to.clone(),
+        to.clone(),
         from,
         CallInstructions::Url {
             url: webhook.to_string(),
             method: None,
         },
     );
-    create.status_callback = base.join("/twilio/status").ok().map(|u| u.to_string());
+    create.status_callback = base
+        .join(&format!(
+            "{}/twilio/status",
+            base.path().trim_end_matches('/')
+        ))
+        .ok()
+        .map(|u| u.to_string());
     match rest.create_call(&create).await {
         Ok(call) => {
-            info!(call_sid = call.sid.as_str(), to = %mask_phone(&request.to), call_type = request.call_type, "outbound call created");
+            info!(call_sid = call.sid.as_str(), to = %mask_phone(&to), call_type = request.call_type, "outbound call created");
             (StatusCode::CREATED, Json(json!({"call_sid": call.sid.as_str(), "status": format!("{:?}", call.status).to_lowercase()})))
                 .into_response()
         }
@@ -461,7 +576,13 @@ async fn get_call(
         return rejection.into_response();
     }
     let session = match state.sessions.get_session(&call_sid).await {
-        Ok(session) => session.map(Value::Object),
+        Ok(session) => session.map(|mut fields| {
+            // Masked like the record's number beside it.
+            if let Some(Value::String(phone)) = fields.get_mut("caller_phone") {
+                *phone = mask_phone(phone);
+            }
+            Value::Object(fields)
+        }),
         Err(err) => {
             warn!(call_sid, error = %err, "session lookup failed");
             None
@@ -550,5 +671,42 @@ async fn render_metrics(State(state): State<Arc<AppState>>) -> Response {
     match &state.metrics {
         Some(handle) => handle.render().into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A sliding-window rate limit: at most `limit` events in any `window`.
+#[derive(Debug)]
+pub(crate) struct RateLimit {
+    limit: usize,
+    window: std::time::Duration,
+    recent: std::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
+}
+
+impl RateLimit {
+    pub(crate) fn new(limit: usize, window: std::time::Duration) -> Self {
+        Self {
+            limit,
+            window,
+            recent: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Counts an event at `now` if the window has room.
+    pub(crate) fn try_acquire(&self, now: tokio::time::Instant) -> bool {
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while recent
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= self.window)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= self.limit {
+            return false;
+        }
+        recent.push_back(now);
+        true
     }
 }

@@ -1,13 +1,15 @@
 //! Serving: bind, run until a shutdown signal, then drain calls and save what is left.
 //!
-//! Shutdown order: stop taking calls (webhooks hand new callers to a person), let calls in progress
-//! finish for up to the drain time, end the rest (each saves its final state), stop the HTTP server,
-//! then flush the call-record outbox and the session store.
+//! Shutdown order: stop taking calls (webhooks hand new callers to a person, readiness fails), let
+//! calls in progress finish for up to the drain time (`SHUTDOWN_DRAIN_SECS`, default 18 s), hand
+//! the rest to the advisor through Twilio's REST API or tell them goodbye (`HANDOFF_BUDGET`, 7 s),
+//! end whatever still runs (each saves its final state; 2 s), stop the HTTP server (1 s), then
+//! flush the call-record outbox (records not written stay spooled) and the session store. With
+//! the defaults the sequence fits Kubernetes' 30 s termination grace period.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -15,9 +17,12 @@ use tracing::{info, warn};
 
 use crate::{
     app::{self, AppState, Overrides},
-    config::Config,
+    config::{Config, HANDOFF_BUDGET},
     routes, telemetry,
 };
+
+/// After the handoff, how long calls get to end once told to.
+const HARD_STOP_WAIT: Duration = Duration::from_secs(2);
 
 /// Runs the server until SIGTERM or ctrl-c.
 pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
@@ -51,24 +56,21 @@ pub(crate) async fn run(
     info!(addr = %listener.local_addr().context("reading the bound address")?, "listening");
 
     let http_stop = CancellationToken::new();
-    // Nagle off: media frames and marks are small writes that must not wait for delayed ACKs.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            warn!(error = %err, "cannot set TCP_NODELAY on a connection");
-        }
-    });
-    let server = axum::serve(listener, routes::router(state.clone()))
-        .with_graceful_shutdown(http_stop.clone().cancelled_owned());
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(crate::http::serve(
+        listener,
+        routes::router(state.clone()),
+        state.config.http_max_connections.get(),
+        http_stop.clone(),
+        Duration::from_secs(1),
+    ));
 
     shutdown.await;
     drain(&state).await;
     http_stop.cancel();
-    match tokio::time::timeout(Duration::from_secs(5), server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(err))) => warn!(error = %err, "http server ended with an error"),
+    match tokio::time::timeout(Duration::from_secs(2), server).await {
+        Ok(Ok(())) => {}
         Ok(Err(err)) => warn!(error = %err, "http server task failed"),
-        Err(_) => warn!("http server did not stop within 5 s"),
+        Err(_) => warn!("http server did not stop within 2 s"),
     }
     background.cancel();
     let _ = outbox_task.await;
@@ -82,7 +84,8 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// Stops new calls, waits up to the drain time for calls in progress, then ends the rest.
+/// Stops new calls, waits up to the drain time for calls in progress, then hands the rest to the
+/// advisor (or tells them goodbye) within `HANDOFF_BUDGET`, then ends whatever still runs.
 async fn drain(state: &Arc<AppState>) {
     state.draining.cancel();
     state.calls.close();
@@ -94,22 +97,34 @@ async fn drain(state: &Arc<AppState>) {
     );
     if tokio::time::timeout(state.config.drain_timeout, state.calls.wait())
         .await
+        .is_ok()
+    {
+        return;
+    }
+    warn!(
+        remaining = state.calls.len(),
+        "drain time over; handing the remaining calls to the advisor"
+    );
+    state.handoff.cancel();
+    if tokio::time::timeout(HANDOFF_BUDGET, state.calls.wait())
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    warn!(
+        remaining = state.calls.len(),
+        "handoff time over; ending the remaining calls"
+    );
+    state.calls_shutdown.cancel();
+    if tokio::time::timeout(HARD_STOP_WAIT, state.calls.wait())
+        .await
         .is_err()
     {
         warn!(
             remaining = state.calls.len(),
-            "drain time over; ending the remaining calls"
+            "calls did not end within 2 s of being told to"
         );
-        state.calls_shutdown.cancel();
-        if tokio::time::timeout(Duration::from_secs(10), state.calls.wait())
-            .await
-            .is_err()
-        {
-            warn!(
-                remaining = state.calls.len(),
-                "calls did not end within 10 s of being told to"
-            );
-        }
     }
 }
 

@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 use conversation::{
     ConversationManager, CustomerProfile, EscalationReason, ShopConfig, State, ToolResult,
 };
-use futures::StreamExt;
+use std::pin::Pin;
+
+use futures::{Sink, StreamExt};
 use providers::{
     ChatMessage, ChatRequest, LanguageModel, SpeechToText, SttEvent, SttOptions, SttSession,
     TextToSpeech, TtsEvent, TtsHandle, TtsOptions, TtsSession, Usage, UtteranceAssembler,
@@ -33,6 +35,7 @@ use twilio::{
 };
 
 use crate::{
+    admission::{PendingSlot, Refusal, StreamAdmission},
     barge_in::is_backchannel,
     capture::Capture,
     config::PipelineConfig,
@@ -41,7 +44,7 @@ use crate::{
     phone::{PhoneEvent, PhoneLink, read_from_phone, write_to_phone},
     playback::{MarkOutcome, Playback},
     ports::{CallControl, CallCrm, CallRecord, ToolCallContext},
-    token::{STREAM_TOKEN_PARAMETER, verify_stream_token},
+    token::STREAM_TOKEN_PARAMETER,
     turn::{TurnEvent, TurnInput, run_bot_turn},
 };
 
@@ -68,14 +71,20 @@ pub struct CallDeps {
     pub call_control: Arc<dyn CallControl>,
     /// The shop's facts.
     pub shop: Arc<ShopConfig>,
-    /// Secret for per-call stream tokens; `None` accepts streams without a token (tests, replay).
-    pub stream_secret: Option<Arc<[u8]>>,
+    /// Decides which streams become calls (token, single use, capacity); `None` admits every
+    /// stream (tests and replay, which have no webhook).
+    pub admission: Option<Arc<StreamAdmission>>,
+    /// This socket's place among those still waiting for `start`; freed once `start` arrives.
+    pub pending_slot: Option<Arc<PendingSlot>>,
     /// Where final call records go (retried until they land).
     pub records: RecordOutbox,
     /// The wall clock (replay and tests inject a fixed one).
     pub now: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     /// When set, each call is written there as a capture file (docs/captures.md).
     pub capture_dir: Option<PathBuf>,
+    /// Cancelled when the server's drain time is over: each call still running is handed to the
+    /// advisor (or told goodbye) instead of being cut off. `None`: never.
+    pub handoff: Option<CancellationToken>,
 }
 
 /// How a call ended.
@@ -163,8 +172,12 @@ async fn run_call_inner(
         mut inbound,
         outbound,
     } = phone;
-    let capture = deps.capture_dir.as_ref().map(|_| Capture::new());
-    let start = match wait_for_start(&mut inbound, config.start_timeout, capture.as_ref()).await {
+    let mut before_start = Vec::new();
+    let start = wait_for_start(&mut inbound, config.start_timeout, &mut before_start).await;
+    if let Some(slot) = &deps.pending_slot {
+        slot.free();
+    }
+    let start = match start {
         Ok(start) => start,
         Err(reason) => {
             warn!(reason, "media stream refused before start");
@@ -175,18 +188,49 @@ async fn run_call_inner(
     let span = Span::current();
     span.record("call_sid", start.call_sid.as_str());
     span.record("stream_sid", start.stream_sid.as_str());
-    if let Some(secret) = &deps.stream_secret {
-        let token = start
-            .custom_parameters
-            .get(STREAM_TOKEN_PARAMETER)
-            .map(String::as_str)
-            .unwrap_or("");
-        if !verify_stream_token(secret, start.call_sid.as_str(), token) {
-            warn!("media stream refused: missing or forged call token");
-            metrics::counter!("voice_streams_rejected_total", "reason" => "bad_token").increment(1);
-            return CallOutcome::rejected(Some(start.call_sid.as_str().to_owned()));
+    // Nothing about the call is opened, read or written before the stream is admitted.
+    let admitted = match &deps.admission {
+        Some(admission) => match admission.admit(&start, (deps.now)()).await {
+            Ok(admitted) => Some(admitted),
+            Err(refusal) => {
+                warn!(reason = refusal.label(), "media stream refused");
+                metrics::counter!("voice_streams_rejected_total", "reason" => refusal.label())
+                    .increment(1);
+                if refusal == Refusal::AtCapacity {
+                    // A real caller: hand them to a person rather than hang up.
+                    if let Err(err) = deps.call_control.transfer_to_advisor(&start.call_sid).await {
+                        warn!(error = %err, "could not hand the over-capacity call to a person");
+                    }
+                }
+                return CallOutcome::rejected(Some(start.call_sid.as_str().to_owned()));
+            }
+        },
+        None => None,
+    };
+    // Captures start only for admitted streams.
+    let capture = deps.capture_dir.as_ref().map(|_| Capture::new());
+    if let Some(capture) = &capture {
+        for frame in &before_start {
+            capture.twilio_in(frame);
         }
     }
+    let outcome = run_admitted(start, inbound, outbound, deps, config, call, capture).await;
+    if let Some(admitted) = admitted {
+        admitted.release().await;
+    }
+    outcome
+}
+
+/// The call after its stream was admitted.
+async fn run_admitted(
+    start: Start,
+    inbound: futures::stream::BoxStream<'static, Result<String, crate::phone::PhoneError>>,
+    outbound: Pin<Box<dyn Sink<String, Error = crate::phone::PhoneError> + Send>>,
+    deps: CallDeps,
+    config: Arc<PipelineConfig>,
+    call: CancellationToken,
+    capture: Option<Capture>,
+) -> CallOutcome {
     if !start.media_format.is_mulaw_8khz_mono() {
         warn!(
             encoding = start.media_format.encoding,
@@ -194,17 +238,19 @@ async fn run_call_inner(
             "unexpected media format; treating it as 8 kHz mu-law"
         );
     }
-    let caller_phone = start
-        .custom_parameters
-        .get("From")
-        .or_else(|| start.custom_parameters.get("from"))
-        .filter(|p| !p.is_empty())
-        .cloned();
-    let direction = start
+    // Twilio's `Direction`: `inbound`, or `outbound-api` / `outbound-dial` for calls we place.
+    // The customer is the caller on inbound calls and the callee (`To`) on outbound ones; both
+    // come from the webhook Twilio signed, bound to this stream by its token.
+    let is_outbound = start
         .custom_parameters
         .get("direction")
-        .cloned()
-        .unwrap_or_else(|| "inbound".to_owned());
+        .is_some_and(|d| d.starts_with("outbound"));
+    let direction = if is_outbound { "outbound" } else { "inbound" };
+    let caller_phone = start
+        .custom_parameters
+        .get(if is_outbound { "To" } else { "From" })
+        .filter(|p| !p.is_empty())
+        .cloned();
     let started_at = (deps.now)();
     if let Some(capture) = &capture {
         let mut params = start.custom_parameters.clone();
@@ -256,11 +302,42 @@ async fn run_call_inner(
             Lookup::Failed(_) => capture.crm_lookup("failed", None),
         }
     }
-    let manager = build_manager(&deps, &start, caller_phone.as_deref(), lookup, started_at);
+    let manager = build_manager(
+        &deps,
+        &start,
+        caller_phone.as_deref(),
+        lookup,
+        started_at,
+        config.log_transcripts,
+    );
     let customer_id = manager.customer_id;
     let manager = manager.manager;
+    // The call's record exists from its start, on disk first (see `outbox.rs`): a crash mid-call
+    // still leaves a record. It only inserts, so it never overwrites the final one.
+    let start_record = CallRecord {
+        call_sid: call_sid.clone(),
+        stream_sid: start.stream_sid.as_str().to_owned(),
+        caller_phone: caller_phone.clone(),
+        customer_id,
+        direction: direction.to_owned(),
+        call_type: manager.call_type().as_str().to_owned(),
+        started_at,
+        ended_at: None,
+        status: "in_progress".to_owned(),
+        summary: Value::Null,
+        transcript: Value::Array(Vec::new()),
+        escalation_triggered: false,
+        escalation_reason: None,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        total_tokens: 0,
+        timings: Value::Array(Vec::new()),
+    };
 
     let tracker = TaskTracker::new();
+    // Written beside the greeting, not before it (the fsync must not add to the caller's wait).
+    let records = deps.records.clone();
+    tracker.spawn(async move { records.submit(start_record).await }.in_current_span());
     let (phone_tx, phone_rx) = mpsc::channel(config.event_queue_len);
     let (frames_tx, frames_rx) = mpsc::channel(config.outbound_queue_len);
     tracker.spawn(write_to_phone(outbound, frames_rx, call.clone()).in_current_span());
@@ -271,6 +348,7 @@ async fn run_call_inner(
         call_sid: start.call_sid.clone(),
         stream_sid: start.stream_sid.clone(),
         caller_phone: caller_phone.clone(),
+        direction,
         customer_id,
         started_at,
         manager,
@@ -291,6 +369,9 @@ async fn run_call_inner(
         pending_interrupt: None,
         resume_after: None,
         end_after_playback: None,
+        length_deadline: Some(tokio::time::Instant::now() + config.max_call_duration),
+        user_turns: 0,
+        bookings: Arc::default(),
         timings: Vec::new(),
         session_tx: None,
         tracker: tracker.clone(),
@@ -385,10 +466,16 @@ async fn run_call_inner(
     let (turn_tx, mut turn_rx) = mpsc::channel(64);
     call_state.turn_tx = Some(turn_tx);
     let mut phone_rx = phone_rx;
+    let handoff = deps.handoff.clone();
+    let mut handing_off = false;
     loop {
         let deadline = call_state.next_deadline();
         tokio::select! {
             _ = call.cancelled() => break,
+            _ = cancelled_opt(handoff.as_ref()), if !handing_off => {
+                handing_off = true;
+                call_state.on_shutdown_handoff().await;
+            }
             event = phone_rx.recv() => match event {
                 Some(event) => if call_state.on_phone_event(event).await.is_break() { break },
                 None => break,
@@ -442,6 +529,8 @@ struct CallState {
     call_sid: CallSid,
     stream_sid: StreamSid,
     caller_phone: Option<String>,
+    /// `inbound` or `outbound`.
+    direction: &'static str,
     customer_id: Option<i64>,
     started_at: DateTime<Utc>,
     manager: ConversationManager,
@@ -469,6 +558,12 @@ struct CallState {
     resume_after: Option<(tokio::time::Instant, String)>,
     /// End the call once the current line has played, or at this deadline.
     end_after_playback: Option<tokio::time::Instant>,
+    /// When the call reaches `max_call_duration`; `None` once the closing line was said.
+    length_deadline: Option<tokio::time::Instant>,
+    /// Caller turns so far.
+    user_turns: u32,
+    /// Bookings made by this call's turns.
+    bookings: Arc<std::sync::atomic::AtomicU32>,
     timings: Vec<Value>,
     session_tx: Option<watch::Sender<Option<serde_json::Map<String, Value>>>>,
     tracker: TaskTracker,
@@ -574,7 +669,11 @@ impl CallState {
                 self.restart_silence_if_idle();
             }
             PhoneEvent::Dtmf(digit) => {
-                info!(digit, "dtmf");
+                if self.config.log_transcripts {
+                    info!(digit, "dtmf");
+                } else {
+                    info!("dtmf");
+                }
                 if digit == "0" && !self.manager.escalation_triggered() {
                     self.interrupt("dtmf").await;
                     self.manager.escalate_for(EscalationReason::ManagerRequest);
@@ -695,7 +794,7 @@ impl CallState {
     }
 
     async fn on_utterance(&mut self, text: String, at: Instant) {
-        info!(text, "USER");
+        self.log_speech("USER", &text);
         self.silence = SilenceState {
             since: None,
             checked_in: self.silence.checked_in,
@@ -705,6 +804,15 @@ impl CallState {
         self.history.push(ChatMessage::User {
             content: text.clone(),
         });
+        self.user_turns += 1;
+        if self.user_turns > self.config.max_turns {
+            self.close_for_length("turns").await;
+            return;
+        }
+        if self.length_deadline.is_none() {
+            // The closing line was said; the call ends when it has played.
+            return;
+        }
         if self.transfer != TransferState::None && self.transfer != TransferState::CallbackOffered {
             // The transfer is under way; nothing more to talk about.
             return;
@@ -870,6 +978,9 @@ impl CallState {
             info!("ending the call");
             return Flow::Break;
         }
+        if self.length_deadline.is_some_and(|at| at <= now) {
+            self.close_for_length("duration").await;
+        }
         if let Some(since) = self.silence.since {
             let limit = if self.silence.checked_in {
                 self.config.silence_hang_up
@@ -912,11 +1023,29 @@ impl CallState {
             self.resume_after.as_ref().map(|(at, _)| *at),
             transfer,
             self.end_after_playback,
+            self.length_deadline,
             silence,
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// The call reached its length or turn limit: a polite close, then the call ends.
+    async fn close_for_length(&mut self, limit: &'static str) {
+        if self.length_deadline.take().is_none() {
+            return;
+        }
+        warn!(
+            limit,
+            turns = self.user_turns,
+            "call reached its limit; closing politely"
+        );
+        metrics::counter!("voice_calls_limited_total", "limit" => limit).increment(1);
+        self.cancel_bot_turn();
+        let line = self.config.max_length_line.clone();
+        self.speak_line(&line).await;
+        self.end_after_playback = Some(tokio::time::Instant::now() + self.config.goodbye_max_wait);
     }
 
     // ---------- speaking ----------
@@ -947,11 +1076,12 @@ impl CallState {
             return;
         };
         let turn = self.begin_spoken_turn(true, utterance_at);
-        let mut messages = Vec::with_capacity(self.history.len() + 1);
+        let recent = recent_context(&self.history, self.config.max_context_messages);
+        let mut messages = Vec::with_capacity(recent.len() + 1);
         messages.push(ChatMessage::System {
             content: self.manager.get_system_prompt(),
         });
-        messages.extend(self.history.iter().cloned());
+        messages.extend(recent.iter().cloned());
         let request = ChatRequest {
             messages,
             tools: self.deps.crm.tools(),
@@ -975,6 +1105,7 @@ impl CallState {
             turn_tx,
             cancel,
             capture: self.capture.clone(),
+            bookings: self.bookings.clone(),
         };
         self.tracker.spawn(run_bot_turn(input).in_current_span());
     }
@@ -985,9 +1116,18 @@ impl CallState {
         }
     }
 
+    /// Logs what was said: the words only with `log_transcripts` (personal data), else its length.
+    fn log_speech(&self, who: &'static str, text: &str) {
+        if self.config.log_transcripts {
+            info!(text, "{who}");
+        } else {
+            info!(chars = text.chars().count(), "{who}");
+        }
+    }
+
     /// Speaks a fixed line (greeting, fallback, escalation) as its own turn, no LLM.
     async fn speak_line(&mut self, text: &str) {
-        info!(text, "ASSISTANT");
+        self.log_speech("ASSISTANT", text);
         self.cancel_bot_turn();
         let turn = self.begin_spoken_turn(false, None);
         self.history.push(ChatMessage::Assistant {
@@ -1057,7 +1197,11 @@ impl CallState {
         };
         speaking.text_complete = true;
         if !text.is_empty() && speaking.history_idx.is_none() {
-            info!(text, "ASSISTANT");
+            if self.config.log_transcripts {
+                info!(text, "ASSISTANT");
+            } else {
+                info!(chars = text.chars().count(), "ASSISTANT");
+            }
             self.history.push(ChatMessage::Assistant {
                 content: Some(text),
                 tool_calls: Vec::new(),
@@ -1198,6 +1342,33 @@ impl CallState {
                 let line = self.config.callback_line.clone();
                 self.speak_line(&line).await;
             }
+        }
+    }
+
+    /// The server is stopping and this call outlived the drain: a short line, then the advisor
+    /// (or, without a transfer, goodbye), so the caller is never just cut off.
+    async fn on_shutdown_handoff(&mut self) {
+        if !matches!(
+            self.transfer,
+            TransferState::None | TransferState::CallbackOffered
+        ) {
+            return;
+        }
+        warn!("gateway shutting down: handing the call over");
+        metrics::counter!("voice_shutdown_handoffs_total").increment(1);
+        self.cancel_bot_turn();
+        self.interrupt("shutdown").await;
+        let now = tokio::time::Instant::now();
+        if self.deps.call_control.can_transfer() {
+            let line = self.config.shutdown_transfer_line.clone();
+            self.speak_line(&line).await;
+            self.transfer = TransferState::AfterLine {
+                deadline: now + self.config.shutdown_line_max_wait,
+            };
+        } else {
+            let line = self.config.shutdown_goodbye_line.clone();
+            self.speak_line(&line).await;
+            self.end_after_playback = Some(now + self.config.shutdown_line_max_wait);
         }
     }
 
@@ -1426,15 +1597,10 @@ impl CallState {
             stream_sid: self.stream_sid.as_str().to_owned(),
             caller_phone: self.caller_phone.clone(),
             customer_id: self.customer_id,
-            direction: if self.manager.call_type().as_str().starts_with("outbound") {
-                "outbound"
-            } else {
-                "inbound"
-            }
-            .to_owned(),
+            direction: self.direction.to_owned(),
             call_type: self.manager.call_type().as_str().to_owned(),
             started_at: self.started_at,
-            ended_at,
+            ended_at: Some(ended_at),
             status: self.status.as_str().to_owned(),
             summary: summary.clone(),
             transcript: serde_json::to_value(&self.history).unwrap_or(Value::Null),
@@ -1445,7 +1611,7 @@ impl CallState {
             total_tokens: u64::from(self.usage.total_tokens),
             timings: Value::Array(std::mem::take(&mut self.timings)),
         };
-        self.deps.records.submit(record);
+        self.deps.records.submit(record).await;
         if let (Some(capture), Some(dir)) = (self.capture.take(), self.deps.capture_dir.clone()) {
             capture.outcome(
                 self.status.as_str(),
@@ -1482,6 +1648,17 @@ impl CallState {
     }
 }
 
+/// The newest `max` messages of `history`, never starting with tool results whose assistant
+/// message was cut off (OpenAI-compatible servers refuse those). The system prompt carries the
+/// manager's state and slots, so what is left out is summarised there.
+fn recent_context(history: &[ChatMessage], max: usize) -> &[ChatMessage] {
+    let mut start = history.len().saturating_sub(max.max(1));
+    while start < history.len() && matches!(history[start], ChatMessage::Tool { .. }) {
+        start += 1;
+    }
+    &history[start..]
+}
+
 /// Writes session updates in order, always the newest, without blocking the driver.
 async fn write_sessions(
     sessions: Arc<dyn SessionStore>,
@@ -1503,21 +1680,25 @@ async fn write_sessions(
     }
 }
 
+/// Reads frames until `start`. Every frame read (the `start` with its token taken out) is kept
+/// in `seen`, for the capture once the stream is admitted.
 async fn wait_for_start(
     inbound: &mut futures::stream::BoxStream<'static, Result<String, crate::phone::PhoneError>>,
     timeout: Duration,
-    capture: Option<&Capture>,
+    seen: &mut Vec<String>,
 ) -> Result<Start, String> {
+    /// Junk before `start` is not kept past this many frames.
+    const MAX_KEPT: usize = 8;
     let read = async {
         while let Some(frame) = inbound.next().await {
             let frame = frame.map_err(|err| err.to_string())?;
             let decoded = media::decode(&frame);
-            if let Some(capture) = capture {
-                if matches!(decoded, Ok(Inbound::Start(_))) {
-                    capture.twilio_in_start(&frame, STREAM_TOKEN_PARAMETER);
+            if seen.len() < MAX_KEPT {
+                seen.push(if matches!(decoded, Ok(Inbound::Start(_))) {
+                    crate::capture::without_token(&frame, STREAM_TOKEN_PARAMETER)
                 } else {
-                    capture.twilio_in(&frame);
-                }
+                    frame.clone()
+                });
             }
             match decoded {
                 Ok(Inbound::Start(start)) => return Ok(start),
@@ -1615,17 +1796,26 @@ fn build_manager(
     caller_phone: Option<&str>,
     lookup: Lookup,
     now: DateTime<Utc>,
+    deps_log_transcripts: bool,
 ) -> BuiltManager {
     let shop = deps.shop.clone();
     let params: &HashMap<String, String> = &start.custom_parameters;
-    let outbound_type = params.get("call_type").map(String::as_str);
+    let outbound_type = params
+        .get("direction")
+        .filter(|d| d.starts_with("outbound"))
+        .and(params.get("call_type"))
+        .map(String::as_str);
     let (manager, customer_id) = match lookup {
         Lookup::Found(customer) => {
-            info!(
-                first_name = customer.first_name,
-                last_name = customer.last_name,
-                "Existing customer found"
-            );
+            if deps_log_transcripts {
+                info!(
+                    first_name = customer.first_name,
+                    last_name = customer.last_name,
+                    "Existing customer found"
+                );
+            } else {
+                info!(customer_id = customer.id, "Existing customer found");
+            }
             let id = customer.id;
             let manager = match outbound_type {
                 Some(kind) if kind.starts_with("outbound") => crate::outbound::outbound_manager(
@@ -1725,6 +1915,14 @@ fn as_object(value: Value) -> serde_json::Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => serde_json::Map::new(),
+    }
+}
+
+/// Completes when `token` is cancelled; never without a token.
+async fn cancelled_opt(token: Option<&CancellationToken>) {
+    match token {
+        Some(token) => token.cancelled().await,
+        None => std::future::pending().await,
     }
 }
 

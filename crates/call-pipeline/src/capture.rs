@@ -67,23 +67,6 @@ impl Capture {
         self.push("twilio_in", json!({"frame": frame}));
     }
 
-    /// The `start` frame, with the stream token taken out of its custom parameters.
-    pub(crate) fn twilio_in_start(&self, frame: &str, token_parameter: &str) {
-        let redacted = match serde_json::from_str::<Value>(frame) {
-            Ok(mut value) => {
-                if let Some(params) = value
-                    .pointer_mut("/start/customParameters")
-                    .and_then(Value::as_object_mut)
-                {
-                    params.remove(token_parameter);
-                }
-                value.to_string()
-            }
-            Err(_) => frame.to_owned(),
-        };
-        self.push("twilio_in", json!({"frame": redacted}));
-    }
-
     /// What the CRM lookup at call start found: `found` (with the profile), `not_found`,
     /// `no_caller_id` or `failed`.
     pub(crate) fn crm_lookup(&self, result: &str, customer: Option<&Value>) {
@@ -210,5 +193,22 @@ impl Capture {
             Ok(Err(err)) => warn!(error = %err, "could not write the call capture"),
             Err(err) => warn!(error = %err, "capture writer task failed"),
         }
+    }
+}
+
+/// A `start` frame with the stream token taken out of its custom parameters (captures never hold
+/// a token).
+pub(crate) fn without_token(frame: &str, token_parameter: &str) -> String {
+    match serde_json::from_str::<Value>(frame) {
+        Ok(mut value) => {
+            if let Some(params) = value
+                .pointer_mut("/start/customParameters")
+                .and_then(Value::as_object_mut)
+            {
+                params.remove(token_parameter);
+            }
+            value.to_string()
+        }
+        Err(_) => frame.to_owned(),
     }
 }

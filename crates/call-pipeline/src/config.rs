@@ -55,6 +55,29 @@ pub struct PipelineConfig {
     pub silence_goodbye_line: String,
     /// Spoken when speech recognition is lost for good mid-call.
     pub stt_lost_line: String,
+    /// Tool calls the model may make in one round; more are answered with an error, unrun.
+    pub max_tool_calls_per_round: usize,
+    /// New appointments one call may book; more are answered with an error, unrun.
+    pub max_bookings_per_call: u32,
+    /// The longest call: the agent then says `max_length_line` and ends it.
+    pub max_call_duration: Duration,
+    /// The most caller turns in one call: the next one gets `max_length_line`.
+    pub max_turns: u32,
+    /// Most history messages sent to the LLM besides the system prompt (the newest ones; the
+    /// manager's summary in the prompt carries what came before), so a long call's cost per turn
+    /// stays bounded.
+    pub max_context_messages: usize,
+    /// Spoken when the call reaches `max_call_duration` or `max_turns`.
+    pub max_length_line: String,
+    /// Spoken to a call still running when the server's drain time is over, before the transfer.
+    pub shutdown_transfer_line: String,
+    /// The same when no transfer is possible, before the call ends.
+    pub shutdown_goodbye_line: String,
+    /// Longest wait for either shutdown line to play.
+    pub shutdown_line_max_wait: Duration,
+    /// Log what callers and the agent say, customer names and DTMF digits at `info`
+    /// (`LOG_TRANSCRIPTS`); off by default, since they are personal data.
+    pub log_transcripts: bool,
 }
 
 impl Default for PipelineConfig {
@@ -88,6 +111,20 @@ impl Default for PipelineConfig {
             silence_goodbye_line: "It sounds like we got disconnected. Feel free to call us back anytime. Goodbye!"
                 .to_owned(),
             stt_lost_line: "I'm sorry, I'm having trouble hearing you. Let me get someone to help.".to_owned(),
+            log_transcripts: false,
+            shutdown_transfer_line: "I'm going to connect you with our service advisor now.".to_owned(),
+            shutdown_goodbye_line: "I'm sorry, I have to end our call now. Please call us back in a \
+                minute. Goodbye!"
+                .to_owned(),
+            shutdown_line_max_wait: Duration::from_secs(3),
+            max_tool_calls_per_round: 4,
+            max_bookings_per_call: 2,
+            max_call_duration: Duration::from_secs(30 * 60),
+            max_turns: 100,
+            max_context_messages: 24,
+            max_length_line: "I'm sorry, we've reached the limit of what I can do on this call. \
+                Please call back anytime, or ask for our service advisor. Goodbye!"
+                .to_owned(),
         }
     }
 }

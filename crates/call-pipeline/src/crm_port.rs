@@ -30,6 +30,12 @@ impl CrmPort {
             now,
         }
     }
+
+    /// Sets the limits the tools enforce (see `crm::tools::ToolLimits`).
+    pub fn with_tool_limits(mut self, limits: crm::tools::ToolLimits) -> Self {
+        self.tools = self.tools.with_limits(limits);
+        self
+    }
 }
 
 #[async_trait]
@@ -75,7 +81,7 @@ impl CallCrm for CrmPort {
             },
             call_type: Some(record.call_type.clone()),
             started_at: record.started_at,
-            ended_at: Some(record.ended_at),
+            ended_at: record.ended_at,
             status: record.status.clone(),
             summary: Some(serde_json::json!({
                 "conversation": record.summary,

@@ -11,6 +11,7 @@
 //! Must not depend on: axum or any HTTP server, vendor crates (`deepgram`, `openai`,
 //! `elevenlabs`), or the process environment.
 
+mod admission;
 mod barge_in;
 mod call;
 mod capture;
@@ -25,6 +26,7 @@ mod sentences;
 mod token;
 mod turn;
 
+pub use admission::{AdmissionConfig, Admitted, PendingSlot, Refusal, StreamAdmission};
 pub use call::{CallDeps, CallOutcome, CallStatus, run_call};
 pub use capture::CAPTURE_FORMAT_VERSION;
 pub use config::PipelineConfig;
@@ -34,4 +36,6 @@ pub use crm_port::CrmPort;
 pub use outbox::{OutboxWorker, RecordOutbox};
 pub use phone::{PhoneError, PhoneLink};
 pub use ports::{CallControl, CallCrm, CallRecord, NoCallControl, PortError, ToolCallContext};
-pub use token::{STREAM_TOKEN_PARAMETER, stream_token, verify_stream_token};
+pub use token::{
+    STREAM_TOKEN_PARAMETER, TokenClaims, TokenError, issue_stream_token, verify_stream_token,
+};

@@ -95,9 +95,9 @@ pub struct CallRecord {
     pub call_type: String,
     /// When the stream started.
     pub started_at: DateTime<Utc>,
-    /// When the call ended for us.
-    pub ended_at: DateTime<Utc>,
-    /// `completed`, `transferred`, `failed`, …
+    /// When the call ended for us; `None` in the record written when the call starts.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// `in_progress` (at start), then `completed`, `transferred`, `failed`, …
     pub status: String,
     /// The manager's summary (the seed's shape).
     pub summary: serde_json::Value,

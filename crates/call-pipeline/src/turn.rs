@@ -4,7 +4,13 @@
 //! The turn task never touches TTS or the socket: it sends `TurnEvent`s to the driver, which owns
 //! the TTS handle and the playback state, so barge-in has one place to act.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Instant,
+};
 
 use futures::StreamExt;
 use providers::{
@@ -57,6 +63,8 @@ pub(crate) struct TurnInput {
     pub(crate) turn_tx: mpsc::Sender<TurnEvent>,
     pub(crate) cancel: CancellationToken,
     pub(crate) capture: Option<Capture>,
+    /// Bookings this call has made so far (shared by all of its turns).
+    pub(crate) bookings: Arc<AtomicU32>,
 }
 
 /// Runs one bot turn to completion or cancellation.
@@ -71,7 +79,9 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         turn_tx,
         cancel,
         capture,
+        bookings,
     } = input;
+    let known_tools: Vec<String> = crm.tools().into_iter().map(|spec| spec.name).collect();
     let mut usage = Usage::default();
     let mut spoke = false;
     let mut first_token_seen = false;
@@ -133,11 +143,39 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
             tool_calls: tool_calls.clone(),
         };
         let mut results = Vec::with_capacity(tool_calls.len());
-        for call in &tool_calls {
+        for (index, call) in tool_calls.iter().enumerate() {
             let started = Instant::now();
-            let result = crm
-                .execute_tool(&call.name, &call.arguments, &tool_context)
-                .await;
+            let is_booking = call.name == "book_appointment";
+            let refusal = if index >= config.max_tool_calls_per_round {
+                Some((
+                    "too_many_tool_calls",
+                    "too many tool calls at once; call one tool at a time",
+                ))
+            } else if is_booking && bookings.load(Ordering::Relaxed) >= config.max_bookings_per_call
+            {
+                Some((
+                    "booking_limit",
+                    "this call already booked the most appointments one call may book; offer \
+                     to have the service advisor call back for more",
+                ))
+            } else {
+                None
+            };
+            let result = match refusal {
+                Some((code, message)) => {
+                    warn!(
+                        turn,
+                        tool = tool_label(&known_tools, &call.name),
+                        code,
+                        "tool call refused by a limit"
+                    );
+                    serde_json::json!({"ok": false, "error": {"code": code, "message": message}})
+                }
+                None => {
+                    crm.execute_tool(&call.name, &call.arguments, &tool_context)
+                        .await
+                }
+            };
             if let Some(capture) = &capture {
                 capture.tool(turn, &call.name, &call.arguments, &result);
             }
@@ -145,14 +183,18 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
                 .get("ok")
                 .and_then(serde_json::Value::as_bool)
                 .unwrap_or(true);
+            if ok && is_booking && refusal.is_none() {
+                bookings.fetch_add(1, Ordering::Relaxed);
+            }
+            let label = tool_label(&known_tools, &call.name);
             info!(
                 turn,
-                tool = call.name,
+                tool = label,
                 ok,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "tool call"
             );
-            metrics::counter!("voice_tool_calls_total", "tool" => call.name.clone(), "ok" => ok.to_string()).increment(1);
+            metrics::counter!("voice_tool_calls_total", "tool" => label.to_owned(), "ok" => ok.to_string()).increment(1);
             results.push(ChatMessage::Tool {
                 tool_call_id: call.id.clone(),
                 content: result.to_string(),
@@ -232,6 +274,15 @@ async fn stream_round(
     }
     let text = text.trim().to_owned();
     Ok(((!text.is_empty()).then_some(text), tool_calls, usage))
+}
+
+/// The metric and log label of a tool name: a known tool's name, else `unknown` (the model's
+/// text must not create label values).
+fn tool_label<'a>(known: &'a [String], name: &str) -> &'a str {
+    known
+        .iter()
+        .find(|known| known.as_str() == name)
+        .map_or("unknown", String::as_str)
 }
 
 fn add_usage(total: &mut Usage, more: Usage) {

@@ -74,7 +74,8 @@ pub struct CallRecord {
 
 impl Crm {
     /// Inserts or replaces the record for `record.call_sid`, so a retried final write does not
-    /// create a second row. `created_at` stays from the first write.
+    /// create a second row. `created_at` stays from the first write. A record without `ended_at`
+    /// (written when the call starts) only inserts: it never replaces a stored record.
     pub async fn record_call(&self, record: &CallRecord) -> Result<(), CrmError> {
         if record.call_sid.trim().is_empty() {
             return Err(CrmError::InvalidArgument("call SID is empty".to_owned()));
@@ -102,25 +103,33 @@ impl Crm {
             updated_at: Set(stamp),
             ..Default::default()
         };
-        let on_conflict = OnConflict::column(call::Column::CallSid)
-            .update_columns([
-                call::Column::CustomerId,
-                call::Column::CallerPhone,
-                call::Column::Direction,
-                call::Column::CallType,
-                call::Column::StartedAt,
-                call::Column::EndedAt,
-                call::Column::Status,
-                call::Column::Summary,
-                call::Column::Transcript,
-                call::Column::Escalated,
-                call::Column::EscalationReason,
-                call::Column::PromptTokens,
-                call::Column::CompletionTokens,
-                call::Column::TotalTokens,
-                call::Column::UpdatedAt,
-            ])
-            .to_owned();
+        // A record of a call still in progress (no `ended_at`) only ever creates the row: it
+        // never replaces what is stored, so it cannot overwrite a final record that landed first.
+        let on_conflict = if record.ended_at.is_none() {
+            OnConflict::column(call::Column::CallSid)
+                .do_nothing()
+                .to_owned()
+        } else {
+            OnConflict::column(call::Column::CallSid)
+                .update_columns([
+                    call::Column::CustomerId,
+                    call::Column::CallerPhone,
+                    call::Column::Direction,
+                    call::Column::CallType,
+                    call::Column::StartedAt,
+                    call::Column::EndedAt,
+                    call::Column::Status,
+                    call::Column::Summary,
+                    call::Column::Transcript,
+                    call::Column::Escalated,
+                    call::Column::EscalationReason,
+                    call::Column::PromptTokens,
+                    call::Column::CompletionTokens,
+                    call::Column::TotalTokens,
+                    call::Column::UpdatedAt,
+                ])
+                .to_owned()
+        };
         self.timed("record_call", async {
             call::Entity::insert(model)
                 .on_conflict(on_conflict)

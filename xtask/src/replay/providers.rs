@@ -211,7 +211,7 @@ impl ReplayCrm {
         )
         .await
         .context("opening the in-memory CRM")?;
-        crm.seed_demo(crm::DEMO_JSON)
+        crm.seed_demo(crm::DEMO_JSON, now)
             .await
             .context("seeding the demo CRM")?;
         Ok(Self {

@@ -15,7 +15,7 @@ use std::{
 use async_trait::async_trait;
 use call_pipeline::{
     CallControl, CallCrm, CallDeps, CallOutcome, CallRecord, PhoneLink, PipelineConfig, PortError,
-    RecordOutbox, ToolCallContext, run_call, stream_token,
+    RecordOutbox, StreamAdmission, ToolCallContext, issue_stream_token, run_call,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use conversation::{AppointmentInfo, CustomerProfile, ShopConfig, VehicleInfo};
@@ -32,7 +32,12 @@ use twilio::media::{Outbound, decode_outbound};
 pub(crate) const CALL_SID: &str = "CA00000000000000000000000000000001";
 pub(crate) const STREAM_SID: &str = "MZ00000000000000000000000000000001";
 pub(crate) const CALLER: &str = "+15555550123";
-pub(crate) const SECRET: &[u8] = b"test-secret";
+/// The shop's own number (`From` on calls the gateway places).
+pub(crate) const SHOP_NUMBER: &str = "+15555550100";
+pub(crate) const SECRET: &[u8] = b"test-secret-test-secret-test-secret";
+pub(crate) const ACCOUNT: &str = "AC00000000000000000000000000000001";
+/// The nonce of the token the simulated webhook issues.
+pub(crate) const NONCE: &str = "0123456789abcdef0123456789abcdef";
 
 /// 2026-11-24 10:00 in New York.
 pub(crate) fn now() -> DateTime<Utc> {
@@ -61,6 +66,7 @@ pub(crate) struct Scenario {
     pub(crate) llm: Vec<LlmReply>,
     pub(crate) customer: Option<CustomerProfile>,
     pub(crate) caller: Option<&'static str>,
+    /// The stream token to present; `None`: the one the webhook issues for these parameters.
     pub(crate) token: Option<String>,
     pub(crate) extra_params: Vec<(&'static str, String)>,
     pub(crate) actions: Vec<(Duration, CallerAction)>,
@@ -83,7 +89,7 @@ impl Default for Scenario {
             llm: Vec::new(),
             customer: None,
             caller: Some(CALLER),
-            token: Some(stream_token(SECRET, CALL_SID)),
+            token: None,
             extra_params: Vec::new(),
             actions: Vec::new(),
             can_transfer: true,
@@ -115,6 +121,17 @@ pub(crate) struct Report {
 }
 
 impl Report {
+    /// The newest record the call wrote (the final one, after the one written at call start).
+    pub(crate) fn final_record(&self) -> CallRecord {
+        self.crm
+            .records
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("the call wrote a record")
+    }
+
     pub(crate) fn clears(&self) -> usize {
         self.sent
             .iter()
@@ -192,7 +209,20 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
         sessions: sessions.clone(),
         call_control: control.clone(),
         shop: Arc::new(ShopConfig::default_shop()),
-        stream_secret: Some(Arc::from(SECRET)),
+        admission: Some(Arc::new(StreamAdmission::new(
+            Arc::from(SECRET),
+            call_pipeline::AdmissionConfig {
+                account_sid: Some(ACCOUNT.to_owned()),
+                token_lifetime: Duration::from_secs(120),
+                live_claim_ttl: Duration::from_secs(3600),
+                max_calls: 10,
+                max_pending: 10,
+                instance: "test".to_owned(),
+            },
+            sessions.clone(),
+        ))),
+        pending_slot: None,
+        handoff: None,
         records,
         now: Arc::new(now),
         capture_dir: scenario.capture_dir.clone(),
@@ -244,17 +274,27 @@ fn scenario_caller(scenario: &Scenario) -> CallerScript {
     if let Some(caller) = scenario.caller {
         params.insert("From".into(), json!(caller));
     }
-    if let Some(token) = &scenario.token {
-        params.insert("token".into(), json!(token));
-    }
     for (name, value) in &scenario.extra_params {
         params.insert((*name).into(), json!(value));
     }
+    let token = scenario.token.clone().unwrap_or_else(|| {
+        issue_stream_token(
+            SECRET,
+            CALL_SID,
+            ACCOUNT,
+            params
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str().unwrap_or_default())),
+            now(),
+            NONCE,
+        )
+    });
+    params.insert("token".into(), json!(token));
     let start = json!({
         "event": "start",
         "sequenceNumber": "1",
         "start": {
-            "accountSid": "AC00000000000000000000000000000001",
+            "accountSid": ACCOUNT,
             "streamSid": STREAM_SID,
             "callSid": CALL_SID,
             "tracks": ["inbound"],

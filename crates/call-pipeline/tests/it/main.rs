@@ -2,3 +2,4 @@
 
 mod calls;
 mod harness;
+mod outbox_crash;

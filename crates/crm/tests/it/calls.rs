@@ -75,6 +75,18 @@ async fn record_call_upserts_by_call_sid(db: TestDb) {
         }
     );
 
+    // The start-of-call record arriving late (a retry, a spool reloaded after a crash) never
+    // replaces the final one.
+    crm.record_call(&started).await.unwrap();
+    assert_eq!(
+        crm.get_call(&started.call_sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "escalated"
+    );
+
     // A withheld number is stored as given.
     let anonymous = CallRecord {
         call_sid: "CAanon".into(),

@@ -1,0 +1,242 @@
+//! Which media streams become calls: the token check, single use, one live stream per call, and
+//! the concurrent-call limit, decided before any provider, the CRM or a session is touched.
+//!
+//! A WebSocket that reaches the stream route holds a *pending* slot (a small, separate cap, and a
+//! short start timeout) until its `start` frame arrives; a flood of junk sockets therefore fills
+//! only the pending slots, never the call slots real callers need. `StreamAdmission::admit` then:
+//! 1. verifies the token (`token.rs`: call, account, parameters, age);
+//! 2. checks `start.accountSid` against the configured account;
+//! 3. claims the token's nonce (single use, for the token's lifetime) and the call SID (at most one
+//!    live stream per call) in the shared session store, so this holds across gateway instances
+//!    on one Redis. If the shared store cannot be reached the claims fall back to this process
+//!    (logged): a Redis outage then still stops replays on this instance, and the token's short
+//!    lifetime bounds a replay to another instance;
+//! 4. takes a call slot (`MAX_CONCURRENT_CALLS`), counted only for streams that passed 1 to 3.
+//!
+//! `Admitted::release` frees the call slot and the live-call claim when the call ends; the nonce
+//! claim stays until it expires, so a token is never accepted twice.
+
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use session_store::{MemorySessionStore, SessionStore, SessionStoreConfig};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::warn;
+use twilio::media::Start;
+
+use crate::token::{TokenError, verify_stream_token};
+
+/// Settings of `StreamAdmission`.
+#[derive(Debug, Clone)]
+pub struct AdmissionConfig {
+    /// The account whose streams are accepted (`start.accountSid` must equal it); `None` when the
+    /// gateway has no account configured (the token still binds the account the webhook named).
+    pub account_sid: Option<String>,
+    /// How long after the webhook a stream may present its token.
+    pub token_lifetime: Duration,
+    /// How long a live-call claim lasts if its gateway dies without releasing it (longer than the
+    /// longest call).
+    pub live_claim_ttl: Duration,
+    /// Calls at once (`MAX_CONCURRENT_CALLS`).
+    pub max_calls: usize,
+    /// Sockets at once that have not yet presented a valid `start`.
+    pub max_pending: usize,
+    /// This instance's name in claims (for logs and compare-and-delete).
+    pub instance: String,
+}
+
+/// Why a stream was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The token is missing, malformed, forged or expired.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// `start.accountSid` is not the configured account.
+    #[error("stream from another account")]
+    AccountMismatch,
+    /// The token was already used by an earlier stream.
+    #[error("stream token already used")]
+    Replayed,
+    /// Another stream of the same call is live.
+    #[error("a stream for this call is already live")]
+    AlreadyLive,
+    /// Every call slot is taken.
+    #[error("at capacity")]
+    AtCapacity,
+}
+
+impl Refusal {
+    /// A short snake_case label for metrics and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Token(err) => err.label(),
+            Self::AccountMismatch => "account_mismatch",
+            Self::Replayed => "token_replayed",
+            Self::AlreadyLive => "already_live",
+            Self::AtCapacity => "at_capacity",
+        }
+    }
+}
+
+/// The gatekeeper shared by every stream of one gateway.
+pub struct StreamAdmission {
+    secret: Arc<[u8]>,
+    config: AdmissionConfig,
+    shared: Arc<dyn SessionStore>,
+    local: Arc<dyn SessionStore>,
+    calls: Arc<Semaphore>,
+    pending: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for StreamAdmission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamAdmission")
+            .field("config", &self.config)
+            .field("active_calls", &self.active_calls())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A socket's place while it has not yet shown a valid `start`; freed on drop or `free`.
+#[derive(Debug, Default)]
+pub struct PendingSlot(Mutex<Option<OwnedSemaphorePermit>>);
+
+impl PendingSlot {
+    /// Frees the slot (idempotent).
+    pub fn free(&self) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+}
+
+/// An admitted call: its call slot and live-call claim, released by `release`.
+#[derive(Debug)]
+pub struct Admitted {
+    _permit: OwnedSemaphorePermit,
+    live: Option<(Arc<dyn SessionStore>, String, String)>,
+}
+
+impl Admitted {
+    /// Frees the call slot and the live-call claim.
+    pub async fn release(self) {
+        if let Some((store, key, owner)) = &self.live
+            && let Err(err) = store.release(key, owner).await
+        {
+            warn!(error = %err, "could not release the live-call claim; it expires on its own");
+        }
+    }
+}
+
+impl StreamAdmission {
+    /// A gatekeeper verifying tokens with `secret` and claiming in `shared`.
+    pub fn new(secret: Arc<[u8]>, config: AdmissionConfig, shared: Arc<dyn SessionStore>) -> Self {
+        let local = MemorySessionStore::new(&SessionStoreConfig::default())
+            .expect("the default session store config is valid");
+        Self {
+            secret,
+            calls: Arc::new(Semaphore::new(config.max_calls)),
+            pending: Arc::new(Semaphore::new(config.max_pending)),
+            config,
+            shared,
+            local: Arc::new(local),
+        }
+    }
+
+    /// The secret tokens are signed with (the webhook issues them).
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    /// The configured token lifetime.
+    pub fn token_lifetime(&self) -> Duration {
+        self.config.token_lifetime
+    }
+
+    /// Calls admitted and not yet released.
+    pub fn active_calls(&self) -> usize {
+        self.config.max_calls - self.calls.available_permits()
+    }
+
+    /// Whether a call slot is free now (the webhook's check; `admit` is the one that counts).
+    pub fn has_capacity(&self) -> bool {
+        self.calls.available_permits() > 0
+    }
+
+    /// A pending slot for a new socket, or `None` when too many sockets are waiting for `start`.
+    pub fn try_begin(&self) -> Option<Arc<PendingSlot>> {
+        let permit = self.pending.clone().try_acquire_owned().ok()?;
+        Some(Arc::new(PendingSlot(Mutex::new(Some(permit)))))
+    }
+
+    /// Decides whether the stream that sent `start` becomes a call (see the module docs).
+    pub async fn admit(&self, start: &Start, now: DateTime<Utc>) -> Result<Admitted, Refusal> {
+        let call_sid = start.call_sid.as_str();
+        let claims = verify_stream_token(
+            &self.secret,
+            call_sid,
+            start.account_sid.as_str(),
+            &start.custom_parameters,
+            now,
+            self.config.token_lifetime,
+        )?;
+        if let Some(account) = &self.config.account_sid
+            && account != start.account_sid.as_str()
+        {
+            return Err(Refusal::AccountMismatch);
+        }
+        let owner = format!("{}/{}", self.config.instance, claims.nonce);
+        // The nonce stays claimed a little past the token's lifetime (clock skew).
+        let token_ttl = self.config.token_lifetime + Duration::from_secs(60);
+        if !self
+            .claim(&format!("token_{}", claims.nonce), &owner, token_ttl)
+            .await?
+            .0
+        {
+            return Err(Refusal::Replayed);
+        }
+        let live_key = format!("live_{call_sid}");
+        let (live, store) = self
+            .claim(&live_key, &owner, self.config.live_claim_ttl)
+            .await?;
+        if !live {
+            return Err(Refusal::AlreadyLive);
+        }
+        let Ok(permit) = self.calls.clone().try_acquire_owned() else {
+            if let Err(err) = store.release(&live_key, &owner).await {
+                warn!(error = %err, "could not release the live-call claim of a refused stream");
+            }
+            return Err(Refusal::AtCapacity);
+        };
+        Ok(Admitted {
+            _permit: permit,
+            live: Some((store, live_key, owner)),
+        })
+    }
+
+    /// Claims in the shared store, or in this process when the shared store cannot answer.
+    async fn claim(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<(bool, Arc<dyn SessionStore>), Refusal> {
+        match self.shared.claim(key, owner, ttl).await {
+            Ok(held) => Ok((held, self.shared.clone())),
+            Err(err) => {
+                warn!(error = %err, "shared claim store unavailable; claiming in this process only");
+                metrics::counter!("voice_stream_claims_local_total").increment(1);
+                match self.local.claim(key, owner, ttl).await {
+                    Ok(held) => Ok((held, self.local.clone())),
+                    // The local store only refuses malformed keys, which a verified token and a
+                    // decoded call SID cannot make; refuse rather than admit unchecked.
+                    Err(_) => Err(Refusal::Replayed),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
