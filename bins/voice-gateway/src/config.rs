@@ -142,6 +142,8 @@ pub(crate) struct Config {
     pub(crate) log_transcripts: bool,
     /// `HTTP_MAX_CONNECTIONS`: open HTTP/WebSocket connections at once; more wait to be accepted.
     pub(crate) http_max_connections: NonZeroUsize,
+    /// `HTTP_HEADER_TIMEOUT_SECS`: how long a client has to send a request's headers.
+    pub(crate) http_header_timeout: Duration,
 }
 
 /// The shortest `STREAM_TOKEN_SECRET` accepted, in bytes (an HMAC-SHA256 key).
@@ -269,6 +271,7 @@ impl Config {
             u32::try_from(whole("MAX_BOOKINGS_PER_CALL", 2)).unwrap_or(u32::MAX);
         let max_bookings_per_customer_per_day =
             u32::try_from(whole("MAX_BOOKINGS_PER_CUSTOMER_PER_DAY", 3)).unwrap_or(u32::MAX);
+        let http_header_timeout = Duration::from_secs(whole("HTTP_HEADER_TIMEOUT_SECS", 10).max(1));
         let non_zero = |n: u64| NonZeroUsize::new(usize::try_from(n).unwrap_or(1).max(1));
         let max_pending_streams =
             non_zero(whole("MAX_PENDING_STREAMS", 64)).unwrap_or(NonZeroUsize::MIN);
@@ -350,6 +353,7 @@ impl Config {
             outbound_to_non_customers,
             log_transcripts,
             http_max_connections,
+            http_header_timeout,
         };
         if problems.is_empty() {
             Ok(config)

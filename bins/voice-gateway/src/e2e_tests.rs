@@ -20,6 +20,8 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 use twilio::{AuthToken, CallSid, signature::compute_signature};
 
+mod security;
+
 use crate::{
     app::{Overrides, Providers},
     config::Config,
@@ -93,6 +95,8 @@ struct Setup {
     redis_url: Option<String>,
     /// Base URL of a local Twilio REST mock: the real `TwilioCallControl` is used then.
     twilio_api: Option<String>,
+    /// Appended to the gateway's address to make `PUBLIC_URL` (a proxy's path prefix).
+    public_path: &'static str,
     /// More environment; a blank value unsets a key the harness sets.
     env: Vec<(&'static str, String)>,
     /// Seconds added to the fixed test clock (a test moves time by storing into it).
@@ -109,6 +113,7 @@ impl Default for Setup {
             seed: true,
             redis_url: None,
             twilio_api: None,
+            public_path: "",
             env: Vec::new(),
             clock_offset: Arc::default(),
         }
@@ -147,7 +152,7 @@ async fn start(setup: Setup) -> Gateway {
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let mut env: HashMap<&str, String> = HashMap::from([
-        ("PUBLIC_URL", base.clone()),
+        ("PUBLIC_URL", format!("{base}{}", setup.public_path)),
         ("DATABASE_URL", database_url.clone()),
         ("TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
         ("API_TOKEN", API_TOKEN.to_owned()),
@@ -328,7 +333,19 @@ impl TwilioStream {
                 .headers_mut()
                 .insert("X-Twilio-Signature", signature.parse().unwrap());
         }
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        // A socket that just closed frees its pending slot a moment after the client sees the
+        // close: retry the few upgrades refused meanwhile (503) without waiting on a clock.
+        let mut attempts = 0;
+        let (socket, _) = loop {
+            match tokio_tungstenite::connect_async(request.clone()).await {
+                Ok(connected) => break connected,
+                Err(err) if err.to_string().contains("503") && attempts < 100 => {
+                    attempts += 1;
+                    tokio::task::yield_now().await;
+                }
+                Err(err) => panic!("stream upgrade failed: {err}"),
+            }
+        };
         let (mut sink, mut stream) = socket.split();
         let custom: serde_json::Map<String, Value> =
             params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();

@@ -5,7 +5,7 @@
 //! limit, so a client trickling a request header byte by byte (slowloris) or opening sockets by
 //! the thousand would hold the gateway's file descriptors and memory. Here:
 //! - at most `max_connections` connections are open; the next `accept` waits for one to close;
-//! - HTTP/1 request headers must arrive within `HEADER_READ_TIMEOUT`;
+//! - HTTP/1 request headers must arrive within `header_timeout` (`HTTP_HEADER_TIMEOUT_SECS`);
 //! - a request (body read and handler) must finish within `REQUEST_TIMEOUT` (routes.rs applies
 //!   it; a WebSocket upgrade finishes at once, the stream then lives on its own);
 //! - Nagle is off on every socket: media frames and marks are small writes that must not wait
@@ -23,8 +23,6 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-/// How long a client has to send a request's headers.
-pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one request (not a WebSocket stream) may take, body included.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -34,6 +32,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     max_connections: usize,
+    header_timeout: Duration,
     stop: CancellationToken,
     grace: Duration,
 ) {
@@ -43,7 +42,7 @@ pub(crate) async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(header_timeout);
     builder.http2().timer(TokioTimer::new());
     loop {
         let permit = tokio::select! {

@@ -60,6 +60,7 @@ pub(crate) async fn run(
         listener,
         routes::router(state.clone()),
         state.config.http_max_connections.get(),
+        state.config.http_header_timeout,
         http_stop.clone(),
         Duration::from_secs(1),
     ));

@@ -371,6 +371,7 @@ async fn run_admitted(
         end_after_playback: None,
         length_deadline: Some(tokio::time::Instant::now() + config.max_call_duration),
         user_turns: 0,
+        shutting_down: false,
         bookings: Arc::default(),
         timings: Vec::new(),
         session_tx: None,
@@ -562,6 +563,8 @@ struct CallState {
     length_deadline: Option<tokio::time::Instant>,
     /// Caller turns so far.
     user_turns: u32,
+    /// The server is stopping: the call is being handed over.
+    shutting_down: bool,
     /// Bookings made by this call's turns.
     bookings: Arc<std::sync::atomic::AtomicU32>,
     timings: Vec<Value>,
@@ -1335,6 +1338,10 @@ impl CallState {
                 info!("call transferred to the advisor");
                 self.transfer = TransferState::Transferred;
                 self.status = CallStatus::Transferred;
+                if self.shutting_down {
+                    // Twilio now plays the advisor's TwiML; nothing waits for its `stop`.
+                    self.end_after_playback = Some(tokio::time::Instant::now());
+                }
             }
             Err(err) => {
                 error!(error = %err, "transfer failed; offering a callback");
@@ -1355,6 +1362,7 @@ impl CallState {
             return;
         }
         warn!("gateway shutting down: handing the call over");
+        self.shutting_down = true;
         metrics::counter!("voice_shutdown_handoffs_total").increment(1);
         self.cancel_bot_turn();
         self.interrupt("shutdown").await;

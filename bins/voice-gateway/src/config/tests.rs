@@ -90,3 +90,52 @@ fn blank_values_count_as_unset() {
     assert!(config.openai_api_key.is_none());
     assert!(config.redis_url.is_none());
 }
+
+#[test]
+fn a_twilio_token_without_a_public_url_is_a_startup_error() {
+    let err = load(&[("TWILIO_AUTH_TOKEN", "tok")]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("TWILIO_AUTH_TOKEN is set but PUBLIC_URL is not"),
+        "{err}"
+    );
+    assert!(
+        load(&[
+            ("TWILIO_AUTH_TOKEN", "tok"),
+            ("PUBLIC_URL", "https://gw.example.com/voice")
+        ])
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_short_stream_token_secret_is_refused() {
+    let err = load(&[("STREAM_TOKEN_SECRET", "too-short")]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("STREAM_TOKEN_SECRET: must be at least 32 bytes"),
+        "{err}"
+    );
+    let ok = load(&[("STREAM_TOKEN_SECRET", &"k".repeat(32))]).unwrap();
+    assert!(
+        !format!("{ok:?}").contains(&"k".repeat(32)),
+        "the secret never prints"
+    );
+}
+
+#[test]
+fn security_switches_are_off_unless_said_and_typos_are_errors() {
+    let config = load(&[]).unwrap();
+    assert!(!config.allow_unsigned_twilio);
+    assert!(!config.log_transcripts);
+    assert!(!config.outbound_to_non_customers);
+    assert_eq!(config.stream_token_ttl, Duration::from_secs(120));
+    assert_eq!(config.drain_timeout, Duration::from_secs(18));
+    assert!(
+        load(&[("ALLOW_UNSIGNED_TWILIO", "true"), ("LOG_TRANSCRIPTS", "1")])
+            .unwrap()
+            .allow_unsigned_twilio
+    );
+    let err = load(&[("ALLOW_UNSIGNED_TWILIO", "yess"), ("MAX_CALL_SECS", "long")]).unwrap_err();
+    assert_eq!(err.problems.len(), 2, "{err}");
+}
