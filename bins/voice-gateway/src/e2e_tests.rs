@@ -95,6 +95,8 @@ struct Setup {
     redis_url: Option<String>,
     /// Base URL of a local Twilio REST mock: the real `TwilioCallControl` is used then.
     twilio_api: Option<String>,
+    /// Whether the recording call control can transfer (false: escalations offer a callback).
+    can_transfer: bool,
     /// Appended to the gateway's address to make `PUBLIC_URL` (a proxy's path prefix).
     public_path: &'static str,
     /// More environment; a blank value unsets a key the harness sets.
@@ -113,6 +115,7 @@ impl Default for Setup {
             seed: true,
             redis_url: None,
             twilio_api: None,
+            can_transfer: true,
             public_path: "",
             env: Vec::new(),
             clock_offset: Arc::default(),
@@ -121,6 +124,7 @@ impl Default for Setup {
 }
 
 struct RecordingControl {
+    can_transfer: bool,
     transfers: Arc<Mutex<Vec<String>>>,
     transferred: Option<Signal>,
 }
@@ -128,7 +132,7 @@ struct RecordingControl {
 #[async_trait]
 impl CallControl for RecordingControl {
     fn can_transfer(&self) -> bool {
-        true
+        self.can_transfer
     }
     async fn transfer_to_advisor(&self, call_sid: &CallSid) -> Result<(), PortError> {
         self.transfers
@@ -192,6 +196,7 @@ async fn start(setup: Setup) -> Gateway {
     });
     let transferred = Signal::new();
     let control = RecordingControl {
+        can_transfer: setup.can_transfer,
         transfers: Arc::default(),
         transferred: Some(transferred.clone()),
     };

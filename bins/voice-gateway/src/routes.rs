@@ -42,6 +42,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/twilio/status", post(status_callback))
         .route("/api/calls", post(create_outbound_call).get(list_calls))
         .route("/api/calls/{call_sid}", get(get_call))
+        .route("/api/callbacks", get(list_callbacks))
+        .route("/api/callbacks/{id}/done", post(complete_callback))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
@@ -624,6 +626,51 @@ async fn list_calls(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
             Json(json!({"active": active, "error": err.to_string()})),
         )
             .into_response(),
+    }
+}
+
+/// `GET /api/callbacks[?all=true]`: callers a person must call back (open ones by default).
+async fn list_callbacks(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(rejection) = check_bearer(&state, &headers) {
+        return rejection.into_response();
+    }
+    let Some(crm) = &state.crm_store else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let include_done = query.get("all").is_some_and(|v| v == "true");
+    match crm.callback_requests(include_done, 500).await {
+        // The staff calling back need the whole number; the API is behind `API_TOKEN`.
+        Ok(requests) => Json(json!({"callbacks": requests})).into_response(),
+        Err(err) => {
+            warn!(error = %err, "listing callback requests failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// `POST /api/callbacks/{id}/done`: a person called back.
+async fn complete_callback(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(rejection) = check_bearer(&state, &headers) {
+        return rejection.into_response();
+    }
+    let Some(crm) = &state.crm_store else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    match crm.complete_callback(id, (state.clock)()).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => StatusCode::NOT_FOUND.into_response(),
+        Err(err) => {
+            warn!(error = %err, "completing a callback request failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
     }
 }
 

@@ -332,6 +332,7 @@ async fn run_admitted(
         completion_tokens: 0,
         total_tokens: 0,
         timings: Value::Array(Vec::new()),
+        callback_reason: None,
     };
 
     let tracker = TaskTracker::new();
@@ -1618,6 +1619,12 @@ impl CallState {
             completion_tokens: self.usage.completion_tokens,
             total_tokens: u64::from(self.usage.total_tokens),
             timings: Value::Array(std::mem::take(&mut self.timings)),
+            callback_reason: (self.transfer == TransferState::CallbackOffered).then(|| {
+                escalation_reason.map_or_else(
+                    || "callback requested".to_owned(),
+                    |reason| reason.as_str().to_owned(),
+                )
+            }),
         };
         self.deps.records.submit(record).await;
         if let (Some(capture), Some(dir)) = (self.capture.take(), self.deps.capture_dir.clone()) {

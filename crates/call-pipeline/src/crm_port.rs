@@ -67,6 +67,7 @@ impl CallCrm for CrmPort {
     }
 
     async fn record_call(&self, record: &CallRecord) -> Result<(), PortError> {
+        let record_callback = record.callback_reason.clone();
         let record = crm::CallRecord {
             call_sid: record.call_sid.clone(),
             customer_id: record.customer_id,
@@ -99,6 +100,23 @@ impl CallCrm for CrmPort {
         };
         self.store
             .record_call(&record)
+            .await
+            .map_err(|err| PortError(err.to_string()))?;
+        let Some(reason) = &record_callback else {
+            return Ok(());
+        };
+        // Idempotent by call SID, so a record written again after a crash adds nothing.
+        self.store
+            .request_callback(&crm::CallbackRequest {
+                id: 0,
+                call_sid: record.call_sid.clone(),
+                customer_id: record.customer_id,
+                phone: record.caller_phone.clone(),
+                reason: Some(reason.clone()),
+                status: "open".to_owned(),
+                created_at: record.ended_at.unwrap_or(record.started_at),
+                done_at: None,
+            })
             .await
             .map_err(|err| PortError(err.to_string()))
     }

@@ -115,4 +115,8 @@ pub struct CallRecord {
     pub total_tokens: u64,
     /// Per-turn latency figures.
     pub timings: serde_json::Value,
+    /// A person must call the caller back, for this reason (escalation without a transfer).
+    /// Written with the record, so it is as durable as the record.
+    #[serde(default)]
+    pub callback_reason: Option<String>,
 }

@@ -13,6 +13,7 @@
 //! `twilio`, `session-store`, or the process environment.
 
 mod appointments;
+mod callbacks;
 mod calls;
 mod entity;
 mod error;
@@ -30,6 +31,7 @@ use conversation::{AppointmentInfo, CustomerProfile, ShopConfig, VehicleInfo};
 pub use appointments::{
     Appointment, AppointmentStatus, BookedVia, BookingRequest, NewCustomer, NewVehicle,
 };
+pub use callbacks::CallbackRequest;
 pub use calls::{CallDirection, CallRecord};
 pub use error::{CrmError, DatabaseError};
 pub use phone::{mask_phone, normalize_phone};
@@ -94,6 +96,8 @@ pub trait CrmStore: Send + Sync + 'static {
     async fn get_appointment(&self, appointment_id: i64) -> Result<Option<Appointment>, CrmError>;
     /// See `Crm::record_call`.
     async fn record_call(&self, record: &CallRecord) -> Result<(), CrmError>;
+    /// See `Crm::request_callback`.
+    async fn request_callback(&self, request: &CallbackRequest) -> Result<(), CrmError>;
     /// See `Crm::ping`.
     async fn ping(&self) -> Result<(), CrmError>;
 }
@@ -163,6 +167,9 @@ impl CrmStore for Crm {
     }
     async fn record_call(&self, record: &CallRecord) -> Result<(), CrmError> {
         Crm::record_call(self, record).await
+    }
+    async fn request_callback(&self, request: &CallbackRequest) -> Result<(), CrmError> {
+        Crm::request_callback(self, request).await
     }
     async fn ping(&self) -> Result<(), CrmError> {
         Crm::ping(self).await

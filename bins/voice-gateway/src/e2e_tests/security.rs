@@ -640,3 +640,65 @@ async fn calls_still_running_after_the_drain_are_handed_to_the_advisor() {
     assert_eq!(record.status, "transferred");
     drop(call);
 }
+
+#[tokio::test]
+async fn an_escalation_without_a_transfer_leaves_a_durable_callback_request() {
+    let gateway = start(Setup {
+        can_transfer: false,
+        stt: SttScript::new().step(
+            SttTrigger::AfterAudioFrames(15),
+            SttScriptEvent::speech_final("I want to speak to a manager"),
+        ),
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA995", JOHN).await;
+    let call = TwilioStream::open(&gateway, "CA995", &parameters(&twiml), true).await;
+    call.wait_until("the callback line", || {
+        gateway.tts.received_text().contains("call you back")
+    })
+    .await;
+    call.hang_up("CA995").await;
+    let api = |path: &str| {
+        reqwest::Client::new()
+            .get(format!("{}{path}", gateway.base))
+            .bearer_auth(API_TOKEN)
+            .send()
+    };
+    // The record lands through the outbox; the request is listed once it has.
+    let listed: Value = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let listed: Value = api("/api/callbacks").await.unwrap().json().await.unwrap();
+            if listed["callbacks"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+            {
+                return listed;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the callback request was listed");
+    let request = &listed["callbacks"][0];
+    assert_eq!(request["call_sid"], "CA995");
+    assert_eq!(request["phone"], JOHN);
+    assert_eq!(request["reason"], "manager_request");
+    let id = request["id"].as_i64().unwrap();
+    let done = reqwest::Client::new()
+        .post(format!("{}/api/callbacks/{id}/done", gateway.base))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 204);
+    let after: Value = api("/api/callbacks").await.unwrap().json().await.unwrap();
+    assert_eq!(after["callbacks"], json!([]));
+    let unauthenticated = reqwest::Client::new()
+        .get(format!("{}/api/callbacks", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    gateway.shutdown().await;
+}

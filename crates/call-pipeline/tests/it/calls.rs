@@ -375,6 +375,11 @@ async fn escalation_without_transfer_offers_a_callback() {
     let session = report.session.unwrap();
     assert_eq!(session["callback_requested"], true);
     assert_eq!(session["escalation_triggered"], true);
+    // The request travels with the durable call record, not only the session.
+    assert_eq!(
+        report.final_record().callback_reason.as_deref(),
+        Some("manager_request")
+    );
 }
 
 /// Silence: one check-in, then a polite goodbye, then the gateway ends the call.

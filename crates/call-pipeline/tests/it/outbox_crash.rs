@@ -65,6 +65,7 @@ fn record(call_sid: &str, ended: bool) -> CallRecord {
         completion_tokens: 0,
         total_tokens: 0,
         timings: json!([]),
+        callback_reason: None,
     }
 }
 

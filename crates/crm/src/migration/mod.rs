@@ -4,12 +4,16 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261124_000001_create_tables;
+mod m20261204_000001_callback_requests;
 
 /// The list of migrations, oldest first.
 pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_create_tables::Migration)]
+        vec![
+            Box::new(m20261124_000001_create_tables::Migration),
+            Box::new(m20261204_000001_callback_requests::Migration),
+        ]
     }
 }

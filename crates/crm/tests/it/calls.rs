@@ -1,6 +1,6 @@
 //! Call records: upsert by call SID.
 
-use crm::{CallDirection, CallRecord, CrmError, NewCustomer};
+use crm::{CallDirection, CallRecord, CallbackRequest, CrmError, NewCustomer};
 use providers::Usage;
 use serde_json::json;
 
@@ -8,7 +8,8 @@ use crate::harness::{TestDb, both_backends, local};
 
 both_backends!(
     record_call_upserts_by_call_sid,
-    recent_calls_are_newest_first_and_ping_answers
+    recent_calls_are_newest_first_and_ping_answers,
+    callback_requests_are_one_per_call_and_can_be_marked_done
 );
 
 async fn record_call_upserts_by_call_sid(db: TestDb) {
@@ -139,4 +140,51 @@ async fn recent_calls_are_newest_first_and_ping_answers(db: TestDb) {
     crm.clone().close().await.unwrap();
     let err = crm.ping().await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
+}
+
+async fn callback_requests_are_one_per_call_and_can_be_marked_done(db: TestDb) {
+    let crm = &db.crm;
+    let request = |call_sid: &str, minute: u32| CallbackRequest {
+        id: 0,
+        call_sid: call_sid.into(),
+        customer_id: None,
+        phone: "(413) 555-0150".into(),
+        reason: Some("manager_request".into()),
+        status: "open".into(),
+        created_at: local(2026, 11, 24, 9, minute),
+        done_at: None,
+    };
+    crm.request_callback(&request("CA1", 0)).await.unwrap();
+    // Written again (the outbox retried after a crash): still one.
+    crm.request_callback(&request("CA1", 0)).await.unwrap();
+    crm.request_callback(&request("CA2", 5)).await.unwrap();
+    let open = crm.callback_requests(false, 10).await.unwrap();
+    let listed: Vec<(&str, &str, &str)> = open
+        .iter()
+        .map(|r| (r.call_sid.as_str(), r.phone.as_str(), r.status.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("CA1", "+14135550150", "open"),
+            ("CA2", "+14135550150", "open")
+        ]
+    );
+    let done_at = local(2026, 11, 24, 10, 0);
+    assert!(crm.complete_callback(open[0].id, done_at).await.unwrap());
+    assert!(
+        !crm.complete_callback(open[0].id, done_at).await.unwrap(),
+        "already done"
+    );
+    assert!(!crm.complete_callback(9999, done_at).await.unwrap());
+    let still_open = crm.callback_requests(false, 10).await.unwrap();
+    assert_eq!(still_open.len(), 1);
+    assert_eq!(still_open[0].call_sid, "CA2");
+    let all = crm.callback_requests(true, 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].done_at, Some(done_at));
+    assert!(matches!(
+        crm.request_callback(&request(" ", 0)).await,
+        Err(CrmError::InvalidArgument(_))
+    ));
 }
