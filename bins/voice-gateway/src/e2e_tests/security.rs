@@ -301,15 +301,16 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
     })
     .await;
     let addr = gateway.base.trim_start_matches("http://").to_owned();
-    // Two clients trickle a request header and never finish it.
+    // One client trickles a request header and never finishes it; one connects and sends
+    // nothing at all.
     let mut slow = Vec::new();
-    for _ in 0..2 {
-        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-            .await
-            .unwrap();
-        slow.push(tcp);
-    }
+    let mut trickle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    trickle
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    slow.push(trickle);
+    slow.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
     // Both connection slots are taken: a third client is not served meanwhile.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(300))
