@@ -56,6 +56,8 @@ pub(crate) struct AppState {
     pub(crate) admission: Arc<StreamAdmission>,
     /// `POST /api/calls` per minute.
     pub(crate) outbound_rate: crate::routes::RateLimit,
+    /// `POST /api/calls` per number.
+    pub(crate) outbound_cooldown: crate::routes::Cooldown,
     pub(crate) records: RecordOutbox,
     pub(crate) pipeline: Arc<PipelineConfig>,
     /// Every call in progress; shutdown waits on it.
@@ -244,6 +246,7 @@ pub(crate) async fn build(
             config.outbound_calls_per_minute.get(),
             Duration::from_secs(60),
         ),
+        outbound_cooldown: crate::routes::Cooldown::new(crate::routes::OUTBOUND_COOLDOWN),
         records,
         pipeline: Arc::new(pipeline_config(&config, overrides.pipeline)),
         calls: TaskTracker::new(),

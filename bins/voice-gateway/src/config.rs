@@ -200,6 +200,15 @@ impl Config {
             }
         };
         let public_url = get("PUBLIC_URL").and_then(|raw| match Url::parse(&raw) {
+            // Twilio's signatures and our stream tokens travel in these requests: plain http
+            // only for a gateway on this machine (tests, a local tunnel).
+            Ok(url) if url.scheme() == "http" && !is_loopback(&url) => {
+                problems.push(
+                    "PUBLIC_URL: must be https:// (http:// only for localhost or 127.0.0.1)"
+                        .to_owned(),
+                );
+                None
+            }
             Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {
                 Some(url)
             }
@@ -397,6 +406,16 @@ impl Config {
         self.redis_url
             .as_ref()
             .map(|url| redact_url_password(url.expose()))
+    }
+}
+
+/// Whether a URL's host is this machine.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

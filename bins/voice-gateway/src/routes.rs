@@ -463,6 +463,27 @@ async fn create_outbound_call(
     let Ok(to) = crm::normalize_phone(&request.to) else {
         return (StatusCode::BAD_REQUEST, "to must be a phone number (E.164)").into_response();
     };
+    // Rate limits first, so the customer check below cannot be used to probe numbers at will:
+    // a global per-minute limit and one call per number per `OUTBOUND_COOLDOWN`.
+    let now = tokio::time::Instant::now();
+    if !state.outbound_rate.try_acquire(now) {
+        metrics::counter!("voice_outbound_rate_limited_total").increment(1);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "60")],
+            "outbound call rate limit reached",
+        )
+            .into_response();
+    }
+    if !state.outbound_cooldown.try_acquire(&to, now) {
+        metrics::counter!("voice_outbound_rate_limited_total").increment(1);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "600")],
+            "this number was called recently",
+        )
+            .into_response();
+    }
     if !state.config.outbound_to_non_customers {
         let known = match &state.crm_store {
             Some(crm) => crm.lookup_customer(&to, (state.clock)()).await,
@@ -482,15 +503,6 @@ async fn create_outbound_call(
                 return StatusCode::SERVICE_UNAVAILABLE.into_response();
             }
         }
-    }
-    if !state.outbound_rate.try_acquire(tokio::time::Instant::now()) {
-        metrics::counter!("voice_outbound_rate_limited_total").increment(1);
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, "60")],
-            "outbound call rate limit reached",
-        )
-            .into_response();
     }
     let (Some(rest), Some(base)) = (&state.rest, &state.config.public_url) else {
         return (
@@ -754,6 +766,39 @@ impl RateLimit {
             return false;
         }
         recent.push_back(now);
+        true
+    }
+}
+
+/// How long after an outbound call the same number may not be called again through the API.
+pub(crate) const OUTBOUND_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// One event per key per `period` (outbound calls per number).
+#[derive(Debug)]
+pub(crate) struct Cooldown {
+    period: std::time::Duration,
+    last: std::sync::Mutex<HashMap<String, tokio::time::Instant>>,
+}
+
+impl Cooldown {
+    pub(crate) fn new(period: std::time::Duration) -> Self {
+        Self {
+            period,
+            last: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Counts an event for `key` at `now` unless the previous one is within the period.
+    pub(crate) fn try_acquire(&self, key: &str, now: tokio::time::Instant) -> bool {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        last.retain(|_, at| now.duration_since(*at) < self.period);
+        if last.contains_key(key) {
+            return false;
+        }
+        last.insert(key.to_owned(), now);
         true
     }
 }

@@ -6,15 +6,19 @@
 //! only the pending slots, never the call slots real callers need. `StreamAdmission::admit` then:
 //! 1. verifies the token (`token.rs`: call, account, parameters, age);
 //! 2. checks `start.accountSid` against the configured account;
-//! 3. claims the token's nonce (single use, for the token's lifetime) and the call SID (at most one
+//! 3. refuses a call SID that already ended here (an `ended_<sid>` mark, kept a day): Twilio's
+//!    webhook signatures carry no time, so a captured voice webhook replayed later would
+//!    otherwise mint a fresh token for a call that is over;
+//! 4. claims the token's nonce (single use, for the token's lifetime) and the call SID (at most one
 //!    live stream per call) in the shared session store, so this holds across gateway instances
-//!    on one Redis. If the shared store cannot be reached the claims fall back to this process
-//!    (logged): a Redis outage then still stops replays on this instance, and the token's short
-//!    lifetime bounds a replay to another instance;
-//! 4. takes a call slot (`MAX_CONCURRENT_CALLS`), counted only for streams that passed 1 to 3.
+//!    on one Redis. If that store cannot answer, the stream is refused (fail closed) and the
+//!    caller is handed to the advisor, like a caller over capacity;
+//! 5. takes a call slot (`MAX_CONCURRENT_CALLS`), counted only for streams that passed 1 to 4.
 //!
-//! `Admitted::release` frees the call slot and the live-call claim when the call ends; the nonce
-//! claim stays until it expires, so a token is never accepted twice.
+//! `Admitted::release` frees the call slot and the live-call claim when the call ends and marks
+//! the call ended; the nonce claim stays until it expires, so a token is never accepted twice.
+//! A call task that panics drops its `Admitted` unreleased: the live claim is then released in
+//! the background and the call is not marked ended (a later legitimate stream may resume it).
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -22,7 +26,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use session_store::{MemorySessionStore, SessionStore, SessionStoreConfig};
+use session_store::SessionStore;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::warn;
 use twilio::media::Start;
@@ -66,6 +70,12 @@ pub enum Refusal {
     /// Every call slot is taken.
     #[error("at capacity")]
     AtCapacity,
+    /// The call already ended on this fleet (a replayed webhook's token).
+    #[error("the call already ended")]
+    CallEnded,
+    /// The shared claim store (Redis) did not answer, so single use cannot be proven.
+    #[error("claim store unavailable")]
+    ClaimsUnavailable,
 }
 
 impl Refusal {
@@ -77,7 +87,15 @@ impl Refusal {
             Self::Replayed => "token_replayed",
             Self::AlreadyLive => "already_live",
             Self::AtCapacity => "at_capacity",
+            Self::CallEnded => "call_ended",
+            Self::ClaimsUnavailable => "claims_unavailable",
         }
+    }
+
+    /// Whether the stream is a real caller who should be handed to a person rather than hung up
+    /// on (the refusal is the gateway's, not the stream's).
+    pub fn hands_off(self) -> bool {
+        matches!(self, Self::AtCapacity | Self::ClaimsUnavailable)
     }
 }
 
@@ -86,7 +104,6 @@ pub struct StreamAdmission {
     secret: Arc<[u8]>,
     config: AdmissionConfig,
     shared: Arc<dyn SessionStore>,
-    local: Arc<dyn SessionStore>,
     calls: Arc<Semaphore>,
     pending: Arc<Semaphore>,
 }
@@ -115,16 +132,56 @@ impl PendingSlot {
 #[derive(Debug)]
 pub struct Admitted {
     _permit: OwnedSemaphorePermit,
-    live: Option<(Arc<dyn SessionStore>, String, String)>,
+    store: Arc<dyn SessionStore>,
+    call_sid: String,
+    owner: String,
+    released: bool,
 }
 
+/// How long a call SID stays marked as ended (Twilio's call SIDs are never reused).
+const ENDED_MARK_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
 impl Admitted {
-    /// Frees the call slot and the live-call claim.
-    pub async fn release(self) {
-        if let Some((store, key, owner)) = &self.live
-            && let Err(err) = store.release(key, owner).await
+    /// Marks the call ended, then frees the live-call claim and the call slot.
+    pub async fn release(mut self) {
+        self.released = true;
+        if let Err(err) = self
+            .store
+            .claim(
+                &format!("ended_{}", self.call_sid),
+                &self.owner,
+                ENDED_MARK_TTL,
+            )
+            .await
+        {
+            warn!(error = %err, "could not mark the call ended");
+        }
+        if let Err(err) = self
+            .store
+            .release(&format!("live_{}", self.call_sid), &self.owner)
+            .await
         {
             warn!(error = %err, "could not release the live-call claim; it expires on its own");
+        }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        // The call task ended without `release` (a panic): free the live claim so the call can
+        // be resumed, without marking it ended.
+        let store = self.store.clone();
+        let key = format!("live_{}", self.call_sid);
+        let owner = std::mem::take(&mut self.owner);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(err) = store.release(&key, &owner).await {
+                    warn!(error = %err, "could not release the live-call claim of a failed call");
+                }
+            });
         }
     }
 }
@@ -132,15 +189,12 @@ impl Admitted {
 impl StreamAdmission {
     /// A gatekeeper verifying tokens with `secret` and claiming in `shared`.
     pub fn new(secret: Arc<[u8]>, config: AdmissionConfig, shared: Arc<dyn SessionStore>) -> Self {
-        let local = MemorySessionStore::new(&SessionStoreConfig::default())
-            .expect("the default session store config is valid");
         Self {
             secret,
             calls: Arc::new(Semaphore::new(config.max_calls)),
             pending: Arc::new(Semaphore::new(config.max_pending)),
             config,
             shared,
-            local: Arc::new(local),
         }
     }
 
@@ -187,54 +241,50 @@ impl StreamAdmission {
             return Err(Refusal::AccountMismatch);
         }
         let owner = format!("{}/{}", self.config.instance, claims.nonce);
+        let shared = |err: session_store::SessionStoreError| {
+            warn!(error = %err, "claim store unavailable: refusing the stream");
+            Refusal::ClaimsUnavailable
+        };
+        if self
+            .shared
+            .is_claimed(&format!("ended_{call_sid}"))
+            .await
+            .map_err(shared)?
+        {
+            return Err(Refusal::CallEnded);
+        }
         // The nonce stays claimed a little past the token's lifetime (clock skew).
         let token_ttl = self.config.token_lifetime + Duration::from_secs(60);
-        if !self
+        let fresh = self
+            .shared
             .claim(&format!("token_{}", claims.nonce), &owner, token_ttl)
-            .await?
-            .0
-        {
+            .await
+            .map_err(shared)?;
+        if !fresh {
             return Err(Refusal::Replayed);
         }
         let live_key = format!("live_{call_sid}");
-        let (live, store) = self
+        let live = self
+            .shared
             .claim(&live_key, &owner, self.config.live_claim_ttl)
-            .await?;
+            .await
+            .map_err(shared)?;
         if !live {
             return Err(Refusal::AlreadyLive);
         }
         let Ok(permit) = self.calls.clone().try_acquire_owned() else {
-            if let Err(err) = store.release(&live_key, &owner).await {
+            if let Err(err) = self.shared.release(&live_key, &owner).await {
                 warn!(error = %err, "could not release the live-call claim of a refused stream");
             }
             return Err(Refusal::AtCapacity);
         };
         Ok(Admitted {
             _permit: permit,
-            live: Some((store, live_key, owner)),
+            store: self.shared.clone(),
+            call_sid: call_sid.to_owned(),
+            owner,
+            released: false,
         })
-    }
-
-    /// Claims in the shared store, or in this process when the shared store cannot answer.
-    async fn claim(
-        &self,
-        key: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<(bool, Arc<dyn SessionStore>), Refusal> {
-        match self.shared.claim(key, owner, ttl).await {
-            Ok(held) => Ok((held, self.shared.clone())),
-            Err(err) => {
-                warn!(error = %err, "shared claim store unavailable; claiming in this process only");
-                metrics::counter!("voice_stream_claims_local_total").increment(1);
-                match self.local.claim(key, owner, ttl).await {
-                    Ok(held) => Ok((held, self.local.clone())),
-                    // The local store only refuses malformed keys, which a verified token and a
-                    // decoded call SID cannot make; refuse rather than admit unchecked.
-                    Err(_) => Err(Refusal::Replayed),
-                }
-            }
-        }
     }
 }
 

@@ -196,7 +196,7 @@ async fn run_call_inner(
                 warn!(reason = refusal.label(), "media stream refused");
                 metrics::counter!("voice_streams_rejected_total", "reason" => refusal.label())
                     .increment(1);
-                if refusal == Refusal::AtCapacity {
+                if refusal.hands_off() {
                     // A real caller: hand them to a person rather than hang up.
                     if let Err(err) = deps.call_control.transfer_to_advisor(&start.call_sid).await {
                         warn!(error = %err, "could not hand the over-capacity call to a person");

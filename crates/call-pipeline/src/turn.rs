@@ -151,7 +151,14 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
                     "too_many_tool_calls",
                     "too many tool calls at once; call one tool at a time",
                 ))
-            } else if is_booking && bookings.load(Ordering::Relaxed) >= config.max_bookings_per_call
+            } else if is_booking
+                // Reserve the booking before it runs (two turns' tools can overlap after a
+                // barge-in); given back below if the booking fails.
+                && bookings
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |made| {
+                        (made < config.max_bookings_per_call).then_some(made + 1)
+                    })
+                    .is_err()
             {
                 Some((
                     "booking_limit",
@@ -183,8 +190,8 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
                 .get("ok")
                 .and_then(serde_json::Value::as_bool)
                 .unwrap_or(true);
-            if ok && is_booking && refusal.is_none() {
-                bookings.fetch_add(1, Ordering::Relaxed);
+            if !ok && is_booking && refusal.is_none() {
+                bookings.fetch_sub(1, Ordering::AcqRel);
             }
             let label = tool_label(&known_tools, &call.name);
             info!(

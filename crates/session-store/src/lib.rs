@@ -120,6 +120,9 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// Releases `key` if `owner` still holds it (compare and delete); otherwise does nothing.
     async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError>;
 
+    /// Whether someone holds `key` now.
+    async fn is_claimed(&self, key: &str) -> Result<bool, SessionStoreError>;
+
     /// Flushes buffered writes (bounded by the per-operation timeout) and stops background work.
     /// Returns `SessionStoreError::Unflushed` when some buffered calls could not be written.
     async fn shutdown(&self) -> Result<(), SessionStoreError> {

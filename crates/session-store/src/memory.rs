@@ -170,6 +170,16 @@ impl SessionStore for MemorySessionStore {
         }
     }
 
+    async fn is_claimed(&self, key: &str) -> Result<bool, SessionStoreError> {
+        validate_call_sid(key)?;
+        let now = Instant::now();
+        Ok(self
+            .lock()
+            .claims
+            .get(key)
+            .is_some_and(|(_, expires_at)| *expires_at > now))
+    }
+
     async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError> {
         validate_call_sid(key)?;
         let mut state = self.lock();

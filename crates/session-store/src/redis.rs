@@ -433,6 +433,22 @@ impl SessionStore for RedisSessionStore {
         Ok(set.is_some())
     }
 
+    async fn is_claimed(&self, key: &str) -> Result<bool, SessionStoreError> {
+        const OP: &str = "is_claimed";
+        validate_call_sid(key)?;
+        let exists: i64 = self
+            .shared
+            .pool
+            .next()
+            .exists(self.shared.claim_key(key))
+            .await
+            .map_err(|err| SessionStoreError::Unavailable {
+                op: OP,
+                source: Some(Box::new(err)),
+            })?;
+        Ok(exists > 0)
+    }
+
     async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError> {
         const OP: &str = "release";
         validate_call_sid(key)?;

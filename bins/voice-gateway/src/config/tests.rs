@@ -139,3 +139,16 @@ fn security_switches_are_off_unless_said_and_typos_are_errors() {
     let err = load(&[("ALLOW_UNSIGNED_TWILIO", "yess"), ("MAX_CALL_SECS", "long")]).unwrap_err();
     assert_eq!(err.problems.len(), 2, "{err}");
 }
+
+#[test]
+fn the_public_url_must_be_https_unless_it_is_this_machine() {
+    let err = load(&[("PUBLIC_URL", "http://gw.example.com")]).unwrap_err();
+    assert!(err.to_string().contains("must be https://"), "{err}");
+    for ok in [
+        "https://gw.example.com/prefix",
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+    ] {
+        assert!(load(&[("PUBLIC_URL", ok)]).is_ok(), "{ok}");
+    }
+}

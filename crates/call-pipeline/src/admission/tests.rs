@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde_json::json;
-use session_store::{SessionFields, SessionStoreError};
+use session_store::{MemorySessionStore, SessionFields, SessionStoreConfig, SessionStoreError};
 use twilio::media::{Inbound, decode};
 
 use super::*;
@@ -73,10 +73,10 @@ async fn a_token_is_used_once_across_instances_and_one_stream_per_call_is_live()
     // A fresh token for the same call while its stream is live: refused.
     let second = start("CA1", ACCOUNT, "n2", "+14135550100");
     assert_eq!(label(&b.admit(&second, now()).await), "already_live");
-    // Once the live stream ends, a newly issued token for the call is accepted (a resume).
+    // Once the stream ended normally, the call is over: no new token is accepted for it.
     first.unwrap().release().await;
     let third = start("CA1", ACCOUNT, "n3", "+14135550100");
-    assert_eq!(label(&b.admit(&third, now()).await), "admitted");
+    assert_eq!(label(&b.admit(&third, now()).await), "call_ended");
 }
 
 #[tokio::test]
@@ -137,7 +137,8 @@ async fn only_admitted_streams_take_call_slots_and_pending_sockets_have_their_ow
     assert!(gate.try_begin().is_some());
     call.release().await;
     assert_eq!(gate.active_calls(), 0);
-    // The refused call's live claim was released: it can come back with a new token.
+    // The refused call's live claim was released (and it was not marked ended): it can come
+    // back with a new token.
     let back = gate
         .admit(&start("CA2", ACCOUNT, "n3", "+14135550101"), now())
         .await;
@@ -183,20 +184,44 @@ impl SessionStore for DownStore {
             source: None,
         })
     }
+    async fn is_claimed(&self, _: &str) -> Result<bool, SessionStoreError> {
+        Err(SessionStoreError::Unavailable {
+            op: "is_claimed",
+            source: None,
+        })
+    }
 }
 
 #[tokio::test]
-async fn with_the_shared_store_down_claims_still_hold_in_this_process() {
+async fn with_the_shared_store_down_streams_are_refused_and_handed_off() {
     let gate = admission(Arc::new(DownStore), "gw", 10);
     let stream = start("CA1", ACCOUNT, "n1", "+14135550100");
-    let call = gate.admit(&stream, now()).await;
-    assert_eq!(label(&call), "admitted");
-    assert_eq!(label(&gate.admit(&stream, now()).await), "token_replayed");
-    let second = start("CA1", ACCOUNT, "n2", "+14135550100");
-    assert_eq!(label(&gate.admit(&second, now()).await), "already_live");
-    call.unwrap().release().await;
-    // The refused stream's token is spent; the call comes back with a newly issued one.
-    assert_eq!(label(&gate.admit(&second, now()).await), "token_replayed");
-    let third = start("CA1", ACCOUNT, "n3", "+14135550100");
-    assert_eq!(label(&gate.admit(&third, now()).await), "admitted");
+    let refused = gate.admit(&stream, now()).await;
+    assert_eq!(label(&refused), "claims_unavailable");
+    assert!(refused.unwrap_err().hands_off());
+    assert_eq!(gate.active_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_ended_call_is_never_admitted_again_but_a_crashed_one_can_resume() {
+    let store = memory();
+    let gate = admission(store.clone(), "gw", 10);
+    let first = gate
+        .admit(&start("CA1", ACCOUNT, "n1", "+14135550100"), now())
+        .await
+        .unwrap();
+    first.release().await;
+    // A replayed webhook minted a fresh token for the finished call: refused.
+    let replayed = start("CA1", ACCOUNT, "n2", "+14135550100");
+    assert_eq!(label(&gate.admit(&replayed, now()).await), "call_ended");
+    // A call whose task died (dropped without release) is not marked ended; its live claim is
+    // freed in the background, so the call can resume with a new token.
+    let crashed = gate
+        .admit(&start("CA2", ACCOUNT, "n3", "+14135550101"), now())
+        .await
+        .unwrap();
+    drop(crashed);
+    tokio::task::yield_now().await;
+    let resumed = start("CA2", ACCOUNT, "n4", "+14135550101");
+    assert_eq!(label(&gate.admit(&resumed, now()).await), "admitted");
 }

@@ -372,7 +372,7 @@ async fn escalation_without_transfer_offers_a_callback() {
     .await;
     assert!(report.control.transfers.lock().unwrap().is_empty());
     assert!(report.spoken_text().contains("call you back"));
-    let session = report.session.unwrap();
+    let session = report.session.clone().unwrap();
     assert_eq!(session["callback_requested"], true);
     assert_eq!(session["escalation_triggered"], true);
     // The request travels with the durable call record, not only the session.

@@ -367,7 +367,9 @@ pub(crate) async fn ping_answers(fx: &impl Fixture) {
 pub(crate) async fn claims_are_exclusive_until_released_or_expired(fx: &impl Fixture) {
     const TTL: Duration = Duration::from_millis(600);
     let store = fx.open_default().await;
+    assert!(!store.is_claimed("live_CA1").await.unwrap());
     assert!(store.claim("live_CA1", "gw-a", TTL).await.unwrap());
+    assert!(store.is_claimed("live_CA1").await.unwrap());
     assert!(!store.claim("live_CA1", "gw-b", TTL).await.unwrap());
     assert!(!store.claim("live_CA1", "gw-a", TTL).await.unwrap());
     // A different key is free; claims never show up as sessions.
@@ -381,6 +383,7 @@ pub(crate) async fn claims_are_exclusive_until_released_or_expired(fx: &impl Fix
     assert!(store.claim("live_CA1", "gw-b", TTL).await.unwrap());
     // Expiry frees a claim nobody released.
     fx.elapse(TTL + Duration::from_millis(200)).await;
+    assert!(!store.is_claimed("live_CA2").await.unwrap());
     assert!(store.claim("live_CA2", "gw-c", TTL).await.unwrap());
     assert!(matches!(
         store.claim("bad key", "gw-a", TTL).await,
