@@ -35,7 +35,7 @@ use twilio::{
 };
 
 use crate::{
-    admission::{PendingSlot, Refusal, StreamAdmission},
+    admission::{PendingSlot, StreamAdmission},
     barge_in::is_backchannel,
     capture::Capture,
     config::PipelineConfig,
