@@ -281,13 +281,9 @@ pub(crate) fn load_shop(path: &std::path::Path) -> anyhow::Result<ShopConfig> {
     ShopConfig::from_toml_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-/// Where unwritten call records wait across restarts: next to the SQLite file, or `./data/`.
+/// Where call records wait on disk until the database has them (`RECORD_SPOOL_DIR`).
 fn spool_dir(config: &Config) -> std::path::PathBuf {
-    config
-        .capture_dir
-        .clone()
-        .unwrap_or_else(|| std::path::PathBuf::from("data"))
-        .join("pending-call-records")
+    config.record_spool_dir.clone()
 }
 
 fn real_providers(config: &Config) -> anyhow::Result<Providers> {

@@ -144,6 +144,8 @@ pub(crate) struct Config {
     pub(crate) http_max_connections: NonZeroUsize,
     /// `HTTP_HEADER_TIMEOUT_SECS`: how long a client has to send a request's headers.
     pub(crate) http_header_timeout: Duration,
+    /// `RECORD_SPOOL_DIR`: where call records wait on disk until the database has them.
+    pub(crate) record_spool_dir: PathBuf,
 }
 
 /// The shortest `STREAM_TOKEN_SECRET` accepted, in bytes (an HMAC-SHA256 key).
@@ -363,6 +365,8 @@ impl Config {
             log_transcripts,
             http_max_connections,
             http_header_timeout,
+            record_spool_dir: get("RECORD_SPOOL_DIR")
+                .map_or_else(|| PathBuf::from("data/pending-call-records"), PathBuf::from),
         };
         if problems.is_empty() {
             Ok(config)

@@ -163,6 +163,10 @@ async fn start(setup: Setup) -> Gateway {
         ("SHOP_CONFIG", "../../fixtures/shop.toml".to_owned()),
         ("SHUTDOWN_DRAIN_SECS", setup.drain_secs.to_string()),
         ("CAPTURE_DIR", dir.path().display().to_string()),
+        (
+            "RECORD_SPOOL_DIR",
+            dir.path().join("spool").display().to_string(),
+        ),
     ]);
     if let Some(url) = &setup.redis_url {
         env.insert("REDIS_URL", url.clone());

@@ -394,6 +394,25 @@ async fn status_callback(
     {
         warn!(call_sid, error = %err, "could not record the status callback");
     }
+    // The call is over for Twilio: a record still open means the gateway that ran it died
+    // before writing the final one (a final record arriving later still wins).
+    let over = matches!(
+        form_value(&form, "CallStatus"),
+        Some("completed" | "busy" | "failed" | "no-answer" | "canceled")
+    );
+    if over && let Some(crm) = &state.crm_store {
+        match crm
+            .close_open_call(call_sid, (state.clock)(), "interrupted")
+            .await
+        {
+            Ok(true) => warn!(
+                call_sid,
+                "call ended without its final record; marked interrupted"
+            ),
+            Ok(false) => {}
+            Err(err) => warn!(call_sid, error = %err, "could not close an open call record"),
+        }
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -10,6 +10,10 @@
 //! (`crm::Crm::record_call`), so a record written twice (crash between commit and delete) still
 //! makes one row with the newest state.
 //!
+//! A record the database refuses while it is otherwise up (a constraint, a bad value) is renamed
+//! `.rejected` and logged as an error, so it cannot hold up the queue behind it. Spool files
+//! hold transcripts and phone numbers: the directory is created 0700 and the files 0600.
+//!
 //! File names are `<call_sid>.<seq>.json`, `seq` a per-process counter started from the clock in
 //! microseconds, so files sort in the order they were written across restarts.
 
@@ -142,17 +146,30 @@ impl OutboxWorker {
     /// land stays in the spool for the next start.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut pending: VecDeque<Queued> = self.load_spool().await.into();
+        // A record submitted before the worker started is both in the spool and in the channel.
+        let loaded: std::collections::HashSet<PathBuf> = pending
+            .iter()
+            .filter_map(|queued| queued.file.clone())
+            .collect();
+        let is_new = |queued: &Queued| queued.file.as_ref().is_none_or(|f| !loaded.contains(f));
         let mut backoff = self.retry_initial;
         let mut outage_logged = false;
         loop {
             while let Ok(queued) = self.records_rx.try_recv() {
-                pending.push_back(queued);
+                if is_new(&queued) {
+                    pending.push_back(queued);
+                }
             }
             let Some(queued) = pending.front() else {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     queued = self.records_rx.recv() => match queued {
-                        Some(queued) => { pending.push_back(queued); continue; }
+                        Some(queued) => {
+                            if is_new(&queued) {
+                                pending.push_back(queued);
+                            }
+                            continue;
+                        }
                         None => break,
                     },
                 }
@@ -172,6 +189,16 @@ impl OutboxWorker {
                     backoff = self.retry_initial;
                 }
                 Err(err) => {
+                    // The database answers but refuses this record: retrying cannot help, and it
+                    // must not hold up every record behind it. Set it aside for a person.
+                    if self.crm.ping().await.is_ok() {
+                        error!(call_sid = queued.record.call_sid, error = %err, "the database refused a call record; set aside in the spool as .rejected");
+                        metrics::counter!("voice_call_records_rejected_total").increment(1);
+                        if let Some(refused) = pending.pop_front() {
+                            set_aside(refused.file).await;
+                        }
+                        continue;
+                    }
                     if !outage_logged {
                         warn!(call_sid = queued.record.call_sid, error = %err, "cannot write call record; retrying with backoff");
                         outage_logged = true;
@@ -187,7 +214,9 @@ impl OutboxWorker {
         // Shutdown: take what is still queued and try each once; the rest stays spooled.
         self.records_rx.close();
         while let Some(queued) = self.records_rx.recv().await {
-            pending.push_back(queued);
+            if is_new(&queued) {
+                pending.push_back(queued);
+            }
         }
         // The whole attempt is bounded: what does not land by then is already on disk.
         let deadline = tokio::time::Instant::now() + SHUTDOWN_FLUSH;
@@ -271,17 +300,38 @@ fn read_spool(dir: &Path) -> Vec<Queued> {
 
 /// Write to a temporary file, `fsync` it, rename it into place and `fsync` the directory, so the
 /// file is either absent or whole after a crash.
+/// Records hold transcripts and phone numbers: the directory is 0700 and files 0600 (Unix).
 fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    let mut dirs = std::fs::DirBuilder::new();
+    dirs.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
+    dirs.create(dir)?;
     let tmp = path.with_extension("json.tmp");
     {
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Renames a refused record's spool file to `.rejected`, where the loader does not pick it up.
+async fn set_aside(file: Option<PathBuf>) {
+    let Some(file) = file else {
+        return;
+    };
+    let target = file.with_extension("rejected");
+    let renamed = tokio::task::spawn_blocking(move || std::fs::rename(&file, &target)).await;
+    if let Ok(Err(err)) = renamed {
+        warn!(error = %err, "cannot set a refused call record aside");
+    }
 }
 
 async fn remove_spooled(file: Option<PathBuf>) {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use providers::Usage;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use tracing::debug;
@@ -138,6 +138,30 @@ impl Crm {
                 .map_err(CrmError::db("record_call"))?;
             debug!(status = %record.status, "call recorded");
             Ok(())
+        })
+        .await
+    }
+
+    /// Closes the record of a call that is still `in_progress` (no `ended_at`): Twilio says the
+    /// call is over but no final record came, because the gateway handling it died. Returns
+    /// whether a record was closed. A final record that lands later still replaces this.
+    pub async fn close_open_call(
+        &self,
+        call_sid: &str,
+        ended_at: DateTime<Utc>,
+        status: &str,
+    ) -> Result<bool, CrmError> {
+        self.timed("close_open_call", async {
+            let closed = call::Entity::update_many()
+                .col_expr(call::Column::EndedAt, Expr::value(Some(ended_at)))
+                .col_expr(call::Column::Status, Expr::value(status))
+                .col_expr(call::Column::UpdatedAt, Expr::value(ended_at))
+                .filter(call::Column::CallSid.eq(call_sid))
+                .filter(call::Column::EndedAt.is_null())
+                .exec(&self.db)
+                .await
+                .map_err(CrmError::db("close_open_call"))?;
+            Ok(closed.rows_affected > 0)
         })
         .await
     }

@@ -725,3 +725,45 @@ async fn an_escalation_without_a_transfer_leaves_a_durable_callback_request() {
     assert_eq!(unauthenticated.status(), 401);
     gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn twilios_call_ended_closes_a_record_left_open_by_a_dead_gateway() {
+    let gateway = start(Setup::default()).await;
+    let crm = crm::connect_and_migrate(
+        &gateway.database_url,
+        &crm::CrmConfig::default(),
+        conversation::ShopConfig::default_shop(),
+    )
+    .await
+    .unwrap();
+    // What a gateway killed mid-call leaves behind: the record written at call start.
+    crm.record_call(&crm::CallRecord {
+        call_sid: "CA996".into(),
+        customer_id: None,
+        caller_phone: JOHN.into(),
+        direction: crm::CallDirection::Inbound,
+        call_type: Some("inbound_existing".into()),
+        started_at: now(),
+        ended_at: None,
+        status: "in_progress".into(),
+        summary: None,
+        transcript: None,
+        escalated: false,
+        escalation_reason: None,
+        usage: providers::Usage::default(),
+    })
+    .await
+    .unwrap();
+    let status = gateway
+        .post_webhook(
+            "/twilio/status",
+            &[("CallSid", "CA996"), ("CallStatus", "completed")],
+            true,
+        )
+        .await;
+    assert_eq!(status.status(), 204);
+    let record = crm.get_call("CA996").await.unwrap().unwrap();
+    assert_eq!(record.status, "interrupted");
+    assert_eq!(record.ended_at, Some(now()));
+    gateway.shutdown().await;
+}

@@ -131,6 +131,16 @@ async fn records_survive_kill_9_and_land_exactly_once() {
         .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
         .count();
     assert_eq!(spooled, 3, "every submitted record was on disk");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir_mode = std::fs::metadata(&spool).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dir_mode, 0o700, "the spool directory is private");
+        for entry in std::fs::read_dir(&spool).unwrap().flatten() {
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{:?} is private", entry.path());
+        }
+    }
 
     // Restart with the database back: every spooled record lands, once.
     let database = format!("sqlite://{}/crm.db?mode=rwc", dir.path().display());
@@ -166,4 +176,59 @@ async fn records_survive_kill_9_and_land_exactly_once() {
     );
     let left = std::fs::read_dir(&spool).unwrap().flatten().count();
     assert_eq!(left, 0, "landed records are deleted from the spool");
+}
+
+/// A database that is up but refuses one record (say, a constraint).
+struct RefusesOne {
+    refused: &'static str,
+    written: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl CallCrm for RefusesOne {
+    async fn lookup_customer(&self, _: &str) -> Result<Option<CustomerProfile>, PortError> {
+        Ok(None)
+    }
+    fn tools(&self) -> Vec<ToolSpec> {
+        Vec::new()
+    }
+    async fn execute_tool(&self, _: &str, _: &str, _: &ToolCallContext) -> Value {
+        json!({"ok": false})
+    }
+    async fn record_call(&self, record: &CallRecord) -> Result<(), PortError> {
+        if record.call_sid == self.refused {
+            return Err(PortError("value too long".into()));
+        }
+        self.written.lock().unwrap().push(record.call_sid.clone());
+        Ok(())
+    }
+    async fn ping(&self) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_record_the_database_refuses_is_set_aside_and_does_not_block_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Arc::new(RefusesOne {
+        refused: "CA_BAD",
+        written: std::sync::Mutex::default(),
+    });
+    let (outbox, worker) = RecordOutbox::new(crm.clone(), Some(dir.path().to_path_buf()));
+    outbox.submit(record("CA_BAD", true)).await;
+    outbox.submit(record("CA_GOOD", true)).await;
+    let shutdown = CancellationToken::new();
+    shutdown.cancel();
+    worker.run(shutdown).await;
+    assert_eq!(*crm.written.lock().unwrap(), ["CA_GOOD"]);
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(
+        left[0].starts_with("CA_BAD.") && left[0].ends_with(".rejected"),
+        "{left:?}"
+    );
 }

@@ -88,6 +88,40 @@ async fn record_call_upserts_by_call_sid(db: TestDb) {
         "escalated"
     );
 
+    // Twilio's "call ended" for a call with only its start record closes it; a closed record is
+    // left alone.
+    let open = CallRecord {
+        call_sid: "CAopen".into(),
+        ..started.clone()
+    };
+    crm.record_call(&open).await.unwrap();
+    let at = local(2026, 11, 24, 9, 30);
+    assert!(
+        crm.close_open_call("CAopen", at, "interrupted")
+            .await
+            .unwrap()
+    );
+    let closed = crm.get_call("CAopen").await.unwrap().unwrap();
+    assert_eq!(
+        (closed.status.as_str(), closed.ended_at),
+        ("interrupted", Some(at))
+    );
+    assert!(
+        !crm.close_open_call("CAopen", at, "interrupted")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !crm.close_open_call(&started.call_sid, at, "interrupted")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !crm.close_open_call("CAmissing", at, "interrupted")
+            .await
+            .unwrap()
+    );
+
     // A withheld number is stored as given.
     let anonymous = CallRecord {
         call_sid: "CAanon".into(),
