@@ -266,6 +266,7 @@ pub(crate) async fn build(
 fn pipeline_config(config: &Config, base: Option<PipelineConfig>) -> PipelineConfig {
     PipelineConfig {
         log_transcripts: config.log_transcripts,
+        caller_id_policy: config.caller_id_policy,
         max_call_duration: config.max_call_duration,
         max_turns: config.max_call_turns,
         max_tool_calls_per_round: config.max_tool_calls_per_round,

@@ -146,6 +146,8 @@ pub(crate) struct Config {
     pub(crate) http_header_timeout: Duration,
     /// `RECORD_SPOOL_DIR`: where call records wait on disk until the database has them.
     pub(crate) record_spool_dir: PathBuf,
+    /// `CALLER_ID_POLICY`: `reject-failed` (default), `attested-only` or `any`.
+    pub(crate) caller_id_policy: call_pipeline::CallerIdPolicy,
 }
 
 /// The shortest `STREAM_TOKEN_SECRET` accepted, in bytes (an HMAC-SHA256 key).
@@ -302,6 +304,21 @@ impl Config {
         let allow_unsigned_twilio = flag("ALLOW_UNSIGNED_TWILIO");
         let outbound_to_non_customers = flag("OUTBOUND_TO_NON_CUSTOMERS");
         let log_transcripts = flag("LOG_TRANSCRIPTS");
+        let caller_id_policy = match get("CALLER_ID_POLICY")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("reject-failed") => call_pipeline::CallerIdPolicy::RejectFailed,
+            Some("attested-only") => call_pipeline::CallerIdPolicy::AttestedOnly,
+            Some("any") => call_pipeline::CallerIdPolicy::Any,
+            Some(other) => {
+                problems.push(format!(
+                    "CALLER_ID_POLICY: `{other}` is not reject-failed, attested-only or any"
+                ));
+                call_pipeline::CallerIdPolicy::RejectFailed
+            }
+        };
         let twilio_auth_token = secret("TWILIO_AUTH_TOKEN");
         if twilio_auth_token.is_some() && public_url.is_none() && get("PUBLIC_URL").is_none() {
             problems.push(
@@ -365,6 +382,7 @@ impl Config {
             log_transcripts,
             http_max_connections,
             http_header_timeout,
+            caller_id_policy,
             record_spool_dir: get("RECORD_SPOOL_DIR")
                 .map_or_else(|| PathBuf::from("data/pending-call-records"), PathBuf::from),
         };
@@ -420,6 +438,24 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+/// A URL for logs: scheme, host, port and path only; user names, passwords, query strings and
+/// fragments (where keys and tokens hide) are left out.
+pub(crate) fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(url) => {
+            let host = url.host_str().unwrap_or("");
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let hidden = if url.query().is_some() || !url.username().is_empty() {
+                " (credentials and query hidden)"
+            } else {
+                ""
+            };
+            format!("{}://{host}{port}{}{hidden}", url.scheme(), url.path())
+        }
+        Err(_) => "(unparseable url)".to_owned(),
     }
 }
 

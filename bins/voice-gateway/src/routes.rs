@@ -221,6 +221,10 @@ async fn voice_webhook(
     };
     let mut parameters: Vec<(&str, &str)> =
         vec![("From", from), ("To", to), ("direction", direction)];
+    // STIR/SHAKEN result for the caller ID (absent for most calls), signed into the token.
+    if let Some(verstat) = form_value(&form, "StirVerstat") {
+        parameters.push(("StirVerstat", verstat));
+    }
     if outbound {
         for key in OUTBOUND_PARAMETERS {
             if let Some(value) = query.get(key) {

@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::{
     app::{self, AppState, Overrides},
-    config::{Config, HANDOFF_BUDGET},
+    config::{Config, HANDOFF_BUDGET, redact_url},
     routes, telemetry,
 };
 
@@ -169,18 +169,19 @@ async fn wait_for_signal() {
 }
 
 fn log_effective_config(config: &Config) {
+    let public_url = config.public_url.as_ref().map(|u| redact_url(u.as_str()));
     info!(
         bind_addr = %config.bind_addr,
-        public_url = config.public_url.as_ref().map(|u| u.as_str()).unwrap_or("(unset)"),
+        public_url = public_url.as_deref().unwrap_or("(unset)"),
         database = %config.database_url_redacted(),
         sessions = config.redis_url_redacted().as_deref().unwrap_or("in-memory"),
         tts_provider = ?config.tts_provider,
-        deepgram_stt_url = %config.deepgram_stt_url,
-        deepgram_tts_url = %config.deepgram_tts_url,
-        openai_base_url = %config.openai_base_url,
+        deepgram_stt_url = %redact_url(config.deepgram_stt_url.as_str()),
+        deepgram_tts_url = %redact_url(config.deepgram_tts_url.as_str()),
+        openai_base_url = %redact_url(config.openai_base_url.as_str()),
         openai_model = %config.openai_model,
-        elevenlabs_base_url = %config.elevenlabs_base_url,
-        twilio_api_base_url = %config.twilio_api_base_url,
+        elevenlabs_base_url = %redact_url(config.elevenlabs_base_url.as_str()),
+        twilio_api_base_url = %redact_url(config.twilio_api_base_url.as_str()),
         twilio_account = config.twilio_account_sid.is_some(),
         twilio_signatures_checked = config.twilio_auth_token.is_some(),
         advisor_configured = config.advisor_phone.is_some(),
@@ -188,9 +189,25 @@ fn log_effective_config(config: &Config) {
         shop_config = %config.shop_config.display(),
         max_concurrent_calls = config.max_concurrent_calls.get(),
         drain_timeout_s = config.drain_timeout.as_secs(),
+        log_transcripts = config.log_transcripts,
         capture_dir = config.capture_dir.as_ref().map(|p| p.display().to_string()).as_deref().unwrap_or("(off)"),
         "effective configuration"
     );
+    match (&config.twilio_auth_token, config.allow_unsigned_twilio) {
+        (Some(_), true) => warn!(
+            "ALLOW_UNSIGNED_TWILIO is ignored: TWILIO_AUTH_TOKEN is set, so every Twilio request must be signed"
+        ),
+        (None, true) => warn!(
+            "ALLOW_UNSIGNED_TWILIO=true: unsigned Twilio webhooks and streams are accepted. Development only: anyone who can reach this server can place calls on your providers"
+        ),
+        (None, false) => warn!(
+            "TWILIO_AUTH_TOKEN unset: nothing unsigned is accepted; every incoming call hears the apology and goes to the advisor"
+        ),
+        (Some(_), false) => {}
+    }
+    if config.log_transcripts {
+        warn!("LOG_TRANSCRIPTS=true: what callers say, their names and keypresses go to the logs");
+    }
     let missing = config.missing_providers();
     if !missing.is_empty() {
         warn!(

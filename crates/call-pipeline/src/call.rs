@@ -246,10 +246,24 @@ async fn run_admitted(
         .get("direction")
         .is_some_and(|d| d.starts_with("outbound"));
     let direction = if is_outbound { "outbound" } else { "inbound" };
+    // An inbound caller ID whose STIR/SHAKEN check failed (or, by policy, is not attested) does
+    // not name a customer: the call is treated as withheld.
+    let verstat = start
+        .custom_parameters
+        .get("StirVerstat")
+        .map(String::as_str);
+    let trusted = is_outbound || config.caller_id_policy.trusts(verstat);
+    if !trusted {
+        warn!(
+            verstat,
+            "caller ID not trusted; treating the caller as unknown"
+        );
+        metrics::counter!("voice_untrusted_caller_ids_total").increment(1);
+    }
     let caller_phone = start
         .custom_parameters
         .get(if is_outbound { "To" } else { "From" })
-        .filter(|p| !p.is_empty())
+        .filter(|p| !p.is_empty() && trusted)
         .cloned();
     let started_at = (deps.now)();
     if let Some(capture) = &capture {

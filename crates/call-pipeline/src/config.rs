@@ -2,6 +2,33 @@
 
 use std::time::Duration;
 
+/// Which inbound caller IDs are trusted to name a customer (STIR/SHAKEN, Twilio's `StirVerstat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallerIdPolicy {
+    /// Any caller ID, unless its signature verification failed (`TN-Validation-Failed…`,
+    /// `No-TN-Validation`): the default, since most calls carry no attestation at all.
+    #[default]
+    RejectFailed,
+    /// Only caller IDs with full attestation (`TN-Validation-Passed-A…`).
+    AttestedOnly,
+    /// Every caller ID (no STIR/SHAKEN check).
+    Any,
+}
+
+impl CallerIdPolicy {
+    /// Whether an inbound caller ID with this `StirVerstat` value may identify a customer.
+    pub fn trusts(self, verstat: Option<&str>) -> bool {
+        let failed = verstat.is_some_and(|v| {
+            v.starts_with("TN-Validation-Failed") || v.starts_with("No-TN-Validation")
+        });
+        match self {
+            Self::Any => true,
+            Self::RejectFailed => !failed,
+            Self::AttestedOnly => verstat.is_some_and(|v| v.starts_with("TN-Validation-Passed-A")),
+        }
+    }
+}
+
 /// How a call behaves; built by the binary, shared by every call.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -75,6 +102,9 @@ pub struct PipelineConfig {
     pub shutdown_goodbye_line: String,
     /// Longest wait for either shutdown line to play.
     pub shutdown_line_max_wait: Duration,
+    /// Which inbound caller IDs may identify a customer; an untrusted one is treated as withheld
+    /// (general flow, tools cannot act for anyone).
+    pub caller_id_policy: CallerIdPolicy,
     /// Log what callers and the agent say, customer names and DTMF digits at `info`
     /// (`LOG_TRANSCRIPTS`); off by default, since they are personal data.
     pub log_transcripts: bool,
@@ -112,6 +142,7 @@ impl Default for PipelineConfig {
                 .to_owned(),
             stt_lost_line: "I'm sorry, I'm having trouble hearing you. Let me get someone to help.".to_owned(),
             log_transcripts: false,
+            caller_id_policy: CallerIdPolicy::default(),
             shutdown_transfer_line: "I'm going to connect you with our service advisor now.".to_owned(),
             shutdown_goodbye_line: "I'm sorry, I have to end our call now. Please call us back in a \
                 minute. Goodbye!"
@@ -126,5 +157,36 @@ impl Default for PipelineConfig {
                 Please call back anytime, or ask for our service advisor. Goodbye!"
                 .to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallerIdPolicy;
+
+    #[test]
+    fn caller_id_policies_read_stir_verstat_by_prefix() {
+        let cases = [
+            None,
+            Some("TN-Validation-Passed-A"),
+            Some("TN-Validation-Passed-B-Diverted"),
+            Some("TN-Validation-Failed-A"),
+            Some("TN-Validation-Failed"),
+            Some("No-TN-Validation"),
+        ];
+        let table: Vec<String> = [
+            CallerIdPolicy::Any,
+            CallerIdPolicy::RejectFailed,
+            CallerIdPolicy::AttestedOnly,
+        ]
+        .iter()
+        .map(|policy| {
+            cases
+                .iter()
+                .map(|v| if policy.trusts(*v) { '1' } else { '0' })
+                .collect()
+        })
+        .collect();
+        assert_eq!(table, ["111111", "111000", "010000"]);
     }
 }

@@ -29,7 +29,7 @@ mod turn;
 pub use admission::{AdmissionConfig, Admitted, PendingSlot, Refusal, StreamAdmission};
 pub use call::{CallDeps, CallOutcome, CallStatus, run_call};
 pub use capture::CAPTURE_FORMAT_VERSION;
-pub use config::PipelineConfig;
+pub use config::{CallerIdPolicy, PipelineConfig};
 /// Masks a phone number for logs (the CRM's rule: only the last four digits stay).
 pub use crm::mask_phone;
 pub use crm_port::CrmPort;

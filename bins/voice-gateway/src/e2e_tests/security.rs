@@ -145,8 +145,25 @@ async fn a_stream_upgrade_without_a_signature_is_refused() {
 #[tokio::test]
 async fn a_stream_token_is_single_use_one_stream_per_call_is_live_and_ended_calls_stay_ended() {
     let gateway = start(Setup::default()).await;
-    let twiml = gateway.voice_twiml("CA920", JOHN).await;
+    // STIR/SHAKEN's verdict on the caller ID travels signed into the stream.
+    let twiml = gateway
+        .voice_twiml_with(
+            "/twilio/voice",
+            &[
+                ("CallSid", "CA920"),
+                ("AccountSid", TWILIO_ACCOUNT),
+                ("From", JOHN),
+                ("To", "+14135550000"),
+                ("Direction", "inbound"),
+                ("StirVerstat", "TN-Validation-Passed-A"),
+            ],
+        )
+        .await;
     let params = parameters(&twiml);
+    assert!(params.contains(&(
+        "StirVerstat".to_owned(),
+        "TN-Validation-Passed-A".to_owned()
+    )));
     let call = TwilioStream::open(&gateway, "CA920", &params, true).await;
     call.wait_for_audio(500).await;
     // The same token again (a replay of the start frame): refused.

@@ -853,3 +853,33 @@ async fn the_llm_context_is_bounded_on_long_calls() {
         "the record keeps the whole call"
     );
 }
+
+/// A caller ID whose STIR/SHAKEN verification failed does not name the customer: the call runs
+/// as from an unknown number and no tool can act for anyone.
+#[tokio::test(start_paused = true)]
+async fn a_caller_id_that_failed_verification_is_treated_as_withheld() {
+    let report = run(Scenario {
+        customer: Some(john_smith()),
+        extra_params: vec![("StirVerstat", "TN-Validation-Failed-A".into())],
+        actions: vec![(ms(6_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.summary()["call_type"], "inbound_general");
+    assert!(
+        !report.spoken_text().contains("John"),
+        "{}",
+        report.spoken_text()
+    );
+    let record = report.final_record();
+    assert_eq!((record.customer_id, record.caller_phone), (None, None));
+
+    let attested = run(Scenario {
+        customer: Some(john_smith()),
+        extra_params: vec![("StirVerstat", "TN-Validation-Passed-A".into())],
+        actions: vec![(ms(6_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(attested.summary()["call_type"], "inbound_existing");
+}
