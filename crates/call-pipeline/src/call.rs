@@ -208,7 +208,10 @@ async fn run_call_inner(
         None => None,
     };
     // Captures start only for admitted streams.
-    let capture = deps.capture_dir.as_ref().map(|_| Capture::new());
+    let capture = deps
+        .capture_dir
+        .as_ref()
+        .map(|dir| Capture::new(dir.clone(), start.call_sid.as_str()));
     if let Some(capture) = &capture {
         for frame in &before_start {
             capture.twilio_in(frame);
@@ -1641,13 +1644,13 @@ impl CallState {
             }),
         };
         self.deps.records.submit(record).await;
-        if let (Some(capture), Some(dir)) = (self.capture.take(), self.deps.capture_dir.clone()) {
+        if let Some(capture) = self.capture.take() {
             capture.outcome(
                 self.status.as_str(),
                 &summary,
                 &serde_json::to_value(&self.history).unwrap_or(Value::Null),
             );
-            capture.write(dir, self.call_sid.as_str().to_owned()).await;
+            capture.finish().await;
         }
         let outcome_label = self.status.as_str();
         metrics::counter!("voice_calls_total", "call_type" => self.manager.call_type().as_str(), "outcome" => outcome_label)

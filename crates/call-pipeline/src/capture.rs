@@ -1,18 +1,22 @@
-//! Call capture: with `CAPTURE_DIR` set, each call is written as one JSON Lines file that
-//! `cargo xtask replay` can play back (format: docs/captures.md).
+//! Call capture: with `CAPTURE_DIR` set, each admitted call is written as one JSON Lines file
+//! that `cargo xtask replay` can play back (format: docs/captures.md).
 //!
-//! Recording is an in-memory append under a short, uncontended lock (no IO on the call's hot
-//! path); the file is written once, when the call ends, on the blocking pool.
+//! Lines stream to disk while the call runs, so a long call's capture costs no memory: recording
+//! is a send on an unbounded channel under a short, uncontended lock (which keeps lines in order
+//! and their offsets growing), and one writer task per call appends them through a buffered
+//! `tokio::fs` file (`<call_sid>.jsonl.partial`), renamed to `<call_sid>.jsonl` when the call
+//! ends.
 
 use std::{
     path::PathBuf,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, PoisonError},
     time::Instant,
 };
 
 use providers::{SttEvent, ToolCall, Usage};
 use serde_json::{Value, json};
-use tracing::{info, warn};
+use tokio::{io::AsyncWriteExt, sync::mpsc, task::JoinHandle};
+use tracing::{Instrument, info, warn};
 
 /// Version of the capture format; bump it when a line's meaning changes.
 pub const CAPTURE_FORMAT_VERSION: u32 = 1;
@@ -26,32 +30,52 @@ pub(crate) struct Capture {
 #[derive(Debug)]
 struct CaptureInner {
     started: Instant,
-    lines: Mutex<Vec<String>>,
+    /// `None` once the capture is finished.
+    lines: Mutex<Option<mpsc::UnboundedSender<String>>>,
+    writer: Mutex<Option<JoinHandle<std::io::Result<PathBuf>>>>,
 }
 
 impl Capture {
-    pub(crate) fn new() -> Self {
+    /// Starts the capture of `call_sid` in `dir` (its writer task runs until `finish`).
+    pub(crate) fn new(dir: PathBuf, call_sid: &str) -> Self {
+        let file_name: String = call_sid
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let (lines_tx, lines_rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_lines(dir, file_name, lines_rx).in_current_span());
         Self {
             inner: Arc::new(CaptureInner {
                 started: Instant::now(),
-                lines: Mutex::new(Vec::with_capacity(4096)),
+                lines: Mutex::new(Some(lines_tx)),
+                writer: Mutex::new(Some(writer)),
             }),
         }
     }
 
     fn push(&self, kind: &str, mut value: Value) {
-        let mut lines = self
+        let lines = self
             .inner
             .lines
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(lines) = lines.as_ref() else {
+            return;
+        };
         // The offset is read under the lock so lines from the reader and the driver stay in order.
         let t_ms = self.inner.started.elapsed().as_secs_f64() * 1000.0;
         if let Value::Object(map) = &mut value {
             map.insert("t_ms".to_owned(), json!((t_ms * 10.0).round() / 10.0));
             map.insert("kind".to_owned(), json!(kind));
         }
-        lines.push(value.to_string());
+        // A send only fails once the writer stopped on an IO error, which it logged.
+        let _ = lines.send(value.to_string());
     }
 
     /// The call's identity and parameters (the stream token is left out).
@@ -161,39 +185,49 @@ impl Capture {
         );
     }
 
-    /// Writes `{dir}/{call_sid}.jsonl`, off the async runtime.
-    pub(crate) async fn write(self, dir: PathBuf, call_sid: String) {
-        let lines = std::mem::take(
-            &mut *self
-                .inner
-                .lines
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        let file_name: String = call_sid
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let path = dir.join(format!("{file_name}.jsonl"));
-        let written = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            let mut text = lines.join("\n");
-            text.push('\n');
-            std::fs::write(&path, text).map(|()| path)
-        })
-        .await;
-        match written {
+    /// Ends the capture: the writer drains what is queued and renames the file into place.
+    pub(crate) async fn finish(self) {
+        self.inner
+            .lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let writer = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(writer) = writer else {
+            return;
+        };
+        match writer.await {
             Ok(Ok(path)) => info!(path = %path.display(), "call capture written"),
             Ok(Err(err)) => warn!(error = %err, "could not write the call capture"),
             Err(err) => warn!(error = %err, "capture writer task failed"),
         }
     }
+}
+
+/// Appends each line to `{dir}/{name}.jsonl.partial` as it comes; renames the file to
+/// `{name}.jsonl` when the senders are gone.
+async fn write_lines(
+    dir: PathBuf,
+    name: String,
+    mut lines: mpsc::UnboundedReceiver<String>,
+) -> std::io::Result<PathBuf> {
+    tokio::fs::create_dir_all(&dir).await?;
+    let partial = dir.join(format!("{name}.jsonl.partial"));
+    let path = dir.join(format!("{name}.jsonl"));
+    let mut file = tokio::io::BufWriter::new(tokio::fs::File::create(&partial).await?);
+    while let Some(line) = lines.recv().await {
+        file.write_all(line.as_bytes()).await?;
+        file.write_all(b"\n").await?;
+    }
+    file.flush().await?;
+    drop(file);
+    tokio::fs::rename(&partial, &path).await?;
+    Ok(path)
 }
 
 /// A `start` frame with the stream token taken out of its custom parameters (captures never hold
