@@ -403,6 +403,9 @@ async fn sample_gateway(
     samples
 }
 
+/// The auth token the benchmarked gateway checks signatures with.
+const BENCH_AUTH_TOKEN: &str = "bench-twilio-auth-token";
+
 fn gateway_env(
     bench: &Bench,
     addr: std::net::SocketAddr,
@@ -426,10 +429,18 @@ fn gateway_env(
         ("OPENAI_MODEL", "bench-sim".to_owned()),
         ("TTS_PROVIDER", "deepgram".to_owned()),
         ("MAX_CONCURRENT_CALLS", (n + n / 10 + 10).to_string()),
+        // Every call of a sweep step may be between its upgrade and its `start` at once.
+        ("MAX_PENDING_STREAMS", (n + 10).to_string()),
+        // Signed like Twilio: the bench measures the signature and token checks that ship.
+        ("TWILIO_AUTH_TOKEN", BENCH_AUTH_TOKEN.to_owned()),
+        ("TWILIO_ACCOUNT_SID", format!("AC{:032x}", 1)),
+        // Twilio's REST API is never reached: no transfer happens in the bench script.
+        ("TWILIO_API_BASE_URL", "http://127.0.0.1:9/2010-04-01".to_owned()),
         (
             "STREAM_TOKEN_SECRET",
-            format!("bench-secret-{}", std::process::id()),
+            format!("bench-secret-{:032}", std::process::id()),
         ),
+        ("RECORD_SPOOL_DIR", db.with_extension("spool").display().to_string()),
         ("SHOP_CONFIG", shop.display().to_string()),
         ("RUST_LOG", bench.args.rust_log.clone()),
     ]
@@ -466,6 +477,7 @@ async fn run_one(bench: &Bench, n: usize, run_id: u32) -> anyhow::Result<RunRepo
         http_base: format!("http://{addr}"),
         ws_base: format!("ws://{addr}"),
         http: bench.http.clone(),
+        auth_token: BENCH_AUTH_TOKEN.to_owned(),
     });
     let ramp = Duration::from_secs_f64(n as f64 / bench.args.ramp_per_sec.max(1.0));
     let started = Instant::now();

@@ -6,7 +6,9 @@
 //! `CallDeps` (providers as `Arc<dyn …>` trait objects, the CRM and call control as ports, the
 //! session store) and a `PipelineConfig`. Every task of a call is tracked and ends with the call;
 //! the driver task alone owns the `ConversationManager`, history and playback state.
-//! `RecordOutbox` writes final call records, retried until they land.
+//! `StreamAdmission` decides which streams become calls (stream token, single use, one live
+//! stream per call, capacity) before anything is opened. `RecordOutbox` spools call records to
+//! disk and writes them to the CRM, retried until they land.
 //!
 //! Must not depend on: axum or any HTTP server, vendor crates (`deepgram`, `openai`,
 //! `elevenlabs`), or the process environment.

@@ -32,8 +32,9 @@ use tokio::{
 };
 use tokio_tungstenite::tungstenite::Message;
 use twilio::{
-    AccountSid, CallSid, StreamSid,
+    AccountSid, AuthToken, CallSid, StreamSid,
     media::{self, Inbound, Outbound},
+    signature::compute_signature,
 };
 
 use crate::bench::audio;
@@ -89,6 +90,9 @@ pub(crate) struct CallTarget {
     pub(crate) ws_base: String,
     /// Client for the webhooks (no proxy, loopback only).
     pub(crate) http: reqwest::Client,
+    /// The gateway's `TWILIO_AUTH_TOKEN`: webhooks and stream upgrades are signed with it, as
+    /// Twilio signs them (the gateway refuses unsigned ones).
+    pub(crate) auth_token: String,
 }
 
 /// Why a call did not finish its script.
@@ -361,10 +365,27 @@ pub(crate) async fn place_call(
             return result;
         }
     };
-    let url = format!("{}{}", target.ws_base, path_of(&twiml.url));
+    let path = path_of(&twiml.url);
+    let url = format!("{}{path}", target.ws_base);
+    // Twilio signs the upgrade over the TwiML's wss:// URL (PUBLIC_URL is the http base here).
+    let signed_url = format!("{}{path}", target.http_base.replacen("http://", "wss://", 1));
+    let signature = compute_signature::<&str, &str>(
+        &AuthToken::new(target.auth_token.as_str()),
+        &signed_url,
+        &[],
+    );
+    let request = match signed_request(&url, &signature) {
+        Ok(request) => request,
+        Err(detail) => {
+            result.failure = Some(Failure::Connect);
+            result.detail = Some(detail);
+            result.duration_s = started.elapsed().as_secs_f64();
+            return result;
+        }
+    };
     let ws = match timeout(
         plan.reply_timeout,
-        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(small_reads()), true),
+        tokio_tungstenite::connect_async_with_config(request, Some(small_reads()), true),
     )
     .await
     {
@@ -427,9 +448,12 @@ async fn webhook(
         ("Direction", "inbound"),
         ("ApiVersion", "2010-04-01"),
     ];
+    let url = format!("{}/twilio/voice", target.http_base);
+    let signature = compute_signature(&AuthToken::new(target.auth_token.as_str()), &url, &form);
     let response = target
         .http
-        .post(format!("{}/twilio/voice", target.http_base))
+        .post(url)
+        .header("X-Twilio-Signature", signature)
         .form(&form)
         .send()
         .await
@@ -447,6 +471,22 @@ async fn webhook(
         short.retain(|c| c != '\n');
         format!("no <Stream> in the TwiML: {short}")
     })
+}
+
+/// A WebSocket upgrade request for `url` carrying Twilio's signature header.
+fn signed_request(
+    url: &str,
+    signature: &str,
+) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url
+        .into_client_request()
+        .map_err(|err| format!("stream url: {err}"))?;
+    let value = signature
+        .parse()
+        .map_err(|err| format!("signature header: {err}"))?;
+    request.headers_mut().insert("X-Twilio-Signature", value);
+    Ok(request)
 }
 
 /// A caller `media` message, written directly: the same JSON as `twilio::media::Inbound::encode`

@@ -212,6 +212,7 @@ async fn a_call_follows_its_script_with_a_barge_in() {
         http_base: format!("http://{addr}"),
         ws_base: format!("ws://{addr}"),
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        auth_token: "test-token".to_owned(),
     });
     let plan = Arc::new(CallPlan {
         turns: 2,
