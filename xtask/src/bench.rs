@@ -435,12 +435,18 @@ fn gateway_env(
         ("TWILIO_AUTH_TOKEN", BENCH_AUTH_TOKEN.to_owned()),
         ("TWILIO_ACCOUNT_SID", format!("AC{:032x}", 1)),
         // Twilio's REST API is never reached: no transfer happens in the bench script.
-        ("TWILIO_API_BASE_URL", "http://127.0.0.1:9/2010-04-01".to_owned()),
+        (
+            "TWILIO_API_BASE_URL",
+            "http://127.0.0.1:9/2010-04-01".to_owned(),
+        ),
         (
             "STREAM_TOKEN_SECRET",
             format!("bench-secret-{:032}", std::process::id()),
         ),
-        ("RECORD_SPOOL_DIR", db.with_extension("spool").display().to_string()),
+        (
+            "RECORD_SPOOL_DIR",
+            db.with_extension("spool").display().to_string(),
+        ),
         ("SHOP_CONFIG", shop.display().to_string()),
         ("RUST_LOG", bench.args.rust_log.clone()),
     ]

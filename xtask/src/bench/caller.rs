@@ -368,7 +368,10 @@ pub(crate) async fn place_call(
     let path = path_of(&twiml.url);
     let url = format!("{}{path}", target.ws_base);
     // Twilio signs the upgrade over the TwiML's wss:// URL (PUBLIC_URL is the http base here).
-    let signed_url = format!("{}{path}", target.http_base.replacen("http://", "wss://", 1));
+    let signed_url = format!(
+        "{}{path}",
+        target.http_base.replacen("http://", "wss://", 1)
+    );
     let signature = compute_signature::<&str, &str>(
         &AuthToken::new(target.auth_token.as_str()),
         &signed_url,
