@@ -1072,3 +1072,56 @@ async fn api_creates_an_outbound_reminder_call() {
         "{url}"
     );
 }
+
+/// Seed Test 1 exactly: a caller from +15551234567 (well formed, unassigned, not in the CRM) is
+/// a new customer; withheld caller IDs run the general flow.
+#[tokio::test]
+async fn seed_1_an_unknown_number_is_a_new_customer_and_withheld_ids_are_general() {
+    let gateway = start(Setup::default()).await;
+    let mut call_types = Vec::new();
+    for (n, from) in ["+15551234567", "anonymous", "Restricted", ""]
+        .iter()
+        .enumerate()
+    {
+        let call_sid = format!("CA{:032}", 700 + n);
+        let twiml = gateway.voice_twiml(&call_sid, from).await;
+        let call = TwilioStream::open(&gateway, &call_sid, &parameters(&twiml), true).await;
+        call.wait_for_audio(500).await;
+        call.hang_up(&call_sid).await;
+        let record: Value = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let response = reqwest::Client::new()
+                    .get(format!("{}/api/calls/{call_sid}", gateway.base))
+                    .bearer_auth(API_TOKEN)
+                    .send()
+                    .await
+                    .unwrap();
+                if response.status() == 200 {
+                    let body: Value = response.json().await.unwrap();
+                    if body["session"]["status"] == "completed" {
+                        return body;
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the call's final session");
+        call_types.push(
+            record["session"]["conversation_summary"]["call_type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        call_types,
+        [
+            "inbound_new",
+            "inbound_general",
+            "inbound_general",
+            "inbound_general"
+        ]
+    );
+    gateway.shutdown().await;
+}

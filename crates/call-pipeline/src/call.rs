@@ -266,7 +266,7 @@ async fn run_admitted(
     let caller_phone = start
         .custom_parameters
         .get(if is_outbound { "To" } else { "From" })
-        .filter(|p| !p.is_empty() && trusted)
+        .filter(|p| !crm::is_withheld(p) && trusted)
         .cloned();
     let started_at = (deps.now)();
     if let Some(capture) = &capture {

@@ -34,7 +34,7 @@ pub use appointments::{
 pub use callbacks::CallbackRequest;
 pub use calls::{CallDirection, CallRecord};
 pub use error::{CrmError, DatabaseError};
-pub use phone::{mask_phone, normalize_phone};
+pub use phone::{is_withheld, mask_phone, normalize_phone};
 pub use schedule::Slot;
 pub use seed::{DEMO_JSON, SeedReport};
 pub use store::{Crm, CrmConfig, DEFAULT_DATABASE_URL, connect_and_migrate, migrate};

@@ -1,10 +1,11 @@
-//! Phone number normalisation to E.164 (default region US) and masking for logs.
+//! Phone number normalisation to E.164 (default region US), withheld caller IDs, and masking for
+//! logs.
 //!
-//! Validity comes from libphonenumber's metadata (the `phonenumber` crate), not from a regex.
-//! Note that the metadata knows which area codes exist: the popular fictional `(555) 123-4567`
-//! has area code 555, which is not assigned, so it is rejected as invalid. The fiction range
-//! that is valid is a real area code with the exchange 555 and a line of 0100-0199, for example
-//! `(413) 555-0142`; the demo data and the tests use those.
+//! Parsing comes from libphonenumber's rules (the `phonenumber` crate), not from a regex. A
+//! number is accepted when it is *syntactically* a phone number: E.164 length, and for North
+//! America (+1) ten digits whose area code starts with 2-9. It is not refused for
+//! being unassigned: Twilio only sends numbers that exist, and a caller from the fictional
+//! `(555) 123-4567` of the seed scenarios is a new customer, not an unknown caller.
 
 use phonenumber::{Mode, country};
 
@@ -14,23 +15,57 @@ use crate::CrmError;
 /// "+1 413 555 0142", "14135550142", "tel:+14135550142") to E.164 ("+14135550142").
 /// Numbers without a country code are read as US numbers. Extensions are dropped.
 pub fn normalize_phone(input: &str) -> Result<String, CrmError> {
+    let invalid = |reason: &str| CrmError::InvalidPhone {
+        reason: reason.to_owned(),
+    };
     let trimmed = input.trim();
     if trimmed.is_empty() {
-        return Err(CrmError::InvalidPhone {
-            reason: "empty".to_owned(),
-        });
+        return Err(invalid("empty"));
     }
     let number = phonenumber::parse(Some(country::Id::US), trimmed).map_err(|err| {
         CrmError::InvalidPhone {
             reason: err.to_string(),
         }
     })?;
-    if !number.is_valid() {
-        return Err(CrmError::InvalidPhone {
-            reason: "not an assigned number range".to_owned(),
-        });
+    let e164 = number.format().mode(Mode::E164).to_string();
+    let digits = e164.trim_start_matches('+');
+    if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("not a phone number's length"));
     }
-    Ok(number.format().mode(Mode::E164).to_string())
+    if number.code().value() == 1 {
+        // North American numbering: ten digits, the area code starting with 2-9. (The exchange
+        // is not checked: the seed's fictional 555-123-4567 has exchange 123.)
+        let national = digits[1..].as_bytes();
+        if national.len() != 10 || national[0] < b'2' {
+            return Err(invalid("not a North American number"));
+        }
+    }
+    Ok(e164)
+}
+
+/// Caller-ID values carriers and Twilio use for a withheld number, and their keypad spellings
+/// (`+266696687` is ANONYMOUS on a phone keypad).
+const WITHHELD: &[&str] = &[
+    "anonymous",
+    "restricted",
+    "unknown",
+    "unavailable",
+    "private",
+    "blocked",
+    "+266696687",
+    "+86282452253",
+    "+8656696",
+    "+2562533",
+    "+7378742833",
+];
+
+/// Whether a caller ID says the number is withheld (or is missing).
+pub fn is_withheld(caller_id: &str) -> bool {
+    let caller_id = caller_id.trim();
+    caller_id.is_empty()
+        || WITHHELD
+            .iter()
+            .any(|withheld| caller_id.eq_ignore_ascii_case(withheld))
 }
 
 /// Masks a phone number for logs: everything but the last 4 digits becomes `*`
@@ -78,19 +113,42 @@ mod tests {
     }
 
     #[test]
+    fn unassigned_but_well_formed_numbers_are_numbers() {
+        // The seed's new caller: area code 555 is not assigned, but the number is well formed.
+        check("+15551234567", Ok("+15551234567"));
+        check("(555) 123-4567", Ok("+15551234567"));
+        check("555.123.4567", Ok("+15551234567"));
+        check("15551234567", Ok("+15551234567"));
+        check("(999) 123-4567", Ok("+19991234567"));
+    }
+
+    #[test]
     fn invalid_numbers_are_typed_errors() {
         check("", Err(()));
         check("   ", Err(()));
         check("abc", Err(()));
         check("12", Err(()));
         check("555-0142", Err(()));
-        // Area code 555 is not assigned: the "(555) 123-4567" examples are rejected.
-        check("(555) 123-4567", Err(()));
-        check("555.123.4567", Err(()));
-        check("+1 555 123 4567", Err(()));
-        check("15551234567", Err(()));
-        check("(999) 123-4567", Err(()));
-        check("(413) 055-0142", Err(()));
+        check("anonymous", Err(()));
+        check("(113) 555-0142", Err(()));
+        check("+1 413 555 01422", Err(()));
+    }
+
+    #[test]
+    fn withheld_caller_ids_are_recognised() {
+        for withheld in [
+            "",
+            "anonymous",
+            "Anonymous",
+            "RESTRICTED",
+            "unknown",
+            "+266696687",
+        ] {
+            assert!(is_withheld(withheld), "{withheld:?}");
+        }
+        for number in ["+14135550142", "+15551234567", "4135550142"] {
+            assert!(!is_withheld(number), "{number:?}");
+        }
     }
 
     #[test]
