@@ -35,7 +35,7 @@ pub fn normalize_phone(input: &str) -> Result<String, CrmError> {
     if number.code().value() == 1 {
         // North American numbering: ten digits, the area code starting with 2-9. (The exchange
         // is not checked: the seed's fictional 555-123-4567 has exchange 123.)
-        let national = digits[1..].as_bytes();
+        let national = &digits.as_bytes()[1..];
         if national.len() != 10 || national[0] < b'2' {
             return Err(invalid("not a North American number"));
         }
