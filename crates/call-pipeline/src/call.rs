@@ -43,7 +43,7 @@ use crate::{
     outbox::RecordOutbox,
     phone::{PhoneEvent, PhoneLink, read_from_phone, write_to_phone},
     playback::{MarkOutcome, Playback},
-    ports::{CallControl, CallCrm, CallRecord, ToolCallContext},
+    ports::{CallControl, CallCrm, CallRecord, ToolCallContext, ToolOutcome},
     token::STREAM_TOKEN_PARAMETER,
     turn::{TurnEvent, TurnInput, run_bot_turn},
 };
@@ -475,7 +475,7 @@ async fn run_admitted(
         call_state.status = CallStatus::Failed;
         let line = call_state.config.stt_lost_line.clone();
         call_state
-            .begin_escalation(EscalationReason::ManagerRequest, Some(line))
+            .begin_escalation(EscalationReason::SpeechRecognitionLost, Some(line))
             .await;
     } else {
         let greeting = call_state.manager.greeting();
@@ -697,14 +697,8 @@ impl CallState {
                 }
                 if digit == "0" && !self.manager.escalation_triggered() {
                     self.interrupt("dtmf").await;
-                    self.manager.escalate_for(EscalationReason::ManagerRequest);
-                    warn!(
-                        reason = "manager_request",
-                        source = "dtmf",
-                        "ESCALATION: manager_request"
-                    );
-                    self.begin_escalation(EscalationReason::ManagerRequest, None)
-                        .await;
+                    warn!(reason = "keypad", "ESCALATION: keypad");
+                    self.begin_escalation(EscalationReason::Keypad, None).await;
                 }
             }
             PhoneEvent::Mark(name) => self.on_mark(&name).await,
@@ -924,12 +918,15 @@ impl CallState {
         };
         // Tool exchanges are kept even from a cancelled turn: the tool really ran.
         if let TurnEvent::ToolExchange {
-            assistant, results, ..
+            assistant,
+            results,
+            outcomes,
+            ..
         } = event
         {
-            self.apply_tool_outcomes(&assistant, &results);
             self.history.push(assistant);
             self.history.extend(results);
+            self.apply_tool_outcomes(&outcomes).await;
             return;
         }
         if current != Some(event_turn) {
@@ -1010,16 +1007,26 @@ impl CallState {
             };
             if since + limit <= now && !self.agent_is_speaking() && self.bot_turn.is_none() {
                 self.silence.since = None;
-                if self.silence.checked_in {
-                    info!("caller silent after the check-in; saying goodbye");
-                    let line = self.config.silence_goodbye_line.clone();
-                    self.speak_line(&line).await;
-                    self.end_after_playback = Some(now + self.config.goodbye_max_wait);
-                } else {
-                    info!("caller silent; checking in");
-                    self.silence.checked_in = true;
-                    let line = self.config.check_in_line.clone();
-                    self.speak_line(&line).await;
+                // The manager decides what the silence means (its count resets when the caller
+                // speaks): the first timeout is a check-in, the second closes the call.
+                let seen = self.manager.transitions().len();
+                let state = self.manager.on_silence_timeout();
+                self.log_transitions_since(seen);
+                match state {
+                    State::Closing => {
+                        info!("caller silent after the check-in; saying goodbye");
+                        let line = self.config.silence_goodbye_line.clone();
+                        self.speak_line(&line).await;
+                        self.end_after_playback = Some(now + self.config.goodbye_max_wait);
+                    }
+                    // A transfer is under way; the advisor takes it from here.
+                    State::Escalation => {}
+                    _ => {
+                        info!("caller silent; checking in");
+                        self.silence.checked_in = true;
+                        let line = self.config.check_in_line.clone();
+                        self.speak_line(&line).await;
+                    }
                 }
             }
         }
@@ -1399,7 +1406,8 @@ impl CallState {
     }
 
     async fn escalate_without_speaking(&mut self) {
-        self.manager.escalate_for(EscalationReason::ManagerRequest);
+        self.manager
+            .escalate_for(EscalationReason::SpeechSynthesisLost);
         if self.deps.call_control.can_transfer() {
             self.do_transfer().await;
         } else {
@@ -1416,7 +1424,7 @@ impl CallState {
         self.status = CallStatus::Failed;
         let line = self.config.stt_lost_line.clone();
         self.interrupt("stt lost").await;
-        self.begin_escalation(EscalationReason::ManagerRequest, Some(line))
+        self.begin_escalation(EscalationReason::SpeechRecognitionLost, Some(line))
             .await;
     }
 
@@ -1470,32 +1478,37 @@ impl CallState {
     }
 
     /// Tells the manager how booking, rescheduling or cancelling went, so the flow moves on.
-    fn apply_tool_outcomes(&mut self, assistant: &ChatMessage, results: &[ChatMessage]) {
-        let ChatMessage::Assistant { tool_calls, .. } = assistant else {
-            return;
-        };
-        for result in results {
-            let ChatMessage::Tool {
-                tool_call_id,
-                content,
-            } = result
-            else {
-                continue;
-            };
-            let Some(call) = tool_calls.iter().find(|c| &c.id == tool_call_id) else {
-                continue;
-            };
+    /// The typed outcomes of a round's booking, reschedule and cancel calls move the conversation:
+    /// done closes the flow, a taken slot asks for another time, a refusal or an unreachable CRM
+    /// counts toward escalation.
+    async fn apply_tool_outcomes(&mut self, outcomes: &[(String, ToolOutcome)]) {
+        for (name, outcome) in outcomes {
             if !matches!(
-                call.name.as_str(),
+                name.as_str(),
                 "book_appointment" | "reschedule_appointment" | "cancel_appointment"
             ) {
                 continue;
             }
-            let outcome = tool_outcome(content);
+            let result = match outcome {
+                ToolOutcome::Succeeded => ToolResult::Succeeded,
+                ToolOutcome::SlotTaken => ToolResult::SlotUnavailable,
+                ToolOutcome::Refused | ToolOutcome::Unavailable => ToolResult::Failed,
+            };
             let seen = self.manager.transitions().len();
-            let state = self.manager.record_tool_result(outcome);
-            info!(tool = call.name, ?outcome, state = %state, "tool outcome applied");
+            let state = self.manager.record_tool_result(result);
+            info!(tool = name.as_str(), ?outcome, state = %state, "tool outcome applied");
             self.log_transitions_since(seen);
+            // Repeated tool failures escalate: hand the caller to a person now.
+            if state == State::Escalation && self.transfer == TransferState::None {
+                let reason = self
+                    .manager
+                    .escalation_reason()
+                    .unwrap_or(EscalationReason::RepeatedFailure);
+                warn!(reason = reason.as_str(), "ESCALATION: {}", reason.as_str());
+                self.begin_escalation(reason, None).await;
+                self.push_session_update();
+                return;
+            }
         }
     }
 
@@ -1925,24 +1938,6 @@ fn sentence_start(text: &str, at: usize) -> usize {
 }
 
 /// Reads the CRM executor's `{"ok": …, "error": {"code": …}}` result.
-fn tool_outcome(content: &str) -> ToolResult {
-    let Ok(value) = serde_json::from_str::<Value>(content) else {
-        return ToolResult::Failed;
-    };
-    if value.get("ok").and_then(Value::as_bool) == Some(true) {
-        return ToolResult::Succeeded;
-    }
-    let code = value
-        .pointer("/error/code")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if code.contains("slot") || code.contains("unavailable") || code.contains("full") {
-        ToolResult::SlotUnavailable
-    } else {
-        ToolResult::Failed
-    }
-}
-
 fn as_object(value: Value) -> serde_json::Map<String, Value> {
     match value {
         Value::Object(map) => map,

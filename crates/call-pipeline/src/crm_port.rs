@@ -5,10 +5,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use conversation::CustomerProfile;
-use crm::{CallDirection, CrmStore, tools::ToolContext, tools::ToolExecutor};
+use crm::{
+    CallDirection, CrmStore,
+    tools::{ToolContext, ToolExecutor, ToolStatus},
+};
 use providers::{ToolSpec, Usage};
 
-use crate::ports::{CallCrm, CallRecord, PortError, ToolCallContext};
+use crate::ports::{CallCrm, CallRecord, PortError, ToolCallContext, ToolOutcome, ToolReply};
 
 /// The CRM as calls use it.
 #[derive(Clone)]
@@ -56,14 +59,23 @@ impl CallCrm for CrmPort {
         name: &str,
         arguments: &str,
         context: &ToolCallContext,
-    ) -> serde_json::Value {
+    ) -> ToolReply {
         let context = ToolContext {
             caller_phone: context.caller_phone.clone(),
             customer_id: context.customer_id,
             now: context.now,
             call_sid: Some(context.call_sid.clone()),
         };
-        self.tools.execute(name, arguments, &context).await
+        let answer = self.tools.run(name, arguments, &context).await;
+        ToolReply {
+            result: answer.json,
+            outcome: match answer.status {
+                ToolStatus::Ok => ToolOutcome::Succeeded,
+                ToolStatus::SlotFull => ToolOutcome::SlotTaken,
+                ToolStatus::Unavailable => ToolOutcome::Unavailable,
+                ToolStatus::Refused => ToolOutcome::Refused,
+            },
+        }
     }
 
     async fn record_call(&self, record: &CallRecord) -> Result<(), PortError> {

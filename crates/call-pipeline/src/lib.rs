@@ -37,7 +37,10 @@ pub use crm::mask_phone;
 pub use crm_port::CrmPort;
 pub use outbox::{OutboxWorker, RecordOutbox};
 pub use phone::{PhoneError, PhoneLink};
-pub use ports::{CallControl, CallCrm, CallRecord, NoCallControl, PortError, ToolCallContext};
+pub use ports::{
+    CallControl, CallCrm, CallRecord, NoCallControl, PortError, ToolCallContext, ToolOutcome,
+    ToolReply,
+};
 pub use token::{
     STREAM_TOKEN_PARAMETER, TokenClaims, TokenError, issue_stream_token, verify_stream_token,
 };

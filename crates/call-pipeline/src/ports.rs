@@ -20,17 +20,73 @@ pub trait CallCrm: Send + Sync + 'static {
     async fn lookup_customer(&self, phone: &str) -> Result<Option<CustomerProfile>, PortError>;
     /// JSON-schema descriptions of the tools the LLM may call.
     fn tools(&self) -> Vec<ToolSpec>;
-    /// Runs one tool call; failures come back as a JSON error object the LLM can read.
+    /// Runs one tool call: the result the LLM reads (failures as a JSON error object) and the
+    /// outcome the conversation acts on.
     async fn execute_tool(
         &self,
         name: &str,
         arguments: &str,
         context: &ToolCallContext,
-    ) -> serde_json::Value;
+    ) -> ToolReply;
     /// Writes (upserts by call SID) the final record of a call.
     async fn record_call(&self, record: &CallRecord) -> Result<(), PortError>;
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), PortError>;
+}
+
+/// A tool call's result for the LLM and its typed outcome for the conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolReply {
+    /// What the model reads.
+    pub result: serde_json::Value,
+    /// What happened.
+    pub outcome: ToolOutcome,
+}
+
+/// What a tool call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolOutcome {
+    /// Done.
+    Succeeded,
+    /// The requested time is taken: the caller is asked for another.
+    SlotTaken,
+    /// Refused (business rule, bad arguments, a limit): nothing was done.
+    Refused,
+    /// The CRM is down or slow: nothing was done; counts toward escalation.
+    Unavailable,
+}
+
+impl ToolReply {
+    /// A reply read back from a capture, where only the JSON was recorded: the outcome comes
+    /// from the CRM's error codes (`crates/crm/src/tools.rs` documents them).
+    pub fn from_recorded(result: serde_json::Value) -> Self {
+        let outcome = if result.get("ok").and_then(serde_json::Value::as_bool) == Some(true) {
+            ToolOutcome::Succeeded
+        } else {
+            match result
+                .pointer("/error/code")
+                .and_then(serde_json::Value::as_str)
+            {
+                Some("slot_full") => ToolOutcome::SlotTaken,
+                Some("unavailable") => ToolOutcome::Unavailable,
+                _ => ToolOutcome::Refused,
+            }
+        };
+        Self { result, outcome }
+    }
+
+    /// A refusal the pipeline makes itself (a limit), with a code and a sentence for the model.
+    pub fn refused(code: &str, message: &str) -> Self {
+        Self {
+            result: serde_json::json!({"ok": false, "error": {"code": code, "message": message}}),
+            outcome: ToolOutcome::Refused,
+        }
+    }
+
+    /// Whether the tool did what it was asked.
+    pub fn succeeded(&self) -> bool {
+        self.outcome == ToolOutcome::Succeeded
+    }
 }
 
 /// Who is calling, for tools that act on "my" appointments.

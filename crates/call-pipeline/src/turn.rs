@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use crate::{
     capture::Capture,
     config::PipelineConfig,
-    ports::{CallCrm, ToolCallContext},
+    ports::{CallCrm, ToolCallContext, ToolOutcome, ToolReply},
     sentences::SentenceSplitter,
 };
 
@@ -36,11 +36,13 @@ pub(crate) enum TurnEvent {
     FirstToken { turn: u64, at: Instant },
     /// A piece of reply text ready for TTS.
     Piece { turn: u64, text: String },
-    /// The model called tools; both messages go into history together.
+    /// The model called tools; both messages go into history together, and each call's name
+    /// and typed outcome go to the conversation.
     ToolExchange {
         turn: u64,
         assistant: ChatMessage,
         results: Vec<ChatMessage>,
+        outcomes: Vec<(String, ToolOutcome)>,
     },
     /// The reply is complete.
     Done { turn: u64, usage: Usage },
@@ -143,6 +145,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
             tool_calls: tool_calls.clone(),
         };
         let mut results = Vec::with_capacity(tool_calls.len());
+        let mut outcomes = Vec::with_capacity(tool_calls.len());
         for (index, call) in tool_calls.iter().enumerate() {
             let started = Instant::now();
             let is_booking = call.name == "book_appointment";
@@ -168,7 +171,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
             } else {
                 None
             };
-            let result = match refusal {
+            let reply = match refusal {
                 Some((code, message)) => {
                     warn!(
                         turn,
@@ -176,7 +179,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
                         code,
                         "tool call refused by a limit"
                     );
-                    serde_json::json!({"ok": false, "error": {"code": code, "message": message}})
+                    ToolReply::refused(code, message)
                 }
                 None => {
                     crm.execute_tool(&call.name, &call.arguments, &tool_context)
@@ -184,12 +187,9 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
                 }
             };
             if let Some(capture) = &capture {
-                capture.tool(turn, &call.name, &call.arguments, &result);
+                capture.tool(turn, &call.name, &call.arguments, &reply.result);
             }
-            let ok = result
-                .get("ok")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(true);
+            let ok = reply.succeeded();
             if !ok && is_booking && refusal.is_none() {
                 bookings.fetch_sub(1, Ordering::AcqRel);
             }
@@ -204,8 +204,9 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
             metrics::counter!("voice_tool_calls_total", "tool" => label.to_owned(), "ok" => ok.to_string()).increment(1);
             results.push(ChatMessage::Tool {
                 tool_call_id: call.id.clone(),
-                content: result.to_string(),
+                content: reply.result.to_string(),
             });
+            outcomes.push((call.name.clone(), reply.outcome));
         }
         request.messages.push(assistant.clone());
         request.messages.extend(results.iter().cloned());
@@ -214,6 +215,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
                 turn,
                 assistant,
                 results,
+                outcomes,
             })
             .await
             .is_err()

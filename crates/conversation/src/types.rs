@@ -75,6 +75,12 @@ pub enum EscalationReason {
     LegalThreat,
     /// Three caller turns in a row without progress.
     RepeatedFailure,
+    /// The caller pressed 0 for a person.
+    Keypad,
+    /// Speech recognition was lost for good: the agent cannot hear the caller.
+    SpeechRecognitionLost,
+    /// Speech synthesis was lost (both voices): the agent cannot speak.
+    SpeechSynthesisLost,
 }
 
 /// A part of the day the caller asked for instead of a clock time.
@@ -250,6 +256,9 @@ snake_case_names!(EscalationReason {
     Anger => "anger",
     LegalThreat => "legal_threat",
     RepeatedFailure => "repeated_failure",
+    Keypad => "keypad",
+    SpeechRecognitionLost => "speech_recognition_lost",
+    SpeechSynthesisLost => "speech_synthesis_lost",
 });
 
 snake_case_names!(DayPeriod {

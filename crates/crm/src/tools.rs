@@ -164,6 +164,28 @@ pub fn tool_specs() -> Vec<ToolSpec> {
     ]
 }
 
+/// How a tool call ended, for the code that acts on it (the JSON is for the model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolStatus {
+    /// Done.
+    Ok,
+    /// The requested time is taken (`slot_full`): ask for another time.
+    SlotFull,
+    /// The database is down or slow (`unavailable`): nothing was done; offer a call-back.
+    Unavailable,
+    /// Refused by a business rule or bad arguments: nothing was done.
+    Refused,
+}
+
+/// A tool call's result: the JSON the model reads and its typed status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolAnswer {
+    /// `{"ok": true, ...}` or `{"ok": false, "error": {"code", "message"}}`.
+    pub json: Value,
+    /// The same outcome, typed.
+    pub status: ToolStatus,
+}
+
 /// Runs LLM tool calls against a `CrmStore`.
 #[derive(Clone)]
 pub struct ToolExecutor {
@@ -213,6 +235,12 @@ impl ToolExecutor {
     /// arguments, business-rule refusals and database trouble all come back as
     /// `{"ok": false, "error": {"code", "message"}}`.
     pub async fn execute(&self, name: &str, arguments_json: &str, ctx: &ToolContext) -> Value {
+        self.run(name, arguments_json, ctx).await.json
+    }
+
+    /// `execute` with the outcome typed as well, for the pipeline (which must not re-parse the
+    /// model's JSON to know whether a booking happened).
+    pub async fn run(&self, name: &str, arguments_json: &str, ctx: &ToolContext) -> ToolAnswer {
         let res = match name {
             "lookup_customer" => self.lookup_customer(arguments_json, ctx).await,
             "check_availability" => self.check_availability(arguments_json, ctx).await,
@@ -234,11 +262,22 @@ impl ToolExecutor {
                 if let Value::Object(map) = &mut value {
                     map.insert("ok".to_owned(), Value::Bool(true));
                 }
-                value
+                ToolAnswer {
+                    json: value,
+                    status: ToolStatus::Ok,
+                }
             }
             Err(failure) => {
                 debug!(tool = name, code = failure.code, "tool call refused");
-                json!({"ok": false, "error": {"code": failure.code, "message": failure.message}})
+                let status = match failure.code {
+                    "slot_full" => ToolStatus::SlotFull,
+                    "unavailable" => ToolStatus::Unavailable,
+                    _ => ToolStatus::Refused,
+                };
+                ToolAnswer {
+                    json: json!({"ok": false, "error": {"code": failure.code, "message": failure.message}}),
+                    status,
+                }
             }
         }
     }

@@ -17,7 +17,9 @@ use std::{
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use call_pipeline::{CallControl, CallCrm, CallRecord, CrmPort, PortError, ToolCallContext};
+use call_pipeline::{
+    CallControl, CallCrm, CallRecord, CrmPort, PortError, ToolCallContext, ToolReply,
+};
 use conversation::CustomerProfile;
 use futures::FutureExt;
 use providers::{
@@ -247,10 +249,11 @@ impl CallCrm for ReplayCrm {
         name: &str,
         _arguments: &str,
         _context: &ToolCallContext,
-    ) -> Value {
+    ) -> ToolReply {
         let next = lock(&self.tools).pop_front();
-        match next {
-            Some(tool) if tool.name == name => tool.result,
+        let result = match next {
+            // The capture holds the CRM's JSON; its outcome is read back from the CRM's codes.
+            Some(tool) if tool.name == name => return ToolReply::from_recorded(tool.result),
             Some(tool) => {
                 lock(&self.mismatches).push(format!(
                     "the pipeline called `{name}` where the capture has `{}`",
@@ -264,7 +267,8 @@ impl CallCrm for ReplayCrm {
                 ));
                 json!({"ok": false, "error": {"code": "replay_mismatch", "message": "no recorded result left"}})
             }
-        }
+        };
+        ToolReply::from_recorded(result)
     }
 
     async fn record_call(&self, _record: &CallRecord) -> Result<(), PortError> {

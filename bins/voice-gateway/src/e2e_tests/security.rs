@@ -438,23 +438,35 @@ async fn tools_never_act_for_or_reveal_another_customer() {
     .await;
     let twiml = gateway.voice_twiml("CA960", JOHN).await;
     let call = TwilioStream::open(&gateway, "CA960", &parameters(&twiml), true).await;
-    call.wait_until("the refusal", || {
-        gateway.tts.received_text().contains("your own account")
-    })
-    .await;
+    // Two refused changes in a row count as repeated failure: the caller goes to a person.
+    gateway
+        .transferred
+        .wait_until("the handoff after the refusals", || {
+            gateway.transfers.lock().unwrap().len() == 1
+        })
+        .await;
     call.hang_up("CA960").await;
     let gateway = gateway.shutdown().await;
 
-    let requests = gateway.llm.requests();
-    let results: Vec<String> = requests
-        .last()
+    let crm = crm::connect_and_migrate(
+        &gateway.database_url,
+        &crm::CrmConfig::default(),
+        conversation::ShopConfig::default_shop(),
+    )
+    .await
+    .unwrap();
+    let record = crm.get_call("CA960").await.unwrap().unwrap();
+    assert_eq!(
+        record.escalation_reason.as_deref(),
+        Some("repeated_failure")
+    );
+    let transcript = record.transcript.unwrap();
+    let results: Vec<String> = transcript
+        .as_array()
         .unwrap()
-        .messages
         .iter()
-        .filter_map(|message| match message {
-            providers::ChatMessage::Tool { content, .. } => Some(content.clone()),
-            _ => None,
-        })
+        .filter(|message| message["role"] == "tool")
+        .map(|message| message["content"].as_str().unwrap().to_owned())
         .collect();
     let codes: Vec<String> = results
         .iter()
@@ -472,9 +484,9 @@ async fn tools_never_act_for_or_reveal_another_customer() {
             "vehicle_not_found"
         ]
     );
-    // Nothing of the other customer in any tool result, prompt or spoken reply.
+    // Nothing of the other customer in any tool result, prompt or spoken line.
     let mut seen = results.join("\n");
-    for request in &requests {
+    for request in &gateway.llm.requests() {
         for message in &request.messages {
             if let providers::ChatMessage::System { content } = message {
                 seen.push_str(content);
@@ -491,13 +503,6 @@ async fn tools_never_act_for_or_reveal_another_customer() {
         assert!(!seen.contains(secret), "{secret:?} leaked: {seen}");
     }
     // Their appointment is untouched.
-    let crm = crm::connect_and_migrate(
-        &gateway.database_url,
-        &crm::CrmConfig::default(),
-        conversation::ShopConfig::default_shop(),
-    )
-    .await
-    .unwrap();
     let after = crm
         .lookup_customer(&victim.phone, now())
         .await

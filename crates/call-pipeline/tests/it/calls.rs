@@ -357,7 +357,7 @@ async fn dtmf_zero_transfers_to_the_advisor() {
     .await;
     assert_eq!(report.control.transfers.lock().unwrap().len(), 1);
     assert_eq!(report.outcome.status, CallStatus::Transferred);
-    assert_eq!(report.summary()["escalation_reason"], "manager_request");
+    assert_eq!(report.summary()["escalation_reason"], "keypad");
 }
 
 /// Without Twilio credentials, escalation offers a callback and records the request.
@@ -462,6 +462,10 @@ async fn stt_lost_for_good_hands_the_call_over() {
         report.spoken_text()
     );
     assert_eq!(report.control.transfers.lock().unwrap().len(), 1);
+    assert_eq!(
+        report.summary()["escalation_reason"],
+        "speech_recognition_lost"
+    );
 }
 
 /// Outbound reminder, in Twilio's real outbound shape (`From` = the shop, `To` = the customer,
@@ -882,4 +886,54 @@ async fn a_caller_id_that_failed_verification_is_treated_as_withheld() {
     })
     .await;
     assert_eq!(attested.summary()["call_type"], "inbound_existing");
+}
+
+fn booking_script(outcome: call_pipeline::ToolOutcome) -> Scenario {
+    let call = ToolCall {
+        id: "call_1".into(),
+        name: "book_appointment".into(),
+        arguments: json!({"service": "oil change", "start": "2026-11-25T14:00"}).to_string(),
+    };
+    Scenario {
+        customer: Some(john_smith()),
+        booking_outcome: outcome,
+        stt: SttScript::new()
+            .step(
+                Frames(250),
+                Ev::speech_final("I need an oil change tomorrow at 2pm"),
+            )
+            .step(Frames(700), Ev::speech_final("yes that's right"))
+            .step(Frames(1100), Ev::speech_final("yes please try again")),
+        llm: vec![
+            reply("Just to confirm, an oil change tomorrow at 2pm?"),
+            LlmReply::tool_calls([call.clone()]),
+            reply("Sorry, something went wrong."),
+            LlmReply::tool_calls([ToolCall {
+                id: "call_2".into(),
+                ..call
+            }]),
+            reply("Sorry, it failed again."),
+        ],
+        actions: vec![(ms(40_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    }
+}
+
+/// The tool's typed outcome moves the conversation: a taken slot asks for another time, while a
+/// CRM that is down (once "unavailable" was read as "slot full") counts as a failure and the
+/// second one hands the caller to a person.
+#[tokio::test(start_paused = true)]
+async fn tool_outcomes_are_typed_and_an_unreachable_crm_escalates() {
+    let taken = run(booking_script(call_pipeline::ToolOutcome::SlotTaken)).await;
+    assert!(
+        taken
+            .summary()
+            .get("escalation_reason")
+            .is_none_or(serde_json::Value::is_null),
+        "{}",
+        taken.summary()
+    );
+    let down = run(booking_script(call_pipeline::ToolOutcome::Unavailable)).await;
+    assert_eq!(down.summary()["escalation_reason"], "repeated_failure");
+    assert_eq!(down.control.transfers.lock().unwrap().len(), 1);
 }

@@ -15,7 +15,8 @@ use std::{
 use async_trait::async_trait;
 use call_pipeline::{
     CallControl, CallCrm, CallDeps, CallOutcome, CallRecord, PhoneLink, PipelineConfig, PortError,
-    RecordOutbox, StreamAdmission, ToolCallContext, issue_stream_token, run_call,
+    RecordOutbox, StreamAdmission, ToolCallContext, ToolOutcome, ToolReply, issue_stream_token,
+    run_call,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use conversation::{AppointmentInfo, CustomerProfile, ShopConfig, VehicleInfo};
@@ -72,6 +73,8 @@ pub(crate) struct Scenario {
     pub(crate) actions: Vec<(Duration, CallerAction)>,
     pub(crate) can_transfer: bool,
     pub(crate) crm_fails: bool,
+    /// What a booking tool call comes back with.
+    pub(crate) booking_outcome: ToolOutcome,
     pub(crate) config: PipelineConfig,
     pub(crate) tts: FakeTtsConfig,
     /// The primary TTS refuses to connect, so the fallback voice must speak.
@@ -94,6 +97,7 @@ impl Default for Scenario {
             actions: Vec::new(),
             can_transfer: true,
             crm_fails: false,
+            booking_outcome: ToolOutcome::Succeeded,
             config: PipelineConfig::default(),
             // 40 ms a character: the greeting plays in about 4 s, before the first utterance at 5 s.
             tts: FakeTtsConfig {
@@ -181,7 +185,11 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
     if scenario.tts_primary_fails {
         primary_tts.fail_next_connect(providers::ProviderError::Connect("refused".into()));
     }
-    let crm = Arc::new(FakeCrm::new(scenario.customer.clone(), scenario.crm_fails));
+    let crm = Arc::new(FakeCrm::new(
+        scenario.customer.clone(),
+        scenario.crm_fails,
+        scenario.booking_outcome,
+    ));
     let control = Arc::new(FakeControl {
         can_transfer: scenario.can_transfer,
         ..Default::default()
@@ -429,20 +437,24 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// A CRM for pipeline tests: one optional customer, scripted tool results, recorded calls.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct FakeCrm {
     customer: Option<CustomerProfile>,
     fails: bool,
+    /// What `book_appointment` answers.
+    tool_outcome: ToolOutcome,
     pub(crate) tool_calls: Mutex<Vec<(String, String)>>,
     pub(crate) records: Mutex<Vec<CallRecord>>,
 }
 
 impl FakeCrm {
-    fn new(customer: Option<CustomerProfile>, fails: bool) -> Self {
+    fn new(customer: Option<CustomerProfile>, fails: bool, tool_outcome: ToolOutcome) -> Self {
         Self {
             customer,
             fails,
-            ..Default::default()
+            tool_outcome,
+            tool_calls: Mutex::default(),
+            records: Mutex::default(),
         }
     }
 }
@@ -464,14 +476,26 @@ impl CallCrm for FakeCrm {
         }]
     }
 
-    async fn execute_tool(&self, name: &str, arguments: &str, _context: &ToolCallContext) -> Value {
+    async fn execute_tool(
+        &self,
+        name: &str,
+        arguments: &str,
+        _context: &ToolCallContext,
+    ) -> ToolReply {
         self.tool_calls
             .lock()
             .unwrap()
             .push((name.to_owned(), arguments.to_owned()));
-        match name {
-            "book_appointment" => json!({"ok": true, "appointment_id": 77}),
-            _ => json!({"ok": false, "error": {"code": "unknown_tool", "message": "no such tool"}}),
+        match (name, self.tool_outcome) {
+            ("book_appointment", ToolOutcome::Succeeded) => ToolReply {
+                result: json!({"ok": true, "appointment_id": 77}),
+                outcome: ToolOutcome::Succeeded,
+            },
+            ("book_appointment", outcome) => ToolReply {
+                result: json!({"ok": false, "error": {"code": "scripted", "message": "scripted failure"}}),
+                outcome,
+            },
+            _ => ToolReply::refused("unknown_tool", "no such tool"),
         }
     }
 

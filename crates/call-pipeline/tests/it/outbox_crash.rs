@@ -13,11 +13,13 @@ use std::{
 };
 
 use async_trait::async_trait;
-use call_pipeline::{CallCrm, CallRecord, CrmPort, PortError, RecordOutbox, ToolCallContext};
+use call_pipeline::{
+    CallCrm, CallRecord, CrmPort, PortError, RecordOutbox, ToolCallContext, ToolReply,
+};
 use chrono::{TimeZone, Utc};
 use conversation::{CustomerProfile, ShopConfig};
 use providers::ToolSpec;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 const CHILD_SPOOL_VAR: &str = "VG_OUTBOX_CRASH_CHILD_SPOOL";
@@ -34,8 +36,8 @@ impl CallCrm for DatabaseDown {
     fn tools(&self) -> Vec<ToolSpec> {
         Vec::new()
     }
-    async fn execute_tool(&self, _: &str, _: &str, _: &ToolCallContext) -> Value {
-        json!({"ok": false})
+    async fn execute_tool(&self, _: &str, _: &str, _: &ToolCallContext) -> ToolReply {
+        ToolReply::refused("unused", "no tools here")
     }
     async fn record_call(&self, _: &CallRecord) -> Result<(), PortError> {
         Err(PortError("database down".into()))
@@ -192,8 +194,8 @@ impl CallCrm for RefusesOne {
     fn tools(&self) -> Vec<ToolSpec> {
         Vec::new()
     }
-    async fn execute_tool(&self, _: &str, _: &str, _: &ToolCallContext) -> Value {
-        json!({"ok": false})
+    async fn execute_tool(&self, _: &str, _: &str, _: &ToolCallContext) -> ToolReply {
+        ToolReply::refused("unused", "no tools here")
     }
     async fn record_call(&self, record: &CallRecord) -> Result<(), PortError> {
         if record.call_sid == self.refused {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crm::tools::{ToolContext, ToolExecutor};
+use crm::tools::{ToolContext, ToolExecutor, ToolStatus};
 use crm::{CrmStore, NewCustomer, NewVehicle};
 use serde_json::{Value, json};
 
@@ -440,6 +440,15 @@ async fn tools_report_a_dead_database_as_unavailable(db: TestDb) {
             .await,
         error("unavailable"),
     );
+    // The pipeline gets the outcome typed: down, not "slot full".
+    let booking = tools
+        .run(
+            "book_appointment",
+            r#"{"service": "oil change", "start": "2026-11-25T09:00"}"#,
+            &ctx(JOHN),
+        )
+        .await;
+    assert_eq!(booking.status, ToolStatus::Unavailable, "{}", booking.json);
     // Tools that need no database still answer.
     check(
         &tools
