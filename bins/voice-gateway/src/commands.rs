@@ -75,6 +75,50 @@ pub(crate) fn nlu(
     Ok(())
 }
 
+/// `voice-gateway nlu --score FILE`: the score of each split (or of `split` only).
+pub(crate) fn nlu_score(
+    config: &Config,
+    now: Option<&str>,
+    shop: Option<&Path>,
+    file: &Path,
+    split: Option<&str>,
+    mut output: impl Write,
+) -> anyhow::Result<()> {
+    let now = match now {
+        Some(raw) => DateTime::parse_from_rfc3339(raw)
+            .context("--now must be RFC 3339")?
+            .with_timezone(&Utc),
+        // The project's labels are written for this moment (fixtures/nlu/README.md).
+        None => DateTime::parse_from_rfc3339("2026-11-24T15:00:00Z")
+            .context("the default scoring time")?
+            .with_timezone(&Utc),
+    };
+    let shop = load_shop(shop.unwrap_or(&config.shop_config))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let lines = conversation::score::parse_labelled(&text)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("parsing {}", file.display()))?;
+    let mut splits: Vec<String> = lines.iter().map(|line| line.split.clone()).collect();
+    splits.sort();
+    splits.dedup();
+    for name in splits
+        .iter()
+        .filter(|name| split.is_none_or(|wanted| wanted == name.as_str()))
+    {
+        let part: Vec<_> = lines
+            .iter()
+            .filter(|line| &line.split == name)
+            .cloned()
+            .collect();
+        let label = if name.is_empty() { "(no split)" } else { name };
+        writeln!(output, "== {label}: {} utterances", part.len()).context("writing stdout")?;
+        let score = conversation::score::score(&part, now, &shop);
+        writeln!(output, "{score}").context("writing stdout")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -111,5 +155,35 @@ mod tests {
         assert_eq!(lines[1]["intent"], "check_hours");
         assert_eq!(lines[1]["state"], "execution");
         assert!(lines[2]["error"].is_string());
+    }
+
+    #[test]
+    fn nlu_score_prints_each_split() {
+        let config = Config::from_lookup(|key| {
+            HashMap::from([("SHOP_CONFIG", "../../fixtures/shop.toml")])
+                .get(key)
+                .map(|v| (*v).to_owned())
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("labels.jsonl");
+        std::fs::write(
+            &file,
+            concat!(
+                r#"{"id":"h1","split":"heldout","text":"what are your hours","intent":"check_hours"}"#,
+                "\n",
+                r#"{"id":"t1","split":"tune","text":"how much is an oil change","intent":"pricing_inquiry","services":["oil change"]}"#,
+                "\n",
+            ),
+        )
+        .unwrap();
+        let mut output = Vec::new();
+        nlu_score(&config, None, None, &file, None, &mut output).unwrap();
+        let text = String::from_utf8(output).unwrap();
+        assert!(text.contains("== heldout: 1 utterances"), "{text}");
+        assert!(text.contains("== tune: 1 utterances"), "{text}");
+        let mut only = Vec::new();
+        nlu_score(&config, None, None, &file, Some("heldout"), &mut only).unwrap();
+        assert!(!String::from_utf8(only).unwrap().contains("== tune"));
     }
 }

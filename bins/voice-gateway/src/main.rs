@@ -50,6 +50,13 @@ enum Command {
         /// The shop configuration; default `SHOP_CONFIG`.
         #[arg(long)]
         shop: Option<PathBuf>,
+        /// Score a labelled JSON Lines file instead (format: `conversation::score`): accuracy,
+        /// per-intent precision and recall, confusions and misses, per split.
+        #[arg(long)]
+        score: Option<PathBuf>,
+        /// With `--score`: only this split (`heldout`, `tune`).
+        #[arg(long)]
+        split: Option<String>,
     },
 }
 
@@ -76,7 +83,25 @@ fn main() -> anyhow::Result<()> {
             file.as_deref(),
             chrono::Utc::now(),
         )),
-        Command::Nlu { now, shop } => commands::nlu(
+        Command::Nlu {
+            now,
+            shop,
+            score: Some(file),
+            split,
+        } => commands::nlu_score(
+            &config,
+            now.as_deref(),
+            shop.as_deref(),
+            &file,
+            split.as_deref(),
+            std::io::stdout().lock(),
+        ),
+        Command::Nlu {
+            now,
+            shop,
+            score: None,
+            ..
+        } => commands::nlu(
             &config,
             now.as_deref(),
             shop.as_deref(),

@@ -27,6 +27,7 @@ mod detect;
 mod manager;
 pub mod nlu;
 mod prompt;
+pub mod score;
 mod shop;
 mod text;
 mod types;
