@@ -291,20 +291,35 @@ async fn run_admitted(
         "status": "in_progress",
     });
     let call_sid = start.call_sid.as_str().to_owned();
-    let (session_res, stt_res, tts_res, lookup) = tokio::join!(
-        deps.sessions
-            .set_session(&call_sid, as_object(session_fields)),
-        connect_stt(
-            deps.stt.as_ref(),
-            &call_sid,
-            config.provider_connect_timeout
-        ),
-        connect_tts(&deps, &call_sid, config.provider_connect_timeout),
-        lookup_customer(
+    // The CRM lookup comes before the STT connection, so recognition is told the caller's
+    // vehicles as keyterms; the lookup takes about a millisecond and the greeting waits for it
+    // anyway (it depends on who is calling).
+    let lookup_then_stt = async {
+        let lookup = lookup_customer(
             deps.crm.as_ref(),
             caller_phone.as_deref(),
-            config.crm_lookup_timeout
-        ),
+            config.crm_lookup_timeout,
+        )
+        .await;
+        let profile = match &lookup {
+            Lookup::Found(profile) => Some(profile),
+            _ => None,
+        };
+        let keyterms = conversation::call_vocabulary(&deps.shop, profile);
+        let stt = connect_stt(
+            deps.stt.as_ref(),
+            &call_sid,
+            keyterms,
+            config.provider_connect_timeout,
+        )
+        .await;
+        (lookup, stt)
+    };
+    let (session_res, (lookup, stt_res), tts_res) = tokio::join!(
+        deps.sessions
+            .set_session(&call_sid, as_object(session_fields)),
+        lookup_then_stt,
+        connect_tts(&deps, &call_sid, config.provider_connect_timeout),
     );
     if let Err(err) = session_res {
         warn!(error = %err, "could not write the session at call start");
@@ -1762,12 +1777,14 @@ async fn wait_for_start(
 async fn connect_stt(
     stt: &dyn SpeechToText,
     call_sid: &str,
+    keyterms: Vec<String>,
     timeout: Duration,
 ) -> Result<SttSession, String> {
     match tokio::time::timeout(
         timeout,
         stt.connect(SttOptions {
             call_id: call_sid.to_owned(),
+            keyterms,
         }),
     )
     .await

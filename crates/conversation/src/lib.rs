@@ -31,6 +31,7 @@ pub mod score;
 mod shop;
 mod text;
 mod types;
+mod vocabulary;
 mod when;
 
 pub use customer::{AppointmentInfo, CustomerProfile, VehicleInfo};
@@ -44,3 +45,4 @@ pub use types::{
     CallType, ConversationSummary, DayPeriod, EscalationReason, Intent, SlotName, Slots, State,
     ToolResult, Transition,
 };
+pub use vocabulary::call_vocabulary;

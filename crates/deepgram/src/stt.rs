@@ -61,7 +61,13 @@ impl DeepgramStt {
 impl SpeechToText for DeepgramStt {
     async fn connect(&self, options: SttOptions) -> Result<SttSession, ProviderError> {
         let span = info_span!("deepgram_stt", call_id = %options.call_id);
-        let url = listen_url(&self.config);
+        let mut url = listen_url(&self.config);
+        if self.config.model.starts_with("nova-3") || self.config.model.starts_with("flux") {
+            let mut query = url.query_pairs_mut();
+            for term in keyterms_within_limits(&options.keyterms) {
+                query.append_pair("keyterm", term);
+            }
+        }
         let socket = socket::open(&url, &self.config.api_key, self.config.connect_timeout)
             .instrument(span.clone())
             .await?;
@@ -117,6 +123,33 @@ pub(crate) fn listen_url(config: &DeepgramSttConfig) -> Url {
             .append_pair("smart_format", bool_str(config.smart_format));
     }
     url
+}
+
+/// Deepgram's keyterm limits (developers.deepgram.com/docs/keyterm and the 2026-10-08
+/// changelog): at most 100 terms and 500 tokens a request,
+/// and going over stalls the stream without an error. Tokens are counted here conservatively
+/// (a token per 3 characters, plus one per term) against a budget below the limit.
+const MAX_KEYTERMS: usize = 100;
+const KEYTERM_TOKEN_BUDGET: usize = 450;
+
+/// The first terms of `terms` (most important first) that fit Deepgram's limits: blank and
+/// repeated ones (ignoring case) are skipped.
+pub(crate) fn keyterms_within_limits(terms: &[String]) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    let mut tokens = 0;
+    let mut kept = Vec::new();
+    for term in terms.iter().map(|term| term.trim()) {
+        if term.is_empty() || !seen.insert(term.to_lowercase()) {
+            continue;
+        }
+        let cost = term.chars().count().div_ceil(3) + 1;
+        if kept.len() == MAX_KEYTERMS || tokens + cost > KEYTERM_TOKEN_BUDGET {
+            break;
+        }
+        tokens += cost;
+        kept.push(term);
+    }
+    kept
 }
 
 fn bool_str(value: bool) -> &'static str {

@@ -13,6 +13,10 @@ use crate::{Driver, ProviderError};
 pub struct SttOptions {
     /// The call's id, for logs only.
     pub call_id: String,
+    /// Words and phrases this call is likely to contain (the shop's name and services, the
+    /// caller's vehicles), most important first. Vendors that can bias recognition toward them
+    /// (Deepgram keyterms) send as many as their limits allow; others ignore them.
+    pub keyterms: Vec<String>,
 }
 
 /// Opens per-call streaming recognition sessions over 8 kHz mono μ-law audio.

@@ -937,3 +937,24 @@ async fn tool_outcomes_are_typed_and_an_unreachable_crm_escalates() {
     assert_eq!(down.summary()["escalation_reason"], "repeated_failure");
     assert_eq!(down.control.transfers.lock().unwrap().len(), 1);
 }
+
+/// Speech recognition is told the call's vocabulary: the caller's vehicles first, then the shop's
+/// name and services.
+#[tokio::test(start_paused = true)]
+async fn recognition_gets_the_callers_vehicles_and_the_shops_vocabulary() {
+    let report = run(Scenario {
+        customer: Some(john_smith()),
+        actions: vec![(ms(3_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    let sessions = report.stt.sessions();
+    let keyterms = &sessions[0].keyterms;
+    let vehicle = &john_smith().vehicles[0];
+    assert_eq!(keyterms[0], format!("{} {}", vehicle.make, vehicle.model));
+    assert!(keyterms.iter().any(|t| t == "oil change"), "{keyterms:?}");
+    assert!(
+        keyterms.iter().any(|t| t == "Main Street Auto Care"),
+        "{keyterms:?}"
+    );
+}

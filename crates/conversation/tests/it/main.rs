@@ -1,6 +1,7 @@
 //! Integration tests of the public API: utterance tables, whole dialogues, prompts, `nlu`.
 
 mod dialogues;
+mod heldout;
 mod nlu;
 mod prompts;
 mod robustness;

@@ -66,6 +66,7 @@ async fn start(server: &MockDeepgram, config: DeepgramSttConfig) -> (Session, Se
     let stt = DeepgramStt::new(config);
     let options = SttOptions {
         call_id: "CA-test".to_owned(),
+        keyterms: Vec::new(),
     };
     let (session, conn) = tokio::join!(stt.connect(options), server.accept());
     let session = session.unwrap();
@@ -154,6 +155,43 @@ async fn connects_with_phone_parameters_token_header_and_forwards_audio_byte_for
     session.audio(&frame(0x7f));
     assert_eq!(conn.expect_audio().await, first);
     assert_eq!(conn.expect_audio().await, frame(0x7f));
+}
+
+/// The call's vocabulary goes to Nova-3 as repeated `keyterm` parameters, within Deepgram's
+/// limits (going over stalls the stream), repeats and blanks left out.
+#[tokio::test]
+async fn keyterms_go_in_the_query_within_the_limits() {
+    let server = MockDeepgram::start().await;
+    let stt = DeepgramStt::new(config(&server));
+    let mut keyterms = vec![
+        "Honda Civic".to_owned(),
+        "honda civic".to_owned(),
+        " ".to_owned(),
+        "Main Street Auto Care".to_owned(),
+    ];
+    keyterms.extend((0..200).map(|n| format!("term number {n}")));
+    let options = SttOptions {
+        call_id: "CA-keyterms".to_owned(),
+        keyterms,
+    };
+    let (session, conn) = tokio::join!(stt.connect(options), server.accept());
+    let session = session.unwrap();
+    let query = conn.upgrade.query_string();
+    let terms: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(key, _)| key == "keyterm")
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    assert_eq!(
+        terms[..3],
+        ["Honda Civic", "Main Street Auto Care", "term number 0"]
+    );
+    assert!(terms.len() < 100, "{} terms", terms.len());
+    let estimated_tokens: usize = terms
+        .iter()
+        .map(|t| t.chars().count().div_ceil(3) + 1)
+        .sum();
+    assert!(estimated_tokens <= 450, "{estimated_tokens}");
+    drop(session);
 }
 
 #[tokio::test]

@@ -57,6 +57,7 @@ fn check(script: SttScript, n_frames: u64, after_audio: &[SttCommand], expect: E
             } = fake
                 .connect(SttOptions {
                     call_id: "CA1".into(),
+                    keyterms: Vec::new(),
                 })
                 .await
                 .unwrap();
@@ -251,6 +252,7 @@ async fn records_audio_and_commands_and_fails_connect_on_request() {
     } = fake
         .connect(SttOptions {
             call_id: "CA2".into(),
+            keyterms: Vec::new(),
         })
         .await
         .unwrap();
