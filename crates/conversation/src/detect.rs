@@ -64,20 +64,20 @@ struct Detectors {
 
 static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
     cancel: Detector::new(
-        r"\b(cancel\w*|call off|call it off|dont need the appointment|dont need that appointment|dont need it anymore)\b",
+        r"\b(cancel\w*|call off|call it off|dont need the appointment|dont need that appointment|dont need it anymore|(take|get) me off (the|your) (books|schedule|list)|scratch (the|my|that|it)|forget (about )?(the|my|it|tomorrow|today|that) ?(appointment|booking)?|never ?mind (about )?(the|my) \w+|delete (my|the) (booking|appointment)|bail on|(wont|will not|dont|do not) (need|be needing) (the|my|that) \w+|(dont|do not) need to (come|bring it) in|no need for the \w+|give (the|my) (spot|slot) to someone|(dont|do not) need another (day|time)|not coming in|(call|book) (back )?another time)\b",
         Some(
             r"\b(dont|do not|not|never|no need to) (want to |need to |wanna |going to |gonna )?cancel\w*\b",
         ),
     ),
     reschedule: Detector::new(
-        r"\b(re ?schedul\w*|move (my|the|it|our|that)( appointment| booking)?|push (it|my appointment|the appointment) back|change (my|the) (appointment|booking|time|day|date)|different (day|time|date)|another (day|time|date)|cant make it|cannot make it|can not make it|wont be able to make it|not going to make it|not gonna make it|cant come (in )?(on|at|tomorrow|today)|bump (it|my appointment))\b",
+        r"\b(re ?schedul\w*|re ?book\w*|move (me|my|the|it|our|that)( appointment| booking)?|push(ing)? (it|my \w+|the \w+|things|that) (back|to|out)|change (my|the) (appointment|booking|time|day|date)|different (day|time|date)|another (day|time|date)|a new (day|time|date)|cant make it|cannot make it|can not make it|wont be able to make it|not going to make it|not gonna make it|cant (come|do) (in )?(on|at|tomorrow|today|the)|bump (it|my \w+|the \w+)|shift (my|the|it)|slide (my|the|it)|swap (it )?to|later (time|slot)|(earlier|sooner) (time|slot|day)|do it sooner|later than my|(than|from) my current)\b",
         None,
     ),
     ranked: [
         (
             Intent::CheckHours,
             Detector::new(
-                r"\b(opening hours|business hours|hours|are you (guys )?open|you (guys )?open|open (on|today|tomorrow|this|saturday|sunday|until|till|late|right now|now)|what time do you (guys )?(open|close)|when do you (guys )?(open|close)|what time (does|do) (the shop|it|you) (open|close)|closing time|how late|close (today|tonight|on)|what time are you)\b",
+                r"\b(opening hours|business hours|hours|are you (guys )?open|you (guys )?open|open (on|today|tomorrow|this|saturday|sunday|until|till|late|right now|now|during)|what time do you (guys )?(open|close)|when do you (guys )?(open|close)|what time (does|do) (the shop|it|you) (open|close)|closing time|how late|close (today|tonight|on|early)|what time are you|(what )?days are you (closed|open)|are you closed|anybody there (on|at)|still open|latest i (can|could)|what time can i drop)\b",
                 Some(
                     r"\b(how many hours|in (a few|a couple|2|3) hours|(take|takes|taking|be) (a few |a couple of |2 |3 )?hours|after hours)\b",
                 ),
@@ -86,14 +86,14 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
         (
             Intent::CheckStatus,
             Detector::new(
-                r"\b(is (my|the) (car|truck|vehicle|van|suv|jeep) ready|(car|truck|vehicle) (is )?(ready|done|finished)|is it (ready|done|finished)|ready (yet|for pick ?up)|status|hows my (car|truck)|how is my (car|truck)|how (is|are) (the|my) repairs?|still working on|when (can i|i can|could i|i could) (pick|come get|come pick|get) (it|her|him|my car|my truck|up)|pick (it|her|him|my car|my truck) up|done with my (car|truck)|finished with my (car|truck)|any update)\b",
+                r"\b(is (my|the) (car|truck|vehicle|van|suv|jeep) ready|(car|truck|vehicle) (is )?(ready|done|finished)|is it (ready|done|finished)|ready (yet|for pick ?up)|status|hows (my|the) \w+( \w+)? coming|how is (my|the) \w+ coming|coming along|hows my (car|truck)|how is my (car|truck)|how (is|are) (the|my) repairs?|still working on|when (can i|i can|could i|i could) (pick|come get|come pick|get) (it|her|him|my car|my truck|up)|pick (it|her|him|my car|my truck) up|pick up my (car|truck)|come (grab|get) it|done with my (car|truck)|finished with my (car|truck)|any (update|word|news)|(is|are) (the|my) [\w ]{1,30} (done|finished|ready|on yet|fixed)|(done|finished|ready) (on|with) the|(is|was) (it|the \w+) (done|fixed|finished|ready)|whats going on with (my|it|the)|what is going on with (my|it|the)|whats happening with|verdict|find out what|did (you|you guys) (get a chance|find|figure)|did the \w+ pass|where is my (car|truck|van)|when will (my|the|it) \w* ?be (done|ready|finished)|whens my appointment|when is my (next )?appointment|what (day|time) (did i|am i|do you have me|did you have me)|am i (on the schedule|booked|down)|do i have (an appointment|something)|when im booked|whats taking so long|is it (ready|done) yet)\b",
                 None,
             ),
         ),
         (
             Intent::PricingInquiry,
             Detector::new(
-                r"\b(how much|price|prices|pricing|priced|cost|costs|quote|estimate|charge for|what do you charge|rates?|ballpark|expensive|cheap|affordable|what does it run)\b",
+                r"\b(how much|price|prices|pricing|priced|cost|costs|quote|estimate|charge for|charging|what do you charge|rates?|ballpark|expensive|cheap|cheapest|affordable|what does it run|(does|do|would) \w+( \w+)? run|set me back|specials?|deals?|coupons?|discounts?|fee|bucks|dollars|seems high|steep|go for these days|what do [\w ]{1,20} go for|what would it be|match [\w ]{1,20} prices)\b",
                 None,
             ),
         ),
@@ -107,7 +107,7 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
         (
             Intent::GeneralInquiry,
             Detector::new(
-                r"\b(do you (guys )?(do|work on|service|fix|handle|take|accept|offer|sell)|where are you|address|located|location|directions|loaner|shuttle|warranty|wait (for it|while)|waiting room|how long (does|will|would|is)|question|credit cards?|financing|payment plan|tow|towing)\b",
+                r"\b(do you (guys )?(do|work on|service|fix|handle|take|accept|offer|sell|use)|can you (guys )?work on|where are you|address|located|location|directions|best way to get|loaner|shuttle|warranty|wait (for it|while)|waiting room|how long (does|will|would|is)|question|credit cards?|financing|payment plan|tow|towing|drop box|key drop|oem|your number|reviews?|parking|walk ins?)\b",
                 None,
             ),
         ),
@@ -115,19 +115,19 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
     legal: Detector::new(
         r"\b(lawyers?|attorneys?|sue|suing|sued|lawsuit|legal action|take (you|this|it) to court|see you in court|small claims|better business bureau|bbb|report (you|this|your shop) to|consumer protection|attorney general)\b",
         Some(
-            r"\b(my (wife|sister|mom|mother|daughter|friend|aunt|neighbor)|name is|names|this is|its|im|and|with) sue\b|\bpower of attorney\b",
+            r"\b(my (wife|sister|mom|mother|daughter|friend|aunt|neighbor)|name is|names|this is|its|im|and|with) sue\b|\bpower of attorney\b|\b(should|could|gonna|going to|wanna) sue the (pothole|potholes|city|town|state|weather|road|roads|weatherman)\b|\bthe (lawyer|attorney) (down the street|next door|i know) (said|says|told)\b|\bmy (lawyer|attorney) recommended\b|\breviews? on [\w ]{0,30}(better business bureau|bbb)\b",
         ),
     ),
     manager: Detector::new(
-        r"\b(manager|supervisor|owner|operator|service advisor|service writer|front desk|someone in charge|person in charge|(real|live|actual) (person|human|people|agent|body)|human being|(talk|speak) (to|with) (a |an |some )?(human|person|someone|somebody|agent|representative|rep)|a human|not a (robot|machine|bot|computer)|transfer me|put me through)\b",
+        r"\b(manager|supervisor|owner|operator|service advisor|service writer|(talk|speak) (to|with) (a |an |your )?(advisor|adviser)|front desk|someone in charge|person in charge|(real|live|actual) (person|human|people|agent|body)|human being|(talk|speak) (to|with) (a |an |some )?(human|person|someone|somebody|agent|representative|rep)|a human|not a (robot|machine|bot|computer)|transfer me|put me through)\b",
         Some(
-            r"\b(no need for|dont need|do not need|dont want|not asking for|without|no) (a |an |the |to (talk|speak) (to|with) (a |an |the )?)?(manager|supervisor|human|person|owner)\b|\bhuman resources\b|\bowners? manual\b|\b(previous|last|original|first|new|registered|former) owners?\b|\bowner of (the|this|my|that) (car|vehicle|truck|van)\b|\bim the owner\b|\b(my|our) (manager|supervisor|boss)\b|\b(at|with|to) the front desk (yesterday|this morning|earlier)\b|\bleft (it|them|the keys|my keys) (at|with) the front desk\b",
+            r"\b(no need for|dont need|do not need|dont want|not asking for|without|no) (a |an |the |to (talk|speak) (to|with) (a |an |the )?)?(manager|supervisor|human|person|owner)\b|\bhuman resources\b|\bowners? manual\b|\b(previous|last|original|first|new|registered|former) owners?\b|\bowner of (the|this|my|that) (car|vehicle|truck|van)\b|\bim the owner\b|\b(my|our) (manager|supervisor|boss)\b|\b(at|with|to) the front desk (yesterday|this morning|earlier)\b|\bleft (it|them|the keys|my keys) (at|with) the front desk\b|\b(the|your|a) (manager|supervisor|owner|front desk( \w+)?) (said|says|told|mentioned)\b",
         ),
     ),
     anger: Detector::new(
-        r"\b(damn\w*|dammit|goddamn\w*|hell|crap|crappy|shit\w*|bullshit|fuck\w*|wtf|pissed|screw (you|this|that|it)|screwed (me|up)|stupid|idiots?|useless|incompetent|morons?|dumb|ridiculous|pathetic|unacceptable|(terrible|horrible|awful|worst|lousy|bad) (service|customer service|experience|shop|job)|frustrat\w*|furious|(im|i am|were|we are|getting|really|so|very) (so |very |really |getting )?(angry|mad|upset)|fed up|sick of|sick and tired|waste of (my )?time|wasting my time|you people|not listening|arent listening|not helping|arent helping|are you kidding|kidding me)\b",
+        r"\b(damn\w*|dammit|goddamn\w*|hell|crap|crappy|shit\w*|bullshit|fuck\w*|wtf|pissed|screw (you|this|that|it)|screwed (me|up)|stupid|idiots?|useless|incompetent|morons?|dumb|ridiculous|pathetic|unacceptable|(terrible|horrible|awful|worst|lousy|bad) (service|customer service|experience|shop|job)|frustrat\w*|furious|(im|i am|were|we are|getting|really|so|very) (so |very |really |getting )?(angry|mad|upset)|fed up|sick of|sick and tired|waste of (my )?time|wasting my time|you people|not listening|arent listening|not helping|arent helping|are you kidding|kidding me|unbelievable|crooks?|ripping me off|rip ?off)\b",
         Some(
-            r"\b(stupid|dumb|silly) question\b|\bnot (upset|angry|mad|frustrated|frustrating)\b|\bhell of a\b|\bwhat the heck\b|\b(not|no) (a )?big deal\b",
+            r"\b(stupid|dumb|silly) question\b|\bnot (upset|angry|mad|frustrated|frustrating)\b|\bhell of a\b|\bwhat the heck\b|\b(not|no) (a )?big deal\b|\bfrustrated with (this|my|the) (car|truck|van|vehicle)\b|\bits ridiculous how (cold|hot|much it)\b",
         ),
     ),
     yes: Detector::new(
@@ -298,15 +298,16 @@ const NOT_A_NAME: &[&str] = &[
 
 /// The caller's intent in this utterance, if any pattern recognises one.
 ///
-/// Cancel and reschedule win wherever they appear (they are what the call is about);
-/// otherwise the leftmost recognised intent wins, which suits run-on sentences.
+/// Cancel and reschedule win wherever they appear (they are what the call is about), cancel
+/// over reschedule; otherwise the leftmost recognised intent wins, which suits run-on sentences.
 pub(crate) fn intent(text: &str) -> Option<Intent> {
     let d = &*DETECTORS;
-    if d.reschedule.is_match(text) {
-        return Some(Intent::RescheduleAppointment);
-    }
+    // When the caller says cancel, cancel wins ("dont worry about rescheduling just cancel").
     if d.cancel.is_match(text) {
         return Some(Intent::CancelAppointment);
+    }
+    if d.reschedule.is_match(text) {
+        return Some(Intent::RescheduleAppointment);
     }
     d.ranked
         .iter()

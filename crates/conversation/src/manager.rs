@@ -395,6 +395,11 @@ impl ConversationManager {
         }
         let normalized = normalize(text);
         if let Some(reason) = detect::escalation(&normalized) {
+            // What the caller wanted still goes into the summary the advisor gets.
+            if let Some(intent) = self.detect_intent(&normalized) {
+                self.intent = Some(intent);
+            }
+            self.apply_slots(&normalized, now);
             self.escalate(reason);
             return self.state;
         }

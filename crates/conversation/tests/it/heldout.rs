@@ -1,8 +1,7 @@
 //! The labelled utterance set (`fixtures/nlu/utterances.jsonl`): the held-out part, which is never
 //! tuned against, and the tuning part, scored separately. Run with `--nocapture` to see the
-//! tables. The floors are the scores measured when the set was written (before any tuning on it),
-//! so a change that makes understanding worse fails here; raise them as tuning improves the
-//! tuning part and the held-out part follows.
+//! tables. The floors are the scores measured after the last tuning (on the tuning part only), so
+//! a change that makes understanding worse fails here; raise them with each round of tuning.
 
 use conversation::score::{Score, parse_labelled, score};
 
@@ -28,20 +27,20 @@ fn scored(split: &str) -> Score {
 #[test]
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
-    assert!(score.intent.correct >= 75, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 110, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 41,
+        score.services.correct >= 45,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 37, "date {:?}", score.date);
+    assert!(score.date.correct >= 39, "date {:?}", score.date);
     assert!(score.time.correct >= 14, "time {:?}", score.time);
     assert_eq!(
         score.escalation_recall.correct, score.escalation_recall.total,
         "every held-out escalation is caught"
     );
     assert!(
-        score.escalation_false_alarms <= 6,
+        score.escalation_false_alarms <= 5,
         "false alarms {}",
         score.escalation_false_alarms
     );
@@ -50,14 +49,14 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    assert!(score.intent.correct >= 122, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 209, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 61,
+        score.services.correct >= 68,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 56, "date {:?}", score.date);
-    assert!(score.time.correct >= 22, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 23);
-    assert!(score.escalation_false_alarms <= 8);
+    assert!(score.date.correct >= 59, "date {:?}", score.date);
+    assert!(score.time.correct >= 23, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 25);
+    assert!(score.escalation_false_alarms == 0);
 }
