@@ -93,7 +93,7 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
         (
             Intent::PricingInquiry,
             Detector::new(
-                r"\b(how much|price|prices|pricing|priced|cost|costs|quote|estimate|charge for|charging|what do you charge|rates?|ballpark|expensive|cheap|cheapest|affordable|what does it run|(does|do|would) \w+( \w+)? run|set me back|specials?|deals?|coupons?|discounts?|fee|bucks|dollars|seems high|steep|go for these days|what do [\w ]{1,20} go for|what would it be|match [\w ]{1,20} prices)\b",
+                r"\b(how much|price|prices|pricing|priced|cost|costs|quote|estimate|charge for|charging|what do you charge|rates?|ballpark|expensive|cheap|cheapest|affordable|what does it run|(does|do|would) \w+( \w+)? run|set me back|whats (a|an|the) [\w ]{1,20} run|run these days|specials?|deals?|coupons?|discounts?|fee|bucks|dollars|seems high|steep|go for these days|what do [\w ]{1,20} go for|what would it be|match [\w ]{1,20} prices)\b",
                 None,
             ),
         ),
@@ -107,7 +107,7 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
         (
             Intent::GeneralInquiry,
             Detector::new(
-                r"\b(do you (guys )?(do|work on|service|fix|handle|take|accept|offer|sell|use)|can you (guys )?work on|where are you|address|located|location|directions|best way to get|loaner|shuttle|warranty|wait (for it|while)|waiting room|how long (does|will|would|is)|question|credit cards?|financing|payment plan|tow|towing|drop box|key drop|oem|your number|reviews?|parking|walk ins?)\b",
+                r"\b(do you (guys )?(do|work on|service|fix|handle|take|accept|offer|sell|use)|can you (guys )?work on|where are you|address|located|location|directions|best way to get|loaner|shuttle|warranty|wait (for it|while)|waiting room|how long (does|will|would|is)|question|credit cards?|financing|payment plan|tow|towing|drop box|key drop|oem|your number|reviews?|parking|walk ins?|pay (with|by)|website|triple a|aaa|approved|(drops?|dropping) (the|my) (car|truck|van) off for me|how long (do|does) [\w ]{1,25} last|do i need to bring)\b",
                 None,
             ),
         ),

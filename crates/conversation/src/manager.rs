@@ -18,6 +18,22 @@ use crate::when;
 /// Caller turns in a row without progress (in intent detection, slot collection or
 /// confirmation) that hand the call to a person.
 const MAX_TURNS_WITHOUT_PROGRESS: u32 = 3;
+/// Words after which a second day named is the one wanted ("move it from friday to monday").
+static SWITCH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(to|instead of|could we do|can we do|how about|what about|anymore|rather than|swap to|switch to)\b",
+    )
+});
+
+/// A day named after "since" is in the past, not a day asked for.
+static SINCE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| crate::text::ascii_regex(r"\bsince (last )?\w+"));
+
+/// Words that add a service to the ones already asked for rather than replace them.
+static ADDING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(r"\b(also|too|as well|while youre at it|plus|on top of that)\b")
+});
+
 /// Silence timeouts in a row after which the call is closed.
 const MAX_SILENCE_TIMEOUTS: u32 = 2;
 /// Failed tool calls in one execution after which the call is handed to a person.
@@ -776,12 +792,44 @@ impl ConversationManager {
     fn apply_slots(&mut self, text: &str, now: DateTime<Utc>) -> bool {
         let mut changed = false;
         let next_missing = self.missing_slots().first().copied();
-        if let Some(service_idx) = self.find_service(text) {
-            let name = &self.shop.services[service_idx].name;
-            changed |= set(&mut self.slots.service_type, name.clone());
+        let named = self.find_services(text);
+        if let Some((&first, rest)) = named.split_first() {
+            let names = |indices: &[usize]| -> Vec<String> {
+                indices
+                    .iter()
+                    .map(|&idx| self.shop.services[idx].name.clone())
+                    .collect()
+            };
+            let adding = ADDING.is_match(text) && self.slots.service_type.is_some();
+            if adding {
+                // "and an oil change too": added to what was asked before.
+                let mut more = self.slots.more_services.clone();
+                for name in names(&named) {
+                    if Some(&name) != self.slots.service_type.as_ref() && !more.contains(&name) {
+                        more.push(name);
+                    }
+                }
+                changed |= more != self.slots.more_services;
+                self.slots.more_services = more;
+            } else {
+                let first = self.shop.services[first].name.clone();
+                changed |= set(&mut self.slots.service_type, first);
+                let more = names(rest);
+                changed |= more != self.slots.more_services;
+                self.slots.more_services = more;
+            }
         }
         let today = now.with_timezone(&self.shop.timezone).date_naive();
-        let date = when::find_date(text, today)
+        // "from thursday to saturday", "cant make it tomorrow, could we do monday": the day
+        // after the last switch word is the one wanted; "since monday" is the past.
+        let without_past = SINCE.replace_all(text, "");
+        let text_for_date = SWITCH
+            .find_iter(&without_past)
+            .last()
+            .map(|m| &without_past[m.end()..])
+            .filter(|tail| when::find_date(tail, today).is_some())
+            .unwrap_or(&without_past);
+        let date = when::find_date(text_for_date, today)
             .or_else(|| self.find_holiday(text, today))
             .or_else(|| {
                 (next_missing == Some(SlotName::PreferredDate))
@@ -859,6 +907,35 @@ impl ConversationManager {
     }
 
     /// The earliest catalog phrase in the text (longest on ties), as a service index.
+    /// Every service named in `text`, in order, each once.
+    fn find_services(&self, text: &str) -> Vec<usize> {
+        let mut found = Vec::new();
+        let mut offset = 0;
+        let mut skip_to = 0;
+        for word in text.split(' ') {
+            let start = offset;
+            offset += word.len() + 1;
+            if start < skip_to {
+                continue;
+            }
+            let rest = &text[start..];
+            let Some(phrases) = self.catalog.get(word) else {
+                continue;
+            };
+            let hit = phrases.iter().find(|(phrase, _)| {
+                rest.starts_with(phrase.as_str())
+                    && matches!(rest.as_bytes().get(phrase.len()), None | Some(b' '))
+            });
+            if let Some((phrase, idx)) = hit {
+                skip_to = start + phrase.len();
+                if !found.contains(idx) {
+                    found.push(*idx);
+                }
+            }
+        }
+        found
+    }
+
     fn find_service(&self, text: &str) -> Option<usize> {
         let mut offset = 0;
         for word in text.split(' ') {

@@ -305,7 +305,15 @@ impl ConversationManager {
         let slots = &self.slots;
         let before = res.len();
         if let Some(service) = &slots.service_type {
-            let _ = writeln!(res, "- service: {service}");
+            if slots.more_services.is_empty() {
+                let _ = writeln!(res, "- service: {service}");
+            } else {
+                let _ = writeln!(
+                    res,
+                    "- services: {service}, {}",
+                    slots.more_services.join(", ")
+                );
+            }
         }
         if let Some(heard) = &slots.preferred_date {
             match slots.resolved_date {

@@ -134,7 +134,12 @@ pub fn score(lines: &[Labelled], now: DateTime<Utc>, shop: &ShopConfig) -> Score
             wrong.push(format!("intent {expected} -> {got}"));
         }
 
-        let found: Vec<String> = slots.service_type.iter().cloned().collect();
+        let found: Vec<String> = slots
+            .service_type
+            .iter()
+            .chain(&slots.more_services)
+            .cloned()
+            .collect();
         if !line.services.is_empty() || !found.is_empty() {
             let right = found == line.services;
             score.services.add(right);

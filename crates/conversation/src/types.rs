@@ -123,9 +123,12 @@ pub struct Transition {
 /// What has been collected from the caller. `None` fields are left out when serialised.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Slots {
-    /// Canonical catalog name, e.g. "oil change".
+    /// Canonical catalog name, e.g. "oil change" (the first service the caller named).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_type: Option<String>,
+    /// Further services named with it, in order ("brakes and an oil change": oil change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_services: Vec<String>,
     /// The date as heard, e.g. "tomorrow", "next monday", "12/8".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preferred_date: Option<String>,

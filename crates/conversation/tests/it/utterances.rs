@@ -609,7 +609,7 @@ fn escalation_false_alarms() {
             "the owners manual says i need a tire rotation" => intent=schedule_appointment service=tire rotation
             "the previous owner never changed the oil" => nothing
             "my manager said i could leave early for my appointment" => nothing
-            "this is probably a stupid question but do you do alignments" => intent=general_inquiry
+            "this is probably a stupid question but do you do alignments" => intent=general_inquiry service=wheel alignment
             "im not upset at all just want to reschedule" => intent=reschedule_appointment
             "my wife sue dropped the car off" => nothing
             "this is sue" => name=Sue
