@@ -1125,3 +1125,144 @@ async fn seed_1_an_unknown_number_is_a_new_customer_and_withheld_ids_are_general
     );
     gateway.shutdown().await;
 }
+
+/// A log sink for the seed scenarios: everything the gateway logs at `info` on this thread (a
+/// `#[tokio::test]` runs every task of the gateway on it).
+#[derive(Clone, Default)]
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
+    type Writer = LogSink;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// One of the seed's test scenarios: a caller says one thing; returns the logs and what the
+/// agent said.
+async fn seed_scenario(from: &str, says: &str, reply: &str) -> (String, String) {
+    seed_scenario_logged(from, says, reply, true).await
+}
+
+async fn seed_scenario_logged(
+    from: &str,
+    says: &str,
+    reply: &str,
+    log_transcripts: bool,
+) -> (String, String) {
+    let sink = LogSink::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(sink.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let gateway = start(Setup {
+        stt: SttScript::new().step(
+            SttTrigger::AfterAudioFrames(15),
+            SttScriptEvent::speech_final(says),
+        ),
+        llm: vec![LlmReply::text(reply, Duration::ZERO)],
+        env: vec![("LOG_TRANSCRIPTS", log_transcripts.to_string())],
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA310", from).await;
+    let call = TwilioStream::open(&gateway, "CA310", &parameters(&twiml), true).await;
+    call.wait_until("the agent's answer", || {
+        let said = gateway.tts.received_text();
+        said.contains(reply) || said.contains("service advisor")
+    })
+    .await;
+    call.hang_up("CA310").await;
+    let gateway = gateway.shutdown().await;
+    let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    (logs, gateway.tts.received_text())
+}
+
+/// The seed's four test scenarios, with the log lines exactly as the seed writes them (with
+/// `LOG_TRANSCRIPTS=true`, which lets the number and the name into the logs).
+#[tokio::test]
+async fn the_seeds_four_test_scenarios_log_what_the_seed_expects() {
+    let (logs, _) = seed_scenario(
+        "+15551234567",
+        "Hi, I need to schedule an oil change",
+        "Sure, what day works?",
+    )
+    .await;
+    for line in [
+        "New customer calling: +15551234567",
+        "Manager initialized: inbound_new",
+        "State: intent_detection, Intent: schedule_appointment",
+        "State: slot_collection",
+    ] {
+        assert!(logs.contains(line), "test 1: {line:?} missing from\n{logs}");
+    }
+
+    let (logs, said) = seed_scenario(JOHN, "Hi, I need brake service", "Of course.").await;
+    for line in [
+        "Existing customer: John Smith",
+        "Manager initialized: inbound_existing",
+        "State: intent_detection, Intent: schedule_appointment",
+    ] {
+        assert!(logs.contains(line), "test 2: {line:?} missing from\n{logs}");
+    }
+    assert!(said.starts_with("Hi John"), "test 2: {said}");
+
+    let (logs, said) = seed_scenario(JOHN, "I want to speak to a manager", "unused").await;
+    for line in ["ESCALATION: manager_request", "State: escalation"] {
+        assert!(logs.contains(line), "test 3: {line:?} missing from\n{logs}");
+    }
+    assert!(
+        said.contains("Let me connect you with our service advisor"),
+        "test 3: {said}"
+    );
+
+    let (logs, said) = seed_scenario(
+        "+15551234567",
+        "What are your hours?",
+        "We're open 8 to 6 on weekdays and 8 to 1 on Saturdays.",
+    )
+    .await;
+    for line in [
+        "State: intent_detection, Intent: check_hours",
+        "State: execution",
+    ] {
+        assert!(logs.contains(line), "test 4: {line:?} missing from\n{logs}");
+    }
+    assert!(
+        !logs.contains("State: slot_collection"),
+        "test 4 skips slot collection"
+    );
+    assert!(said.contains("We're open 8 to 6"), "test 4: {said}");
+}
+
+/// By default the logs keep no number, name or words of the caller's.
+#[tokio::test]
+async fn by_default_the_logs_hold_no_number_name_or_words_of_the_caller() {
+    let (logs, _) = seed_scenario_logged(
+        JOHN,
+        "Hi, I need brake service on my Civic",
+        "Of course.",
+        false,
+    )
+    .await;
+    assert!(logs.contains("Existing customer: (name hidden)"), "{logs}");
+    for private in ["5550100", "John", "Smith", "Civic", "brake service on my"] {
+        assert!(!logs.contains(private), "{private:?} in the logs:\n{logs}");
+    }
+    let (logs, _) =
+        seed_scenario_logged("+15551234567", "Hi, I need an oil change", "Sure.", false).await;
+    assert!(logs.contains("New customer calling: ***4567"), "{logs}");
+    assert!(!logs.contains("5551234567"), "{logs}");
+}

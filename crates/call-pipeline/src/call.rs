@@ -1869,14 +1869,17 @@ fn build_manager(
         .map(String::as_str);
     let (manager, customer_id) = match lookup {
         Lookup::Found(customer) => {
+            // The seed's log line; the name only with `LOG_TRANSCRIPTS` (personal data).
             if deps_log_transcripts {
                 info!(
-                    first_name = customer.first_name,
-                    last_name = customer.last_name,
-                    "Existing customer found"
+                    customer_id = customer.id,
+                    "Existing customer: {} {}", customer.first_name, customer.last_name
                 );
             } else {
-                info!(customer_id = customer.id, "Existing customer found");
+                info!(
+                    customer_id = customer.id,
+                    "Existing customer: (name hidden)"
+                );
             }
             let id = customer.id;
             let manager = match outbound_type {
@@ -1897,7 +1900,13 @@ fn build_manager(
             (manager, Some(id))
         }
         Lookup::NotFound => {
-            info!(caller = %caller_phone.map(mask_phone).unwrap_or_default(), "New customer calling");
+            // The seed's log line; the whole number only with `LOG_TRANSCRIPTS`.
+            let number = caller_phone.unwrap_or_default();
+            if deps_log_transcripts {
+                info!("New customer calling: {number}");
+            } else {
+                info!("New customer calling: {}", mask_phone(number));
+            }
             (
                 conversation::create_inbound_new_manager(caller_phone.unwrap_or_default(), shop),
                 None,
