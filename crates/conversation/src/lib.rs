@@ -29,6 +29,7 @@ pub mod nlu;
 mod prompt;
 pub mod score;
 mod shop;
+pub mod spelled;
 mod text;
 mod types;
 mod vocabulary;

@@ -819,6 +819,7 @@ impl ConversationManager {
                 self.slots.more_services = more;
             }
         }
+        changed |= self.apply_spelled(text);
         let today = now.with_timezone(&self.shop.timezone).date_naive();
         // "from thursday to saturday", "cant make it tomorrow, could we do monday": the day
         // after the last switch word is the one wanted; "since monday" is the past.
@@ -907,6 +908,46 @@ impl ConversationManager {
     }
 
     /// The earliest catalog phrase in the text (longest on ties), as a service index.
+    /// Values the caller spells out: a VIN (check digit validated), a plate, a phone number, a
+    /// spelled name. Returns whether a slot changed.
+    fn apply_spelled(&mut self, text: &str) -> bool {
+        let mut changed = false;
+        let words = |w: &str| text.split(' ').any(|word| word == w);
+        if words("vin") || words("vehicle identification") {
+            match crate::spelled::vin(text) {
+                Ok(vin) => {
+                    changed |= set(&mut self.slots.vin, vin);
+                    self.slots.vin_misheard = false;
+                }
+                Err(crate::spelled::VinError::CheckDigit) => {
+                    changed |= !self.slots.vin_misheard;
+                    self.slots.vin_misheard = true;
+                }
+                Err(_) => {}
+            }
+        }
+        if text.contains("plate")
+            && let Some(plate) = crate::spelled::plate(text)
+        {
+            changed |= set(&mut self.slots.plate, plate);
+        }
+        if let Some(phone) = crate::spelled::phone_number(text) {
+            changed |= set(&mut self.slots.phone, phone);
+        }
+        let spelling = text.contains(" as in ")
+            || words("spelled")
+            || words("spell")
+            || text.split(' ').filter(|w| w.len() == 1).count() >= 3;
+        if spelling
+            && !words("vin")
+            && !text.contains("plate")
+            && let Some(name) = crate::spelled::spelled_name(text)
+        {
+            changed |= set(&mut self.slots.spelled_name, name);
+        }
+        changed
+    }
+
     /// Every service named in `text`, in order, each once.
     fn find_services(&self, text: &str) -> Vec<usize> {
         let mut found = Vec::new();

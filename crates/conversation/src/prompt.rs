@@ -339,6 +339,39 @@ impl ConversationManager {
                 (None, None) => {}
             }
         }
+        if let Some(vin) = &slots.vin {
+            let _ = writeln!(
+                res,
+                "- VIN: {vin} (checked; read it back to confirm: {})",
+                crate::spelled::read_back_letters(vin)
+            );
+        }
+        if slots.vin_misheard {
+            res.push_str(
+                "- The VIN the caller read does not check out (a character was misheard): ask them to read it again slowly.\n",
+            );
+        }
+        if let Some(plate) = &slots.plate {
+            let _ = writeln!(
+                res,
+                "- licence plate: {plate} (read it back: {})",
+                crate::spelled::read_back_letters(plate)
+            );
+        }
+        if let Some(phone) = &slots.phone {
+            let _ = writeln!(
+                res,
+                "- phone number said: {phone} (read it back: {})",
+                crate::spelled::read_back_phone(phone)
+            );
+        }
+        if let Some(name) = &slots.spelled_name {
+            let _ = writeln!(
+                res,
+                "- name as spelled: {name} (read it back: {})",
+                crate::spelled::read_back_letters(name)
+            );
+        }
         if let Some(name) = &slots.customer_name {
             let _ = writeln!(res, "- name: {name}");
         }

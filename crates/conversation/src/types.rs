@@ -147,6 +147,21 @@ pub struct Slots {
     /// Set instead of `resolved_time` when the caller named only a part of the day.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_period: Option<DayPeriod>,
+    /// A VIN the caller read out, checked (`spelled::vin`); read it back to confirm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vin: Option<String>,
+    /// The caller read out a VIN whose check digit does not match: ask again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vin_misheard: bool,
+    /// A licence plate the caller spelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plate: Option<String>,
+    /// A phone number the caller said (E.164), e.g. for a call-back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// A name the caller spelled letter by letter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spelled_name: Option<String>,
     /// Caller's name, for callers the CRM does not know.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,

@@ -102,6 +102,7 @@ pub fn tool_specs() -> Vec<ToolSpec> {
                     "vehicle_year": {"type": "integer"},
                     "vehicle_make": {"type": "string"},
                     "vehicle_model": {"type": "string"},
+                    "vehicle_vin": {"type": "string", "description": "The 17-character VIN, only after reading it back to the caller; it is checked"},
                     "first_name": {"type": "string", "description": "Only for a caller who is not a customer yet"},
                     "last_name": {"type": "string"},
                     "notes": {"type": "string", "description": "What the caller said about the problem"}
@@ -399,6 +400,8 @@ impl ToolExecutor {
             #[serde(default)]
             vehicle_model: Option<String>,
             #[serde(default)]
+            vehicle_vin: Option<String>,
+            #[serde(default)]
             first_name: Option<String>,
             #[serde(default)]
             last_name: Option<String>,
@@ -407,6 +410,17 @@ impl ToolExecutor {
         }
         let args: Args = parse_args(arguments)?;
         let starts_at = self.parse_local_time(&args.start)?;
+        let vin = match args.vehicle_vin.as_deref().filter(|v| !v.trim().is_empty()) {
+            Some(vin) => Some(conversation::spelled::check_vin(vin).map_err(|err| {
+                ToolFailure::new(
+                    "invalid_arguments",
+                    format!(
+                        "the VIN does not check out ({err:?}); ask the caller to read it again"
+                    ),
+                )
+            })?),
+            None => None,
+        };
         if self.shop().service(&args.service).is_none() {
             return Err(self.unknown_service(&args.service));
         }
@@ -454,7 +468,7 @@ impl ToolExecutor {
                             make,
                             model,
                             mileage: None,
-                            vin: None,
+                            vin,
                         },
                     )
                     .await

@@ -484,24 +484,27 @@ async fn tools_never_act_for_or_reveal_another_customer() {
             "vehicle_not_found"
         ]
     );
-    // Nothing of the other customer in any tool result, prompt or spoken line.
-    let mut seen = results.join("\n");
+    // Nothing of the other customer's record in any tool result, prompt or spoken line. (The
+    // number is the caller's own words, so the prompt may repeat it; no tool result or reply may.)
+    let mut prompts = String::new();
     for request in &gateway.llm.requests() {
         for message in &request.messages {
             if let providers::ChatMessage::System { content } = message {
-                seen.push_str(content);
+                prompts.push_str(content);
             }
         }
     }
-    seen.push_str(&gateway.tts.received_text());
+    let replies = format!("{}\n{}", results.join("\n"), gateway.tts.received_text());
     for secret in [
         victim.first_name.as_str(),
         victim.last_name.as_str(),
         vehicle.model.as_str(),
-        &victim.phone[victim.phone.len() - 4..],
     ] {
-        assert!(!seen.contains(secret), "{secret:?} leaked: {seen}");
+        assert!(!replies.contains(secret), "{secret:?} leaked: {replies}");
+        assert!(!prompts.contains(secret), "{secret:?} leaked: {prompts}");
     }
+    let digits = &victim.phone[victim.phone.len() - 4..];
+    assert!(!replies.contains(digits), "{digits:?} leaked: {replies}");
     // Their appointment is untouched.
     let after = crm
         .lookup_customer(&victim.phone, now())

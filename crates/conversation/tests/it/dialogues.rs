@@ -892,3 +892,42 @@ fn cancel_done_by_the_tool_during_slot_collection_closes_the_flow() {
         "#]],
     );
 }
+
+/// Spelled values land in the slots, checked, and the prompt asks the agent to read them back.
+#[test]
+fn spelled_values_are_parsed_checked_and_read_back() {
+    let mut manager = conversation::create_inbound_new_manager("+15551234567", crate::shop());
+    manager.process_message("hi i need an oil change", crate::now());
+    manager.process_message("my last name is spelled s as in sam m i t h", crate::now());
+    manager.process_message(
+        "and the vin is 2 h g f c 2 f 5 9 k h 5 0 0 1 4 2",
+        crate::now(),
+    );
+    manager.process_message(
+        "you can reach me at four one three, five five five, oh one hundred",
+        crate::now(),
+    );
+    let slots = manager.slots();
+    assert_eq!(slots.spelled_name.as_deref(), Some("Smith"));
+    assert_eq!(slots.vin.as_deref(), Some("2HGFC2F59KH500142"));
+    assert_eq!(slots.phone.as_deref(), Some("+14135550100"));
+    let prompt = manager.get_system_prompt();
+    assert!(prompt.contains("read it back: S, M, I, T, H"), "{prompt}");
+    assert!(
+        prompt.contains("read it back: 4 1 3, 5 5 5, 0 1 0 0"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("VIN: 2HGFC2F59KH500142"), "{prompt}");
+
+    // A misheard character: the check digit fails and the agent asks again.
+    manager.process_message(
+        "sorry the vin is 2 h g f c 2 f 5 9 k h 5 0 0 1 4 3",
+        crate::now(),
+    );
+    assert!(manager.slots().vin_misheard);
+    assert!(
+        manager.get_system_prompt().contains("does not check out"),
+        "{}",
+        manager.get_system_prompt()
+    );
+}

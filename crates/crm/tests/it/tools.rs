@@ -263,10 +263,24 @@ async fn tools_answer_every_call_with_json(db: TestDb) {
         .await,
         error("customer_unknown"),
     );
+    // A VIN with a misheard character is refused before anything is written.
+    check(
+        &run(
+            "book_appointment",
+            json!({"service": "oil change", "start": "2026-11-25T08:00", "first_name": "Ann", "last_name": "Lee",
+                   "vehicle_year": 2015, "vehicle_make": "Subaru", "vehicle_model": "Outback",
+                   "vehicle_vin": "1M8GDM9AXKP042789"}),
+            &as_stranger,
+        )
+        .await,
+        error("invalid_arguments"),
+    );
+    assert_eq!(crm.lookup_customer(STRANGER, now()).await.unwrap(), None);
     let strangers = run(
         "book_appointment",
         json!({"service": "oil change", "start": "2026-11-25T08:00", "first_name": "Ann", "last_name": "Lee",
-               "vehicle_year": 2015, "vehicle_make": "Subaru", "vehicle_model": "Outback"}),
+               "vehicle_year": 2015, "vehicle_make": "Subaru", "vehicle_model": "Outback",
+               "vehicle_vin": "1m8gdm9axkp042788"}),
         &as_stranger,
     )
     .await;
