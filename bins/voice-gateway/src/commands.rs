@@ -57,12 +57,7 @@ pub(crate) fn nlu(
     input: impl BufRead,
     mut output: impl Write,
 ) -> anyhow::Result<()> {
-    let now = match now {
-        Some(raw) => DateTime::parse_from_rfc3339(raw)
-            .context("--now must be RFC 3339")?
-            .with_timezone(&Utc),
-        None => Utc::now(),
-    };
+    let now = parse_now(now)?.unwrap_or_else(Utc::now);
     let shop = load_shop(shop.unwrap_or(&config.shop_config))?;
     for line in input.lines() {
         let line = line.context("reading stdin")?;
@@ -75,6 +70,16 @@ pub(crate) fn nlu(
     Ok(())
 }
 
+/// The `--now` option, RFC 3339.
+fn parse_now(now: Option<&str>) -> anyhow::Result<Option<DateTime<Utc>>> {
+    now.map(|raw| {
+        DateTime::parse_from_rfc3339(raw)
+            .context("--now must be RFC 3339")
+            .map(|at| at.with_timezone(&Utc))
+    })
+    .transpose()
+}
+
 /// `voice-gateway nlu --score FILE`: the score of each split (or of `split` only).
 pub(crate) fn nlu_score(
     config: &Config,
@@ -84,14 +89,10 @@ pub(crate) fn nlu_score(
     split: Option<&str>,
     mut output: impl Write,
 ) -> anyhow::Result<()> {
-    let now = match now {
-        Some(raw) => DateTime::parse_from_rfc3339(raw)
-            .context("--now must be RFC 3339")?
-            .with_timezone(&Utc),
-        // The project's labels are written for this moment (fixtures/nlu/README.md).
-        None => DateTime::parse_from_rfc3339("2026-11-24T15:00:00Z")
-            .context("the default scoring time")?
-            .with_timezone(&Utc),
+    // The project's labels are written for this moment (fixtures/nlu/README.md).
+    let now = match parse_now(now)? {
+        Some(now) => now,
+        None => parse_now(Some("2026-11-24T15:00:00Z"))?.context("the default scoring time")?,
     };
     let shop = load_shop(shop.unwrap_or(&config.shop_config))?;
     let text =

@@ -295,6 +295,17 @@ impl Gateway {
     }
 }
 
+/// The gateway's database, opened beside it (as an operator's tool would).
+async fn open_crm(database_url: &str) -> crm::Crm {
+    crm::connect_and_migrate(
+        database_url,
+        &crm::CrmConfig::default(),
+        conversation::ShopConfig::default_shop(),
+    )
+    .await
+    .unwrap()
+}
+
 /// `<Parameter name="x" value="y"/>` pairs of a TwiML document.
 fn parameters(twiml: &str) -> Vec<(String, String)> {
     twiml
@@ -560,13 +571,8 @@ async fn existing_customer_books_an_appointment_end_to_end() {
     };
     assert!(content.contains("\"ok\":true"), "{content}");
     // The appointment row exists in the database.
-    let shop = conversation::ShopConfig::default_shop();
-    let crm = crm::connect_and_migrate(&gateway.database_url, &crm::CrmConfig::default(), shop)
-        .await
-        .unwrap();
-    let now = chrono::DateTime::parse_from_rfc3339("2026-11-24T15:00:00Z")
-        .unwrap()
-        .with_timezone(&chrono::Utc);
+    let crm = open_crm(&gateway.database_url).await;
+    let now = now();
     let profile = crm.lookup_customer(JOHN, now).await.unwrap().unwrap();
     assert!(
         profile
@@ -719,13 +725,7 @@ async fn sigterm_drains_calls_in_progress_and_turns_new_ones_away() {
         .expect("server stopped after the call")
         .unwrap()
         .unwrap();
-    let crm = crm::connect_and_migrate(
-        &database_url,
-        &crm::CrmConfig::default(),
-        conversation::ShopConfig::default_shop(),
-    )
-    .await
-    .unwrap();
+    let crm = open_crm(&database_url).await;
     let record = crm
         .get_call("CA600")
         .await

@@ -358,13 +358,7 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
 
 /// Another demo customer with an upcoming appointment and a vehicle (not John).
 async fn someone_else(database_url: &str) -> conversation::CustomerProfile {
-    let crm = crm::connect_and_migrate(
-        database_url,
-        &crm::CrmConfig::default(),
-        conversation::ShopConfig::default_shop(),
-    )
-    .await
-    .unwrap();
+    let crm = open_crm(database_url).await;
     for last in 101..136 {
         let phone = format!("+14135550{last}");
         if let Some(profile) = crm.lookup_customer(&phone, now()).await.unwrap()
@@ -448,13 +442,7 @@ async fn tools_never_act_for_or_reveal_another_customer() {
     call.hang_up("CA960").await;
     let gateway = gateway.shutdown().await;
 
-    let crm = crm::connect_and_migrate(
-        &gateway.database_url,
-        &crm::CrmConfig::default(),
-        conversation::ShopConfig::default_shop(),
-    )
-    .await
-    .unwrap();
+    let crm = open_crm(&gateway.database_url).await;
     let record = crm.get_call("CA960").await.unwrap().unwrap();
     assert_eq!(
         record.escalation_reason.as_deref(),
@@ -519,13 +507,7 @@ async fn an_outbound_call_identifies_the_callee_not_the_shop() {
     // Twilio's outbound webhook: From is the shop, To the customer, Direction outbound-api; the
     // purpose rides in the webhook URL the gateway gave Twilio.
     let gateway = start(Setup::default()).await;
-    let crm = crm::connect_and_migrate(
-        &gateway.database_url,
-        &crm::CrmConfig::default(),
-        conversation::ShopConfig::default_shop(),
-    )
-    .await
-    .unwrap();
+    let crm = open_crm(&gateway.database_url).await;
     let john = crm.lookup_customer(JOHN, now()).await.unwrap().unwrap();
     let appointment = john.upcoming_appointments[0].id.to_string();
     let path = format!("/twilio/voice?call_type=outbound_reminder&appointment_id={appointment}");
@@ -677,13 +659,7 @@ async fn calls_still_running_after_the_drain_are_handed_to_the_advisor() {
         "{}",
         tts.received_text()
     );
-    let crm = crm::connect_and_migrate(
-        &database_url,
-        &crm::CrmConfig::default(),
-        conversation::ShopConfig::default_shop(),
-    )
-    .await
-    .unwrap();
+    let crm = open_crm(&database_url).await;
     let record = crm.get_call("CA990").await.unwrap().unwrap();
     assert_eq!(record.status, "transferred");
     drop(call);
@@ -754,13 +730,7 @@ async fn an_escalation_without_a_transfer_leaves_a_durable_callback_request() {
 #[tokio::test]
 async fn twilios_call_ended_closes_a_record_left_open_by_a_dead_gateway() {
     let gateway = start(Setup::default()).await;
-    let crm = crm::connect_and_migrate(
-        &gateway.database_url,
-        &crm::CrmConfig::default(),
-        conversation::ShopConfig::default_shop(),
-    )
-    .await
-    .unwrap();
+    let crm = open_crm(&gateway.database_url).await;
     // What a gateway killed mid-call leaves behind: the record written at call start.
     crm.record_call(&crm::CallRecord {
         call_sid: "CA996".into(),
