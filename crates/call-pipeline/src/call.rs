@@ -856,14 +856,7 @@ impl CallState {
             metrics::counter!("voice_intents_total", "intent" => intent.as_str()).increment(1);
         }
         // `process_message` applies the escalation rules (words, anger, legal, repeated failure).
-        if self.manager.state() == State::Escalation && self.transfer == TransferState::None {
-            let reason = self
-                .manager
-                .escalation_reason()
-                .unwrap_or(EscalationReason::ManagerRequest);
-            warn!(reason = reason.as_str(), "ESCALATION: {}", reason.as_str());
-            self.begin_escalation(reason, None).await;
-            self.push_session_update();
+        if self.manager.state() == State::Escalation && self.follow_manager_escalation().await {
             return;
         }
         self.start_bot_turn(Some(at));
@@ -1514,17 +1507,26 @@ impl CallState {
             info!(tool = name.as_str(), ?outcome, state = %state, "tool outcome applied");
             self.log_transitions_since(seen);
             // Repeated tool failures escalate: hand the caller to a person now.
-            if state == State::Escalation && self.transfer == TransferState::None {
-                let reason = self
-                    .manager
-                    .escalation_reason()
-                    .unwrap_or(EscalationReason::RepeatedFailure);
-                warn!(reason = reason.as_str(), "ESCALATION: {}", reason.as_str());
-                self.begin_escalation(reason, None).await;
-                self.push_session_update();
+            if state == State::Escalation && self.follow_manager_escalation().await {
                 return;
             }
         }
+    }
+
+    /// The manager escalated: hand the caller to a person, unless a transfer is already under
+    /// way. Returns whether it began one.
+    async fn follow_manager_escalation(&mut self) -> bool {
+        if self.transfer != TransferState::None {
+            return false;
+        }
+        let reason = self
+            .manager
+            .escalation_reason()
+            .unwrap_or(EscalationReason::ManagerRequest);
+        warn!(reason = reason.as_str(), "ESCALATION: {}", reason.as_str());
+        self.begin_escalation(reason, None).await;
+        self.push_session_update();
+        true
     }
 
     /// Logs (and captures) every transition the manager recorded after the first `seen`.
