@@ -132,7 +132,7 @@ pub(crate) async fn build(
     overrides: Overrides,
     metrics: Option<PrometheusHandle>,
 ) -> anyhow::Result<Built> {
-    let shop = Arc::new(load_shop(&config.shop_config)?);
+    let shop = Arc::new(load_shop(config.shop_config.as_deref())?);
     let clock: Clock = overrides.now.unwrap_or_else(|| Arc::new(Utc::now));
 
     let crm_store = crm::connect_and_migrate(
@@ -276,7 +276,11 @@ fn pipeline_config(config: &Config, base: Option<PipelineConfig>) -> PipelineCon
 }
 
 /// Reads and parses the shop configuration file.
-pub(crate) fn load_shop(path: &std::path::Path) -> anyhow::Result<ShopConfig> {
+/// The shop at `path`, or the built-in starter shop (`voice-gateway init-shop` writes it out).
+pub(crate) fn load_shop(path: Option<&std::path::Path>) -> anyhow::Result<ShopConfig> {
+    let Some(path) = path else {
+        return Ok(ShopConfig::default_shop());
+    };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the shop configuration {}", path.display()))?;
     ShopConfig::from_toml_str(&text).with_context(|| format!("parsing {}", path.display()))

@@ -20,6 +20,21 @@ pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `voice-gateway init-shop PATH`: writes the commented starter configuration for a shop to edit
+/// (never over an existing file).
+pub(crate) fn init_shop(path: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    file.write_all(conversation::DEFAULT_SHOP_TOML.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    info!(path = %path.display(), "starter shop configuration written; edit it and set SHOP_CONFIG");
+    Ok(())
+}
+
 /// `voice-gateway seed-demo`: the demo data from `file`, or the copy built into the binary, with
 /// its dates moved to the weeks around `now` (see `crm::seed`).
 pub(crate) async fn seed_demo(
@@ -27,7 +42,7 @@ pub(crate) async fn seed_demo(
     file: Option<&Path>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let shop = load_shop(&config.shop_config)?;
+    let shop = load_shop(config.shop_config.as_deref())?;
     let crm = crm::connect_and_migrate(
         config.database_url.expose(),
         &crm::CrmConfig::default(),
@@ -58,7 +73,7 @@ pub(crate) fn nlu(
     mut output: impl Write,
 ) -> anyhow::Result<()> {
     let now = parse_now(now)?.unwrap_or_else(Utc::now);
-    let shop = load_shop(shop.unwrap_or(&config.shop_config))?;
+    let shop = load_shop(shop.or(config.shop_config.as_deref()))?;
     for line in input.lines() {
         let line = line.context("reading stdin")?;
         if line.trim().is_empty() {
@@ -94,7 +109,7 @@ pub(crate) fn nlu_score(
         Some(now) => now,
         None => parse_now(Some("2026-11-24T15:00:00Z"))?.context("the default scoring time")?,
     };
-    let shop = load_shop(shop.unwrap_or(&config.shop_config))?;
+    let shop = load_shop(shop.or(config.shop_config.as_deref()))?;
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let lines = conversation::score::parse_labelled(&text)

@@ -101,8 +101,8 @@ pub(crate) struct Config {
     pub(crate) stream_token_secret: Option<Secret>,
     /// `TTS_PROVIDER`: `deepgram` (default) or `elevenlabs`.
     pub(crate) tts_provider: TtsProvider,
-    /// `SHOP_CONFIG`: path of the shop's TOML file.
-    pub(crate) shop_config: PathBuf,
+    /// `SHOP_CONFIG`: path of the shop's TOML file; unset means the built-in starter shop.
+    pub(crate) shop_config: Option<PathBuf>,
     /// `ADVISOR_PHONE`: E.164 number escalated calls are transferred to.
     pub(crate) advisor_phone: Option<String>,
     /// `API_TOKEN`: bearer token for the `/api/*` routes; unset disables them.
@@ -361,8 +361,7 @@ impl Config {
             twilio_from_number: get("TWILIO_FROM_NUMBER"),
             stream_token_secret,
             tts_provider,
-            shop_config: get("SHOP_CONFIG")
-                .map_or_else(|| PathBuf::from("fixtures/shop.toml"), PathBuf::from),
+            shop_config: get("SHOP_CONFIG").map(PathBuf::from),
             advisor_phone: get("ADVISOR_PHONE"),
             api_token: secret("API_TOKEN"),
             max_concurrent_calls,

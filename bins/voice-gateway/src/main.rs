@@ -1,6 +1,7 @@
 //! `voice-gateway`: the deployed binary. It loads `Config`, installs tracing and metrics, builds the
 //! providers and stores, mounts the HTTP/WebSocket routes, and serves with graceful shutdown.
-//! Subcommands: `serve` (default), `migrate`, `seed-demo`, `nlu`.
+//! Subcommands: `serve` (default), `migrate`, `seed-demo`, `nlu`, `init-shop`. The default shop
+//! configuration and the demo data are built in, so the binary runs from any directory.
 //!
 //! It stays thin: anything with an `if` about calls belongs in a library crate.
 
@@ -26,6 +27,9 @@ use crate::config::Config;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
+    /// The shop configuration (TOML); overrides `SHOP_CONFIG`. Default: the built-in starter shop.
+    #[arg(long, global = true)]
+    shop: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -36,6 +40,11 @@ enum Command {
     Serve,
     /// Run pending database migrations and exit.
     Migrate,
+    /// Write the commented starter shop configuration to PATH, for a shop to edit.
+    InitShop {
+        /// Where to write it (must not exist yet).
+        path: PathBuf,
+    },
     /// Load the demo customers, vehicles and appointments (idempotent).
     SeedDemo {
         /// A demo data file in the format of `fixtures/crm/demo.json`; default the built-in copy.
@@ -47,9 +56,6 @@ enum Command {
         /// The current time (RFC 3339); default now.
         #[arg(long)]
         now: Option<String>,
-        /// The shop configuration; default `SHOP_CONFIG`.
-        #[arg(long)]
-        shop: Option<PathBuf>,
         /// Score a labelled JSON Lines file instead (format: `conversation::score`): accuracy,
         /// per-intent precision and recall, confusions and misses, per split.
         #[arg(long)]
@@ -68,7 +74,10 @@ fn main() -> anyhow::Result<()> {
         Err(err) => return Err(err).context("reading .env"),
     }
     let cli = Cli::parse();
-    let config = Config::from_env().context("loading configuration from the environment")?;
+    let mut config = Config::from_env().context("loading configuration from the environment")?;
+    if let Some(shop) = cli.shop.clone() {
+        config.shop_config = Some(shop);
+    }
     telemetry::init_tracing(config.log_format);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -83,28 +92,25 @@ fn main() -> anyhow::Result<()> {
             file.as_deref(),
             chrono::Utc::now(),
         )),
+        Command::InitShop { path } => commands::init_shop(&path),
         Command::Nlu {
             now,
-            shop,
             score: Some(file),
             split,
         } => commands::nlu_score(
             &config,
             now.as_deref(),
-            shop.as_deref(),
+            None,
             &file,
             split.as_deref(),
             std::io::stdout().lock(),
         ),
         Command::Nlu {
-            now,
-            shop,
-            score: None,
-            ..
+            now, score: None, ..
         } => commands::nlu(
             &config,
             now.as_deref(),
-            shop.as_deref(),
+            None,
             std::io::stdin().lock(),
             std::io::stdout().lock(),
         ),

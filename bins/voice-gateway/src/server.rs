@@ -186,7 +186,7 @@ fn log_effective_config(config: &Config) {
         twilio_signatures_checked = config.twilio_auth_token.is_some(),
         advisor_configured = config.advisor_phone.is_some(),
         api_enabled = config.api_token.is_some(),
-        shop_config = %config.shop_config.display(),
+        shop_config = config.shop_config.as_ref().map(|p| p.display().to_string()).as_deref().unwrap_or("(built in)"),
         max_concurrent_calls = config.max_concurrent_calls.get(),
         drain_timeout_s = config.drain_timeout.as_secs(),
         log_transcripts = config.log_transcripts,

@@ -41,7 +41,9 @@ pub use manager::{
     create_inbound_general_manager, create_inbound_new_manager, create_outbound_follow_up_manager,
     create_outbound_reminder_manager, create_outbound_service_due_manager,
 };
-pub use shop::{Holiday, OpeningHours, Service, ShopConfig, ShopConfigError, WeeklyHours};
+pub use shop::{
+    DEFAULT_SHOP_TOML, Holiday, OpeningHours, Service, ShopConfig, ShopConfigError, WeeklyHours,
+};
 pub use types::{
     CallType, ConversationSummary, DayPeriod, EscalationReason, Intent, SlotName, Slots, State,
     ToolResult, Transition,

@@ -4,7 +4,9 @@ use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::Deserialize;
 
 /// The fixture embedded as the built-in default shop.
-const DEFAULT_SHOP_TOML: &str = include_str!("../../../fixtures/shop.toml");
+/// The starter shop configuration (`fixtures/shop.toml`), compiled in: what `default_shop`
+/// parses and what `voice-gateway init-shop` writes for a shop to edit.
+pub const DEFAULT_SHOP_TOML: &str = include_str!("../../../fixtures/shop.toml");
 
 /// The shop's static facts, loaded from `fixtures/shop.toml`.
 #[derive(Debug, Clone, PartialEq)]

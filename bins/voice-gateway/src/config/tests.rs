@@ -19,7 +19,7 @@ fn empty_environment_gives_embedded_defaults() {
     assert_eq!(config.tts_provider, TtsProvider::Deepgram);
     assert_eq!(config.log_format, LogFormat::Human);
     assert_eq!(config.max_concurrent_calls.get(), 1000);
-    assert_eq!(config.shop_config, PathBuf::from("fixtures/shop.toml"));
+    assert_eq!(config.shop_config, None, "the built-in starter shop");
     assert_eq!(config.openai_base_url.as_str(), "https://api.openai.com/v1");
     assert_eq!(
         config.deepgram_stt_url.as_str(),
