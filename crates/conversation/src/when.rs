@@ -66,10 +66,10 @@ static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
     )),
     day_of_month: ascii_regex(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b"),
     relative: ascii_regex(
-        r"\b(?:the\s+)?(day after tomorrow|tomorrow|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
+        r"\b(?:the\s+)?(a week from (?:today|now)|day after tomorrow|tomorrow|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
     ),
     weekday: ascii_regex(&format!(
-        r"\b(?:(next|this coming|this|coming)\s+)?({WEEKDAYS})\b"
+        r"\b(?:(next|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week)?\b"
     )),
 });
 
@@ -137,6 +137,7 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     }
     if let Some(caps) = p.relative.captures(text) {
         let offset = match &caps[1] {
+            "a week from today" | "a week from now" => 7,
             "day after tomorrow" => 2,
             "tomorrow" | "tmrw" => 1,
             _ => 0,
@@ -148,7 +149,12 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     }
     if let Some(caps) = p.weekday.captures(text) {
         let weekday = weekday_number(&caps[2])?;
-        let date = match caps.get(1).map(|m| m.as_str()) {
+        // "wednesday next week" is "next wednesday".
+        let which = caps
+            .get(1)
+            .map(|m| m.as_str())
+            .or(caps.get(3).map(|_| "next"));
+        let date = match which {
             None | Some("coming" | "this coming") => next_weekday_after(today, weekday),
             Some("next") => {
                 let days_to_next_monday = 7 - u64::from(today.weekday().num_days_from_monday());

@@ -931,3 +931,26 @@ fn spelled_values_are_parsed_checked_and_read_back() {
         manager.get_system_prompt()
     );
 }
+
+/// Relative days: "a week from today", "<weekday> next week".
+#[test]
+fn a_week_from_today_and_a_weekday_next_week() {
+    for (said, date) in [
+        ("can i come in a week from today", "2026-12-01"),
+        ("lets do wednesday next week", "2026-12-02"),
+        ("next wednesday works", "2026-12-02"),
+        ("wednesday works", "2026-11-25"),
+    ] {
+        let mut manager = conversation::create_inbound_general_manager(None, crate::shop());
+        manager.process_message(said, crate::now());
+        assert_eq!(
+            manager
+                .slots()
+                .resolved_date
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some(date),
+            "{said:?}"
+        );
+    }
+}
