@@ -1,0 +1,39 @@
+//! Latency of one caller turn over every utterance of the labelled set, as a distribution:
+//! `cargo bench -p conversation --bench labelled_p99`. Each of the 361 utterances is run 200
+//! times in a fresh conversation (created outside the timing); prints p50, p90, p99 and max.
+
+use std::{hint::black_box, sync::Arc, time::Instant};
+
+use chrono::{TimeZone, Utc};
+use conversation::{ShopConfig, create_inbound_general_manager, score::parse_labelled};
+
+const ROUNDS: usize = 200;
+
+#[allow(clippy::print_stdout)]
+fn main() {
+    let text = include_str!("../../../fixtures/nlu/utterances.jsonl");
+    let lines = parse_labelled(text).expect("the labelled set parses");
+    let shop = Arc::new(ShopConfig::default_shop());
+    let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
+    // Compile the process-wide patterns before timing.
+    create_inbound_general_manager(None, shop.clone()).process_message("hello", now);
+    let mut nanos = Vec::with_capacity(lines.len() * ROUNDS);
+    for _ in 0..ROUNDS {
+        for line in &lines {
+            let mut manager = create_inbound_general_manager(None, shop.clone());
+            let started = Instant::now();
+            black_box(manager.process_message(black_box(&line.text), now));
+            nanos.push(started.elapsed().as_nanos());
+        }
+    }
+    nanos.sort_unstable();
+    let at = |q: f64| nanos[((nanos.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    println!(
+        "process_message over {} utterances x {ROUNDS}: p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, max {:.1} us",
+        lines.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    );
+}
