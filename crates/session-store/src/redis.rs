@@ -426,10 +426,7 @@ impl SessionStore for RedisSessionStore {
                 false,
             )
             .await
-            .map_err(|err| SessionStoreError::Unavailable {
-                op: OP,
-                source: Some(Box::new(err)),
-            })?;
+            .map_err(unavailable(OP))?;
         Ok(set.is_some())
     }
 
@@ -442,10 +439,7 @@ impl SessionStore for RedisSessionStore {
             .next()
             .exists(self.shared.claim_key(key))
             .await
-            .map_err(|err| SessionStoreError::Unavailable {
-                op: OP,
-                source: Some(Box::new(err)),
-            })?;
+            .map_err(unavailable(OP))?;
         Ok(exists > 0)
     }
 
@@ -462,10 +456,7 @@ impl SessionStore for RedisSessionStore {
                 vec![owner.to_owned()],
             )
             .await
-            .map_err(|err| SessionStoreError::Unavailable {
-                op: OP,
-                source: Some(Box::new(err)),
-            })?;
+            .map_err(unavailable(OP))?;
         Ok(())
     }
 
@@ -673,6 +664,14 @@ fn is_transient(err: &FredError) -> bool {
             | ErrorKind::Url
             | ErrorKind::NotFound
     )
+}
+
+/// A failed claim command: claims are never buffered, so the caller sees the outage.
+fn unavailable(op: &'static str) -> impl Fn(FredError) -> SessionStoreError {
+    move |err| SessionStoreError::Unavailable {
+        op,
+        source: Some(Box::new(err)),
+    }
 }
 
 fn closed(op: &'static str) -> SessionStoreError {

@@ -156,12 +156,12 @@ fn the_public_url_must_be_https_unless_it_is_this_machine() {
 #[test]
 fn urls_in_logs_keep_no_credentials_or_query() {
     assert_eq!(
-        redact_url("wss://user:pw@api.deepgram.com/v1/listen?token=abc&x=1"),
-        "wss://api.deepgram.com/v1/listen (credentials and query hidden)"
+        redact_url("wss://user:pw@stt.example.com/v1/listen?token=abc&x=1"),
+        "wss://stt.example.com/v1/listen (credentials and query hidden)"
     );
     assert_eq!(
-        redact_url("https://api.openai.com/v1"),
-        "https://api.openai.com/v1"
+        redact_url("https://llm.example.com/v1"),
+        "https://llm.example.com/v1"
     );
     assert_eq!(
         redact_url("http://127.0.0.1:9000/x"),
