@@ -230,7 +230,7 @@ pub(crate) async fn build(
         },
         sessions.clone(),
     ));
-    let (records, outbox) = RecordOutbox::new(crm.clone(), Some(spool_dir(&config)));
+    let (records, outbox) = RecordOutbox::new(crm.clone(), Some(config.record_spool_dir.clone()));
     let state = AppState {
         clock,
         shop,
@@ -284,11 +284,6 @@ pub(crate) fn load_shop(path: Option<&std::path::Path>) -> anyhow::Result<ShopCo
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the shop configuration {}", path.display()))?;
     ShopConfig::from_toml_str(&text).with_context(|| format!("parsing {}", path.display()))
-}
-
-/// Where call records wait on disk until the database has them (`RECORD_SPOOL_DIR`).
-fn spool_dir(config: &Config) -> std::path::PathBuf {
-    config.record_spool_dir.clone()
 }
 
 fn real_providers(config: &Config) -> anyhow::Result<Providers> {

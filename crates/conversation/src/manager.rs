@@ -824,13 +824,11 @@ impl ConversationManager {
         // "from thursday to saturday", "cant make it tomorrow, could we do monday": the day
         // after the last switch word is the one wanted; "since monday" is the past.
         let without_past = SINCE.replace_all(text, "");
-        let text_for_date = SWITCH
+        let date = SWITCH
             .find_iter(&without_past)
             .last()
-            .map(|m| &without_past[m.end()..])
-            .filter(|tail| when::find_date(tail, today).is_some())
-            .unwrap_or(&without_past);
-        let date = when::find_date(text_for_date, today)
+            .and_then(|m| when::find_date(&without_past[m.end()..], today))
+            .or_else(|| when::find_date(&without_past, today))
             .or_else(|| self.find_holiday(text, today))
             .or_else(|| {
                 (next_missing == Some(SlotName::PreferredDate))
@@ -913,7 +911,7 @@ impl ConversationManager {
     fn apply_spelled(&mut self, text: &str) -> bool {
         let mut changed = false;
         let words = |w: &str| text.split(' ').any(|word| word == w);
-        if words("vin") || words("vehicle identification") {
+        if words("vin") {
             match crate::spelled::vin(text) {
                 Ok(vin) => {
                     changed |= set(&mut self.slots.vin, vin);

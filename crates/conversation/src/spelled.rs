@@ -97,9 +97,13 @@ fn digits_of(words: &[&str]) -> Option<String> {
 /// A North American phone number said in the utterance (digits, pairs or words), as E.164.
 pub fn phone_number(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
+    // Any slice with a word outside the number vocabulary fails `digits_of`, so only runs of
+    // such words are scanned: most utterances have none, and this runs on every utterance.
+    let numeric: Vec<bool> = words.iter().map(|w| is_number_word(w)).collect();
     // The longest run of number words that makes 10 or 11 (leading 1) digits.
-    for start in 0..words.len() {
-        for end in (start + 1..=words.len()).rev() {
+    for start in (0..words.len()).filter(|&i| numeric[i]) {
+        let run_end = start + numeric[start..].iter().take_while(|&&n| n).count();
+        for end in (start + 1..=run_end).rev() {
             let Some(digits) = digits_of(&words[start..end]) else {
                 continue;
             };
@@ -114,6 +118,17 @@ pub fn phone_number(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether `word` can be part of a number `digits_of` reads.
+fn is_number_word(word: &str) -> bool {
+    (!word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()))
+        || DIGIT_WORDS.iter().any(|(w, _)| *w == word)
+        || TENS.iter().any(|(w, _)| *w == word)
+        || matches!(
+            word,
+            "double" | "triple" | "hundred" | "thousand" | "and" | "dash" | "area" | "code"
+        )
 }
 
 /// How to read a number back: "4 1 3, 5 5 5, 0 1 0 0".
