@@ -6,7 +6,7 @@
 //! `ConversationManager`, the history and the playback state, so none of them need a lock.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
@@ -36,13 +36,12 @@ use twilio::{
 
 use crate::{
     admission::{PendingSlot, StreamAdmission},
-    barge_in::is_backchannel,
     capture::Capture,
     config::PipelineConfig,
+    floor::{Action, Event as FloorEvent, Floor, FloorConfig, Then},
     mask_phone,
     outbox::RecordOutbox,
     phone::{PhoneEvent, PhoneLink, read_from_phone, write_to_phone},
-    playback::{MarkOutcome, Playback},
     ports::{CallControl, CallCrm, CallRecord, ToolCallContext, ToolOutcome},
     token::STREAM_TOKEN_PARAMETER,
     turn::{TurnEvent, TurnInput, run_bot_turn},
@@ -375,6 +374,15 @@ async fn run_admitted(
     let (frames_tx, frames_rx) = mpsc::channel(config.outbound_queue_len);
     tracker.spawn(write_to_phone(outbound, frames_rx, call.clone()).in_current_span());
 
+    let floor_config = FloorConfig {
+        mark_every_frames: config.mark_every_frames,
+        max_unflushed_chars: config.max_unflushed_chars,
+        silence_check_in: config.silence_check_in,
+        silence_hang_up: config.silence_hang_up,
+        pause_resume_after: config.pause_resume_after,
+        pause_max: config.pause_max,
+        cleared_max_wait: CLEARED_MAX_WAIT,
+    };
     let mut call_state = CallState {
         config: config.clone(),
         deps: deps.clone(),
@@ -386,24 +394,24 @@ async fn run_admitted(
         started_at,
         manager,
         history: Vec::new(),
-        playback: Playback::new(start.stream_sid.clone(), config.mark_every_frames),
+        floor: Floor::new(
+            floor_config,
+            start.stream_sid.clone(),
+            now_std(),
+            config.max_call_duration,
+        ),
+        pending: VecDeque::new(),
+        assistant_turn: None,
         frames_tx: Some(frames_tx),
-        out: Vec::with_capacity(64),
         tts: None,
-        next_turn: 1,
-        bot_turn: None,
-        speaking: None,
+        tts_events: None,
+        reply_cancel: None,
         assembler: UtteranceAssembler::new(),
         usage: Usage::default(),
-        barge_ins: 0,
         transfer: TransferState::None,
         status: CallStatus::Completed,
-        silence: SilenceState::default(),
-        pending_interrupt: None,
-        resume_after: None,
-        end_after_playback: None,
-        length_deadline: Some(tokio::time::Instant::now() + config.max_call_duration),
         user_turns: 0,
+        closing: false,
         shutting_down: false,
         bookings: Arc::default(),
         timings: Vec::new(),
@@ -412,10 +420,7 @@ async fn run_admitted(
         call: call.clone(),
         turn_tx: None,
         capture: capture.clone(),
-        tts_failed: false,
         tts_fallback_used: false,
-        new_tts_events: None,
-        awaiting_cleared: None,
     };
 
     let (stt_session, tts_session) = match (stt_res, tts_res) {
@@ -432,18 +437,16 @@ async fn run_admitted(
     };
 
     // TTS: its events come to the driver; its driver future runs on the tracker.
-    let mut tts_events = match tts_session {
-        Some(TtsSession {
-            handle,
-            events,
-            driver,
-        }) => {
-            tracker.spawn(driver.in_current_span());
-            call_state.tts = Some(handle);
-            Some(events)
-        }
-        None => None,
-    };
+    if let Some(TtsSession {
+        handle,
+        events,
+        driver,
+    }) = tts_session
+    {
+        tracker.spawn(driver.in_current_span());
+        call_state.tts = Some(handle);
+        call_state.tts_events = Some(events);
+    }
     let (stt_handle, mut stt_events) = match stt_session {
         Some(SttSession {
             handle,
@@ -481,66 +484,75 @@ async fn run_admitted(
         .in_current_span(),
     );
     call_state.session_tx = Some(session_tx);
+    let (turn_tx, mut turn_rx) = mpsc::channel(64);
+    call_state.turn_tx = Some(turn_tx);
 
-    if call_state.tts.is_none() {
+    let opening = if call_state.tts.is_none() {
         // Nothing can be said: hand the call to a person right away, or end it.
         call_state.status = CallStatus::Failed;
-        call_state.escalate_without_speaking().await;
+        match call_state.escalate_without_speaking().await {
+            Flow::Break => Flow::Break,
+            Flow::Continue => call_state.run_pending().await,
+        }
     } else if stt_handle.is_none() {
         call_state.status = CallStatus::Failed;
         let line = call_state.config.stt_lost_line.clone();
-        call_state
-            .begin_escalation(EscalationReason::SpeechRecognitionLost, Some(line))
-            .await;
+        call_state.begin_escalation(EscalationReason::SpeechRecognitionLost, Some(line));
+        call_state.run_pending().await
     } else {
         let greeting = call_state.manager.greeting();
-        call_state.speak_line(&greeting).await;
-    }
+        call_state
+            .dispatch(FloorEvent::Say {
+                text: greeting,
+                then: Then::Listen,
+            })
+            .await
+    };
 
-    let (turn_tx, mut turn_rx) = mpsc::channel(64);
-    call_state.turn_tx = Some(turn_tx);
     let mut phone_rx = phone_rx;
     let handoff = deps.handoff.clone();
     let mut handing_off = false;
-    loop {
-        let deadline = call_state.next_deadline();
-        tokio::select! {
-            _ = call.cancelled() => break,
-            _ = cancelled_opt(handoff.as_ref()), if !handing_off => {
-                handing_off = true;
-                call_state.on_shutdown_handoff().await;
+    if !opening.is_break() {
+        loop {
+            let deadline = call_state
+                .floor
+                .next_deadline()
+                .map(tokio::time::Instant::from_std);
+            let flow = tokio::select! {
+                _ = call.cancelled() => Flow::Break,
+                _ = cancelled_opt(handoff.as_ref()), if !handing_off => {
+                    handing_off = true;
+                    call_state.on_shutdown_handoff().await
+                }
+                event = phone_rx.recv() => match event {
+                    Some(event) => call_state.on_phone_event(event).await,
+                    None => Flow::Break,
+                },
+                event = recv_opt(&mut stt_events) => match event {
+                    Some(event) => call_state.on_stt_event(event).await,
+                    None => {
+                        stt_events = None;
+                        call_state.on_stt_lost().await
+                    }
+                },
+                event = recv_opt(&mut call_state.tts_events) => match event {
+                    Some(event) => call_state.on_tts_event(event).await,
+                    None => {
+                        call_state.tts_events = None;
+                        call_state.dispatch(FloorEvent::TtsLost).await
+                    }
+                },
+                Some(event) = turn_rx.recv() => call_state.on_turn_event(event).await,
+                _ = sleep_until_opt(deadline) => call_state.dispatch(FloorEvent::Tick).await,
+            };
+            if flow.is_break() {
+                break;
             }
-            event = phone_rx.recv() => match event {
-                Some(event) => if call_state.on_phone_event(event).await.is_break() { break },
-                None => break,
-            },
-            event = recv_opt(&mut stt_events) => match event {
-                Some(event) => call_state.on_stt_event(event).await,
-                None => {
-                    stt_events = None;
-                    call_state.on_stt_lost().await;
-                }
-            },
-            event = recv_opt(&mut tts_events) => match event {
-                Some(event) => call_state.on_tts_event(event).await,
-                None => {
-                    tts_events = None;
-                    call_state.tts_failed = true;
-                }
-            },
-            Some(event) = turn_rx.recv() => call_state.on_turn_event(event).await,
-            _ = sleep_until_opt(deadline) => if call_state.on_deadline().await.is_break() { break },
-        }
-        if call_state.tts_failed {
-            call_state.recover_tts().await;
-        }
-        if let Some(events) = call_state.new_tts_events.take() {
-            tts_events = Some(events);
         }
     }
 
     // End of call: stop every task, then save.
-    call_state.cancel_bot_turn();
+    call_state.cancel_reply();
     call_state.frames_tx = None;
     if let Some(stt) = &stt_handle {
         let _ = tokio::time::timeout(Duration::from_millis(200), stt.close()).await;
@@ -556,7 +568,8 @@ async fn run_admitted(
     call_state.finish(stats).await
 }
 
-/// The driver's state: single owner of everything about this call.
+/// The driver's state: single owner of everything about this call. Turn-taking lives in `floor`
+/// (pure); this struct connects it to the sockets, the LLM turn task and the conversation.
 struct CallState {
     config: Arc<PipelineConfig>,
     deps: CallDeps,
@@ -569,33 +582,26 @@ struct CallState {
     started_at: DateTime<Utc>,
     manager: ConversationManager,
     history: Vec<ChatMessage>,
-    playback: Playback,
+    /// Who has the floor (see `floor.rs`).
+    floor: Floor,
+    /// Events the conversation gave the floor while an action was carried out.
+    pending: VecDeque<FloorEvent>,
+    /// The agent turn whose text is in `history`, and where.
+    assistant_turn: Option<(u64, usize)>,
     /// `None` once the call is ending: dropping it closes the socket after the queued frames.
     frames_tx: Option<mpsc::Sender<String>>,
-    /// Scratch list of outbound frames built by `playback`.
-    out: Vec<String>,
     tts: Option<TtsHandle>,
-    next_turn: u64,
-    /// The LLM turn in flight: its id and cancellation token.
-    bot_turn: Option<(u64, CancellationToken)>,
-    /// What the agent is saying now (turn id and latency bookkeeping).
-    speaking: Option<SpokenTurn>,
+    tts_events: Option<mpsc::Receiver<TtsEvent>>,
+    /// Cancels the LLM turn in flight.
+    reply_cancel: Option<CancellationToken>,
     assembler: UtteranceAssembler,
     usage: Usage,
-    barge_ins: u32,
     transfer: TransferState,
     status: CallStatus,
-    silence: SilenceState,
-    /// Speech without words started while the agent spoke: interrupt at this deadline.
-    pending_interrupt: Option<tokio::time::Instant>,
-    /// After a wordless interruption: resume the unheard text at this deadline unless words come.
-    resume_after: Option<(tokio::time::Instant, String)>,
-    /// End the call once the current line has played, or at this deadline.
-    end_after_playback: Option<tokio::time::Instant>,
-    /// When the call reaches `max_call_duration`; `None` once the closing line was said.
-    length_deadline: Option<tokio::time::Instant>,
     /// Caller turns so far.
     user_turns: u32,
+    /// The closing line for the call's length was said; the call ends when it has played.
+    closing: bool,
     /// The server is stopping: the call is being handed over.
     shutting_down: bool,
     /// Bookings made by this call's turns.
@@ -607,75 +613,19 @@ struct CallState {
     turn_tx: Option<mpsc::Sender<TurnEvent>>,
     /// The call's capture, when `CAPTURE_DIR` is set.
     capture: Option<Capture>,
-    /// A TTS send failed: the loop calls `recover_tts` after the current event.
-    tts_failed: bool,
     /// The fallback TTS was already tried.
     tts_fallback_used: bool,
-    /// Events of a replacement TTS session, for the loop to pick up.
-    new_tts_events: Option<mpsc::Receiver<TtsEvent>>,
-    /// A TTS `Clear` was sent at this instant and its `Cleared` has not arrived: audio and
-    /// `Flushed` events until then belong to the interrupted turn.
-    awaiting_cleared: Option<Instant>,
-}
-
-/// Latency bookkeeping for the turn being spoken.
-#[derive(Debug, Clone)]
-struct SpokenTurn {
-    turn: u64,
-    /// Whether this turn comes from the LLM (else a fixed line).
-    from_llm: bool,
-    /// The LLM reply is complete (fixed lines are complete at once).
-    text_complete: bool,
-    /// Index in `history` of the assistant message for this turn, once added.
-    history_idx: Option<usize>,
-    utterance_at: Option<Instant>,
-    llm_request_at: Option<Instant>,
-    llm_first_token_at: Option<Instant>,
-    first_tts_request_at: Option<Instant>,
-    first_tts_audio_at: Option<Instant>,
-    first_frame_sent_at: Option<Instant>,
-    first_mark_at: Option<Instant>,
-    pieces_sent: usize,
-}
-
-impl SpokenTurn {
-    fn new(turn: u64, from_llm: bool, utterance_at: Option<Instant>) -> Self {
-        Self {
-            turn,
-            from_llm,
-            text_complete: !from_llm,
-            history_idx: None,
-            utterance_at,
-            llm_request_at: None,
-            llm_first_token_at: None,
-            first_tts_request_at: None,
-            first_tts_audio_at: None,
-            first_frame_sent_at: None,
-            first_mark_at: None,
-            pieces_sent: 0,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TransferState {
     None,
-    /// The escalation line is playing; transfer when it has played or at the deadline.
-    AfterLine {
-        deadline: tokio::time::Instant,
-    },
+    /// The escalation line is playing; the floor says when to transfer.
+    AfterLine,
     /// The REST redirect succeeded: the `stop` that follows is expected.
     Transferred,
     /// No transfer possible: a callback was promised.
     CallbackOffered,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct SilenceState {
-    /// When the current silence started (nobody speaking, nothing playing).
-    since: Option<tokio::time::Instant>,
-    checked_in: bool,
-    caller_speaking: bool,
 }
 
 enum Flow {
@@ -689,21 +639,135 @@ impl Flow {
     }
 }
 
+/// The floor's clock: tokio's, so paused-time tests move it.
+fn now_std() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 impl CallState {
-    // ---------- events ----------
+    // ---------- the floor ----------
+
+    /// Gives `event` to the floor and carries out what follows, including the events the
+    /// conversation adds on the way.
+    async fn dispatch(&mut self, event: FloorEvent) -> Flow {
+        self.pending.push_back(event);
+        self.run_pending().await
+    }
+
+    async fn run_pending(&mut self) -> Flow {
+        while let Some(event) = self.pending.pop_front() {
+            let actions = self.floor.handle(event, now_std());
+            for action in actions {
+                if self.execute(action).await.is_break() {
+                    return Flow::Break;
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn execute(&mut self, action: Action) -> Flow {
+        match action {
+            Action::Phone(frame) => self.send_frame(frame).await,
+            Action::TtsText { text, flush } => {
+                if let Some(capture) = &self.capture {
+                    capture.tts_text(self.floor.speaking_turn().unwrap_or_default(), &text);
+                }
+                if let Some(tts) = self.tts.clone() {
+                    let sent =
+                        tts.send_text(&text).await.is_ok() && (!flush || tts.flush().await.is_ok());
+                    if !sent {
+                        self.pending.push_back(FloorEvent::TtsLost);
+                    }
+                }
+            }
+            Action::TtsFlush => {
+                if let Some(tts) = self.tts.clone()
+                    && tts.flush().await.is_err()
+                {
+                    self.pending.push_back(FloorEvent::TtsLost);
+                }
+            }
+            Action::TtsClear => {
+                if let Some(tts) = self.tts.clone()
+                    && tts.clear().await.is_err()
+                {
+                    self.pending.push_back(FloorEvent::TtsLost);
+                }
+            }
+            Action::StartReply { turn } => self.start_reply(turn),
+            Action::CancelReply => self.cancel_reply(),
+            Action::CallerTurn { text, at } => self.on_caller_turn(text, at),
+            Action::Spoken { turn, text } => {
+                self.log_speech("ASSISTANT", &text);
+                self.history.push(ChatMessage::Assistant {
+                    content: Some(text),
+                    tool_calls: Vec::new(),
+                });
+                self.assistant_turn = Some((turn, self.history.len() - 1));
+            }
+            Action::Interrupted { turn, heard, cause } => {
+                if let Some(capture) = &self.capture {
+                    capture.barge_in(cause, &heard);
+                }
+                // History keeps only what the caller heard.
+                match self.assistant_turn.take() {
+                    Some((t, idx)) if t == turn && idx < self.history.len() => {
+                        if heard.is_empty() {
+                            self.history.remove(idx);
+                        } else {
+                            self.history[idx] = ChatMessage::Assistant {
+                                content: Some(heard),
+                                tool_calls: Vec::new(),
+                            };
+                        }
+                    }
+                    _ if !heard.is_empty() => self.history.push(ChatMessage::Assistant {
+                        content: Some(heard),
+                        tool_calls: Vec::new(),
+                    }),
+                    _ => {}
+                }
+            }
+            Action::ReplyFailed => {
+                warn!("the reply failed; saying the fallback line");
+                let line = self.config.fallback_line.clone();
+                self.say(line, Then::Listen);
+            }
+            Action::Transfer => return self.do_transfer().await,
+            Action::End => {
+                info!("ending the call");
+                return Flow::Break;
+            }
+            Action::SilenceTimeout => self.on_silence_timeout(),
+            Action::LengthReached => self.close_for_length("duration"),
+            Action::TurnTimings(timings) => self.timings.push(timings),
+            Action::SaveSession => self.push_session_update(),
+            Action::ReconnectTts => return self.recover_tts().await,
+        }
+        Flow::Continue
+    }
+
+    fn say(&mut self, text: String, then: Then) {
+        self.pending.push_back(FloorEvent::Say { text, then });
+    }
+
+    async fn send_frame(&mut self, frame: String) {
+        let Some(frames_tx) = &self.frames_tx else {
+            return;
+        };
+        if let Some(capture) = &self.capture {
+            capture_outbound(capture, &frame);
+        }
+        let _ = frames_tx.send(frame).await;
+    }
+
+    // ---------- sources ----------
 
     async fn on_phone_event(&mut self, event: PhoneEvent) -> Flow {
         match event {
-            PhoneEvent::Voice(VadEvent::SpeechStart) => {
-                self.silence.caller_speaking = true;
-                self.silence.since = None;
-                self.maybe_arm_interrupt();
-            }
-            PhoneEvent::Voice(VadEvent::SpeechEnd) => {
-                self.silence.caller_speaking = false;
-                self.pending_interrupt = None;
-                self.restart_silence_if_idle();
-            }
+            PhoneEvent::Voice(VadEvent::SpeechStart) => self.dispatch(FloorEvent::VoiceStart).await,
+            PhoneEvent::Voice(VadEvent::SpeechEnd) => self.dispatch(FloorEvent::VoiceEnd).await,
             PhoneEvent::Dtmf(digit) => {
                 if self.config.log_transcripts {
                     info!(digit, "dtmf");
@@ -711,12 +775,15 @@ impl CallState {
                     info!("dtmf");
                 }
                 if digit == "0" && !self.manager.escalation_triggered() {
-                    self.interrupt("dtmf").await;
+                    self.pending
+                        .push_back(FloorEvent::StopSpeaking { cause: "dtmf" });
                     warn!(reason = "keypad", "ESCALATION: keypad");
-                    self.begin_escalation(EscalationReason::Keypad, None).await;
+                    self.begin_escalation(EscalationReason::Keypad, None);
+                    return self.run_pending().await;
                 }
+                Flow::Continue
             }
-            PhoneEvent::Mark(name) => self.on_mark(&name).await,
+            PhoneEvent::Mark(name) => self.dispatch(FloorEvent::Mark(name)).await,
             PhoneEvent::Stop => {
                 if self.transfer == TransferState::Transferred {
                     info!("stream stopped after the transfer");
@@ -724,122 +791,129 @@ impl CallState {
                 } else {
                     info!("caller hung up");
                 }
-                return Flow::Break;
+                Flow::Break
             }
-            PhoneEvent::Closed(_) => return Flow::Break,
-        }
-        Flow::Continue
-    }
-
-    async fn on_mark(&mut self, name: &str) {
-        let outcome = self.playback.on_mark(name);
-        if let Some(speaking) = self.speaking.as_mut()
-            && speaking.first_mark_at.is_none()
-            && speaking.turn == self.playback.turn()
-            && outcome != MarkOutcome::Unknown
-            && outcome != MarkOutcome::Stale
-        {
-            speaking.first_mark_at = Some(Instant::now());
-        }
-        if outcome == MarkOutcome::TurnPlayed
-            && self.speaking.as_ref().is_some_and(|s| s.text_complete)
-        {
-            self.on_turn_played().await;
+            PhoneEvent::Closed(_) => Flow::Break,
         }
     }
 
-    async fn on_stt_event(&mut self, event: SttEvent) {
+    async fn on_stt_event(&mut self, event: SttEvent) -> Flow {
         if let Some(capture) = &self.capture {
             capture.stt(&event);
         }
         match &event {
             SttEvent::Transcript(t) if !t.is_final => {
-                if !t.text.trim().is_empty() {
-                    self.silence.since = None;
-                    // Words that are only "uh-huh" do not cancel a pending resume: the caller was
-                    // listening, not taking the turn.
-                    if !is_backchannel(&t.text) {
-                        self.resume_after = None;
-                        if self.agent_is_speaking() {
-                            self.interrupt("interim transcript").await;
-                        }
-                    }
-                }
-                return;
+                return self.dispatch(FloorEvent::Interim(t.text.clone())).await;
             }
             SttEvent::SpeechStarted { .. } => {
-                self.silence.since = None;
-                self.maybe_arm_interrupt();
-                return;
+                return self.dispatch(FloorEvent::SpeechStarted).await;
             }
             SttEvent::Reconnecting { reason, .. } => {
                 warn!(error = %reason, "speech-to-text reconnecting");
                 metrics::counter!("voice_provider_errors_total", "provider" => self.deps.stt.name(), "kind" => "stt").increment(1);
-                return;
+                return Flow::Continue;
             }
             SttEvent::Reconnected { .. } => {
                 info!("speech-to-text reconnected");
-                return;
+                return Flow::Continue;
             }
             SttEvent::Error { error, .. } => {
                 warn!(error = %error, "speech-to-text error");
-                return;
+                return Flow::Continue;
             }
-            SttEvent::Closed { .. } => {
-                self.on_stt_lost().await;
-                return;
-            }
+            SttEvent::Closed { .. } => return self.on_stt_lost().await,
             _ => {}
         }
-        let Some(utterance) = self.assembler.push(&event) else {
-            return;
-        };
-        self.pending_interrupt = None;
-        // A long "uh-huh" can stop the agent as sustained speech; once its words show it was only
-        // a backchannel, the agent picks up where it was cut off instead of treating it as a turn.
-        if let Some((_, unheard)) = self.resume_after.take()
-            && is_backchannel(&utterance.text)
-        {
-            info!(
-                text = utterance.text,
-                "backchannel after an interruption; resuming"
-            );
-            self.speak_line(&unheard).await;
-            return;
-        }
-        if self.agent_is_speaking() {
-            if is_backchannel(&utterance.text) {
-                debug!(
-                    text = utterance.text,
-                    "backchannel while the agent speaks; not a turn"
-                );
-                return;
+        match self.assembler.push(&event) {
+            Some(utterance) => {
+                self.dispatch(FloorEvent::Utterance {
+                    text: utterance.text,
+                    at: utterance.at,
+                })
+                .await
             }
-            self.interrupt("final transcript").await;
-        } else if is_backchannel(&utterance.text) && self.bot_turn.is_some() {
-            // "okay" while the reply is being generated: let the reply come.
-            return;
+            None => Flow::Continue,
         }
-        self.on_utterance(utterance.text, utterance.at).await;
     }
 
-    async fn on_utterance(&mut self, text: String, at: Instant) {
-        self.log_speech("USER", &text);
-        self.silence = SilenceState {
-            since: None,
-            checked_in: self.silence.checked_in,
-            caller_speaking: false,
+    async fn on_tts_event(&mut self, event: TtsEvent) -> Flow {
+        let event = match event {
+            TtsEvent::Audio { mulaw, at } => {
+                if let Some(capture) = &self.capture {
+                    capture.tts_audio(mulaw.len());
+                }
+                FloorEvent::TtsAudio { mulaw, at }
+            }
+            TtsEvent::Flushed { .. } => FloorEvent::TtsFlushed,
+            TtsEvent::Cleared { .. } => FloorEvent::TtsCleared,
+            TtsEvent::Reconnecting { reason, .. } => {
+                warn!(error = %reason, "text-to-speech reconnecting");
+                metrics::counter!("voice_provider_errors_total", "provider" => self.deps.tts.name(), "kind" => "tts").increment(1);
+                return Flow::Continue;
+            }
+            TtsEvent::Error { error, .. } => {
+                warn!(error = %error, "text-to-speech error");
+                return Flow::Continue;
+            }
+            TtsEvent::Closed { .. } => FloorEvent::TtsLost,
         };
-        self.cancel_bot_turn();
+        self.dispatch(event).await
+    }
+
+    async fn on_turn_event(&mut self, event: TurnEvent) -> Flow {
+        let event = match event {
+            // Tool exchanges are kept even from a cancelled turn: the tool really ran.
+            TurnEvent::ToolExchange {
+                assistant,
+                results,
+                outcomes,
+                ..
+            } => {
+                self.history.push(assistant);
+                self.history.extend(results);
+                self.apply_tool_outcomes(&outcomes);
+                return self.run_pending().await;
+            }
+            TurnEvent::RequestSent { turn, at } => FloorEvent::ReplyRequestSent { turn, at },
+            TurnEvent::FirstToken { turn, at } => FloorEvent::ReplyFirstToken { turn, at },
+            TurnEvent::Piece { turn, text } => FloorEvent::ReplyPiece { turn, text },
+            TurnEvent::Done { turn, usage } => {
+                self.add_usage(usage);
+                if self.floor_reply_is(turn) {
+                    self.reply_cancel = None;
+                }
+                FloorEvent::ReplyDone { turn }
+            }
+            TurnEvent::Failed { turn, error, usage } => {
+                self.add_usage(usage);
+                if self.floor_reply_is(turn) {
+                    self.reply_cancel = None;
+                    warn!(error, "the reply failed");
+                }
+                FloorEvent::ReplyFailed { turn }
+            }
+        };
+        self.dispatch(event).await
+    }
+
+    fn floor_reply_is(&self, turn: u64) -> bool {
+        self.floor.speaking_turn() == Some(turn)
+    }
+
+    // ---------- the conversation ----------
+
+    /// The caller took the floor: the manager moves, then a reply, a line or nothing.
+    fn on_caller_turn(&mut self, text: String, at: Instant) {
+        self.log_speech("USER", &text);
         self.history.push(ChatMessage::User {
             content: text.clone(),
         });
         self.user_turns += 1;
         if self.user_turns > self.config.max_turns {
-            self.close_for_length("turns").await;
+            self.close_for_length("turns");
             return;
         }
-        if self.length_deadline.is_none() {
+        if self.closing {
             // The closing line was said; the call ends when it has played.
             return;
         }
@@ -856,262 +930,59 @@ impl CallState {
             metrics::counter!("voice_intents_total", "intent" => intent.as_str()).increment(1);
         }
         // `process_message` applies the escalation rules (words, anger, legal, repeated failure).
-        if self.manager.state() == State::Escalation && self.follow_manager_escalation().await {
+        if self.manager.state() == State::Escalation && self.follow_manager_escalation() {
             return;
         }
-        self.start_bot_turn(Some(at));
+        self.pending.push_back(FloorEvent::Reply {
+            utterance_at: Some(at),
+        });
         self.push_session_update();
     }
 
-    async fn on_tts_event(&mut self, event: TtsEvent) {
-        if let Some(since) = self.awaiting_cleared {
-            match &event {
-                TtsEvent::Cleared { .. } => {
-                    self.awaiting_cleared = None;
-                    return;
-                }
-                TtsEvent::Audio { .. } | TtsEvent::Flushed { .. }
-                    if since.elapsed() < CLEARED_MAX_WAIT =>
-                {
-                    return;
-                }
-                _ => self.awaiting_cleared = None,
+    /// The manager decides what a silence means (its count resets when the caller speaks): the
+    /// first timeout is a check-in, the second closes the call.
+    fn on_silence_timeout(&mut self) {
+        let seen = self.manager.transitions().len();
+        let state = self.manager.on_silence_timeout();
+        self.log_transitions_since(seen);
+        match state {
+            State::Closing => {
+                info!("caller silent after the check-in; saying goodbye");
+                let line = self.config.silence_goodbye_line.clone();
+                let max_wait = self.config.goodbye_max_wait;
+                self.say(line, Then::End { max_wait });
+            }
+            // A transfer is under way; the advisor takes it from here.
+            State::Escalation => {}
+            _ => {
+                info!("caller silent; checking in");
+                let line = self.config.check_in_line.clone();
+                self.say(line, Then::Listen);
             }
         }
-        match event {
-            TtsEvent::Audio { mulaw, at } => {
-                if let Some(capture) = &self.capture {
-                    capture.tts_audio(mulaw.len());
-                }
-                let Some(speaking) = self.speaking.as_mut() else {
-                    return;
-                };
-                if speaking.first_tts_audio_at.is_none() {
-                    speaking.first_tts_audio_at = Some(at);
-                }
-                let first = self.playback.push_audio(&mulaw, &mut self.out);
-                self.flush_out().await;
-                if first && let Some(speaking) = self.speaking.as_mut() {
-                    let now = Instant::now();
-                    speaking.first_frame_sent_at = Some(now);
-                    metrics::histogram!("voice_tts_audio_to_twilio_seconds")
-                        .record(now.duration_since(at).as_secs_f64());
-                }
-            }
-            TtsEvent::Flushed { .. } => {
-                if self.speaking.is_some() {
-                    self.playback.group_flushed(&mut self.out);
-                    self.flush_out().await;
-                }
-            }
-            TtsEvent::Cleared { .. } => debug!("tts cleared"),
-            TtsEvent::Reconnecting { reason, .. } => {
-                warn!(error = %reason, "text-to-speech reconnecting");
-                metrics::counter!("voice_provider_errors_total", "provider" => self.deps.tts.name(), "kind" => "tts").increment(1);
-            }
-            TtsEvent::Error { error, .. } => warn!(error = %error, "text-to-speech error"),
-            TtsEvent::Closed { .. } => self.tts_failed = true,
-        }
-    }
-
-    async fn on_turn_event(&mut self, event: TurnEvent) {
-        let current = self.bot_turn.as_ref().map(|(turn, _)| *turn);
-        let event_turn = match &event {
-            TurnEvent::RequestSent { turn, .. }
-            | TurnEvent::FirstToken { turn, .. }
-            | TurnEvent::Piece { turn, .. }
-            | TurnEvent::ToolExchange { turn, .. }
-            | TurnEvent::Done { turn, .. }
-            | TurnEvent::Failed { turn, .. } => *turn,
-        };
-        // Tool exchanges are kept even from a cancelled turn: the tool really ran.
-        if let TurnEvent::ToolExchange {
-            assistant,
-            results,
-            outcomes,
-            ..
-        } = event
-        {
-            self.history.push(assistant);
-            self.history.extend(results);
-            self.apply_tool_outcomes(&outcomes).await;
-            return;
-        }
-        if current != Some(event_turn) {
-            return;
-        }
-        match event {
-            TurnEvent::RequestSent { at, .. } => {
-                if let Some(speaking) = self.speaking.as_mut().filter(|s| s.turn == event_turn)
-                    && speaking.llm_request_at.is_none()
-                {
-                    speaking.llm_request_at = Some(at);
-                    if let Some(utterance_at) = speaking.utterance_at {
-                        metrics::histogram!("voice_transcript_to_llm_request_seconds")
-                            .record(at.duration_since(utterance_at).as_secs_f64());
-                    }
-                }
-            }
-            TurnEvent::FirstToken { at, .. } => {
-                if let Some(speaking) = self.speaking.as_mut().filter(|s| s.turn == event_turn) {
-                    speaking.llm_first_token_at = Some(at);
-                }
-            }
-            TurnEvent::Piece { text, .. } => self.speak_piece(&text).await,
-            TurnEvent::Done { usage, .. } => {
-                self.add_usage(usage);
-                self.bot_turn = None;
-                self.finish_reply_text().await;
-            }
-            TurnEvent::Failed { error, usage, .. } => {
-                self.add_usage(usage);
-                self.bot_turn = None;
-                warn!(error, "saying the fallback line");
-                let line = self.config.fallback_line.clone();
-                self.speak_line(&line).await;
-            }
-            TurnEvent::ToolExchange { .. } => {}
-        }
-    }
-
-    async fn on_deadline(&mut self) -> Flow {
-        let now = tokio::time::Instant::now();
-        if self.pending_interrupt.is_some_and(|at| at <= now) {
-            self.pending_interrupt = None;
-            if self.agent_is_speaking() {
-                let unheard = self.interrupt("sustained speech").await;
-                if let Some(unheard) = unheard.filter(|t| !t.is_empty()) {
-                    self.resume_after =
-                        Some((now + self.config.false_interruption_window, unheard));
-                }
-            }
-        }
-        if let Some((at, _)) = &self.resume_after
-            && *at <= now
-        {
-            let (_, unheard) = self.resume_after.take().expect("checked above");
-            if !self.silence.caller_speaking && self.bot_turn.is_none() {
-                info!("false interruption: resuming the unheard part");
-                self.speak_line(&unheard).await;
-            }
-        }
-        if let TransferState::AfterLine { deadline } = self.transfer
-            && deadline <= now
-        {
-            self.do_transfer().await;
-        }
-        if self.end_after_playback.is_some_and(|at| at <= now) {
-            info!("ending the call");
-            return Flow::Break;
-        }
-        if self.length_deadline.is_some_and(|at| at <= now) {
-            self.close_for_length("duration").await;
-        }
-        if let Some(since) = self.silence.since {
-            let limit = if self.silence.checked_in {
-                self.config.silence_hang_up
-            } else {
-                self.config.silence_check_in
-            };
-            if since + limit <= now && !self.agent_is_speaking() && self.bot_turn.is_none() {
-                self.silence.since = None;
-                // The manager decides what the silence means (its count resets when the caller
-                // speaks): the first timeout is a check-in, the second closes the call.
-                let seen = self.manager.transitions().len();
-                let state = self.manager.on_silence_timeout();
-                self.log_transitions_since(seen);
-                match state {
-                    State::Closing => {
-                        info!("caller silent after the check-in; saying goodbye");
-                        let line = self.config.silence_goodbye_line.clone();
-                        self.speak_line(&line).await;
-                        self.end_after_playback = Some(now + self.config.goodbye_max_wait);
-                    }
-                    // A transfer is under way; the advisor takes it from here.
-                    State::Escalation => {}
-                    _ => {
-                        info!("caller silent; checking in");
-                        self.silence.checked_in = true;
-                        let line = self.config.check_in_line.clone();
-                        self.speak_line(&line).await;
-                    }
-                }
-            }
-        }
-        Flow::Continue
-    }
-
-    fn next_deadline(&self) -> Option<tokio::time::Instant> {
-        let silence = self.silence.since.map(|since| {
-            since
-                + if self.silence.checked_in {
-                    self.config.silence_hang_up
-                } else {
-                    self.config.silence_check_in
-                }
-        });
-        let transfer = match self.transfer {
-            TransferState::AfterLine { deadline } => Some(deadline),
-            _ => None,
-        };
-        [
-            self.pending_interrupt,
-            self.resume_after.as_ref().map(|(at, _)| *at),
-            transfer,
-            self.end_after_playback,
-            self.length_deadline,
-            silence,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
     }
 
     /// The call reached its length or turn limit: a polite close, then the call ends.
-    async fn close_for_length(&mut self, limit: &'static str) {
-        if self.length_deadline.take().is_none() {
+    fn close_for_length(&mut self, limit: &'static str) {
+        if self.closing {
             return;
         }
+        self.closing = true;
         warn!(
             limit,
             turns = self.user_turns,
             "call reached its limit; closing politely"
         );
         metrics::counter!("voice_calls_limited_total", "limit" => limit).increment(1);
-        self.cancel_bot_turn();
         let line = self.config.max_length_line.clone();
-        self.speak_line(&line).await;
-        self.end_after_playback = Some(tokio::time::Instant::now() + self.config.goodbye_max_wait);
+        let max_wait = self.config.goodbye_max_wait;
+        self.say(line, Then::End { max_wait });
     }
 
-    // ---------- speaking ----------
-
-    fn agent_is_speaking(&self) -> bool {
-        self.speaking.is_some() && (self.playback.is_speaking() || self.bot_turn.is_some())
-    }
-
-    fn maybe_arm_interrupt(&mut self) {
-        if self.agent_is_speaking() && self.pending_interrupt.is_none() {
-            self.pending_interrupt =
-                Some(tokio::time::Instant::now() + self.config.barge_in_min_speech);
-        }
-    }
-
-    /// Starts a new spoken turn (LLM reply or fixed line) and returns its id.
-    fn begin_spoken_turn(&mut self, from_llm: bool, utterance_at: Option<Instant>) -> u64 {
-        let turn = self.next_turn;
-        self.next_turn += 1;
-        self.playback.begin_turn(turn);
-        self.speaking = Some(SpokenTurn::new(turn, from_llm, utterance_at));
-        self.silence.since = None;
-        turn
-    }
-
-    fn start_bot_turn(&mut self, utterance_at: Option<Instant>) {
+    fn start_reply(&mut self, turn: u64) {
         let Some(turn_tx) = self.turn_tx.clone() else {
             return;
         };
-        let turn = self.begin_spoken_turn(true, utterance_at);
         let recent = recent_context(&self.history, self.config.max_context_messages);
         let mut messages = Vec::with_capacity(recent.len() + 1);
         messages.push(ChatMessage::System {
@@ -1125,7 +996,7 @@ impl CallState {
             max_tokens: self.config.max_tokens,
         };
         let cancel = self.call.child_token();
-        self.bot_turn = Some((turn, cancel.clone()));
+        self.reply_cancel = Some(cancel.clone());
         let input = TurnInput {
             turn,
             request,
@@ -1146,8 +1017,8 @@ impl CallState {
         self.tracker.spawn(run_bot_turn(input).in_current_span());
     }
 
-    fn cancel_bot_turn(&mut self) {
-        if let Some((_, cancel)) = self.bot_turn.take() {
+    fn cancel_reply(&mut self) {
+        if let Some(cancel) = self.reply_cancel.take() {
             cancel.cancel();
         }
     }
@@ -1161,206 +1032,25 @@ impl CallState {
         }
     }
 
-    /// Speaks a fixed line (greeting, fallback, escalation) as its own turn, no LLM.
-    async fn speak_line(&mut self, text: &str) {
-        self.log_speech("ASSISTANT", text);
-        self.cancel_bot_turn();
-        let turn = self.begin_spoken_turn(false, None);
-        self.history.push(ChatMessage::Assistant {
-            content: Some(text.to_owned()),
-            tool_calls: Vec::new(),
-        });
-        if let Some(speaking) = self.speaking.as_mut().filter(|s| s.turn == turn) {
-            speaking.history_idx = Some(self.history.len() - 1);
-        }
-        self.send_to_tts(text, true).await;
-    }
-
-    async fn speak_piece(&mut self, text: &str) {
-        let Some(speaking) = self.speaking.as_ref() else {
-            return;
-        };
-        let first = speaking.pieces_sent == 0;
-        // The first piece goes out alone for latency; later ones are flushed together at the end
-        // unless they pile up.
-        let flush =
-            first || self.playback.unflushed_len() + text.len() > self.config.max_unflushed_chars;
-        self.send_to_tts(text, flush).await;
-    }
-
-    async fn send_to_tts(&mut self, text: &str, flush: bool) {
-        let Some(tts) = self.tts.clone() else { return };
-        if let Some(speaking) = self.speaking.as_mut() {
-            if speaking.first_tts_request_at.is_none() {
-                let now = Instant::now();
-                speaking.first_tts_request_at = Some(now);
-                if let Some(first_token) = speaking.llm_first_token_at {
-                    metrics::histogram!("voice_llm_token_to_tts_request_seconds")
-                        .record(now.duration_since(first_token).as_secs_f64());
-                }
-            }
-            speaking.pieces_sent += 1;
-        }
-        self.playback.add_text(text);
-        if let Some(capture) = &self.capture {
-            capture.tts_text(self.playback.turn(), text);
-        }
-        if tts.send_text(text).await.is_err() {
-            self.tts_failed = true;
-            return;
-        }
-        if flush {
-            self.playback.close_group();
-            if tts.flush().await.is_err() {
-                self.tts_failed = true;
-            }
-        }
-    }
-
-    /// The LLM reply is complete: flush the tail and put the reply in history.
-    async fn finish_reply_text(&mut self) {
-        if self.playback.has_unflushed_text() {
-            self.playback.close_group();
-            if let Some(tts) = self.tts.clone()
-                && tts.flush().await.is_err()
-            {
-                self.tts_failed = true;
-            }
-        }
-        let text = self.playback.full_text();
-        let Some(speaking) = self.speaking.as_mut() else {
-            return;
-        };
-        speaking.text_complete = true;
-        if !text.is_empty() && speaking.history_idx.is_none() {
-            if self.config.log_transcripts {
-                info!(text, "ASSISTANT");
-            } else {
-                info!(chars = text.chars().count(), "ASSISTANT");
-            }
-            self.history.push(ChatMessage::Assistant {
-                content: Some(text),
-                tool_calls: Vec::new(),
-            });
-            speaking.history_idx = Some(self.history.len() - 1);
-        }
-        // Seed step 5: the prompt is rebuilt from the manager's state on every request.
-        self.push_session_update();
-        if self.playback.is_idle() {
-            self.on_turn_played().await;
-        }
-    }
-
-    /// Barge-in: stop speaking now. Returns the text the caller did not hear.
-    async fn interrupt(&mut self, cause: &'static str) -> Option<String> {
-        let speaking = self.speaking.take()?;
-        self.cancel_bot_turn();
-        self.pending_interrupt = None;
-        self.barge_ins += 1;
-        metrics::counter!("voice_barge_ins_total").increment(1);
-        self.playback.clear(&mut self.out);
-        self.flush_out().await;
-        if let Some(tts) = self.tts.clone() {
-            self.awaiting_cleared = Some(Instant::now());
-            if tts.clear().await.is_err() {
-                self.tts_failed = true;
-            }
-        }
-        let heard = self.playback.heard_text();
-        let full = self.playback.full_text();
-        info!(
-            cause,
-            heard_chars = heard.len(),
-            full_chars = full.len(),
-            "barge-in: agent stopped"
-        );
-        if let Some(capture) = &self.capture {
-            capture.barge_in(cause, &heard);
-        }
-        // History keeps only what the caller heard.
-        match speaking.history_idx {
-            Some(idx) if heard.is_empty() => {
-                self.history.remove(idx);
-            }
-            Some(idx) => {
-                self.history[idx] = ChatMessage::Assistant {
-                    content: Some(heard.clone()),
-                    tool_calls: Vec::new(),
-                };
-            }
-            None if !heard.is_empty() => {
-                self.history.push(ChatMessage::Assistant {
-                    content: Some(heard.clone()),
-                    tool_calls: Vec::new(),
-                });
-            }
-            None => {}
-        }
-        // Resume from the start of the sentence the caller was cut off in: it sounds natural.
-        let resume_from = sentence_start(&full, heard.len());
-        let unheard = full.get(resume_from..).map(|rest| rest.trim().to_owned());
-        self.record_turn_timings(&speaking, true);
-        unheard
-    }
-
-    /// Everything of the current turn has played.
-    async fn on_turn_played(&mut self) {
-        let Some(speaking) = self.speaking.take() else {
-            return;
-        };
-        self.record_turn_timings(&speaking, false);
-        if let TransferState::AfterLine { .. } = self.transfer {
-            self.do_transfer().await;
-            return;
-        }
-        if self.end_after_playback.is_some() {
-            self.end_after_playback = Some(tokio::time::Instant::now());
-            return;
-        }
-        self.restart_silence_if_idle();
-    }
-
-    fn restart_silence_if_idle(&mut self) {
-        if !self.silence.caller_speaking && !self.agent_is_speaking() && self.bot_turn.is_none() {
-            self.silence.since = Some(tokio::time::Instant::now());
-        }
-    }
-
-    async fn flush_out(&mut self) {
-        let Some(frames_tx) = &self.frames_tx else {
-            self.out.clear();
-            return;
-        };
-        for frame in self.out.drain(..) {
-            if let Some(capture) = &self.capture {
-                capture_outbound(capture, &frame);
-            }
-            if frames_tx.send(frame).await.is_err() {
-                break;
-            }
-        }
-    }
-
     // ---------- escalation ----------
 
-    async fn begin_escalation(&mut self, reason: EscalationReason, line: Option<String>) {
+    fn begin_escalation(&mut self, reason: EscalationReason, line: Option<String>) {
         metrics::counter!("voice_escalations_total", "reason" => reason.as_str()).increment(1);
         self.manager.escalate_for(reason);
         if self.deps.call_control.can_transfer() {
             let line = line.unwrap_or_else(|| self.config.escalation_line.clone());
-            self.speak_line(&line).await;
-            self.transfer = TransferState::AfterLine {
-                deadline: tokio::time::Instant::now() + self.config.escalation_line_max_wait,
-            };
+            let max_wait = self.config.escalation_line_max_wait;
+            self.say(line, Then::Transfer { max_wait });
+            self.transfer = TransferState::AfterLine;
         } else {
             info!("no transfer possible; offering a callback");
             self.transfer = TransferState::CallbackOffered;
             let line = self.config.callback_line.clone();
-            self.speak_line(&line).await;
+            self.say(line, Then::Listen);
         }
     }
 
-    async fn do_transfer(&mut self) {
+    async fn do_transfer(&mut self) -> Flow {
         match self
             .deps
             .call_control
@@ -1373,78 +1063,76 @@ impl CallState {
                 self.status = CallStatus::Transferred;
                 if self.shutting_down {
                     // Twilio now plays the advisor's TwiML; nothing waits for its `stop`.
-                    self.end_after_playback = Some(tokio::time::Instant::now());
+                    return Flow::Break;
                 }
             }
             Err(err) => {
                 error!(error = %err, "transfer failed; offering a callback");
                 self.transfer = TransferState::CallbackOffered;
                 let line = self.config.callback_line.clone();
-                self.speak_line(&line).await;
+                self.say(line, Then::Listen);
             }
         }
+        Flow::Continue
     }
 
     /// The server is stopping and this call outlived the drain: a short line, then the advisor
     /// (or, without a transfer, goodbye), so the caller is never just cut off.
-    async fn on_shutdown_handoff(&mut self) {
+    async fn on_shutdown_handoff(&mut self) -> Flow {
         if !matches!(
             self.transfer,
             TransferState::None | TransferState::CallbackOffered
         ) {
-            return;
+            return Flow::Continue;
         }
         warn!("gateway shutting down: handing the call over");
         self.shutting_down = true;
         metrics::counter!("voice_shutdown_handoffs_total").increment(1);
-        self.cancel_bot_turn();
-        self.interrupt("shutdown").await;
-        let now = tokio::time::Instant::now();
+        self.pending
+            .push_back(FloorEvent::StopSpeaking { cause: "shutdown" });
+        let max_wait = self.config.shutdown_line_max_wait;
         if self.deps.call_control.can_transfer() {
             let line = self.config.shutdown_transfer_line.clone();
-            self.speak_line(&line).await;
-            self.transfer = TransferState::AfterLine {
-                deadline: now + self.config.shutdown_line_max_wait,
-            };
+            self.say(line, Then::Transfer { max_wait });
+            self.transfer = TransferState::AfterLine;
         } else {
             let line = self.config.shutdown_goodbye_line.clone();
-            self.speak_line(&line).await;
-            self.end_after_playback = Some(now + self.config.shutdown_line_max_wait);
+            self.say(line, Then::End { max_wait });
         }
+        self.run_pending().await
     }
 
-    async fn escalate_without_speaking(&mut self) {
+    async fn escalate_without_speaking(&mut self) -> Flow {
         self.manager
             .escalate_for(EscalationReason::SpeechSynthesisLost);
         if self.deps.call_control.can_transfer() {
-            self.do_transfer().await;
+            // A failed transfer queues the callback line; the caller of this runs the queue.
+            self.do_transfer().await
         } else {
             error!("cannot speak and cannot transfer; ending the call");
-            self.end_after_playback = Some(tokio::time::Instant::now());
+            Flow::Break
         }
     }
 
-    async fn on_stt_lost(&mut self) {
+    async fn on_stt_lost(&mut self) -> Flow {
         if self.manager.escalation_triggered() {
-            return;
+            return Flow::Continue;
         }
         error!("speech-to-text lost for good");
         self.status = CallStatus::Failed;
         let line = self.config.stt_lost_line.clone();
-        self.interrupt("stt lost").await;
-        self.begin_escalation(EscalationReason::SpeechRecognitionLost, Some(line))
-            .await;
+        self.pending
+            .push_back(FloorEvent::StopSpeaking { cause: "stt lost" });
+        self.begin_escalation(EscalationReason::SpeechRecognitionLost, Some(line));
+        self.run_pending().await
     }
 
-    /// The TTS session failed: switch to the fallback voice once, re-speak what was not heard; with
-    /// no voice left, hand the call to a person.
-    async fn recover_tts(&mut self) {
-        self.tts_failed = false;
-        if self.tts.take().is_none() {
-            return;
-        }
+    /// The TTS session failed: switch to the fallback voice once (the floor then re-speaks what
+    /// was not heard); with no voice left, hand the call to a person.
+    async fn recover_tts(&mut self) -> Flow {
+        self.tts = None;
+        self.tts_events = None;
         metrics::counter!("voice_provider_errors_total", "provider" => self.deps.tts.name(), "kind" => "tts").increment(1);
-        let unheard = self.interrupt("tts lost").await;
         if !self.tts_fallback_used
             && let Some(fallback) = self.deps.tts_fallback.clone()
         {
@@ -1470,11 +1158,9 @@ impl CallState {
                 })) => {
                     self.tracker.spawn(driver.in_current_span());
                     self.tts = Some(handle);
-                    self.new_tts_events = Some(events);
-                    if let Some(text) = unheard.filter(|t| !t.is_empty()) {
-                        self.speak_line(&text).await;
-                    }
-                    return;
+                    self.tts_events = Some(events);
+                    self.pending.push_back(FloorEvent::TtsRestored);
+                    return Flow::Continue;
                 }
                 Ok(Err(err)) => error!(error = %err, "fallback text-to-speech failed too"),
                 Err(_) => error!("fallback text-to-speech did not connect in time"),
@@ -1482,14 +1168,13 @@ impl CallState {
         }
         error!("no text-to-speech available");
         self.status = CallStatus::Failed;
-        self.escalate_without_speaking().await;
+        self.escalate_without_speaking().await
     }
 
-    /// Tells the manager how booking, rescheduling or cancelling went, so the flow moves on.
     /// The typed outcomes of a round's booking, reschedule and cancel calls move the conversation:
     /// done closes the flow, a taken slot asks for another time, a refusal or an unreachable CRM
     /// counts toward escalation.
-    async fn apply_tool_outcomes(&mut self, outcomes: &[(String, ToolOutcome)]) {
+    fn apply_tool_outcomes(&mut self, outcomes: &[(String, ToolOutcome)]) {
         for (name, outcome) in outcomes {
             if !matches!(
                 name.as_str(),
@@ -1507,7 +1192,7 @@ impl CallState {
             info!(tool = name.as_str(), ?outcome, state = %state, "tool outcome applied");
             self.log_transitions_since(seen);
             // Repeated tool failures escalate: hand the caller to a person now.
-            if state == State::Escalation && self.follow_manager_escalation().await {
+            if state == State::Escalation && self.follow_manager_escalation() {
                 return;
             }
         }
@@ -1515,7 +1200,7 @@ impl CallState {
 
     /// The manager escalated: hand the caller to a person, unless a transfer is already under
     /// way. Returns whether it began one.
-    async fn follow_manager_escalation(&mut self) -> bool {
+    fn follow_manager_escalation(&mut self) -> bool {
         if self.transfer != TransferState::None {
             return false;
         }
@@ -1524,7 +1209,7 @@ impl CallState {
             .escalation_reason()
             .unwrap_or(EscalationReason::ManagerRequest);
         warn!(reason = reason.as_str(), "ESCALATION: {}", reason.as_str());
-        self.begin_escalation(reason, None).await;
+        self.begin_escalation(reason, None);
         self.push_session_update();
         true
     }
@@ -1550,58 +1235,6 @@ impl CallState {
         self.usage.prompt_tokens += usage.prompt_tokens;
         self.usage.completion_tokens += usage.completion_tokens;
         self.usage.total_tokens += usage.total_tokens;
-    }
-
-    fn record_turn_timings(&mut self, speaking: &SpokenTurn, interrupted: bool) {
-        let ms = |from: Option<Instant>, to: Option<Instant>| match (from, to) {
-            (Some(from), Some(to)) => {
-                Some(to.saturating_duration_since(from).as_secs_f64() * 1000.0)
-            }
-            _ => None,
-        };
-        let transcript_to_llm = ms(speaking.utterance_at, speaking.llm_request_at);
-        let first_token = ms(speaking.llm_request_at, speaking.llm_first_token_at);
-        let token_to_tts = ms(speaking.llm_first_token_at, speaking.first_tts_request_at);
-        let tts_first_audio = ms(speaking.first_tts_request_at, speaking.first_tts_audio_at);
-        let audio_to_twilio = ms(speaking.first_tts_audio_at, speaking.first_frame_sent_at);
-        let caller_ear = ms(speaking.utterance_at, speaking.first_mark_at);
-        let voice_to_voice = ms(speaking.utterance_at, speaking.first_frame_sent_at);
-        if speaking.from_llm {
-            info!(
-                turn = speaking.turn,
-                interrupted,
-                transcript_to_llm_ms = transcript_to_llm,
-                llm_first_token_ms = first_token,
-                token_to_tts_ms = token_to_tts,
-                tts_first_audio_ms = tts_first_audio,
-                audio_to_twilio_ms = audio_to_twilio,
-                voice_to_voice_ms = voice_to_voice,
-                caller_ear_ms = caller_ear,
-                "bot turn finished"
-            );
-            for (name, value) in [
-                ("voice_llm_first_token_seconds", first_token),
-                ("voice_tts_first_audio_seconds", tts_first_audio),
-                ("voice_voice_to_voice_seconds", voice_to_voice),
-                ("voice_caller_ear_seconds", caller_ear),
-            ] {
-                if let Some(value) = value {
-                    metrics::histogram!(name).record(value / 1000.0);
-                }
-            }
-        }
-        self.timings.push(json!({
-            "turn": speaking.turn,
-            "from_llm": speaking.from_llm,
-            "interrupted": interrupted,
-            "transcript_to_llm_ms": transcript_to_llm,
-            "llm_first_token_ms": first_token,
-            "token_to_tts_ms": token_to_tts,
-            "tts_first_audio_ms": tts_first_audio,
-            "audio_to_twilio_ms": audio_to_twilio,
-            "voice_to_voice_ms": voice_to_voice,
-            "caller_ear_ms": caller_ear,
-        }));
     }
 
     /// Seed step 6: the session after every turn (coalesced: the writer always writes the newest).
@@ -1692,7 +1325,9 @@ impl CallState {
             status = outcome_label,
             turns = self.manager.get_conversation_summary().turn_count,
             tokens = self.usage.total_tokens,
-            barge_ins = self.barge_ins,
+            barge_ins = self.floor.counts().interruptions,
+            barge_in_pauses = self.floor.counts().pauses,
+            barge_in_resumes = self.floor.counts().resumed,
             frames = stats.frames,
             audio_dropped = stats.audio_dropped,
             bad_frames = stats.bad_frames,
@@ -1705,7 +1340,7 @@ impl CallState {
             escalation_reason,
             history: self.history,
             total_tokens: u64::from(self.usage.total_tokens),
-            barge_ins: self.barge_ins,
+            barge_ins: self.floor.counts().interruptions,
         }
     }
 }
@@ -1955,17 +1590,7 @@ fn capture_outbound(capture: &Capture, frame: &str) {
     }
 }
 
-/// Byte index where the sentence containing byte `at` of `text` starts.
-fn sentence_start(text: &str, at: usize) -> usize {
-    let at = at.min(text.len());
-    let mut idx = at;
-    while !text.is_char_boundary(idx) {
-        idx -= 1;
-    }
-    text[..idx].rfind(['.', '?', '!']).map_or(0, |end| end + 1)
-}
-
-/// Reads the CRM executor's `{"ok": …, "error": {"code": …}}` result.
+/// A JSON object's map (empty for anything else).
 fn as_object(value: Value) -> serde_json::Map<String, Value> {
     match value {
         Value::Object(map) => map,

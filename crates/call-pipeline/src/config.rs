@@ -48,12 +48,13 @@ pub struct PipelineConfig {
     pub llm_round_timeout: Duration,
     /// Most LLM rounds one caller turn may take (each tool result costs a round).
     pub max_tool_rounds: usize,
-    /// Speech (energy VAD or `SpeechStarted`) must last this long to interrupt without words;
-    /// longer than a typical "uh-huh". Counted from speech start, while the VAD reports its end
-    /// only after its 300 ms hangover, so this is the shortest speech that interrupts plus 300 ms.
-    pub barge_in_min_speech: Duration,
-    /// After an interruption with no words, the agent resumes what was not heard after this long.
-    pub false_interruption_window: Duration,
+    /// Barge-in pauses the agent the moment the caller's voice starts; when that sound ends
+    /// (after the VAD's 300 ms hangover) with no words other than a backchannel, the agent
+    /// resumes this much later.
+    pub pause_resume_after: Duration,
+    /// The longest a barge-in pause waits for words before the agent resumes anyway (continuous
+    /// noise with no words, such as an air tool in the shop).
+    pub pause_max: Duration,
     /// A mark is sent after this many 20 ms frames (25 = every 500 ms of audio).
     pub mark_every_frames: usize,
     /// Longest wait for the escalation line to finish playing before the transfer goes ahead.
@@ -121,8 +122,8 @@ impl Default for PipelineConfig {
             silence_hang_up: Duration::from_secs(10),
             llm_round_timeout: Duration::from_secs(15),
             max_tool_rounds: 4,
-            barge_in_min_speech: Duration::from_millis(900),
-            false_interruption_window: Duration::from_millis(1500),
+            pause_resume_after: Duration::from_millis(150),
+            pause_max: Duration::from_millis(2000),
             mark_every_frames: 25,
             escalation_line_max_wait: Duration::from_secs(8),
             goodbye_max_wait: Duration::from_secs(6),

@@ -19,6 +19,7 @@ mod call;
 mod capture;
 mod config;
 mod crm_port;
+mod floor;
 mod outbound;
 mod outbox;
 mod phone;

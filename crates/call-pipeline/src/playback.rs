@@ -9,19 +9,27 @@
 //!
 //! Owned by the driver task only; no locks.
 
-use audio_codec::{FRAME_BYTES, Framer};
+use audio_codec::{FRAME_BYTES, MULAW_SILENCE};
 use twilio::{StreamSid, media};
 
 /// A typical speaking rate in μ-law bytes per character of text (about 65 ms a character).
 const ESTIMATED_BYTES_PER_CHAR: usize = 520;
 
-/// One group of text flushed to TTS together, and the audio sent for it.
+/// One group of text flushed to TTS together, and its audio.
 #[derive(Debug, Clone, Default)]
 struct Group {
     text: String,
+    /// Every byte of TTS audio received for this group, kept until the turn ends so a pause can
+    /// resume from the group's start without asking TTS again.
+    audio: Vec<u8>,
+    /// Bytes of `audio` framed and sent since the group was last (re)started.
+    framed: usize,
+    /// Bytes sent to Twilio for this group (whole frames, the last one padded).
     bytes_sent: usize,
-    /// TTS said `Flushed` for this group and the final mark was sent.
+    /// TTS said `Flushed` for this group.
     done: bool,
+    /// The group's last frame and end mark were sent.
+    ended: bool,
 }
 
 /// Progress of the current turn's audio.
@@ -33,14 +41,18 @@ pub(crate) struct Playback {
     groups: Vec<Group>,
     /// Index of the group whose audio is arriving now.
     audio_group: usize,
-    framer: Framer,
     frames_since_mark: usize,
     /// Marks sent and not yet echoed (of any turn).
     pending_marks: usize,
+    /// Echoes still to come for marks that were pending when a `clear` was sent: Twilio echoes
+    /// them in order, so the next this many echoes say nothing about what was heard.
+    stale_echoes: usize,
     /// The furthest point an echo (before any clear) confirmed: (group, bytes).
     heard: Option<(usize, usize)>,
-    /// A `clear` was sent for this turn: later echoes of it are not "heard".
+    /// A `clear` ended this turn: later echoes of it are not "heard" and its audio is dropped.
     cleared: bool,
+    /// A `clear` paused this turn: audio is kept, not sent, until `resume` or `clear`.
+    paused: bool,
     /// The position of the last mark sent, so a group's end mark is not sent twice.
     last_mark: Option<(u64, usize, usize)>,
     /// Reusable JSON buffer: outbound media is encoded into it without a fresh allocation.
@@ -70,11 +82,12 @@ impl Playback {
             turn: 0,
             groups: Vec::new(),
             audio_group: 0,
-            framer: Framer::new(),
             frames_since_mark: 0,
             pending_marks: 0,
+            stale_echoes: 0,
             heard: None,
             cleared: false,
+            paused: false,
             last_mark: None,
             scratch: String::with_capacity(512),
             first_audio_sent: false,
@@ -87,10 +100,10 @@ impl Playback {
         self.groups.clear();
         self.groups.push(Group::default());
         self.audio_group = 0;
-        self.framer.clear();
         self.frames_since_mark = 0;
         self.heard = None;
         self.cleared = false;
+        self.paused = false;
         self.first_audio_sent = false;
     }
 
@@ -128,34 +141,20 @@ impl Playback {
         self.pending_marks == 0 && self.all_audio_delivered()
     }
 
-    /// TTS audio arrived: frames it and appends Twilio messages to `out`. Returns whether this was
-    /// the first audio frame of the turn.
+    /// TTS audio arrived: frames it and appends Twilio messages to `out` (or keeps it while
+    /// paused). Returns whether this was the first audio frame of the turn.
     pub(crate) fn push_audio(&mut self, mulaw: &[u8], out: &mut Vec<String>) -> bool {
         if self.cleared || self.groups.is_empty() {
             return false;
         }
         let group_idx = self.audio_group.min(self.groups.len() - 1);
-        let first = !self.first_audio_sent;
-        let mut n_frames = 0;
-        for frame in self.framer.push(mulaw) {
-            media::encode_media_into(&mut self.scratch, &self.stream_sid, frame);
-            out.push(self.scratch.clone());
-            n_frames += 1;
-            self.groups[group_idx].bytes_sent += FRAME_BYTES;
-            self.frames_since_mark += 1;
-            if self.frames_since_mark >= self.mark_every_frames {
-                // Inline `push_mark`: the framer is still borrowed by the loop.
-                self.frames_since_mark = 0;
-                let position = (self.turn, group_idx, self.groups[group_idx].bytes_sent);
-                self.last_mark = Some(position);
-                let name = format!("{}:{}:{}", position.0, position.1, position.2);
-                media::encode_mark_into(&mut self.scratch, &self.stream_sid, &name);
-                out.push(self.scratch.clone());
-                self.pending_marks += 1;
-            }
+        self.groups[group_idx].audio.extend_from_slice(mulaw);
+        if self.paused {
+            return false;
         }
-        self.first_audio_sent |= n_frames > 0;
-        first && n_frames > 0
+        let first = !self.first_audio_sent;
+        let sent = self.send_group_audio(group_idx, out);
+        first && sent
     }
 
     /// TTS finished the audio of the oldest open group: pads and sends its last frame and a mark.
@@ -163,28 +162,80 @@ impl Playback {
         if self.cleared || self.audio_group >= self.groups.len() {
             return;
         }
-        if let Some(last) = self.framer.finish() {
-            media::encode_media_into(&mut self.scratch, &self.stream_sid, &last);
-            out.push(self.scratch.clone());
-            self.groups[self.audio_group].bytes_sent += FRAME_BYTES;
-            self.first_audio_sent = true;
-        }
-        self.push_mark(out);
         self.groups[self.audio_group].done = true;
+        if !self.paused {
+            self.end_group(self.audio_group, out);
+        }
         self.audio_group += 1;
     }
 
     /// Whether every group with text has had its audio delivered.
     pub(crate) fn all_audio_delivered(&self) -> bool {
-        self.groups.iter().all(|g| g.done || g.text.is_empty())
+        self.groups.iter().all(|g| g.ended || g.text.is_empty())
     }
 
-    /// Barge-in: appends Twilio `clear` to `out` and stops believing later echoes of this turn.
+    /// Barge-in: appends Twilio `clear` to `out` (unless a pause already sent it) and stops
+    /// believing later echoes of this turn; audio still arriving for it is dropped.
     pub(crate) fn clear(&mut self, out: &mut Vec<String>) {
+        if !self.paused {
+            self.send_clear(out);
+        }
+        self.paused = false;
         self.cleared = true;
-        self.framer.clear();
-        media::encode_clear_into(&mut self.scratch, &self.stream_sid);
-        out.push(self.scratch.clone());
+    }
+
+    /// Pause-first barge-in: appends Twilio `clear` to `out` and keeps every later byte of this
+    /// turn's audio until `resume` (the caller only said "uh-huh") or `clear` (a real interruption).
+    /// What was heard stays what the echoes before the pause confirmed.
+    pub(crate) fn pause(&mut self, out: &mut Vec<String>) {
+        if self.paused || self.cleared {
+            return;
+        }
+        self.send_clear(out);
+        self.paused = true;
+    }
+
+    /// Ends a pause: sends the turn's audio again from the start of the group the caller stopped
+    /// hearing (a sentence or clause boundary), then carries on live. Returns how many bytes of
+    /// audio were sent again.
+    pub(crate) fn resume(&mut self, out: &mut Vec<String>) -> usize {
+        if !self.paused {
+            return 0;
+        }
+        self.paused = false;
+        let from = self.resume_group();
+        let mut resent = 0;
+        self.frames_since_mark = 0;
+        self.last_mark = None;
+        for idx in from..self.groups.len() {
+            let group = &mut self.groups[idx];
+            group.framed = 0;
+            group.bytes_sent = 0;
+            group.ended = false;
+        }
+        for idx in from..self.groups.len().min(self.audio_group + 1) {
+            self.send_group_audio(idx, out);
+            if self.groups[idx].done {
+                self.end_group(idx, out);
+            }
+            resent += self.groups[idx].bytes_sent;
+        }
+        resent
+    }
+
+    /// The first group the caller has not heard to its end.
+    fn resume_group(&self) -> usize {
+        match self.heard {
+            None => 0,
+            Some((group, bytes)) => {
+                let g = &self.groups[group];
+                if g.ended && bytes >= g.bytes_sent {
+                    group + 1
+                } else {
+                    group
+                }
+            }
+        }
     }
 
     /// Whether the agent is mid-turn: text sent to TTS whose audio has not finished playing.
@@ -198,7 +249,11 @@ impl Playback {
             return MarkOutcome::Unknown;
         };
         self.pending_marks = self.pending_marks.saturating_sub(1);
-        if turn != self.turn || self.cleared {
+        if self.stale_echoes > 0 {
+            self.stale_echoes -= 1;
+            return MarkOutcome::Stale;
+        }
+        if turn != self.turn || self.cleared || self.paused {
             return MarkOutcome::Stale;
         }
         if self.heard.is_none_or(|h| (group, bytes) > h) {
@@ -207,7 +262,7 @@ impl Playback {
         let last_group_with_text = self.groups.iter().rposition(|g| !g.text.is_empty());
         let played_all = self.pending_marks == 0
             && self.all_audio_delivered()
-            && last_group_with_text.is_none_or(|last| group >= last && self.groups[last].done);
+            && last_group_with_text.is_none_or(|last| group >= last && self.groups[last].ended);
         if played_all {
             MarkOutcome::TurnPlayed
         } else {
@@ -228,10 +283,11 @@ impl Playback {
             // While a group's audio is still arriving its length is not known: estimate it from
             // the text, so early marks do not claim most of the sentence was heard.
             let total_bytes = if group.done {
-                group.bytes_sent
+                group.audio.len().next_multiple_of(FRAME_BYTES)
             } else {
                 group
-                    .bytes_sent
+                    .audio
+                    .len()
                     .max(group.text.chars().count() * ESTIMATED_BYTES_PER_CHAR)
             };
             let text = if idx < heard_group || heard_bytes >= total_bytes {
@@ -260,8 +316,54 @@ impl Playback {
         parts.join(" ")
     }
 
-    fn push_mark(&mut self, out: &mut Vec<String>) {
-        let group = self.audio_group.min(self.groups.len().saturating_sub(1));
+    fn send_clear(&mut self, out: &mut Vec<String>) {
+        self.stale_echoes = self.pending_marks;
+        media::encode_clear_into(&mut self.scratch, &self.stream_sid);
+        out.push(self.scratch.clone());
+    }
+
+    /// Sends the whole frames of group `idx`'s audio not sent yet, with a mark every
+    /// `mark_every_frames` frames. Returns whether any frame was sent.
+    fn send_group_audio(&mut self, idx: usize, out: &mut Vec<String>) -> bool {
+        let mut sent = false;
+        loop {
+            let group = &mut self.groups[idx];
+            let Some(frame) = group.audio.get(group.framed..group.framed + FRAME_BYTES) else {
+                break;
+            };
+            media::encode_media_into(&mut self.scratch, &self.stream_sid, frame);
+            out.push(self.scratch.clone());
+            group.framed += FRAME_BYTES;
+            group.bytes_sent += FRAME_BYTES;
+            sent = true;
+            self.frames_since_mark += 1;
+            if self.frames_since_mark >= self.mark_every_frames {
+                self.push_mark(idx, out);
+            }
+        }
+        self.first_audio_sent |= sent;
+        sent
+    }
+
+    /// Sends group `idx`'s last partial frame (padded with silence) and its end mark.
+    fn end_group(&mut self, idx: usize, out: &mut Vec<String>) {
+        self.send_group_audio(idx, out);
+        let group = &mut self.groups[idx];
+        if group.framed < group.audio.len() {
+            let mut last = [MULAW_SILENCE; FRAME_BYTES];
+            let rest = &group.audio[group.framed..];
+            last[..rest.len()].copy_from_slice(rest);
+            group.framed = group.audio.len();
+            group.bytes_sent += FRAME_BYTES;
+            media::encode_media_into(&mut self.scratch, &self.stream_sid, &last);
+            out.push(self.scratch.clone());
+            self.first_audio_sent = true;
+        }
+        self.push_mark(idx, out);
+        self.groups[idx].ended = true;
+    }
+
+    fn push_mark(&mut self, group: usize, out: &mut Vec<String>) {
         let bytes = self.groups.get(group).map_or(0, |g| g.bytes_sent);
         self.frames_since_mark = 0;
         if self.last_mark == Some((self.turn, group, bytes)) {

@@ -39,7 +39,6 @@ pub(crate) enum TurnEvent {
     /// The model called tools; both messages go into history together, and each call's name
     /// and typed outcome go to the conversation.
     ToolExchange {
-        turn: u64,
         assistant: ChatMessage,
         results: Vec<ChatMessage>,
         outcomes: Vec<(String, ToolOutcome)>,
@@ -212,7 +211,6 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         request.messages.extend(results.iter().cloned());
         if turn_tx
             .send(TurnEvent::ToolExchange {
-                turn,
                 assistant,
                 results,
                 outcomes,

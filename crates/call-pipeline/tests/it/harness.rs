@@ -150,6 +150,19 @@ impl Report {
             .count()
     }
 
+    /// Media frames sent after the last `clear` (a resumed agent's audio).
+    pub(crate) fn media_after_last_clear(&self) -> usize {
+        let from = self
+            .sent
+            .iter()
+            .rposition(|(_, m)| matches!(m, Outbound::Clear { .. }))
+            .map_or(0, |idx| idx + 1);
+        self.sent[from..]
+            .iter()
+            .filter(|(_, m)| matches!(m, Outbound::Media { .. }))
+            .count()
+    }
+
     pub(crate) fn spoken_text(&self) -> String {
         self.tts.received_text()
     }

@@ -1,0 +1,434 @@
+//! The floor as tables: a script of (time, event) in, the actions out, rendered as short words.
+//! No clock, no sockets, no tokio.
+
+use super::*;
+use twilio::media::{Outbound, decode_outbound};
+
+const T0_MS: u64 = 0;
+
+fn cfg() -> FloorConfig {
+    FloorConfig {
+        mark_every_frames: 2,
+        max_unflushed_chars: 200,
+        silence_check_in: Duration::from_secs(10),
+        silence_hang_up: Duration::from_secs(5),
+        pause_resume_after: Duration::from_millis(150),
+        pause_max: Duration::from_millis(2000),
+        cleared_max_wait: Duration::from_secs(2),
+    }
+}
+
+/// Runs a script against a fresh floor; returns one line per step: the actions it produced.
+struct Script {
+    floor: Floor,
+    t0: Instant,
+    lines: Vec<String>,
+}
+
+impl Script {
+    fn new() -> Self {
+        let t0 = Instant::now();
+        Self {
+            floor: Floor::new(
+                cfg(),
+                StreamSid::from_wire("MZ00000000000000000000000000000001"),
+                t0,
+                Duration::from_secs(600),
+            ),
+            t0,
+            lines: Vec::new(),
+        }
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.t0 + Duration::from_millis(T0_MS + ms)
+    }
+
+    /// Feeds `event` at `ms` and returns the rendered actions.
+    fn ev(&mut self, ms: u64, event: Event) -> String {
+        let now = self.at(ms);
+        let actions = self.floor.handle(event, now);
+        let line = render(&actions);
+        self.lines.push(line.clone());
+        line
+    }
+
+    fn audio(&mut self, ms: u64, bytes: usize) -> String {
+        let at = self.at(ms);
+        self.ev(
+            ms,
+            Event::TtsAudio {
+                mulaw: bytes::Bytes::from(vec![0x20; bytes]),
+                at,
+            },
+        )
+    }
+
+    fn utterance(&mut self, ms: u64, text: &str) -> String {
+        let at = self.at(ms);
+        self.ev(
+            ms,
+            Event::Utterance {
+                text: text.into(),
+                at,
+            },
+        )
+    }
+
+    /// A reply turn with one piece of text whose audio (`bytes`) has all arrived.
+    fn reply_playing(&mut self, text: &str, bytes: usize) -> u64 {
+        self.utterance(0, "what does it cost");
+        let start = self.ev(0, Event::Reply { utterance_at: None });
+        let turn = start
+            .strip_prefix("start-reply:")
+            .and_then(|t| t.parse().ok())
+            .expect("a reply starts");
+        self.ev(
+            10,
+            Event::ReplyPiece {
+                turn,
+                text: text.into(),
+            },
+        );
+        self.ev(20, Event::ReplyDone { turn });
+        self.audio(30, bytes);
+        self.ev(40, Event::TtsFlushed);
+        turn
+    }
+}
+
+/// Renders actions as words: consecutive media frames collapse into `media*N`.
+fn render(actions: &[Action]) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut media = 0;
+    let flush_media = |words: &mut Vec<String>, media: &mut usize| {
+        if *media > 0 {
+            words.push(format!("media*{media}"));
+            *media = 0;
+        }
+    };
+    for action in actions {
+        if let Action::Phone(frame) = action {
+            match decode_outbound(frame).expect("our own frames decode") {
+                Outbound::Media { .. } => {
+                    media += 1;
+                    continue;
+                }
+                Outbound::Mark { name, .. } => {
+                    flush_media(&mut words, &mut media);
+                    words.push(format!("mark:{name}"));
+                }
+                Outbound::Clear { .. } => {
+                    flush_media(&mut words, &mut media);
+                    words.push("clear".into());
+                }
+            }
+            continue;
+        }
+        flush_media(&mut words, &mut media);
+        words.push(match action {
+            Action::Phone(_) => unreachable!(),
+            Action::TtsText { text, flush } => {
+                format!("tts:{text:?}{}", if *flush { "+flush" } else { "" })
+            }
+            Action::TtsFlush => "tts-flush".into(),
+            Action::TtsClear => "tts-clear".into(),
+            Action::StartReply { turn } => format!("start-reply:{turn}"),
+            Action::CancelReply => "cancel-reply".into(),
+            Action::CallerTurn { text, .. } => format!("caller:{text:?}"),
+            Action::Spoken { turn, text } => format!("spoken:{turn}:{text:?}"),
+            Action::Interrupted { turn, heard, cause } => {
+                format!("interrupted:{turn}:{heard:?}:{cause}")
+            }
+            Action::ReplyFailed => "reply-failed".into(),
+            Action::Transfer => "transfer".into(),
+            Action::End => "end".into(),
+            Action::SilenceTimeout => "silence".into(),
+            Action::LengthReached => "length".into(),
+            Action::TurnTimings(t) => format!(
+                "timings:{}{}",
+                t["turn"],
+                if t["interrupted"] == true { ":cut" } else { "" }
+            ),
+            Action::SaveSession => "save".into(),
+            Action::ReconnectTts => "reconnect-tts".into(),
+        });
+    }
+    flush_media(&mut words, &mut media);
+    words.join(" ")
+}
+
+#[test]
+fn a_line_plays_then_silence_is_timed() {
+    let mut s = Script::new();
+    assert_eq!(
+        s.ev(
+            0,
+            Event::Say {
+                text: "Hello.".into(),
+                then: Then::Listen
+            }
+        ),
+        r#"spoken:1:"Hello." tts:"Hello."+flush"#
+    );
+    // 3 frames of audio: a mark after every 2 frames, then the group's last frame and its mark.
+    assert_eq!(s.audio(100, 500), "media*2 mark:1:0:320 media*1");
+    assert_eq!(s.ev(120, Event::TtsFlushed), "media*1 mark:1:0:640");
+    assert!(s.floor.agent_is_speaking());
+    assert_eq!(s.ev(500, Event::Mark("1:0:320".into())), "");
+    assert_eq!(s.ev(900, Event::Mark("1:0:640".into())), "timings:1");
+    assert!(!s.floor.agent_is_speaking());
+    assert_eq!(s.floor.next_deadline(), Some(s.at(10_900)));
+    assert_eq!(s.ev(10_900, Event::Tick), "silence");
+    // Silence is timed again only after the next turn; the call's length limit remains.
+    assert_eq!(s.floor.next_deadline(), Some(s.at(600_000)));
+}
+
+#[test]
+fn words_during_a_pause_are_a_real_interruption() {
+    let mut s = Script::new();
+    let turn = s.reply_playing(
+        "It costs forty nine dollars. It takes thirty minutes.",
+        1600,
+    );
+    assert_eq!(turn, 1);
+    // The first two frames played.
+    s.ev(100, Event::Mark("1:0:320".into()));
+    // Voice onset: the caller's audio is cleared at once, the turn goes on.
+    assert_eq!(s.ev(200, Event::VoiceStart), "clear");
+    assert!(s.floor.agent_is_speaking());
+    // Twilio echoes the pending marks after the clear: they are not "heard".
+    for _ in 0..4 {
+        assert_eq!(s.ev(210, Event::Mark("1:0:1600".into())), "");
+    }
+    // Then the words: a real interruption. History keeps what the echo before the pause
+    // confirmed (2 of 10 frames: a fifth of the text).
+    assert_eq!(
+        s.ev(450, Event::Interim("wait, no".into())),
+        r#"tts-clear interrupted:1:"It costs":interim transcript timings:1:cut"#
+    );
+    assert!(!s.floor.agent_is_speaking());
+    assert_eq!(s.floor.counts().interruptions, 1);
+    assert_eq!(
+        s.utterance(900, "wait, no, Tuesday"),
+        r#"caller:"wait, no, Tuesday""#
+    );
+}
+
+#[test]
+fn a_backchannel_during_a_pause_resumes_from_the_start_of_the_group() {
+    let mut s = Script::new();
+    s.reply_playing("It costs forty nine dollars.", 640);
+    assert_eq!(s.ev(100, Event::VoiceStart), "clear");
+    // "uh-huh" as an interim changes nothing; as a final it resumes the held audio.
+    assert_eq!(s.ev(300, Event::Interim("uh-huh".into())), "");
+    assert_eq!(
+        s.utterance(600, "uh-huh"),
+        "media*2 mark:1:0:320 media*2 mark:1:0:640"
+    );
+    assert_eq!(s.floor.counts().resumed, 1);
+    assert_eq!(s.floor.counts().interruptions, 0);
+    // Two echoes were pending at the clear: stale. Then the resumed ones play to the end.
+    assert_eq!(s.ev(610, Event::Mark("1:0:320".into())), "");
+    assert_eq!(s.ev(620, Event::Mark("1:0:640".into())), "");
+    assert_eq!(s.ev(900, Event::Mark("1:0:320".into())), "");
+    assert_eq!(s.ev(1300, Event::Mark("1:0:640".into())), "timings:1");
+    assert!(!s.floor.agent_is_speaking());
+}
+
+#[test]
+fn sound_without_words_resumes_after_it_ends() {
+    let mut s = Script::new();
+    s.reply_playing("First sentence. Second sentence.", 640);
+    assert_eq!(s.ev(100, Event::VoiceStart), "clear");
+    assert_eq!(s.ev(500, Event::VoiceEnd), "");
+    assert_eq!(s.floor.next_deadline(), Some(s.at(650)));
+    assert_eq!(
+        s.ev(650, Event::Tick),
+        "media*2 mark:1:0:320 media*2 mark:1:0:640"
+    );
+}
+
+#[test]
+fn a_pause_ends_at_the_latest_after_pause_max() {
+    let mut s = Script::new();
+    s.reply_playing("Over the noise.", 320);
+    assert_eq!(s.ev(100, Event::VoiceStart), "clear");
+    // Continuous shop noise: the VAD never ends and no words come.
+    assert_eq!(s.floor.next_deadline(), Some(s.at(2100)));
+    assert_eq!(s.ev(2100, Event::Tick), "media*2 mark:1:0:320");
+}
+
+#[test]
+fn a_voice_start_again_cancels_a_pending_resume() {
+    let mut s = Script::new();
+    s.reply_playing("One. Two.", 320);
+    s.ev(100, Event::VoiceStart);
+    s.ev(400, Event::VoiceEnd);
+    assert_eq!(s.ev(500, Event::VoiceStart), "");
+    assert_eq!(
+        s.floor.next_deadline(),
+        Some(s.at(2100)),
+        "only the cap remains"
+    );
+}
+
+#[test]
+fn audio_arriving_during_a_pause_is_held_then_sent_on_resume() {
+    let mut s = Script::new();
+    s.utterance(0, "hours?");
+    s.ev(0, Event::Reply { utterance_at: None });
+    // Voice while the reply is still being written: paused before any audio.
+    assert_eq!(s.ev(50, Event::VoiceStart), "clear");
+    s.ev(
+        60,
+        Event::ReplyPiece {
+            turn: 1,
+            text: "We open at eight.".into(),
+        },
+    );
+    assert_eq!(s.audio(200, 320), "", "held, not sent");
+    assert_eq!(s.ev(210, Event::TtsFlushed), "");
+    s.ev(220, Event::ReplyDone { turn: 1 });
+    assert_eq!(s.utterance(400, "okay"), "media*2 mark:1:0:320");
+}
+
+#[test]
+fn a_real_interruption_keeps_only_what_was_heard_and_drops_stale_tts_audio() {
+    let mut s = Script::new();
+    s.reply_playing("one two three four five six seven eight", 3200);
+    // 10 of 20 frames played: half the words.
+    s.ev(100, Event::Mark("1:0:1600".into()));
+    assert_eq!(
+        s.utterance(300, "actually make it Friday"),
+        r#"clear tts-clear interrupted:1:"one two three four":final transcript timings:1:cut caller:"actually make it Friday""#
+    );
+    // The next reply: audio of the cleared TTS turn is dropped until TTS confirms the clear.
+    s.ev(310, Event::Reply { utterance_at: None });
+    s.ev(
+        320,
+        Event::ReplyPiece {
+            turn: 2,
+            text: "Friday it is.".into(),
+        },
+    );
+    assert_eq!(s.audio(330, 320), "");
+    assert_eq!(s.ev(340, Event::TtsCleared), "");
+    assert_eq!(s.audio(350, 320), "media*2 mark:2:0:320");
+}
+
+#[test]
+fn a_backchannel_while_the_reply_is_written_is_not_a_turn() {
+    let mut s = Script::new();
+    s.utterance(0, "can I book for Monday");
+    s.ev(0, Event::Reply { utterance_at: None });
+    assert_eq!(s.utterance(100, "okay"), "");
+    assert_eq!(
+        s.utterance(200, "and Tuesday"),
+        r#"cancel-reply clear tts-clear interrupted:1:"":final transcript timings:1:cut caller:"and Tuesday""#
+    );
+}
+
+#[test]
+fn events_of_an_older_reply_are_ignored() {
+    let mut s = Script::new();
+    s.utterance(0, "a");
+    s.ev(0, Event::Reply { utterance_at: None });
+    s.utterance(10, "b");
+    s.ev(10, Event::Reply { utterance_at: None });
+    assert_eq!(
+        s.ev(
+            20,
+            Event::ReplyPiece {
+                turn: 1,
+                text: "stale".into()
+            }
+        ),
+        ""
+    );
+    assert_eq!(s.ev(30, Event::ReplyDone { turn: 1 }), "");
+    assert_eq!(
+        s.ev(
+            40,
+            Event::ReplyPiece {
+                turn: 2,
+                text: "Fresh.".into()
+            }
+        ),
+        r#"tts:"Fresh."+flush"#
+    );
+}
+
+#[test]
+fn a_transfer_line_transfers_when_played_or_at_its_deadline() {
+    let mut s = Script::new();
+    s.ev(
+        0,
+        Event::Say {
+            text: "Connecting you.".into(),
+            then: Then::Transfer {
+                max_wait: Duration::from_secs(8),
+            },
+        },
+    );
+    s.audio(100, 320);
+    s.ev(110, Event::TtsFlushed);
+    assert_eq!(
+        s.ev(600, Event::Mark("1:0:320".into())),
+        "timings:1 transfer"
+    );
+    // A line whose audio never plays still transfers at its deadline.
+    let mut s = Script::new();
+    s.ev(
+        0,
+        Event::Say {
+            text: "Goodbye.".into(),
+            then: Then::End {
+                max_wait: Duration::from_secs(6),
+            },
+        },
+    );
+    assert_eq!(s.floor.next_deadline(), Some(s.at(6000)));
+    assert_eq!(s.ev(6000, Event::Tick), "end");
+}
+
+#[test]
+fn a_lost_voice_is_replaced_and_the_unheard_sentence_said_again() {
+    let mut s = Script::new();
+    s.reply_playing("First part. Second part.", 3200);
+    s.ev(100, Event::Mark("1:0:1600".into()));
+    assert_eq!(
+        s.ev(200, Event::TtsLost),
+        r#"clear interrupted:1:"First part.":tts lost timings:1:cut reconnect-tts"#
+    );
+    assert_eq!(s.ev(210, Event::TtsLost), "", "once");
+    assert_eq!(
+        s.ev(300, Event::TtsRestored),
+        r#"spoken:2:"Second part." tts:"Second part."+flush"#
+    );
+}
+
+#[test]
+fn the_length_deadline_fires_once() {
+    let t0 = Instant::now();
+    let mut floor = Floor::new(
+        cfg(),
+        StreamSid::from_wire("MZ00000000000000000000000000000001"),
+        t0,
+        Duration::from_secs(60),
+    );
+    assert_eq!(floor.next_deadline(), Some(t0 + Duration::from_secs(60)));
+    assert_eq!(
+        render(&floor.handle(Event::Tick, t0 + Duration::from_secs(60))),
+        "length"
+    );
+    assert_eq!(floor.next_deadline(), None);
+}
+
+#[test]
+fn a_failed_reply_asks_for_the_fallback_line() {
+    let mut s = Script::new();
+    s.utterance(0, "hello");
+    s.ev(0, Event::Reply { utterance_at: None });
+    assert_eq!(s.ev(100, Event::ReplyFailed { turn: 1 }), "reply-failed");
+}
