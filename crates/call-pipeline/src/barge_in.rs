@@ -1,11 +1,9 @@
 //! Deciding whether the caller is interrupting the agent or only saying "uh-huh".
 //!
-//! Signals, fastest first: the codec's energy VAD on the raw frames, Deepgram's `SpeechStarted`,
-//! interim transcripts, final transcripts. Energy and `SpeechStarted` alone cannot tell a
-//! backchannel from an interruption, so they only interrupt when the speech lasts longer than a
-//! backchannel does (`sustained_speech`); words interrupt at once unless they are all backchannel
-//! words. An interruption with no words after it within `false_interruption_window` was noise or a
-//! cough: the agent resumes what the caller did not hear.
+//! The floor (`floor.rs`) pauses the agent at the first sign of the caller's voice (the codec's
+//! energy VAD, or Deepgram's `SpeechStarted`) and then lets the words decide: words that are not
+//! all backchannel words are a real interruption; a backchannel, or a sound that brings no words,
+//! resumes the agent.
 
 /// Words and short phrases callers use to show they are listening, not to take the turn.
 const BACKCHANNELS: &[&str] = &[

@@ -2,8 +2,10 @@
 //!
 //! A handful of named tasks under one cancellation token: the phone reader and writer, the STT and
 //! TTS drivers, the session writer, and at most one bot turn at a time (a child token, so barge-in
-//! stops the turn and not the call). The driver — this module's `Call` — is the only owner of the
-//! `ConversationManager`, the history and the playback state, so none of them need a lock.
+//! stops the turn and not the call). The driver — this module's `CallState` — is the thin async
+//! shell around the pure turn-taking machine (`floor.rs`): it maps each source to a floor `Event`,
+//! carries out the `Action`s that come back, and is the only owner of the `ConversationManager`
+//! and the history, so none of them need a lock.
 
 use std::{
     collections::{HashMap, VecDeque},

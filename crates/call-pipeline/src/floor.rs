@@ -441,7 +441,9 @@ impl Floor {
     }
 
     fn on_utterance(&mut self, text: String, at: Instant, now: Instant) {
-        let backchannel = is_backchannel(&text);
+        // "yes" or "okay" over the end of the agent's question answers it: a turn, not a
+        // backchannel.
+        let backchannel = is_backchannel(&text) && !self.answers_the_question();
         if self.pause.is_some() {
             if backchannel {
                 info!("backchannel during a pause; the agent resumes");
@@ -463,6 +465,20 @@ impl Floor {
         self.checked_in = false;
         self.cancel_reply();
         self.out.push(Action::CallerTurn { text, at });
+    }
+
+    /// The agent's complete turn ends in a question and the caller has heard everything before
+    /// that last sentence.
+    fn answers_the_question(&self) -> bool {
+        if !self.speaking.as_ref().is_some_and(|s| s.text_complete) {
+            return false;
+        }
+        let full = self.playback.full_text();
+        let full = full.trim_end();
+        let Some(before_mark) = full.strip_suffix('?') else {
+            return false;
+        };
+        self.playback.heard_text().len() >= sentence_start(before_mark, before_mark.len())
     }
 
     fn on_mark(&mut self, name: &str, now: Instant) {

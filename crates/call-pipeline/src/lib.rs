@@ -5,7 +5,9 @@
 //! `run_call` takes a `PhoneLink` (text frames in and out, so tests and replay use channels),
 //! `CallDeps` (providers as `Arc<dyn …>` trait objects, the CRM and call control as ports, the
 //! session store) and a `PipelineConfig`. Every task of a call is tracked and ends with the call;
-//! the driver task alone owns the `ConversationManager`, history and playback state.
+//! the driver task alone owns the `ConversationManager`, history and the turn-taking machine
+//! (`floor.rs`: pure, events in and actions out, `now` passed in; barge-in pauses first and lets
+//! the caller's words decide).
 //! `StreamAdmission` decides which streams become calls (stream token, single use, one live
 //! stream per call, capacity) before anything is opened. `RecordOutbox` spools call records to
 //! disk and writes them to the CRM, retried until they land.

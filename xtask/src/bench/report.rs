@@ -80,7 +80,7 @@ pub(crate) struct RunReport {
     pub(crate) voice_to_voice_gateway_ms: Option<Stats>,
     /// First voiced frame of a barge-in -> `clear` (ms).
     pub(crate) barge_in_ms: Option<Stats>,
-    /// The same minus the STT simulator's first-interim delay.
+    /// The same minus the 40 ms the gateway's energy VAD needs (3 loud 20 ms frames).
     pub(crate) barge_in_gateway_ms: Option<Stats>,
     pub(crate) unexpected_clears: usize,
     pub(crate) bad_frames: usize,

@@ -432,3 +432,47 @@ fn a_failed_reply_asks_for_the_fallback_line() {
     s.ev(0, Event::Reply { utterance_at: None });
     assert_eq!(s.ev(100, Event::ReplyFailed { turn: 1 }), "reply-failed");
 }
+
+#[test]
+fn yes_over_the_end_of_a_question_answers_it() {
+    let mut s = Script::new();
+    s.utterance(0, "book me for Tuesday");
+    s.ev(0, Event::Reply { utterance_at: None });
+    s.ev(
+        10,
+        Event::ReplyPiece {
+            turn: 1,
+            text: "Tuesday at nine is free.".into(),
+        },
+    );
+    s.ev(
+        20,
+        Event::ReplyPiece {
+            turn: 1,
+            text: "Shall I book it?".into(),
+        },
+    );
+    s.ev(30, Event::ReplyDone { turn: 1 });
+    s.audio(40, 320);
+    s.ev(50, Event::TtsFlushed);
+    s.audio(60, 320);
+    // The first group was heard to its end; the question is playing.
+    s.ev(400, Event::Mark("1:0:320".into()));
+    assert_eq!(s.ev(500, Event::VoiceStart), "clear");
+    assert_eq!(
+        s.utterance(800, "yes"),
+        r#"tts-clear interrupted:1:"Tuesday at nine is free.":final transcript timings:1:cut caller:"yes""#
+    );
+}
+
+#[test]
+fn yes_in_the_middle_of_an_explanation_is_a_backchannel() {
+    let mut s = Script::new();
+    s.reply_playing("It takes an hour. Is that okay?", 640);
+    assert_eq!(s.ev(100, Event::VoiceStart), "clear");
+    assert_eq!(
+        s.utterance(400, "yeah"),
+        "media*2 mark:1:0:320 media*2 mark:1:0:640",
+        "nothing was heard yet: the caller was listening"
+    );
+}

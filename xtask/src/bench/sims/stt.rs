@@ -36,6 +36,9 @@ pub(crate) struct SttSimConfig {
     pub(crate) endpointing_delay: Duration,
     /// From the first voiced frame's arrival to the first interim transcript.
     pub(crate) first_interim_after: Duration,
+    /// From the first voiced frame's arrival to `SpeechStarted` (Deepgram's own voice activity
+    /// detection needs some audio too; zero sends it with the first voiced frame).
+    pub(crate) speech_started_after: Duration,
     /// Between later interims while the caller keeps talking.
     pub(crate) interim_interval: Duration,
     /// Outside speech, one empty final `Results` per this much audio.
@@ -112,6 +115,8 @@ struct Segment {
     ended: bool,
     next_interim_at: Instant,
     interims_sent: usize,
+    /// `SpeechStarted` is still to be sent, at this instant.
+    speech_started_at: Option<Instant>,
 }
 
 /// Finds speech segments in μ-law frames and decides what to send when. Pure apart from the
@@ -161,8 +166,12 @@ impl SpeechTracker {
                     ended: false,
                     next_interim_at: now + self.config.first_interim_after,
                     interims_sent: 0,
+                    speech_started_at: (!self.config.speech_started_after.is_zero())
+                        .then(|| now + self.config.speech_started_after),
                 });
-                out.push(SttOut::SpeechStarted { timestamp: start_s });
+                if self.config.speech_started_after.is_zero() {
+                    out.push(SttOut::SpeechStarted { timestamp: start_s });
+                }
             }
             (Some(segment), true) => {
                 segment.ended = false;
@@ -194,11 +203,12 @@ impl SpeechTracker {
     /// When [`Self::on_deadline`] next has something to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let segment = self.segment.as_ref()?;
-        Some(if segment.ended {
+        let next = if segment.ended {
             segment.last_voiced_at + self.config.endpointing_delay
         } else {
             segment.next_interim_at
-        })
+        };
+        Some(segment.speech_started_at.map_or(next, |at| at.min(next)))
     }
 
     /// Sends what is due at `now`: the final of an ended segment, or an interim.
@@ -206,6 +216,14 @@ impl SpeechTracker {
         let Some(segment) = self.segment.as_mut() else {
             return Vec::new();
         };
+        if let Some(at) = segment.speech_started_at
+            && at <= now
+        {
+            segment.speech_started_at = None;
+            return vec![SttOut::SpeechStarted {
+                timestamp: segment.start_s,
+            }];
+        }
         if segment.ended {
             if segment.last_voiced_at + self.config.endpointing_delay <= now {
                 return vec![self.take_final(false)];

@@ -19,6 +19,7 @@ fn stt_config() -> SttSimConfig {
     SttSimConfig {
         endpointing_delay: Duration::from_millis(100),
         first_interim_after: Duration::from_millis(60),
+        speech_started_after: Duration::ZERO,
         interim_interval: Duration::from_millis(100),
         silence_result_every: Duration::from_millis(100),
         energy_threshold: 500,
