@@ -74,6 +74,9 @@ pub struct EnergyVadConfig {
     /// Consecutive quiet frames needed before `SpeechEnd` (the hangover), so pauses between
     /// words do not end speech. Default 15 (300 ms).
     pub hangover_frames: u32,
+    /// Consecutive quiet frames inside speech that report a `Pause` (once per quiet run) before
+    /// the hangover ends the speech; 0 never reports one. Default 6 (120 ms).
+    pub pause_frames: u32,
 }
 
 /// A change reported by `EnergyVad`.
@@ -84,6 +87,9 @@ pub enum VadEvent {
     SpeechStart,
     /// Speech ended. Reported on the `hangover_frames`-th consecutive quiet frame.
     SpeechEnd,
+    /// A short silence inside speech: reported on the `pause_frames`-th consecutive quiet frame,
+    /// when that comes before the hangover. Speech has not ended; the caller may go on.
+    Pause,
 }
 
 /// An energy voice activity detector with hysteresis, one frame at a time.
@@ -108,6 +114,7 @@ impl Default for EnergyVadConfig {
             stop_threshold_dbfs: -45.0,
             start_frames: 3,
             hangover_frames: 15,
+            pause_frames: 6,
         }
     }
 }
@@ -147,6 +154,9 @@ impl EnergyVad {
                     self.speaking = false;
                     self.run_len = 0;
                     return Some(VadEvent::SpeechEnd);
+                }
+                if self.run_len == self.config.pause_frames {
+                    return Some(VadEvent::Pause);
                 }
             } else {
                 self.run_len = 0;

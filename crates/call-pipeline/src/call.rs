@@ -384,6 +384,8 @@ async fn run_admitted(
         pause_resume_after: config.pause_resume_after,
         pause_max: config.pause_max,
         cleared_max_wait: CLEARED_MAX_WAIT,
+        unfinished_hold: config.unfinished_hold,
+        max_hold: config.max_unfinished_hold,
     };
     let mut call_state = CallState {
         config: config.clone(),
@@ -406,6 +408,7 @@ async fn run_admitted(
         assistant_turn: None,
         frames_tx: Some(frames_tx),
         tts: None,
+        stt: None,
         tts_events: None,
         reply_cancel: None,
         assembler: UtteranceAssembler::new(),
@@ -460,6 +463,7 @@ async fn run_admitted(
         }
         None => (None, None),
     };
+    call_state.stt = stt_handle.clone();
     // Without a handle the reader still runs (marks, stop, DTMF); audio goes nowhere.
     let reader_stt = stt_handle
         .clone()
@@ -593,6 +597,8 @@ struct CallState {
     /// `None` once the call is ending: dropping it closes the socket after the queued frames.
     frames_tx: Option<mpsc::Sender<String>>,
     tts: Option<TtsHandle>,
+    /// Speech-to-text commands (`Finalize`).
+    stt: Option<providers::SttHandle>,
     tts_events: Option<mpsc::Receiver<TtsEvent>>,
     /// Cancels the LLM turn in flight.
     reply_cancel: Option<CancellationToken>,
@@ -697,6 +703,13 @@ impl CallState {
                     self.pending.push_back(FloorEvent::TtsLost);
                 }
             }
+            Action::FinalizeStt => {
+                if let Some(stt) = &self.stt
+                    && let Err(err) = stt.finalize().await
+                {
+                    debug!(error = %err, "could not ask speech-to-text to finalize");
+                }
+            }
             Action::StartReply { turn } => self.start_reply(turn),
             Action::CancelReply => self.cancel_reply(),
             Action::CallerTurn { text, at } => self.on_caller_turn(text, at),
@@ -770,6 +783,7 @@ impl CallState {
         match event {
             PhoneEvent::Voice(VadEvent::SpeechStart) => self.dispatch(FloorEvent::VoiceStart).await,
             PhoneEvent::Voice(VadEvent::SpeechEnd) => self.dispatch(FloorEvent::VoiceEnd).await,
+            PhoneEvent::Voice(VadEvent::Pause) => self.dispatch(FloorEvent::VoicePause).await,
             PhoneEvent::Dtmf(digit) => {
                 if self.config.log_transcripts {
                     info!(digit, "dtmf");
@@ -805,7 +819,13 @@ impl CallState {
         }
         match &event {
             SttEvent::Transcript(t) if !t.is_final => {
-                return self.dispatch(FloorEvent::Interim(t.text.clone())).await;
+                let end = conversation::turn_end(&t.text);
+                return self
+                    .dispatch(FloorEvent::Interim {
+                        text: t.text.clone(),
+                        end,
+                    })
+                    .await;
             }
             SttEvent::SpeechStarted { .. } => {
                 return self.dispatch(FloorEvent::SpeechStarted).await;
@@ -826,11 +846,21 @@ impl CallState {
             SttEvent::Closed { .. } => return self.on_stt_lost().await,
             _ => {}
         }
-        match self.assembler.push(&event) {
+        let mut utterance = self.assembler.push(&event);
+        // The answer to our `Finalize`: the words already said the turn was complete.
+        if utterance.is_none()
+            && let SttEvent::Transcript(t) = &event
+            && t.from_finalize
+        {
+            utterance = self.assembler.take_pending(t.at);
+        }
+        match utterance {
             Some(utterance) => {
+                let end = conversation::turn_end(&utterance.text);
                 self.dispatch(FloorEvent::Utterance {
                     text: utterance.text,
                     at: utterance.at,
+                    end,
                 })
                 .await
             }

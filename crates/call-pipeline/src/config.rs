@@ -55,6 +55,11 @@ pub struct PipelineConfig {
     /// The longest a barge-in pause waits for words before the agent resumes anyway (continuous
     /// noise with no words, such as an air tool in the shop).
     pub pause_max: Duration,
+    /// An utterance whose words stop mid-phrase ("I need an oil change and") waits this long
+    /// after the caller's sound ends for the rest before the agent answers it.
+    pub unfinished_hold: Duration,
+    /// The longest an unfinished utterance is held.
+    pub max_unfinished_hold: Duration,
     /// A mark is sent after this many 20 ms frames (25 = every 500 ms of audio).
     pub mark_every_frames: usize,
     /// Longest wait for the escalation line to finish playing before the transfer goes ahead.
@@ -124,6 +129,8 @@ impl Default for PipelineConfig {
             max_tool_rounds: 4,
             pause_resume_after: Duration::from_millis(150),
             pause_max: Duration::from_millis(2000),
+            unfinished_hold: Duration::from_millis(700),
+            max_unfinished_hold: Duration::from_millis(2500),
             mark_every_frames: 25,
             escalation_line_max_wait: Duration::from_secs(8),
             goodbye_max_wait: Duration::from_secs(6),

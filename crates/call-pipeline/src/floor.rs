@@ -30,6 +30,7 @@
 
 use std::time::{Duration, Instant};
 
+use conversation::TurnEnd;
 use serde_json::{Value, json};
 use tracing::{debug, info};
 use twilio::StreamSid;
@@ -56,6 +57,11 @@ pub(crate) struct FloorConfig {
     pub(crate) pause_max: Duration,
     /// How long TTS audio is dropped after a TTS `Clear` while waiting for `Cleared`.
     pub(crate) cleared_max_wait: Duration,
+    /// An utterance whose words stop mid-phrase waits this long after the caller's sound ends
+    /// for more words before the agent answers it.
+    pub(crate) unfinished_hold: Duration,
+    /// The longest an unfinished utterance is held, however the caller pauses.
+    pub(crate) max_hold: Duration,
 }
 
 /// What follows a line once it has played.
@@ -76,14 +82,22 @@ pub(crate) enum Event {
     VoiceStart,
     /// The gateway's energy VAD heard the caller stop (after its hangover).
     VoiceEnd,
+    /// The gateway's energy VAD heard a short silence inside the caller's speech (before its
+    /// hangover ends the speech).
+    VoicePause,
     /// Twilio echoed a mark.
     Mark(String),
     /// The recogniser heard voice begin.
     SpeechStarted,
-    /// An interim transcript.
-    Interim(String),
-    /// A complete caller utterance (finals assembled), and when its last final arrived.
-    Utterance { text: String, at: Instant },
+    /// An interim transcript, and what its words say about the end of the turn.
+    Interim { text: String, end: TurnEnd },
+    /// A complete caller utterance (finals assembled), when its last final arrived, and what
+    /// its words say about the end of the turn.
+    Utterance {
+        text: String,
+        at: Instant,
+        end: TurnEnd,
+    },
     /// TTS audio for the turn being spoken, and when it arrived.
     TtsAudio { mulaw: bytes::Bytes, at: Instant },
     /// TTS delivered all audio of the oldest open flush group.
@@ -125,6 +139,9 @@ pub(crate) enum Action {
     TtsFlush,
     /// Send a `Clear` to TTS.
     TtsClear,
+    /// Ask the recogniser to finalize what it has heard now (Deepgram `Finalize`): the words say
+    /// the turn is complete and the caller has paused.
+    FinalizeStt,
     /// Start the LLM reply with this id.
     StartReply { turn: u64 },
     /// Cancel the LLM reply in flight.
@@ -183,6 +200,17 @@ struct Pause {
     give_up_at: Instant,
 }
 
+/// An utterance that stopped mid-phrase, waiting for the rest.
+#[derive(Debug, Clone)]
+struct Held {
+    text: String,
+    at: Instant,
+    /// Answer it at this instant unless the caller goes on (none while the caller speaks).
+    deadline: Option<Instant>,
+    /// Answer it at this instant whatever happens.
+    give_up_at: Instant,
+}
+
 /// Counts of what barge-in decided, for the call's log line and record.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BargeInCounts {
@@ -218,6 +246,11 @@ pub(crate) struct Floor {
     /// What the caller had not heard when TTS was lost, to say again in the new voice.
     unheard_for_new_voice: Option<String>,
     counts: BargeInCounts,
+    /// What the latest interim's words said about the end of the turn.
+    interim_end: TurnEnd,
+    /// A `Finalize` was asked for in this caller turn.
+    finalize_sent: bool,
+    held: Option<Held>,
     out: Vec<Action>,
     frames: Vec<String>,
 }
@@ -246,6 +279,9 @@ impl Floor {
             tts_down: false,
             unheard_for_new_voice: None,
             counts: BargeInCounts::default(),
+            interim_end: TurnEnd::Unsure,
+            finalize_sent: false,
+            held: None,
             out: Vec::with_capacity(64),
             frames: Vec::with_capacity(64),
         }
@@ -273,6 +309,8 @@ impl Floor {
         [
             self.pause.and_then(|p| p.resume_at),
             self.pause.map(|p| p.give_up_at),
+            self.held.as_ref().and_then(|h| h.deadline),
+            self.held.as_ref().map(|h| h.give_up_at),
             self.after_line.map(|(_, at)| at),
             self.length_deadline,
             silence,
@@ -288,6 +326,9 @@ impl Floor {
             Event::VoiceStart => {
                 self.caller_speaking = true;
                 self.silence_since = None;
+                if let Some(held) = &mut self.held {
+                    held.deadline = None;
+                }
                 match &mut self.pause {
                     Some(pause) => pause.resume_at = None,
                     None => self.maybe_pause(now),
@@ -295,25 +336,42 @@ impl Floor {
             }
             Event::VoiceEnd => {
                 self.caller_speaking = false;
+                if let Some(held) = &mut self.held {
+                    held.deadline = Some(now + self.cfg.unfinished_hold);
+                }
                 match &mut self.pause {
                     Some(pause) => pause.resume_at = Some(now + self.cfg.pause_resume_after),
                     None => self.restart_silence_if_idle(now),
+                }
+            }
+            Event::VoicePause => {
+                if self.interim_end == TurnEnd::Complete
+                    && !self.finalize_sent
+                    && !self.agent_is_speaking()
+                {
+                    self.finalize_sent = true;
+                    metrics::counter!("voice_early_finalize_total").increment(1);
+                    self.out.push(Action::FinalizeStt);
                 }
             }
             Event::SpeechStarted => {
                 self.silence_since = None;
                 self.maybe_pause(now);
             }
-            Event::Interim(text) => {
+            Event::Interim { text, end } => {
                 if !text.trim().is_empty() {
+                    self.interim_end = end;
                     self.silence_since = None;
+                    if let Some(held) = &mut self.held {
+                        held.deadline = None;
+                    }
                     // "uh-huh" while the agent speaks is the caller listening, not taking the turn.
                     if !is_backchannel(&text) && self.agent_is_speaking() {
                         self.interrupt(now, "interim transcript");
                     }
                 }
             }
-            Event::Utterance { text, at } => self.on_utterance(text, at, now),
+            Event::Utterance { text, at, end } => self.on_utterance(text, at, end, now),
             Event::Mark(name) => self.on_mark(&name, now),
             Event::TtsAudio { mulaw, at } => {
                 if self.drop_until_cleared(now) {
@@ -440,7 +498,9 @@ impl Floor {
         }
     }
 
-    fn on_utterance(&mut self, text: String, at: Instant, now: Instant) {
+    fn on_utterance(&mut self, text: String, at: Instant, end: TurnEnd, now: Instant) {
+        self.interim_end = TurnEnd::Unsure;
+        self.finalize_sent = false;
         // "yes" or "okay" over the end of the agent's question answers it: a turn, not a
         // backchannel.
         let backchannel = is_backchannel(&text) && !self.answers_the_question();
@@ -461,6 +521,26 @@ impl Floor {
             // "okay" while the reply is being written: let the reply come.
             return;
         }
+        // Words that stop mid-phrase ("I need an oil change and") wait for the rest.
+        let (text, give_up_at) = match self.held.take() {
+            Some(held) => (format!("{} {text}", held.text), held.give_up_at),
+            None => (text, now + self.cfg.max_hold),
+        };
+        if end == TurnEnd::Unfinished && give_up_at > now && self.reply.is_none() {
+            debug!("unfinished words; waiting for the rest");
+            metrics::counter!("voice_unfinished_holds_total").increment(1);
+            self.held = Some(Held {
+                text,
+                at,
+                deadline: (!self.caller_speaking).then(|| now + self.cfg.unfinished_hold),
+                give_up_at,
+            });
+            return;
+        }
+        self.caller_turn(text, at);
+    }
+
+    fn caller_turn(&mut self, text: String, at: Instant) {
         self.silence_since = None;
         self.checked_in = false;
         self.cancel_reply();
@@ -504,6 +584,12 @@ impl Floor {
     }
 
     fn on_tick(&mut self, now: Instant) {
+        if let Some(held) = &self.held
+            && (held.deadline.is_some_and(|at| at <= now) || held.give_up_at <= now)
+        {
+            let held = self.held.take().expect("checked above");
+            self.caller_turn(held.text, held.at);
+        }
         if let Some(pause) = self.pause
             && (pause.resume_at.is_some_and(|at| at <= now) || pause.give_up_at <= now)
         {

@@ -31,6 +31,7 @@ pub mod score;
 mod shop;
 pub mod spelled;
 mod text;
+mod turn_end;
 mod types;
 mod vocabulary;
 mod when;
@@ -44,6 +45,7 @@ pub use manager::{
 pub use shop::{
     DEFAULT_SHOP_TOML, Holiday, OpeningHours, Service, ShopConfig, ShopConfigError, WeeklyHours,
 };
+pub use turn_end::{TurnEnd, turn_end};
 pub use types::{
     CallType, ConversationSummary, DayPeriod, EscalationReason, Intent, SlotName, Slots, State,
     ToolResult, Transition,

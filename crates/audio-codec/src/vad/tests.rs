@@ -77,6 +77,7 @@ fn speech_ends_after_the_hangover() {
         "-20*3 quiet*20",
         expect![[r#"
             2: SpeechStart
+            8: Pause
             17: SpeechEnd
         "#]],
     );
@@ -108,6 +109,7 @@ fn levels_between_the_thresholds_keep_the_current_state() {
         "-40*30 -25*3 -40*30 quiet*15",
         expect![[r#"
             32: SpeechStart
+            68: Pause
             77: SpeechEnd
         "#]],
     );
@@ -119,6 +121,8 @@ fn a_short_pause_inside_speech_does_not_end_it() {
         "-20*3 quiet*14 -20 quiet*15",
         expect![[r#"
             2: SpeechStart
+            8: Pause
+            23: Pause
             32: SpeechEnd
         "#]],
     );
@@ -170,6 +174,29 @@ fn pcm_frames_drive_the_vad_too() {
     assert!(vad.is_speech());
     assert_eq!(vad.push_pcm16(&[0; 160]), Some(VadEvent::SpeechEnd));
     assert!(!vad.is_speech());
+}
+
+#[test]
+fn a_short_silence_inside_speech_is_a_pause_then_the_hangover_ends_it() {
+    let mut vad = EnergyVad::new(EnergyVadConfig::default()).unwrap();
+    let events: Vec<_> = [-10.0; 3]
+        .into_iter()
+        .chain([-80.0; 6])
+        .chain([-10.0; 2])
+        .chain([-80.0; 15])
+        .map(|level| vad.push_dbfs(level))
+        .enumerate()
+        .filter_map(|(idx, event)| event.map(|event| (idx, event)))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (2, VadEvent::SpeechStart),
+            (8, VadEvent::Pause),
+            (16, VadEvent::Pause),
+            (25, VadEvent::SpeechEnd)
+        ]
+    );
 }
 
 #[test]

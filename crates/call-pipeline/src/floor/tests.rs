@@ -15,6 +15,8 @@ fn cfg() -> FloorConfig {
         pause_resume_after: Duration::from_millis(150),
         pause_max: Duration::from_millis(2000),
         cleared_max_wait: Duration::from_secs(2),
+        unfinished_hold: Duration::from_millis(700),
+        max_hold: Duration::from_millis(2500),
     }
 }
 
@@ -71,6 +73,7 @@ impl Script {
             Event::Utterance {
                 text: text.into(),
                 at,
+                end: conversation::turn_end(text),
             },
         )
     }
@@ -94,6 +97,13 @@ impl Script {
         self.audio(30, bytes);
         self.ev(40, Event::TtsFlushed);
         turn
+    }
+}
+
+fn interim(text: &str) -> Event {
+    Event::Interim {
+        text: text.into(),
+        end: conversation::turn_end(text),
     }
 }
 
@@ -133,6 +143,7 @@ fn render(actions: &[Action]) -> String {
             }
             Action::TtsFlush => "tts-flush".into(),
             Action::TtsClear => "tts-clear".into(),
+            Action::FinalizeStt => "finalize".into(),
             Action::StartReply { turn } => format!("start-reply:{turn}"),
             Action::CancelReply => "cancel-reply".into(),
             Action::CallerTurn { text, .. } => format!("caller:{text:?}"),
@@ -204,7 +215,7 @@ fn words_during_a_pause_are_a_real_interruption() {
     // Then the words: a real interruption. History keeps what the echo before the pause
     // confirmed (2 of 10 frames: a fifth of the text).
     assert_eq!(
-        s.ev(450, Event::Interim("wait, no".into())),
+        s.ev(450, interim("wait, no")),
         r#"tts-clear interrupted:1:"It costs":interim transcript timings:1:cut"#
     );
     assert!(!s.floor.agent_is_speaking());
@@ -221,7 +232,7 @@ fn a_backchannel_during_a_pause_resumes_from_the_start_of_the_group() {
     s.reply_playing("It costs forty nine dollars.", 640);
     assert_eq!(s.ev(100, Event::VoiceStart), "clear");
     // "uh-huh" as an interim changes nothing; as a final it resumes the held audio.
-    assert_eq!(s.ev(300, Event::Interim("uh-huh".into())), "");
+    assert_eq!(s.ev(300, interim("uh-huh")), "");
     assert_eq!(
         s.utterance(600, "uh-huh"),
         "media*2 mark:1:0:320 media*2 mark:1:0:640"
@@ -475,4 +486,44 @@ fn yes_in_the_middle_of_an_explanation_is_a_backchannel() {
         "media*2 mark:1:0:320 media*2 mark:1:0:640",
         "nothing was heard yet: the caller was listening"
     );
+}
+
+#[test]
+fn complete_words_and_a_short_pause_finalize_early() {
+    let mut s = Script::new();
+    s.ev(0, Event::VoiceStart);
+    assert_eq!(s.ev(300, interim("tomorrow at 2pm")), "");
+    assert_eq!(s.ev(500, Event::VoicePause), "finalize");
+    assert_eq!(s.ev(520, Event::VoicePause), "", "once per turn");
+    assert_eq!(
+        s.utterance(540, "tomorrow at 2pm"),
+        r#"caller:"tomorrow at 2pm""#
+    );
+    // Unfinished words do not.
+    s.ev(2000, Event::VoiceStart);
+    s.ev(2300, interim("I need an oil change and"));
+    assert_eq!(s.ev(2500, Event::VoicePause), "");
+}
+
+#[test]
+fn unfinished_words_wait_for_the_rest() {
+    let mut s = Script::new();
+    s.ev(0, Event::VoiceStart);
+    s.ev(1000, Event::VoiceEnd);
+    // The recogniser's endpointing fired in a mid-sentence pause.
+    assert_eq!(s.utterance(1100, "I need an oil change and"), "");
+    assert_eq!(s.floor.next_deadline(), Some(s.at(1800)));
+    // The caller goes on: the words are joined into one turn.
+    s.ev(1500, Event::VoiceStart);
+    assert_eq!(s.floor.next_deadline(), Some(s.at(3600)), "only the cap");
+    s.ev(2200, Event::VoiceEnd);
+    assert_eq!(
+        s.utterance(2500, "a tire rotation"),
+        r#"caller:"I need an oil change and a tire rotation""#
+    );
+    // An unfinished turn with nothing after it is answered after the hold.
+    s.ev(4000, Event::VoiceStart);
+    s.ev(4600, Event::VoiceEnd);
+    assert_eq!(s.utterance(4900, "my car is a"), "");
+    assert_eq!(s.ev(5600, Event::Tick), r#"caller:"my car is a""#);
 }
