@@ -68,8 +68,9 @@ pub fn turn_end(text: &str) -> TurnEnd {
         || detect::escalation(&norm).is_some()
         || when::is_calendar_word(last)
         || is_clock_time(last)
-        || (last.chars().all(|c| c.is_ascii_digit())
-            && norm.split_whitespace().any(when::is_calendar_word))
+        || norm.split_whitespace().any(when::is_calendar_word)
+        || detect::vehicle(&norm).is_some()
+        || detect::introduced_name(&norm).is_some()
     {
         return TurnEnd::Complete;
     }
@@ -103,6 +104,9 @@ mod tests {
             "Thursday morning",
             "thanks, bye",
             "I want to speak to a manager",
+            "It's a 2019 Toyota Camry.",
+            "My name is Alex Morgan.",
+            "Thursday morning would be great.",
         ] {
             assert_eq!(turn_end(text), TurnEnd::Complete, "{text:?}");
         }
