@@ -6,6 +6,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod corpus;
 mod replay;
 #[cfg(test)]
 mod tidy;
@@ -20,7 +21,9 @@ tasks:
   replay   replay captured calls against the current pipeline, no API keys needed:
            `cargo xtask replay <capture.jsonl or dir> [--fast] [--update] [--out DIR]`
   make-fixture  make a call capture from a scenario script (needs espeak-ng):
-           `cargo xtask make-fixture fixtures/calls/<name>.script.json...`";
+           `cargo xtask make-fixture fixtures/calls/<name>.script.json...`
+  corpus   make the barge-in corpus's clips from fixtures/corpus/barge-in/events.json
+           (needs espeak-ng and sox): `cargo xtask corpus barge-in`";
 
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1);
@@ -31,6 +34,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some("bench") => bench::main(std::env::args().skip(2).collect()),
         Some("replay") => replay::main(std::env::args().skip(2).collect()),
+        Some("corpus") => corpus::main(std::env::args().skip(2).collect()),
         Some("make-fixture") => replay::make_fixture_main(std::env::args().skip(2).collect()),
         Some(other) => anyhow::bail!("unknown task `{other}`; run `cargo xtask` for the list"),
     }

@@ -365,9 +365,13 @@ impl Floor {
                     if let Some(held) = &mut self.held {
                         held.deadline = None;
                     }
-                    // "uh-huh" while the agent speaks is the caller listening, not taking the turn.
+                    // "uh-huh" while the agent speaks is the caller listening, not taking the turn:
+                    // a pause it caused ends at once (more words after it still interrupt).
                     if !is_backchannel(&text) && self.agent_is_speaking() {
                         self.interrupt(now, "interim transcript");
+                    } else if self.pause.is_some() && is_backchannel(&text) {
+                        info!("backchannel during a pause; the agent resumes");
+                        self.resume(now);
                     }
                 }
             }

@@ -231,12 +231,12 @@ fn a_backchannel_during_a_pause_resumes_from_the_start_of_the_group() {
     let mut s = Script::new();
     s.reply_playing("It costs forty nine dollars.", 640);
     assert_eq!(s.ev(100, Event::VoiceStart), "clear");
-    // "uh-huh" as an interim changes nothing; as a final it resumes the held audio.
-    assert_eq!(s.ev(300, interim("uh-huh")), "");
+    // "uh-huh" as an interim resumes the held audio at once; its final is not a turn.
     assert_eq!(
-        s.utterance(600, "uh-huh"),
+        s.ev(300, interim("uh-huh")),
         "media*2 mark:1:0:320 media*2 mark:1:0:640"
     );
+    assert_eq!(s.utterance(600, "uh-huh"), "");
     assert_eq!(s.floor.counts().resumed, 1);
     assert_eq!(s.floor.counts().interruptions, 0);
     // Two echoes were pending at the clear: stale. Then the resumed ones play to the end.

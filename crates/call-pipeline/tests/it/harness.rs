@@ -6,6 +6,7 @@
 //! the audio queued before it has played, and `clear` drops the queue and echoes every pending
 //! mark at once. Everything runs on tokio's paused clock, so a minute of call takes milliseconds.
 
+use base64::Engine as _;
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
@@ -54,6 +55,8 @@ pub(crate) fn ms(n: u64) -> Duration {
 pub(crate) enum CallerAction {
     /// Send a tone instead of silence for this long (the energy VAD hears speech).
     Talk(Duration),
+    /// Play this 8 kHz μ-law audio (whole 20 ms frames), then silence.
+    Play(std::sync::Arc<[u8]>),
     /// Press a key.
     Dtmf(&'static str),
     /// Send garbage frames.
@@ -357,6 +360,7 @@ async fn simulate_caller(
     let mut tick = tokio::time::interval(ms(20));
     let mut chunk = 0u64;
     let mut talking_until: Option<Instant> = None;
+    let mut playing: Option<(std::sync::Arc<[u8]>, usize)> = None;
     // Our model of Twilio's playback buffer: when the queued audio will have played, and the
     // marks waiting for it.
     let mut play_end = Instant::now();
@@ -398,6 +402,7 @@ async fn simulate_caller(
                     seq += 1;
                     let frame = match action {
                         CallerAction::Talk(d) => { talking_until = Some(now + d); continue; }
+                        CallerAction::Play(audio) => { playing = Some((audio, 0)); continue; }
                         CallerAction::Dtmf(digit) => json!({"event":"dtmf","streamSid":STREAM_SID,"sequenceNumber":seq.to_string(),"dtmf":{"track":"inbound_track","digit":digit}}).to_string(),
                         CallerAction::Garbage(text) => text.to_owned(),
                         CallerAction::HangUp => {
@@ -416,7 +421,19 @@ async fn simulate_caller(
                 chunk += 1;
                 seq += 1;
                 let talking = talking_until.is_some_and(|until| now < until);
-                let payload = if talking { TONE_B64.as_str() } else { SILENCE_B64.as_str() };
+                let clip_frame = match &mut playing {
+                    Some((audio, at)) if *at + 160 <= audio.len() => {
+                        let frame = base64::engine::general_purpose::STANDARD.encode(&audio[*at..*at + 160]);
+                        *at += 160;
+                        Some(frame)
+                    }
+                    _ => None,
+                };
+                let payload = match &clip_frame {
+                    Some(frame) => frame.as_str(),
+                    None if talking => TONE_B64.as_str(),
+                    None => SILENCE_B64.as_str(),
+                };
                 let media = format!(
                     r#"{{"event":"media","sequenceNumber":"{seq}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{}","payload":"{payload}"}},"streamSid":"{STREAM_SID}"}}"#,
                     chunk * 20

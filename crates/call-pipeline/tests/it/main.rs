@@ -1,5 +1,6 @@
 //! End-to-end tests of `run_call` with a simulated Twilio caller and scripted providers.
 
 mod calls;
+mod corpus;
 mod harness;
 mod outbox_crash;
