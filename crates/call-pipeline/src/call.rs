@@ -386,6 +386,7 @@ async fn run_admitted(
         cleared_max_wait: CLEARED_MAX_WAIT,
         unfinished_hold: config.unfinished_hold,
         max_hold: config.max_unfinished_hold,
+        turn_end_by_meaning: config.turn_end_by_meaning,
     };
     let mut call_state = CallState {
         config: config.clone(),

@@ -60,6 +60,10 @@ pub struct PipelineConfig {
     pub unfinished_hold: Duration,
     /// The longest an unfinished utterance is held.
     pub max_unfinished_hold: Duration,
+    /// Decide the end of the caller's turn from their words too (`conversation::turn_end`):
+    /// complete words and a short pause finalize the recogniser at once, unfinished words are
+    /// held for the rest. Off: the recogniser's endpointing alone decides.
+    pub turn_end_by_meaning: bool,
     /// A mark is sent after this many 20 ms frames (25 = every 500 ms of audio).
     pub mark_every_frames: usize,
     /// Longest wait for the escalation line to finish playing before the transfer goes ahead.
@@ -131,6 +135,7 @@ impl Default for PipelineConfig {
             pause_max: Duration::from_millis(2000),
             unfinished_hold: Duration::from_millis(700),
             max_unfinished_hold: Duration::from_millis(2500),
+            turn_end_by_meaning: true,
             mark_every_frames: 25,
             escalation_line_max_wait: Duration::from_secs(8),
             goodbye_max_wait: Duration::from_secs(6),

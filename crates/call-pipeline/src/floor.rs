@@ -62,6 +62,8 @@ pub(crate) struct FloorConfig {
     pub(crate) unfinished_hold: Duration,
     /// The longest an unfinished utterance is held, however the caller pauses.
     pub(crate) max_hold: Duration,
+    /// Finalize complete words early and hold unfinished ones; off: endpointing alone decides.
+    pub(crate) turn_end_by_meaning: bool,
 }
 
 /// What follows a line once it has played.
@@ -345,7 +347,8 @@ impl Floor {
                 }
             }
             Event::VoicePause => {
-                if self.interim_end == TurnEnd::Complete
+                if self.cfg.turn_end_by_meaning
+                    && self.interim_end == TurnEnd::Complete
                     && !self.finalize_sent
                     && !self.agent_is_speaking()
                 {
@@ -530,7 +533,11 @@ impl Floor {
             Some(held) => (format!("{} {text}", held.text), held.give_up_at),
             None => (text, now + self.cfg.max_hold),
         };
-        if end == TurnEnd::Unfinished && give_up_at > now && self.reply.is_none() {
+        if self.cfg.turn_end_by_meaning
+            && end == TurnEnd::Unfinished
+            && give_up_at > now
+            && self.reply.is_none()
+        {
             debug!("unfinished words; waiting for the rest");
             metrics::counter!("voice_unfinished_holds_total").increment(1);
             self.held = Some(Held {

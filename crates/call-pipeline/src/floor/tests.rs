@@ -17,6 +17,7 @@ fn cfg() -> FloorConfig {
         cleared_max_wait: Duration::from_secs(2),
         unfinished_hold: Duration::from_millis(700),
         max_hold: Duration::from_millis(2500),
+        turn_end_by_meaning: true,
     }
 }
 

@@ -67,6 +67,8 @@ pub(crate) enum CallerAction {
 
 pub(crate) struct Scenario {
     pub(crate) stt: SttScript,
+    /// A recogniser to use instead of the scripted one (the script is then unused).
+    pub(crate) stt_override: Option<Arc<dyn providers::SpeechToText>>,
     pub(crate) llm: Vec<LlmReply>,
     pub(crate) customer: Option<CustomerProfile>,
     pub(crate) caller: Option<&'static str>,
@@ -92,6 +94,7 @@ impl Default for Scenario {
     fn default() -> Self {
         Self {
             stt: SttScript::new(),
+            stt_override: None,
             llm: Vec::new(),
             customer: None,
             caller: Some(CALLER),
@@ -219,7 +222,10 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
     let outbox = tokio::spawn(worker.with_backoff(ms(10), ms(100)).run(shutdown.clone()));
 
     let deps = CallDeps {
-        stt: Arc::new(stt.clone()),
+        stt: scenario
+            .stt_override
+            .clone()
+            .unwrap_or_else(|| Arc::new(stt.clone())),
         llm: Arc::new(llm.clone()),
         tts: if scenario.tts_primary_fails {
             Arc::new(primary_tts)

@@ -2,5 +2,6 @@
 
 mod calls;
 mod corpus;
+mod eot;
 mod harness;
 mod outbox_crash;
