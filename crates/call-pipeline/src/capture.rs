@@ -121,6 +121,10 @@ impl Capture {
             } => {
                 json!({"event": "utterance_end", "last_word_end_s": last_word_end_s})
             }
+            SttEvent::EagerEndOfTurn { text, .. } => {
+                json!({"event": "eager_end_of_turn", "text": text})
+            }
+            SttEvent::TurnResumed { .. } => json!({"event": "turn_resumed"}),
             SttEvent::Reconnecting { reason, .. } => {
                 json!({"event": "reconnecting", "reason": reason.to_string()})
             }

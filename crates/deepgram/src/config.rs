@@ -25,6 +25,17 @@ pub const ENV_TTS_MODEL: &str = "DEEPGRAM_TTS_MODEL";
 
 /// Default live STT endpoint (protocols.md 5.1).
 pub const DEFAULT_STT_URL: &str = "wss://api.deepgram.com/v1/listen";
+/// Default endpoint of Deepgram Flux, the turn-taking recogniser (`/v1/listen` does not run it;
+/// docs/protocols.md, "Deepgram Flux").
+pub const DEFAULT_FLUX_URL: &str = "wss://api.deepgram.com/v2/listen";
+/// Environment variable: Flux's end-of-turn confidence threshold (0.5 to 0.9).
+pub const ENV_FLUX_EOT_THRESHOLD: &str = "DEEPGRAM_FLUX_EOT_THRESHOLD";
+/// Environment variable: Flux's eager end-of-turn threshold (0.3 to 0.9, at most the end-of-turn
+/// threshold); `off` turns eager replies off.
+pub const ENV_FLUX_EAGER_EOT_THRESHOLD: &str = "DEEPGRAM_FLUX_EAGER_EOT_THRESHOLD";
+/// Environment variable: Flux ends a turn after this much silence whatever its confidence
+/// (500 to 10000 ms).
+pub const ENV_FLUX_EOT_TIMEOUT_MS: &str = "DEEPGRAM_FLUX_EOT_TIMEOUT_MS";
 /// Default Aura TTS endpoint (protocols.md 6.1).
 pub const DEFAULT_TTS_URL: &str = "wss://api.deepgram.com/v1/speak";
 
@@ -87,7 +98,33 @@ impl ReconnectPolicy {
     }
 }
 
-/// Settings for `DeepgramStt` (live `/v1/listen`).
+/// Flux's end-of-turn settings (sent as query parameters of `/v2/listen`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FluxTurnSettings {
+    /// Confidence Flux needs to end a turn (`eot_threshold`, 0.5 to 0.9). Default 0.7 (Flux's).
+    pub eot_threshold: f32,
+    /// Confidence at which Flux reports that the turn has probably ended (`EagerEndOfTurn`), so a
+    /// reply can be prepared before it is sure (`eager_eot_threshold`, 0.3 to 0.9, at most
+    /// `eot_threshold`); `None` turns eager events off. Each eager event that the caller then
+    /// continues past costs an LLM request that is thrown away. Default 0.5.
+    pub eager_eot_threshold: Option<f32>,
+    /// Silence after which Flux ends the turn whatever its confidence (`eot_timeout_ms`, 500 to
+    /// 10000 ms). Default 5000 ms (Flux's).
+    pub eot_timeout: Duration,
+}
+
+impl Default for FluxTurnSettings {
+    fn default() -> Self {
+        Self {
+            eot_threshold: 0.7,
+            eager_eot_threshold: Some(0.5),
+            eot_timeout: Duration::from_millis(5000),
+        }
+    }
+}
+
+/// Settings for `DeepgramStt`: live `/v1/listen` (Nova models), or Flux on `/v2/listen` when the
+/// model's name starts with `flux` (see `is_flux`).
 ///
 /// `encoding=mulaw`, `sample_rate=8000`, `channels=1`, `interim_results=true` and
 /// `vad_events=true` are fixed: the gateway forwards Twilio's μ-law untouched, and interim results
@@ -99,8 +136,11 @@ pub struct DeepgramSttConfig {
     pub url: Url,
     /// The API key.
     pub api_key: ApiKey,
-    /// Model. Default `nova-3` (`nova-2-phonecall` is the Nova-2 option for phone audio).
+    /// Model. Default `nova-3` (`nova-2-phonecall` is the Nova-2 option for phone audio);
+    /// `flux-general-en` selects Flux.
     pub model: String,
+    /// Flux's end-of-turn settings; unused by Nova models.
+    pub flux: FluxTurnSettings,
     /// BCP-47 language. Default `en-US`.
     pub language: String,
     /// Pause that ends an utterance (`endpointing`); `None` sends `endpointing=false`. Default 300 ms.
@@ -141,6 +181,7 @@ impl DeepgramSttConfig {
             url: Url::parse(DEFAULT_STT_URL).expect("the default URL is valid"),
             api_key,
             model: "nova-3".to_owned(),
+            flux: FluxTurnSettings::default(),
             language: "en-US".to_owned(),
             endpointing: Some(Duration::from_millis(300)),
             utterance_end: Some(Duration::from_millis(1000)),
@@ -157,19 +198,39 @@ impl DeepgramSttConfig {
         }
     }
 
-    /// Reads `DEEPGRAM_API_KEY` (required), `DEEPGRAM_STT_URL`, `DEEPGRAM_STT_MODEL` and
-    /// `DEEPGRAM_STT_LANGUAGE` through `lookup`; everything else keeps its default.
+    /// Flux defaults: model `flux-general-en` on `wss://api.deepgram.com/v2/listen`.
+    pub fn flux(api_key: ApiKey) -> Self {
+        Self {
+            url: Url::parse(DEFAULT_FLUX_URL).expect("the default URL is valid"),
+            model: "flux-general-en".to_owned(),
+            ..Self::new(api_key)
+        }
+    }
+
+    /// Whether this configuration runs Flux (`/v2/listen`, turn events) rather than a Nova model.
+    pub fn is_flux(&self) -> bool {
+        self.model.starts_with("flux")
+    }
+
+    /// Reads `DEEPGRAM_API_KEY` (required), `DEEPGRAM_STT_URL`, `DEEPGRAM_STT_MODEL`,
+    /// `DEEPGRAM_STT_LANGUAGE` and, for a Flux model, the `DEEPGRAM_FLUX_*` thresholds through
+    /// `lookup`; everything else keeps its default. A Flux model without `DEEPGRAM_STT_URL`
+    /// connects to `wss://api.deepgram.com/v2/listen`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let api_key = lookup(ENV_API_KEY).filter(|key| !key.trim().is_empty());
         let Some(api_key) = api_key else {
             return Err(Error::MissingSettings(vec![ENV_API_KEY]));
         };
         let mut res = Self::new(ApiKey::new(api_key));
+        if let Some(model) = lookup(ENV_STT_MODEL).filter(|m| !m.trim().is_empty()) {
+            res.model = model.trim().to_owned();
+        }
+        if res.is_flux() {
+            res.url = Url::parse(DEFAULT_FLUX_URL).expect("the default URL is valid");
+            res.flux = flux_settings(&lookup)?;
+        }
         if let Some(url) = lookup(ENV_STT_URL) {
             res.url = parse_ws_url(ENV_STT_URL, &url)?;
-        }
-        if let Some(model) = lookup(ENV_STT_MODEL).filter(|m| !m.trim().is_empty()) {
-            res.model = model;
         }
         if let Some(language) = lookup(ENV_STT_LANGUAGE).filter(|l| !l.trim().is_empty()) {
             res.language = language;
@@ -247,6 +308,44 @@ impl DeepgramTtsConfig {
     }
 }
 
+fn flux_settings(lookup: &impl Fn(&str) -> Option<String>) -> Result<FluxTurnSettings, Error> {
+    let mut res = FluxTurnSettings::default();
+    let number = |name: &'static str, raw: &str, low: f64, high: f64| {
+        raw.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|value| (low..=high).contains(value))
+            .ok_or_else(|| Error::InvalidSetting {
+                name,
+                reason: format!("expected a number from {low} to {high}"),
+            })
+    };
+    if let Some(raw) = lookup(ENV_FLUX_EOT_THRESHOLD) {
+        res.eot_threshold = number(ENV_FLUX_EOT_THRESHOLD, &raw, 0.5, 0.9)? as f32;
+    }
+    if let Some(raw) = lookup(ENV_FLUX_EAGER_EOT_THRESHOLD) {
+        res.eager_eot_threshold = if raw.trim().eq_ignore_ascii_case("off") {
+            None
+        } else {
+            Some(number(ENV_FLUX_EAGER_EOT_THRESHOLD, &raw, 0.3, 0.9)? as f32)
+        };
+    }
+    if let Some(raw) = lookup(ENV_FLUX_EOT_TIMEOUT_MS) {
+        let ms = number(ENV_FLUX_EOT_TIMEOUT_MS, &raw, 500.0, 10_000.0)?;
+        res.eot_timeout = Duration::from_millis(ms as u64);
+    }
+    if res
+        .eager_eot_threshold
+        .is_some_and(|eager| eager > res.eot_threshold)
+    {
+        return Err(Error::InvalidSetting {
+            name: ENV_FLUX_EAGER_EOT_THRESHOLD,
+            reason: "must not be above the end-of-turn threshold".to_owned(),
+        });
+    }
+    Ok(res)
+}
+
 fn parse_ws_url(name: &'static str, raw: &str) -> Result<Url, Error> {
     let url = Url::parse(raw.trim()).map_err(|err| Error::InvalidSetting {
         name,
@@ -287,6 +386,62 @@ mod tests {
         assert_eq!(config.model, "nova-2-phonecall");
         assert_eq!(config.language, "en-US");
         assert_eq!(format!("{:?}", config.api_key), "ApiKey(<redacted>)");
+    }
+
+    #[test]
+    fn a_flux_model_selects_flux_its_endpoint_and_thresholds() {
+        let config = DeepgramSttConfig::from_lookup(lookup(&[
+            ("DEEPGRAM_API_KEY", "k"),
+            ("DEEPGRAM_STT_MODEL", "flux-general-en"),
+        ]))
+        .unwrap();
+        assert!(config.is_flux());
+        assert_eq!(config.url.as_str(), DEFAULT_FLUX_URL);
+        assert_eq!(config.flux, FluxTurnSettings::default());
+        let config = DeepgramSttConfig::from_lookup(lookup(&[
+            ("DEEPGRAM_API_KEY", "k"),
+            ("DEEPGRAM_STT_MODEL", "flux-general-en"),
+            ("DEEPGRAM_STT_URL", "ws://127.0.0.1:9/v2/listen"),
+            ("DEEPGRAM_FLUX_EOT_THRESHOLD", "0.8"),
+            ("DEEPGRAM_FLUX_EAGER_EOT_THRESHOLD", "off"),
+            ("DEEPGRAM_FLUX_EOT_TIMEOUT_MS", "3000"),
+        ]))
+        .unwrap();
+        assert_eq!(config.url.as_str(), "ws://127.0.0.1:9/v2/listen");
+        assert_eq!(
+            config.flux,
+            FluxTurnSettings {
+                eot_threshold: 0.8,
+                eager_eot_threshold: None,
+                eot_timeout: Duration::from_secs(3),
+            }
+        );
+        for (name, value) in [
+            ("DEEPGRAM_FLUX_EOT_THRESHOLD", "0.95"),
+            ("DEEPGRAM_FLUX_EAGER_EOT_THRESHOLD", "high"),
+            // Above the default end-of-turn threshold of 0.7.
+            ("DEEPGRAM_FLUX_EAGER_EOT_THRESHOLD", "0.8"),
+            ("DEEPGRAM_FLUX_EOT_TIMEOUT_MS", "100"),
+        ] {
+            let err = DeepgramSttConfig::from_lookup(lookup(&[
+                ("DEEPGRAM_API_KEY", "k"),
+                ("DEEPGRAM_STT_MODEL", "flux-general-en"),
+                (name, value),
+            ]))
+            .unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidSetting { name: n, .. } if *n == name),
+                "{name}={value}: {err:?}"
+            );
+        }
+        // Nova ignores the Flux settings.
+        let nova = DeepgramSttConfig::from_lookup(lookup(&[
+            ("DEEPGRAM_API_KEY", "k"),
+            ("DEEPGRAM_FLUX_EOT_THRESHOLD", "0.95"),
+        ]))
+        .unwrap();
+        assert!(!nova.is_flux());
+        assert_eq!(nova.url.as_str(), DEFAULT_STT_URL);
     }
 
     #[test]

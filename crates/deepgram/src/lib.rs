@@ -1,5 +1,6 @@
-//! Deepgram over WebSocket: live speech-to-text (`/v1/listen`) as `providers::SpeechToText` and
-//! Aura streaming text-to-speech (`/v1/speak`) as `providers::TextToSpeech`.
+//! Deepgram over WebSocket: live speech-to-text (`/v1/listen` with Nova models, or Flux on
+//! `/v2/listen`, whose recogniser reports turns) as `providers::SpeechToText` and Aura streaming
+//! text-to-speech (`/v1/speak`) as `providers::TextToSpeech`.
 //!
 //! Main types: [`DeepgramStt`] with [`DeepgramSttConfig`], [`DeepgramTts`] with
 //! [`DeepgramTtsConfig`], both sharing [`ApiKey`] and [`ReconnectPolicy`]. Audio is 8 kHz mono μ-law
@@ -16,14 +17,17 @@
 
 mod config;
 mod error;
+mod flux;
 mod socket;
 mod stt;
 mod tts;
 mod wire;
 
 pub use config::{
-    ApiKey, DEFAULT_STT_URL, DEFAULT_TTS_URL, DeepgramSttConfig, DeepgramTtsConfig, ENV_API_KEY,
-    ENV_STT_LANGUAGE, ENV_STT_MODEL, ENV_STT_URL, ENV_TTS_MODEL, ENV_TTS_URL, ReconnectPolicy,
+    ApiKey, DEFAULT_FLUX_URL, DEFAULT_STT_URL, DEFAULT_TTS_URL, DeepgramSttConfig,
+    DeepgramTtsConfig, ENV_API_KEY, ENV_FLUX_EAGER_EOT_THRESHOLD, ENV_FLUX_EOT_THRESHOLD,
+    ENV_FLUX_EOT_TIMEOUT_MS, ENV_STT_LANGUAGE, ENV_STT_MODEL, ENV_STT_URL, ENV_TTS_MODEL,
+    ENV_TTS_URL, FluxTurnSettings, ReconnectPolicy,
 };
 pub use error::Error;
 pub use stt::DeepgramStt;

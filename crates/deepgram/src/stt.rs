@@ -1,4 +1,6 @@
-//! `SpeechToText` over Deepgram live `/v1/listen` (protocols.md section 5).
+//! `SpeechToText` over Deepgram live `/v1/listen` (protocols.md section 5), or over Flux
+//! (`/v2/listen`) when the model is a Flux model: the same driver, with Flux's messages, audio
+//! chunking and turn events in `flux.rs`.
 //!
 //! The driver owns the socket and runs one `select!` loop over the caller's commands, the socket,
 //! the keep-alive timer and the half-dead timer. Nothing is spawned.
@@ -18,7 +20,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, StreamExt};
 use providers::{
     ProviderError, SpeechToText, SttCommand, SttEvent, SttHandle, SttOptions, SttSession,
@@ -31,8 +33,9 @@ use tracing::{Instrument, debug, info, info_span, trace, warn};
 use url::Url;
 
 use crate::DeepgramSttConfig;
+use crate::flux::{self, FluxTurn};
 use crate::socket::{self, Socket};
-use crate::wire::{self, ListenMessage};
+use crate::wire::{self, FluxMessage, ListenMessage};
 
 /// Bytes per second of 8 kHz mono μ-law.
 const BYTES_PER_SECOND: f64 = 8000.0;
@@ -61,7 +64,12 @@ impl DeepgramStt {
 impl SpeechToText for DeepgramStt {
     async fn connect(&self, options: SttOptions) -> Result<SttSession, ProviderError> {
         let span = info_span!("deepgram_stt", call_id = %options.call_id);
-        let mut url = listen_url(&self.config);
+        let is_flux = self.config.is_flux();
+        let mut url = if is_flux {
+            flux::flux_url(&self.config)
+        } else {
+            listen_url(&self.config)
+        };
         if self.config.model.starts_with("nova-3") || self.config.model.starts_with("flux") {
             let mut query = url.query_pairs_mut();
             for term in keyterms_within_limits(&options.keyterms) {
@@ -85,6 +93,8 @@ impl SpeechToText for DeepgramStt {
             finalize_pending: false,
             closing: false,
             n_failed_attempts: 0,
+            flux: is_flux.then(FluxTurn::default),
+            chunk: BytesMut::new(),
         };
         Ok(SttSession {
             handle: SttHandle::new(commands_tx),
@@ -94,7 +104,15 @@ impl SpeechToText for DeepgramStt {
     }
 
     fn name(&self) -> &'static str {
-        "deepgram"
+        if self.config.is_flux() {
+            "deepgram-flux"
+        } else {
+            "deepgram"
+        }
+    }
+
+    fn ends_turns_by_meaning(&self) -> bool {
+        self.config.is_flux()
     }
 }
 
@@ -169,6 +187,8 @@ enum SocketEnd {
 /// What handling one server frame asks the loop to do.
 enum Flow {
     Continue,
+    /// Flux's `Connected`: audio may flow now.
+    Connected,
     End(SocketEnd),
 }
 
@@ -189,6 +209,10 @@ struct Driver {
     /// Consecutive failed reconnects; reset by transcription traffic or by a socket that stayed up
     /// for `stable_after`, so a server that accepts and then drops every socket is given up on.
     n_failed_attempts: u32,
+    /// Flux's turn state; `None` on `/v1/listen`.
+    flux: Option<FluxTurn>,
+    /// Flux: caller audio gathered into an 80 ms chunk.
+    chunk: BytesMut,
 }
 
 impl Driver {
@@ -224,6 +248,12 @@ impl Driver {
                 }
             }
         };
+        if let Some(turn) = &mut self.flux
+            && let Some(last) = turn.on_close(self.origin_s, now())
+        {
+            debug!("flux closed without an end of turn; its last words are final");
+            let _ = self.events_tx.send(last).await;
+        }
         if let Err(error) = outcome {
             warn!(%error, "deepgram stt session failed");
             self.emit(SttEvent::Error { error, at: now() }).await;
@@ -243,24 +273,25 @@ impl Driver {
         let config = Arc::clone(&self.config);
         let send_timeout = config.half_dead_timeout;
 
-        // Replay audio the previous socket never finalized plus what arrived meanwhile.
+        // Replay audio the previous socket never finalized plus what arrived meanwhile. Flux takes
+        // audio only after its `Connected`.
         let origin = self.audio.rewind();
         self.origin_s = origin as f64 / BYTES_PER_SECOND;
-        let mut n_replayed = 0usize;
-        while let Some(chunk) = self.audio.next_unsent() {
-            if let Err(err) = socket::send(&mut socket, Message::Binary(chunk), send_timeout).await
-            {
-                return SocketEnd::Dropped(err);
+        if let Some(turn) = &mut self.flux {
+            turn.connected = false;
+            turn.words.clear();
+            // A forced end the old socket never answered is asked for again.
+            if std::mem::take(&mut turn.forced) {
+                self.finalize_pending = true;
             }
-            n_replayed += 1;
         }
-        if self.finalize_pending {
-            if let Err(err) =
-                socket::send(&mut socket, Message::text(wire::FINALIZE), send_timeout).await
-            {
-                return SocketEnd::Dropped(err);
+        let mut ready = self.flux.is_none();
+        let mut n_replayed = 0usize;
+        if ready {
+            match self.send_backlog(&mut socket).await {
+                Ok(n) => n_replayed = n,
+                Err(err) => return SocketEnd::Dropped(err),
             }
-            self.finalize_pending = false;
         }
         if resumed {
             info!(
@@ -277,7 +308,10 @@ impl Driver {
         let mut last_audio_at = (n_replayed > 0).then(Instant::now);
         // When the first audio nobody has answered yet was sent: the half-dead clock.
         let mut unanswered_since = last_audio_at;
-        let mut keepalive_at = Instant::now() + config.keepalive_interval;
+        // Flux gets audio all the time on a phone call and documents no `KeepAlive`.
+        let keepalive_interval = self.flux.is_none().then_some(config.keepalive_interval);
+        let keepalive = move |from: Instant| keepalive_interval.map(|every| from + every);
+        let mut keepalive_at = keepalive(Instant::now());
         loop {
             let half_dead_at = unanswered_since.map(|since| since + config.half_dead_timeout);
             tokio::select! {
@@ -293,8 +327,21 @@ impl Driver {
                         unanswered_since = None;
                         self.n_failed_attempts = 0;
                     }
-                    if let Flow::End(end) = self.on_frame(frame).await {
-                        return end;
+                    match self.on_frame(frame).await {
+                        Flow::Continue => {}
+                        Flow::End(end) => return end,
+                        Flow::Connected => {
+                            ready = true;
+                            match self.send_backlog(&mut socket).await {
+                                Ok(0) => {}
+                                Ok(_) => {
+                                    let sent_at = Instant::now();
+                                    last_audio_at = Some(sent_at);
+                                    unanswered_since.get_or_insert(sent_at);
+                                }
+                                Err(err) => return SocketEnd::Dropped(err),
+                            }
+                        }
                     }
                 }
                 command = self.commands_rx.recv(), if self.commands_open => match command {
@@ -303,7 +350,9 @@ impl Driver {
                             // A zero-length binary frame is Deepgram's legacy close signal.
                             continue;
                         }
-                        self.audio.push(mulaw);
+                        if !self.push_audio(mulaw) || !ready {
+                            continue;
+                        }
                         while let Some(chunk) = self.audio.next_unsent() {
                             if let Err(err) = socket::send(&mut socket, Message::Binary(chunk), send_timeout).await {
                                 return SocketEnd::Dropped(err);
@@ -312,12 +361,12 @@ impl Driver {
                         let sent_at = Instant::now();
                         last_audio_at = Some(sent_at);
                         unanswered_since.get_or_insert(sent_at);
-                        keepalive_at = sent_at + config.keepalive_interval;
+                        keepalive_at = keepalive(sent_at);
                     }
                     Some(SttCommand::Finalize) => {
-                        debug!("sending finalize");
-                        if let Err(err) = socket::send(&mut socket, Message::text(wire::FINALIZE), send_timeout).await {
-                            self.finalize_pending = true;
+                        self.flush_chunk();
+                        self.finalize_pending = true;
+                        if ready && let Err(err) = self.send_backlog(&mut socket).await {
                             return SocketEnd::Dropped(err);
                         }
                     }
@@ -327,12 +376,12 @@ impl Driver {
                         return self.close_stream(socket).await;
                     }
                 },
-                () = tokio::time::sleep_until(keepalive_at) => {
+                () = socket::sleep_until(keepalive_at) => {
                     trace!("sending keepalive");
                     if let Err(err) = socket::send(&mut socket, Message::text(wire::KEEP_ALIVE), send_timeout).await {
                         return SocketEnd::Dropped(err);
                     }
-                    keepalive_at = Instant::now() + config.keepalive_interval;
+                    keepalive_at = keepalive(Instant::now());
                 }
                 () = socket::sleep_until(half_dead_at) => {
                     let audio_flowing = last_audio_at
@@ -352,8 +401,19 @@ impl Driver {
 
     /// Sends `CloseStream` and waits (bounded) for the last results, `Metadata` and the close.
     async fn close_stream(&mut self, mut socket: Socket) -> SocketEnd {
-        debug!("sending closestream");
         let send_timeout = self.config.half_dead_timeout;
+        self.flush_chunk();
+        if self.flux.as_ref().is_none_or(|turn| turn.connected) {
+            while let Some(chunk) = self.audio.next_unsent() {
+                if let Err(error) =
+                    socket::send(&mut socket, Message::Binary(chunk), send_timeout).await
+                {
+                    warn!(%error, "could not send the last audio; the last transcript may be lost");
+                    return SocketEnd::Closed;
+                }
+            }
+        }
+        debug!("sending closestream");
         if let Err(error) =
             socket::send(&mut socket, Message::text(wire::CLOSE_STREAM), send_timeout).await
         {
@@ -365,11 +425,11 @@ impl Driver {
             tokio::select! {
                 frame = socket.next() => match frame {
                     Some(Ok(Message::Close(_))) | None => return SocketEnd::Closed,
-                    Some(Ok(frame)) => {
-                        if let Flow::End(SocketEnd::Fatal(err)) = self.on_frame(frame).await {
-                            return SocketEnd::Fatal(err);
-                        }
-                    }
+                    Some(Ok(frame)) => match self.on_frame(frame).await {
+                        Flow::End(SocketEnd::Fatal(err)) => return SocketEnd::Fatal(err),
+                        Flow::End(_) => return SocketEnd::Closed,
+                        Flow::Continue | Flow::Connected => {}
+                    },
                     Some(Err(error)) => {
                         debug!(%error, "socket error while closing");
                         return SocketEnd::Closed;
@@ -407,6 +467,9 @@ impl Driver {
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Flow::Continue,
         };
         let at = now();
+        if self.flux.is_some() {
+            return self.on_flux_text(text.as_str(), at).await;
+        }
         let message = match wire::parse_listen(text.as_str()) {
             Ok(message) => message,
             Err(err) => {
@@ -476,6 +539,105 @@ impl Driver {
         Flow::Continue
     }
 
+    async fn on_flux_text(&mut self, text: &str, at: std::time::Instant) -> Flow {
+        let message = match wire::parse_flux(text) {
+            Ok(message) => message,
+            Err(err) => {
+                warn!(error = %err, "malformed message from deepgram flux, skipped");
+                let error = ProviderError::Protocol(format!("malformed message: {err}"));
+                self.emit(SttEvent::Error { error, at }).await;
+                return Flow::Continue;
+            }
+        };
+        let origin_s = self.origin_s;
+        let Some(turn) = self.flux.as_mut() else {
+            return Flow::Continue;
+        };
+        match message {
+            FluxMessage::Connected { request_id } => {
+                debug!(request_id, "deepgram flux connected");
+                turn.connected = true;
+                return Flow::Connected;
+            }
+            FluxMessage::TurnInfo(info) => {
+                trace!(event = ?info.event, turn_index = info.turn_index, "turn info");
+                let end_s =
+                    (info.event == wire::FluxEvent::EndOfTurn).then_some(info.audio_window_end);
+                let events = turn.on_turn_info(info, origin_s, at);
+                if let Some(end_s) = end_s {
+                    self.audio.finalized_up_to(self.to_session_offset(end_s));
+                }
+                for event in events {
+                    self.emit(event).await;
+                }
+            }
+            FluxMessage::ConfigureSuccess => debug!("deepgram flux configured"),
+            FluxMessage::ConfigureFailure { description } => {
+                warn!(%description, "deepgram flux refused a configuration");
+            }
+            FluxMessage::Error { description } => {
+                warn!(%description, "deepgram flux reported an error");
+                self.emit(SttEvent::Error {
+                    error: ProviderError::Vendor(description),
+                    at,
+                })
+                .await;
+            }
+            FluxMessage::Unknown { kind } => {
+                debug!(%kind, "unknown deepgram flux message, skipped")
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Keeps caller audio for sending. Flux gathers it into 80 ms chunks: returns whether a chunk
+    /// is ready to send.
+    fn push_audio(&mut self, mulaw: Bytes) -> bool {
+        if self.flux.is_none() {
+            self.audio.push(mulaw);
+            return true;
+        }
+        self.chunk.extend_from_slice(&mulaw);
+        if self.chunk.len() < flux::CHUNK_BYTES {
+            return false;
+        }
+        let chunk = self.chunk.split().freeze();
+        self.audio.push(chunk);
+        true
+    }
+
+    /// Flux: a part-filled chunk goes out now (before a forced end of turn or the close).
+    fn flush_chunk(&mut self) {
+        if !self.chunk.is_empty() {
+            let chunk = self.chunk.split().freeze();
+            self.audio.push(chunk);
+        }
+    }
+
+    /// Sends the audio the socket has not received, then a `Finalize` (`ForceEndTurn` on Flux)
+    /// asked for meanwhile. Returns how many chunks went out.
+    async fn send_backlog(&mut self, socket: &mut Socket) -> Result<usize, ProviderError> {
+        let send_timeout = self.config.half_dead_timeout;
+        let mut n_sent = 0;
+        while let Some(chunk) = self.audio.next_unsent() {
+            socket::send(socket, Message::Binary(chunk), send_timeout).await?;
+            n_sent += 1;
+        }
+        if self.finalize_pending {
+            let (message, name) = match &self.flux {
+                Some(_) => (wire::FORCE_END_TURN, "forceendturn"),
+                None => (wire::FINALIZE, "finalize"),
+            };
+            debug!("sending {name}");
+            socket::send(socket, Message::text(message), send_timeout).await?;
+            self.finalize_pending = false;
+            if let Some(turn) = &mut self.flux {
+                turn.forced = true;
+            }
+        }
+        Ok(n_sent)
+    }
+
     /// Opens a new socket with backoff, buffering the caller's audio meanwhile.
     async fn reconnect(&mut self, lost: ProviderError) -> Result<Socket, ProviderError> {
         let policy = self.config.reconnect.clone();
@@ -515,7 +677,9 @@ impl Driver {
     /// Handles a command while no socket is up.
     fn buffer(&mut self, command: Option<SttCommand>) {
         match command {
-            Some(SttCommand::Audio(mulaw)) if !mulaw.is_empty() => self.audio.push(mulaw),
+            Some(SttCommand::Audio(mulaw)) if !mulaw.is_empty() => {
+                self.push_audio(mulaw);
+            }
             Some(SttCommand::Audio(_)) => {}
             Some(SttCommand::Finalize) => self.finalize_pending = true,
             Some(SttCommand::Close) => self.closing = true,

@@ -18,6 +18,9 @@ pub(crate) const CLEAR: &str = r#"{"type":"Clear"}"#;
 /// `{"type":"Close"}`: flush, send the remaining audio, then close.
 pub(crate) const CLOSE: &str = r#"{"type":"Close"}"#;
 
+/// `{"type":"ForceEndTurn"}` (Flux): end the current turn now, with a normal `EndOfTurn`.
+pub(crate) const FORCE_END_TURN: &str = r#"{"type":"ForceEndTurn"}"#;
+
 /// `{"type":"Speak","text":…}`.
 pub(crate) fn speak(text: &str) -> String {
     #[derive(Serialize)]
@@ -157,6 +160,125 @@ pub(crate) fn parse_listen(text: &str) -> Result<ListenMessage, serde_json::Erro
             ListenMessage::Error { description }
         }
         _ => ListenMessage::Unknown { kind },
+    })
+}
+
+/// A message from Flux (`/v2/listen`; docs/protocols.md, "Deepgram Flux").
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FluxMessage {
+    /// The socket is ready for audio.
+    Connected {
+        request_id: Option<String>,
+    },
+    TurnInfo(TurnInfo),
+    ConfigureSuccess,
+    ConfigureFailure {
+        description: String,
+    },
+    Error {
+        description: String,
+    },
+    Unknown {
+        kind: String,
+    },
+}
+
+/// Flux's `TurnInfo.event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FluxEvent {
+    Update,
+    StartOfTurn,
+    EagerEndOfTurn,
+    TurnResumed,
+    EndOfTurn,
+    /// A value this client does not know; treated like `Update`.
+    Other,
+}
+
+/// The parts of a `TurnInfo` message the gateway uses.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct TurnInfo {
+    #[serde(deserialize_with = "flux_event")]
+    pub(crate) event: FluxEvent,
+    #[serde(default)]
+    pub(crate) turn_index: u64,
+    /// Seconds from the start of this socket's audio.
+    #[serde(default)]
+    pub(crate) audio_window_start: f64,
+    #[serde(default)]
+    pub(crate) audio_window_end: f64,
+    #[serde(default)]
+    pub(crate) transcript: String,
+    #[serde(default)]
+    pub(crate) end_of_turn_confidence: f64,
+}
+
+fn flux_event<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<FluxEvent, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    Ok(match name.as_str() {
+        "Update" => FluxEvent::Update,
+        "StartOfTurn" => FluxEvent::StartOfTurn,
+        "EagerEndOfTurn" => FluxEvent::EagerEndOfTurn,
+        "TurnResumed" => FluxEvent::TurnResumed,
+        "EndOfTurn" => FluxEvent::EndOfTurn,
+        _ => FluxEvent::Other,
+    })
+}
+
+#[derive(Deserialize)]
+struct ConnectedBody {
+    request_id: Option<String>,
+}
+
+/// Flux's `Error` (and `ConfigureFailure`): `code`/`description`, also seen as
+/// `error_code`/`error`.
+#[derive(Deserialize)]
+struct FluxErrorBody {
+    code: Option<String>,
+    error_code: Option<String>,
+    description: Option<String>,
+    error: Option<String>,
+}
+
+impl FluxErrorBody {
+    fn describe(self) -> String {
+        [
+            self.code.or(self.error_code),
+            self.description.or(self.error),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(": ")
+    }
+}
+
+/// Parses a text frame from Flux.
+pub(crate) fn parse_flux(text: &str) -> Result<FluxMessage, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    let kind = message_type(&value);
+    Ok(match kind.as_str() {
+        "Connected" => {
+            let body: ConnectedBody = serde_json::from_value(value)?;
+            FluxMessage::Connected {
+                request_id: body.request_id,
+            }
+        }
+        "TurnInfo" => FluxMessage::TurnInfo(serde_json::from_value(value)?),
+        "ConfigureSuccess" => FluxMessage::ConfigureSuccess,
+        "ConfigureFailure" => {
+            let body: FluxErrorBody = serde_json::from_value(value)?;
+            FluxMessage::ConfigureFailure {
+                description: body.describe(),
+            }
+        }
+        "Error" => {
+            let body: FluxErrorBody = serde_json::from_value(value)?;
+            FluxMessage::Error {
+                description: body.describe(),
+            }
+        }
+        _ => FluxMessage::Unknown { kind },
     })
 }
 

@@ -28,6 +28,13 @@ pub trait SpeechToText: Send + Sync + 'static {
 
     /// A short name for logs and metrics (`"deepgram"`, `"fake"`).
     fn name(&self) -> &'static str;
+
+    /// True when the recogniser itself decides that a turn has ended from what was said, not
+    /// only from silence (Deepgram Flux): the pipeline then leaves the decision to it and does not
+    /// ask for an early `Finalize`. Default false.
+    fn ends_turns_by_meaning(&self) -> bool {
+        false
+    }
 }
 
 /// An open speech-to-text session.
@@ -45,7 +52,8 @@ pub struct SttSession {
 pub enum SttCommand {
     /// Caller audio: raw μ-law bytes, 8 kHz mono, passed through with no transcoding.
     Audio(Bytes),
-    /// Ask the recogniser to finish the current utterance now (Deepgram `Finalize`).
+    /// Ask the recogniser to finish the current utterance now (Deepgram `Finalize`, Flux
+    /// `ForceEndTurn`).
     Finalize,
     /// Flush and end the session (Deepgram `CloseStream`); the driver ends after `Closed`.
     Close,
@@ -124,6 +132,22 @@ pub enum SttEvent {
     UtteranceEnd {
         /// End of the last word, seconds from the start of the audio stream.
         last_word_end_s: f64,
+        /// When this event arrived.
+        at: Instant,
+    },
+    /// The recogniser thinks the turn has probably ended (Flux `EagerEndOfTurn`): `text` is the
+    /// turn's transcript so far. A final transcript with the same words follows when it is sure,
+    /// or `TurnResumed` when the caller went on. A reply may be prepared from it, but must not be
+    /// spoken before the final transcript confirms the words.
+    EagerEndOfTurn {
+        /// The transcript of the turn so far.
+        text: String,
+        /// When this event arrived.
+        at: Instant,
+    },
+    /// The caller went on after `EagerEndOfTurn` (Flux `TurnResumed`): a reply prepared from it
+    /// is stale.
+    TurnResumed {
         /// When this event arrived.
         at: Instant,
     },

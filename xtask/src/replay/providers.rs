@@ -172,6 +172,11 @@ pub(crate) fn stt_event(value: &Value) -> Option<SttEvent> {
                 last_word_end_s: f("last_word_end_s"),
                 at,
             },
+            "eager_end_of_turn" => SttEvent::EagerEndOfTurn {
+                text: s("text"),
+                at,
+            },
+            "turn_resumed" => SttEvent::TurnResumed { at },
             "reconnecting" => SttEvent::Reconnecting {
                 reason: ProviderError::Connect(s("reason")),
                 at,

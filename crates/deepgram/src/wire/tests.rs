@@ -110,8 +110,67 @@ fn client_frames_match_protocols_md() {
         (FLUSH, "Flush"),
         (CLEAR, "Clear"),
         (CLOSE, "Close"),
+        (FORCE_END_TURN, "ForceEndTurn"),
     ] {
         let value: serde_json::Value = serde_json::from_str(frame).unwrap();
         assert_eq!(value, serde_json::json!({ "type": kind }));
     }
+}
+
+fn check_flux(frame: &str, expected: &str) {
+    let actual = match parse_flux(frame) {
+        Ok(message) => format!("{message:?}"),
+        Err(err) => format!("error: {err}"),
+    };
+    assert_eq!(actual, expected, "frame: {frame}");
+}
+
+#[test]
+fn flux_messages_as_documented() {
+    check_flux(
+        r#"{"type":"Connected","request_id":"r-1","sequence_id":0}"#,
+        r#"Connected { request_id: Some("r-1") }"#,
+    );
+    check_flux(
+        r#"{"type":"TurnInfo","request_id":"r-1","sequence_id":7,"event":"EagerEndOfTurn","turn_index":2,
+            "audio_window_start":1.2,"audio_window_end":2.96,"transcript":"tomorrow at two",
+            "words":[{"word":"tomorrow","confidence":0.91}],"end_of_turn_confidence":0.62}"#,
+        "TurnInfo(TurnInfo { event: EagerEndOfTurn, turn_index: 2, audio_window_start: 1.2, \
+         audio_window_end: 2.96, transcript: \"tomorrow at two\", end_of_turn_confidence: 0.62 })",
+    );
+    for (name, event) in [
+        ("Update", "Update"),
+        ("StartOfTurn", "StartOfTurn"),
+        ("TurnResumed", "TurnResumed"),
+        ("EndOfTurn", "EndOfTurn"),
+        ("SomethingNew", "Other"),
+    ] {
+        let frame = format!(r#"{{"type":"TurnInfo","event":"{name}"}}"#);
+        let parsed = parse_flux(&frame).unwrap();
+        assert!(
+            format!("{parsed:?}").contains(&format!("event: {event},")),
+            "{name}"
+        );
+    }
+    check_flux(
+        r#"{"type":"Error","sequence_id":3,"code":"INVALID_AUDIO","description":"bad chunk"}"#,
+        r#"Error { description: "INVALID_AUDIO: bad chunk" }"#,
+    );
+    check_flux(
+        r#"{"type":"Error","error_code":"E1","error":"other spelling"}"#,
+        r#"Error { description: "E1: other spelling" }"#,
+    );
+    check_flux(
+        r#"{"type":"ConfigureFailure","description":"too many keyterms"}"#,
+        r#"ConfigureFailure { description: "too many keyterms" }"#,
+    );
+    check_flux(
+        r#"{"type":"ConfigureSuccess","thresholds":{}}"#,
+        "ConfigureSuccess",
+    );
+    check_flux(r#"{"type":"Later"}"#, r#"Unknown { kind: "Later" }"#);
+    check_flux(
+        r#"{"type":"TurnInfo","event":7}"#,
+        "error: invalid type: integer `7`, expected a string",
+    );
 }

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::mock::{MockDeepgram, ServerConn, guard};
 
-fn config(server: &MockDeepgram) -> DeepgramSttConfig {
+pub(crate) fn config(server: &MockDeepgram) -> DeepgramSttConfig {
     let mut config = DeepgramSttConfig::new(ApiKey::new("test-key"));
     config.url = server.url("/v1/listen");
     config.keepalive_interval = Duration::from_secs(5);
@@ -26,15 +26,15 @@ fn config(server: &MockDeepgram) -> DeepgramSttConfig {
     config
 }
 
-struct Session {
-    handle: SttHandle,
-    events: mpsc::Receiver<SttEvent>,
+pub(crate) struct Session {
+    pub(crate) handle: SttHandle,
+    pub(crate) events: mpsc::Receiver<SttEvent>,
     driver: JoinHandle<()>,
 }
 
 impl Session {
     /// The next event, described without its `Instant`.
-    async fn next(&mut self) -> String {
+    pub(crate) async fn next(&mut self) -> String {
         let event = guard("an stt event", self.events.recv())
             .await
             .expect("events ended early");
@@ -42,7 +42,7 @@ impl Session {
     }
 
     /// The next `n` events, one line each.
-    async fn next_n(&mut self, n: usize) -> Vec<String> {
+    pub(crate) async fn next_n(&mut self, n: usize) -> Vec<String> {
         let mut res = Vec::new();
         for _ in 0..n {
             res.push(self.next().await);
@@ -50,19 +50,22 @@ impl Session {
         res
     }
 
-    fn audio(&self, bytes: &[u8]) {
+    pub(crate) fn audio(&self, bytes: &[u8]) {
         self.handle
             .send_audio(Bytes::copy_from_slice(bytes))
             .unwrap();
     }
 
-    async fn finished(self) {
+    pub(crate) async fn finished(self) {
         guard("the driver to end", self.driver).await.unwrap();
     }
 }
 
 /// Connects (the server accepts concurrently) and spawns the driver, as the pipeline would.
-async fn start(server: &MockDeepgram, config: DeepgramSttConfig) -> (Session, ServerConn) {
+pub(crate) async fn start(
+    server: &MockDeepgram,
+    config: DeepgramSttConfig,
+) -> (Session, ServerConn) {
     let stt = DeepgramStt::new(config);
     let options = SttOptions {
         call_id: "CA-test".to_owned(),
@@ -81,7 +84,7 @@ async fn start(server: &MockDeepgram, config: DeepgramSttConfig) -> (Session, Se
     )
 }
 
-fn describe(event: &SttEvent) -> String {
+pub(crate) fn describe(event: &SttEvent) -> String {
     match event {
         SttEvent::Transcript(t) => format!(
             "transcript {:?} final={} speech_final={} from_finalize={} confidence={} start={} duration={}",
@@ -97,6 +100,8 @@ fn describe(event: &SttEvent) -> String {
         SttEvent::UtteranceEnd {
             last_word_end_s, ..
         } => format!("utterance_end {last_word_end_s}"),
+        SttEvent::EagerEndOfTurn { text, .. } => format!("eager_end_of_turn {text:?}"),
+        SttEvent::TurnResumed { .. } => "turn_resumed".to_owned(),
         SttEvent::Reconnecting { reason, .. } => format!("reconnecting ({})", kind(reason)),
         SttEvent::Reconnected { .. } => "reconnected".to_owned(),
         SttEvent::Error { error, .. } => format!("error {error}"),
@@ -130,7 +135,7 @@ fn results(text: &str, start: f64, duration: f64, is_final: bool, speech_final: 
 }
 
 /// 20 ms of μ-law, every byte `value`.
-fn frame(value: u8) -> Vec<u8> {
+pub(crate) fn frame(value: u8) -> Vec<u8> {
     vec![value; 160]
 }
 

@@ -58,6 +58,7 @@ const EVENT_QUEUE_LEN: usize = 256;
 pub struct FakeStt {
     script: SttScript,
     state: Arc<Mutex<SttRecord>>,
+    ends_turns_by_meaning: bool,
 }
 
 /// What every session of a `FakeStt` plays (see the module docs).
@@ -117,6 +118,13 @@ pub enum SttScriptEvent {
         /// End of the last word, seconds from the start of the audio.
         last_word_end_s: f64,
     },
+    /// The turn has probably ended (Flux `EagerEndOfTurn`).
+    EagerEndOfTurn {
+        /// The turn's transcript so far.
+        text: String,
+    },
+    /// The caller went on after `EagerEndOfTurn` (Flux `TurnResumed`).
+    TurnResumed,
     /// The "connection" dropped and is being re-established.
     Reconnecting {
         /// Why.
@@ -144,7 +152,14 @@ impl FakeStt {
         Self {
             script,
             state: Arc::default(),
+            ends_turns_by_meaning: false,
         }
+    }
+
+    /// Reports `ends_turns_by_meaning() == true`, like Deepgram Flux.
+    pub fn ending_turns_by_meaning(mut self) -> Self {
+        self.ends_turns_by_meaning = true;
+        self
     }
 
     /// Makes the next `connect` fail with `error` (queued: call it twice to fail twice).
@@ -209,6 +224,10 @@ impl SpeechToText for FakeStt {
 
     fn name(&self) -> &'static str {
         "fake"
+    }
+
+    fn ends_turns_by_meaning(&self) -> bool {
+        self.ends_turns_by_meaning
     }
 }
 
@@ -284,6 +303,8 @@ impl SttScriptEvent {
                 last_word_end_s,
                 at,
             },
+            Self::EagerEndOfTurn { text } => SttEvent::EagerEndOfTurn { text, at },
+            Self::TurnResumed => SttEvent::TurnResumed { at },
             Self::Reconnecting { reason } => SttEvent::Reconnecting { reason, at },
             Self::Reconnected => SttEvent::Reconnected { at },
             Self::Error(error) => SttEvent::Error { error, at },

@@ -30,6 +30,8 @@ fn describe(event: &SttEvent, started: Instant, log: &mut String) {
         SttEvent::UtteranceEnd {
             last_word_end_s, ..
         } => format!("utterance_end {last_word_end_s}"),
+        SttEvent::EagerEndOfTurn { text, .. } => format!("eager_end_of_turn {text:?}"),
+        SttEvent::TurnResumed { .. } => "turn_resumed".to_owned(),
         SttEvent::Reconnecting { reason, .. } => format!("reconnecting {reason}"),
         SttEvent::Reconnected { .. } => "reconnected".to_owned(),
         SttEvent::Error { error, .. } => format!("error {error}"),
