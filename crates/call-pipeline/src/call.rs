@@ -387,6 +387,8 @@ async fn run_admitted(
         unfinished_hold: config.unfinished_hold,
         max_hold: config.max_unfinished_hold,
         turn_end_by_meaning: config.turn_end_by_meaning,
+        recogniser_ends_turns: deps.stt.ends_turns_by_meaning(),
+        early_replies: config.early_replies,
     };
     let mut call_state = CallState {
         config: config.clone(),
@@ -417,6 +419,8 @@ async fn run_admitted(
         transfer: TransferState::None,
         status: CallStatus::Completed,
         user_turns: 0,
+        early: None,
+        early_counts: EarlyCounts::default(),
         closing: false,
         shutting_down: false,
         bookings: Arc::default(),
@@ -609,6 +613,9 @@ struct CallState {
     status: CallStatus,
     /// Caller turns so far.
     user_turns: u32,
+    /// The reply started before the caller's turn was known to have ended.
+    early: Option<EarlyReply>,
+    early_counts: EarlyCounts,
     /// The closing line for the call's length was said; the call ends when it has played.
     closing: bool,
     /// The server is stopping: the call is being handed over.
@@ -624,6 +631,25 @@ struct CallState {
     capture: Option<Capture>,
     /// The fallback TTS was already tried.
     tts_fallback_used: bool,
+}
+
+/// A reply started on words that probably ended the caller's turn (`Action::StartEarlyReply`).
+/// Its task holds back everything (pieces, tool calls) until `confirm` is sent; it is used only
+/// if the final words are the same and the conversation arrives at the same prompt and history.
+struct EarlyReply {
+    turn: u64,
+    prompt: String,
+    history_len: usize,
+    cancel: CancellationToken,
+    confirm: tokio::sync::oneshot::Sender<()>,
+}
+
+/// What became of this call's early replies.
+#[derive(Debug, Default, Clone, Copy)]
+struct EarlyCounts {
+    started: u32,
+    used: u32,
+    dropped: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -712,8 +738,15 @@ impl CallState {
                 }
             }
             Action::StartReply { turn } => self.start_reply(turn),
+            Action::StartEarlyReply { turn, text } => self.start_early_reply(turn, &text),
+            Action::ConfirmReply { turn } => self.confirm_early_reply(turn),
+            Action::DropEarlyReply { turn, cause } => {
+                if let Some(early) = self.early.take_if(|early| early.turn == turn) {
+                    self.drop_early_reply(early, cause);
+                }
+            }
             Action::CancelReply => self.cancel_reply(),
-            Action::CallerTurn { text, at } => self.on_caller_turn(text, at),
+            Action::CallerTurn { text, at, early } => self.on_caller_turn(text, at, early),
             Action::Spoken { turn, text } => {
                 self.log_speech("ASSISTANT", &text);
                 self.history.push(ChatMessage::Assistant {
@@ -831,6 +864,14 @@ impl CallState {
             SttEvent::SpeechStarted { .. } => {
                 return self.dispatch(FloorEvent::SpeechStarted).await;
             }
+            SttEvent::EagerEndOfTurn { text, .. } => {
+                return self
+                    .dispatch(FloorEvent::EagerEnd { text: text.clone() })
+                    .await;
+            }
+            SttEvent::TurnResumed { .. } => {
+                return self.dispatch(FloorEvent::TurnResumed).await;
+            }
             SttEvent::Reconnecting { reason, .. } => {
                 warn!(error = %reason, "speech-to-text reconnecting");
                 metrics::counter!("voice_provider_errors_total", "provider" => self.deps.stt.name(), "kind" => "stt").increment(1);
@@ -935,8 +976,45 @@ impl CallState {
 
     // ---------- the conversation ----------
 
-    /// The caller took the floor: the manager moves, then a reply, a line or nothing.
-    fn on_caller_turn(&mut self, text: String, at: Instant) {
+    /// The caller took the floor: the manager moves, then a reply, a line or nothing. An early
+    /// reply on the same words is used if the conversation arrives at the prompt and history it
+    /// was asked with.
+    fn on_caller_turn(&mut self, text: String, at: Instant, early: Option<u64>) {
+        let early = early.and_then(|turn| self.early.take_if(|e| e.turn == turn));
+        if let Some(stale) = self.early.take() {
+            self.drop_early_reply(stale, "another turn");
+        }
+        if !self.conversation_turn(text) {
+            if let Some(early) = early {
+                self.drop_early_reply(early, "no reply wanted");
+            }
+            return;
+        }
+        let early = match early {
+            Some(early)
+                if early.history_len + 1 == self.history.len()
+                    && early.prompt == self.manager.get_system_prompt() =>
+            {
+                let turn = early.turn;
+                self.early = Some(early);
+                Some(turn)
+            }
+            Some(early) => {
+                self.drop_early_reply(early, "the conversation moved differently");
+                None
+            }
+            None => None,
+        };
+        self.pending.push_back(FloorEvent::Reply {
+            utterance_at: Some(at),
+            early,
+        });
+        self.push_session_update();
+    }
+
+    /// The conversation's side of a caller turn: history, limits, the manager. Returns whether an
+    /// LLM reply is wanted.
+    fn conversation_turn(&mut self, text: String) -> bool {
         self.log_speech("USER", &text);
         self.history.push(ChatMessage::User {
             content: text.clone(),
@@ -944,15 +1022,15 @@ impl CallState {
         self.user_turns += 1;
         if self.user_turns > self.config.max_turns {
             self.close_for_length("turns");
-            return;
+            return false;
         }
         if self.closing {
             // The closing line was said; the call ends when it has played.
-            return;
+            return false;
         }
         if self.transfer != TransferState::None && self.transfer != TransferState::CallbackOffered {
             // The transfer is under way; nothing more to talk about.
-            return;
+            return false;
         }
         let now = (self.deps.now)();
         let seen = self.manager.transitions().len();
@@ -963,13 +1041,7 @@ impl CallState {
             metrics::counter!("voice_intents_total", "intent" => intent.as_str()).increment(1);
         }
         // `process_message` applies the escalation rules (words, anger, legal, repeated failure).
-        if self.manager.state() == State::Escalation && self.follow_manager_escalation() {
-            return;
-        }
-        self.pending.push_back(FloorEvent::Reply {
-            utterance_at: Some(at),
-        });
-        self.push_session_update();
+        !(self.manager.state() == State::Escalation && self.follow_manager_escalation())
     }
 
     /// The manager decides what a silence means (its count resets when the caller speaks): the
@@ -1013,23 +1085,105 @@ impl CallState {
     }
 
     fn start_reply(&mut self, turn: u64) {
-        let Some(turn_tx) = self.turn_tx.clone() else {
+        let request = self.chat_request(self.manager.get_system_prompt(), None);
+        if let Some(cancel) = self.spawn_turn(turn, request, None) {
+            self.reply_cancel = Some(cancel);
+        }
+    }
+
+    /// Starts reply `turn` to `text` before the caller's turn is known to have ended, on a copy of
+    /// the conversation that has heard `text`; it waits for `confirm_early_reply`.
+    fn start_early_reply(&mut self, turn: u64, text: &str) {
+        if let Some(stale) = self.early.take() {
+            self.drop_early_reply(stale, "another early reply");
+        }
+        if self.closing
+            || self.transfer != TransferState::None
+            || self.user_turns >= self.config.max_turns
+        {
+            return;
+        }
+        let mut manager = self.manager.clone();
+        manager.process_message(text, (self.deps.now)());
+        if manager.state() == State::Escalation {
+            // The real turn will escalate: nothing to prepare.
+            return;
+        }
+        let prompt = manager.get_system_prompt();
+        let request = self.chat_request(prompt.clone(), Some(text));
+        let (confirm, gate) = tokio::sync::oneshot::channel();
+        let Some(cancel) = self.spawn_turn(turn, request, Some(gate)) else {
             return;
         };
-        let recent = recent_context(&self.history, self.config.max_context_messages);
-        let mut messages = Vec::with_capacity(recent.len() + 1);
-        messages.push(ChatMessage::System {
-            content: self.manager.get_system_prompt(),
+        debug!(turn, "early reply started");
+        metrics::counter!("voice_early_replies_total", "outcome" => "started").increment(1);
+        self.early_counts.started += 1;
+        self.early = Some(EarlyReply {
+            turn,
+            prompt,
+            history_len: self.history.len(),
+            cancel,
+            confirm,
         });
+    }
+
+    /// The floor made the early reply `turn` the reply to the caller's turn: let it speak.
+    fn confirm_early_reply(&mut self, turn: u64) {
+        let Some(early) = self.early.take_if(|early| early.turn == turn) else {
+            warn!(
+                turn,
+                "an early reply to confirm is missing; the turn stays silent"
+            );
+            return;
+        };
+        debug!(turn, "early reply used");
+        metrics::counter!("voice_early_replies_total", "outcome" => "used").increment(1);
+        self.early_counts.used += 1;
+        // A task that has already ended (it failed) dropped its gate: its events are queued.
+        let _ = early.confirm.send(());
+        self.reply_cancel = Some(early.cancel);
+    }
+
+    fn drop_early_reply(&mut self, early: EarlyReply, cause: &'static str) {
+        debug!(turn = early.turn, cause, "early reply dropped");
+        metrics::counter!("voice_early_replies_total", "outcome" => "dropped").increment(1);
+        self.early_counts.dropped += 1;
+        early.cancel.cancel();
+    }
+
+    /// The LLM request: the system prompt, then recent history (plus `user`, not yet in history).
+    fn chat_request(&self, prompt: String, user: Option<&str>) -> ChatRequest {
+        let max = self.config.max_context_messages;
+        let recent = match user {
+            Some(_) => recent_context(&self.history, max.saturating_sub(1).max(1)),
+            None => recent_context(&self.history, max),
+        };
+        let mut messages = Vec::with_capacity(recent.len() + 2);
+        messages.push(ChatMessage::System { content: prompt });
         messages.extend(recent.iter().cloned());
-        let request = ChatRequest {
+        if let Some(user) = user {
+            messages.push(ChatMessage::User {
+                content: user.to_owned(),
+            });
+        }
+        ChatRequest {
             messages,
             tools: self.deps.crm.tools(),
             temperature: self.config.temperature,
             max_tokens: self.config.max_tokens,
-        };
+        }
+    }
+
+    /// Spawns the turn task; returns its cancel token. With `gate`, nothing of the turn reaches
+    /// the driver, and no tool runs, until the gate opens.
+    fn spawn_turn(
+        &mut self,
+        turn: u64,
+        request: ChatRequest,
+        gate: Option<tokio::sync::oneshot::Receiver<()>>,
+    ) -> Option<CancellationToken> {
+        let turn_tx = self.turn_tx.clone()?;
         let cancel = self.call.child_token();
-        self.reply_cancel = Some(cancel.clone());
         let input = TurnInput {
             turn,
             request,
@@ -1043,11 +1197,13 @@ impl CallState {
             },
             config: self.config.clone(),
             turn_tx,
-            cancel,
+            cancel: cancel.clone(),
             capture: self.capture.clone(),
             bookings: self.bookings.clone(),
+            gate,
         };
         self.tracker.spawn(run_bot_turn(input).in_current_span());
+        Some(cancel)
     }
 
     fn cancel_reply(&mut self) {
@@ -1361,6 +1517,9 @@ impl CallState {
             barge_ins = self.floor.counts().interruptions,
             barge_in_pauses = self.floor.counts().pauses,
             barge_in_resumes = self.floor.counts().resumed,
+            early_replies = self.early_counts.started,
+            early_replies_used = self.early_counts.used,
+            early_replies_dropped = self.early_counts.dropped,
             frames = stats.frames,
             audio_dropped = stats.audio_dropped,
             bad_frames = stats.bad_frames,

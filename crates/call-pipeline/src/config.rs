@@ -64,6 +64,11 @@ pub struct PipelineConfig {
     /// complete words and a short pause finalize the recogniser at once, unfinished words are
     /// held for the rest. Off: the recogniser's endpointing alone decides.
     pub turn_end_by_meaning: bool,
+    /// Start the LLM request on words that probably end the caller's turn (complete words at a
+    /// pause, or the recogniser's eager end of turn) while the final transcript comes, and
+    /// speak it only if the final words are the same; otherwise it is thrown away (counted in
+    /// `voice_early_replies_total{outcome="dropped"}`).
+    pub early_replies: bool,
     /// A mark is sent after this many 20 ms frames (25 = every 500 ms of audio).
     pub mark_every_frames: usize,
     /// Longest wait for the escalation line to finish playing before the transfer goes ahead.
@@ -136,6 +141,7 @@ impl Default for PipelineConfig {
             unfinished_hold: Duration::from_millis(700),
             max_unfinished_hold: Duration::from_millis(2500),
             turn_end_by_meaning: true,
+            early_replies: true,
             mark_every_frames: 25,
             escalation_line_max_wait: Duration::from_secs(8),
             goodbye_max_wait: Duration::from_secs(6),

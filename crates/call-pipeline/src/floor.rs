@@ -64,6 +64,12 @@ pub(crate) struct FloorConfig {
     pub(crate) max_hold: Duration,
     /// Finalize complete words early and hold unfinished ones; off: endpointing alone decides.
     pub(crate) turn_end_by_meaning: bool,
+    /// The recogniser decides the end of a turn from the words itself (Flux): no early
+    /// `Finalize` is asked for.
+    pub(crate) recogniser_ends_turns: bool,
+    /// Start the LLM request on words that probably end the turn (a complete interim at a pause,
+    /// or the recogniser's eager end of turn), and speak it only if the final words are the same.
+    pub(crate) early_replies: bool,
 }
 
 /// What follows a line once it has played.
@@ -93,6 +99,11 @@ pub(crate) enum Event {
     SpeechStarted,
     /// An interim transcript, and what its words say about the end of the turn.
     Interim { text: String, end: TurnEnd },
+    /// The recogniser thinks the turn has probably ended with these words (Flux
+    /// `EagerEndOfTurn`).
+    EagerEnd { text: String },
+    /// The caller went on after the recogniser's eager end (Flux `TurnResumed`).
+    TurnResumed,
     /// A complete caller utterance (finals assembled), when its last final arrived, and what
     /// its words say about the end of the turn.
     Utterance {
@@ -122,8 +133,12 @@ pub(crate) enum Event {
     ReplyFailed { turn: u64 },
     /// The conversation wants this line said as its own turn, then `then`.
     Say { text: String, then: Then },
-    /// The conversation wants an LLM reply to the caller's last utterance (at `utterance_at`).
-    Reply { utterance_at: Option<Instant> },
+    /// The conversation wants an LLM reply to the caller's last utterance (at `utterance_at`);
+    /// `early` is the early reply (from `CallerTurn`) that already answers it.
+    Reply {
+        utterance_at: Option<Instant>,
+        early: Option<u64>,
+    },
     /// Stop speaking now (keypad, lost speech recognition, shutdown).
     StopSpeaking { cause: &'static str },
     /// A deadline from `next_deadline` was reached.
@@ -146,10 +161,22 @@ pub(crate) enum Action {
     FinalizeStt,
     /// Start the LLM reply with this id.
     StartReply { turn: u64 },
+    /// Start reply `turn` to `text` now, before the turn is known to have ended; nothing of it
+    /// may reach the caller (or run a tool) until `ConfirmReply`.
+    StartEarlyReply { turn: u64, text: String },
+    /// The early reply `turn` answers the caller's turn: let it speak.
+    ConfirmReply { turn: u64 },
+    /// Throw the early reply `turn` away.
+    DropEarlyReply { turn: u64, cause: &'static str },
     /// Cancel the LLM reply in flight.
     CancelReply,
     /// The caller took the floor with these words: the conversation decides what follows.
-    CallerTurn { text: String, at: Instant },
+    /// `early` is an early reply started on the same words, for `Event::Reply`.
+    CallerTurn {
+        text: String,
+        at: Instant,
+        early: Option<u64>,
+    },
     /// The complete text of the agent's turn `turn`: it goes into history.
     Spoken { turn: u64, text: String },
     /// Turn `turn` was cut off: history keeps only `heard` of it.
@@ -181,6 +208,8 @@ pub(crate) enum Action {
 struct Spoken {
     turn: u64,
     from_llm: bool,
+    /// Started as an early reply.
+    early: bool,
     /// The reply text is complete (fixed lines are complete at once).
     text_complete: bool,
     pieces_sent: usize,
@@ -250,6 +279,10 @@ pub(crate) struct Floor {
     counts: BargeInCounts,
     /// What the latest interim's words said about the end of the turn.
     interim_end: TurnEnd,
+    /// The latest interim's words.
+    interim_text: String,
+    /// The early reply in flight and the words it answers (`speech_key`).
+    early: Option<(u64, String)>,
     /// A `Finalize` was asked for in this caller turn.
     finalize_sent: bool,
     held: Option<Held>,
@@ -282,6 +315,8 @@ impl Floor {
             unheard_for_new_voice: None,
             counts: BargeInCounts::default(),
             interim_end: TurnEnd::Unsure,
+            interim_text: String::new(),
+            early: None,
             finalize_sent: false,
             held: None,
             out: Vec::with_capacity(64),
@@ -348,6 +383,7 @@ impl Floor {
             }
             Event::VoicePause => {
                 if self.cfg.turn_end_by_meaning
+                    && !self.cfg.recogniser_ends_turns
                     && self.interim_end == TurnEnd::Complete
                     && !self.finalize_sent
                     && !self.agent_is_speaking()
@@ -355,15 +391,28 @@ impl Floor {
                     self.finalize_sent = true;
                     metrics::counter!("voice_early_finalize_total").increment(1);
                     self.out.push(Action::FinalizeStt);
+                    // The words are complete and the caller paused: the final will most likely
+                    // say the same, so the reply can start while it comes.
+                    self.start_early_reply(self.interim_text.clone());
                 }
             }
             Event::SpeechStarted => {
                 self.silence_since = None;
                 self.maybe_pause(now);
             }
+            Event::EagerEnd { text } => self.start_early_reply(text),
+            Event::TurnResumed => self.drop_early_reply("caller went on"),
             Event::Interim { text, end } => {
                 if !text.trim().is_empty() {
+                    if self
+                        .early
+                        .as_ref()
+                        .is_some_and(|(_, key)| *key != speech_key(&text))
+                    {
+                        self.drop_early_reply("words changed");
+                    }
                     self.interim_end = end;
+                    text.trim().clone_into(&mut self.interim_text);
                     self.silence_since = None;
                     if let Some(held) = &mut self.held {
                         held.deadline = None;
@@ -452,17 +501,34 @@ impl Floor {
                 }
             }
             Event::Say { text, then } => self.say(text, then, now),
-            Event::Reply { utterance_at } => {
+            Event::Reply {
+                utterance_at,
+                early,
+            } => {
                 self.cancel_reply();
+                self.drop_early_reply("another reply");
                 if self.pause.is_some() {
                     self.interrupt(now, "new reply");
                 }
-                let turn = self.begin_turn(true, utterance_at);
-                self.reply = Some(turn);
-                self.out.push(Action::StartReply { turn });
+                match early {
+                    Some(turn) => {
+                        self.begin_turn_as(turn, true, utterance_at);
+                        if let Some(speaking) = self.speaking.as_mut() {
+                            speaking.early = true;
+                        }
+                        self.reply = Some(turn);
+                        self.out.push(Action::ConfirmReply { turn });
+                    }
+                    None => {
+                        let turn = self.begin_turn(true, utterance_at);
+                        self.reply = Some(turn);
+                        self.out.push(Action::StartReply { turn });
+                    }
+                }
             }
             Event::StopSpeaking { cause } => {
                 self.cancel_reply();
+                self.drop_early_reply(cause);
                 self.interrupt(now, cause);
             }
             Event::Tick => self.on_tick(now),
@@ -507,6 +573,7 @@ impl Floor {
 
     fn on_utterance(&mut self, text: String, at: Instant, end: TurnEnd, now: Instant) {
         self.interim_end = TurnEnd::Unsure;
+        self.interim_text.clear();
         self.finalize_sent = false;
         // "yes" or "okay" over the end of the agent's question answers it: a turn, not a
         // backchannel.
@@ -540,6 +607,7 @@ impl Floor {
         {
             debug!("unfinished words; waiting for the rest");
             metrics::counter!("voice_unfinished_holds_total").increment(1);
+            self.drop_early_reply("unfinished words");
             self.held = Some(Held {
                 text,
                 at,
@@ -555,7 +623,48 @@ impl Floor {
         self.silence_since = None;
         self.checked_in = false;
         self.cancel_reply();
-        self.out.push(Action::CallerTurn { text, at });
+        let early = match self.early.take() {
+            Some((turn, key)) if key == speech_key(&text) => Some(turn),
+            Some((turn, _)) => {
+                self.out.push(Action::DropEarlyReply {
+                    turn,
+                    cause: "final words differ",
+                });
+                None
+            }
+            None => None,
+        };
+        self.out.push(Action::CallerTurn { text, at, early });
+    }
+
+    /// Starts a reply to words that probably end the caller's turn, if nobody else holds the
+    /// floor and no other reply is being written.
+    fn start_early_reply(&mut self, text: String) {
+        let key = speech_key(&text);
+        if !self.cfg.early_replies
+            || key.is_empty()
+            || self.agent_is_speaking()
+            || self.reply.is_some()
+            || self.held.is_some()
+        {
+            return;
+        }
+        if let Some((_, current)) = &self.early {
+            if *current == key {
+                return;
+            }
+            self.drop_early_reply("words changed");
+        }
+        let turn = self.next_turn;
+        self.next_turn += 1;
+        self.early = Some((turn, key));
+        self.out.push(Action::StartEarlyReply { turn, text });
+    }
+
+    fn drop_early_reply(&mut self, cause: &'static str) {
+        if let Some((turn, _)) = self.early.take() {
+            self.out.push(Action::DropEarlyReply { turn, cause });
+        }
     }
 
     /// The agent's complete turn ends in a question and the caller has heard everything before
@@ -721,10 +830,16 @@ impl Floor {
     fn begin_turn(&mut self, from_llm: bool, utterance_at: Option<Instant>) -> u64 {
         let turn = self.next_turn;
         self.next_turn += 1;
+        self.begin_turn_as(turn, from_llm, utterance_at);
+        turn
+    }
+
+    fn begin_turn_as(&mut self, turn: u64, from_llm: bool, utterance_at: Option<Instant>) {
         self.playback.begin_turn(turn);
         self.speaking = Some(Spoken {
             turn,
             from_llm,
+            early: false,
             text_complete: !from_llm,
             pieces_sent: 0,
             utterance_at,
@@ -736,11 +851,11 @@ impl Floor {
             first_mark_at: None,
         });
         self.silence_since = None;
-        turn
     }
 
     fn say(&mut self, text: String, then: Then, now: Instant) {
         self.cancel_reply();
+        self.drop_early_reply("the agent speaks");
         if self.pause.is_some() {
             self.interrupt(now, "new line");
         }
@@ -849,6 +964,7 @@ impl Floor {
             info!(
                 turn = spoken.turn,
                 interrupted,
+                early = spoken.early,
                 transcript_to_llm_ms = transcript_to_llm,
                 llm_first_token_ms = first_token,
                 token_to_tts_ms = token_to_tts,
@@ -872,6 +988,7 @@ impl Floor {
         self.out.push(Action::TurnTimings(json!({
             "turn": spoken.turn,
             "from_llm": spoken.from_llm,
+            "early": spoken.early,
             "interrupted": interrupted,
             "transcript_to_llm_ms": transcript_to_llm,
             "llm_first_token_ms": first_token,
@@ -882,6 +999,28 @@ impl Floor {
             "caller_ear_ms": caller_ear,
         })));
     }
+}
+
+/// The words of `text` for comparing an early reply's words with the final ones: lower case,
+/// letters, digits and apostrophes only, single spaces ("Tomorrow at 2." and "tomorrow at 2"
+/// are the same words).
+pub(crate) fn speech_key(text: &str) -> String {
+    let mut key = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        let word: String = word
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == '\'')
+            .flat_map(char::to_lowercase)
+            .collect();
+        if word.is_empty() {
+            continue;
+        }
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        key.push_str(&word);
+    }
+    key
 }
 
 /// Byte index where the sentence containing byte `at` of `text` starts.

@@ -3,6 +3,10 @@
 //!
 //! The turn task never touches TTS or the socket: it sends `TurnEvent`s to the driver, which owns
 //! the TTS handle and the playback state, so barge-in has one place to act.
+//!
+//! An early reply (started before the caller's turn was known to have ended) has a gate: the LLM
+//! request goes out at once, but every event after `RequestSent`, and every tool call, waits
+//! until the driver opens the gate; a dropped gate ends the turn with nothing said or done.
 
 use std::{
     sync::{
@@ -16,7 +20,7 @@ use futures::StreamExt;
 use providers::{
     ChatMessage, ChatRequest, LanguageModel, LlmEvent, ProviderError, ToolCall, Usage,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -66,6 +70,44 @@ pub(crate) struct TurnInput {
     pub(crate) capture: Option<Capture>,
     /// Bookings this call has made so far (shared by all of its turns).
     pub(crate) bookings: Arc<AtomicU32>,
+    /// An early reply's gate: nothing but `RequestSent` goes out, and no tool runs, before it opens.
+    pub(crate) gate: Option<oneshot::Receiver<()>>,
+}
+
+/// The turn's way to the driver, holding an early reply's events back until its gate opens.
+struct Outbox {
+    tx: mpsc::Sender<TurnEvent>,
+    gate: Option<oneshot::Receiver<()>>,
+    held: Vec<TurnEvent>,
+    /// The gate was dropped: the reply is not wanted and nothing more is sent.
+    dropped: bool,
+}
+
+impl Outbox {
+    /// Waits for the gate (at once without one); false if the reply was dropped.
+    async fn confirmed(&mut self) -> bool {
+        if let Some(gate) = self.gate.take() {
+            if gate.await.is_err() {
+                self.dropped = true;
+                self.held.clear();
+                return false;
+            }
+            for event in self.held.drain(..) {
+                let _ = self.tx.send(event).await;
+            }
+        }
+        !self.dropped
+    }
+
+    async fn send(&mut self, event: TurnEvent) {
+        if self.gate.is_some() && matches!(event, TurnEvent::RequestSent { .. }) {
+            self.held.push(event);
+            return;
+        }
+        if self.confirmed().await {
+            let _ = self.tx.send(event).await;
+        }
+    }
 }
 
 /// Runs one bot turn to completion or cancellation.
@@ -81,7 +123,14 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         cancel,
         capture,
         bookings,
+        gate,
     } = input;
+    let mut outbox = Outbox {
+        tx: turn_tx,
+        gate,
+        held: Vec::new(),
+        dropped: false,
+    };
     let known_tools: Vec<String> = crm.tools().into_iter().map(|spec| spec.name).collect();
     let mut usage = Usage::default();
     let mut spoke = false;
@@ -91,9 +140,17 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
             _ = cancel.cancelled() => return,
             outcome = tokio::time::timeout(
                 config.llm_round_timeout,
-                stream_round(turn, &request, llm.as_ref(), &turn_tx, &mut first_token_seen),
+                stream_round(turn, &request, llm.as_ref(), &mut outbox, &mut first_token_seen),
             ) => outcome,
         };
+        // An early reply that spoke nothing yet (tool calls only, or an error) waits here.
+        let confirmed = tokio::select! {
+            _ = cancel.cancelled() => return,
+            confirmed = outbox.confirmed() => confirmed,
+        };
+        if !confirmed {
+            return;
+        }
         let round_result = match outcome {
             Ok(result) => result,
             Err(_) => Err(ProviderError::Timeout(format!(
@@ -117,10 +174,10 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
                 metrics::counter!("voice_provider_errors_total", "provider" => llm.name(), "kind" => "llm").increment(1);
                 if spoke {
                     warn!(turn, round, error = %err, "llm failed mid-reply; keeping what was said");
-                    let _ = turn_tx.send(TurnEvent::Done { turn, usage }).await;
+                    outbox.send(TurnEvent::Done { turn, usage }).await;
                 } else {
                     warn!(turn, round, error = %err, "llm failed before replying");
-                    let _ = turn_tx
+                    outbox
                         .send(TurnEvent::Failed {
                             turn,
                             error: err.to_string(),
@@ -134,7 +191,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         add_usage(&mut usage, round_usage);
         spoke |= spoken_this_round.is_some();
         if tool_calls.is_empty() {
-            let _ = turn_tx.send(TurnEvent::Done { turn, usage }).await;
+            outbox.send(TurnEvent::Done { turn, usage }).await;
             return;
         }
         // Tools run to completion even if the caller barges in meanwhile: a booking must not be
@@ -209,7 +266,8 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         }
         request.messages.push(assistant.clone());
         request.messages.extend(results.iter().cloned());
-        if turn_tx
+        if outbox
+            .tx
             .send(TurnEvent::ToolExchange {
                 assistant,
                 results,
@@ -236,7 +294,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
             usage,
         }
     };
-    let _ = turn_tx.send(event).await;
+    outbox.send(event).await;
 }
 
 /// One LLM request: streams pieces to the driver; returns the text spoken (if any), tool calls and usage.
@@ -244,11 +302,11 @@ async fn stream_round(
     turn: u64,
     request: &ChatRequest,
     llm: &dyn LanguageModel,
-    turn_tx: &mpsc::Sender<TurnEvent>,
+    outbox: &mut Outbox,
     first_token_seen: &mut bool,
 ) -> Result<(Option<String>, Vec<ToolCall>, Usage), ProviderError> {
     let sent_at = Instant::now();
-    let _ = turn_tx
+    outbox
         .send(TurnEvent::RequestSent { turn, at: sent_at })
         .await;
     let mut stream = llm.stream(request.clone()).await?;
@@ -261,11 +319,11 @@ async fn stream_round(
             LlmEvent::TextDelta { text: delta, at } => {
                 if !*first_token_seen {
                     *first_token_seen = true;
-                    let _ = turn_tx.send(TurnEvent::FirstToken { turn, at }).await;
+                    outbox.send(TurnEvent::FirstToken { turn, at }).await;
                 }
                 text.push_str(&delta);
                 for piece in splitter.push(&delta) {
-                    let _ = turn_tx.send(TurnEvent::Piece { turn, text: piece }).await;
+                    outbox.send(TurnEvent::Piece { turn, text: piece }).await;
                 }
             }
             LlmEvent::ToolCall { call, .. } => {
@@ -277,7 +335,7 @@ async fn stream_round(
         }
     }
     if let Some(piece) = splitter.finish() {
-        let _ = turn_tx.send(TurnEvent::Piece { turn, text: piece }).await;
+        outbox.send(TurnEvent::Piece { turn, text: piece }).await;
     }
     let text = text.trim().to_owned();
     Ok(((!text.is_empty()).then_some(text), tool_calls, usage))

@@ -227,7 +227,7 @@ impl DeepgramSttConfig {
         }
         if res.is_flux() {
             res.url = Url::parse(DEFAULT_FLUX_URL).expect("the default URL is valid");
-            res.flux = flux_settings(&lookup)?;
+            res.flux = FluxTurnSettings::from_lookup(&lookup)?;
         }
         if let Some(url) = lookup(ENV_STT_URL) {
             res.url = parse_ws_url(ENV_STT_URL, &url)?;
@@ -305,6 +305,14 @@ impl DeepgramTtsConfig {
             res.model = model;
         }
         Ok(res)
+    }
+}
+
+impl FluxTurnSettings {
+    /// Reads `DEEPGRAM_FLUX_EOT_THRESHOLD`, `DEEPGRAM_FLUX_EAGER_EOT_THRESHOLD` (a number or `off`)
+    /// and `DEEPGRAM_FLUX_EOT_TIMEOUT_MS` through `lookup`, within Flux's documented ranges.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        flux_settings(&lookup)
     }
 }
 

@@ -18,6 +18,8 @@ fn cfg() -> FloorConfig {
         unfinished_hold: Duration::from_millis(700),
         max_hold: Duration::from_millis(2500),
         turn_end_by_meaning: true,
+        recogniser_ends_turns: false,
+        early_replies: false,
     }
 }
 
@@ -30,10 +32,14 @@ struct Script {
 
 impl Script {
     fn new() -> Self {
+        Self::with(cfg())
+    }
+
+    fn with(cfg: FloorConfig) -> Self {
         let t0 = Instant::now();
         Self {
             floor: Floor::new(
-                cfg(),
+                cfg,
                 StreamSid::from_wire("MZ00000000000000000000000000000001"),
                 t0,
                 Duration::from_secs(600),
@@ -82,7 +88,13 @@ impl Script {
     /// A reply turn with one piece of text whose audio (`bytes`) has all arrived.
     fn reply_playing(&mut self, text: &str, bytes: usize) -> u64 {
         self.utterance(0, "what does it cost");
-        let start = self.ev(0, Event::Reply { utterance_at: None });
+        let start = self.ev(
+            0,
+            Event::Reply {
+                utterance_at: None,
+                early: None,
+            },
+        );
         let turn = start
             .strip_prefix("start-reply:")
             .and_then(|t| t.parse().ok())
@@ -147,7 +159,17 @@ fn render(actions: &[Action]) -> String {
             Action::FinalizeStt => "finalize".into(),
             Action::StartReply { turn } => format!("start-reply:{turn}"),
             Action::CancelReply => "cancel-reply".into(),
-            Action::CallerTurn { text, .. } => format!("caller:{text:?}"),
+            Action::CallerTurn {
+                text, early: None, ..
+            } => format!("caller:{text:?}"),
+            Action::CallerTurn {
+                text,
+                early: Some(turn),
+                ..
+            } => format!("caller:{text:?}:early:{turn}"),
+            Action::StartEarlyReply { turn, text } => format!("early-reply:{turn}:{text:?}"),
+            Action::ConfirmReply { turn } => format!("confirm-reply:{turn}"),
+            Action::DropEarlyReply { turn, cause } => format!("drop-early:{turn}:{cause}"),
             Action::Spoken { turn, text } => format!("spoken:{turn}:{text:?}"),
             Action::Interrupted { turn, heard, cause } => {
                 format!("interrupted:{turn}:{heard:?}:{cause}")
@@ -289,7 +311,13 @@ fn a_voice_start_again_cancels_a_pending_resume() {
 fn audio_arriving_during_a_pause_is_held_then_sent_on_resume() {
     let mut s = Script::new();
     s.utterance(0, "hours?");
-    s.ev(0, Event::Reply { utterance_at: None });
+    s.ev(
+        0,
+        Event::Reply {
+            utterance_at: None,
+            early: None,
+        },
+    );
     // Voice while the reply is still being written: paused before any audio.
     assert_eq!(s.ev(50, Event::VoiceStart), "clear");
     s.ev(
@@ -316,7 +344,13 @@ fn a_real_interruption_keeps_only_what_was_heard_and_drops_stale_tts_audio() {
         r#"clear tts-clear interrupted:1:"one two three four":final transcript timings:1:cut caller:"actually make it Friday""#
     );
     // The next reply: audio of the cleared TTS turn is dropped until TTS confirms the clear.
-    s.ev(310, Event::Reply { utterance_at: None });
+    s.ev(
+        310,
+        Event::Reply {
+            utterance_at: None,
+            early: None,
+        },
+    );
     s.ev(
         320,
         Event::ReplyPiece {
@@ -333,7 +367,13 @@ fn a_real_interruption_keeps_only_what_was_heard_and_drops_stale_tts_audio() {
 fn a_backchannel_while_the_reply_is_written_is_not_a_turn() {
     let mut s = Script::new();
     s.utterance(0, "can I book for Monday");
-    s.ev(0, Event::Reply { utterance_at: None });
+    s.ev(
+        0,
+        Event::Reply {
+            utterance_at: None,
+            early: None,
+        },
+    );
     assert_eq!(s.utterance(100, "okay"), "");
     assert_eq!(
         s.utterance(200, "and Tuesday"),
@@ -345,9 +385,21 @@ fn a_backchannel_while_the_reply_is_written_is_not_a_turn() {
 fn events_of_an_older_reply_are_ignored() {
     let mut s = Script::new();
     s.utterance(0, "a");
-    s.ev(0, Event::Reply { utterance_at: None });
+    s.ev(
+        0,
+        Event::Reply {
+            utterance_at: None,
+            early: None,
+        },
+    );
     s.utterance(10, "b");
-    s.ev(10, Event::Reply { utterance_at: None });
+    s.ev(
+        10,
+        Event::Reply {
+            utterance_at: None,
+            early: None,
+        },
+    );
     assert_eq!(
         s.ev(
             20,
@@ -441,7 +493,13 @@ fn the_length_deadline_fires_once() {
 fn a_failed_reply_asks_for_the_fallback_line() {
     let mut s = Script::new();
     s.utterance(0, "hello");
-    s.ev(0, Event::Reply { utterance_at: None });
+    s.ev(
+        0,
+        Event::Reply {
+            utterance_at: None,
+            early: None,
+        },
+    );
     assert_eq!(s.ev(100, Event::ReplyFailed { turn: 1 }), "reply-failed");
 }
 
@@ -449,7 +507,13 @@ fn a_failed_reply_asks_for_the_fallback_line() {
 fn yes_over_the_end_of_a_question_answers_it() {
     let mut s = Script::new();
     s.utterance(0, "book me for Tuesday");
-    s.ev(0, Event::Reply { utterance_at: None });
+    s.ev(
+        0,
+        Event::Reply {
+            utterance_at: None,
+            early: None,
+        },
+    );
     s.ev(
         10,
         Event::ReplyPiece {
@@ -527,4 +591,154 @@ fn unfinished_words_wait_for_the_rest() {
     s.ev(4600, Event::VoiceEnd);
     assert_eq!(s.utterance(4900, "my car is a"), "");
     assert_eq!(s.ev(5600, Event::Tick), r#"caller:"my car is a""#);
+}
+
+fn early_cfg() -> FloorConfig {
+    FloorConfig {
+        early_replies: true,
+        ..cfg()
+    }
+}
+
+/// Complete words and a pause: `Finalize` and an early reply on the interim's words; the final
+/// says the same (other case and punctuation), so the early reply is the answer.
+#[test]
+fn an_early_reply_on_complete_words_is_confirmed_by_the_same_final_words() {
+    let mut s = Script::with(early_cfg());
+    assert_eq!(s.ev(0, Event::VoiceStart), "");
+    assert_eq!(s.ev(300, interim("tomorrow at two")), "");
+    assert_eq!(
+        s.ev(420, Event::VoicePause),
+        r#"finalize early-reply:1:"tomorrow at two""#
+    );
+    // The same words again start nothing new.
+    assert_eq!(s.ev(430, interim("tomorrow at two")), "");
+    assert_eq!(
+        s.utterance(480, "Tomorrow at two."),
+        r#"caller:"Tomorrow at two.":early:1"#
+    );
+    assert_eq!(
+        s.ev(
+            480,
+            Event::Reply {
+                utterance_at: None,
+                early: Some(1)
+            }
+        ),
+        "confirm-reply:1"
+    );
+    assert!(s.floor.agent_is_speaking());
+    // Its pieces are the turn's.
+    assert_eq!(
+        s.ev(
+            490,
+            Event::ReplyPiece {
+                turn: 1,
+                text: "Two works.".into()
+            }
+        ),
+        r#"tts:"Two works."+flush"#
+    );
+}
+
+/// The caller goes on after the pause: new words drop the early reply; a different final drops
+/// it too (here it was already dropped) and the turn starts a fresh reply.
+#[test]
+fn an_early_reply_is_dropped_when_the_words_change() {
+    let mut s = Script::with(early_cfg());
+    s.ev(0, Event::VoiceStart);
+    s.ev(300, interim("i need an oil change tomorrow"));
+    assert_eq!(
+        s.ev(420, Event::VoicePause),
+        r#"finalize early-reply:1:"i need an oil change tomorrow""#
+    );
+    assert_eq!(
+        s.ev(600, interim("i need an oil change tomorrow and new wipers")),
+        "drop-early:1:words changed"
+    );
+    assert_eq!(
+        s.utterance(900, "I need an oil change tomorrow and new wipers"),
+        r#"caller:"I need an oil change tomorrow and new wipers""#
+    );
+    // Flux: an eager end, then the caller resumes; then the final differs from the eager words.
+    let mut s = Script::with(FloorConfig {
+        recogniser_ends_turns: true,
+        ..early_cfg()
+    });
+    s.ev(0, Event::VoiceStart);
+    s.ev(300, interim("tomorrow"));
+    // The recogniser decides the end of the turn: no `Finalize` of our own.
+    assert_eq!(s.ev(420, Event::VoicePause), "");
+    assert_eq!(
+        s.ev(
+            500,
+            Event::EagerEnd {
+                text: "tomorrow".into()
+            }
+        ),
+        r#"early-reply:1:"tomorrow""#
+    );
+    assert_eq!(s.ev(700, Event::TurnResumed), "drop-early:1:caller went on");
+    assert_eq!(
+        s.ev(
+            900,
+            Event::EagerEnd {
+                text: "tomorrow at ten".into()
+            }
+        ),
+        r#"early-reply:2:"tomorrow at ten""#
+    );
+    assert_eq!(
+        s.utterance(1000, "tomorrow at ten thirty"),
+        r#"drop-early:2:final words differ caller:"tomorrow at ten thirty""#
+    );
+}
+
+/// No early reply while the agent holds the floor, while another reply is written, or for
+/// unfinished words that are held; a line the agent must say drops one.
+#[test]
+fn early_replies_only_when_the_floor_is_free() {
+    let mut s = Script::with(early_cfg());
+    s.reply_playing("Our hours are eight to five.", 800);
+    assert_eq!(
+        s.ev(
+            100,
+            Event::EagerEnd {
+                text: "okay".into()
+            }
+        ),
+        ""
+    );
+    let mut s = Script::with(early_cfg());
+    s.utterance(0, "I need an oil change and");
+    assert_eq!(
+        s.ev(
+            100,
+            Event::EagerEnd {
+                text: "I need an oil change and a".into()
+            }
+        ),
+        "",
+        "held words wait for the rest"
+    );
+    let mut s = Script::with(early_cfg());
+    s.ev(0, Event::EagerEnd { text: "yes".into() });
+    assert_eq!(
+        s.ev(
+            10,
+            Event::Say {
+                text: "Are you still there?".into(),
+                then: Then::Listen
+            }
+        ),
+        r#"drop-early:1:the agent speaks spoken:2:"Are you still there?" tts:"Are you still there?"+flush"#
+    );
+}
+
+#[test]
+fn speech_keys_ignore_case_and_punctuation_only() {
+    assert_eq!(speech_key("  Tomorrow, at 2 P.M.! "), "tomorrow at 2 pm");
+    assert_eq!(speech_key("I'm here."), "i'm here");
+    assert_ne!(speech_key("at two"), speech_key("at ten"));
+    assert_eq!(speech_key("..."), "");
 }

@@ -2,6 +2,7 @@
 
 mod calls;
 mod corpus;
+mod early;
 mod eot;
 mod harness;
 mod outbox_crash;
