@@ -294,6 +294,8 @@ fn real_providers(config: &Config) -> anyhow::Result<Providers> {
     let mut stt_config =
         deepgram::DeepgramSttConfig::new(deepgram::ApiKey::new(deepgram_key.expose()));
     stt_config.url = config.deepgram_stt_url.clone();
+    stt_config.model.clone_from(&config.deepgram_stt_model);
+    stt_config.flux = config.deepgram_flux.clone();
     let stt: Arc<dyn SpeechToText> = Arc::new(deepgram::DeepgramStt::new(stt_config));
 
     let openai_key = config.openai_api_key.as_ref().context("OPENAI_API_KEY")?;

@@ -76,8 +76,13 @@ pub(crate) struct Config {
     pub(crate) twilio_api_base_url: Url,
     /// `DEEPGRAM_API_KEY`.
     pub(crate) deepgram_api_key: Option<Secret>,
-    /// `DEEPGRAM_STT_URL`: live transcription WebSocket.
+    /// `DEEPGRAM_STT_URL`: live transcription WebSocket (`/v2/listen` for a Flux model).
     pub(crate) deepgram_stt_url: Url,
+    /// `DEEPGRAM_STT_MODEL`: `nova-3`, or a Flux model (`flux-general-en`), which decides turn
+    /// ends itself and reports eager ends of turn.
+    pub(crate) deepgram_stt_model: String,
+    /// `DEEPGRAM_FLUX_*`: Flux's end-of-turn thresholds.
+    pub(crate) deepgram_flux: deepgram::FluxTurnSettings,
     /// `DEEPGRAM_TTS_URL`: Aura streaming TTS WebSocket.
     pub(crate) deepgram_tts_url: Url,
     /// `OPENAI_API_KEY`.
@@ -188,10 +193,27 @@ impl Config {
             })
         };
         let twilio_api_base_url = url("TWILIO_API_BASE_URL", "https://api.twilio.com/2010-04-01");
-        let deepgram_stt_url = url("DEEPGRAM_STT_URL", "wss://api.deepgram.com/v1/listen");
+        let deepgram_stt_model = get("DEEPGRAM_STT_MODEL").unwrap_or_else(|| "nova-3".to_owned());
+        let is_flux = deepgram_stt_model.starts_with("flux");
+        let deepgram_stt_url = url(
+            "DEEPGRAM_STT_URL",
+            if is_flux {
+                deepgram::DEFAULT_FLUX_URL
+            } else {
+                deepgram::DEFAULT_STT_URL
+            },
+        );
         let deepgram_tts_url = url("DEEPGRAM_TTS_URL", "wss://api.deepgram.com/v1/speak");
         let openai_base_url = url("OPENAI_BASE_URL", "https://api.openai.com/v1");
         let elevenlabs_base_url = url("ELEVENLABS_BASE_URL", "wss://api.elevenlabs.io");
+        let deepgram_flux = if is_flux {
+            deepgram::FluxTurnSettings::from_lookup(get).unwrap_or_else(|err| {
+                problems.push(err.to_string());
+                deepgram::FluxTurnSettings::default()
+            })
+        } else {
+            deepgram::FluxTurnSettings::default()
+        };
 
         let bind_addr = match get("BIND_ADDR")
             .unwrap_or_else(|| "0.0.0.0:8080".to_owned())
@@ -349,6 +371,8 @@ impl Config {
             twilio_api_base_url,
             deepgram_api_key: secret("DEEPGRAM_API_KEY"),
             deepgram_stt_url,
+            deepgram_stt_model,
+            deepgram_flux,
             deepgram_tts_url,
             openai_api_key: secret("OPENAI_API_KEY"),
             openai_base_url,

@@ -37,6 +37,33 @@ fn empty_environment_gives_embedded_defaults() {
 }
 
 #[test]
+fn a_flux_model_selects_flux_and_its_endpoint_and_bad_thresholds_are_reported() {
+    let config = load(&[("DEEPGRAM_STT_MODEL", "flux-general-en")]).unwrap();
+    assert_eq!(
+        config.deepgram_stt_url.as_str(),
+        "wss://api.deepgram.com/v2/listen"
+    );
+    assert_eq!(config.deepgram_flux, deepgram::FluxTurnSettings::default());
+    let config = load(&[
+        ("DEEPGRAM_STT_MODEL", "flux-general-en"),
+        ("DEEPGRAM_FLUX_EAGER_EOT_THRESHOLD", "off"),
+    ])
+    .unwrap();
+    assert_eq!(config.deepgram_flux.eager_eot_threshold, None);
+    let err = load(&[
+        ("DEEPGRAM_STT_MODEL", "flux-general-en"),
+        ("DEEPGRAM_FLUX_EOT_THRESHOLD", "2"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.problems
+            .iter()
+            .any(|p| p.contains("DEEPGRAM_FLUX_EOT_THRESHOLD")),
+        "{err}"
+    );
+}
+
+#[test]
 fn every_problem_is_reported_together() {
     let err = load(&[
         ("BIND_ADDR", "nope"),
