@@ -161,7 +161,11 @@ fn trim_silence(audio: Vec<u8>) -> Vec<u8> {
 
 /// A WAV file as 8 kHz μ-law padded to whole 20 ms frames.
 fn to_mulaw(wav: &Path) -> anyhow::Result<Vec<u8>> {
-    let bytes = std::fs::read(wav)?;
+    wav_to_mulaw_frames(std::fs::read(wav)?)
+}
+
+/// WAV bytes (any rate) as 8 kHz μ-law in whole 20 ms frames, the last padded with silence.
+pub(crate) fn wav_to_mulaw_frames(bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
     let wav = audio_codec::read_wav(std::io::Cursor::new(bytes))
         .map_err(|err| anyhow::anyhow!("reading the WAV: {err}"))?;
     let samples = audio_codec::resample_i16(&wav.samples, wav.sample_rate_hz, 8000)

@@ -299,15 +299,7 @@ fn speak(words: &str, rate: u32) -> anyhow::Result<Vec<u8>> {
         );
     }
     let wav_bytes = std::fs::read(wav_file.path()).context("reading espeak-ng's WAV")?;
-    let wav = audio_codec::read_wav(std::io::Cursor::new(wav_bytes))
-        .map_err(|err| anyhow::anyhow!("reading espeak-ng's WAV: {err}"))?;
-    let samples = audio_codec::resample_i16(&wav.samples, wav.sample_rate_hz, 8000)
-        .map_err(|err| anyhow::anyhow!("resampling: {err}"))?;
-    let mut mulaw = Vec::new();
-    audio_codec::encode_mulaw(&samples, &mut mulaw);
-    let frames = mulaw.len().div_ceil(FRAME_BYTES);
-    mulaw.resize(frames * FRAME_BYTES, SILENCE);
-    Ok(mulaw)
+    crate::corpus::wav_to_mulaw_frames(wav_bytes).context("espeak-ng's WAV")
 }
 
 /// A script that does not end the call is hung up after this long.
