@@ -118,19 +118,6 @@ impl SpeechToText for LabelledStt {
                 match command {
                     SttCommand::Audio(_) => {
                         frame += 1;
-                        if let Some(asked) =
-                            finalize_asked.filter(|asked| asked + finalize_frames <= frame)
-                        {
-                            finalize_asked = None;
-                            let heard = parts.iter().rposition(|p| p.start_frame <= asked);
-                            match heard {
-                                Some(idx) if !done[idx] => {
-                                    out.push(result(open_text(&done, idx), true, false, true));
-                                    done[..=idx].fill(true);
-                                }
-                                _ => out.push(result(String::new(), true, false, true)),
-                            }
-                        }
                         for (idx, part) in parts.iter().enumerate() {
                             if done[idx] {
                                 continue;
@@ -166,20 +153,21 @@ impl SpeechToText for LabelledStt {
                         }
                     }
                     SttCommand::Finalize => {
-                        let asked = *finalize_asked.get_or_insert(frame);
-                        if finalize_frames == 0 {
-                            finalize_asked = None;
-                            let heard = parts.iter().rposition(|p| p.start_frame <= asked);
-                            match heard {
-                                Some(idx) if !done[idx] => {
-                                    out.push(result(open_text(&done, idx), true, false, true));
-                                    done[..=idx].fill(true);
-                                }
-                                _ => out.push(result(String::new(), true, false, true)),
-                            }
-                        }
+                        finalize_asked.get_or_insert(frame);
                     }
                     SttCommand::Close => break,
+                }
+                // `Finalize` is answered with the words heard when it was asked.
+                if let Some(asked) = finalize_asked.filter(|asked| asked + finalize_frames <= frame)
+                {
+                    finalize_asked = None;
+                    match parts.iter().rposition(|p| p.start_frame <= asked) {
+                        Some(idx) if !done[idx] => {
+                            out.push(result(open_text(&done, idx), true, false, true));
+                            done[..=idx].fill(true);
+                        }
+                        _ => out.push(result(String::new(), true, false, true)),
+                    }
                 }
                 for event in out {
                     if events_tx.send(event).await.is_err() {
