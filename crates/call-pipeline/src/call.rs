@@ -278,6 +278,7 @@ async fn run_admitted(
             start.stream_sid.as_str(),
             &started_at.to_rfc3339(),
             json!(params),
+            config.early_replies,
         );
     }
     info!(caller = %caller_phone.as_deref().map(mask_phone).unwrap_or_else(|| "unknown".to_owned()), direction, "call started");

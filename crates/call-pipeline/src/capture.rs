@@ -78,11 +78,19 @@ impl Capture {
         let _ = lines.send(value.to_string());
     }
 
-    /// The call's identity and parameters (the stream token is left out).
-    pub(crate) fn meta(&self, call_sid: &str, stream_sid: &str, started_at: &str, params: Value) {
+    /// The call's identity and parameters (the stream token is left out), and the settings a
+    /// replay must share to ask the LLM the same questions in the same order (`early_replies`).
+    pub(crate) fn meta(
+        &self,
+        call_sid: &str,
+        stream_sid: &str,
+        started_at: &str,
+        params: Value,
+        early_replies: bool,
+    ) {
         self.push(
             "meta",
-            json!({"version": CAPTURE_FORMAT_VERSION, "call_sid": call_sid, "stream_sid": stream_sid, "started_at": started_at, "parameters": params}),
+            json!({"version": CAPTURE_FORMAT_VERSION, "call_sid": call_sid, "stream_sid": stream_sid, "started_at": started_at, "parameters": params, "early_replies": early_replies}),
         );
     }
 

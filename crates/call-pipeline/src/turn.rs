@@ -137,20 +137,19 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
     let mut first_token_seen = false;
     for round in 0..config.max_tool_rounds.max(1) {
         let outcome = tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => {
+                // A dropped early reply's request is recorded too, so a replay asks its LLM the
+                // same questions in the same order.
+                if outbox.gate.is_some() && let Some(capture) = &capture {
+                    capture.llm_round(turn, "", &[], Usage::default(), Some("early reply dropped"));
+                }
+                return;
+            }
             outcome = tokio::time::timeout(
                 config.llm_round_timeout,
                 stream_round(turn, &request, llm.as_ref(), &mut outbox, &mut first_token_seen),
             ) => outcome,
         };
-        // An early reply that spoke nothing yet (tool calls only, or an error) waits here.
-        let confirmed = tokio::select! {
-            _ = cancel.cancelled() => return,
-            confirmed = outbox.confirmed() => confirmed,
-        };
-        if !confirmed {
-            return;
-        }
         let round_result = match outcome {
             Ok(result) => result,
             Err(_) => Err(ProviderError::Timeout(format!(
@@ -167,6 +166,15 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
                     capture.llm_round(turn, "", &[], Usage::default(), Some(&err.to_string()))
                 }
             }
+        }
+        // An early reply that spoke nothing yet (tool calls only, or an error) waits here; its
+        // round is in the capture either way.
+        let confirmed = tokio::select! {
+            _ = cancel.cancelled() => return,
+            confirmed = outbox.confirmed() => confirmed,
+        };
+        if !confirmed {
+            return;
         }
         let (spoken_this_round, tool_calls, round_usage) = match round_result {
             Ok(result) => result,

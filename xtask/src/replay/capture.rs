@@ -113,6 +113,9 @@ pub(crate) struct ReplayScript {
     pub(crate) tts_ms_per_char: u64,
     /// The recorded call was transferred, so transfers are possible in the replay.
     pub(crate) transferred: bool,
+    /// The call started LLM replies early (`meta.early_replies`; absent in captures made before
+    /// early replies existed, which replay without them).
+    pub(crate) early_replies: bool,
 }
 
 impl ReplayScript {
@@ -124,6 +127,11 @@ impl ReplayScript {
         let started_at = DateTime::parse_from_rfc3339(meta.str("started_at"))
             .context("meta.started_at is not RFC 3339")?
             .with_timezone(&Utc);
+        let early_replies = meta
+            .value
+            .get("early_replies")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let mut model = PlaybackModel::default();
         let mut frames = Vec::new();
         let mut stt = Vec::new();
@@ -197,6 +205,7 @@ impl ReplayScript {
             tools,
             tts_ms_per_char,
             transferred,
+            early_replies,
         })
     }
 }

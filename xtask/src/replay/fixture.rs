@@ -78,6 +78,11 @@ struct Script {
     tts_ms_per_char: u64,
     #[serde(default)]
     can_transfer: bool,
+    /// Start LLM replies early (`PipelineConfig::early_replies`). Off unless a script asks: the
+    /// script's `llm` answers go to requests in order, and an early reply that is dropped takes
+    /// one of them.
+    #[serde(default)]
+    early_replies: bool,
     caller: Vec<CallerLine>,
     #[serde(default)]
     llm: Vec<LlmLine>,
@@ -214,6 +219,7 @@ async fn make_fixture(script_path: &Path) -> anyhow::Result<PathBuf> {
         now: script.now,
         can_transfer: script.can_transfer,
         fast: false,
+        early_replies: script.early_replies,
     };
     let run = run_call_with(setup, |twilio, transfers| {
         let script = script.clone();

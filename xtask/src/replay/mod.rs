@@ -216,6 +216,7 @@ pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Resul
         now: script.started_at,
         can_transfer: script.transferred,
         fast: options.fast,
+        early_replies: script.early_replies,
     };
     let crm = setup.crm.clone();
     let frames = script.frames.clone();
@@ -266,6 +267,8 @@ pub(crate) struct CallSetup {
     pub(crate) now: DateTime<Utc>,
     pub(crate) can_transfer: bool,
     pub(crate) fast: bool,
+    /// `PipelineConfig::early_replies` for the call.
+    pub(crate) early_replies: bool,
 }
 
 /// A finished call.
@@ -312,7 +315,11 @@ where
         now: Arc::new(move || now),
         capture_dir: Some(capture_dir.path().to_path_buf()),
     };
-    let mut gateway = Gateway::start(deps, PipelineConfig::default()).await?;
+    let config = PipelineConfig {
+        early_replies: setup.early_replies,
+        ..PipelineConfig::default()
+    };
+    let mut gateway = Gateway::start(deps, config).await?;
     let twilio = TwilioSide::connect(&gateway.stream_url()).await?;
     let call = async {
         let tracks = caller(twilio, transfers_rx).await;
