@@ -64,50 +64,50 @@ struct Detectors {
 
 static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
     cancel: Detector::new(
-        r"\b(cancel\w*|call off|call it off|dont need the appointment|dont need that appointment|dont need it anymore|(take|get) me off (the|your) (books|schedule|list)|scratch (the|my|that|it)|forget (about )?(the|my|it|tomorrow|today|that) ?(appointment|booking)?|never ?mind (about )?(the|my) \w+|delete (my|the) (booking|appointment)|bail on|(wont|will not|dont|do not) (need|be needing) (the|my|that) \w+|(dont|do not) need to (come|bring it) in|no need for the \w+|give (the|my) (spot|slot) to someone|(dont|do not) need another (day|time)|not coming in|(call|book) (back )?another time)\b",
+        r"\b(cancel\w*|call off|call it off|dont need the appointment|dont need that appointment|dont need it anymore|(take|get|remove) (me|it|that|the \w+|my \w+) (off|from) (the|your|my) (books|schedule|list|calendar)|drop (my|the|that) (appointment|booking)|scratch (the|my|that|it)|forget (about )?(the|my|it|tomorrow|today|that) ?(appointment|booking)?|never ?mind (about )?(the|my) \w+|delete (my|the) (booking|appointment)|bail on|(wont|will not|dont|do not) (need|be needing) (the|my|that) \w+|(dont|do not) need to (come|bring it) in|no need for the \w+|give (the|my) (spot|slot) to someone|(dont|do not) need another (day|time)|not coming in|(call|book) (back )?another time)\b",
         Some(
             r"\b(dont|do not|not|never|no need to) (want to |need to |wanna |going to |gonna )?cancel\w*\b",
         ),
     ),
     reschedule: Detector::new(
-        r"\b(re ?schedul\w*|re ?book\w*|move (me|my|the|it|our|that)( appointment| booking)?|push(ing)? (it|my \w+|the \w+|things|that) (back|to|out)|change (my|the) (appointment|booking|time|day|date)|different (day|time|date)|another (day|time|date)|a new (day|time|date)|cant make it|cannot make it|can not make it|wont be able to make it|not going to make it|not gonna make it|cant (come|do) (in )?(on|at|tomorrow|today|the)|bump (it|my \w+|the \w+)|shift (my|the|it)|slide (my|the|it)|swap (it )?to|later (time|slot)|(earlier|sooner) (time|slot|day)|do it sooner|later than my|(than|from) my current)\b",
-        None,
+        r"\b(re ?schedul\w*|re ?book\w*|move (me|my|the|it|our|that)( appointment| booking)?|push(ing)? (it|my \w+|the \w+( \w+)?|things|that) (back|to|out)|(be|get|gets|got|been|has to be|needs to be) moved|moved my appointment|move (tomorrows|todays|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|this|that) \w+|(do|make it|make that|come in|switch \w+|move \w+|try)\b[\w ]{0,40}\binstead|(i|we) (booked|scheduled|made) [\w ]{0,80}\b(make it|what do you have|what else|could we|can we)|supposed to (come|be) in [\w ]{0,40}\b(could we|can we|can you)|change (my|the) (appointment|booking|time|day|date)|different (day|time|date)|another (day|time|date)|a new (day|time|date)|cant make it|cannot make it|can not make it|wont be able to make it|not going to make it|not gonna make it|cant (come|do) (in )?(on|at|tomorrow|today|the)|bump (it|my \w+|the \w+)|(shift|slide|switch) (my|the|it|that)|swap (it )?to|later (time|slot)|(earlier|sooner) (time|slot|day)|do it sooner|later than my|(than|from) my current)\b",
+        Some(r"\bdid (that|it|my appointment) (get |got )?moved\b"),
     ),
     ranked: [
         (
             Intent::CheckHours,
             Detector::new(
-                r"\b(opening hours|business hours|hours|are you (guys )?open|you (guys )?open|open (on|today|tomorrow|this|saturday|sunday|until|till|late|right now|now|during)|what time do you (guys )?(open|close)|when do you (guys )?(open|close)|what time (does|do) (the shop|it|you) (open|close)|closing time|how late|close (today|tonight|on|early)|what time are you|(what )?days are you (closed|open)|are you closed|anybody there (on|at)|still open|latest i (can|could)|what time can i drop)\b",
+                r"\b(opening hours|business hours|hours|are you (guys )?open|you (guys )?open|open (on|today|tomorrow|this|saturday|sunday|until|till|late|right now|now|during)|what time do you (guys )?(open|close)|when do you (guys )?(open|close)|what time (does|do) (the shop|it|you) (open|close)|closing time|how late|before you (close|open)|(yall|you all) open|you (close|open) at|close (today|tonight|on|early)|what time are you|(what )?days are you (closed|open)|are you closed|anybody there (on|at)|still open|latest i (can|could)|what time can i drop)\b",
                 Some(
-                    r"\b(how many hours|in (a few|a couple|2|3) hours|(take|takes|taking|be) (a few |a couple of |2 |3 )?hours|after hours)\b",
+                    r"\b(what do you (have|got) open|how many hours|in (a few|a couple|2|3) hours|(take|takes|taking|be) (a few |a couple of |2 |3 )?hours|after hours)\b",
                 ),
             ),
         ),
         (
             Intent::CheckStatus,
             Detector::new(
-                r"\b(is (my|the) (car|truck|vehicle|van|suv|jeep) ready|(car|truck|vehicle) (is )?(ready|done|finished)|is it (ready|done|finished)|ready (yet|for pick ?up)|status|hows (my|the) \w+( \w+)? coming|how is (my|the) \w+ coming|coming along|hows my (car|truck)|how is my (car|truck)|how (is|are) (the|my) repairs?|still working on|when (can i|i can|could i|i could) (pick|come get|come pick|get) (it|her|him|my car|my truck|up)|pick (it|her|him|my car|my truck) up|pick up my (car|truck)|come (grab|get) it|done with my (car|truck)|finished with my (car|truck)|any (update|word|news)|(is|are) (the|my) [\w ]{1,30} (done|finished|ready|on yet|fixed)|(done|finished|ready) (on|with) the|(is|was) (it|the \w+) (done|fixed|finished|ready)|whats going on with (my|it|the)|what is going on with (my|it|the)|whats happening with|verdict|find out what|did (you|you guys) (get a chance|find|figure)|did the \w+ pass|where is my (car|truck|van)|when will (my|the|it) \w* ?be (done|ready|finished)|whens my appointment|when is my (next )?appointment|what (day|time) (did i|am i|do you have me|did you have me)|am i (on the schedule|booked|down)|do i have (an appointment|something)|when im booked|whats taking so long|is it (ready|done) yet)\b",
+                r"\b(is (my|the) (car|truck|vehicle|van|suv|jeep) ready|(car|truck|vehicle) (is )?(ready|done|finished)|is it (ready|done|finished)|ready (yet|for pick ?up)|status|hows (my|the) \w+( \w+)? coming|how is (my|the) \w+ coming|coming along|hows my (car|truck)|how is my (car|truck)|how (is|are) (the|my) repairs?|still working on|when (can i|i can|could i|i could) (pick|come get|come pick|get) (it|her|him|my car|my truck|up)|pick (it|her|him|my car|my truck) up|pick up my (car|truck)|come (grab|get) it|done with my (car|truck)|finished with my (car|truck)|any (update|word|news)|(is|are) (the|my) [\w ]{1,30} (done|finished|ready|on yet|fixed|all set)|(done|finished|ready) (on|with) the|(is|was) (it|the \w+) (done|fixed|finished|ready)|going on with (my|it|the)|did (you|you guys|yall|anyone|somebody) (get to|look at|start on|get a chance)|how much longer|(ready|fixed|done|finished)\b[\w ]{0,30}\bis it$|is it not (done|ready|finished)|(come|stop) by [\w ]{0,20}(get|grab|pick up) (my|the) (car|truck|van)|taking (forever|(way |so |too )+long)|still not (done|ready|fixed|finished)|whats the latest (on|with)|what (day|time) is my|whats happening with|verdict|find out what|did (you|you guys) (get a chance|find|figure)|did the \w+ pass|where is my (car|truck|van)|when will (my|the|it) \w* ?be (done|ready|finished)|whens my appointment|when is my (next )?appointment|what (day|time) (did i|am i|do you have me|did you have me)|am i (on the schedule|booked|down)|do i (still )?have (an appointment|something|anything)|when im booked|whats taking so long|is it (ready|done) yet)\b",
                 None,
             ),
         ),
         (
             Intent::PricingInquiry,
             Detector::new(
-                r"\b(how much|price|prices|pricing|priced|cost|costs|quote|estimate|charge for|charging|what do you charge|rates?|ballpark|expensive|cheap|cheapest|affordable|what does it run|(does|do|would) \w+( \w+)? run|set me back|whats (a|an|the) [\w ]{1,20} run|run these days|specials?|deals?|coupons?|discounts?|fee|bucks|dollars|seems high|steep|go for these days|what do [\w ]{1,20} go for|what would it be|match [\w ]{1,20} prices)\b",
+                r"\b(how much|price|prices|pricing|priced|cost|costs|quote|estimate|charge for|charging|what (do|would|will) (you|yall|you guys) charge|(\d+ (dollars|bucks)|hundred( dollars| bucks)?) for|what do (you|yall|you guys) (get|want|ask) for|what (are we|am i) looking at|(thats|that is) (a lot|too much|pricey|kind of pricey|steep)|do any better|hows much|rates?|ballpark|expensive|cheap|cheapest|affordable|what does it run|(does|do|would) \w+( \w+)? run|set me back|whats (a|an|the) [\w ]{1,20} run|run these days|specials?|deals?|coupons?|discounts?|fee|bucks|dollars|seems high|steep|go for these days|what do [\w ]{1,20} go for|what would it be|match [\w ]{1,20} prices)\b",
                 None,
             ),
         ),
         (
             Intent::ScheduleAppointment,
             Detector::new(
-                r"\b(schedule|book|booking|make an appointment|an appointment|set up|come in|bring (it|her|him|my \w+|the \w+) in|drop (it|her|him|my \w+|the \w+) off|get (it|her|him|my \w+|the \w+) in|availability|available|openings?|time slots?|fit me in|squeeze me in|get me in)\b",
+                r"\b(schedule|book|booking|make an appointment|an appointment|set up|come in|bring (it|her|him|my \w+|the \w+) in|drop (it|her|him|my \w+|the \w+) off|get (it|her|him|my \w+|the \w+) in|availability|available|openings?|what do you (have|got) (open|available)|time slots?|fit me in|squeeze me in|get me in)\b",
                 Some(r"\b(opening hours|already (have|booked|scheduled))\b"),
             ),
         ),
         (
             Intent::GeneralInquiry,
             Detector::new(
-                r"\b(do you (guys )?(do|work on|service|fix|handle|take|accept|offer|sell|use)|can you (guys )?work on|where are you|address|located|location|directions|best way to get|loaner|shuttle|warranty|wait (for it|while)|waiting room|how long (does|will|would|is)|question|credit cards?|financing|payment plan|tow|towing|drop box|key drop|oem|your number|reviews?|parking|walk ins?|pay (with|by)|website|triple a|aaa|approved|(drops?|dropping) (the|my) (car|truck|van) off for me|how long (do|does) [\w ]{1,25} last|do i need to bring)\b",
+                r"\b(do you (guys )?(do|work on|service|fix|handle|take|accept|offer|sell|use)|can you (guys )?work on|where are you|address|located|location|directions|best way to get|loaner|shuttle|warranty|wait (for it|while)|waiting room|how long (does|will|would|is)|question|credit cards?|financing|payment plan|tow|towing|drop box|key drop|oem|your number|reviews?|parking|walk ins?|pay (with|by)|website|triple a|aaa|approved|(drops?|dropping) (the|my) (car|truck|van) off for me|how long (do|does) [\w ]{1,25} last|do i need to bring|drive me (home|back)|give me a ride|a ride (home|back)|keys? in (a|the) (box|slot)|drop the keys|where (do|should|can) i park|is it (legal|safe|ok|okay) to drive|wait (there|here)|are you the (shop|place|one)|next to the)\b",
                 None,
             ),
         ),
@@ -115,19 +115,19 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
     legal: Detector::new(
         r"\b(lawyers?|attorneys?|sue|suing|sued|lawsuit|legal action|take (you|this|it) to court|see you in court|small claims|better business bureau|bbb|report (you|this|your shop) to|consumer protection|attorney general)\b",
         Some(
-            r"\b(my (wife|sister|mom|mother|daughter|friend|aunt|neighbor)|name is|names|this is|its|im|and|with) sue\b|\bpower of attorney\b|\b(should|could|gonna|going to|wanna) sue the (pothole|potholes|city|town|state|weather|road|roads|weatherman)\b|\bthe (lawyer|attorney) (down the street|next door|i know) (said|says|told)\b|\bmy (lawyer|attorney) recommended\b|\breviews? on [\w ]{0,30}(better business bureau|bbb)\b",
+            r"\b(my (wife|sister|mom|mother|daughter|friend|aunt|neighbor)|name is|names|this is|its|im|and|with) sue\b|\bpower of attorney\b|\b(should|could|gonna|going to|wanna) sue the (pothole|potholes|city|town|state|weather|road|roads|weatherman)\b|\bthe (lawyer|attorney) (down the street|next door|i know) (said|says|told)\b|\bmy (lawyer|attorney) recommended\b|\b(buddy|friend|brother|dad|father|uncle|cousin|son|sister|mom|mother|neighbor) (whos|who is|thats) an? (lawyer|attorney|paralegal)\b|\breviews? on [\w ]{0,30}(better business bureau|bbb)\b",
         ),
     ),
     manager: Detector::new(
-        r"\b(manager|supervisor|owner|operator|service advisor|service writer|(talk|speak) (to|with) (a |an |your )?(advisor|adviser)|front desk|someone in charge|person in charge|(real|live|actual) (person|human|people|agent|body)|human being|(talk|speak) (to|with) (a |an |some )?(human|person|someone|somebody|agent|representative|rep)|a human|not a (robot|machine|bot|computer)|transfer me|put me through)\b",
+        r"\b(manager|supervisor|owner|operator|service advisor|service writer|(talk|speak) (to|with) (a |an |your )?(advisor|adviser)|front desk|someone in charge|person in charge|(real|live|actual) (person|human|people|agent|body)|human being|(talk|speak) (to|with) (a |an |some )?(human|person|someone|somebody|agent|representative|rep)|a human|not a (robot|machine|bot|computer)|transfer me|put me through|representative|whoever is in charge)\b",
         Some(
-            r"\b(no need for|dont need|do not need|dont want|not asking for|without|no) (a |an |the |to (talk|speak) (to|with) (a |an |the )?)?(manager|supervisor|human|person|owner)\b|\bhuman resources\b|\bowners? manual\b|\b(previous|last|original|first|new|registered|former) owners?\b|\bowner of (the|this|my|that) (car|vehicle|truck|van)\b|\bim the owner\b|\b(my|our) (manager|supervisor|boss)\b|\b(at|with|to) the front desk (yesterday|this morning|earlier)\b|\bleft (it|them|the keys|my keys) (at|with) the front desk\b|\b(the|your|a) (manager|supervisor|owner|front desk( \w+)?) (said|says|told|mentioned)\b",
+            r"\b(no need for|no need to (get|call|bring|bother)|dont need|do not need|dont want|not asking for|without|no) (a |an |the |to (talk|speak) (to|with) (a |an |the )?)?(manager|supervisor|human|person|owner)\b|\bhuman resources\b|\bowners? manual\b|\b(previous|last|original|first|new|registered|former) owners?\b|\bowner of (the|this|my|that) (car|vehicle|truck|van)\b|\bim the owner\b|\b(my|our) (manager|supervisor|boss)\b|\b(at|with|to) the front desk (yesterday|this morning|earlier)\b|\bleft (it|them|the keys|my keys) (at|with) the front desk\b|\b(the|your|a) (manager|supervisor|owner|front desk( \w+)?) (said|says|told|mentioned)\b",
         ),
     ),
     anger: Detector::new(
         r"\b(damn\w*|dammit|goddamn\w*|hell|crap|crappy|shit\w*|bullshit|fuck\w*|wtf|pissed|screw (you|this|that|it)|screwed (me|up)|stupid|idiots?|useless|incompetent|morons?|dumb|ridiculous|pathetic|unacceptable|(terrible|horrible|awful|worst|lousy|bad) (service|customer service|experience|shop|job)|frustrat\w*|furious|(im|i am|were|we are|getting|really|so|very) (so |very |really |getting )?(angry|mad|upset)|fed up|sick of|sick and tired|waste of (my )?time|wasting my time|you people|not listening|arent listening|not helping|arent helping|are you kidding|kidding me|unbelievable|crooks?|ripping me off|rip ?off)\b",
         Some(
-            r"\b(stupid|dumb|silly) question\b|\bnot (upset|angry|mad|frustrated|frustrating)\b|\bhell of a\b|\bwhat the heck\b|\b(not|no) (a )?big deal\b|\bfrustrated with (this|my|the) (car|truck|van|vehicle)\b|\bits ridiculous how (cold|hot|much it)\b",
+            r"\b(stupid|dumb|silly) question\b|\bnot (upset|angry|mad|frustrated|frustrating)\b|\bhell of a\b|\bwhat the heck\b|\b(not|no) (a )?big deal\b|\bfrustrated with (this|my|the) (car|truck|van|vehicle)\b|\b(its|it is|thats) ridiculous (out there|how)\b",
         ),
     ),
     yes: Detector::new(

@@ -21,13 +21,23 @@ const MAX_TURNS_WITHOUT_PROGRESS: u32 = 3;
 /// Words after which a second day named is the one wanted ("move it from friday to monday").
 static SWITCH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\b(to|instead of|could we do|can we do|how about|what about|anymore|rather than|swap to|switch to)\b",
+        r"\b(to|instead of|could we do|can we do|how about|what about|anymore|rather than|swap to|switch to|make it|fit me in|what do you have)\b",
     )
 });
 
 /// A day named after "since" is in the past, not a day asked for.
-static SINCE: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| crate::text::ascii_regex(r"\bsince (last )?\w+"));
+static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\bsince (last )?\w+|\b(dropped|brought|left)( off| in)?( it| her| him| the \w+| my \w+)?( off| in)? this morning\b",
+    )
+});
+
+/// A holiday that only bounds a period: no day to resolve.
+static HOLIDAY_PERIOD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(after|between|around|over) (the )?(thanksgiving|christmas|new years)\b",
+    )
+});
 
 /// Words that add a service to the ones already asked for rather than replace them.
 static ADDING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -873,9 +883,15 @@ impl ConversationManager {
         changed
     }
 
-    /// A holiday named in the text ("thanksgiving", "new years"), on or after today.
+    /// A holiday named in the text ("thanksgiving", "new years"), on or after today; its eve
+    /// is the day before. A holiday that only marks a period ("after thanksgiving",
+    /// "thanksgiving week", "between christmas and new years") or a sale ("black friday
+    /// deals") names no day.
     fn find_holiday(&self, text: &str, today: chrono::NaiveDate) -> Option<when::DateMention> {
         let padded = format!(" {text} ");
+        if HOLIDAY_PERIOD.is_match(text) {
+            return None;
+        }
         self.shop
             .holidays
             .iter()
@@ -883,12 +899,24 @@ impl ConversationManager {
             .find_map(|holiday| {
                 let name = normalize(&holiday.name);
                 let short = name.strip_suffix(" day").unwrap_or(&name);
-                padded
-                    .contains(&format!(" {short} "))
-                    .then(|| when::DateMention {
-                        heard: short.to_owned(),
-                        date: Some(holiday.date),
-                    })
+                let at = padded.find(&format!(" {short} "))?;
+                let after = &padded[at + short.len() + 2..];
+                if after.starts_with("eve ") {
+                    return Some(when::DateMention {
+                        heard: format!("{short} eve"),
+                        date: holiday.date.pred_opt(),
+                    });
+                }
+                if ["deals", "specials", "sale", "sales", "week"]
+                    .iter()
+                    .any(|word| after.starts_with(&format!("{word} ")))
+                {
+                    return None;
+                }
+                Some(when::DateMention {
+                    heard: short.to_owned(),
+                    date: Some(holiday.date),
+                })
             })
     }
 
@@ -957,36 +985,35 @@ impl ConversationManager {
             if start < skip_to {
                 continue;
             }
-            let rest = &text[start..];
-            let Some(phrases) = self.catalog.get(word) else {
-                continue;
-            };
-            let hit = phrases.iter().find(|(phrase, _)| {
-                rest.starts_with(phrase.as_str())
-                    && matches!(rest.as_bytes().get(phrase.len()), None | Some(b' '))
-            });
-            if let Some((phrase, idx)) = hit {
-                skip_to = start + phrase.len();
-                if !found.contains(idx) {
-                    found.push(*idx);
+            if let Some((len, idx)) = self.catalog_phrase_at(word, &text[start..]) {
+                skip_to = start + len;
+                if !found.contains(&idx) {
+                    found.push(idx);
                 }
             }
         }
         found
     }
 
+    /// The longest catalog phrase that `rest` (starting with `word`) begins with, whole words
+    /// only, a plural "s" allowed ("oil changes"): its length and service index.
+    fn catalog_phrase_at(&self, word: &str, rest: &str) -> Option<(usize, usize)> {
+        self.catalog.get(word)?.iter().find_map(|(phrase, idx)| {
+            let after = rest.strip_prefix(phrase.as_str())?;
+            let len = match after.as_bytes() {
+                [] | [b' ', ..] => phrase.len(),
+                [b's'] | [b's', b' ', ..] => phrase.len() + 1,
+                _ => return None,
+            };
+            Some((len, *idx))
+        })
+    }
+
     fn find_service(&self, text: &str) -> Option<usize> {
         let mut offset = 0;
         for word in text.split(' ') {
-            let rest = &text[offset..];
-            if let Some(phrases) = self.catalog.get(word) {
-                let hit = phrases.iter().find(|(phrase, _)| {
-                    rest.starts_with(phrase.as_str())
-                        && matches!(rest.as_bytes().get(phrase.len()), None | Some(b' '))
-                });
-                if let Some((_, idx)) = hit {
-                    return Some(*idx);
-                }
+            if let Some((_, idx)) = self.catalog_phrase_at(word, &text[offset..]) {
+                return Some(idx);
             }
             offset += word.len() + 1;
         }

@@ -64,12 +64,12 @@ static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
     day_of_month_named: ascii_regex(&format!(
         r"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+of\s+({MONTHS})\b"
     )),
-    day_of_month: ascii_regex(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b"),
+    day_of_month: ascii_regex(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b(\s+time)?"),
     relative: ascii_regex(
-        r"\b(?:the\s+)?(a week from (?:today|now)|day after tomorrow|tomorrow|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
+        r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now)|day after tomorrow|tomorrow|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
     ),
     weekday: ascii_regex(&format!(
-        r"\b(?:(next|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week)?\b"
+        r"\b(a week from\s+|(?:next|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week)?\b(\s+(?:mornings|afternoons|evenings|nights))?"
     )),
 });
 
@@ -92,7 +92,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     hour_marker: ascii_regex(r"\b(\d{1,2})\s?(am|pm|oclock|o clock)\b"),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|about|by|after|before|say|like|maybe|for|make it|to|how about|do|try) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|dollars|bucks|of|cars?|tires?|people|times?|or so))?",
+        r"\b(?:at|around|about|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|dollars|bucks|of|cars?|tires?|people|times?|or so))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|first thing|before lunch|after lunch|end of the day|after work)\b",
@@ -128,7 +128,12 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
             return Some(mention(&caps, date));
         }
     }
-    if let Some(caps) = p.day_of_month.captures(text) {
+    if let Some(caps) = p
+        .day_of_month
+        .captures_iter(text)
+        .find(|caps| caps.get(2).is_none())
+    {
+        // "the third time" counts, it names no day.
         let date = caps[1]
             .parse::<u32>()
             .ok()
@@ -136,26 +141,48 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         return Some(mention(&caps, date));
     }
     if let Some(caps) = p.relative.captures(text) {
-        let offset = match &caps[1] {
-            "a week from today" | "a week from now" => 7,
-            "day after tomorrow" => 2,
-            "tomorrow" | "tmrw" => 1,
-            _ => 0,
+        let heard = &caps[1];
+        let offset = if let Some((count, _)) = heard.split_once(" week") {
+            // "a week from today", "2 weeks from now".
+            7 * count.parse::<u64>().unwrap_or(1)
+        } else {
+            match heard {
+                "day after tomorrow" => 2,
+                "tomorrow" | "tmrw" => 1,
+                _ => 0,
+            }
         };
         return Some(DateMention {
             heard: caps[1].to_owned(),
             date: today.checked_add_days(Days::new(offset)),
         });
     }
-    if let Some(caps) = p.weekday.captures(text) {
+    // "saturday mornings" is every saturday, no one day.
+    // "black friday deals" is a sale, not a day.
+    let black_friday = |caps: &Captures<'_>| {
+        caps.get(0).is_some_and(|m| {
+            text[..m.start()].ends_with("black ")
+                && ["deals", "specials", "sale", "sales"]
+                    .iter()
+                    .any(|word| text[m.end()..].starts_with(&format!(" {word}")))
+        })
+    };
+    if let Some(caps) = p
+        .weekday
+        .captures_iter(text)
+        .find(|caps| caps.get(4).is_none() && !black_friday(caps))
+    {
         let weekday = weekday_number(&caps[2])?;
         // "wednesday next week" is "next wednesday".
         let which = caps
             .get(1)
-            .map(|m| m.as_str())
+            .map(|m| m.as_str().trim_end())
             .or(caps.get(3).map(|_| "next"));
         let date = match which {
             None | Some("coming" | "this coming") => next_weekday_after(today, weekday),
+            // "a week from thursday": the thursday after the coming one.
+            Some(from) if from.starts_with("a week from") => next_weekday_after(today, weekday)
+                .and_then(|day| day.checked_add_days(Days::new(7))),
             Some("next") => {
                 let days_to_next_monday = 7 - u64::from(today.weekday().num_days_from_monday());
                 today.checked_add_days(Days::new(
@@ -218,7 +245,13 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         let minute: u32 = caps[2].parse().ok()?;
         // "2 30" is two thirty; "20 19" is a model year, not a time. Spoken hours go to 12.
         let spoken = caps[0].as_bytes().get(caps[1].len()) == Some(&b' ');
-        if hour <= 23 && !(spoken && hour > 12) {
+        // "f 1 50" is a truck: a number after a lone letter is a model.
+        let start = caps.get(0).map_or(0, |m| m.start());
+        let after_letter = text[..start]
+            .strip_suffix(' ')
+            .and_then(|before| before.rsplit(' ').next())
+            .is_some_and(|word| word.len() == 1 && word != "a" && word != "i");
+        if hour <= 23 && !(spoken && hour > 12) && !after_letter {
             return timed(
                 &caps[0],
                 clock(hour, minute, caps.get(3).map(|m| m.as_str())),

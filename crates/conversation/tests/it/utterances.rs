@@ -468,7 +468,7 @@ fn times() {
             "good morning i need to come in at 2" => intent=schedule_appointment time=14:00 (2)
             "its been about 3 weeks since my oil change" => intent=schedule_appointment service=oil change
             "tomorrow at 6" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=18:00 (6)
-            "oh wait make it 11 instead" => intent=schedule_appointment time=11:00 (11)
+            "oh wait make it 11 instead" => intent=reschedule_appointment time=11:00 (11)
             "can we do 3" => intent=schedule_appointment time=15:00 (3)
             "i need to replace 2 tires" => intent=schedule_appointment service=tire replacement
         "#]],
@@ -549,7 +549,7 @@ fn anger() {
         expect![[r#"
             "this is ridiculous" => escalation=anger
             "you people are useless" => escalation=anger
-            "what the hell is going on with my car" => escalation=anger
+            "what the hell is going on with my car" => intent=check_status escalation=anger
             "im so frustrated right now" => escalation=anger
             "this is the worst service ive ever had" => escalation=anger
             "damn it you charged me twice" => escalation=anger
@@ -613,7 +613,7 @@ fn escalation_false_alarms() {
             "im not upset at all just want to reschedule" => intent=reschedule_appointment
             "my wife sue dropped the car off" => nothing
             "this is sue" => name=Sue
-            "it makes a terrible noise when i brake" => intent=schedule_appointment service=brake service
+            "it makes a terrible noise when i brake" => intent=schedule_appointment service=diagnostic
             "no worries" => nothing
             "that was a hell of a drive" => nothing
             "i left the keys at the front desk yesterday" => nothing
@@ -636,7 +636,7 @@ fn run_ons_and_fillers() {
             "yeah so um basically i was driving home and the the check engine light came on and now its kind of shaking so i wanted to see if i could bring it in tomorrow like around two" => intent=schedule_appointment service=check engine light date=2026-11-25 (tomorrow) time=14:00 (2)
             "hi there uh this is maria garcia i have a 2015 subaru outback and i need an oil change sometime next week maybe monday at 10 in the morning" => intent=schedule_appointment service=oil change date=2026-11-30 (monday) time=10:00 (10 in the morning) name=Maria Garcia vehicle=2015 Subaru Outback
             "okay so how much would it be to get the brakes done and also are you open saturday" => intent=pricing_inquiry service=brake service date=2026-11-28 (saturday)
-            "hey i dropped my car off this morning and i was wondering when i can pick it up" => intent=check_status date=2026-11-24 (this morning) time=morning (morning)
+            "hey i dropped my car off this morning and i was wondering when i can pick it up" => intent=check_status time=morning (morning)
             "so i have an appointment on thursday but i need to cancel it" => intent=cancel_appointment date=2026-11-26 (thursday)
             "yes hi i need to move my oil change to friday at three thirty if thats possible" => intent=reschedule_appointment service=oil change date=2026-11-27 (friday) time=15:30 (3 30)
         "#]],
