@@ -89,6 +89,12 @@ pub(crate) struct BenchArgs {
     /// STT: last voiced frame -> final transcript (ms).
     #[arg(long, default_value_t = 300)]
     endpointing_ms: u64,
+    /// STT: `Finalize` -> its answer (ms); Deepgram documents no figure.
+    #[arg(long, default_value_t = 0)]
+    finalize_ms: u64,
+    /// The gateway's EARLY_REPLIES (start the LLM request on words that probably end the turn).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    early_replies: bool,
     /// STT: first voiced frame -> first interim transcript (ms).
     #[arg(long, default_value_t = 250)]
     first_interim_ms: u64,
@@ -182,6 +188,7 @@ impl BenchArgs {
                 first_interim_after: Duration::from_millis(self.first_interim_ms),
                 speech_started_after: Duration::from_millis(self.speech_started_ms),
                 interim_interval: Duration::from_millis(300),
+                finalize_delay: Duration::from_millis(self.finalize_ms),
                 silence_result_every: Duration::from_secs(1),
                 energy_threshold: 500,
                 idle_timeout: Duration::from_secs(10),
@@ -437,6 +444,7 @@ fn gateway_env(
         ("OPENAI_BASE_URL", sims.llm_base_url.clone()),
         ("OPENAI_MODEL", "bench-sim".to_owned()),
         ("TTS_PROVIDER", "deepgram".to_owned()),
+        ("EARLY_REPLIES", bench.args.early_replies.to_string()),
         ("MAX_CONCURRENT_CALLS", (n + n / 10 + 10).to_string()),
         // Every call of a sweep step may be between its upgrade and its `start` at once.
         ("MAX_PENDING_STREAMS", (n + 10).to_string()),

@@ -266,6 +266,7 @@ pub(crate) async fn build(
 fn pipeline_config(config: &Config, base: Option<PipelineConfig>) -> PipelineConfig {
     PipelineConfig {
         log_transcripts: config.log_transcripts,
+        early_replies: config.early_replies,
         caller_id_policy: config.caller_id_policy,
         max_call_duration: config.max_call_duration,
         max_turns: config.max_call_turns,

@@ -145,6 +145,9 @@ pub(crate) struct Config {
     pub(crate) outbound_to_non_customers: bool,
     /// `LOG_TRANSCRIPTS`: log what callers and the agent say, names and DTMF at `info`.
     pub(crate) log_transcripts: bool,
+    /// `EARLY_REPLIES`: start the LLM request on words that probably end the caller's turn
+    /// (default on; off saves the requests that are thrown away).
+    pub(crate) early_replies: bool,
     /// `HTTP_MAX_CONNECTIONS`: open HTTP/WebSocket connections at once; more wait to be accepted.
     pub(crate) http_max_connections: NonZeroUsize,
     /// `HTTP_HEADER_TIMEOUT_SECS`: how long a client has to send a request's headers.
@@ -326,6 +329,7 @@ impl Config {
         let allow_unsigned_twilio = flag("ALLOW_UNSIGNED_TWILIO");
         let outbound_to_non_customers = flag("OUTBOUND_TO_NON_CUSTOMERS");
         let log_transcripts = flag("LOG_TRANSCRIPTS");
+        let early_replies = get("EARLY_REPLIES").is_none() || flag("EARLY_REPLIES");
         let caller_id_policy = match get("CALLER_ID_POLICY")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -403,6 +407,7 @@ impl Config {
             outbound_calls_per_minute,
             outbound_to_non_customers,
             log_transcripts,
+            early_replies,
             http_max_connections,
             http_header_timeout,
             caller_id_policy,

@@ -35,6 +35,12 @@ pub struct VehicleInfo {
     pub model: String,
     /// Last known odometer reading in miles.
     pub mileage: Option<i32>,
+    /// The VIN on file (checked when it was stored).
+    #[serde(default)]
+    pub vin: Option<String>,
+    /// The licence plate on file.
+    #[serde(default)]
+    pub plate: Option<String>,
 }
 
 /// A booked appointment.

@@ -342,7 +342,7 @@ impl ConversationManager {
         if let Some(vin) = &slots.vin {
             let _ = writeln!(
                 res,
-                "- VIN: {vin} (checked; read it back to confirm: {})",
+                "- VIN: {vin} (checked; read it back to confirm: {}; once the caller confirms, store it with update_vehicle for a vehicle on file, or as vehicle_vin when booking a new one)",
                 crate::spelled::read_back_letters(vin)
             );
         }
@@ -354,7 +354,7 @@ impl ConversationManager {
         if let Some(plate) = &slots.plate {
             let _ = writeln!(
                 res,
-                "- licence plate: {plate} (read it back: {})",
+                "- licence plate: {plate} (read it back: {}; once confirmed, store it with update_vehicle, or as vehicle_plate when booking a new vehicle)",
                 crate::spelled::read_back_letters(plate)
             );
         }
@@ -368,7 +368,7 @@ impl ConversationManager {
         if let Some(name) = &slots.spelled_name {
             let _ = writeln!(
                 res,
-                "- name as spelled: {name} (read it back: {})",
+                "- name as spelled: {name} (read it back: {}; once confirmed, correct a customer's record with update_customer_name, or use it as the name when booking)",
                 crate::spelled::read_back_letters(name)
             );
         }

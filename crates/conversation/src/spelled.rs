@@ -325,6 +325,18 @@ pub fn plate(text: &str) -> Option<String> {
     (2..=8).contains(&chars.len()).then_some(chars)
 }
 
+/// A licence plate as a tool received it: letters and digits, spaces and dashes dropped,
+/// upper case, 2 to 8 characters; `None` when it cannot be a plate.
+pub fn check_plate(plate: &str) -> Option<String> {
+    let chars: String = plate
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    ((2..=8).contains(&chars.len()) && chars.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then_some(chars)
+}
+
 /// A name spelled letter by letter ("s as in sam m i t h"), capitalised ("Smith").
 pub fn spelled_name(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();

@@ -47,6 +47,8 @@ mod tests {
                 make: "Honda".into(),
                 model: "Civic".into(),
                 mileage: None,
+                vin: None,
+                plate: None,
             }],
             upcoming_appointments: Vec::new(),
         };

@@ -105,6 +105,17 @@ pub struct NewVehicle {
     pub mileage: Option<i32>,
     /// VIN, if known.
     pub vin: Option<String>,
+    /// Licence plate, if known.
+    pub license_plate: Option<String>,
+}
+
+/// What `update_vehicle` changes: the fields given, the rest as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VehicleUpdate {
+    /// A new VIN (already checked).
+    pub vin: Option<String>,
+    /// A new licence plate (already checked).
+    pub license_plate: Option<String>,
 }
 
 /// What `book_appointment` needs.
@@ -242,6 +253,7 @@ impl Crm {
                 model: Set(new.model.trim().to_owned()),
                 mileage: Set(new.mileage),
                 vin: Set(new.vin.clone()),
+                license_plate: Set(new.license_plate.clone()),
                 created_at: Set(Utc::now()),
                 ..Default::default()
             }
@@ -249,6 +261,62 @@ impl Crm {
             .await
             .map_err(CrmError::db(op))?;
             Ok(vehicle_info(&model))
+        })
+        .await
+    }
+
+    /// Changes the VIN or plate of vehicle `vehicle_id`, which must belong to `customer_id`
+    /// (another customer's vehicle is `VehicleNotFound`).
+    pub async fn update_vehicle(
+        &self,
+        customer_id: i64,
+        vehicle_id: i64,
+        update: &VehicleUpdate,
+    ) -> Result<VehicleInfo, CrmError> {
+        let (Some(customer_id), Some(vehicle_id)) = (db_id(customer_id), db_id(vehicle_id)) else {
+            return Err(CrmError::VehicleNotFound);
+        };
+        self.timed("update_vehicle", async {
+            let op = "update_vehicle";
+            let found = vehicle::Entity::find_by_id(vehicle_id)
+                .one(&self.db)
+                .await
+                .map_err(CrmError::db(op))?
+                .filter(|vehicle| vehicle.customer_id == customer_id)
+                .ok_or(CrmError::VehicleNotFound)?;
+            let mut model: vehicle::ActiveModel = found.into();
+            if let Some(vin) = &update.vin {
+                model.vin = Set(Some(vin.clone()));
+            }
+            if let Some(plate) = &update.license_plate {
+                model.license_plate = Set(Some(plate.clone()));
+            }
+            let model = model.update(&self.db).await.map_err(CrmError::db(op))?;
+            Ok(vehicle_info(&model))
+        })
+        .await
+    }
+
+    /// Corrects the name on customer `customer_id`'s record (a caller who spelled it).
+    pub async fn update_customer_name(
+        &self,
+        customer_id: i64,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<(), CrmError> {
+        let customer_id = db_id(customer_id).ok_or(CrmError::CustomerNotFound)?;
+        self.timed("update_customer_name", async {
+            let op = "update_customer_name";
+            let found = customer::Entity::find_by_id(customer_id)
+                .one(&self.db)
+                .await
+                .map_err(CrmError::db(op))?
+                .ok_or(CrmError::CustomerNotFound)?;
+            let mut model: customer::ActiveModel = found.into();
+            model.first_name = Set(first_name.trim().to_owned());
+            model.last_name = Set(last_name.trim().to_owned());
+            model.update(&self.db).await.map_err(CrmError::db(op))?;
+            Ok(())
         })
         .await
     }
@@ -535,6 +603,8 @@ pub(crate) fn vehicle_info(model: &vehicle::Model) -> VehicleInfo {
         make: model.make.clone(),
         model: model.model.clone(),
         mileage: model.mileage,
+        vin: model.vin.clone(),
+        plate: model.license_plate.clone(),
     }
 }
 

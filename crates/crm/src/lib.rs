@@ -30,6 +30,7 @@ use conversation::{AppointmentInfo, CustomerProfile, ShopConfig, VehicleInfo};
 
 pub use appointments::{
     Appointment, AppointmentStatus, BookedVia, BookingRequest, NewCustomer, NewVehicle,
+    VehicleUpdate,
 };
 pub use callbacks::CallbackRequest;
 pub use calls::{CallDirection, CallRecord};
@@ -59,6 +60,20 @@ pub trait CrmStore: Send + Sync + 'static {
         customer_id: i64,
         new: &NewVehicle,
     ) -> Result<VehicleInfo, CrmError>;
+    /// See `Crm::update_vehicle`.
+    async fn update_vehicle(
+        &self,
+        customer_id: i64,
+        vehicle_id: i64,
+        update: &VehicleUpdate,
+    ) -> Result<VehicleInfo, CrmError>;
+    /// See `Crm::update_customer_name`.
+    async fn update_customer_name(
+        &self,
+        customer_id: i64,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<(), CrmError>;
     /// See `Crm::available_slots`.
     async fn available_slots(
         &self,
@@ -123,6 +138,22 @@ impl CrmStore for Crm {
         new: &NewVehicle,
     ) -> Result<VehicleInfo, CrmError> {
         Crm::add_vehicle(self, customer_id, new).await
+    }
+    async fn update_vehicle(
+        &self,
+        customer_id: i64,
+        vehicle_id: i64,
+        update: &VehicleUpdate,
+    ) -> Result<VehicleInfo, CrmError> {
+        Crm::update_vehicle(self, customer_id, vehicle_id, update).await
+    }
+    async fn update_customer_name(
+        &self,
+        customer_id: i64,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<(), CrmError> {
+        Crm::update_customer_name(self, customer_id, first_name, last_name).await
     }
     async fn available_slots(
         &self,

@@ -17,7 +17,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tracing::{debug, warn};
 
-use crate::{BookedVia, BookingRequest, CrmError, CrmStore, NewCustomer, NewVehicle};
+use crate::{
+    BookedVia, BookingRequest, CrmError, CrmStore, NewCustomer, NewVehicle, VehicleUpdate,
+};
 
 /// How many free slots `check_availability` lists; the caller cannot listen to more.
 const MAX_SLOTS_LISTED: usize = 8;
@@ -103,6 +105,7 @@ pub fn tool_specs() -> Vec<ToolSpec> {
                     "vehicle_make": {"type": "string"},
                     "vehicle_model": {"type": "string"},
                     "vehicle_vin": {"type": "string", "description": "The 17-character VIN, only after reading it back to the caller; it is checked"},
+                    "vehicle_plate": {"type": "string", "description": "The licence plate, only after reading it back to the caller"},
                     "first_name": {"type": "string", "description": "Only for a caller who is not a customer yet"},
                     "last_name": {"type": "string"},
                     "notes": {"type": "string", "description": "What the caller said about the problem"}
@@ -134,6 +137,38 @@ pub fn tool_specs() -> Vec<ToolSpec> {
                     "appointment_id": {"type": "integer"}
                 },
                 "required": ["appointment_id"],
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "update_vehicle".to_owned(),
+            description: "Store the VIN or licence plate of one of the caller's vehicles (ids \
+                          from lookup_customer), after reading it back to the caller. The VIN is \
+                          checked; a misheard one is refused."
+                .to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "vehicle_id": {"type": "integer"},
+                    "vin": {"type": "string", "description": "17 characters"},
+                    "license_plate": {"type": "string", "description": "2 to 8 letters and digits"}
+                },
+                "required": ["vehicle_id"],
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "update_customer_name".to_owned(),
+            description: "Correct the caller's own name on their record, after they spelled it \
+                          and you read it back."
+                .to_owned(),
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "first_name": {"type": "string"},
+                    "last_name": {"type": "string"}
+                },
+                "required": ["first_name", "last_name"],
                 "additionalProperties": false
             }),
         },
@@ -248,6 +283,8 @@ impl ToolExecutor {
             "book_appointment" => self.book_appointment(arguments_json, ctx).await,
             "reschedule_appointment" => self.reschedule_appointment(arguments_json, ctx).await,
             "cancel_appointment" => self.cancel_appointment(arguments_json, ctx).await,
+            "update_vehicle" => self.update_vehicle(arguments_json, ctx).await,
+            "update_customer_name" => self.update_customer_name(arguments_json, ctx).await,
             "get_business_hours" => self.get_business_hours(arguments_json, ctx),
             "get_service_price" => self.get_service_price(arguments_json),
             _ => Err(ToolFailure::new(
@@ -326,6 +363,93 @@ impl ToolExecutor {
         })
     }
 
+    async fn update_vehicle(&self, arguments: &str, ctx: &ToolContext) -> ToolResult {
+        #[derive(Deserialize)]
+        struct Args {
+            vehicle_id: i64,
+            #[serde(default)]
+            vin: Option<String>,
+            #[serde(default)]
+            license_plate: Option<String>,
+        }
+        let args: Args = parse_args(arguments)?;
+        let vin = match args.vin.as_deref().filter(|v| !v.trim().is_empty()) {
+            Some(vin) => Some(conversation::spelled::check_vin(vin).map_err(|err| {
+                ToolFailure::new(
+                    "invalid_arguments",
+                    format!(
+                        "the VIN does not check out ({err:?}); ask the caller to read it again"
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        let license_plate = checked_plate(args.license_plate.as_deref())?;
+        if vin.is_none() && license_plate.is_none() {
+            return Err(ToolFailure::new(
+                "invalid_arguments",
+                "give the vin or the license_plate to store",
+            ));
+        }
+        let Some(customer_id) = self.known_customer(ctx).await? else {
+            return Err(ToolFailure::new(
+                "customer_unknown",
+                "the caller is not a customer yet: their vehicle is stored when they book",
+            ));
+        };
+        let vehicle = self
+            .crm
+            .update_vehicle(
+                customer_id,
+                args.vehicle_id,
+                &VehicleUpdate { vin, license_plate },
+            )
+            .await
+            .map_err(|err| self.failure(err))?;
+        Ok(json!({
+            "vehicle": {
+                "id": vehicle.id,
+                "description": vehicle.describe(),
+                "vin": vehicle.vin,
+                "license_plate": vehicle.plate,
+            }
+        }))
+    }
+
+    async fn update_customer_name(&self, arguments: &str, ctx: &ToolContext) -> ToolResult {
+        #[derive(Deserialize)]
+        struct Args {
+            first_name: String,
+            last_name: String,
+        }
+        let args: Args = parse_args(arguments)?;
+        let valid = |name: &str| {
+            let name = name.trim();
+            !name.is_empty()
+                && name.chars().count() <= 50
+                && name
+                    .chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.'))
+        };
+        if !valid(&args.first_name) || !valid(&args.last_name) {
+            return Err(ToolFailure::new(
+                "invalid_arguments",
+                "a name is letters, spaces, hyphens and apostrophes, up to 50 characters",
+            ));
+        }
+        let Some(customer_id) = self.known_customer(ctx).await? else {
+            return Err(ToolFailure::new(
+                "customer_unknown",
+                "the caller is not a customer yet: their name is stored when they book",
+            ));
+        };
+        self.crm
+            .update_customer_name(customer_id, &args.first_name, &args.last_name)
+            .await
+            .map_err(|err| self.failure(err))?;
+        Ok(json!({"first_name": args.first_name.trim(), "last_name": args.last_name.trim()}))
+    }
+
     async fn check_availability(&self, arguments: &str, ctx: &ToolContext) -> ToolResult {
         #[derive(Deserialize)]
         struct Args {
@@ -402,6 +526,8 @@ impl ToolExecutor {
             #[serde(default)]
             vehicle_vin: Option<String>,
             #[serde(default)]
+            vehicle_plate: Option<String>,
+            #[serde(default)]
             first_name: Option<String>,
             #[serde(default)]
             last_name: Option<String>,
@@ -421,6 +547,7 @@ impl ToolExecutor {
             })?),
             None => None,
         };
+        let license_plate = checked_plate(args.vehicle_plate.as_deref())?;
         if self.shop().service(&args.service).is_none() {
             return Err(self.unknown_service(&args.service));
         }
@@ -469,6 +596,7 @@ impl ToolExecutor {
                             model,
                             mileage: None,
                             vin,
+                            license_plate,
                         },
                     )
                     .await
@@ -783,6 +911,8 @@ impl ToolExecutor {
                 "id": vehicle.id,
                 "description": vehicle.describe(),
                 "mileage": vehicle.mileage,
+                "vin": vehicle.vin,
+                "license_plate": vehicle.plate,
             })).collect::<Vec<_>>(),
             "upcoming_appointments": profile
                 .upcoming_appointments
@@ -875,6 +1005,21 @@ fn spoken_time(local: NaiveDateTime) -> String {
         spoken_date(local.date()),
         local.format("%-I:%M %p")
     )
+}
+
+/// A licence plate from the model, checked (`None` when none was given).
+fn checked_plate(plate: Option<&str>) -> Result<Option<String>, ToolFailure> {
+    match plate.filter(|p| !p.trim().is_empty()) {
+        None => Ok(None),
+        Some(plate) => conversation::spelled::check_plate(plate)
+            .map(Some)
+            .ok_or_else(|| {
+                ToolFailure::new(
+                    "invalid_arguments",
+                    "a licence plate is 2 to 8 letters and digits; ask the caller to spell it again",
+                )
+            }),
+    }
 }
 
 #[cfg(test)]

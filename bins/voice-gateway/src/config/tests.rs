@@ -20,6 +20,9 @@ fn empty_environment_gives_embedded_defaults() {
     assert_eq!(config.log_format, LogFormat::Human);
     assert_eq!(config.max_concurrent_calls.get(), 1000);
     assert_eq!(config.shop_config, None, "the built-in starter shop");
+    assert!(config.early_replies);
+    assert!(!load(&[("EARLY_REPLIES", "false")]).unwrap().early_replies);
+    assert!(load(&[("EARLY_REPLIES", "maybe")]).is_err());
     assert_eq!(config.openai_base_url.as_str(), "https://api.openai.com/v1");
     assert_eq!(
         config.deepgram_stt_url.as_str(),

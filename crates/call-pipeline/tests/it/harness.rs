@@ -589,6 +589,8 @@ pub(crate) fn john_smith() -> CustomerProfile {
             make: "Honda".into(),
             model: "Civic".into(),
             mileage: Some(42_000),
+            vin: None,
+            plate: None,
         }],
         upcoming_appointments: vec![AppointmentInfo {
             id: 9,

@@ -28,6 +28,8 @@ fn civic() -> VehicleInfo {
         make: "Honda".to_owned(),
         model: "Civic".to_owned(),
         mileage: Some(45_200),
+        vin: None,
+        plate: None,
     }
 }
 

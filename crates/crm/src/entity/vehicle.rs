@@ -11,6 +11,7 @@ pub struct Model {
     pub model: String,
     pub mileage: Option<i32>,
     pub vin: Option<String>,
+    pub license_plate: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -5,6 +5,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261124_000001_create_tables;
 mod m20261204_000001_callback_requests;
+mod m20261205_000001_vehicle_plate;
 
 /// The list of migrations, oldest first.
 pub(crate) struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_tables::Migration),
             Box::new(m20261204_000001_callback_requests::Migration),
+            Box::new(m20261205_000001_vehicle_plate::Migration),
         ]
     }
 }

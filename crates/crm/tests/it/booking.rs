@@ -109,6 +109,7 @@ async fn booking_rules_are_enforced(db: TestDb) {
                 model: "Focus".into(),
                 mileage: None,
                 vin: None,
+                license_plate: None,
             },
         )
         .await

@@ -31,6 +31,7 @@ async fn lookup_finds_the_customer_from_any_phone_format(db: TestDb) {
                 model: "Civic".into(),
                 mileage: Some(42_000),
                 vin: None,
+                license_plate: None,
             },
         )
         .await
@@ -43,6 +44,7 @@ async fn lookup_finds_the_customer_from_any_phone_format(db: TestDb) {
             model: "Ranger".into(),
             mileage: None,
             vin: Some("1FTKR1AD0CPA00001".into()),
+            license_plate: None,
         },
     )
     .await
@@ -184,7 +186,8 @@ async fn find_or_create_is_idempotent(db: TestDb) {
                 make: "Kia".into(),
                 model: "Soul".into(),
                 mileage: None,
-                vin: None
+                vin: None,
+                license_plate: None,
             }
         )
         .await,

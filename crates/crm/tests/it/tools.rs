@@ -11,7 +11,8 @@ use crate::harness::{TestDb, both_backends, now};
 
 both_backends!(
     tools_answer_every_call_with_json,
-    tools_report_a_dead_database_as_unavailable
+    tools_report_a_dead_database_as_unavailable,
+    spelled_values_are_stored_for_the_caller_only
 );
 
 const JOHN: &str = "+14135550100";
@@ -72,6 +73,7 @@ async fn tools_answer_every_call_with_json(db: TestDb) {
                 model: "Civic".into(),
                 mileage: Some(42_150),
                 vin: None,
+                license_plate: None,
             },
         )
         .await
@@ -474,4 +476,145 @@ async fn tools_report_a_dead_database_as_unavailable(db: TestDb) {
             .await,
         json!({"ok": true, "service": "oil change"}),
     );
+}
+
+/// A VIN, a licence plate and a spelled name reach the caller's own record through the tools,
+/// checked first; another customer's vehicle and a caller who is not a customer get nothing.
+async fn spelled_values_are_stored_for_the_caller_only(db: TestDb) {
+    let crm = &db.crm;
+    let customer = |first: &str, phone: &str| NewCustomer {
+        first_name: first.into(),
+        last_name: "Smith".into(),
+        phone: phone.into(),
+        email: None,
+    };
+    let john = crm
+        .find_or_create_customer(&customer("Jon", JOHN))
+        .await
+        .unwrap();
+    let other = crm
+        .find_or_create_customer(&customer("Mary", "+14135550101"))
+        .await
+        .unwrap();
+    let vehicle = |model: &str| NewVehicle {
+        year: 2019,
+        make: "Honda".into(),
+        model: model.into(),
+        mileage: None,
+        vin: None,
+        license_plate: None,
+    };
+    let civic = crm.add_vehicle(john, &vehicle("Civic")).await.unwrap();
+    let marys = crm.add_vehicle(other, &vehicle("Fit")).await.unwrap();
+    let tools = ToolExecutor::new(Arc::new(crm.clone()) as Arc<dyn CrmStore>);
+    let run = async |name: &str, args: Value, ctx: &ToolContext| {
+        tools.execute(name, &args.to_string(), ctx).await
+    };
+    let as_john = ctx(JOHN);
+
+    // Checked before anything is written: a misheard VIN, a plate that cannot be one, nothing.
+    for args in [
+        json!({"vehicle_id": civic.id, "vin": "1M8GDM9AXKP042789"}),
+        json!({"vehicle_id": civic.id, "license_plate": "A"}),
+        json!({"vehicle_id": civic.id, "license_plate": "ABCD-12345"}),
+        json!({"vehicle_id": civic.id}),
+    ] {
+        check(
+            &run("update_vehicle", args, &as_john).await,
+            error("invalid_arguments"),
+        );
+    }
+    check(
+        &run(
+            "update_vehicle",
+            json!({"vehicle_id": civic.id, "vin": "1m8gdm9axkp042788", "license_plate": "abc 1234"}),
+            &as_john,
+        )
+        .await,
+        json!({"ok": true, "vehicle": {"id": civic.id, "vin": "1M8GDM9AXKP042788", "license_plate": "ABC1234"}}),
+    );
+    // Another customer's vehicle reads as not found, and stays as it was.
+    check(
+        &run(
+            "update_vehicle",
+            json!({"vehicle_id": marys.id, "license_plate": "XYZ999"}),
+            &as_john,
+        )
+        .await,
+        error("vehicle_not_found"),
+    );
+    // Not a customer yet: nothing to update.
+    check(
+        &run(
+            "update_vehicle",
+            json!({"vehicle_id": marys.id, "license_plate": "XYZ999"}),
+            &ctx(STRANGER),
+        )
+        .await,
+        error("customer_unknown"),
+    );
+    check(
+        &run(
+            "update_customer_name",
+            json!({"first_name": "John", "last_name": "Smyth"}),
+            &as_john,
+        )
+        .await,
+        json!({"ok": true, "first_name": "John", "last_name": "Smyth"}),
+    );
+    check(
+        &run(
+            "update_customer_name",
+            json!({"first_name": "Robert'); DROP TABLE customers;--", "last_name": "x"}),
+            &as_john,
+        )
+        .await,
+        error("invalid_arguments"),
+    );
+    check(
+        &run(
+            "update_customer_name",
+            json!({"first_name": "Ann", "last_name": "Lee"}),
+            &ctx(STRANGER),
+        )
+        .await,
+        error("customer_unknown"),
+    );
+    let profile = crm.lookup_customer(JOHN, now()).await.unwrap().unwrap();
+    assert_eq!(
+        (profile.first_name.as_str(), profile.last_name.as_str()),
+        ("John", "Smyth")
+    );
+    assert_eq!(
+        profile.vehicles[0].vin.as_deref(),
+        Some("1M8GDM9AXKP042788")
+    );
+    assert_eq!(profile.vehicles[0].plate.as_deref(), Some("ABC1234"));
+    let mary = crm
+        .lookup_customer("+14135550101", now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(mary.vehicles[0].plate, None);
+    // The model reads them back from lookup_customer.
+    check(
+        &run("lookup_customer", json!({}), &as_john).await,
+        json!({"ok": true, "found": true, "customer": {"last_name": "Smyth", "vehicles": [{"license_plate": "ABC1234", "vin": "1M8GDM9AXKP042788", "id": "*", "description": "*", "mileage": "*"}]}}),
+    );
+    // A booking for a new vehicle stores its plate.
+    let booked = run(
+        "book_appointment",
+        json!({"service": "oil change", "start": "2026-11-25T09:00", "vehicle_year": 2021,
+               "vehicle_make": "Ford", "vehicle_model": "Escape", "vehicle_plate": "7ab-c12"}),
+        &as_john,
+    )
+    .await;
+    check(&booked, json!({"ok": true}));
+    let profile = crm.lookup_customer(JOHN, now()).await.unwrap().unwrap();
+    let escape = profile
+        .vehicles
+        .iter()
+        .find(|v| v.model == "Escape")
+        .expect("the new vehicle");
+    assert_eq!(escape.plate.as_deref(), Some("7ABC12"));
 }

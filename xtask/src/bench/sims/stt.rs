@@ -7,7 +7,7 @@
 //! carrying the Nth script line (the script repeats). Outside speech, an empty final `Results`
 //! goes out per `silence_result_every` of audio, as Deepgram keeps answering a silent stream (the
 //! gateway takes a long quiet socket for a dead one). `KeepAlive` gets no answer; `Finalize`
-//! finalizes now (`from_finalize`); `CloseStream` (or an empty binary frame) sends what is pending,
+//! finalizes `finalize_delay` later (`from_finalize`; at once by default); `CloseStream` (or an empty binary frame) sends what is pending,
 //! `Metadata`, and closes with 1000. Nothing received for `idle_timeout` closes with 1011
 //! `NET-0001`, as Deepgram does.
 
@@ -41,6 +41,8 @@ pub(crate) struct SttSimConfig {
     pub(crate) speech_started_after: Duration,
     /// Between later interims while the caller keeps talking.
     pub(crate) interim_interval: Duration,
+    /// From `Finalize` to its answer (Deepgram documents no figure).
+    pub(crate) finalize_delay: Duration,
     /// Outside speech, one empty final `Results` per this much audio.
     pub(crate) silence_result_every: Duration,
     /// A frame whose mean absolute amplitude reaches this is speech.
@@ -129,6 +131,8 @@ pub(crate) struct SpeechTracker {
     quiet_since_bytes: u64,
     segments_done: usize,
     segment: Option<Segment>,
+    /// A `Finalize` is to be answered at this instant.
+    finalize_due: Option<Instant>,
 }
 
 impl SpeechTracker {
@@ -139,6 +143,7 @@ impl SpeechTracker {
             quiet_since_bytes: 0,
             segments_done: 0,
             segment: None,
+            finalize_due: None,
         }
     }
 
@@ -200,8 +205,25 @@ impl SpeechTracker {
         out
     }
 
+    /// A `Finalize` arrived at `now`: answered at once, or `finalize_delay` later.
+    pub(crate) fn ask_finalize(&mut self, now: Instant) -> Vec<SttOut> {
+        if self.config.finalize_delay.is_zero() {
+            return self.finalize(true).into_iter().collect();
+        }
+        self.finalize_due
+            .get_or_insert(now + self.config.finalize_delay);
+        Vec::new()
+    }
+
     /// When [`Self::on_deadline`] next has something to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if let Some(due) = self.finalize_due {
+            return Some(self.segment_deadline().map_or(due, |at| at.min(due)));
+        }
+        self.segment_deadline()
+    }
+
+    fn segment_deadline(&self) -> Option<Instant> {
         let segment = self.segment.as_ref()?;
         let next = if segment.ended {
             segment.last_voiced_at + self.config.endpointing_delay
@@ -213,6 +235,10 @@ impl SpeechTracker {
 
     /// Sends what is due at `now`: the final of an ended segment, or an interim.
     pub(crate) fn on_deadline(&mut self, now: Instant) -> Vec<SttOut> {
+        if self.finalize_due.is_some_and(|due| due <= now) {
+            self.finalize_due = None;
+            return self.finalize(true).into_iter().collect();
+        }
         let Some(segment) = self.segment.as_mut() else {
             return Vec::new();
         };
@@ -344,7 +370,7 @@ async fn session(mut socket: WebSocket, shared: Arc<SimShared<SttSimConfig>>) {
                             .ok()
                             .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
                         match kind.as_deref() {
-                            Some("Finalize") => out.extend(tracker.finalize(true)),
+                            Some("Finalize") => out = tracker.ask_finalize(last_heard),
                             Some("CloseStream") => {
                                 close_stream(&mut socket, &mut tracker, &shared).await;
                                 return;

@@ -21,6 +21,7 @@ fn stt_config() -> SttSimConfig {
         first_interim_after: Duration::from_millis(60),
         speech_started_after: Duration::ZERO,
         interim_interval: Duration::from_millis(100),
+        finalize_delay: Duration::ZERO,
         silence_result_every: Duration::from_millis(100),
         energy_threshold: 500,
         idle_timeout: Duration::from_secs(10),
@@ -54,7 +55,12 @@ fn config() -> SimConfig {
 /// logs what it emits, firing deadlines as time passes.
 #[track_caller]
 fn check_tracker(steps: &str, expected: &[&str]) {
-    let mut tracker = SpeechTracker::new(stt_config());
+    check_tracker_with(stt_config(), steps, expected);
+}
+
+#[track_caller]
+fn check_tracker_with(config: SttSimConfig, steps: &str, expected: &[&str]) {
+    let mut tracker = SpeechTracker::new(config);
     let voice = audio::voice_pattern();
     let mut now = Instant::now();
     let mut log = Vec::new();
@@ -81,7 +87,7 @@ fn check_tracker(steps: &str, expected: &[&str]) {
         match step {
             "v" => record(tracker.on_frame(&audio::frame_of(&voice, 3), now), &mut log),
             "s" => record(tracker.on_frame(&audio::silence_frame(), now), &mut log),
-            "finalize" => record(tracker.finalize(true).into_iter().collect(), &mut log),
+            "finalize" => record(tracker.ask_finalize(now), &mut log),
             wait => {
                 let ms: u64 = wait.trim_start_matches('w').parse().unwrap();
                 let end = now + Duration::from_millis(ms);
@@ -107,6 +113,27 @@ fn tracker_sends_onset_interims_and_final_per_segment() {
             "started@0.12",
             "final:a red honda:true:false",
         ],
+    );
+}
+
+/// A slow `Finalize` is answered after `finalize_delay`, with what was heard by then.
+#[test]
+fn tracker_answers_a_finalize_after_its_delay() {
+    let config = SttSimConfig {
+        finalize_delay: Duration::from_millis(160),
+        endpointing_delay: Duration::from_millis(400),
+        ..stt_config()
+    };
+    // 100 ms after the `Finalize`, nothing yet; 200 ms after, the final.
+    check_tracker_with(
+        config.clone(),
+        "v w20 v w20 s finalize w100",
+        &["started@0.00"],
+    );
+    check_tracker_with(
+        config,
+        "v w20 v w20 s finalize w100 s w100",
+        &["started@0.00", "final:book an oil change:true:true"],
     );
 }
 
