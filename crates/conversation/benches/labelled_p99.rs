@@ -1,5 +1,5 @@
 //! Latency of one caller turn over every utterance of the labelled set, as a distribution:
-//! `cargo bench -p conversation --bench labelled_p99`. Each of the 361 utterances is run 200
+//! `cargo bench -p conversation --bench labelled_p99`. Each utterance is run 200
 //! times in a fresh conversation (created outside the timing); prints p50, p90, p99 and max.
 
 use std::{hint::black_box, sync::Arc, time::Instant};

@@ -28,15 +28,20 @@ impl Detector {
         }
     }
 
-    /// Byte offset of the first real match.
+    /// Byte offset of the first real match. Most utterances match no detector, so the positive
+    /// pattern is tried first; the false alarms are blanked out only when both match.
     fn find(&self, text: &str) -> Option<usize> {
-        let text: Cow<'_, str> = match &self.false_alarms {
-            // Blank with spaces of the same length so offsets stay comparable.
-            Some(false_alarms) => false_alarms
-                .replace_all(text, |caps: &regex::Captures<'_>| " ".repeat(caps[0].len())),
-            None => Cow::Borrowed(text),
+        let first = self.positive.find(text)?.start();
+        let Some(false_alarms) = &self.false_alarms else {
+            return Some(first);
         };
-        self.positive.find(&text).map(|m| m.start())
+        if !false_alarms.is_match(text) {
+            return Some(first);
+        }
+        // Blank with spaces of the same length so offsets stay comparable.
+        let blanked: Cow<'_, str> =
+            false_alarms.replace_all(text, |caps: &regex::Captures<'_>| " ".repeat(caps[0].len()));
+        self.positive.find(&blanked).map(|m| m.start())
     }
 
     fn is_match(&self, text: &str) -> bool {

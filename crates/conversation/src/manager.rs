@@ -1,6 +1,5 @@
 //! `ConversationManager`: one call's state machine.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveTime, Utc};
@@ -31,6 +30,85 @@ static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         r"\bsince (last )?\w+|\b(dropped|brought|left)( off| in)?( it| her| him| the \w+| my \w+)?( off| in)? this morning\b",
     )
 });
+
+/// The shop's words in the form utterances are matched in: catalog phrases by their first word
+/// (longest first, with the service index) and holiday names. Built once per shop: every call's
+/// manager shares one copy, which stays in the CPU's caches.
+#[derive(Debug)]
+struct ShopWords {
+    catalog: rustc_hash::FxHashMap<String, Vec<(String, usize)>>,
+    /// The normalised name without "day", and the date.
+    holidays: Vec<(String, chrono::NaiveDate)>,
+}
+
+/// `ShopWords` by shop. The `Weak` pins the shop against `Arc::get_mut`, so a cached shop cannot
+/// change under its words; entries of dropped shops are pruned when a new shop is added.
+static SHOP_WORDS: std::sync::LazyLock<
+    std::sync::Mutex<Vec<(std::sync::Weak<ShopConfig>, Arc<ShopWords>)>>,
+> = std::sync::LazyLock::new(Default::default);
+
+impl ShopWords {
+    fn of(shop: &Arc<ShopConfig>) -> Arc<ShopWords> {
+        let mut cache = SHOP_WORDS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, words)) = cache
+            .iter()
+            .find(|(weak, _)| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(shop)))
+        {
+            return words.clone();
+        }
+        cache.retain(|(weak, _)| weak.strong_count() > 0);
+        let words = Arc::new(ShopWords::build(shop));
+        cache.push((Arc::downgrade(shop), words.clone()));
+        words
+    }
+
+    fn build(shop: &ShopConfig) -> ShopWords {
+        let mut catalog = rustc_hash::FxHashMap::<String, Vec<(String, usize)>>::default();
+        for (idx, service) in shop.services.iter().enumerate() {
+            for phrase in std::iter::once(&service.name).chain(&service.synonyms) {
+                let phrase = normalize(phrase);
+                if let Some(first_word) = phrase.split(' ').next().filter(|w| !w.is_empty()) {
+                    catalog
+                        .entry(first_word.to_owned())
+                        .or_default()
+                        .push((phrase.clone(), idx));
+                }
+            }
+        }
+        for phrases in catalog.values_mut() {
+            phrases.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
+        }
+        let holidays = shop
+            .holidays
+            .iter()
+            .map(|holiday| {
+                let name = normalize(&holiday.name);
+                let short = name.strip_suffix(" day").unwrap_or(&name).to_owned();
+                (short, holiday.date)
+            })
+            .collect();
+        ShopWords { catalog, holidays }
+    }
+}
+
+/// Where the whole words `phrase` occur in `text` (single spaces): the text after them, without
+/// the space that follows.
+fn word_run_at<'t>(text: &'t str, phrase: &str) -> Option<&'t str> {
+    let mut from = 0;
+    while let Some(found) = text[from..].find(phrase) {
+        let start = from + found;
+        let end = start + phrase.len();
+        let starts_word = start == 0 || text.as_bytes()[start - 1] == b' ';
+        let ends_word = end == text.len() || text.as_bytes()[end] == b' ';
+        if starts_word && ends_word {
+            return Some(text.get(end + 1..).unwrap_or(""));
+        }
+        from = start + 1;
+    }
+    None
+}
 
 /// A holiday that only bounds a period: no day to resolve.
 static HOLIDAY_PERIOD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -75,7 +153,8 @@ pub struct ConversationManager {
     pub(crate) caller_phone: Option<String>,
     pub(crate) shop: Arc<ShopConfig>,
     /// Normalised catalog phrases by their first word, longest first, with the service index.
-    catalog: Arc<HashMap<String, Vec<(String, usize)>>>,
+    /// The shop's words, built once per shop and shared by every call's manager.
+    vocabulary: Arc<ShopWords>,
     pub(crate) customer: Option<CustomerProfile>,
     pub(crate) subject: Option<CallSubject>,
     pub(crate) state: State,
@@ -214,26 +293,12 @@ impl ConversationManager {
         subject: Option<CallSubject>,
     ) -> ConversationManager {
         let shop = shop.into();
-        let mut catalog: HashMap<String, Vec<(String, usize)>> = HashMap::new();
-        for (idx, service) in shop.services.iter().enumerate() {
-            for phrase in std::iter::once(&service.name).chain(&service.synonyms) {
-                let phrase = normalize(phrase);
-                if let Some(first_word) = phrase.split(' ').next().filter(|w| !w.is_empty()) {
-                    catalog
-                        .entry(first_word.to_owned())
-                        .or_default()
-                        .push((phrase.clone(), idx));
-                }
-            }
-        }
-        for phrases in catalog.values_mut() {
-            phrases.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
-        }
+        let vocabulary = ShopWords::of(&shop);
         ConversationManager {
             call_type,
             caller_phone,
             shop,
-            catalog: catalog.into(),
+            vocabulary,
             customer,
             subject,
             state: State::Greeting,
@@ -888,34 +953,28 @@ impl ConversationManager {
     /// "thanksgiving week", "between christmas and new years") or a sale ("black friday
     /// deals") names no day.
     fn find_holiday(&self, text: &str, today: chrono::NaiveDate) -> Option<when::DateMention> {
-        let padded = format!(" {text} ");
         if HOLIDAY_PERIOD.is_match(text) {
             return None;
         }
-        self.shop
+        self.vocabulary
             .holidays
             .iter()
-            .filter(|holiday| holiday.date >= today)
-            .find_map(|holiday| {
-                let name = normalize(&holiday.name);
-                let short = name.strip_suffix(" day").unwrap_or(&name);
-                let at = padded.find(&format!(" {short} "))?;
-                let after = &padded[at + short.len() + 2..];
-                if after.starts_with("eve ") {
+            .filter(|(_, date)| *date >= today)
+            .find_map(|(short, date)| {
+                let after = word_run_at(text, short)?;
+                let next = after.split(' ').next().unwrap_or("");
+                if next == "eve" {
                     return Some(when::DateMention {
                         heard: format!("{short} eve"),
-                        date: holiday.date.pred_opt(),
+                        date: date.pred_opt(),
                     });
                 }
-                if ["deals", "specials", "sale", "sales", "week"]
-                    .iter()
-                    .any(|word| after.starts_with(&format!("{word} ")))
-                {
+                if matches!(next, "deals" | "specials" | "sale" | "sales" | "week") {
                     return None;
                 }
                 Some(when::DateMention {
-                    heard: short.to_owned(),
-                    date: Some(holiday.date),
+                    heard: short.clone(),
+                    date: Some(*date),
                 })
             })
     }
@@ -998,15 +1057,19 @@ impl ConversationManager {
     /// The longest catalog phrase that `rest` (starting with `word`) begins with, whole words
     /// only, a plural "s" allowed ("oil changes"): its length and service index.
     fn catalog_phrase_at(&self, word: &str, rest: &str) -> Option<(usize, usize)> {
-        self.catalog.get(word)?.iter().find_map(|(phrase, idx)| {
-            let after = rest.strip_prefix(phrase.as_str())?;
-            let len = match after.as_bytes() {
-                [] | [b' ', ..] => phrase.len(),
-                [b's'] | [b's', b' ', ..] => phrase.len() + 1,
-                _ => return None,
-            };
-            Some((len, *idx))
-        })
+        self.vocabulary
+            .catalog
+            .get(word)?
+            .iter()
+            .find_map(|(phrase, idx)| {
+                let after = rest.strip_prefix(phrase.as_str())?;
+                let len = match after.as_bytes() {
+                    [] | [b' ', ..] => phrase.len(),
+                    [b's'] | [b's', b' ', ..] => phrase.len() + 1,
+                    _ => return None,
+                };
+                Some((len, *idx))
+            })
     }
 
     fn find_service(&self, text: &str) -> Option<usize> {

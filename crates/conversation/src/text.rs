@@ -18,10 +18,10 @@ pub(crate) fn ascii_regex(pattern: &str) -> regex::Regex {
 
 /// Normalises a transcript or a catalog phrase. See the module doc for the form.
 pub(crate) fn normalize(text: &str) -> String {
-    let lower = text
-        .to_lowercase()
-        .replace("a.m.", "am")
-        .replace("p.m.", "pm");
+    let mut lower = text.to_lowercase();
+    if lower.contains(".m.") {
+        lower = lower.replace("a.m.", "am").replace("p.m.", "pm");
+    }
     let chars: Vec<char> = lower.chars().collect();
     let mut cleaned = String::with_capacity(lower.len() + 2);
     for (idx, &ch) in chars.iter().enumerate() {
