@@ -43,9 +43,11 @@ struct ShopWords {
 
 /// `ShopWords` by shop. The `Weak` pins the shop against `Arc::get_mut`, so a cached shop cannot
 /// change under its words; entries of dropped shops are pruned when a new shop is added.
-static SHOP_WORDS: std::sync::LazyLock<
-    std::sync::Mutex<Vec<(std::sync::Weak<ShopConfig>, Arc<ShopWords>)>>,
-> = std::sync::LazyLock::new(Default::default);
+static SHOP_WORDS: std::sync::LazyLock<std::sync::Mutex<Vec<CachedWords>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// One entry of `SHOP_WORDS`.
+type CachedWords = (std::sync::Weak<ShopConfig>, Arc<ShopWords>);
 
 impl ShopWords {
     fn of(shop: &Arc<ShopConfig>) -> Arc<ShopWords> {
