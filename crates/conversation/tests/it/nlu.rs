@@ -71,3 +71,34 @@ fn bad_lines() {
     );
     check("   ", expect![[r#"{"error":"empty input","input":"   "}"#]]);
 }
+
+/// Each shop's words are its own, even though they are built once per shop and shared: a
+/// synonym one shop adds is not heard by another, and a second copy of a shop gets its own.
+#[test]
+fn every_shop_is_matched_with_its_own_catalog() {
+    use std::sync::Arc;
+
+    use conversation::{ShopConfig, create_inbound_general_manager};
+
+    let plain = Arc::new(ShopConfig::default_shop());
+    let mut custom = ShopConfig::default_shop();
+    let oil = custom
+        .services
+        .iter_mut()
+        .find(|s| s.name == "oil change")
+        .expect("the starter shop sells oil changes");
+    oil.synonyms.push("lube me up".to_owned());
+    let custom = Arc::new(custom);
+    let service = |shop: &Arc<ShopConfig>| {
+        let mut manager = create_inbound_general_manager(None, shop.clone());
+        manager.process_message("can you lube me up tomorrow", crate::now());
+        manager.slots().service_type.clone()
+    };
+    for _ in 0..2 {
+        assert_eq!(service(&custom).as_deref(), Some("oil change"));
+        assert_eq!(service(&plain), None);
+    }
+    drop(custom);
+    let again = Arc::new(ShopConfig::default_shop());
+    assert_eq!(service(&again), None);
+}
