@@ -1038,6 +1038,8 @@ mod tests {
                 "book_appointment",
                 "reschedule_appointment",
                 "cancel_appointment",
+                "update_vehicle",
+                "update_customer_name",
                 "get_business_hours",
                 "get_service_price",
             ]
