@@ -1,4 +1,4 @@
-//! The one-shot subcommands: `migrate`, `seed-demo`, `nlu`.
+//! The one-shot subcommands: `migrate`, `seed-demo`, `nlu`, `report`.
 
 use std::{
     io::{BufRead, Write},
@@ -93,6 +93,58 @@ fn parse_now(now: Option<&str>) -> anyhow::Result<Option<DateTime<Utc>>> {
             .map(|at| at.with_timezone(&Utc))
     })
     .transpose()
+}
+
+/// How `report` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// A table for a terminal.
+    Table,
+    /// The whole report as JSON.
+    Json,
+    /// One row per group.
+    Csv,
+}
+
+/// `voice-gateway report`: flows completed, escalated and abandoned per call type, intent and
+/// shop-local day over `from..=to` (default: the 7 days up to today), with bookings, escalation
+/// reasons and voice-to-voice latency.
+pub(crate) async fn report(
+    config: &Config,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    format: ReportFormat,
+    now: DateTime<Utc>,
+    mut output: impl Write,
+) -> anyhow::Result<()> {
+    let shop = load_shop(config.shop_config.as_deref())?;
+    let today = now.with_timezone(&shop.timezone).date_naive();
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or_else(|| to - chrono::Days::new(6));
+    let crm = crm::connect_and_migrate(
+        config.database_url.expose(),
+        &crm::CrmConfig::default(),
+        shop,
+    )
+    .await
+    .with_context(|| format!("connecting to {}", config.database_url_redacted()))?;
+    let report = crm
+        .report(from, to)
+        .await
+        .context("reading the call records")?;
+    let text = match format {
+        ReportFormat::Table => report.to_table(),
+        ReportFormat::Json => {
+            let mut json = serde_json::to_string_pretty(&report).context("writing JSON")?;
+            json.push('\n');
+            json
+        }
+        ReportFormat::Csv => report.to_csv(),
+    };
+    output
+        .write_all(text.as_bytes())
+        .context("writing stdout")?;
+    Ok(())
 }
 
 /// `voice-gateway nlu --score FILE`: the score of each split (or of `split` only).
@@ -201,5 +253,55 @@ mod tests {
         let mut only = Vec::new();
         nlu_score(&config, None, None, &file, Some("heldout"), &mut only).unwrap();
         assert!(!String::from_utf8(only).unwrap().contains("== tune"));
+    }
+
+    /// `report` over a real SQLite database: the default range is the 7 shop-local days up to
+    /// today (from the injected clock), in each format.
+    #[tokio::test]
+    async fn report_prints_the_calls_of_the_range_in_each_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+        let config =
+            Config::from_lookup(|key| (key == "DATABASE_URL").then(|| url.clone())).unwrap();
+        let shop = load_shop(None).unwrap();
+        let crm = crm::connect_and_migrate(&url, &crm::CrmConfig::default(), shop)
+            .await
+            .unwrap();
+        let now = parse_now(Some("2026-11-24T15:00:00Z")).unwrap().unwrap();
+        for (sid, days_ago) in [("CA1", 0), ("CA2", 6), ("CA3", 7)] {
+            let started = now - chrono::Duration::days(days_ago);
+            crm.record_call(&crm::CallRecord {
+                call_sid: sid.into(),
+                customer_id: None,
+                caller_phone: "+14135550150".into(),
+                direction: crm::CallDirection::Inbound,
+                call_type: Some("inbound_new".into()),
+                started_at: started,
+                ended_at: Some(started + chrono::Duration::minutes(2)),
+                status: "completed".into(),
+                summary: Some(serde_json::json!({"conversation": {"state": "closing", "intent": "check_hours"}})),
+                transcript: None,
+                escalated: false,
+                escalation_reason: None,
+                usage: providers::Usage::default(),
+            })
+            .await
+            .unwrap();
+        }
+        let run = async |format| {
+            let mut out = Vec::new();
+            report(&config, None, None, format, now, &mut out)
+                .await
+                .unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let csv = run(ReportFormat::Csv).await;
+        assert!(csv.contains("\ntotal,all,2,2,0,0,0,100.0,,\n"), "{csv}");
+        assert!(csv.contains("\nday,2026-11-18,1,"), "{csv}");
+        assert!(!csv.contains("2026-11-17"), "{csv}");
+        let json: serde_json::Value = serde_json::from_str(&run(ReportFormat::Json).await).unwrap();
+        assert_eq!(json["from"], "2026-11-18");
+        assert_eq!(json["by_intent"]["check_hours"]["completed"], 2);
+        assert!(run(ReportFormat::Table).await.contains("check_hours"));
     }
 }

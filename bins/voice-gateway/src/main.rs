@@ -1,6 +1,6 @@
 //! `voice-gateway`: the deployed binary. It loads `Config`, installs tracing and metrics, builds the
 //! providers and stores, mounts the HTTP/WebSocket routes, and serves with graceful shutdown.
-//! Subcommands: `serve` (default), `migrate`, `seed-demo`, `nlu`, `init-shop`. The default shop
+//! Subcommands: `serve` (default), `migrate`, `seed-demo`, `nlu`, `init-shop`, `report`. The default shop
 //! configuration and the demo data are built in, so the binary runs from any directory.
 //!
 //! It stays thin: anything with an `if` about calls belongs in a library crate.
@@ -52,6 +52,19 @@ enum Command {
         file: Option<PathBuf>,
     },
     /// Read utterances from stdin (one per line, text or JSON) and print what the NLU makes of each.
+    /// Call analytics from the call records: flows completed, escalated and abandoned per call
+    /// type, intent and day, bookings, escalation reasons and voice-to-voice latency.
+    Report {
+        /// First shop-local day (YYYY-MM-DD); default six days before `--to`.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last shop-local day (YYYY-MM-DD); default today.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t = commands::ReportFormat::Table)]
+        format: commands::ReportFormat,
+    },
     Nlu {
         /// The current time (RFC 3339); default now.
         #[arg(long)]
@@ -93,6 +106,14 @@ fn main() -> anyhow::Result<()> {
             chrono::Utc::now(),
         )),
         Command::InitShop { path } => commands::init_shop(&path),
+        Command::Report { from, to, format } => runtime.block_on(commands::report(
+            &config,
+            from,
+            to,
+            format,
+            chrono::Utc::now(),
+            std::io::stdout().lock(),
+        )),
         Command::Nlu {
             now,
             score: Some(file),

@@ -19,6 +19,7 @@ mod entity;
 mod error;
 mod migration;
 mod phone;
+pub mod report;
 mod schedule;
 mod seed;
 mod store;

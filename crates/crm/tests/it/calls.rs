@@ -9,7 +9,8 @@ use crate::harness::{TestDb, both_backends, local};
 both_backends!(
     record_call_upserts_by_call_sid,
     recent_calls_are_newest_first_and_ping_answers,
-    callback_requests_are_one_per_call_and_can_be_marked_done
+    callback_requests_are_one_per_call_and_can_be_marked_done,
+    the_report_counts_finished_calls_per_shop_day
 );
 
 async fn record_call_upserts_by_call_sid(db: TestDb) {
@@ -219,6 +220,69 @@ async fn callback_requests_are_one_per_call_and_can_be_marked_done(db: TestDb) {
     assert_eq!(all[0].done_at, Some(done_at));
     assert!(matches!(
         crm.request_callback(&request(" ", 0)).await,
+        Err(CrmError::InvalidArgument(_))
+    ));
+}
+
+/// `report` over the stored records: finished calls only, on the shop-local day they started
+/// (a call at 23:30 in New York is that day, though it is the next day in UTC).
+async fn the_report_counts_finished_calls_per_shop_day(db: TestDb) {
+    let crm = &db.crm;
+    let record = |sid: &str, started: chrono::DateTime<chrono::Utc>, ended: bool| CallRecord {
+        call_sid: sid.into(),
+        customer_id: None,
+        caller_phone: "+14135550150".into(),
+        direction: CallDirection::Inbound,
+        call_type: Some("inbound_new".into()),
+        started_at: started,
+        ended_at: ended.then_some(started + chrono::Duration::minutes(3)),
+        status: "completed".into(),
+        summary: Some(json!({
+            "conversation": {"call_type": "inbound_new", "state": "closing", "intent": "schedule_appointment"},
+            "timings": [{"voice_to_voice_ms": 480.0}]
+        })),
+        transcript: Some(json!([
+            {"role": "assistant", "tool_calls": [{"id": "t1", "name": "book_appointment", "arguments": "{}"}]},
+            {"role": "tool", "tool_call_id": "t1", "content": "{\"ok\":true}"}
+        ])),
+        escalated: false,
+        escalation_reason: None,
+        usage: Usage::default(),
+    };
+    crm.record_call(&record("CA1", local(2026, 11, 24, 9, 0), true))
+        .await
+        .unwrap();
+    crm.record_call(&record("CA2", local(2026, 11, 24, 23, 30), true))
+        .await
+        .unwrap();
+    crm.record_call(&CallRecord {
+        escalated: true,
+        escalation_reason: Some("legal_threat".into()),
+        transcript: None,
+        ..record("CA3", local(2026, 11, 25, 10, 0), true)
+    })
+    .await
+    .unwrap();
+    // Still in progress, and a day outside the range: not counted.
+    crm.record_call(&record("CA4", local(2026, 11, 25, 11, 0), false))
+        .await
+        .unwrap();
+    crm.record_call(&record("CA5", local(2026, 11, 26, 9, 0), true))
+        .await
+        .unwrap();
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let report = crm.report(day(24), day(25)).await.unwrap();
+    let t = &report.total;
+    assert_eq!(
+        (t.calls, t.completed, t.escalated, t.bookings),
+        (3, 2, 1, 2)
+    );
+    assert_eq!(report.by_day[&day(24)].calls, 2);
+    assert_eq!(report.by_day[&day(25)].calls, 1);
+    assert_eq!(report.escalation_reasons["legal_threat"], 1);
+    assert_eq!(t.voice_to_voice_p50_ms, Some(480.0));
+    assert!(matches!(
+        crm.report(day(25), day(24)).await,
         Err(CrmError::InvalidArgument(_))
     ));
 }
