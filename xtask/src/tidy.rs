@@ -55,6 +55,134 @@ fn every_crate_opens_with_a_doc_that_names_what_it_must_not_depend_on() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// The workspace's library crates by package name, with their manifest and root file.
+fn library_crates() -> Vec<(String, toml::Table, PathBuf)> {
+    let root = workspace_root();
+    let mut crates = Vec::new();
+    for entry in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("Cargo.toml")) else {
+            continue;
+        };
+        let manifest: toml::Table = text.parse().unwrap();
+        let name = manifest["package"]["name"].as_str().unwrap().to_owned();
+        crates.push((name, manifest, entry.path().join("src/lib.rs")));
+    }
+    crates.sort_by(|a, b| a.0.cmp(&b.0));
+    crates
+}
+
+/// The crates a "Must not depend on" sentence forbids. It is read the way it is written:
+/// backticked crate names; "vendor crates" (`deepgram`, `openai`, `elevenlabs`); "other" or
+/// "any" "workspace crate(s)", with the names after "except" allowed; `axum`, `sea-orm`, and
+/// `tokio` when it says "tokio or any async runtime".
+fn forbidden_by(sentence: &str, this: &str, workspace: &[String]) -> Vec<String> {
+    let lower = sentence.to_lowercase();
+    let mut forbidden: Vec<String> = Vec::new();
+    let ticked: Vec<&str> = lower.split('`').skip(1).step_by(2).collect();
+    let except: Vec<&str> = lower
+        .split_once("except")
+        .map(|(_, rest)| rest.split('`').skip(1).step_by(2).collect())
+        .unwrap_or_default();
+    for name in &ticked {
+        if workspace.iter().any(|w| w == name) && !except.contains(name) {
+            forbidden.push((*name).to_owned());
+        }
+    }
+    if lower.contains("vendor crate") {
+        forbidden.extend(["deepgram", "openai", "elevenlabs"].map(str::to_owned));
+    }
+    if lower.contains("workspace crate") {
+        forbidden.extend(
+            workspace
+                .iter()
+                .filter(|name| !except.contains(&name.as_str()))
+                .cloned(),
+        );
+    }
+    for (phrase, krate) in [
+        ("axum", "axum"),
+        ("sea-orm", "sea-orm"),
+        ("tokio or any async runtime", "tokio"),
+    ] {
+        if lower.contains(phrase) {
+            forbidden.push(krate.to_owned());
+        }
+    }
+    forbidden.retain(|name| name != this);
+    forbidden.sort();
+    forbidden.dedup();
+    forbidden
+}
+
+/// The "Must not depend on" line of each crate holds for its `[dependencies]` (dev-dependencies
+/// may use anything).
+#[test]
+fn every_crate_obeys_its_must_not_depend_on_line() {
+    let crates = library_crates();
+    let workspace: Vec<String> = crates.iter().map(|(name, ..)| name.clone()).collect();
+    let mut problems = Vec::new();
+    for (name, manifest, lib) in &crates {
+        let text = std::fs::read_to_string(lib).unwrap();
+        let doc: String = text
+            .lines()
+            .take_while(|line| line.starts_with("//!"))
+            .map(|line| line.trim_start_matches("//!").trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let Some(at) = doc.find("Must not depend on:") else {
+            continue;
+        };
+        let rest = &doc[at..];
+        let sentence = rest
+            .find(". ")
+            .map_or(rest, |end| &rest[..end])
+            .trim_end_matches('.');
+        let forbidden = forbidden_by(sentence, name, &workspace);
+        let deps: Vec<&String> = manifest
+            .get("dependencies")
+            .and_then(toml::Value::as_table)
+            .map(|deps| deps.keys().collect())
+            .unwrap_or_default();
+        for dep in deps {
+            if forbidden.contains(dep) {
+                problems.push(format!("{name} depends on `{dep}`, which its doc forbids"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_must_not_depend_on_reading_catches_what_it_should() {
+    let workspace: Vec<String> = ["crm", "deepgram", "openai", "providers", "twilio"]
+        .map(str::to_owned)
+        .to_vec();
+    assert_eq!(
+        forbidden_by(
+            "Must not depend on: other vendor crates, `call-pipeline`, or any workspace crate except `providers`",
+            "openai",
+            &workspace
+        ),
+        ["crm", "deepgram", "elevenlabs", "twilio"]
+    );
+    assert_eq!(
+        forbidden_by(
+            "Must not depend on: a tokio runtime in the pure modules, axum, or other workspace crates",
+            "twilio",
+            &workspace
+        ),
+        ["axum", "crm", "deepgram", "openai", "providers"]
+    );
+    assert_eq!(
+        forbidden_by(
+            "Must not depend on: tokio or any async runtime",
+            "x",
+            &workspace
+        ),
+        ["tokio"]
+    );
+}
+
 #[test]
 fn every_config_variable_is_documented_in_the_readme() {
     let root = workspace_root();
