@@ -105,6 +105,75 @@ pub(crate) fn close_reason(frame: Option<&CloseFrame>) -> (ProviderError, bool) 
     }
 }
 
+/// A driver that can keep taking its caller's commands while its socket is being reopened.
+pub(crate) trait Reconnecting {
+    /// What the caller sends.
+    type Command;
+    /// Log name: "deepgram stt", "deepgram tts".
+    const WHAT: &'static str;
+    /// The command channel, while it is open.
+    fn commands(&mut self) -> Option<&mut tokio::sync::mpsc::Receiver<Self::Command>>;
+    /// Consecutive failed attempts (reset by the driver when a socket proves healthy).
+    fn failed_attempts(&mut self) -> &mut u32;
+    /// Takes a command that arrived while no socket was up (`None`: the channel closed).
+    /// Returns false to stop reconnecting (the session is over).
+    async fn while_reconnecting(&mut self, command: Option<Self::Command>) -> bool;
+}
+
+/// Reopens `url` with `policy`'s backoff until it works, a failure cannot be retried, or the
+/// policy's attempts are used up; commands that arrive meanwhile go to the driver. `Ok(None)` when
+/// the driver stopped it.
+pub(crate) async fn reconnect<D: Reconnecting>(
+    driver: &mut D,
+    url: &Url,
+    api_key: &ApiKey,
+    connect_timeout: Duration,
+    policy: &crate::ReconnectPolicy,
+    lost: ProviderError,
+) -> Result<Option<Socket>, ProviderError> {
+    let mut last_error = lost;
+    loop {
+        let attempts = driver.failed_attempts();
+        if *attempts >= policy.max_attempts {
+            tracing::warn!(attempts = *attempts, error = %last_error, "{} reconnect gave up", D::WHAT);
+            return Err(last_error);
+        }
+        *attempts += 1;
+        let attempt = *attempts;
+        let delay = policy.backoff(attempt);
+        let connect = async {
+            tokio::time::sleep(delay).await;
+            open(url, api_key, connect_timeout).await
+        };
+        let mut connect = std::pin::pin!(connect);
+        let result = loop {
+            let command = tokio::select! {
+                result = &mut connect => break result,
+                command = recv(driver.commands()) => command,
+            };
+            if !driver.while_reconnecting(command).await {
+                return Ok(None);
+            }
+        };
+        match result {
+            Ok(socket) => return Ok(Some(socket)),
+            Err(err) if !err.is_retryable() => return Err(err),
+            Err(err) => {
+                tracing::warn!(attempt, error = %err, "{} reconnect failed", D::WHAT);
+                last_error = err;
+            }
+        }
+    }
+}
+
+/// The next command, or never when the channel is already closed (a disabled `select!` arm).
+async fn recv<C>(commands: Option<&mut tokio::sync::mpsc::Receiver<C>>) -> Option<C> {
+    match commands {
+        Some(commands) => commands.recv().await,
+        None => pending().await,
+    }
+}
+
 /// Sleeps until `at`, or forever when there is no deadline (a disabled `select!` arm).
 pub(crate) async fn sleep_until(at: Option<Instant>) {
     match at {

@@ -640,38 +640,19 @@ impl Driver {
 
     /// Opens a new socket with backoff, buffering the caller's audio meanwhile.
     async fn reconnect(&mut self, lost: ProviderError) -> Result<Socket, ProviderError> {
-        let policy = self.config.reconnect.clone();
-        let mut last_error = lost;
-        loop {
-            if self.n_failed_attempts >= policy.max_attempts {
-                warn!(attempts = self.n_failed_attempts, error = %last_error, "deepgram stt reconnect gave up");
-                return Err(last_error);
-            }
-            self.n_failed_attempts += 1;
-            let attempt = self.n_failed_attempts;
-            let delay = policy.backoff(attempt);
-            let url = self.url.clone();
-            let config = Arc::clone(&self.config);
-            let connect = async move {
-                tokio::time::sleep(delay).await;
-                socket::open(&url, &config.api_key, config.connect_timeout).await
-            };
-            let mut connect = std::pin::pin!(connect);
-            let result = loop {
-                tokio::select! {
-                    result = &mut connect => break result,
-                    command = self.commands_rx.recv(), if self.commands_open => self.buffer(command),
-                }
-            };
-            match result {
-                Ok(socket) => return Ok(socket),
-                Err(err) if !err.is_retryable() => return Err(err),
-                Err(err) => {
-                    warn!(attempt, error = %err, "deepgram stt reconnect failed");
-                    last_error = err;
-                }
-            }
-        }
+        let config = Arc::clone(&self.config);
+        let url = self.url.clone();
+        let socket = socket::reconnect(
+            self,
+            &url,
+            &config.api_key,
+            config.connect_timeout,
+            &config.reconnect,
+            lost,
+        )
+        .await?;
+        // Buffering never stops the attempts: the audio is replayed on the new socket.
+        socket.ok_or(ProviderError::Closed)
     }
 
     /// Handles a command while no socket is up.
@@ -704,6 +685,24 @@ impl Driver {
 
 fn now() -> std::time::Instant {
     std::time::Instant::now()
+}
+
+impl socket::Reconnecting for Driver {
+    type Command = SttCommand;
+    const WHAT: &'static str = "deepgram stt";
+
+    fn commands(&mut self) -> Option<&mut mpsc::Receiver<SttCommand>> {
+        self.commands_open.then_some(&mut self.commands_rx)
+    }
+
+    fn failed_attempts(&mut self) -> &mut u32 {
+        &mut self.n_failed_attempts
+    }
+
+    async fn while_reconnecting(&mut self, command: Option<SttCommand>) -> bool {
+        self.buffer(command);
+        true
+    }
 }
 
 /// Caller audio not yet covered by a final transcript, kept for replay after a reconnect.

@@ -498,49 +498,17 @@ impl Driver {
     /// Opens a new socket with backoff. Commands arriving meanwhile are queued for it; `Close` (or
     /// a dropped handle) ends the session without reconnecting (`Ok(None)`).
     async fn reconnect(&mut self, lost: ProviderError) -> Result<Option<Socket>, ProviderError> {
-        let policy = self.config.reconnect.clone();
-        let mut last_error = lost;
-        loop {
-            if self.n_failed_attempts >= policy.max_attempts {
-                warn!(attempts = self.n_failed_attempts, error = %last_error, "deepgram tts reconnect gave up");
-                return Err(last_error);
-            }
-            self.n_failed_attempts += 1;
-            let attempt = self.n_failed_attempts;
-            let delay = policy.backoff(attempt);
-            let url = self.url.clone();
-            let config = Arc::clone(&self.config);
-            let connect = async move {
-                tokio::time::sleep(delay).await;
-                socket::open(&url, &config.api_key, config.connect_timeout).await
-            };
-            let mut connect = std::pin::pin!(connect);
-            let result = loop {
-                tokio::select! {
-                    result = &mut connect => break result,
-                    command = self.commands_rx.recv() => match command {
-                        Some(TtsCommand::Text(text)) => {
-                            self.open_texts.extend(split_text(&text, self.config.max_speak_chars));
-                        }
-                        Some(TtsCommand::Flush) => self.deferred_flushes += 1,
-                        Some(TtsCommand::Clear) => {
-                            self.forget_pending_text();
-                            self.in_flight.clear();
-                            self.emit(TtsEvent::Cleared { at: now() }).await;
-                        }
-                        Some(TtsCommand::Close) | None => return Ok(None),
-                    },
-                }
-            };
-            match result {
-                Ok(socket) => return Ok(Some(socket)),
-                Err(err) if !err.is_retryable() => return Err(err),
-                Err(err) => {
-                    warn!(attempt, error = %err, "deepgram tts reconnect failed");
-                    last_error = err;
-                }
-            }
-        }
+        let config = Arc::clone(&self.config);
+        let url = self.url.clone();
+        socket::reconnect(
+            self,
+            &url,
+            &config.api_key,
+            config.connect_timeout,
+            &config.reconnect,
+            lost,
+        )
+        .await
     }
 
     async fn emit(&self, event: TtsEvent) {
@@ -578,6 +546,37 @@ fn split_text(text: &str, max_chars: usize) -> Vec<String> {
 
 fn now() -> std::time::Instant {
     std::time::Instant::now()
+}
+
+impl socket::Reconnecting for Driver {
+    type Command = TtsCommand;
+    const WHAT: &'static str = "deepgram tts";
+
+    fn commands(&mut self) -> Option<&mut mpsc::Receiver<TtsCommand>> {
+        Some(&mut self.commands_rx)
+    }
+
+    fn failed_attempts(&mut self) -> &mut u32 {
+        &mut self.n_failed_attempts
+    }
+
+    /// Text and flushes wait for the new socket; a clear forgets them; close ends the session.
+    async fn while_reconnecting(&mut self, command: Option<TtsCommand>) -> bool {
+        match command {
+            Some(TtsCommand::Text(text)) => {
+                self.open_texts
+                    .extend(split_text(&text, self.config.max_speak_chars));
+            }
+            Some(TtsCommand::Flush) => self.deferred_flushes += 1,
+            Some(TtsCommand::Clear) => {
+                self.forget_pending_text();
+                self.in_flight.clear();
+                self.emit(TtsEvent::Cleared { at: now() }).await;
+            }
+            Some(TtsCommand::Close) | None => return false,
+        }
+        true
+    }
 }
 
 #[cfg(test)]
