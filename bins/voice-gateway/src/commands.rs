@@ -11,6 +11,17 @@ use tracing::info;
 
 use crate::{app::load_shop, config::Config};
 
+/// The CRM at `DATABASE_URL`, migrated.
+async fn connect(config: &Config, shop: conversation::ShopConfig) -> anyhow::Result<crm::Crm> {
+    crm::connect_and_migrate(
+        config.database_url.expose(),
+        &crm::CrmConfig::default(),
+        shop,
+    )
+    .await
+    .with_context(|| format!("connecting to {}", config.database_url_redacted()))
+}
+
 /// `voice-gateway migrate`.
 pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
     crm::migrate(config.database_url.expose(), &crm::CrmConfig::default())
@@ -43,13 +54,7 @@ pub(crate) async fn seed_demo(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let shop = load_shop(config.shop_config.as_deref())?;
-    let crm = crm::connect_and_migrate(
-        config.database_url.expose(),
-        &crm::CrmConfig::default(),
-        shop,
-    )
-    .await
-    .with_context(|| format!("connecting to {}", config.database_url_redacted()))?;
+    let crm = connect(config, shop).await?;
     let text = match file {
         Some(file) => {
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
@@ -121,13 +126,7 @@ pub(crate) async fn report(
     let today = now.with_timezone(&shop.timezone).date_naive();
     let to = to.unwrap_or(today);
     let from = from.unwrap_or_else(|| to - chrono::Days::new(6));
-    let crm = crm::connect_and_migrate(
-        config.database_url.expose(),
-        &crm::CrmConfig::default(),
-        shop,
-    )
-    .await
-    .with_context(|| format!("connecting to {}", config.database_url_redacted()))?;
+    let crm = connect(config, shop).await?;
     let report = crm
         .report(from, to)
         .await

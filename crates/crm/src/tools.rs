@@ -373,17 +373,7 @@ impl ToolExecutor {
             license_plate: Option<String>,
         }
         let args: Args = parse_args(arguments)?;
-        let vin = match args.vin.as_deref().filter(|v| !v.trim().is_empty()) {
-            Some(vin) => Some(conversation::spelled::check_vin(vin).map_err(|err| {
-                ToolFailure::new(
-                    "invalid_arguments",
-                    format!(
-                        "the VIN does not check out ({err:?}); ask the caller to read it again"
-                    ),
-                )
-            })?),
-            None => None,
-        };
+        let vin = checked_vin(args.vin.as_deref())?;
         let license_plate = checked_plate(args.license_plate.as_deref())?;
         if vin.is_none() && license_plate.is_none() {
             return Err(ToolFailure::new(
@@ -536,17 +526,7 @@ impl ToolExecutor {
         }
         let args: Args = parse_args(arguments)?;
         let starts_at = self.parse_local_time(&args.start)?;
-        let vin = match args.vehicle_vin.as_deref().filter(|v| !v.trim().is_empty()) {
-            Some(vin) => Some(conversation::spelled::check_vin(vin).map_err(|err| {
-                ToolFailure::new(
-                    "invalid_arguments",
-                    format!(
-                        "the VIN does not check out ({err:?}); ask the caller to read it again"
-                    ),
-                )
-            })?),
-            None => None,
-        };
+        let vin = checked_vin(args.vehicle_vin.as_deref())?;
         let license_plate = checked_plate(args.vehicle_plate.as_deref())?;
         if self.shop().service(&args.service).is_none() {
             return Err(self.unknown_service(&args.service));
@@ -1005,6 +985,23 @@ fn spoken_time(local: NaiveDateTime) -> String {
         spoken_date(local.date()),
         local.format("%-I:%M %p")
     )
+}
+
+/// A VIN from the model, check digit verified (`None` when none was given).
+fn checked_vin(vin: Option<&str>) -> Result<Option<String>, ToolFailure> {
+    match vin.filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(vin) => conversation::spelled::check_vin(vin)
+            .map(Some)
+            .map_err(|err| {
+                ToolFailure::new(
+                    "invalid_arguments",
+                    format!(
+                        "the VIN does not check out ({err:?}); ask the caller to read it again"
+                    ),
+                )
+            }),
+    }
 }
 
 /// A licence plate from the model, checked (`None` when none was given).
