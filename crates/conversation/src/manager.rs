@@ -20,14 +20,14 @@ const MAX_TURNS_WITHOUT_PROGRESS: u32 = 3;
 /// Words after which a second day named is the one wanted ("move it from friday to monday").
 static SWITCH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\b(to|instead of|could we do|can we do|how about|what about|anymore|rather than|swap to|switch to|make it|fit me in|what do you have)\b",
+        r"\b(to|instead of|could we do|can we do|how about|what about|anymore|no more|rather than|swap to|switch to|make it|fit me in|what do you have|no|actually|i mean|so)\b",
     )
 });
 
 /// A day named after "since" is in the past, not a day asked for.
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\bsince (last )?\w+|\b(dropped|brought|left)( off| in)?( it| her| him| the \w+| my \w+)?( off| in)? this morning\b",
+        r"\bsince (last )?\w+|\b(dropped|brought|left)( off| in)?( it| her| him| the \w+| my \w+)?( off| in)? this morning\b|\b(brought|dropped|left|towed|took) (it|her|him|the \w+|my \w+)( off| in)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     )
 });
 

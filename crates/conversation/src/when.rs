@@ -84,12 +84,12 @@ struct TimePatterns {
 }
 
 static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
-    noon: ascii_regex(r"\b(noon|midday|lunchtime|lunch time)\b"),
+    noon: ascii_regex(r"\b(noon|noonish|midday|lunchtime|lunch time)\b"),
     half_quarter: ascii_regex(
         r"\b(half past|quarter past|quarter after|quarter to|quarter till|quarter til|quarter of) (\d{1,2})\b",
     ),
-    hour_minute: ascii_regex(r"\b(\d{1,2})(?::| )([0-5]\d)\b(?:\s?(am|pm))?"),
-    hour_marker: ascii_regex(r"\b(\d{1,2})\s?(am|pm|oclock|o clock)\b"),
+    hour_minute: ascii_regex(r"\b(\d{1,2})(?::| )([0-5]\d)\b(?:\s?(am|pm|a m|p m))?"),
+    hour_marker: ascii_regex(r"\b(\d{1,2})\s?(am|pm|a m|p m|oclock|o clock)\b"),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
         r"\b(?:at|around|about|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|dollars|bucks|of|cars?|tires?|people|times?|or so))?",
@@ -133,11 +133,18 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         .captures_iter(text)
         .find(|caps| caps.get(2).is_none())
     {
-        // "the third time" counts, it names no day.
-        let date = caps[1]
-            .parse::<u32>()
-            .ok()
-            .and_then(|day| next_day_of_month(today, day));
+        // "the third time" counts, it names no day. "monday the 28th" is the next 28th that is
+        // a monday.
+        let start = caps.get(0).map_or(0, |m| m.start());
+        let weekday = text[..start]
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .and_then(weekday_number);
+        let date = caps[1].parse::<u32>().ok().and_then(|day| match weekday {
+            Some(weekday) => next_day_of_month_on(today, day, weekday),
+            None => next_day_of_month(today, day),
+        });
         return Some(mention(&caps, date));
     }
     if let Some(caps) = p.relative.captures(text) {
@@ -209,8 +216,8 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
     let period = period_match.map(|(_, period)| period);
     let clock = |hour: u32, minute: u32, marker: Option<&str>| -> Option<NaiveTime> {
         let hour = match marker {
-            Some("am") => hour % 12,
-            Some("pm") => hour % 12 + 12,
+            Some("am" | "a m") => hour % 12,
+            Some("pm" | "p m") => hour % 12 + 12,
             _ if hour > 12 => hour,
             _ => match period {
                 Some(DayPeriod::Morning) => hour % 12,
@@ -260,7 +267,8 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
     }
     if let Some(caps) = p.hour_marker.captures(text) {
         let hour: u32 = caps[1].parse().ok()?;
-        let marker = matches!(&caps[2], "am" | "pm").then(|| caps.get(2).map(|m| m.as_str()));
+        let marker = matches!(&caps[2], "am" | "pm" | "a m" | "p m")
+            .then(|| caps.get(2).map(|m| m.as_str()));
         return timed(&caps[0], clock(hour, 0, marker.flatten()));
     }
     if let Some(caps) = p.hour_in_the.captures(text) {
@@ -287,18 +295,22 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
 }
 
 /// The first part-of-day phrase, skipping greetings ("good morning").
+/// The part of the day said last ("from the morning to the afternoon" is the afternoon).
 fn find_period(text: &str) -> Option<(&str, DayPeriod)> {
-    TIME.period.find_iter(text).find_map(|m| {
-        if text[..m.start()].ends_with("good ") {
-            return None;
-        }
-        let period = match m.as_str() {
-            "morning" | "first thing" | "before lunch" => DayPeriod::Morning,
-            "afternoon" | "after lunch" => DayPeriod::Afternoon,
-            _ => DayPeriod::Evening,
-        };
-        Some((m.as_str(), period))
-    })
+    TIME.period
+        .find_iter(text)
+        .filter_map(|m| {
+            if text[..m.start()].ends_with("good ") {
+                return None;
+            }
+            let period = match m.as_str() {
+                "morning" | "first thing" | "before lunch" => DayPeriod::Morning,
+                "afternoon" | "after lunch" => DayPeriod::Afternoon,
+                _ => DayPeriod::Evening,
+            };
+            Some((m.as_str(), period))
+        })
+        .last()
 }
 
 fn mention(caps: &Captures<'_>, date: Option<NaiveDate>) -> DateMention {
@@ -346,6 +358,18 @@ fn next_day_of_month(today: NaiveDate, day: u32) -> Option<NaiveDate> {
         let date = month_start.with_day(day)?;
         (date >= today).then_some(date)
     })
+}
+
+/// The first `day` of a month, from today on, that falls on `weekday` (within a year); the
+/// plain next `day` when none does.
+fn next_day_of_month_on(today: NaiveDate, day: u32, weekday: Weekday) -> Option<NaiveDate> {
+    let first = today.with_day(1)?;
+    (0..12)
+        .find_map(|n| {
+            let date = first.checked_add_months(Months::new(n))?.with_day(day)?;
+            (date >= today && date.weekday() == weekday).then_some(date)
+        })
+        .or_else(|| next_day_of_month(today, day))
 }
 
 fn month_number(name: &str) -> Option<u32> {

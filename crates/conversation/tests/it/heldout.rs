@@ -27,20 +27,20 @@ fn scored(split: &str) -> Score {
 #[test]
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
-    assert!(score.intent.correct >= 119, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 124, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 53,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 42, "date {:?}", score.date);
+    assert!(score.date.correct >= 43, "date {:?}", score.date);
     assert!(score.time.correct >= 14, "time {:?}", score.time);
     assert_eq!(
         score.escalation_recall.correct, score.escalation_recall.total,
         "every held-out escalation is caught"
     );
     assert!(
-        score.escalation_false_alarms <= 4,
+        score.escalation_false_alarms <= 3,
         "false alarms {}",
         score.escalation_false_alarms
     );
@@ -49,14 +49,14 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    assert!(score.intent.correct >= 425, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 624, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 190,
+        score.services.correct >= 298,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 150, "date {:?}", score.date);
-    assert!(score.time.correct >= 65, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 51);
+    assert!(score.date.correct >= 243, "date {:?}", score.date);
+    assert!(score.time.correct >= 116, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 79);
     assert!(score.escalation_false_alarms == 0);
 }
