@@ -44,8 +44,19 @@ impl Detector {
         self.positive.find(&blanked).map(|m| m.start())
     }
 
+    /// Whether there is a real match (forward scans only: no start offset is needed).
     fn is_match(&self, text: &str) -> bool {
-        self.find(text).is_some()
+        if !self.positive.is_match(text) {
+            return false;
+        }
+        match &self.false_alarms {
+            Some(false_alarms) if false_alarms.is_match(text) => {
+                let blanked = false_alarms
+                    .replace_all(text, |caps: &regex::Captures<'_>| " ".repeat(caps[0].len()));
+                self.positive.is_match(&blanked)
+            }
+            _ => true,
+        }
     }
 }
 
@@ -314,8 +325,19 @@ pub(crate) fn intent(text: &str) -> Option<Intent> {
     if d.reschedule.is_match(text) {
         return Some(Intent::RescheduleAppointment);
     }
-    d.ranked
+    // Most utterances match one of these at most: where each match starts (a reverse scan) is
+    // only worked out when several do.
+    let mut matched = d
+        .ranked
         .iter()
+        .filter(|(_, detector)| detector.is_match(text));
+    let first = matched.next()?;
+    let Some(second) = matched.next() else {
+        return Some(first.0);
+    };
+    [first, second]
+        .into_iter()
+        .chain(matched)
         .filter_map(|(intent, detector)| detector.find(text).map(|offset| (offset, *intent)))
         .min_by_key(|(offset, _)| *offset)
         .map(|(_, intent)| intent)

@@ -999,8 +999,17 @@ impl ConversationManager {
     /// spelled name. Returns whether a slot changed.
     fn apply_spelled(&mut self, text: &str) -> bool {
         let mut changed = false;
-        let words = |w: &str| text.split(' ').any(|word| word == w);
-        if words("vin") {
+        // One pass over the words for every cue below.
+        let (mut vin_word, mut spell_word, mut letters) = (false, false, 0);
+        for word in text.split(' ') {
+            match word {
+                "vin" => vin_word = true,
+                "spelled" | "spell" => spell_word = true,
+                _ if word.len() == 1 => letters += 1,
+                _ => {}
+            }
+        }
+        if vin_word {
             match crate::spelled::vin(text) {
                 Ok(vin) => {
                     changed |= set(&mut self.slots.vin, vin);
@@ -1021,12 +1030,9 @@ impl ConversationManager {
         if let Some(phone) = crate::spelled::phone_number(text) {
             changed |= set(&mut self.slots.phone, phone);
         }
-        let spelling = text.contains(" as in ")
-            || words("spelled")
-            || words("spell")
-            || text.split(' ').filter(|w| w.len() == 1).count() >= 3;
+        let spelling = text.contains(" as in ") || spell_word || letters >= 3;
         if spelling
-            && !words("vin")
+            && !vin_word
             && !text.contains("plate")
             && let Some(name) = crate::spelled::spelled_name(text)
         {

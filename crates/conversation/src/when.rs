@@ -102,7 +102,9 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
 /// The most specific date in `text`, resolved against `today`.
 pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     let p = &*DATE;
-    if let Some(caps) = p.numeric.captures(text) {
+    // Most utterances have no digit, and four of the patterns need one.
+    let digits = text.bytes().any(|b| b.is_ascii_digit());
+    if digits && let Some(caps) = p.numeric.captures(text) {
         let month: u32 = caps[1].parse().ok()?;
         let day: u32 = caps[2].parse().ok()?;
         let year = caps.get(3).and_then(|m| m.as_str().parse::<i32>().ok());
@@ -116,7 +118,7 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         }
     }
     for regex in [&p.month_day, &p.day_of_month_named] {
-        if let Some(caps) = regex.captures(text) {
+        if digits && let Some(caps) = regex.captures(text) {
             let (month_name, day) = if caps[1].starts_with(|c: char| c.is_ascii_digit()) {
                 (&caps[2], &caps[1])
             } else {
@@ -128,10 +130,11 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
             return Some(mention(&caps, date));
         }
     }
-    if let Some(caps) = p
-        .day_of_month
-        .captures_iter(text)
-        .find(|caps| caps.get(2).is_none())
+    if digits
+        && let Some(caps) = p
+            .day_of_month
+            .captures_iter(text)
+            .find(|caps| caps.get(2).is_none())
     {
         // "the third time" counts, it names no day. "monday the 28th" is the next 28th that is
         // a monday.
@@ -237,7 +240,9 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
     if let Some(caps) = p.noon.captures(text) {
         return timed(&caps[1], NaiveTime::from_hms_opt(12, 0, 0));
     }
-    if let Some(caps) = p.half_quarter.captures(text) {
+    // Every clock pattern below needs a digit; most utterances have none.
+    let digits = text.bytes().any(|b| b.is_ascii_digit());
+    if digits && let Some(caps) = p.half_quarter.captures(text) {
         let hour: u32 = caps[2].parse().ok()?;
         let time = match &caps[1] {
             "half past" => clock(hour, 30, None),
@@ -247,7 +252,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         };
         return timed(&caps[0], time);
     }
-    if let Some(caps) = p.hour_minute.captures(text) {
+    if digits && let Some(caps) = p.hour_minute.captures(text) {
         let hour: u32 = caps[1].parse().ok()?;
         let minute: u32 = caps[2].parse().ok()?;
         // "2 30" is two thirty; "20 19" is a model year, not a time. Spoken hours go to 12.
@@ -265,18 +270,22 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             );
         }
     }
-    if let Some(caps) = p.hour_marker.captures(text) {
+    if digits && let Some(caps) = p.hour_marker.captures(text) {
         let hour: u32 = caps[1].parse().ok()?;
         let marker = matches!(&caps[2], "am" | "pm" | "a m" | "p m")
             .then(|| caps.get(2).map(|m| m.as_str()));
         return timed(&caps[0], clock(hour, 0, marker.flatten()));
     }
-    if let Some(caps) = p.hour_in_the.captures(text) {
+    if digits && let Some(caps) = p.hour_in_the.captures(text) {
         let hour: u32 = caps[1].parse().ok()?;
         let marker = if &caps[2] == "morning" { "am" } else { "pm" };
         return timed(&caps[0], clock(hour, 0, Some(marker)));
     }
-    for caps in p.hour_after_word.captures_iter(text) {
+    for caps in digits
+        .then(|| p.hour_after_word.captures_iter(text))
+        .into_iter()
+        .flatten()
+    {
         // "about 3 weeks", "for 2 tires": a number, not a time.
         if caps.get(2).is_some() {
             continue;
