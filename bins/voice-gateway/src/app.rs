@@ -267,6 +267,8 @@ fn pipeline_config(config: &Config, base: Option<PipelineConfig>) -> PipelineCon
     PipelineConfig {
         log_transcripts: config.log_transcripts,
         early_replies: config.early_replies,
+        filler_after: config.filler_after,
+        filler_line: config.filler_line.clone(),
         caller_id_policy: config.caller_id_policy,
         max_call_duration: config.max_call_duration,
         max_turns: config.max_call_turns,

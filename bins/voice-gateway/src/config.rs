@@ -132,6 +132,11 @@ pub(crate) struct Config {
     pub(crate) max_call_duration: Duration,
     /// `MAX_CALL_TURNS`: the most caller turns in one call.
     pub(crate) max_call_turns: u32,
+    /// `FILLER_AFTER_MS`: a reply that has said nothing this long after it started says the
+    /// filler first.
+    pub(crate) filler_after: Duration,
+    /// `FILLER_LINE`: the filler ("One moment."); `off` turns fillers off.
+    pub(crate) filler_line: String,
     /// `MAX_TOOL_CALLS_PER_ROUND`: tool calls the model may make in one round.
     pub(crate) max_tool_calls_per_round: usize,
     /// `MAX_BOOKINGS_PER_CALL`: bookings (new appointments) one call may make.
@@ -303,6 +308,12 @@ impl Config {
         let stream_token_ttl = Duration::from_secs(whole("STREAM_TOKEN_TTL_SECS", 120).max(1));
         let max_call_duration = Duration::from_secs(whole("MAX_CALL_SECS", 30 * 60).max(60));
         let max_call_turns = u32::try_from(whole("MAX_CALL_TURNS", 100).max(1)).unwrap_or(u32::MAX);
+        let filler_after = Duration::from_millis(whole("FILLER_AFTER_MS", 700));
+        let filler_line = match get("FILLER_LINE") {
+            Some(line) if line.eq_ignore_ascii_case("off") => String::new(),
+            Some(line) => line,
+            None => "One moment.".to_owned(),
+        };
         let max_tool_calls_per_round =
             usize::try_from(whole("MAX_TOOL_CALLS_PER_ROUND", 4).max(1)).unwrap_or(4);
         let max_bookings_per_call =
@@ -401,6 +412,8 @@ impl Config {
             max_pending_streams,
             max_call_duration,
             max_call_turns,
+            filler_after,
+            filler_line,
             max_tool_calls_per_round,
             max_bookings_per_call,
             max_bookings_per_customer_per_day,

@@ -390,6 +390,8 @@ async fn run_admitted(
         turn_end_by_meaning: config.turn_end_by_meaning,
         recogniser_ends_turns: deps.stt.ends_turns_by_meaning(),
         early_replies: config.early_replies,
+        filler_after: config.filler_after,
+        filler_line: config.filler_line.clone(),
     };
     let mut call_state = CallState {
         config: config.clone(),

@@ -69,6 +69,12 @@ pub struct PipelineConfig {
     /// speak it only if the final words are the same; otherwise it is thrown away (counted in
     /// `voice_early_replies_total{outcome="dropped"}`).
     pub early_replies: bool,
+    /// A reply that has said nothing this long after it started (a slow model, a tool call
+    /// running) says `filler_line` first. It is heard, but kept out of history and out of the
+    /// voice-to-voice figures, which measure to the reply itself.
+    pub filler_after: Duration,
+    /// The filler ("One moment."); empty turns fillers off.
+    pub filler_line: String,
     /// A mark is sent after this many 20 ms frames (25 = every 500 ms of audio).
     pub mark_every_frames: usize,
     /// Longest wait for the escalation line to finish playing before the transfer goes ahead.
@@ -142,6 +148,8 @@ impl Default for PipelineConfig {
             max_unfinished_hold: Duration::from_millis(2500),
             turn_end_by_meaning: true,
             early_replies: true,
+            filler_after: Duration::from_millis(700),
+            filler_line: "One moment.".to_owned(),
             mark_every_frames: 25,
             escalation_line_max_wait: Duration::from_secs(8),
             goodbye_max_wait: Duration::from_secs(6),

@@ -70,6 +70,11 @@ pub(crate) struct FloorConfig {
     /// Start the LLM request on words that probably end the turn (a complete interim at a pause,
     /// or the recogniser's eager end of turn), and speak it only if the final words are the same.
     pub(crate) early_replies: bool,
+    /// A reply with nothing to say yet this long after it started (a slow model, a tool call)
+    /// gets `filler_line` first.
+    pub(crate) filler_after: Duration,
+    /// What the caller hears while the reply is slow ("One moment."); empty: nothing.
+    pub(crate) filler_line: String,
 }
 
 /// What follows a line once it has played.
@@ -283,6 +288,8 @@ pub(crate) struct Floor {
     interim_text: String,
     /// The early reply in flight and the words it answers (`speech_key`).
     early: Option<(u64, String)>,
+    /// The reply has said nothing yet: the filler plays at this instant.
+    filler_at: Option<Instant>,
     /// A `Finalize` was asked for in this caller turn.
     finalize_sent: bool,
     held: Option<Held>,
@@ -317,6 +324,7 @@ impl Floor {
             interim_end: TurnEnd::Unsure,
             interim_text: String::new(),
             early: None,
+            filler_at: None,
             finalize_sent: false,
             held: None,
             out: Vec::with_capacity(64),
@@ -348,6 +356,7 @@ impl Floor {
             self.pause.map(|p| p.give_up_at),
             self.held.as_ref().and_then(|h| h.deadline),
             self.held.as_ref().map(|h| h.give_up_at),
+            self.filler_at,
             self.after_line.map(|(_, at)| at),
             self.length_deadline,
             silence,
@@ -434,9 +443,14 @@ impl Floor {
                     return self.take_out();
                 }
                 if let Some(speaking) = self.speaking.as_mut() {
-                    speaking.first_tts_audio_at.get_or_insert(at);
-                    let first = self.playback.push_audio(&mulaw, &mut self.frames);
-                    if first {
+                    // A filler's audio is heard, but the reply's latency is to its own audio.
+                    let filler = self.playback.audio_is_filler();
+                    if !filler {
+                        speaking.first_tts_audio_at.get_or_insert(at);
+                    }
+                    self.playback.push_audio(&mulaw, &mut self.frames);
+                    let sent = !self.frames.is_empty();
+                    if !filler && sent && speaking.first_frame_sent_at.is_none() {
                         speaking.first_frame_sent_at = Some(now);
                         metrics::histogram!("voice_tts_audio_to_twilio_seconds")
                             .record(now.saturating_duration_since(at).as_secs_f64());
@@ -485,6 +499,7 @@ impl Floor {
             }
             Event::ReplyPiece { turn, text } => {
                 if self.reply == Some(turn) {
+                    self.filler_at = None;
                     self.speak_piece(text, now);
                 }
             }
@@ -509,6 +524,9 @@ impl Floor {
                 self.drop_early_reply("another reply");
                 if self.pause.is_some() {
                     self.interrupt(now, "new reply");
+                }
+                if !self.cfg.filler_line.is_empty() {
+                    self.filler_at = Some(now + self.cfg.filler_after);
                 }
                 match early {
                     Some(turn) => {
@@ -687,6 +705,7 @@ impl Floor {
             && speaking.first_mark_at.is_none()
             && speaking.turn == self.playback.turn()
             && matches!(outcome, MarkOutcome::Progress | MarkOutcome::TurnPlayed)
+            && self.playback.heard_reply()
         {
             speaking.first_mark_at = Some(now);
         }
@@ -704,6 +723,10 @@ impl Floor {
     }
 
     fn on_tick(&mut self, now: Instant) {
+        if self.filler_at.is_some_and(|at| at <= now) {
+            self.filler_at = None;
+            self.say_filler();
+        }
         if let Some(held) = &self.held
             && (held.deadline.is_some_and(|at| at <= now) || held.give_up_at <= now)
         {
@@ -781,7 +804,31 @@ impl Floor {
         self.check_played(now);
     }
 
+    /// The reply is slow and has said nothing: the caller hears the filler line, which goes into
+    /// no history and no latency figure.
+    fn say_filler(&mut self) {
+        let quiet = self.reply.is_some()
+            && self.pause.is_none()
+            && !self.tts_down
+            && self
+                .speaking
+                .as_ref()
+                .is_some_and(|s| s.from_llm && s.pieces_sent == 0);
+        if !quiet {
+            return;
+        }
+        debug!("the reply is slow; saying the filler");
+        metrics::counter!("voice_fillers_total").increment(1);
+        let line = self.cfg.filler_line.clone();
+        self.playback.add_filler(&line);
+        self.out.push(Action::TtsText {
+            text: line,
+            flush: true,
+        });
+    }
+
     fn cancel_reply(&mut self) {
+        self.filler_at = None;
         if self.reply.take().is_some() {
             self.out.push(Action::CancelReply);
         }

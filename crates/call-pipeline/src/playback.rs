@@ -30,6 +30,9 @@ struct Group {
     done: bool,
     /// The group's last frame and end mark were sent.
     ended: bool,
+    /// A filler said while the reply is being written: heard, but never part of what the agent
+    /// said (history, read-backs) or of the reply's latency.
+    filler: bool,
 }
 
 /// Progress of the current turn's audio.
@@ -119,6 +122,32 @@ impl Playback {
             group.text.push(' ');
         }
         group.text.push_str(text);
+    }
+
+    /// A filler line as a group of its own, before the reply's text (see `Group::filler`).
+    pub(crate) fn add_filler(&mut self, text: &str) {
+        let group = self.groups.last_mut().expect("begin_turn pushes a group");
+        debug_assert!(
+            group.text.is_empty(),
+            "a filler comes before any reply text"
+        );
+        group.text.push_str(text);
+        group.filler = true;
+        self.groups.push(Group::default());
+    }
+
+    /// Whether the audio arriving now belongs to a filler.
+    pub(crate) fn audio_is_filler(&self) -> bool {
+        self.groups
+            .get(self.audio_group)
+            .is_some_and(|group| group.filler)
+    }
+
+    /// Whether the caller has heard (a mark confirmed) some of the reply itself, past any filler.
+    pub(crate) fn heard_reply(&self) -> bool {
+        self.heard.is_some_and(|(group, bytes)| {
+            bytes > 0 && self.groups.get(group).is_some_and(|g| !g.filler)
+        })
     }
 
     /// A `Flush` was sent: later text belongs to a new group.
@@ -280,6 +309,9 @@ impl Playback {
             if idx > heard_group || group.text.is_empty() {
                 break;
             }
+            if group.filler {
+                continue;
+            }
             // While a group's audio is still arriving its length is not known: estimate it from
             // the text, so early marks do not claim most of the sentence was heard.
             let total_bytes = if group.done {
@@ -310,6 +342,7 @@ impl Playback {
         let parts: Vec<&str> = self
             .groups
             .iter()
+            .filter(|g| !g.filler)
             .map(|g| g.text.as_str())
             .filter(|t| !t.is_empty())
             .collect();

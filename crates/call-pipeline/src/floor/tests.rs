@@ -20,6 +20,8 @@ fn cfg() -> FloorConfig {
         turn_end_by_meaning: true,
         recogniser_ends_turns: false,
         early_replies: false,
+        filler_after: Duration::from_millis(700),
+        filler_line: String::new(),
     }
 }
 
@@ -741,4 +743,106 @@ fn speech_keys_ignore_case_and_punctuation_only() {
     assert_eq!(speech_key("I'm here."), "i'm here");
     assert_ne!(speech_key("at two"), speech_key("at ten"));
     assert_eq!(speech_key("..."), "");
+}
+
+fn filler_cfg() -> FloorConfig {
+    FloorConfig {
+        filler_line: "One moment.".into(),
+        ..cfg()
+    }
+}
+
+/// A reply that says nothing for 700 ms gets the filler, as a group of its own; it is not part
+/// of what the agent said, and the reply's latency is measured to the reply's own audio.
+#[test]
+fn a_slow_reply_says_the_filler_first_and_keeps_it_out_of_history() {
+    let mut s = Script::with(filler_cfg());
+    s.utterance(0, "can you check the schedule for friday");
+    let start = s.ev(
+        0,
+        Event::Reply {
+            utterance_at: Some(s.at(0)),
+            early: None,
+        },
+    );
+    assert_eq!(start, "start-reply:1");
+    assert_eq!(s.floor.next_deadline(), Some(s.at(700)));
+    assert_eq!(s.ev(700, Event::Tick), r#"tts:"One moment."+flush"#);
+    // The filler's audio plays; its marks say nothing about the reply.
+    assert_eq!(s.audio(850, 320), "media*2 mark:1:0:320");
+    assert_eq!(s.ev(860, Event::TtsFlushed), "");
+    assert_eq!(s.ev(1000, Event::Mark("1:0:320".into())), "");
+    assert_eq!(
+        s.ev(
+            1200,
+            Event::ReplyPiece {
+                turn: 1,
+                text: "Friday at ten is open.".into()
+            }
+        ),
+        r#"tts:"Friday at ten is open."+flush"#
+    );
+    assert_eq!(
+        s.ev(1210, Event::ReplyDone { turn: 1 }),
+        r#"spoken:1:"Friday at ten is open." save"#
+    );
+    assert_eq!(s.audio(1400, 320), "media*2 mark:1:1:320");
+    assert_eq!(s.ev(1410, Event::TtsFlushed), "");
+    let actions = s.floor.handle(Event::Mark("1:1:320".into()), s.at(1600));
+    s.floor.handle(Event::Mark("1:1:320".into()), s.at(1650));
+    let timings = actions
+        .iter()
+        .chain(s.floor.handle(Event::Tick, s.at(1700)).iter())
+        .find_map(|a| match a {
+            Action::TurnTimings(t) => Some(t.clone()),
+            _ => None,
+        });
+    let timings = timings.expect("the turn finished");
+    assert_eq!(timings["voice_to_voice_ms"], 1400.0);
+    assert_eq!(timings["caller_ear_ms"], 1600.0);
+}
+
+/// A reply that speaks in time, fails, or is cut off gets no filler.
+#[test]
+fn no_filler_for_a_prompt_failed_or_cancelled_reply() {
+    let mut s = Script::with(filler_cfg());
+    s.utterance(0, "what time do you close");
+    s.ev(
+        0,
+        Event::Reply {
+            utterance_at: None,
+            early: None,
+        },
+    );
+    s.ev(
+        300,
+        Event::ReplyPiece {
+            turn: 1,
+            text: "We close at six.".into(),
+        },
+    );
+    assert_eq!(s.ev(700, Event::Tick), "");
+    let mut s = Script::with(filler_cfg());
+    s.ev(
+        0,
+        Event::Reply {
+            utterance_at: None,
+            early: None,
+        },
+    );
+    assert_eq!(s.ev(400, Event::ReplyFailed { turn: 1 }), "reply-failed");
+    assert_eq!(s.ev(700, Event::Tick), "");
+    let mut s = Script::with(filler_cfg());
+    s.ev(
+        0,
+        Event::Reply {
+            utterance_at: None,
+            early: None,
+        },
+    );
+    assert!(
+        s.ev(300, Event::StopSpeaking { cause: "dtmf" })
+            .starts_with("cancel-reply")
+    );
+    assert_eq!(s.ev(700, Event::Tick), "");
 }

@@ -136,3 +136,39 @@ async fn an_early_reply_the_caller_talks_past_is_dropped_without_a_word_or_a_too
     assert_eq!(turns.len(), 1, "{turns:?}");
     assert_eq!(turns[0]["early"], false);
 }
+
+/// A model that takes 1.5 s to answer: the caller hears "One moment." after 700 ms, the history
+/// and the record keep only the reply, and voice-to-voice is measured to the reply.
+#[tokio::test(start_paused = true)]
+async fn a_slow_reply_is_preceded_by_a_filler_that_history_never_sees() {
+    let report = run(Scenario {
+        stt: SttScript::new().step(
+            Frames(250),
+            Ev::speech_final("Can you check Friday for me?"),
+        ),
+        llm: vec![LlmReply::Stream(vec![
+            LlmStep::Wait(ms(1500)),
+            LlmStep::Text("Friday at ten is open.".into()),
+            LlmStep::Finish(FinishReason::Stop),
+        ])],
+        actions: vec![(ms(12_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    let spoken = report.spoken_text();
+    let filler_at = spoken.find("One moment.").expect("the filler was said");
+    let reply_at = spoken
+        .find("Friday at ten is open.")
+        .expect("the reply was said");
+    assert!(filler_at < reply_at, "{spoken}");
+    let record = report.final_record();
+    let history = serde_json::to_string(&record.transcript).unwrap();
+    assert!(!history.contains("One moment"), "{history}");
+    assert!(history.contains("Friday at ten is open."), "{history}");
+    let turns = llm_timings(&record.timings);
+    let voice_to_voice = turns[0]["voice_to_voice_ms"].as_f64().unwrap();
+    assert!(
+        voice_to_voice >= 1500.0,
+        "measured to the reply: {voice_to_voice} ms"
+    );
+}
