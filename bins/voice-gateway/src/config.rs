@@ -200,7 +200,10 @@ impl Config {
                 Url::parse(default).expect("defaults are valid URLs")
             })
         };
-        let twilio_api_base_url = url("TWILIO_API_BASE_URL", "https://api.twilio.com/2010-04-01");
+        let twilio_api_base_url = url(
+            "TWILIO_API_BASE_URL",
+            twilio::rest::CallsClientConfig::DEFAULT_BASE_URL,
+        );
         let deepgram_stt_model = get("DEEPGRAM_STT_MODEL").unwrap_or_else(|| "nova-3".to_owned());
         let is_flux = deepgram_stt_model.starts_with("flux");
         let deepgram_stt_url = url(
@@ -211,9 +214,9 @@ impl Config {
                 deepgram::DEFAULT_STT_URL
             },
         );
-        let deepgram_tts_url = url("DEEPGRAM_TTS_URL", "wss://api.deepgram.com/v1/speak");
-        let openai_base_url = url("OPENAI_BASE_URL", "https://api.openai.com/v1");
-        let elevenlabs_base_url = url("ELEVENLABS_BASE_URL", "wss://api.elevenlabs.io");
+        let deepgram_tts_url = url("DEEPGRAM_TTS_URL", deepgram::DEFAULT_TTS_URL);
+        let openai_base_url = url("OPENAI_BASE_URL", openai::DEFAULT_BASE_URL);
+        let elevenlabs_base_url = url("ELEVENLABS_BASE_URL", elevenlabs::DEFAULT_BASE_URL);
         let deepgram_flux = if is_flux {
             deepgram::FluxTurnSettings::from_lookup(get).unwrap_or_else(|err| {
                 problems.push(err.to_string());
