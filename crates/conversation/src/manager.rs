@@ -20,7 +20,7 @@ const MAX_TURNS_WITHOUT_PROGRESS: u32 = 3;
 /// Words after which a second day named is the one wanted ("move it from friday to monday").
 static SWITCH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\b(to|instead of|could we do|can we do|how about|what about|anymore|no more|rather than|swap to|switch to|make it|fit me in|what do you have|no|actually|i mean|so)\b",
+        r"\b(to|instead of|could we do|can we do|how about|what about|anymore|no more|rather than|swap to|switch to|make it|fit me in|what do you have|no|actually|i mean|so|but|would|could|rather|lets try)\b",
     )
 });
 
