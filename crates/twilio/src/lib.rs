@@ -6,7 +6,8 @@
 //! - [`twiml`]: [`twiml::Response`] builds the documents we return to voice webhooks and use for transfers.
 //! - [`signature`]: [`signature::RequestValidator`] checks `X-Twilio-Signature` on webhooks and on
 //!   the websocket upgrade.
-//! - [`rest`]: [`rest::CallsClient`] redirects, hangs up and creates calls.
+//! - [`rest`]: [`rest::CallsClient`] redirects, hangs up and creates calls, and sends text
+//!   messages.
 //! - [`sid`]: the [`CallSid`], [`StreamSid`] and [`AccountSid`] newtypes; [`AuthToken`] keeps the
 //!   secret out of logs.
 //!

@@ -1,5 +1,5 @@
-//! Client for Twilio's Calls REST API (protocols.md section 4): redirect a live call to new TwiML
-//! (transfer), hang it up, or create an outbound call.
+//! Client for Twilio's REST API (protocols.md section 4): redirect a live call to new TwiML
+//! (transfer), hang it up, create an outbound call, or send a text message (4.6).
 //!
 //! This is the only module of the crate that does IO. Requests are form-encoded with PascalCase
 //! names, go to `.json` paths, and authenticate with HTTP Basic. Every request has a timeout from
@@ -106,6 +106,30 @@ pub enum MachineDetection {
     DetectMessageEnd,
 }
 
+/// Longest SMS body Twilio accepts (it is sent in segments past 160 GSM-7 characters).
+pub const MAX_MESSAGE_BODY_CHARS: usize = 1600;
+
+/// A text message to send through the Messages API (docs/protocols.md 4.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateMessage {
+    /// The recipient, E.164.
+    pub to: String,
+    /// The sending number (E.164) of the account.
+    pub from: String,
+    /// The text, at most [`MAX_MESSAGE_BODY_CHARS`] characters.
+    pub body: String,
+}
+
+/// The parts of Twilio's Message resource we use.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Message {
+    /// The message's SID (`SM…`).
+    pub sid: String,
+    /// `queued`, `accepted`, `sent`, `failed`, … (Twilio adds values; kept as text).
+    #[serde(default)]
+    pub status: String,
+}
+
 /// The parts of Twilio's Call resource we use.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Call {
@@ -185,6 +209,14 @@ pub enum RestError {
         status: u16,
         /// Why the body was refused.
         reason: String,
+    },
+    /// A message body is over Twilio's limit; checked before sending.
+    #[error("the message has {chars} characters, twilio accepts at most {max}")]
+    MessageTooLong {
+        /// Length of the body in characters.
+        chars: usize,
+        /// [`MAX_MESSAGE_BODY_CHARS`].
+        max: usize,
     },
     /// Inline TwiML is over Twilio's limit; checked before sending.
     #[error("inline twiml has {chars} characters, twilio accepts at most {max}")]
@@ -287,6 +319,25 @@ impl CallsClient {
         self.post(url, &request.to_form(), "create_call").await
     }
 
+    /// Sends a text message. Twilio answers 201 with the message (status `queued`). A recipient
+    /// who texted STOP gives an error for which [`RestError::is_unsubscribed_recipient`] is true.
+    pub async fn send_message(&self, message: &CreateMessage) -> Result<Message, RestError> {
+        let chars = message.body.chars().count();
+        if chars > MAX_MESSAGE_BODY_CHARS {
+            return Err(RestError::MessageTooLong {
+                chars,
+                max: MAX_MESSAGE_BODY_CHARS,
+            });
+        }
+        let url = self.url_with_segments(&["Messages.json"]);
+        let form = vec![
+            ("To", message.to.clone()),
+            ("From", message.from.clone()),
+            ("Body", message.body.clone()),
+        ];
+        self.post(url, &form, "send_message").await
+    }
+
     fn call_url(&self, call_sid: &CallSid) -> Url {
         self.url_with_segments(&["Calls", &format!("{call_sid}.json")])
     }
@@ -304,12 +355,12 @@ impl CallsClient {
         res
     }
 
-    async fn post(
+    async fn post<T: serde::de::DeserializeOwned>(
         &self,
         url: Url,
         form: &[(&'static str, String)],
         operation: &'static str,
-    ) -> Result<Call, RestError> {
+    ) -> Result<T, RestError> {
         let response = self
             .http
             .post(url)
@@ -368,6 +419,12 @@ impl RestError {
             Self::Api { code, .. } => *code,
             _ => None,
         }
+    }
+
+    /// The recipient texted STOP to this sender (error 21610): never text them again until
+    /// they opt back in.
+    pub fn is_unsubscribed_recipient(&self) -> bool {
+        self.code() == Some(21610)
     }
 
     /// The call no longer exists or is no longer in progress: 404 / 20404 (gone) or 21220

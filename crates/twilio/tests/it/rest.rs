@@ -523,3 +523,72 @@ async fn debug_output_never_shows_the_token() {
         assert!(!text.contains(TOKEN), "{text}");
     }
 }
+
+#[tokio::test]
+async fn send_message_posts_to_from_and_body() {
+    let mut server = start_server(ok(
+        201,
+        r#"{"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued", "to": "+15552223333",
+            "from": "+15557654321", "body": "Your oil change is booked.", "num_segments": "1",
+            "error_code": null, "error_message": null}"#
+            .to_owned(),
+    ))
+    .await;
+    let body = "Main Street Auto Care: your oil change is booked for Wed Nov 25 at 9:00 AM. Reply STOP to opt out.";
+    let message = client(&server.base_url)
+        .send_message(&twilio::rest::CreateMessage {
+            to: "+15552223333".into(),
+            from: "+15557654321".into(),
+            body: body.into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(message.sid, "SM0123456789abcdef0123456789abcdef");
+    assert_eq!(message.status, "queued");
+    let request = next_request(&mut server).await;
+    assert_form_post(
+        &request,
+        &format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json"),
+        ACCOUNT,
+        &[
+            ("To", "+15552223333"),
+            ("From", "+15557654321"),
+            ("Body", body),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_message_to_an_unsubscribed_recipient_says_so_and_a_long_one_is_refused_before_sending() {
+    let server = start_server(ok(
+        400,
+        r#"{"code": 21610, "message": "Attempt to send to unsubscribed recipient", "more_info": "https://www.twilio.com/docs/errors/21610", "status": 400}"#
+            .to_owned(),
+    ))
+    .await;
+    let message = |body: String| twilio::rest::CreateMessage {
+        to: "+15552223333".into(),
+        from: "+15557654321".into(),
+        body,
+    };
+    let err = client(&server.base_url)
+        .send_message(&message("Your appointment is confirmed.".into()))
+        .await
+        .unwrap_err();
+    assert!(err.is_unsubscribed_recipient(), "{err}");
+    assert!(!err.is_retryable());
+    let err = client(&server.base_url)
+        .send_message(&message("x".repeat(1601)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RestError::MessageTooLong {
+                chars: 1601,
+                max: 1600
+            }
+        ),
+        "{err}"
+    );
+}
