@@ -148,21 +148,6 @@ pub(crate) async fn build(
         )
     })?;
     info!(backend = crm_store.backend_name(), "database ready");
-    let crm: Arc<dyn CallCrm> = Arc::new(
-        CrmPort::new(Arc::new(crm_store.clone()), clock.clone()).with_tool_limits(
-            crm::tools::ToolLimits {
-                max_bookings_per_customer_per_day: config.max_bookings_per_customer_per_day,
-            },
-        ),
-    );
-
-    let sessions = session_store::connect(
-        config.redis_url.as_ref().map(|url| url.expose()),
-        SessionStoreConfig::default(),
-    )
-    .await
-    .context("connecting to the session store")?;
-
     let rest = match (&config.twilio_account_sid, &config.twilio_auth_token) {
         (Some(account), Some(token)) => {
             let mut rest_config = CallsClientConfig::new(
@@ -178,6 +163,40 @@ pub(crate) async fn build(
         }
         _ => None,
     };
+    let mut crm_port = CrmPort::new(Arc::new(crm_store.clone()), clock.clone()).with_tool_limits(
+        crm::tools::ToolLimits {
+            max_bookings_per_customer_per_day: config.max_bookings_per_customer_per_day,
+        },
+    );
+    if config.sms_confirmations {
+        let from = config
+            .sms_from
+            .clone()
+            .or_else(|| config.twilio_from_number.clone())
+            .or_else(|| shop.phone.clone());
+        match (&rest, from) {
+            (Some(rest), Some(from)) => {
+                info!("text confirmations on");
+                crm_port = crm_port.with_text_confirmations(Arc::new(TwilioTexts {
+                    rest: rest.clone(),
+                    from,
+                }));
+            }
+            _ => warn!(
+                "SMS_CONFIRMATIONS is on but the Twilio account, token or a from-number is \
+                 missing: no texts will be sent"
+            ),
+        }
+    }
+    let crm: Arc<dyn CallCrm> = Arc::new(crm_port);
+
+    let sessions = session_store::connect(
+        config.redis_url.as_ref().map(|url| url.expose()),
+        SessionStoreConfig::default(),
+    )
+    .await
+    .context("connecting to the session store")?;
+
     let twilio_auth = match (&config.twilio_auth_token, config.allow_unsigned_twilio) {
         (Some(token), _) => {
             TwilioAuth::Signed(RequestValidator::new(AuthToken::new(token.expose())))
@@ -350,6 +369,30 @@ fn real_providers(config: &Config) -> anyhow::Result<Providers> {
         tts,
         tts_fallback,
     })
+}
+
+/// Text messages through Twilio's Messages API.
+struct TwilioTexts {
+    rest: CallsClient,
+    from: String,
+}
+
+#[async_trait::async_trait]
+impl call_pipeline::TextSender for TwilioTexts {
+    async fn send_text(&self, to: &str, body: &str) -> Result<(), call_pipeline::TextError> {
+        let message = twilio::rest::CreateMessage {
+            to: to.to_owned(),
+            from: self.from.clone(),
+            body: body.to_owned(),
+        };
+        match self.rest.send_message(&message).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.is_unsubscribed_recipient() => {
+                Err(call_pipeline::TextError::Unsubscribed)
+            }
+            Err(err) => Err(call_pipeline::TextError::Failed(err.to_string())),
+        }
+    }
 }
 
 /// Transfers and hang-ups through Twilio's Calls API.

@@ -101,6 +101,10 @@ pub(crate) struct Config {
     pub(crate) openai_fallback_model: Option<String>,
     /// `TWILIO_FROM_NUMBER`: caller ID for outbound calls; default the shop's number.
     pub(crate) twilio_from_number: Option<String>,
+    /// `SMS_CONFIRMATIONS`: text the caller after each booking, move or cancellation.
+    pub(crate) sms_confirmations: bool,
+    /// `SMS_FROM`: the number texts come from; default `TWILIO_FROM_NUMBER`, else the shop's.
+    pub(crate) sms_from: Option<String>,
     /// `STREAM_TOKEN_SECRET`: signs per-call stream tokens; random per process when unset (then
     /// every instance behind a load balancer must be the one that answered the webhook).
     pub(crate) stream_token_secret: Option<Secret>,
@@ -344,6 +348,7 @@ impl Config {
         let outbound_to_non_customers = flag("OUTBOUND_TO_NON_CUSTOMERS");
         let log_transcripts = flag("LOG_TRANSCRIPTS");
         let early_replies = get("EARLY_REPLIES").is_none() || flag("EARLY_REPLIES");
+        let sms_confirmations = flag("SMS_CONFIRMATIONS");
         let caller_id_policy = match get("CALLER_ID_POLICY")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -401,6 +406,8 @@ impl Config {
                 .unwrap_or_else(|| "21m00Tcm4TlvDq8ikWAM".to_owned()),
             openai_fallback_model: get("OPENAI_FALLBACK_MODEL"),
             twilio_from_number: get("TWILIO_FROM_NUMBER"),
+            sms_confirmations,
+            sms_from: get("SMS_FROM"),
             stream_token_secret,
             tts_provider,
             shop_config: get("SHOP_CONFIG").map(PathBuf::from),

@@ -1266,3 +1266,95 @@ async fn by_default_the_logs_hold_no_number_name_or_words_of_the_caller() {
     assert!(logs.contains("New customer calling: ***4567"), "{logs}");
     assert!(!logs.contains("5551234567"), "{logs}");
 }
+
+/// `SMS_CONFIRMATIONS=true`: a booking made on a call is confirmed by a text through Twilio's
+/// Messages API (the REST mock checks path, auth and form), and a signed inbound `STOP` records
+/// the opt-out; an unsigned one is refused.
+#[tokio::test]
+async fn a_booking_is_texted_and_stop_opts_the_number_out() {
+    let (api, log, requested) = twilio_rest_mock().await;
+    let book = providers::ToolCall {
+        id: "call_1".into(),
+        name: "book_appointment".into(),
+        arguments: json!({"service": "oil change", "start": "2026-12-01T14:00"}).to_string(),
+    };
+    let gateway = start(Setup {
+        stt: SttScript::new().step(
+            SttTrigger::AfterAudioFrames(15),
+            SttScriptEvent::speech_final("Book me an oil change on December first at 2pm"),
+        ),
+        llm: vec![
+            LlmReply::tool_calls([book]),
+            LlmReply::text("You're all set, John.", Duration::ZERO),
+        ],
+        twilio_api: Some(api),
+        env: vec![
+            ("SMS_CONFIRMATIONS", "true".to_owned()),
+            ("SMS_FROM", "+14135550111".to_owned()),
+        ],
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA210", JOHN).await;
+    let call = TwilioStream::open(&gateway, "CA210", &parameters(&twiml), true).await;
+    requested
+        .wait_until("the text", || {
+            log.lock()
+                .unwrap()
+                .iter()
+                .any(|(_, path, _, _)| path.ends_with("/Messages.json"))
+        })
+        .await;
+    call.hang_up("CA210").await;
+    let requests = log.lock().unwrap().clone();
+    let (method, path, auth, form) = requests
+        .iter()
+        .find(|(_, path, _, _)| path.ends_with("/Messages.json"))
+        .unwrap();
+    assert_eq!(method, "POST");
+    assert_eq!(
+        path,
+        &format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Messages.json")
+    );
+    assert!(auth.starts_with("Basic "), "{auth}");
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("To"), JOHN);
+    assert_eq!(field("From"), "+14135550111");
+    assert!(
+        field("Body").contains("your oil change is booked for"),
+        "{}",
+        field("Body")
+    );
+    assert!(
+        field("Body").ends_with("Reply STOP to opt out."),
+        "{}",
+        field("Body")
+    );
+
+    let stop = [("MessageSid", "SM1"), ("From", JOHN), ("Body", "Stop ")];
+    assert_eq!(
+        gateway
+            .post_webhook("/twilio/sms", &stop, false)
+            .await
+            .status(),
+        403,
+        "unsigned"
+    );
+    let crm = open_crm(&gateway.database_url).await;
+    assert!(!crm.sms_opted_out(JOHN).await.unwrap());
+    let answer = gateway.post_webhook("/twilio/sms", &stop, true).await;
+    assert_eq!(answer.status(), 200);
+    assert!(answer.text().await.unwrap().contains("<Response"));
+    assert!(crm.sms_opted_out(JOHN).await.unwrap());
+    let start_again = [("MessageSid", "SM2"), ("From", JOHN), ("Body", "start")];
+    gateway
+        .post_webhook("/twilio/sms", &start_again, true)
+        .await;
+    assert!(!crm.sms_opted_out(JOHN).await.unwrap());
+    gateway.shutdown().await;
+}

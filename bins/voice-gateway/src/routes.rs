@@ -40,6 +40,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/twilio/voice", post(voice_webhook))
         .route("/twilio/stream", get(media_stream))
         .route("/twilio/status", post(status_callback))
+        .route("/twilio/sms", post(inbound_sms))
         .route("/api/calls", post(create_outbound_call).get(list_calls))
         .route("/api/calls/{call_sid}", get(get_call))
         .route("/api/callbacks", get(list_callbacks))
@@ -367,6 +368,40 @@ fn phone_link(socket: WebSocket) -> PhoneLink {
 }
 
 /// `POST /twilio/status`: call and stream status callbacks, recorded on the call's session.
+/// Twilio's inbound SMS webhook (signed like the others): a whole-message `STOP` keyword opts the
+/// number out of texts, `START` opts it back in (Twilio itself blocks and answers; docs/protocols.md
+/// 4.6). Anything else is ignored. The answer is an empty TwiML document: no reply text.
+async fn inbound_sms(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    if let Err(refusal) = prove_form(&state, &uri, &headers, &form) {
+        return refusal.refuse("inbound sms");
+    }
+    let keyword = form_value(&form, "Body")
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
+    let opted_out = match keyword.as_str() {
+        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" => Some(true),
+        "START" | "YES" | "UNSTOP" => Some(false),
+        _ => None,
+    };
+    let message_sid = form_value(&form, "MessageSid").unwrap_or_default();
+    if let (Some(opted_out), Some(from), Some(crm)) =
+        (opted_out, form_value(&form, "From"), &state.crm_store)
+    {
+        match crm.set_sms_opt_out(from, opted_out, (state.clock)()).await {
+            Ok(()) => info!(message_sid, opted_out, "text opt-out recorded"),
+            Err(err) => warn!(message_sid, error = %err, "could not record the text opt-out"),
+        }
+    }
+    xml(twiml::Response::new().to_xml())
+}
+
 async fn status_callback(
     State(state): State<Arc<AppState>>,
     uri: Uri,

@@ -1,4 +1,9 @@
-//! `CallCrm` over the real CRM crate: lookups, LLM tools and call records through `crm::CrmStore`.
+//! `CallCrm` over the real CRM crate: lookups, LLM tools and call records through `crm::CrmStore`,
+//! and, when a `TextSender` is set, a text confirmation after each booking, move or cancellation.
+//!
+//! Confirmations are sent beside the call (a spawned task): they never delay or fail the tool
+//! call. A number that opted out (texted STOP, or Twilio says it did) is never texted; each case
+//! is logged with the call's id, never the number.
 
 use std::sync::Arc;
 
@@ -11,7 +16,9 @@ use crm::{
 };
 use providers::{ToolSpec, Usage};
 
-use crate::ports::{CallCrm, CallRecord, PortError, ToolCallContext, ToolOutcome, ToolReply};
+use crate::ports::{
+    CallCrm, CallRecord, PortError, TextError, TextSender, ToolCallContext, ToolOutcome, ToolReply,
+};
 
 /// The CRM as calls use it.
 #[derive(Clone)]
@@ -19,6 +26,7 @@ pub struct CrmPort {
     store: Arc<dyn CrmStore>,
     tools: ToolExecutor,
     now: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    texts: Option<Arc<dyn TextSender>>,
 }
 
 impl CrmPort {
@@ -31,7 +39,57 @@ impl CrmPort {
             tools: ToolExecutor::new(store.clone()),
             store,
             now,
+            texts: None,
         }
+    }
+
+    /// Texts the caller a confirmation after each booking, move or cancellation.
+    pub fn with_text_confirmations(mut self, texts: Arc<dyn TextSender>) -> Self {
+        self.texts = Some(texts);
+        self
+    }
+
+    /// Sends the confirmation of a successful `tool` call, beside the call.
+    fn confirm_by_text(&self, tool: &str, result: &serde_json::Value, context: &ToolContext) {
+        let (Some(texts), Some(phone)) = (self.texts.clone(), context.caller_phone.clone()) else {
+            return;
+        };
+        let Some(body) = confirmation_text(self.store.shop(), tool, result) else {
+            return;
+        };
+        let store = self.store.clone();
+        let now = context.now;
+        let call_sid = context.call_sid.clone().unwrap_or_default();
+        tokio::spawn(async move {
+            match store.sms_opted_out(&phone).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    tracing::info!(call_sid, "caller opted out of texts; no confirmation");
+                    return;
+                }
+                Err(error) => {
+                    // Not knowing is not a yes: no text.
+                    tracing::warn!(call_sid, %error, "could not read the text opt-out; no confirmation");
+                    return;
+                }
+            }
+            match texts.send_text(&phone, &body).await {
+                Ok(()) => {
+                    metrics::counter!("voice_texts_sent_total").increment(1);
+                    tracing::info!(call_sid, "confirmation texted");
+                }
+                Err(TextError::Unsubscribed) => {
+                    tracing::info!(call_sid, "the provider says the caller opted out; recorded");
+                    if let Err(error) = store.set_sms_opt_out(&phone, true, now).await {
+                        tracing::warn!(call_sid, %error, "could not record the text opt-out");
+                    }
+                }
+                Err(error) => {
+                    metrics::counter!("voice_text_failures_total").increment(1);
+                    tracing::warn!(call_sid, %error, "confirmation text failed; the booking stands");
+                }
+            }
+        });
     }
 
     /// Sets the limits the tools enforce (see `crm::tools::ToolLimits`).
@@ -67,6 +125,9 @@ impl CallCrm for CrmPort {
             call_sid: Some(context.call_sid.clone()),
         };
         let answer = self.tools.run(name, arguments, &context).await;
+        if answer.status == ToolStatus::Ok {
+            self.confirm_by_text(name, &answer.json, &context);
+        }
         ToolReply {
             result: answer.json,
             outcome: match answer.status {
@@ -140,3 +201,41 @@ impl CallCrm for CrmPort {
             .map_err(|err| PortError(err.to_string()))
     }
 }
+
+/// The text confirming a successful booking, move or cancellation, from the tool's result
+/// (`appointment.service` and `appointment.spoken`); `None` for other tools.
+pub(crate) fn confirmation_text(
+    shop: &conversation::ShopConfig,
+    tool: &str,
+    result: &serde_json::Value,
+) -> Option<String> {
+    let what = match tool {
+        "book_appointment" => "is booked for",
+        "reschedule_appointment" => "is moved to",
+        "cancel_appointment" => "is cancelled:",
+        _ => return None,
+    };
+    let appointment = result.get("appointment")?;
+    let service = appointment.get("service")?.as_str()?;
+    let when = appointment.get("spoken")?.as_str()?;
+    let mut text = format!("{}: your {service} {what} {when}.", shop.name);
+    if tool != "cancel_appointment"
+        && let Some(address) = &shop.address
+    {
+        text.push_str(&format!(" {address}."));
+    }
+    let next = if tool == "cancel_appointment" {
+        "To book again"
+    } else {
+        "To change it"
+    };
+    match &shop.phone {
+        Some(phone) => text.push_str(&format!(" {next}, call {phone}.")),
+        None => text.push_str(&format!(" {next}, call us.")),
+    }
+    text.push_str(" Reply STOP to opt out.");
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests;

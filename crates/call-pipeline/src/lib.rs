@@ -41,8 +41,8 @@ pub use crm_port::CrmPort;
 pub use outbox::{OutboxWorker, RecordOutbox};
 pub use phone::{PhoneError, PhoneLink};
 pub use ports::{
-    CallControl, CallCrm, CallRecord, NoCallControl, PortError, ToolCallContext, ToolOutcome,
-    ToolReply,
+    CallControl, CallCrm, CallRecord, NoCallControl, PortError, TextError, TextSender,
+    ToolCallContext, ToolOutcome, ToolReply,
 };
 pub use token::{
     STREAM_TOKEN_PARAMETER, TokenClaims, TokenError, issue_stream_token, verify_stream_token,

@@ -13,6 +13,24 @@ use twilio::CallSid;
 #[error("{0}")]
 pub struct PortError(pub String);
 
+/// Why a text message was not sent.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TextError {
+    /// The recipient texted STOP: never text them again until they opt back in.
+    #[error("the recipient has opted out of text messages")]
+    Unsubscribed,
+    /// Anything else (the provider is down, refused the number, …).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Sends text messages (Twilio's Messages API in the binary).
+#[async_trait]
+pub trait TextSender: Send + Sync + 'static {
+    /// Sends `body` to `to` (E.164).
+    async fn send_text(&self, to: &str, body: &str) -> Result<(), TextError>;
+}
+
 /// The CRM as one call uses it.
 #[async_trait]
 pub trait CallCrm: Send + Sync + 'static {

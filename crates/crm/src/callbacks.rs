@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::appointments::db_id;
-use crate::entity::callback_request;
+use crate::entity::{callback_request, sms_opt_out};
 use crate::phone::normalize_phone;
 use crate::{Crm, CrmError};
 
@@ -130,5 +130,54 @@ fn from_row(row: callback_request::Model) -> CallbackRequest {
         status: row.status,
         created_at: row.created_at,
         done_at: row.done_at,
+    }
+}
+
+impl Crm {
+    /// Records that `phone` texted STOP (`opted_out`), or START again (`!opted_out`).
+    pub async fn set_sms_opt_out(
+        &self,
+        phone: &str,
+        opted_out: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), CrmError> {
+        let phone = normalize_phone(phone)?;
+        self.timed("set_sms_opt_out", async {
+            if opted_out {
+                let model = sms_opt_out::ActiveModel {
+                    phone: Set(phone),
+                    opted_out_at: Set(now),
+                };
+                sms_opt_out::Entity::insert(model)
+                    .on_conflict(
+                        OnConflict::column(sms_opt_out::Column::Phone)
+                            .do_nothing()
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&self.db)
+                    .await
+                    .map_err(CrmError::db("set_sms_opt_out"))?;
+            } else {
+                sms_opt_out::Entity::delete_by_id(phone)
+                    .exec(&self.db)
+                    .await
+                    .map_err(CrmError::db("set_sms_opt_out"))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Whether `phone` has opted out of text messages.
+    pub async fn sms_opted_out(&self, phone: &str) -> Result<bool, CrmError> {
+        let phone = normalize_phone(phone)?;
+        self.timed("sms_opted_out", async {
+            Ok(sms_opt_out::Entity::find_by_id(phone)
+                .one(&self.db)
+                .await
+                .map_err(CrmError::db("sms_opted_out"))?
+                .is_some())
+        })
+        .await
     }
 }

@@ -114,6 +114,15 @@ pub trait CrmStore: Send + Sync + 'static {
     async fn record_call(&self, record: &CallRecord) -> Result<(), CrmError>;
     /// See `Crm::request_callback`.
     async fn request_callback(&self, request: &CallbackRequest) -> Result<(), CrmError>;
+    /// See `Crm::set_sms_opt_out`.
+    async fn set_sms_opt_out(
+        &self,
+        phone: &str,
+        opted_out: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), CrmError>;
+    /// See `Crm::sms_opted_out`.
+    async fn sms_opted_out(&self, phone: &str) -> Result<bool, CrmError>;
     /// See `Crm::ping`.
     async fn ping(&self) -> Result<(), CrmError>;
 }
@@ -202,6 +211,17 @@ impl CrmStore for Crm {
     }
     async fn request_callback(&self, request: &CallbackRequest) -> Result<(), CrmError> {
         Crm::request_callback(self, request).await
+    }
+    async fn set_sms_opt_out(
+        &self,
+        phone: &str,
+        opted_out: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), CrmError> {
+        Crm::set_sms_opt_out(self, phone, opted_out, now).await
+    }
+    async fn sms_opted_out(&self, phone: &str) -> Result<bool, CrmError> {
+        Crm::sms_opted_out(self, phone).await
     }
     async fn ping(&self) -> Result<(), CrmError> {
         Crm::ping(self).await

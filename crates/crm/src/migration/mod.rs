@@ -6,6 +6,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 mod m20261124_000001_create_tables;
 mod m20261204_000001_callback_requests;
 mod m20261205_000001_vehicle_plate;
+mod m20261205_000002_sms_opt_outs;
 
 /// The list of migrations, oldest first.
 pub(crate) struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_tables::Migration),
             Box::new(m20261204_000001_callback_requests::Migration),
             Box::new(m20261205_000001_vehicle_plate::Migration),
+            Box::new(m20261205_000002_sms_opt_outs::Migration),
         ]
     }
 }

@@ -10,7 +10,8 @@ both_backends!(
     record_call_upserts_by_call_sid,
     recent_calls_are_newest_first_and_ping_answers,
     callback_requests_are_one_per_call_and_can_be_marked_done,
-    the_report_counts_finished_calls_per_shop_day
+    the_report_counts_finished_calls_per_shop_day,
+    sms_opt_outs_are_kept_by_number_until_the_customer_opts_back_in
 );
 
 async fn record_call_upserts_by_call_sid(db: TestDb) {
@@ -284,5 +285,26 @@ async fn the_report_counts_finished_calls_per_shop_day(db: TestDb) {
     assert!(matches!(
         crm.report(day(25), day(24)).await,
         Err(CrmError::InvalidArgument(_))
+    ));
+}
+
+async fn sms_opt_outs_are_kept_by_number_until_the_customer_opts_back_in(db: TestDb) {
+    let crm = &db.crm;
+    let at = local(2026, 11, 24, 9, 0);
+    assert!(!crm.sms_opted_out("+14135550150").await.unwrap());
+    crm.set_sms_opt_out("(413) 555-0150", true, at)
+        .await
+        .unwrap();
+    // Any format of the same number; a second STOP changes nothing.
+    crm.set_sms_opt_out("+14135550150", true, at).await.unwrap();
+    assert!(crm.sms_opted_out("413-555-0150").await.unwrap());
+    assert!(!crm.sms_opted_out("+14135550151").await.unwrap());
+    crm.set_sms_opt_out("+14135550150", false, at)
+        .await
+        .unwrap();
+    assert!(!crm.sms_opted_out("+14135550150").await.unwrap());
+    assert!(matches!(
+        crm.set_sms_opt_out("not a number", true, at).await,
+        Err(CrmError::InvalidPhone { .. })
     ));
 }
