@@ -1148,6 +1148,57 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
     }
 }
 
+thread_local! {
+    /// Where this thread's log lines go while a test captures them.
+    static THREAD_SINK: std::cell::RefCell<Option<LogSink>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Captures the log lines of the current thread (a `#[tokio::test]` runs the gateway's tasks
+/// on its own thread) through one process-wide subscriber. A scoped subscriber per test would
+/// miss lines whose callsite another test's thread, with no subscriber, registered first: the
+/// callsite cache is global, and tests run in parallel.
+struct ThreadLogs;
+
+impl ThreadLogs {
+    fn capture(sink: LogSink) -> ThreadLogs {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(|| ThreadSinkWriter)
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in the tests");
+        });
+        THREAD_SINK.with(|slot| *slot.borrow_mut() = Some(sink));
+        ThreadLogs
+    }
+}
+
+impl Drop for ThreadLogs {
+    fn drop(&mut self) {
+        THREAD_SINK.with(|slot| *slot.borrow_mut() = None);
+    }
+}
+
+/// Writes to the current thread's sink, if it has one.
+struct ThreadSinkWriter;
+
+impl std::io::Write for ThreadSinkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        THREAD_SINK.with(|slot| {
+            if let Some(sink) = slot.borrow_mut().as_mut() {
+                sink.write_all(buf)?;
+            }
+            Ok(buf.len())
+        })
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// One of the seed's test scenarios: a caller says one thing; returns the logs and what the
 /// agent said.
 async fn seed_scenario(from: &str, says: &str, reply: &str) -> (String, String) {
@@ -1161,12 +1212,7 @@ async fn seed_scenario_logged(
     log_transcripts: bool,
 ) -> (String, String) {
     let sink = LogSink::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(sink.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _capture = ThreadLogs::capture(sink.clone());
     let gateway = start(Setup {
         stt: SttScript::new().step(
             SttTrigger::AfterAudioFrames(15),

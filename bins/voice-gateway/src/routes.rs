@@ -367,7 +367,6 @@ fn phone_link(socket: WebSocket) -> PhoneLink {
     }
 }
 
-/// `POST /twilio/status`: call and stream status callbacks, recorded on the call's session.
 /// Twilio's inbound SMS webhook (signed like the others): a whole-message `STOP` keyword opts the
 /// number out of texts, `START` opts it back in (Twilio itself blocks and answers; docs/protocols.md
 /// 4.6). Anything else is ignored. The answer is an empty TwiML document: no reply text.
@@ -402,6 +401,7 @@ async fn inbound_sms(
     xml(twiml::Response::new().to_xml())
 }
 
+/// `POST /twilio/status`: call and stream status callbacks, recorded on the call's session.
 async fn status_callback(
     State(state): State<Arc<AppState>>,
     uri: Uri,
