@@ -128,8 +128,28 @@ async fn a_booking_is_confirmed_by_text_beside_the_call() {
         )
         .await;
     assert_ne!(refused.outcome, ToolOutcome::Succeeded);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(texts.sent.lock().unwrap().len(), 1);
+    // A later booking by another caller is texted; nothing came of the refused one.
+    let other = ToolCallContext {
+        caller_phone: Some("+14135550178".to_owned()),
+        ..context()
+    };
+    let booked = port
+        .execute_tool(
+            "book_appointment",
+            r#"{"service": "oil change", "start": "2026-11-25T10:00", "first_name": "Bo", "last_name": "Ray"}"#,
+            &other,
+        )
+        .await;
+    assert_eq!(booked.outcome, ToolOutcome::Succeeded);
+    eventually("the second text", async || {
+        texts.sent.lock().unwrap().len() == 2
+    })
+    .await;
+    let sent = texts.sent.lock().unwrap().clone();
+    assert_eq!(
+        (sent[0].0.as_str(), sent[1].0.as_str()),
+        (CALLER, "+14135550178")
+    );
 }
 
 #[tokio::test]
@@ -140,8 +160,25 @@ async fn an_opted_out_number_is_never_texted_and_a_provider_opt_out_is_recorded(
         .await
         .unwrap();
     assert_eq!(book(&port).await.outcome, ToolOutcome::Succeeded);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(texts.sent.lock().unwrap().is_empty());
+    // Another caller, booked after, is texted; the opted-out one never is.
+    let other = ToolCallContext {
+        caller_phone: Some("+14135550178".to_owned()),
+        ..context()
+    };
+    let booked = port
+        .execute_tool(
+            "book_appointment",
+            r#"{"service": "oil change", "start": "2026-11-25T10:00", "first_name": "Bo", "last_name": "Ray"}"#,
+            &other,
+        )
+        .await;
+    assert_eq!(booked.outcome, ToolOutcome::Succeeded);
+    eventually("the other caller's text", async || {
+        !texts.sent.lock().unwrap().is_empty()
+    })
+    .await;
+    let sent = texts.sent.lock().unwrap().clone();
+    assert!(sent.iter().all(|(to, _)| to != CALLER), "{sent:?}");
 
     let texts = Arc::new(FakeTexts {
         unsubscribed: true,
