@@ -987,6 +987,14 @@ async fn twilio_rest_mock() -> (String, RestLog, Signal) {
     (base, log, requested)
 }
 
+/// The value of `name` in a recorded form (empty when absent).
+fn form_field(form: &[(String, String)], name: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
 /// Seed Test 3 through the real Twilio client: the live call is redirected to `<Dial>` the advisor.
 #[tokio::test]
 async fn manager_request_redirects_the_live_call_through_the_twilio_rest_api() {
@@ -1056,12 +1064,7 @@ async fn api_creates_an_outbound_reminder_call() {
         path,
         &format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls.json")
     );
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let field = |name: &str| form_field(form, name);
     assert_eq!(field("To"), JOHN);
     assert_eq!(field("From"), "+14135550000");
     let url = field("Url");
@@ -1363,12 +1366,7 @@ async fn a_booking_is_texted_and_stop_opts_the_number_out() {
         &format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Messages.json")
     );
     assert!(auth.starts_with("Basic "), "{auth}");
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let field = |name: &str| form_field(form, name);
     assert_eq!(field("To"), JOHN);
     assert_eq!(field("From"), "+14135550111");
     assert!(

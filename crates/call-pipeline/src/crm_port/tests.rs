@@ -61,6 +61,8 @@ impl TextSender for FakeTexts {
 }
 
 const CALLER: &str = "+14135550177";
+/// A second caller, whose text shows the first caller's did (or did not) come.
+const OTHER: &str = "+14135550178";
 
 async fn make_port(texts: Arc<FakeTexts>) -> (CrmPort, crm::Crm) {
     let crm = crm::connect_and_migrate(
@@ -83,6 +85,20 @@ fn context() -> ToolCallContext {
         customer_id: None,
         now: Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap(),
     }
+}
+
+/// A new customer books an oil change tomorrow at ten.
+async fn book_as(port: &CrmPort, phone: &str) -> ToolReply {
+    let context = ToolCallContext {
+        caller_phone: Some(phone.to_owned()),
+        ..context()
+    };
+    port.execute_tool(
+        "book_appointment",
+        r#"{"service": "oil change", "start": "2026-11-25T10:00", "first_name": "Bo", "last_name": "Ray"}"#,
+        &context,
+    )
+    .await
 }
 
 async fn book(port: &CrmPort) -> ToolReply {
@@ -129,27 +145,13 @@ async fn a_booking_is_confirmed_by_text_beside_the_call() {
         .await;
     assert_ne!(refused.outcome, ToolOutcome::Succeeded);
     // A later booking by another caller is texted; nothing came of the refused one.
-    let other = ToolCallContext {
-        caller_phone: Some("+14135550178".to_owned()),
-        ..context()
-    };
-    let booked = port
-        .execute_tool(
-            "book_appointment",
-            r#"{"service": "oil change", "start": "2026-11-25T10:00", "first_name": "Bo", "last_name": "Ray"}"#,
-            &other,
-        )
-        .await;
-    assert_eq!(booked.outcome, ToolOutcome::Succeeded);
+    assert_eq!(book_as(&port, OTHER).await.outcome, ToolOutcome::Succeeded);
     eventually("the second text", async || {
         texts.sent.lock().unwrap().len() == 2
     })
     .await;
     let sent = texts.sent.lock().unwrap().clone();
-    assert_eq!(
-        (sent[0].0.as_str(), sent[1].0.as_str()),
-        (CALLER, "+14135550178")
-    );
+    assert_eq!((sent[0].0.as_str(), sent[1].0.as_str()), (CALLER, OTHER));
 }
 
 #[tokio::test]
@@ -161,18 +163,7 @@ async fn an_opted_out_number_is_never_texted_and_a_provider_opt_out_is_recorded(
         .unwrap();
     assert_eq!(book(&port).await.outcome, ToolOutcome::Succeeded);
     // Another caller, booked after, is texted; the opted-out one never is.
-    let other = ToolCallContext {
-        caller_phone: Some("+14135550178".to_owned()),
-        ..context()
-    };
-    let booked = port
-        .execute_tool(
-            "book_appointment",
-            r#"{"service": "oil change", "start": "2026-11-25T10:00", "first_name": "Bo", "last_name": "Ray"}"#,
-            &other,
-        )
-        .await;
-    assert_eq!(booked.outcome, ToolOutcome::Succeeded);
+    assert_eq!(book_as(&port, OTHER).await.outcome, ToolOutcome::Succeeded);
     eventually("the other caller's text", async || {
         !texts.sent.lock().unwrap().is_empty()
     })
