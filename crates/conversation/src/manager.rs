@@ -394,6 +394,16 @@ impl ConversationManager {
         detect::escalation(&normalize(text)).is_some()
     }
 
+    /// Whether a booking, reschedule or cancel already succeeded on this call.
+    pub fn completed_action(&self) -> bool {
+        self.completed_action
+    }
+
+    /// A booking flow a question interrupted; it resumes after the answer.
+    pub fn suspended_intent(&self) -> Option<Intent> {
+        self.suspended_intent
+    }
+
     /// The slots the current intent still needs, in the order to ask for them.
     pub fn missing_slots(&self) -> Vec<SlotName> {
         let mut res = Vec::new();
