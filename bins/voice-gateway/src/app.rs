@@ -28,7 +28,8 @@ use crate::config::{Config, TtsProvider};
 #[derive(Clone)]
 pub(crate) struct Providers {
     pub(crate) stt: Arc<dyn SpeechToText>,
-    pub(crate) llm: Arc<dyn LanguageModel>,
+    /// `None` without `OPENAI_API_KEY`: the offline agent answers every turn.
+    pub(crate) llm: Option<Arc<dyn LanguageModel>>,
     pub(crate) tts: Arc<dyn TextToSpeech>,
     pub(crate) tts_fallback: Option<Arc<dyn TextToSpeech>>,
 }
@@ -81,6 +82,7 @@ impl AppState {
         CallDeps {
             stt: providers.stt.clone(),
             llm: providers.llm.clone(),
+            offline_agent: self.config.offline_agent.then(offline_agent_factory),
             tts: providers.tts.clone(),
             tts_fallback: providers.tts_fallback.clone(),
             crm: self.crm.clone(),
@@ -95,6 +97,11 @@ impl AppState {
             capture_dir: self.config.capture_dir.clone(),
         }
     }
+}
+
+/// The offline agent (`offline-agent`) for one turn of a conversation.
+pub(crate) fn offline_agent_factory() -> call_pipeline::OfflineAgentFactory {
+    Arc::new(|conversation, now| Arc::new(offline_agent::OfflineAgent::new(conversation, now)))
 }
 
 /// How webhooks and media streams prove they come from Twilio.
@@ -293,6 +300,7 @@ fn pipeline_config(config: &Config, base: Option<PipelineConfig>) -> PipelineCon
         max_turns: config.max_call_turns,
         max_tool_calls_per_round: config.max_tool_calls_per_round,
         max_bookings_per_call: config.max_bookings_per_call,
+        llm_fallback_after: config.llm_fallback_after,
         ..base.unwrap_or_default()
     }
 }
@@ -320,26 +328,13 @@ fn real_providers(config: &Config) -> anyhow::Result<Providers> {
     stt_config.flux = config.deepgram_flux.clone();
     let stt: Arc<dyn SpeechToText> = Arc::new(deepgram::DeepgramStt::new(stt_config));
 
-    let openai_key = config.openai_api_key.as_ref().context("OPENAI_API_KEY")?;
-    let mut endpoints = vec![openai::Endpoint::new(
-        config.openai_base_url.clone(),
-        openai::ApiKey::new(openai_key.expose()),
-        config.openai_model.clone(),
-    )];
-    if let Some(model) = &config.openai_fallback_model {
-        endpoints.push(openai::Endpoint::new(
-            config.openai_base_url.clone(),
-            openai::ApiKey::new(openai_key.expose()),
-            model.clone(),
-        ));
-    }
-    let llm = openai::OpenAiClient::new(openai::OpenAiConfig {
-        endpoints,
-        ..openai::OpenAiConfig::default()
-    })
-    .context("building the OpenAI client")?;
-    let llm: Arc<dyn LanguageModel> = Arc::new(llm);
-
+    let llm = match &config.openai_api_key {
+        Some(key) => Some(openai_client(config, key)?),
+        None => {
+            info!("OPENAI_API_KEY is not set: the offline agent answers every call");
+            None
+        }
+    };
     let deepgram_tts = config.deepgram_api_key.as_ref().map(|key| {
         let mut tts_config = deepgram::DeepgramTtsConfig::new(deepgram::ApiKey::new(key.expose()));
         tts_config.url = config.deepgram_tts_url.clone();
@@ -369,6 +364,31 @@ fn real_providers(config: &Config) -> anyhow::Result<Providers> {
         tts,
         tts_fallback,
     })
+}
+
+/// The OpenAI-compatible client, with the fallback model when one is set.
+fn openai_client(
+    config: &Config,
+    openai_key: &crate::config::Secret,
+) -> anyhow::Result<Arc<dyn LanguageModel>> {
+    let mut endpoints = vec![openai::Endpoint::new(
+        config.openai_base_url.clone(),
+        openai::ApiKey::new(openai_key.expose()),
+        config.openai_model.clone(),
+    )];
+    if let Some(model) = &config.openai_fallback_model {
+        endpoints.push(openai::Endpoint::new(
+            config.openai_base_url.clone(),
+            openai::ApiKey::new(openai_key.expose()),
+            model.clone(),
+        ));
+    }
+    let llm = openai::OpenAiClient::new(openai::OpenAiConfig {
+        endpoints,
+        ..openai::OpenAiConfig::default()
+    })
+    .context("building the OpenAI client")?;
+    Ok(Arc::new(llm))
 }
 
 /// Text messages through Twilio's Messages API.

@@ -157,6 +157,13 @@ pub(crate) struct Config {
     /// `EARLY_REPLIES`: start the LLM request on words that probably end the caller's turn
     /// (default on; off saves the requests that are thrown away).
     pub(crate) early_replies: bool,
+    /// `OFFLINE_AGENT`: the rule-based agent answers a turn when the LLM fails or has not
+    /// answered within `LLM_FALLBACK_AFTER_MS`, and every turn without `OPENAI_API_KEY`
+    /// (default on).
+    pub(crate) offline_agent: bool,
+    /// `LLM_FALLBACK_AFTER_MS`: how long an LLM round may stay silent before the offline agent
+    /// answers instead (default 2500).
+    pub(crate) llm_fallback_after: Duration,
     /// `HTTP_MAX_CONNECTIONS`: open HTTP/WebSocket connections at once; more wait to be accepted.
     pub(crate) http_max_connections: NonZeroUsize,
     /// `HTTP_HEADER_TIMEOUT_SECS`: how long a client has to send a request's headers.
@@ -316,6 +323,7 @@ impl Config {
         let max_call_duration = Duration::from_secs(whole("MAX_CALL_SECS", 30 * 60).max(60));
         let max_call_turns = u32::try_from(whole("MAX_CALL_TURNS", 100).max(1)).unwrap_or(u32::MAX);
         let filler_after = Duration::from_millis(whole("FILLER_AFTER_MS", 700));
+        let llm_fallback_after = Duration::from_millis(whole("LLM_FALLBACK_AFTER_MS", 2500));
         let filler_line = match get("FILLER_LINE") {
             Some(line) if line.eq_ignore_ascii_case("off") => String::new(),
             Some(line) => line,
@@ -348,6 +356,7 @@ impl Config {
         let outbound_to_non_customers = flag("OUTBOUND_TO_NON_CUSTOMERS");
         let log_transcripts = flag("LOG_TRANSCRIPTS");
         let early_replies = get("EARLY_REPLIES").is_none() || flag("EARLY_REPLIES");
+        let offline_agent = get("OFFLINE_AGENT").is_none() || flag("OFFLINE_AGENT");
         let sms_confirmations = flag("SMS_CONFIRMATIONS");
         let caller_id_policy = match get("CALLER_ID_POLICY")
             .as_deref()
@@ -431,6 +440,8 @@ impl Config {
             outbound_to_non_customers,
             log_transcripts,
             early_replies,
+            offline_agent,
+            llm_fallback_after,
             http_max_connections,
             http_header_timeout,
             caller_id_policy,
@@ -454,8 +465,8 @@ impl Config {
         if self.deepgram_api_key.is_none() {
             missing.push("DEEPGRAM_API_KEY (speech-to-text)");
         }
-        if self.openai_api_key.is_none() {
-            missing.push("OPENAI_API_KEY (language model)");
+        if self.openai_api_key.is_none() && !self.offline_agent {
+            missing.push("OPENAI_API_KEY (language model; or OFFLINE_AGENT=true)");
         }
         match self.tts_provider {
             TtsProvider::Deepgram if self.deepgram_api_key.is_none() => {

@@ -209,7 +209,7 @@ async fn start(setup: Setup) -> Gateway {
     let overrides = Overrides {
         providers: setup.with_providers.then(|| Providers {
             stt: Arc::new(stt.clone()),
-            llm: Arc::new(llm.clone()),
+            llm: Some(Arc::new(llm.clone())),
             tts: Arc::new(tts.clone()),
             tts_fallback: None,
         }),

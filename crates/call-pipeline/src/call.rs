@@ -53,13 +53,19 @@ use crate::{
 /// answers must not leave the agent mute.
 const CLEARED_MAX_WAIT: Duration = Duration::from_secs(2);
 
+/// How the call record names turns the offline agent answered (`answered_by` in their timings).
+const OFFLINE_AGENT: &str = "offline_agent";
+
 /// Everything a call uses, shared by all calls.
 #[derive(Clone)]
 pub struct CallDeps {
     /// Speech-to-text.
     pub stt: Arc<dyn SpeechToText>,
-    /// The language model.
-    pub llm: Arc<dyn LanguageModel>,
+    /// The language model; `None`: the offline agent answers every turn.
+    pub llm: Option<Arc<dyn LanguageModel>>,
+    /// Answers a turn when the LLM fails or is slower than `llm_fallback_after`, and every turn
+    /// without an LLM (the `offline-agent` crate, wired by the binary).
+    pub offline_agent: Option<OfflineAgentFactory>,
     /// Text-to-speech.
     pub tts: Arc<dyn TextToSpeech>,
     /// Tried when `tts` cannot connect.
@@ -87,6 +93,11 @@ pub struct CallDeps {
     /// advisor (or told goodbye) instead of being cut off. `None`: never.
     pub handoff: Option<CancellationToken>,
 }
+
+/// Builds the offline agent for one turn from the conversation as it stands after the caller's
+/// words, at `now`; it answers through the `LanguageModel` protocol like the LLM.
+pub type OfflineAgentFactory =
+    Arc<dyn Fn(&ConversationManager, DateTime<Utc>) -> Arc<dyn LanguageModel> + Send + Sync>;
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -427,6 +438,8 @@ async fn run_admitted(
         closing: false,
         shutting_down: false,
         bookings: Arc::default(),
+        llm_down: Arc::default(),
+        offline_turns: Vec::new(),
         timings: Vec::new(),
         session_tx: None,
         tracker: tracker.clone(),
@@ -625,6 +638,10 @@ struct CallState {
     shutting_down: bool,
     /// Bookings made by this call's turns.
     bookings: Arc<std::sync::atomic::AtomicU32>,
+    /// The LLM failed on this call: later turns go to the offline agent at once.
+    llm_down: Arc<std::sync::atomic::AtomicBool>,
+    /// Turns the offline agent answered (marked in their latency records).
+    offline_turns: Vec<u64>,
     timings: Vec<Value>,
     session_tx: Option<watch::Sender<Option<serde_json::Map<String, Value>>>>,
     tracker: TaskTracker,
@@ -793,7 +810,13 @@ impl CallState {
             }
             Action::SilenceTimeout => self.on_silence_timeout(),
             Action::LengthReached => self.close_for_length("duration"),
-            Action::TurnTimings(timings) => self.timings.push(timings),
+            Action::TurnTimings(mut timings) => {
+                let turn = timings["turn"].as_u64();
+                if turn.is_some_and(|turn| self.offline_turns.contains(&turn)) {
+                    timings["answered_by"] = json!(OFFLINE_AGENT);
+                }
+                self.timings.push(timings);
+            }
             Action::SaveSession => self.push_session_update(),
             Action::ReconnectTts => return self.recover_tts().await,
         }
@@ -954,8 +977,15 @@ impl CallState {
             TurnEvent::RequestSent { turn, at } => FloorEvent::ReplyRequestSent { turn, at },
             TurnEvent::FirstToken { turn, at } => FloorEvent::ReplyFirstToken { turn, at },
             TurnEvent::Piece { turn, text } => FloorEvent::ReplyPiece { turn, text },
-            TurnEvent::Done { turn, usage } => {
+            TurnEvent::Done {
+                turn,
+                usage,
+                offline,
+            } => {
                 self.add_usage(usage);
+                if offline {
+                    self.offline_turns.push(turn);
+                }
                 if self.floor_reply_is(turn) {
                     self.reply_cancel = None;
                 }
@@ -1089,7 +1119,8 @@ impl CallState {
 
     fn start_reply(&mut self, turn: u64) {
         let request = self.chat_request(self.manager.get_system_prompt(), None);
-        if let Some(cancel) = self.spawn_turn(turn, request, None) {
+        let offline = self.offline_agent(&self.manager);
+        if let Some(cancel) = self.spawn_turn(turn, request, offline, None) {
             self.reply_cancel = Some(cancel);
         }
     }
@@ -1115,7 +1146,8 @@ impl CallState {
         let prompt = manager.get_system_prompt();
         let request = self.chat_request(prompt.clone(), Some(text));
         let (confirm, gate) = tokio::sync::oneshot::channel();
-        let Some(cancel) = self.spawn_turn(turn, request, Some(gate)) else {
+        let offline = self.offline_agent(&manager);
+        let Some(cancel) = self.spawn_turn(turn, request, offline, Some(gate)) else {
             return;
         };
         debug!(turn, "early reply started");
@@ -1154,6 +1186,12 @@ impl CallState {
         early.cancel.cancel();
     }
 
+    /// The offline agent for a turn of `manager` (the call's, or an early reply's copy).
+    fn offline_agent(&self, manager: &ConversationManager) -> Option<Arc<dyn LanguageModel>> {
+        let factory = self.deps.offline_agent.as_ref()?;
+        Some(factory(manager, (self.deps.now)()))
+    }
+
     /// The LLM request: the system prompt, then recent history (plus `user`, not yet in history).
     fn chat_request(&self, prompt: String, user: Option<&str>) -> ChatRequest {
         let max = self.config.max_context_messages;
@@ -1183,6 +1221,7 @@ impl CallState {
         &mut self,
         turn: u64,
         request: ChatRequest,
+        offline: Option<Arc<dyn LanguageModel>>,
         gate: Option<tokio::sync::oneshot::Receiver<()>>,
     ) -> Option<CancellationToken> {
         let turn_tx = self.turn_tx.clone()?;
@@ -1191,6 +1230,8 @@ impl CallState {
             turn,
             request,
             llm: self.deps.llm.clone(),
+            offline,
+            llm_down: self.llm_down.clone(),
             crm: self.deps.crm.clone(),
             tool_context: ToolCallContext {
                 call_sid: self.call_sid.as_str().to_owned(),

@@ -46,6 +46,11 @@ pub struct PipelineConfig {
     pub silence_hang_up: Duration,
     /// Budget for one LLM round (request to last token), tool rounds each get their own.
     pub llm_round_timeout: Duration,
+    /// With an offline agent (`CallDeps::offline_agent`): an LLM round that has not answered
+    /// (text, tool call or finish) this long after the request is given up and the offline
+    /// agent answers the turn; so does a round that fails before saying anything. After such a
+    /// failure the rest of the call stays with the offline agent.
+    pub llm_fallback_after: Duration,
     /// Most LLM rounds one caller turn may take (each tool result costs a round).
     pub max_tool_rounds: usize,
     /// Barge-in pauses the agent the moment the caller's voice starts; when that sound ends
@@ -141,6 +146,7 @@ impl Default for PipelineConfig {
             silence_check_in: Duration::from_secs(10),
             silence_hang_up: Duration::from_secs(10),
             llm_round_timeout: Duration::from_secs(15),
+            llm_fallback_after: Duration::from_millis(2500),
             max_tool_rounds: 4,
             pause_resume_after: Duration::from_millis(150),
             pause_max: Duration::from_millis(2000),

@@ -32,7 +32,7 @@ mod token;
 mod turn;
 
 pub use admission::{AdmissionConfig, Admitted, PendingSlot, Refusal, StreamAdmission};
-pub use call::{CallDeps, CallOutcome, CallStatus, run_call};
+pub use call::{CallDeps, CallOutcome, CallStatus, OfflineAgentFactory, run_call};
 pub use capture::CAPTURE_FORMAT_VERSION;
 pub use config::{CallerIdPolicy, PipelineConfig};
 /// Masks a phone number for logs (the CRM's rule: only the last four digits stay).

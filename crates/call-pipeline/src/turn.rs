@@ -11,9 +11,9 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use futures::StreamExt;
@@ -47,8 +47,12 @@ pub(crate) enum TurnEvent {
         results: Vec<ChatMessage>,
         outcomes: Vec<(String, ToolOutcome)>,
     },
-    /// The reply is complete.
-    Done { turn: u64, usage: Usage },
+    /// The reply is complete; `offline`: the offline agent answered it.
+    Done {
+        turn: u64,
+        usage: Usage,
+        offline: bool,
+    },
     /// The turn failed before saying anything; the driver speaks the fallback line.
     Failed {
         turn: u64,
@@ -61,7 +65,12 @@ pub(crate) enum TurnEvent {
 pub(crate) struct TurnInput {
     pub(crate) turn: u64,
     pub(crate) request: ChatRequest,
-    pub(crate) llm: Arc<dyn LanguageModel>,
+    /// The LLM; `None`: the offline agent answers.
+    pub(crate) llm: Option<Arc<dyn LanguageModel>>,
+    /// The offline agent for this turn, if the call has one.
+    pub(crate) offline: Option<Arc<dyn LanguageModel>>,
+    /// Set once the LLM failed on this call: its later turns go to the offline agent at once.
+    pub(crate) llm_down: Arc<AtomicBool>,
     pub(crate) crm: Arc<dyn CallCrm>,
     pub(crate) tool_context: ToolCallContext,
     pub(crate) config: Arc<PipelineConfig>,
@@ -116,6 +125,8 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         turn,
         mut request,
         llm,
+        offline,
+        llm_down,
         crm,
         tool_context,
         config,
@@ -135,7 +146,31 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
     let mut usage = Usage::default();
     let mut spoke = false;
     let mut first_token_seen = false;
-    for round in 0..config.max_tool_rounds.max(1) {
+    // The model answering this turn; the offline agent from the start when there is no LLM or
+    // the LLM already failed on this call.
+    let mut offline_answers =
+        offline.is_some() && (llm.is_none() || llm_down.load(Ordering::Acquire));
+    if llm.is_none() && offline.is_none() {
+        warn!(turn, "no language model and no offline agent");
+        outbox
+            .send(TurnEvent::Failed {
+                turn,
+                error: "no language model".to_owned(),
+                usage,
+            })
+            .await;
+        return;
+    }
+    let mut round = 0;
+    while round < config.max_tool_rounds.max(1) {
+        let current: Arc<dyn LanguageModel> = match (&llm, &offline) {
+            (_, Some(offline)) if offline_answers => offline.clone(),
+            (Some(llm), _) => llm.clone(),
+            // Checked above: without an LLM the offline agent answers.
+            (None, _) => return,
+        };
+        // A round may be given up early only when something else can answer it.
+        let budget = (!offline_answers && offline.is_some()).then_some(config.llm_fallback_after);
         let outcome = tokio::select! {
             _ = cancel.cancelled() => {
                 // A dropped early reply's request is recorded too, so a replay asks its LLM the
@@ -147,7 +182,14 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
             }
             outcome = tokio::time::timeout(
                 config.llm_round_timeout,
-                stream_round(turn, &request, llm.as_ref(), &mut outbox, &mut first_token_seen),
+                stream_round(
+                    turn,
+                    &request,
+                    current.as_ref(),
+                    &mut outbox,
+                    &mut first_token_seen,
+                    budget,
+                ),
             ) => outcome,
         };
         let round_result = match outcome {
@@ -178,11 +220,27 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         }
         let (spoken_this_round, tool_calls, round_usage) = match round_result {
             Ok(result) => result,
+            Err(err) if !offline_answers && !first_token_seen && offline.is_some() => {
+                // Nothing of this turn was said: the offline agent answers it, and the rest of
+                // the call (it has the same request, with any tool results so far).
+                metrics::counter!("voice_provider_errors_total", "provider" => current.name(), "kind" => "llm").increment(1);
+                metrics::counter!("voice_offline_agent_takeovers_total").increment(1);
+                warn!(turn, round, error = %err, "the language model failed; the offline agent answers");
+                llm_down.store(true, Ordering::Release);
+                offline_answers = true;
+                continue;
+            }
             Err(err) => {
-                metrics::counter!("voice_provider_errors_total", "provider" => llm.name(), "kind" => "llm").increment(1);
+                metrics::counter!("voice_provider_errors_total", "provider" => current.name(), "kind" => "llm").increment(1);
                 if spoke {
                     warn!(turn, round, error = %err, "llm failed mid-reply; keeping what was said");
-                    outbox.send(TurnEvent::Done { turn, usage }).await;
+                    outbox
+                        .send(TurnEvent::Done {
+                            turn,
+                            usage,
+                            offline: offline_answers,
+                        })
+                        .await;
                 } else {
                     warn!(turn, round, error = %err, "llm failed before replying");
                     outbox
@@ -199,7 +257,13 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         add_usage(&mut usage, round_usage);
         spoke |= spoken_this_round.is_some();
         if tool_calls.is_empty() {
-            outbox.send(TurnEvent::Done { turn, usage }).await;
+            outbox
+                .send(TurnEvent::Done {
+                    turn,
+                    usage,
+                    offline: offline_answers,
+                })
+                .await;
             return;
         }
         // Tools run to completion even if the caller barges in meanwhile: a booking must not be
@@ -287,6 +351,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         {
             return;
         }
+        round += 1;
     }
     warn!(
         turn,
@@ -294,7 +359,11 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         "llm kept calling tools; ending the turn"
     );
     let event = if spoke {
-        TurnEvent::Done { turn, usage }
+        TurnEvent::Done {
+            turn,
+            usage,
+            offline: offline_answers,
+        }
     } else {
         TurnEvent::Failed {
             turn,
@@ -306,23 +375,39 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
 }
 
 /// One LLM request: streams pieces to the driver; returns the text spoken (if any), tool calls and usage.
+/// With a `budget`, a model that has not answered at all (no event) within it is given up.
 async fn stream_round(
     turn: u64,
     request: &ChatRequest,
     llm: &dyn LanguageModel,
     outbox: &mut Outbox,
     first_token_seen: &mut bool,
+    budget: Option<Duration>,
 ) -> Result<(Option<String>, Vec<ToolCall>, Usage), ProviderError> {
     let sent_at = Instant::now();
     outbox
         .send(TurnEvent::RequestSent { turn, at: sent_at })
         .await;
-    let mut stream = llm.stream(request.clone()).await?;
+    let opened = async {
+        let mut stream = llm.stream(request.clone()).await?;
+        let first = stream.next().await;
+        Ok::<_, ProviderError>((stream, first))
+    };
+    let (mut stream, mut next) = match budget {
+        Some(budget) => tokio::time::timeout(budget, opened).await.map_err(|_| {
+            ProviderError::Timeout(format!(
+                "{} answered nothing within {} ms",
+                llm.name(),
+                budget.as_millis()
+            ))
+        })??,
+        None => opened.await?,
+    };
     let mut splitter = SentenceSplitter::new();
     let mut text = String::new();
     let mut tool_calls = Vec::new();
     let mut usage = Usage::default();
-    while let Some(event) = stream.next().await {
+    while let Some(event) = next.take() {
         match event? {
             LlmEvent::TextDelta { text: delta, at } => {
                 if !*first_token_seen {
@@ -341,6 +426,7 @@ async fn stream_round(
             LlmEvent::Usage { usage: u, .. } => usage = u,
             LlmEvent::Finished { reason, .. } => debug!(turn, ?reason, "llm finished"),
         }
+        next = stream.next().await;
     }
     if let Some(piece) = splitter.finish() {
         outbox.send(TurnEvent::Piece { turn, text: piece }).await;

@@ -298,7 +298,8 @@ where
     let now = setup.now;
     let deps = CallDeps {
         stt: Arc::new(setup.stt),
-        llm: Arc::new(setup.llm),
+        llm: Some(Arc::new(setup.llm)),
+        offline_agent: None,
         tts: Arc::new(tts),
         tts_fallback: None,
         crm,

@@ -33,9 +33,20 @@ fn empty_environment_gives_embedded_defaults() {
         vec![
             "PUBLIC_URL (Twilio cannot reach the media stream)",
             "DEEPGRAM_API_KEY (speech-to-text)",
-            "OPENAI_API_KEY (language model)",
             "DEEPGRAM_API_KEY (text-to-speech, TTS_PROVIDER=deepgram)",
-        ]
+        ],
+        "without OPENAI_API_KEY the offline agent answers"
+    );
+    assert!(config.offline_agent);
+    assert_eq!(
+        config.llm_fallback_after,
+        std::time::Duration::from_millis(2500)
+    );
+    let strict = load(&[("OFFLINE_AGENT", "false")]).unwrap();
+    assert!(
+        strict
+            .missing_providers()
+            .contains(&"OPENAI_API_KEY (language model; or OFFLINE_AGENT=true)")
     );
 }
 

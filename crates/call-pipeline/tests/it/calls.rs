@@ -358,6 +358,123 @@ async fn llm_that_hangs_times_out_into_the_fallback_line() {
     );
 }
 
+/// The LLM fails before the first token and an offline agent is there: it answers the turn from
+/// the conversation's state, the call record says so, and the next turn goes straight to it.
+#[tokio::test(start_paused = true)]
+async fn llm_failure_hands_the_turn_to_the_offline_agent() {
+    let report = run(Scenario {
+        stt: SttScript::new()
+            .step(Frames(250), Ev::speech_final("what are your hours"))
+            .step(Frames(700), Ev::speech_final("how much is an oil change")),
+        llm: vec![
+            LlmReply::Fail(ProviderError::Http {
+                status: 500,
+                message: "upstream".into(),
+            }),
+            reply("never asked: the call stays with the offline agent"),
+        ],
+        offline_agent: true,
+        actions: vec![(ms(30_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    let spoken = report.spoken_text();
+    assert!(
+        spoken.contains("We're open Monday to Friday from 8 AM to 6 PM"),
+        "{spoken}"
+    );
+    assert!(
+        spoken.contains("Oil change usually runs $45 to $95"),
+        "{spoken}"
+    );
+    assert!(
+        !spoken.contains(&PipelineConfig::default().fallback_line),
+        "{spoken}"
+    );
+    assert_eq!(
+        report.llm.requests().len(),
+        1,
+        "one LLM request, then offline"
+    );
+    let record = report.final_record();
+    let answered: Vec<_> = record
+        .timings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["from_llm"] == json!(true))
+        .map(|t| t["answered_by"].clone())
+        .collect();
+    assert_eq!(
+        answered,
+        [json!("offline_agent"), json!("offline_agent")],
+        "{}",
+        record.timings
+    );
+}
+
+/// An LLM that has answered nothing after `llm_fallback_after` is given up for the offline
+/// agent (the filler covers the wait), long before the round timeout.
+#[tokio::test(start_paused = true)]
+async fn a_silent_llm_is_given_up_for_the_offline_agent_within_the_budget() {
+    let report = run(Scenario {
+        stt: says(250, "what are your hours"),
+        llm: vec![LlmReply::Stream(vec![LlmStep::Hang])],
+        offline_agent: true,
+        actions: vec![(ms(20_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    let spoken = report.spoken_text();
+    assert!(
+        spoken.contains("One moment."),
+        "the filler covered the wait: {spoken}"
+    );
+    assert!(spoken.contains("We're open Monday to Friday"), "{spoken}");
+    let turn = &report.final_record().timings[1];
+    assert_eq!(turn["answered_by"], json!("offline_agent"), "{turn}");
+    // The words at 5 s (250 frames); the budget is 2.5 s; the filler is not the answer.
+    let v2v = turn["voice_to_voice_ms"].as_f64().unwrap();
+    assert!((2500.0..3000.0).contains(&v2v), "voice to voice {v2v} ms");
+}
+
+/// Without any LLM the offline agent answers every turn; an LLM that answers in time keeps
+/// its turns (no `answered_by`).
+#[tokio::test(start_paused = true)]
+async fn without_an_llm_the_offline_agent_answers_and_a_working_llm_is_not_replaced() {
+    let offline = run(Scenario {
+        stt: says(250, "what are your hours"),
+        offline_agent: true,
+        no_llm: true,
+        actions: vec![(ms(20_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(
+        offline
+            .spoken_text()
+            .contains("We're open Monday to Friday")
+    );
+    let working = run(Scenario {
+        stt: says(250, "what are your hours"),
+        llm: vec![reply("We're open eight to six.")],
+        offline_agent: true,
+        actions: vec![(ms(20_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(working.spoken_text().contains("eight to six"));
+    let record = working.final_record();
+    assert!(
+        record
+            .timings
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("answered_by").is_none())
+    );
+}
+
 /// DTMF 0 escalates to the advisor.
 #[tokio::test(start_paused = true)]
 async fn dtmf_zero_transfers_to_the_advisor() {

@@ -86,6 +86,10 @@ pub(crate) struct Scenario {
     pub(crate) tts_primary_fails: bool,
     /// Where to write the call capture, if anywhere.
     pub(crate) capture_dir: Option<std::path::PathBuf>,
+    /// The offline agent answers when the LLM fails (`offline-agent`).
+    pub(crate) offline_agent: bool,
+    /// No LLM at all: only the offline agent (with `offline_agent`).
+    pub(crate) no_llm: bool,
     /// Safety net: the caller hangs up at this offset if nothing else ended the call.
     pub(crate) max_duration: Duration,
 }
@@ -113,6 +117,8 @@ impl Default for Scenario {
             max_duration: Duration::from_secs(60),
             capture_dir: None,
             tts_primary_fails: false,
+            offline_agent: false,
+            no_llm: false,
         }
     }
 }
@@ -226,7 +232,13 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
             .stt_override
             .clone()
             .unwrap_or_else(|| Arc::new(stt.clone())),
-        llm: Arc::new(llm.clone()),
+        llm: (!scenario.no_llm).then(|| Arc::new(llm.clone()) as Arc<dyn providers::LanguageModel>),
+        offline_agent: scenario.offline_agent.then(|| {
+            Arc::new(|conversation: &conversation::ConversationManager, now| {
+                Arc::new(offline_agent::OfflineAgent::new(conversation, now))
+                    as Arc<dyn providers::LanguageModel>
+            }) as call_pipeline::OfflineAgentFactory
+        }),
         tts: if scenario.tts_primary_fails {
             Arc::new(primary_tts)
         } else {
