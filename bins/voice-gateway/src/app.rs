@@ -94,8 +94,43 @@ impl AppState {
             handoff: Some(self.handoff.clone()),
             records: self.records.clone(),
             now: self.clock.clone(),
+            observer: None,
             capture_dir: self.config.capture_dir.clone(),
         }
+    }
+}
+
+impl AppState {
+    /// The dependencies of a text call (`chat`): its own recogniser, voice, call control and
+    /// observer; the LLM when `OPENAI_API_KEY` is set, the offline agent when it is not (or as
+    /// the LLM's fallback, as on the phone).
+    pub(crate) fn text_call_deps(
+        &self,
+        call: &call_pipeline::TextCall,
+    ) -> anyhow::Result<CallDeps> {
+        let llm = match &self.config.openai_api_key {
+            Some(key) => Some(openai_client(&self.config, key)?),
+            None => None,
+        };
+        let offline = llm.is_none() || self.config.offline_agent;
+        Ok(CallDeps {
+            stt: call.speech_to_text(),
+            llm,
+            offline_agent: offline.then(offline_agent_factory),
+            tts: call.text_to_speech(),
+            tts_fallback: None,
+            crm: self.crm.clone(),
+            sessions: self.sessions.clone(),
+            call_control: call.call_control(),
+            shop: self.shop.clone(),
+            admission: None,
+            pending_slot: None,
+            handoff: None,
+            records: self.records.clone(),
+            now: self.clock.clone(),
+            observer: Some(call.observer()),
+            capture_dir: None,
+        })
     }
 }
 

@@ -1,11 +1,12 @@
 //! `voice-gateway`: the deployed binary. It loads `Config`, installs tracing and metrics, builds the
 //! providers and stores, mounts the HTTP/WebSocket routes, and serves with graceful shutdown.
-//! Subcommands: `serve` (default), `migrate`, `seed-demo`, `nlu`, `init-shop`, `report`. The default shop
+//! Subcommands: `serve` (default), `migrate`, `seed-demo`, `nlu`, `init-shop`, `report`, `chat`. The default shop
 //! configuration and the demo data are built in, so the binary runs from any directory.
 //!
 //! It stays thin: anything with an `if` about calls belongs in a library crate.
 
 mod app;
+mod chat;
 mod commands;
 mod config;
 mod http;
@@ -51,7 +52,9 @@ enum Command {
         #[arg(long)]
         file: Option<PathBuf>,
     },
-    /// Read utterances from stdin (one per line, text or JSON) and print what the NLU makes of each.
+    /// Talk to the receptionist in the terminal: a real call in text (bookings are real), with
+    /// the LLM when OPENAI_API_KEY is set and the offline agent otherwise.
+    Chat(chat::ChatArgs),
     /// Call analytics from the call records: flows completed, escalated and abandoned per call
     /// type, intent and day, bookings, escalation reasons and voice-to-voice latency.
     Report {
@@ -65,6 +68,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = commands::ReportFormat::Table)]
         format: commands::ReportFormat,
     },
+    /// Read utterances from stdin (one per line, text or JSON) and print what the NLU makes of each.
     Nlu {
         /// The current time (RFC 3339); default now.
         #[arg(long)]
@@ -91,7 +95,11 @@ fn main() -> anyhow::Result<()> {
     if let Some(shop) = cli.shop.clone() {
         config.shop_config = Some(shop);
     }
-    telemetry::init_tracing(config.log_format);
+    if matches!(cli.command, Some(Command::Chat(_))) {
+        telemetry::init_quiet_tracing();
+    } else {
+        telemetry::init_tracing(config.log_format);
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -106,6 +114,15 @@ fn main() -> anyhow::Result<()> {
             chrono::Utc::now(),
         )),
         Command::InitShop { path } => commands::init_shop(&path),
+        Command::Chat(args) => runtime
+            .block_on(chat::chat(
+                config,
+                args,
+                None,
+                tokio::io::BufReader::new(tokio::io::stdin()),
+                std::io::stdout(),
+            ))
+            .map(|_| ()),
         Command::Report { from, to, format } => runtime.block_on(commands::report(
             &config,
             from,

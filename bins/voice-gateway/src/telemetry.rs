@@ -23,6 +23,16 @@ pub(crate) fn init_tracing(format: LogFormat) {
     };
 }
 
+/// Logging for an interactive command (`chat`): warnings and errors only unless `RUST_LOG` says
+/// otherwise, on stderr, so the conversation on stdout stays readable.
+pub(crate) fn init_quiet_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt::layer().with_target(false).with_writer(std::io::stderr))
+        .try_init();
+}
+
 /// Installs the global Prometheus recorder and returns the handle `/metrics` renders.
 pub(crate) fn init_metrics() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new().install_recorder()?;

@@ -19,7 +19,7 @@ fn gateway(dir: &std::path::Path) -> Command {
 }
 
 #[test]
-fn migrate_seed_nlu_init_shop_and_serve_work_in_an_empty_directory() {
+fn migrate_seed_nlu_chat_init_shop_and_serve_work_in_an_empty_directory() {
     let dir = tempfile::tempdir().unwrap();
     for args in [&["migrate"][..], &["seed-demo"][..]] {
         let status = gateway(dir.path()).args(args).status().unwrap();
@@ -43,6 +43,27 @@ fn migrate_seed_nlu_init_shop_and_serve_work_in_an_empty_directory() {
     let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(line["intent"], "schedule_appointment");
     assert_eq!(line["collected_slots"]["resolved_date"], "2026-11-25");
+
+    // `chat` with no keys: the offline agent answers from the built-in shop.
+    let mut chat = gateway(dir.path())
+        .args(["chat", "--from", "+14135550100"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    chat.stdin
+        .take()
+        .unwrap()
+        .write_all(b"how much is an oil change\n")
+        .unwrap();
+    let output = chat.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let transcript = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        transcript.contains("agent> Hi John, thanks for calling")
+            && transcript.contains("agent> Oil change usually runs $45 to $95"),
+        "{transcript}"
+    );
 
     // The starter configuration for a shop to edit, and the same shop read back from it.
     let shop = dir.path().join("my-shop.toml");

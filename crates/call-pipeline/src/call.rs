@@ -44,7 +44,9 @@ use crate::{
     mask_phone,
     outbox::RecordOutbox,
     phone::{PhoneEvent, PhoneLink, read_from_phone, write_to_phone},
-    ports::{CallControl, CallCrm, CallRecord, ToolCallContext, ToolOutcome},
+    ports::{
+        CallControl, CallCrm, CallEvent, CallObserver, CallRecord, ToolCallContext, ToolOutcome,
+    },
     token::STREAM_TOKEN_PARAMETER,
     turn::{TurnEvent, TurnInput, run_bot_turn},
 };
@@ -87,6 +89,8 @@ pub struct CallDeps {
     pub records: RecordOutbox,
     /// The wall clock (replay and tests inject a fixed one).
     pub now: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    /// Sees each call's turns, state and end as they happen (the console, a text call).
+    pub observer: Option<Arc<dyn CallObserver>>,
     /// When set, each call is written there as a capture file (docs/captures.md).
     pub capture_dir: Option<PathBuf>,
     /// Cancelled when the server's drain time is over: each call still running is handed to the
@@ -514,6 +518,11 @@ async fn run_admitted(
     let (turn_tx, mut turn_rx) = mpsc::channel(64);
     call_state.turn_tx = Some(turn_tx);
 
+    call_state.observe(CallEvent::Started {
+        caller: call_state.caller_phone.as_deref().map(mask_phone),
+        direction: call_state.direction.to_owned(),
+        call_type: call_state.manager.call_type().as_str().to_owned(),
+    });
     let opening = if call_state.tts.is_none() {
         // Nothing can be said: hand the call to a person right away, or end it.
         call_state.status = CallStatus::Failed;
@@ -769,6 +778,7 @@ impl CallState {
             Action::CallerTurn { text, at, early } => self.on_caller_turn(text, at, early),
             Action::Spoken { turn, text } => {
                 self.log_speech("ASSISTANT", &text);
+                self.observe(CallEvent::Agent { text: text.clone() });
                 self.history.push(ChatMessage::Assistant {
                     content: Some(text),
                     tool_calls: Vec::new(),
@@ -811,6 +821,9 @@ impl CallState {
             Action::SilenceTimeout => self.on_silence_timeout(),
             Action::LengthReached => self.close_for_length("duration"),
             Action::TurnTimings(mut timings) => {
+                self.observe(CallEvent::TurnOver {
+                    interrupted: timings["interrupted"] == json!(true),
+                });
                 let turn = timings["turn"].as_u64();
                 if turn.is_some_and(|turn| self.offline_turns.contains(&turn)) {
                     timings["answered_by"] = json!(OFFLINE_AGENT);
@@ -1049,6 +1062,7 @@ impl CallState {
     /// LLM reply is wanted.
     fn conversation_turn(&mut self, text: String) -> bool {
         self.log_speech("USER", &text);
+        self.observe(CallEvent::Caller { text: text.clone() });
         self.history.push(ChatMessage::User {
             content: text.clone(),
         });
@@ -1073,6 +1087,7 @@ impl CallState {
         if let Some(intent) = self.manager.intent() {
             metrics::counter!("voice_intents_total", "intent" => intent.as_str()).increment(1);
         }
+        self.observe_conversation();
         // `process_message` applies the escalation rules (words, anger, legal, repeated failure).
         !(self.manager.state() == State::Escalation && self.follow_manager_escalation())
     }
@@ -1256,6 +1271,25 @@ impl CallState {
         }
     }
 
+    /// Tells the observer, if any.
+    fn observe(&self, event: CallEvent) {
+        if let Some(observer) = &self.deps.observer {
+            observer.on_event(self.call_sid.as_str(), &event);
+        }
+    }
+
+    fn observe_conversation(&self) {
+        if self.deps.observer.is_none() {
+            return;
+        }
+        let summary = self.manager.get_conversation_summary();
+        self.observe(CallEvent::Conversation {
+            state: summary.state.as_str().to_owned(),
+            intent: summary.intent.map(|intent| intent.as_str().to_owned()),
+            slots: serde_json::to_value(&summary.collected_slots).unwrap_or(Value::Null),
+        });
+    }
+
     /// Logs what was said: the words only with `log_transcripts` (personal data), else its length.
     fn log_speech(&self, who: &'static str, text: &str) {
         if self.config.log_transcripts {
@@ -1268,6 +1302,9 @@ impl CallState {
     // ---------- escalation ----------
 
     fn begin_escalation(&mut self, reason: EscalationReason, line: Option<String>) {
+        self.observe(CallEvent::Escalated {
+            reason: reason.as_str().to_owned(),
+        });
         metrics::counter!("voice_escalations_total", "reason" => reason.as_str()).increment(1);
         self.manager.escalate_for(reason);
         if self.deps.call_control.can_transfer() {
@@ -1423,6 +1460,7 @@ impl CallState {
             let seen = self.manager.transitions().len();
             let state = self.manager.record_tool_result(result);
             info!(tool = name.as_str(), ?outcome, state = %state, "tool outcome applied");
+            self.observe_conversation();
             self.log_transitions_since(seen);
             // Repeated tool failures escalate: hand the caller to a person now.
             if state == State::Escalation && self.follow_manager_escalation() {
@@ -1486,6 +1524,9 @@ impl CallState {
 
     /// Seed step 7 and the call record; returns the outcome.
     async fn finish(mut self, stats: crate::phone::ReaderStats) -> CallOutcome {
+        self.observe(CallEvent::Ended {
+            status: self.status.as_str().to_owned(),
+        });
         let ended_at = (self.deps.now)();
         let summary =
             serde_json::to_value(self.manager.get_conversation_summary()).unwrap_or(Value::Null);

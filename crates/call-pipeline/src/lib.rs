@@ -12,6 +12,8 @@
 //! stream per call, capacity) before anything is opened. `RecordOutbox` spools call records to
 //! disk and writes them to the CRM, retried until they land.
 //!
+//! `TextCall` runs the same call in text, with the audio left out (`voice-gateway chat`).
+//!
 //! Must not depend on: axum or any HTTP server, vendor crates (`deepgram`, `openai`,
 //! `elevenlabs`), or the process environment.
 
@@ -28,6 +30,7 @@ mod phone;
 mod playback;
 mod ports;
 mod sentences;
+mod text_call;
 mod token;
 mod turn;
 
@@ -41,9 +44,10 @@ pub use crm_port::CrmPort;
 pub use outbox::{OutboxWorker, RecordOutbox};
 pub use phone::{PhoneError, PhoneLink};
 pub use ports::{
-    CallControl, CallCrm, CallRecord, NoCallControl, PortError, TextError, TextSender,
-    ToolCallContext, ToolOutcome, ToolReply,
+    CallControl, CallCrm, CallEvent, CallObserver, CallRecord, NoCallControl, PortError, TextError,
+    TextSender, ToolCallContext, ToolOutcome, ToolReply,
 };
+pub use text_call::{TextCall, TextCaller, TextEvent};
 pub use token::{
     STREAM_TOKEN_PARAMETER, TokenClaims, TokenError, issue_stream_token, verify_stream_token,
 };

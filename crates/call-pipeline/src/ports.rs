@@ -194,3 +194,63 @@ pub struct CallRecord {
     #[serde(default)]
     pub callback_reason: Option<String>,
 }
+
+/// Watches calls as they happen: the operator console's live view, the text call's screen.
+///
+/// Called on the call's driver task, so an implementation must not block: queue and return.
+/// Events carry what was said (personal data): observers are in-process and behind the
+/// operator's authentication.
+pub trait CallObserver: Send + Sync + 'static {
+    /// One event of call `call_sid`.
+    fn on_event(&self, call_sid: &str, event: &CallEvent);
+}
+
+/// What an observer sees of a call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CallEvent {
+    /// The call began: who (masked), which way, which flow.
+    Started {
+        /// The caller's number, masked (`mask_phone`), if known.
+        caller: Option<String>,
+        /// `inbound` or `outbound`.
+        direction: String,
+        /// The conversation flow, snake_case.
+        call_type: String,
+    },
+    /// The caller's turn, as recognised.
+    Caller {
+        /// The words.
+        text: String,
+    },
+    /// The agent's reply or line, once its text is complete.
+    Agent {
+        /// The words.
+        text: String,
+    },
+    /// The agent's turn is over: everything of it played (or the caller interrupted it), and the
+    /// caller has the floor.
+    TurnOver {
+        /// The caller cut it short.
+        interrupted: bool,
+    },
+    /// Where the conversation is after a caller turn or a tool result.
+    Conversation {
+        /// State, snake_case.
+        state: String,
+        /// Intent, snake_case.
+        intent: Option<String>,
+        /// The collected slots (the summary's `collected_slots`).
+        slots: serde_json::Value,
+    },
+    /// The call is being handed to a person.
+    Escalated {
+        /// Why, snake_case.
+        reason: String,
+    },
+    /// The call ended.
+    Ended {
+        /// `completed`, `transferred`, `failed`.
+        status: String,
+    },
+}

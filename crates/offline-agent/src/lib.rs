@@ -25,9 +25,13 @@
 
 mod speech;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use conversation::{ConversationManager, CustomerProfile, DayPeriod, Intent, SlotName, State};
+use conversation::{
+    CallType, ConversationManager, CustomerProfile, DayPeriod, Intent, SlotName, State,
+};
 use futures::StreamExt;
 use providers::{
     ChatMessage, ChatRequest, FinishReason, LanguageModel, LlmEvent, LlmStream, ProviderError,
@@ -132,14 +136,38 @@ impl OfflineAgent {
             State::Greeting | State::IntentDetection => Reply::say(self.ask_need()),
             State::SlotCollection => self.ask_missing(next_id),
             State::Confirmation => Reply::say(self.read_back()),
-            State::Execution => self.execute(next_id),
-            State::Closing => Reply::say(format!(
-                "Thank you for calling {}. Have a great day!",
-                self.shop().name
-            )),
+            State::Execution => self.execute(next_id, last_user(messages)),
+            State::Closing => Reply::say(self.goodbye()),
             State::Escalation => {
                 Reply::say("Let me get one of our service advisors to help you with that.")
             }
+        }
+    }
+
+    /// The last words: a reminder that was confirmed, an outbound call, or a caller.
+    fn goodbye(&self) -> String {
+        let conversation = &self.conversation;
+        match conversation.call_type() {
+            CallType::OutboundReminder
+                if conversation.intent().is_none() && !conversation.completed_action() =>
+            {
+                match self.appointment() {
+                    Some(a) => format!(
+                        "Great, we'll see you {}. Have a great day!",
+                        self.when(a.starts_at)
+                    ),
+                    None => "Great, we'll see you then. Have a great day!".to_owned(),
+                }
+            }
+            CallType::OutboundReminder
+            | CallType::OutboundFollowUp
+            | CallType::OutboundServiceDue => {
+                "Thank you for your time. Have a great day!".to_owned()
+            }
+            _ => format!(
+                "Thank you for calling {}. Have a great day!",
+                self.shop().name
+            ),
         }
     }
 
@@ -287,9 +315,9 @@ impl OfflineAgent {
             .iter()
             .any(|e| e.name != "check_availability" && e.error_code() == "slot_full");
         let prefix = if taken {
-            "I'm sorry, that time was just taken. "
+            "I'm sorry, that time was just taken. ".to_owned()
         } else {
-            ""
+            self.request_note()
         };
         if !last.ok() {
             return Reply::say(format!("{prefix}{}", self.refusal(last)));
@@ -353,10 +381,27 @@ impl OfflineAgent {
         } else {
             // The first free time of each of the next days.
             let mut firsts: Vec<(NaiveDate, NaiveTime)> = Vec::new();
-            for (date, time) in offered {
+            for &(date, time) in &offered {
                 if firsts.last().is_none_or(|(d, _)| *d != date) {
                     firsts.push((date, time));
                 }
+            }
+            if let [(date, _)] = firsts.as_slice() {
+                // Every listed time is on one day: offer its first few.
+                let times: Vec<String> = offered
+                    .iter()
+                    .take(OFFERED)
+                    .map(|(_, t)| clock(*t))
+                    .collect();
+                return Reply::say(format!(
+                    "{prefix}{}",
+                    capitalise(&format!(
+                        "{note}the earliest openings are {} at {}. What day and time would work \
+                         for you?",
+                        day(*date, today),
+                        list_or(&times)
+                    ))
+                ));
             }
             let options: Vec<String> = firsts
                 .iter()
@@ -364,11 +409,42 @@ impl OfflineAgent {
                 .map(|(d, t)| format!("{} at {}", day(*d, today), clock(*t)))
                 .collect();
             Reply::say(format!(
-                "{prefix}{}the first openings are {}. What day works for you?",
-                if note.is_empty() { "" } else { &note },
-                list_or(&options)
+                "{prefix}{}",
+                capitalise(&format!(
+                    "{note}the first openings are {}. What day works for you?",
+                    list_or(&options)
+                ))
             ))
-            .capitalised()
+        }
+    }
+
+    /// Why the day or time the caller asked for cannot be booked, when that is the reason
+    /// times are offered: a closed day, or a time outside the day's hours.
+    fn request_note(&self) -> String {
+        let slots = self.conversation.slots();
+        let shop = self.shop();
+        let today = self.today();
+        let Some(date) = slots.resolved_date else {
+            return String::new();
+        };
+        match shop.opening_hours(date) {
+            None => match shop.holiday(date) {
+                Some(holiday) => format!(
+                    "I'm sorry, we're closed {} for {}. ",
+                    on_day(date, today),
+                    holiday.name
+                ),
+                None => format!("I'm sorry, we're closed {}. ", on_day(date, today)),
+            },
+            Some(hours) => match slots.resolved_time {
+                Some(time) if time < hours.open || time >= hours.close => format!(
+                    "{} we're open from {} to {}. ",
+                    capitalise(&on_day(date, today)),
+                    clock(hours.open),
+                    clock(hours.close)
+                ),
+                _ => String::new(),
+            },
         }
     }
 
@@ -527,7 +603,7 @@ impl OfflineAgent {
         }
     }
 
-    fn execute(&self, next_id: String) -> Reply {
+    fn execute(&self, next_id: String, said: Option<&str>) -> Reply {
         let slots = self.conversation.slots();
         match self.conversation.intent() {
             Some(Intent::ScheduleAppointment) => {
@@ -571,7 +647,7 @@ impl OfflineAgent {
                 None => Reply::say(self.no_appointment()),
             },
             Some(Intent::CheckHours) => {
-                Reply::say(format!("{}{}", self.hours_answer(), self.then_what()))
+                Reply::say(format!("{}{}", self.hours_answer(said), self.then_what()))
             }
             Some(Intent::PricingInquiry) => {
                 Reply::say(format!("{}{}", self.price_answer(), self.then_what()))
@@ -660,10 +736,18 @@ impl OfflineAgent {
         }
     }
 
-    fn hours_answer(&self) -> String {
+    /// The hours of the day the caller named in these words, else the week's.
+    fn hours_answer(&self, said: Option<&str>) -> String {
         let shop = self.shop();
         let today = self.today();
-        if let Some(date) = self.conversation.slots().resolved_date {
+        // Only a day named now: the slots may still hold one from an earlier request.
+        let named = said.and_then(|said| {
+            let mut alone =
+                conversation::create_inbound_general_manager(None, Arc::new(shop.clone()));
+            alone.process_message(said, self.now);
+            alone.slots().resolved_date
+        });
+        if let Some(date) = named {
             return match (shop.opening_hours(date), shop.holiday(date)) {
                 (Some(hours), _) => format!(
                     "{} we're open from {} to {}.",
@@ -740,11 +824,12 @@ impl OfflineAgent {
     }
 }
 
-impl Reply {
-    fn capitalised(mut self) -> Self {
-        self.text = self.text.map(|t| capitalise(&t));
-        self
-    }
+/// The caller's last words.
+fn last_user(messages: &[ChatMessage]) -> Option<&str> {
+    messages.iter().rev().find_map(|m| match m {
+        ChatMessage::User { content } => Some(content.as_str()),
+        _ => None,
+    })
 }
 
 /// The tools this turn ran: the assistant tool calls after the last caller message, each with

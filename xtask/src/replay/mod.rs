@@ -314,6 +314,7 @@ where
         handoff: None,
         records,
         now: Arc::new(move || now),
+        observer: None,
         capture_dir: Some(capture_dir.path().to_path_buf()),
     };
     let config = PipelineConfig {

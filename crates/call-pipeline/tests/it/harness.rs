@@ -267,6 +267,7 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
         handoff: None,
         records,
         now: Arc::new(now),
+        observer: None,
         capture_dir: scenario.capture_dir.clone(),
     };
     let (link, inbound_tx, outbound_rx) = PhoneLink::channel(1024);
@@ -496,7 +497,11 @@ pub(crate) struct FakeCrm {
 }
 
 impl FakeCrm {
-    fn new(customer: Option<CustomerProfile>, fails: bool, tool_outcome: ToolOutcome) -> Self {
+    pub(crate) fn new(
+        customer: Option<CustomerProfile>,
+        fails: bool,
+        tool_outcome: ToolOutcome,
+    ) -> Self {
         Self {
             customer,
             fails,

@@ -6,3 +6,4 @@ mod early;
 mod eot;
 mod harness;
 mod outbox_crash;
+mod text;

@@ -291,3 +291,63 @@ fn start_debug_hides_parameter_values() {
     );
     assert!(!debug.contains("s3cret"), "{debug}");
 }
+
+/// What a simulated Twilio writes decodes to what it meant, for every inbound event, and the
+/// `start` frame has the shape of the one Twilio's documentation shows.
+#[test]
+fn inbound_frames_encode_as_twilio_writes_them_and_decode_back() {
+    let start = Start {
+        sequence_number: 1,
+        stream_sid: sid(),
+        account_sid: AccountSid::from_wire("AC00000000000000000000000000000001"),
+        call_sid: CallSid::from_wire("CA00000000000000000000000000000001"),
+        tracks: vec![Track::Inbound],
+        custom_parameters: HashMap::from([("From".to_owned(), "+14135550100".to_owned())]),
+        media_format: MediaFormat {
+            encoding: MediaFormat::MULAW.to_owned(),
+            sample_rate_hz: 8000,
+            channels: 1,
+        },
+    };
+    let frames = [
+        Inbound::Connected {
+            protocol: "Call".to_owned(),
+            version: "1.0.0".to_owned(),
+        },
+        Inbound::Start(start.clone()),
+        Inbound::Media(Media {
+            sequence_number: 2,
+            track: Track::Inbound,
+            chunk: 1,
+            timestamp_ms: 20,
+            payload: vec![0xff; 160],
+        }),
+        Inbound::Dtmf(Dtmf {
+            sequence_number: 3,
+            track: Track::Inbound,
+            digit: "0".to_owned(),
+        }),
+        Inbound::Mark(Mark {
+            sequence_number: 4,
+            name: "1:0:320".to_owned(),
+        }),
+        Inbound::Stop(Stop {
+            sequence_number: 5,
+            account_sid: start.account_sid.clone(),
+            call_sid: start.call_sid.clone(),
+        }),
+        Inbound::Unknown {
+            event: "future".to_owned(),
+        },
+    ];
+    for frame in frames {
+        assert_eq!(
+            decode(&frame.encode(&sid())),
+            Ok(frame.clone()),
+            "{frame:?}"
+        );
+    }
+    let wire: serde_json::Value =
+        serde_json::from_str(&Inbound::Start(start).encode(&sid())).unwrap();
+    expect![[r#"{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC00000000000000000000000000000001","callSid":"CA00000000000000000000000000000001","customParameters":{"From":"+14135550100"},"mediaFormat":{"channels":1,"encoding":"audio/x-mulaw","sampleRate":8000},"streamSid":"MZ00000000000000000000000000000001","tracks":["inbound"]},"streamSid":"MZ00000000000000000000000000000001"}"#]].assert_eq(&wire.to_string());
+}
