@@ -593,6 +593,77 @@ async fn existing_customer_books_an_appointment_end_to_end() {
     assert_eq!(record.status, "completed");
 }
 
+/// The LLM provider goes down in the middle of a call (its second request answers 500): the
+/// offline agent takes the turn, books through the same tools and the real database, and the
+/// call record says which turn it answered.
+#[tokio::test]
+async fn an_llm_outage_mid_call_still_ends_with_the_appointment_booked() {
+    let gateway = start(Setup {
+        stt: SttScript::new()
+            .step(
+                SttTrigger::AfterAudioFrames(15),
+                SttScriptEvent::speech_final("I need an oil change on December first at 2pm"),
+            )
+            .step(
+                SttTrigger::AfterAudioFrames(60),
+                SttScriptEvent::speech_final("yes please book it"),
+            ),
+        llm: vec![
+            LlmReply::text(
+                "Just to confirm, an oil change on Tuesday, December first at 2pm?",
+                Duration::ZERO,
+            ),
+            LlmReply::Fail(providers::ProviderError::Http {
+                status: 500,
+                message: "the provider is down".into(),
+            }),
+        ],
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA201", JOHN).await;
+    let call = TwilioStream::open(&gateway, "CA201", &parameters(&twiml), true).await;
+    call.wait_for_audio(1000).await;
+    call.wait_until("the offline agent's booking reply", || {
+        gateway.tts.received_text().contains("You're all set")
+    })
+    .await;
+    call.hang_up("CA201").await;
+    let gateway = gateway.shutdown().await;
+    assert_eq!(
+        gateway.llm.requests().len(),
+        2,
+        "the LLM was asked twice, then not again"
+    );
+    let crm = open_crm(&gateway.database_url).await;
+    let profile = crm.lookup_customer(JOHN, now()).await.unwrap().unwrap();
+    assert!(
+        profile
+            .upcoming_appointments
+            .iter()
+            .any(|a| a.service == "oil change"
+                && a.starts_at.to_rfc3339().starts_with("2026-12-01T19:00")),
+        "{:?}",
+        profile.upcoming_appointments
+    );
+    let record = crm
+        .get_call("CA201")
+        .await
+        .unwrap()
+        .expect("call record written");
+    assert_eq!(record.status, "completed");
+    let said = record.transcript.expect("the transcript").to_string();
+    assert!(
+        said.contains(
+            "You're all set: your oil change is booked for Tuesday, December 1 at 2 PM. Is there \
+             anything else I can help you with?"
+        ),
+        "{said}"
+    );
+    let summary = record.summary.expect("the record's summary");
+    assert_eq!(summary["offline_turns"], json!([3]), "{summary}");
+}
+
 #[tokio::test]
 async fn forged_stream_token_is_closed_before_any_provider_opens() {
     let gateway = start(Setup::default()).await;

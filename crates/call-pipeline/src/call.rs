@@ -382,6 +382,7 @@ async fn run_admitted(
         total_tokens: 0,
         timings: Value::Array(Vec::new()),
         callback_reason: None,
+        offline_turns: Vec::new(),
     };
 
     let tracker = TaskTracker::new();
@@ -1573,6 +1574,7 @@ impl CallState {
             completion_tokens: self.usage.completion_tokens,
             total_tokens: u64::from(self.usage.total_tokens),
             timings: Value::Array(std::mem::take(&mut self.timings)),
+            offline_turns: self.offline_turns.clone(),
             callback_reason: (self.transfer == TransferState::CallbackOffered).then(|| {
                 escalation_reason.map_or_else(
                     || "callback requested".to_owned(),

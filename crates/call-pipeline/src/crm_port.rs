@@ -160,6 +160,7 @@ impl CallCrm for CrmPort {
             summary: Some(serde_json::json!({
                 "conversation": record.summary,
                 "timings": record.timings,
+                "offline_turns": record.offline_turns,
                 "stream_sid": record.stream_sid,
             })),
             transcript: Some(record.transcript.clone()),

@@ -193,6 +193,9 @@ pub struct CallRecord {
     /// Written with the record, so it is as durable as the record.
     #[serde(default)]
     pub callback_reason: Option<String>,
+    /// The turns the offline agent answered instead of the LLM.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offline_turns: Vec<u64>,
 }
 
 /// Watches calls as they happen: the operator console's live view, the text call's screen.

@@ -68,6 +68,7 @@ fn record(call_sid: &str, ended: bool) -> CallRecord {
         total_tokens: 0,
         timings: json!([]),
         callback_reason: None,
+        offline_turns: Vec::new(),
     }
 }
 
