@@ -70,6 +70,8 @@ pub(crate) struct AppState {
     /// Cancelled when the handoff time is up too: calls still running end and save.
     pub(crate) calls_shutdown: CancellationToken,
     pub(crate) metrics: Option<PrometheusHandle>,
+    /// The operator console's live calls and try-it calls.
+    pub(crate) console: crate::console::Console,
 }
 
 impl AppState {
@@ -94,7 +96,7 @@ impl AppState {
             handoff: Some(self.handoff.clone()),
             records: self.records.clone(),
             now: self.clock.clone(),
-            observer: None,
+            observer: Some(self.console.hub.clone()),
             capture_dir: self.config.capture_dir.clone(),
         }
     }
@@ -176,6 +178,7 @@ pub(crate) async fn build(
 ) -> anyhow::Result<Built> {
     let shop = Arc::new(load_shop(config.shop_config.as_deref())?);
     let clock: Clock = overrides.now.unwrap_or_else(|| Arc::new(Utc::now));
+    let console_clock = clock.clone();
 
     let crm_store = crm::connect_and_migrate(
         config.database_url.expose(),
@@ -315,6 +318,7 @@ pub(crate) async fn build(
         handoff: CancellationToken::new(),
         calls_shutdown: CancellationToken::new(),
         metrics,
+        console: crate::console::Console::new(console_clock),
         config,
     };
     Ok(Built {

@@ -89,23 +89,19 @@ pub(crate) async fn chat(
     let shutdown = CancellationToken::new();
     let outbox = tokio::spawn(built.outbox.run(shutdown.clone()));
     let parameters = parameters(&state, &args).await?;
-    let call_sid = format!("CH{}", uuid::Uuid::new_v4().simple());
-    let (call, mut caller) = TextCall::new(&call_sid, parameters);
-    let deps = state.text_call_deps(&call)?;
-    let pipeline = Arc::new(call_pipeline::PipelineConfig {
-        // Nobody is timing a typist: no check-in after ten seconds, and no audio to wait for.
-        silence_check_in: Duration::from_secs(600),
-        silence_hang_up: Duration::from_secs(300),
-        idle_media_timeout: Duration::from_secs(24 * 3600),
-        ..(*state.pipeline).clone()
-    });
     writeln!(
         output,
         "{}'s receptionist, answered by {llm_mode}. One line per turn; Ctrl-D hangs up.",
         state.shop.name
     )?;
-    let call_shutdown = shutdown.clone();
-    let running = tokio::spawn(async move { call.run(deps, pipeline, &call_shutdown).await });
+    let started = start_text_call(
+        &state,
+        parameters,
+        None,
+        Duration::from_secs(600),
+        &shutdown,
+    )?;
+    let (call_sid, running, mut caller) = (started.call_sid, started.running, started.caller);
 
     let echo = args.echo || !std::io::IsTerminal::is_terminal(&std::io::stdin());
     let mut lines = input.lines();
@@ -159,6 +155,48 @@ pub(crate) async fn chat(
         outcome.status.as_str()
     )?;
     Ok(outcome.status)
+}
+
+/// A text call that is running.
+pub(crate) struct StartedTextCall {
+    pub(crate) call_sid: String,
+    pub(crate) running: tokio::task::JoinHandle<call_pipeline::CallOutcome>,
+    pub(crate) caller: call_pipeline::TextCaller,
+}
+
+/// Starts a text call with `state`'s CRM, sessions and records, `observer` seeing it too (the
+/// console's live view); a caller silent for `patience` is asked whether they are still there,
+/// and the call ends half that later.
+pub(crate) fn start_text_call(
+    state: &app::AppState,
+    parameters: HashMap<String, String>,
+    observer: Option<Arc<dyn call_pipeline::CallObserver>>,
+    patience: Duration,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<StartedTextCall> {
+    let call_sid = format!("CH{}", uuid::Uuid::new_v4().simple());
+    let (call, caller) = TextCall::new(&call_sid, parameters);
+    let mut deps = state.text_call_deps(&call)?;
+    if let Some(extra) = observer {
+        deps.observer = Some(match deps.observer.take() {
+            Some(own) => Arc::new(crate::console::hub::Both(own, extra)),
+            None => extra,
+        });
+    }
+    let pipeline = Arc::new(call_pipeline::PipelineConfig {
+        // Nobody is timing a typist: no check-in after ten seconds, and no audio to wait for.
+        silence_check_in: patience,
+        silence_hang_up: patience / 2,
+        idle_media_timeout: Duration::from_secs(24 * 3600),
+        ..(*state.pipeline).clone()
+    });
+    let shutdown = shutdown.clone();
+    let running = tokio::spawn(async move { call.run(deps, pipeline, &shutdown).await });
+    Ok(StartedTextCall {
+        call_sid,
+        running,
+        caller,
+    })
 }
 
 /// Waits until the agent has answered and given the floor back (or the call ended, or

@@ -20,6 +20,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 use twilio::{AuthToken, CallSid, signature::compute_signature};
 
+mod console;
 mod security;
 
 use crate::{

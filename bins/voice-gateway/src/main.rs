@@ -9,6 +9,7 @@ mod app;
 mod chat;
 mod commands;
 mod config;
+mod console;
 mod http;
 mod routes;
 mod server;

@@ -326,7 +326,7 @@ pub(crate) fn facts_of(row: &call::Model, tz: chrono_tz::Tz) -> CallFacts {
 }
 
 /// `book_appointment` calls in a history whose result says `"ok": true`.
-fn bookings_in(history: Option<&Value>) -> u32 {
+pub fn bookings_in(history: Option<&Value>) -> u32 {
     let Some(messages) = history.and_then(Value::as_array) else {
         return 0;
     };
