@@ -72,6 +72,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Option<PrometheusHandle>,
     /// The operator console's live calls and try-it calls.
     pub(crate) console: crate::console::Console,
+    /// How the end-of-call webhook paces itself.
+    pub(crate) webhook_timing: crate::outcome_webhook::WebhookTiming,
 }
 
 impl AppState {
@@ -168,6 +170,8 @@ pub(crate) struct Overrides {
     pub(crate) draining: Option<CancellationToken>,
     /// A fixed clock (tests); default the system clock.
     pub(crate) now: Option<Clock>,
+    /// The end-of-call webhook's pacing (tests shorten it).
+    pub(crate) webhook_timing: Option<crate::outcome_webhook::WebhookTiming>,
 }
 
 /// Loads the shop, connects the database and session store, and builds providers from `config`.
@@ -182,7 +186,10 @@ pub(crate) async fn build(
 
     let crm_store = crm::connect_and_migrate(
         config.database_url.expose(),
-        &crm::CrmConfig::default(),
+        &crm::CrmConfig {
+            queue_outcomes: config.outcome_webhook_url.is_some(),
+            ..crm::CrmConfig::default()
+        },
         (*shop).clone(),
     )
     .await
@@ -319,6 +326,7 @@ pub(crate) async fn build(
         calls_shutdown: CancellationToken::new(),
         metrics,
         console: crate::console::Console::new(console_clock),
+        webhook_timing: overrides.webhook_timing.unwrap_or_default(),
         config,
     };
     Ok(Built {

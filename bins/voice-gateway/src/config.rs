@@ -157,6 +157,10 @@ pub(crate) struct Config {
     /// `EARLY_REPLIES`: start the LLM request on words that probably end the caller's turn
     /// (default on; off saves the requests that are thrown away).
     pub(crate) early_replies: bool,
+    /// `OUTCOME_WEBHOOK_URL`: each finished call is POSTed there (https, or http to loopback).
+    pub(crate) outcome_webhook_url: Option<Url>,
+    /// `OUTCOME_WEBHOOK_SECRET`: signs the webhook's requests; required with the URL.
+    pub(crate) outcome_webhook_secret: Option<Secret>,
     /// `OFFLINE_AGENT`: the rule-based agent answers a turn when the LLM fails or has not
     /// answered within `LLM_FALLBACK_AFTER_MS`, and every turn without `OPENAI_API_KEY`
     /// (default on).
@@ -382,6 +386,40 @@ impl Config {
                     .to_owned(),
             );
         }
+        let outcome_webhook_url =
+            get("OUTCOME_WEBHOOK_URL").and_then(|raw| match Url::parse(&raw) {
+                Ok(url) if url.scheme() == "https" => Some(url),
+                Ok(url)
+                    if url.scheme() == "http"
+                        && matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) =>
+                {
+                    Some(url)
+                }
+                Ok(_) => {
+                    problems.push(
+                        "OUTCOME_WEBHOOK_URL: must be https (call outcomes carry customers' \
+                         details); plain http only to 127.0.0.1 or localhost"
+                            .to_owned(),
+                    );
+                    None
+                }
+                Err(err) => {
+                    problems.push(format!("OUTCOME_WEBHOOK_URL: not a URL ({err})"));
+                    None
+                }
+            });
+        let outcome_webhook_secret = secret("OUTCOME_WEBHOOK_SECRET");
+        if outcome_webhook_url.is_some()
+            && outcome_webhook_secret
+                .as_ref()
+                .is_none_or(|secret| secret.expose().len() < 16)
+        {
+            problems.push(
+                "OUTCOME_WEBHOOK_SECRET: needed with OUTCOME_WEBHOOK_URL, at least 16 bytes \
+                 (the receiver checks each request's signature with it)"
+                    .to_owned(),
+            );
+        }
         let stream_token_secret = secret("STREAM_TOKEN_SECRET");
         if let Some(secret) = &stream_token_secret
             && secret.expose().len() < MIN_STREAM_SECRET_BYTES
@@ -418,6 +456,8 @@ impl Config {
             sms_confirmations,
             sms_from: get("SMS_FROM"),
             stream_token_secret,
+            outcome_webhook_url,
+            outcome_webhook_secret,
             tts_provider,
             shop_config: get("SHOP_CONFIG").map(PathBuf::from),
             advisor_phone: get("ADVISOR_PHONE"),

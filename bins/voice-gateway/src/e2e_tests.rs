@@ -223,6 +223,13 @@ async fn start(setup: Setup) -> Gateway {
             ..PipelineConfig::default()
         }),
         draining: Some(draining.clone()),
+        webhook_timing: Some(crate::outcome_webhook::WebhookTiming {
+            poll_every: Duration::from_millis(50),
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            max_attempts: 5,
+            request_timeout: Duration::from_secs(2),
+        }),
         now: Some({
             let offset = setup.clock_offset.clone();
             Arc::new(move || {
@@ -663,6 +670,88 @@ async fn an_llm_outage_mid_call_still_ends_with_the_appointment_booked() {
     );
     let summary = record.summary.expect("the record's summary");
     assert_eq!(summary["offline_turns"], json!([3]), "{summary}");
+}
+
+/// With `OUTCOME_WEBHOOK_URL` set, a booking call's outcome reaches the shop's endpoint once
+/// the call ends: signed, keyed by the call, with the customer and the appointment.
+#[tokio::test]
+async fn a_finished_call_is_posted_to_the_outcome_webhook() {
+    let (url, received) = crate::outcome_webhook::tests::receiver(vec![503]).await;
+    let clock_offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let book = providers::ToolCall {
+        id: "call_1".into(),
+        name: "book_appointment".into(),
+        arguments: json!({"service": "oil change", "start": "2026-12-01T14:00"}).to_string(),
+    };
+    let gateway = start(Setup {
+        stt: SttScript::new().step(
+            SttTrigger::AfterAudioFrames(15),
+            SttScriptEvent::speech_final("book me an oil change on December first at 2pm"),
+        ),
+        llm: vec![
+            LlmReply::tool_calls([book]),
+            LlmReply::text("You're all set, John.", Duration::ZERO),
+        ],
+        env: vec![
+            ("OUTCOME_WEBHOOK_URL", url.to_string()),
+            (
+                "OUTCOME_WEBHOOK_SECRET",
+                "e2e-webhook-secret-123".to_owned(),
+            ),
+        ],
+        clock_offset: clock_offset.clone(),
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA202", JOHN).await;
+    let call = TwilioStream::open(&gateway, "CA202", &parameters(&twiml), true).await;
+    call.wait_until("the booking reply", || {
+        gateway.tts.received_text().contains("You're all set")
+    })
+    .await;
+    call.hang_up("CA202").await;
+    let received_at_least = async |count: usize, what: &str| {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while received.lock().unwrap().len() < count {
+            assert!(tokio::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    received_at_least(1, "the webhook was sent when the call ended").await;
+    // The test clock stands still: once the failed attempt is recorded (its retry is due at
+    // the clock's time then plus the backoff), move it past the backoff.
+    let crm = open_crm(&gateway.database_url).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while crm
+        .outcome_delivery("CA202")
+        .await
+        .unwrap()
+        .is_none_or(|delivery| delivery.attempts == 0)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the 503 was recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    clock_offset.store(5, std::sync::atomic::Ordering::SeqCst);
+    received_at_least(2, "the webhook was retried after its 503").await;
+    let (headers, body) = received.lock().unwrap()[1].clone();
+    assert_eq!(headers["idempotency-key"], "CA202");
+    let report: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(report["outcome"], "booked", "{report}");
+    assert_eq!(report["customer"]["first_name"], "John");
+    assert_eq!(report["appointment"]["service"], "oil change");
+    assert_eq!(report["call_type"], "inbound_existing");
+    gateway.shutdown().await;
+    assert!(
+        crm.outcome_delivery("CA202")
+            .await
+            .unwrap()
+            .unwrap()
+            .delivered_at
+            .is_some()
+    );
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod commands;
 mod config;
 mod console;
 mod http;
+mod outcome_webhook;
 mod routes;
 mod server;
 mod telemetry;

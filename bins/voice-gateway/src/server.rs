@@ -52,6 +52,23 @@ pub(crate) async fn run(
     let app::Built { state, outbox } = app::build(config, overrides, metrics.clone()).await?;
     let background = CancellationToken::new();
     let outbox_task = tokio::spawn(outbox.run(background.clone()));
+    let webhook_task = match (
+        &state.config.outcome_webhook_url,
+        &state.config.outcome_webhook_secret,
+        &state.crm_store,
+    ) {
+        (Some(url), Some(secret), Some(crm)) => {
+            let webhook = crate::outcome_webhook::OutcomeWebhook::new(
+                crm.clone(),
+                url.clone(),
+                secret.expose().to_owned(),
+                state.clock.clone(),
+                state.webhook_timing.clone(),
+            )?;
+            Some(tokio::spawn(webhook.run(background.clone())))
+        }
+        _ => None,
+    };
     let upkeep = metrics.map(|handle| tokio::spawn(run_metrics_upkeep(handle, background.clone())));
     info!(addr = %listener.local_addr().context("reading the bound address")?, "listening");
 
@@ -75,6 +92,9 @@ pub(crate) async fn run(
     }
     background.cancel();
     let _ = outbox_task.await;
+    if let Some(task) = webhook_task {
+        let _ = task.await;
+    }
     if let Some(upkeep) = upkeep {
         let _ = upkeep.await;
     }

@@ -136,6 +136,12 @@ impl Crm {
                 .exec_without_returning(&self.db)
                 .await
                 .map_err(CrmError::db("record_call"))?;
+            // The webhook's delivery is queued with the final record: if this fails, the whole
+            // record is retried (the outbox keeps it until this returns Ok), so it is never lost.
+            if let (true, Some(ended_at)) = (self.config.queue_outcomes, record.ended_at) {
+                self.queue_outcome(&self.db, &record.call_sid, ended_at)
+                    .await?;
+            }
             debug!(status = %record.status, "call recorded");
             Ok(())
         })
@@ -161,6 +167,9 @@ impl Crm {
                 .exec(&self.db)
                 .await
                 .map_err(CrmError::db("close_open_call"))?;
+            if closed.rows_affected > 0 && self.config.queue_outcomes {
+                self.queue_outcome(&self.db, call_sid, ended_at).await?;
+            }
             Ok(closed.rows_affected > 0)
         })
         .await

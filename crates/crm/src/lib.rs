@@ -18,6 +18,7 @@ mod calls;
 mod entity;
 mod error;
 mod migration;
+pub mod outcomes;
 mod phone;
 pub mod report;
 mod schedule;

@@ -37,6 +37,9 @@ pub struct CrmConfig {
     pub write_retries: u32,
     /// The longest date range `available_slots` accepts, in days. Default 31.
     pub max_slot_range_days: u32,
+    /// Queue each finished call for the end-of-call webhook (`outcomes`), written with its
+    /// final record. Default off.
+    pub queue_outcomes: bool,
 }
 
 impl Default for CrmConfig {
@@ -47,6 +50,7 @@ impl Default for CrmConfig {
             sqlite_busy_timeout: Duration::from_secs(1),
             write_retries: 5,
             max_slot_range_days: 31,
+            queue_outcomes: false,
         }
     }
 }

@@ -210,3 +210,37 @@ fn urls_in_logs_keep_no_credentials_or_query() {
     );
     assert_eq!(redact_url("not a url"), "(unparseable url)");
 }
+
+#[test]
+fn the_outcome_webhook_needs_https_and_a_secret() {
+    let config = load(&[
+        ("OUTCOME_WEBHOOK_URL", "https://shop.example/hooks/calls"),
+        ("OUTCOME_WEBHOOK_SECRET", "0123456789abcdef"),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.outcome_webhook_url.unwrap().as_str(),
+        "https://shop.example/hooks/calls"
+    );
+    assert!(
+        load(&[
+            ("OUTCOME_WEBHOOK_URL", "http://127.0.0.1:9000/hooks"),
+            ("OUTCOME_WEBHOOK_SECRET", "0123456789abcdef")
+        ])
+        .is_ok()
+    );
+    for bad in [
+        vec![("OUTCOME_WEBHOOK_URL", "http://shop.example/hooks")],
+        vec![("OUTCOME_WEBHOOK_URL", "https://shop.example/hooks")],
+        vec![
+            ("OUTCOME_WEBHOOK_URL", "https://shop.example/hooks"),
+            ("OUTCOME_WEBHOOK_SECRET", "short"),
+        ],
+        vec![
+            ("OUTCOME_WEBHOOK_URL", "not a url"),
+            ("OUTCOME_WEBHOOK_SECRET", "0123456789abcdef"),
+        ],
+    ] {
+        assert!(load(&bad).is_err(), "{bad:?}");
+    }
+}

@@ -9,5 +9,6 @@ pub mod appointment;
 pub mod call;
 pub mod callback_request;
 pub mod customer;
+pub mod outcome_delivery;
 pub mod sms_opt_out;
 pub mod vehicle;

@@ -7,6 +7,7 @@ mod m20261124_000001_create_tables;
 mod m20261204_000001_callback_requests;
 mod m20261205_000001_vehicle_plate;
 mod m20261205_000002_sms_opt_outs;
+mod m20261205_000003_outcome_deliveries;
 
 /// The list of migrations, oldest first.
 pub(crate) struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_callback_requests::Migration),
             Box::new(m20261205_000001_vehicle_plate::Migration),
             Box::new(m20261205_000002_sms_opt_outs::Migration),
+            Box::new(m20261205_000003_outcome_deliveries::Migration),
         ]
     }
 }

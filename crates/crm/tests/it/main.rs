@@ -7,5 +7,6 @@ mod harness;
 mod booking;
 mod calls;
 mod customers;
+mod outcomes;
 mod seed;
 mod tools;
