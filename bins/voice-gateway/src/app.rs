@@ -264,6 +264,7 @@ pub(crate) async fn build(
         (Some(control), _, _) => control,
         (None, Some(rest), Some(advisor)) => Arc::new(TwilioCallControl {
             rest: rest.clone(),
+            recording_callback: recording_callback(&config),
             advisor_phone: advisor,
             caller_id: config
                 .twilio_from_number
@@ -348,6 +349,10 @@ fn pipeline_config(config: &Config, base: Option<PipelineConfig>) -> PipelineCon
         max_tool_calls_per_round: config.max_tool_calls_per_round,
         max_bookings_per_call: config.max_bookings_per_call,
         llm_fallback_after: config.llm_fallback_after,
+        recording_disclosure: config
+            .recording_disclosure
+            .clone()
+            .unwrap_or_else(|| PipelineConfig::default().recording_disclosure),
         ..base.unwrap_or_default()
     }
 }
@@ -462,9 +467,29 @@ impl call_pipeline::TextSender for TwilioTexts {
     }
 }
 
-/// Transfers and hang-ups through Twilio's Calls API.
+/// Where Twilio reports a finished recording, when calls are recorded (`CALL_RECORDING` with a
+/// `PUBLIC_URL`).
+fn recording_callback(config: &Config) -> Option<String> {
+    if !config.call_recording {
+        return None;
+    }
+    match &config.public_url {
+        Some(base) => Some(format!(
+            "{}/twilio/recording",
+            base.as_str().trim_end_matches('/')
+        )),
+        None => {
+            warn!("CALL_RECORDING is on but PUBLIC_URL is not set: calls are not recorded");
+            None
+        }
+    }
+}
+
+/// Transfers, hang-ups and recordings through Twilio's Calls API.
 struct TwilioCallControl {
     rest: CallsClient,
+    /// `Some`: calls are recorded, reported to this URL.
+    recording_callback: Option<String>,
     advisor_phone: String,
     caller_id: Option<String>,
 }
@@ -490,6 +515,21 @@ impl CallControl for TwilioCallControl {
             Err(err) if err.is_call_gone() => Ok(()),
             Err(err) => Err(PortError(err.to_string())),
         }
+    }
+
+    fn records_calls(&self) -> bool {
+        self.recording_callback.is_some()
+    }
+
+    async fn start_recording(&self, call_sid: &CallSid) -> Result<(), PortError> {
+        let Some(callback) = &self.recording_callback else {
+            return Err(PortError("calls are not recorded".to_owned()));
+        };
+        self.rest
+            .start_recording(call_sid, callback)
+            .await
+            .map(|_| ())
+            .map_err(|err| PortError(err.to_string()))
     }
 }
 

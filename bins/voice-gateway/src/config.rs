@@ -103,6 +103,14 @@ pub(crate) struct Config {
     pub(crate) twilio_from_number: Option<String>,
     /// `SMS_CONFIRMATIONS`: text the caller after each booking, move or cancellation.
     pub(crate) sms_confirmations: bool,
+    /// `CALL_RECORDING`: record calls through Twilio (both parties, dual channel), said first in
+    /// the greeting.
+    pub(crate) call_recording: bool,
+    /// `RECORDING_DISCLOSURE`: what the greeting opens with when the call is recorded.
+    pub(crate) recording_disclosure: Option<String>,
+    /// `RECORDING_RETENTION_DAYS`: recordings older than this are deleted from Twilio (0 keeps
+    /// them; default 90).
+    pub(crate) recording_retention_days: u64,
     /// `SMS_FROM`: the number texts come from; default `TWILIO_FROM_NUMBER`, else the shop's.
     pub(crate) sms_from: Option<String>,
     /// `STREAM_TOKEN_SECRET`: signs per-call stream tokens; random per process when unset (then
@@ -328,6 +336,7 @@ impl Config {
         let max_call_turns = u32::try_from(whole("MAX_CALL_TURNS", 100).max(1)).unwrap_or(u32::MAX);
         let filler_after = Duration::from_millis(whole("FILLER_AFTER_MS", 700));
         let llm_fallback_after = Duration::from_millis(whole("LLM_FALLBACK_AFTER_MS", 2500));
+        let recording_retention_days = whole("RECORDING_RETENTION_DAYS", 90);
         let filler_line = match get("FILLER_LINE") {
             Some(line) if line.eq_ignore_ascii_case("off") => String::new(),
             Some(line) => line,
@@ -362,6 +371,7 @@ impl Config {
         let early_replies = get("EARLY_REPLIES").is_none() || flag("EARLY_REPLIES");
         let offline_agent = get("OFFLINE_AGENT").is_none() || flag("OFFLINE_AGENT");
         let sms_confirmations = flag("SMS_CONFIRMATIONS");
+        let call_recording = flag("CALL_RECORDING");
         let caller_id_policy = match get("CALLER_ID_POLICY")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -454,6 +464,10 @@ impl Config {
             openai_fallback_model: get("OPENAI_FALLBACK_MODEL"),
             twilio_from_number: get("TWILIO_FROM_NUMBER"),
             sms_confirmations,
+            call_recording,
+            recording_disclosure: get("RECORDING_DISCLOSURE")
+                .filter(|line| !line.trim().is_empty()),
+            recording_retention_days,
             sms_from: get("SMS_FROM"),
             stream_token_secret,
             outcome_webhook_url,

@@ -1200,6 +1200,111 @@ async fn manager_request_redirects_the_live_call_through_the_twilio_rest_api() {
 }
 
 /// `POST /api/calls` creates an outbound reminder whose webhook URL says what the call is about.
+/// `CALL_RECORDING`: the call's recording is started through the REST API (both parties on
+/// their own channels) before the greeting, which opens with the disclosure; Twilio's signed
+/// report stores its SID and URL on the call's record; retention deletes it through the API
+/// once it is older than `RECORDING_RETENTION_DAYS`.
+#[tokio::test]
+async fn a_recorded_call_is_announced_stored_and_deleted_after_its_retention() {
+    let (api, log, requested) = twilio_rest_mock().await;
+    let gateway = start(Setup {
+        twilio_api: Some(api.clone()),
+        env: vec![
+            ("CALL_RECORDING", "true".to_owned()),
+            ("RECORDING_RETENTION_DAYS", "30".to_owned()),
+        ],
+        ..Setup::default()
+    })
+    .await;
+    let twiml = gateway.voice_twiml("CA203", JOHN).await;
+    let call = TwilioStream::open(&gateway, "CA203", &parameters(&twiml), true).await;
+    requested
+        .wait_until("the recording request", || !log.lock().unwrap().is_empty())
+        .await;
+    call.wait_for_audio(1000).await;
+    call.hang_up("CA203").await;
+    let (method, path, _, form) = log.lock().unwrap()[0].clone();
+    assert_eq!(method, "POST");
+    assert_eq!(
+        path,
+        format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls/CA203/Recordings.json")
+    );
+    assert_eq!(form_field(&form, "RecordingChannels"), "dual");
+    assert_eq!(
+        form_field(&form, "RecordingStatusCallback"),
+        format!("{}/twilio/recording", gateway.base)
+    );
+    let spoken = gateway.tts.received_text();
+    assert!(
+        spoken.starts_with("This call is recorded for quality. Hi John"),
+        "{spoken}"
+    );
+
+    let report = [
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("CallSid", "CA203"),
+        ("RecordingSid", "RE0123456789abcdef0123456789abcdef"),
+        (
+            "RecordingUrl",
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE0123456789abcdef0123456789abcdef",
+        ),
+        ("RecordingStatus", "completed"),
+        ("RecordingDuration", "12"),
+        ("RecordingChannels", "2"),
+    ];
+    let forged = gateway
+        .post_webhook("/twilio/recording", &report, false)
+        .await;
+    assert_eq!(forged.status(), 403, "an unsigned report is refused");
+    let stored = gateway
+        .post_webhook("/twilio/recording", &report, true)
+        .await;
+    assert_eq!(stored.status(), 204);
+    let gateway = gateway.shutdown().await;
+    let crm = open_crm(&gateway.database_url).await;
+    let recording = crm.call_recording("CA203").await.unwrap().unwrap();
+    assert_eq!(
+        recording.recording_sid,
+        "RE0123456789abcdef0123456789abcdef"
+    );
+    assert!(
+        recording
+            .url
+            .ends_with("/Recordings/RE0123456789abcdef0123456789abcdef")
+    );
+
+    let mut rest_config = twilio::rest::CallsClientConfig::new(
+        twilio::AccountSid::from_wire(TWILIO_ACCOUNT),
+        AuthToken::new(AUTH_TOKEN),
+    );
+    rest_config.base_url = api;
+    let retention_at = |days: i64| crate::recordings::Retention {
+        crm: crm.clone(),
+        rest: twilio::rest::CallsClient::new(rest_config.clone()).unwrap(),
+        keep: chrono::Duration::days(30),
+        clock: Arc::new(move || now() + chrono::Duration::days(days)),
+    };
+    assert_eq!(retention_at(29).delete_expired().await, 0, "still kept");
+    assert_eq!(retention_at(31).delete_expired().await, 1);
+    let (method, path, _, _) = log.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(method, "DELETE");
+    assert_eq!(
+        path,
+        format!(
+            "/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Recordings/RE0123456789abcdef0123456789abcdef.json"
+        )
+    );
+    assert!(
+        crm.call_recording("CA203")
+            .await
+            .unwrap()
+            .unwrap()
+            .deleted_at
+            .is_some()
+    );
+    assert_eq!(retention_at(32).delete_expired().await, 0, "deleted once");
+}
+
 #[tokio::test]
 async fn api_creates_an_outbound_reminder_call() {
     let (api, log, _requested) = twilio_rest_mock().await;

@@ -12,6 +12,7 @@ mod config;
 mod console;
 mod http;
 mod outcome_webhook;
+mod recordings;
 mod routes;
 mod server;
 mod telemetry;

@@ -41,6 +41,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/twilio/stream", get(media_stream))
         .route("/twilio/status", post(status_callback))
         .route("/twilio/sms", post(inbound_sms))
+        .route("/twilio/recording", post(recording_callback))
         .route("/api/calls", post(create_outbound_call).get(list_calls))
         .route("/api/calls/{call_sid}", get(get_call))
         .route("/api/callbacks", get(list_callbacks))
@@ -400,6 +401,49 @@ async fn inbound_sms(
         }
     }
     xml(twiml::Response::new().to_xml())
+}
+
+/// `POST /twilio/recording`: a recording's status; a completed one is stored on the call's record.
+async fn recording_callback(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    if let Err(refusal) = prove_form(&state, &uri, &headers, &form) {
+        return refusal.refuse("recording callback");
+    }
+    let (Some(call_sid), Some(recording_sid)) = (
+        form_value(&form, "CallSid"),
+        form_value(&form, "RecordingSid"),
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "CallSid and RecordingSid are needed",
+        )
+            .into_response();
+    };
+    let status = form_value(&form, "RecordingStatus").unwrap_or("");
+    info!(call_sid, recording_sid, status, "twilio recording callback");
+    if status != "completed" {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let Some(crm) = &state.crm_store else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let url = form_value(&form, "RecordingUrl").unwrap_or("");
+    match crm
+        .set_call_recording(call_sid, recording_sid, url, (state.clock)())
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(err) => {
+            // The failure shows in Twilio's debugger for the account.
+            warn!(call_sid, error = %err, "could not store the call's recording");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
 }
 
 /// `POST /twilio/status`: call and stream status callbacks, recorded on the call's session.

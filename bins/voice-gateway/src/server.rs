@@ -69,6 +69,25 @@ pub(crate) async fn run(
         }
         _ => None,
     };
+    let retention_task = match (&state.rest, &state.crm_store) {
+        (Some(rest), Some(crm))
+            if state.config.call_recording && state.config.recording_retention_days > 0 =>
+        {
+            let retention = crate::recordings::Retention {
+                crm: crm.clone(),
+                rest: rest.clone(),
+                keep: chrono::Duration::days(
+                    i64::try_from(state.config.recording_retention_days.min(36_500))
+                        .unwrap_or(36_500),
+                ),
+                clock: state.clock.clone(),
+            };
+            Some(tokio::spawn(
+                retention.run(Duration::from_secs(3600), background.clone()),
+            ))
+        }
+        _ => None,
+    };
     let upkeep = metrics.map(|handle| tokio::spawn(run_metrics_upkeep(handle, background.clone())));
     info!(addr = %listener.local_addr().context("reading the bound address")?, "listening");
 
@@ -92,7 +111,7 @@ pub(crate) async fn run(
     }
     background.cancel();
     let _ = outbox_task.await;
-    if let Some(task) = webhook_task {
+    for task in [webhook_task, retention_task].into_iter().flatten() {
         let _ = task.await;
     }
     if let Some(upkeep) = upkeep {

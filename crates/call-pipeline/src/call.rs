@@ -332,11 +332,30 @@ async fn run_admitted(
         .await;
         (lookup, stt)
     };
-    let (session_res, (lookup, stt_res), tts_res) = tokio::join!(
+    // A recorded call starts its recording with everything else, before the greeting (which
+    // opens with the disclosure).
+    let recording = async {
+        if !deps.call_control.records_calls() {
+            return false;
+        }
+        match deps.call_control.start_recording(&start.call_sid).await {
+            Ok(()) => {
+                info!("call recording started");
+                true
+            }
+            Err(err) => {
+                warn!(error = %err, "could not start the call recording; the call goes on");
+                metrics::counter!("voice_recording_failures_total").increment(1);
+                false
+            }
+        }
+    };
+    let (session_res, (lookup, stt_res), tts_res, recorded) = tokio::join!(
         deps.sessions
             .set_session(&call_sid, as_object(session_fields)),
         lookup_then_stt,
         connect_tts(&deps, &call_sid, config.provider_connect_timeout),
+        recording,
     );
     if let Err(err) = session_res {
         warn!(error = %err, "could not write the session at call start");
@@ -537,7 +556,10 @@ async fn run_admitted(
         call_state.begin_escalation(EscalationReason::SpeechRecognitionLost, Some(line));
         call_state.run_pending().await
     } else {
-        let greeting = call_state.manager.greeting();
+        let mut greeting = call_state.manager.greeting();
+        if recorded && !call_state.config.recording_disclosure.is_empty() {
+            greeting = format!("{} {greeting}", call_state.config.recording_disclosure);
+        }
         call_state
             .dispatch(FloorEvent::Say {
                 text: greeting,

@@ -100,6 +100,8 @@ pub struct PipelineConfig {
     pub fallback_line: String,
     /// Spoken before a transfer to the advisor.
     pub escalation_line: String,
+    /// Said before the greeting when the call is recorded (`CallControl::records_calls`).
+    pub recording_disclosure: String,
     /// Spoken when escalation cannot transfer (no Twilio credentials or advisor number).
     pub callback_line: String,
     /// Spoken once after `silence_check_in`.
@@ -165,6 +167,7 @@ impl Default for PipelineConfig {
             temperature: Some(0.4),
             max_tokens: Some(300),
             fallback_line: "Sorry, I'm having a little trouble on my end. Could you say that again?".to_owned(),
+            recording_disclosure: "This call is recorded for quality.".to_owned(),
             escalation_line: "I understand this needs more attention. Let me connect you with our service advisor."
                 .to_owned(),
             callback_line: "I understand. Our service advisor isn't available to take the call right now, \

@@ -129,6 +129,14 @@ pub trait CallControl: Send + Sync + 'static {
     async fn transfer_to_advisor(&self, call_sid: &CallSid) -> Result<(), PortError>;
     /// Ends the live call.
     async fn hang_up(&self, call_sid: &CallSid) -> Result<(), PortError>;
+    /// Whether calls are recorded: the call starts a recording and the greeting says so first.
+    fn records_calls(&self) -> bool {
+        false
+    }
+    /// Starts recording the live call (both parties, each on a channel).
+    async fn start_recording(&self, _call_sid: &CallSid) -> Result<(), PortError> {
+        Err(PortError("calls are not recorded".to_owned()))
+    }
 }
 
 /// A `CallControl` for deployments without Twilio credentials: it can do nothing.

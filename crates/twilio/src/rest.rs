@@ -130,6 +130,16 @@ pub struct Message {
     pub status: String,
 }
 
+/// The parts of Twilio's Recording resource we use.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Recording {
+    /// The recording's SID (`RE…`).
+    pub sid: String,
+    /// `in-progress`, `paused`, `stopped`, `processing`, `completed`, `absent`.
+    #[serde(default)]
+    pub status: String,
+}
+
 /// The parts of Twilio's Call resource we use.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Call {
@@ -338,6 +348,46 @@ impl CallsClient {
         self.post(url, &form, "send_message").await
     }
 
+    /// Starts recording a live call, both parties on separate channels (`RecordingChannels=dual`:
+    /// channel 1 the caller, channel 2 the agent), with Twilio POSTing the recording's status to
+    /// `status_callback` when it is complete (docs/protocols.md 4.7). Twilio answers 201 with
+    /// the recording.
+    pub async fn start_recording(
+        &self,
+        call_sid: &CallSid,
+        status_callback: &str,
+    ) -> Result<Recording, RestError> {
+        let url = self.url_with_segments(&["Calls", call_sid.as_str(), "Recordings.json"]);
+        let form = vec![
+            ("RecordingChannels", "dual".to_owned()),
+            ("RecordingStatusCallback", status_callback.to_owned()),
+            ("RecordingStatusCallbackMethod", "POST".to_owned()),
+        ];
+        self.post(url, &form, "start_recording").await
+    }
+
+    /// Deletes a recording (retention). One that is already gone gives an error for which
+    /// [`RestError::is_not_found`] is true.
+    pub async fn delete_recording(&self, recording_sid: &str) -> Result<(), RestError> {
+        let url = self.url_with_segments(&["Recordings", &format!("{recording_sid}.json")]);
+        let response = self
+            .http
+            .delete(url)
+            .basic_auth(&self.username, Some(self.auth_token.expose()))
+            .send()
+            .await
+            .map_err(|err| self.request_error(err))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| self.request_error(err))?;
+        Err(api_error(status, None, &body))
+    }
+
     fn call_url(&self, call_sid: &CallSid) -> Url {
         self.url_with_segments(&["Calls", &format!("{call_sid}.json")])
     }
@@ -431,6 +481,11 @@ impl RestError {
     /// (invalid call state). Hanging up such a call is already done.
     pub fn is_call_gone(&self) -> bool {
         matches!(self.code(), Some(20404 | 21220)) || self.status() == Some(404)
+    }
+
+    /// The resource does not exist (HTTP 404, Twilio code 20404): a recording already deleted.
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some(20404) || self.status() == Some(404)
     }
 
     /// How long Twilio asked us to wait (`Retry-After`), typically with 429 / 20429.

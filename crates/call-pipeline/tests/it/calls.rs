@@ -475,6 +475,41 @@ async fn without_an_llm_the_offline_agent_answers_and_a_working_llm_is_not_repla
     );
 }
 
+/// A recorded call starts its recording before the greeting, which opens with the disclosure;
+/// a recording that cannot start is not announced, and the call goes on.
+#[tokio::test(start_paused = true)]
+async fn a_recorded_call_says_so_first_and_an_unrecorded_one_does_not() {
+    let disclosure = PipelineConfig::default().recording_disclosure;
+    let recorded = run(Scenario {
+        recording: Some(true),
+        actions: vec![(ms(8_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(
+        recorded.spoken_text().starts_with(&disclosure),
+        "{}",
+        recorded.spoken_text()
+    );
+    assert_eq!(*recorded.control.recordings.lock().unwrap(), [CALL_SID]);
+    let refused = run(Scenario {
+        recording: Some(false),
+        actions: vec![(ms(8_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(refused.control.recordings.lock().unwrap().len(), 1);
+    assert!(!refused.spoken_text().contains(&disclosure));
+    assert!(refused.spoken_text().starts_with("Thanks for calling"));
+    let plain = run(Scenario {
+        actions: vec![(ms(8_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(plain.control.recordings.lock().unwrap().is_empty());
+    assert!(!plain.spoken_text().contains(&disclosure));
+}
+
 /// DTMF 0 escalates to the advisor.
 #[tokio::test(start_paused = true)]
 async fn dtmf_zero_transfers_to_the_advisor() {

@@ -86,6 +86,8 @@ pub(crate) struct Scenario {
     pub(crate) tts_primary_fails: bool,
     /// Where to write the call capture, if anywhere.
     pub(crate) capture_dir: Option<std::path::PathBuf>,
+    /// `Some(works)`: the call is recorded, and starting the recording works or fails.
+    pub(crate) recording: Option<bool>,
     /// The offline agent answers when the LLM fails (`offline-agent`).
     pub(crate) offline_agent: bool,
     /// No LLM at all: only the offline agent (with `offline_agent`).
@@ -119,6 +121,7 @@ impl Default for Scenario {
             tts_primary_fails: false,
             offline_agent: false,
             no_llm: false,
+            recording: None,
         }
     }
 }
@@ -217,6 +220,7 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
     ));
     let control = Arc::new(FakeControl {
         can_transfer: scenario.can_transfer,
+        recording: scenario.recording,
         ..Default::default()
     });
     let sessions: Arc<MemorySessionStore> =
@@ -566,6 +570,9 @@ impl CallCrm for FakeCrm {
 #[derive(Debug, Default)]
 pub(crate) struct FakeControl {
     can_transfer: bool,
+    /// `Some(works)`: calls are recorded; starting the recording works or fails.
+    recording: Option<bool>,
+    pub(crate) recordings: Mutex<Vec<String>>,
     pub(crate) transfers: Mutex<Vec<String>>,
     pub(crate) hang_ups: Mutex<Vec<String>>,
 }
@@ -590,6 +597,21 @@ impl CallControl for FakeControl {
             .unwrap()
             .push(call_sid.as_str().to_owned());
         Ok(())
+    }
+
+    fn records_calls(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    async fn start_recording(&self, call_sid: &twilio::CallSid) -> Result<(), PortError> {
+        self.recordings
+            .lock()
+            .unwrap()
+            .push(call_sid.as_str().to_owned());
+        match self.recording {
+            Some(true) => Ok(()),
+            _ => Err(PortError("recording refused".to_owned())),
+        }
     }
 }
 

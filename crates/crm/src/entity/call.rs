@@ -23,6 +23,9 @@ pub struct Model {
     pub total_tokens: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub recording_sid: Option<String>,
+    pub recording_url: Option<String>,
+    pub recording_deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261204_000001_callback_requests;
 mod m20261205_000001_vehicle_plate;
 mod m20261205_000002_sms_opt_outs;
 mod m20261205_000003_outcome_deliveries;
+mod m20261205_000004_call_recordings;
 
 /// The list of migrations, oldest first.
 pub(crate) struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_vehicle_plate::Migration),
             Box::new(m20261205_000002_sms_opt_outs::Migration),
             Box::new(m20261205_000003_outcome_deliveries::Migration),
+            Box::new(m20261205_000004_call_recordings::Migration),
         ]
     }
 }

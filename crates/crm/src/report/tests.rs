@@ -161,6 +161,9 @@ fn a_records_facts_come_from_its_summary_timings_and_history() {
         total_tokens: 0,
         created_at: at,
         updated_at: at,
+        recording_sid: None,
+        recording_url: None,
+        recording_deleted_at: None,
     };
     let facts = facts_of(&row, chrono_tz::America::New_York);
     // 03:30 UTC is 22:30 the evening before in New York.

@@ -8,7 +8,59 @@ use serde_json::json;
 
 use crate::harness::{TestDb, both_backends, config, local, shop};
 
-both_backends!(finished_calls_are_queued_claimed_once_and_delivered_or_retried);
+both_backends!(
+    finished_calls_are_queued_claimed_once_and_delivered_or_retried,
+    a_recording_is_kept_on_the_call_whichever_lands_first_and_retention_finds_old_ones
+);
+
+async fn a_recording_is_kept_on_the_call_whichever_lands_first_and_retention_finds_old_ones(
+    db: TestDb,
+) {
+    let crm = &db.crm;
+    let at = local(2026, 11, 24, 9, 5);
+    // The report comes before any record of the call: a placeholder holds it; the start
+    // record adds nothing and the final record keeps it.
+    crm.set_call_recording("CA9", "RE9", "https://rec/RE9", at)
+        .await
+        .unwrap();
+    crm.record_call(&record("CA9", false)).await.unwrap();
+    crm.record_call(&record("CA9", true)).await.unwrap();
+    let stored = crm.get_call("CA9").await.unwrap().unwrap();
+    assert_eq!(stored.status, "completed");
+    assert_eq!(stored.caller_phone, "+14135550150");
+    let recording = crm.call_recording("CA9").await.unwrap().unwrap();
+    assert_eq!(
+        (recording.recording_sid.as_str(), recording.url.as_str()),
+        ("RE9", "https://rec/RE9")
+    );
+    // The usual order: record first, then the report.
+    crm.record_call(&record("CA8", true)).await.unwrap();
+    crm.set_call_recording("CA8", "RE8", "https://rec/RE8", at)
+        .await
+        .unwrap();
+    let started = local(2026, 11, 24, 9, 0);
+    assert!(
+        crm.recordings_to_delete(started, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let old = crm
+        .recordings_to_delete(started + Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(old.len(), 2);
+    crm.recording_deleted("CA9", at).await.unwrap();
+    let left = crm
+        .recordings_to_delete(started + Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        left.iter().map(|r| r.call_sid.as_str()).collect::<Vec<_>>(),
+        ["CA8"]
+    );
+    assert!(crm.call_recording("CA7").await.unwrap().is_none());
+}
 
 fn record(call_sid: &str, ended: bool) -> CallRecord {
     CallRecord {

@@ -592,3 +592,63 @@ async fn a_message_to_an_unsubscribed_recipient_says_so_and_a_long_one_is_refuse
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn start_recording_asks_for_both_parties_on_their_own_channels_with_a_status_callback() {
+    let mut server = start_server(ok(
+        201,
+        r#"{"sid": "RE0123456789abcdef0123456789abcdef", "status": "in-progress", "channels": 2,
+            "call_sid": "CA8e4d2c7b1a9f60354e2d1c0b9a887766", "source": "StartCallRecordingAPI"}"#
+            .to_owned(),
+    ))
+    .await;
+    let recording = client(&server.base_url)
+        .start_recording(&call_sid(), "https://gw.example/twilio/recording")
+        .await
+        .unwrap();
+    assert_eq!(recording.sid, "RE0123456789abcdef0123456789abcdef");
+    assert_eq!(recording.status, "in-progress");
+    let request = next_request(&mut server).await;
+    assert_form_post(
+        &request,
+        &format!("/2010-04-01/Accounts/{ACCOUNT}/Calls/{CALL}/Recordings.json"),
+        ACCOUNT,
+        &[
+            ("RecordingChannels", "dual"),
+            (
+                "RecordingStatusCallback",
+                "https://gw.example/twilio/recording",
+            ),
+            ("RecordingStatusCallbackMethod", "POST"),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn delete_recording_sends_delete_and_a_recording_already_gone_says_so() {
+    let mut server = start_server(ok(204, String::new())).await;
+    client(&server.base_url)
+        .delete_recording("RE0123456789abcdef0123456789abcdef")
+        .await
+        .unwrap();
+    let request = next_request(&mut server).await;
+    assert_eq!(request.method, Method::DELETE);
+    assert_eq!(
+        request.path,
+        format!(
+            "/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE0123456789abcdef0123456789abcdef.json"
+        )
+    );
+    assert!(request.authorization.unwrap().starts_with("Basic "));
+    let gone = start_server(ok(
+        404,
+        r#"{"code": 20404, "message": "The requested resource was not found", "status": 404}"#
+            .to_owned(),
+    ))
+    .await;
+    let err = client(&gone.base_url)
+        .delete_recording("RE0123456789abcdef0123456789abcdef")
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
