@@ -103,6 +103,8 @@ pub(crate) struct Config {
     pub(crate) twilio_from_number: Option<String>,
     /// `SMS_CONFIRMATIONS`: text the caller after each booking, move or cancellation.
     pub(crate) sms_confirmations: bool,
+    /// `CALLING_HOURS`: when outbound calls may be placed, in the shop's local time.
+    pub(crate) calling_hours: CallingHours,
     /// `CALL_RECORDING`: record calls through Twilio (both parties, dual channel), said first in
     /// the greeting.
     pub(crate) call_recording: bool,
@@ -184,6 +186,54 @@ pub(crate) struct Config {
     pub(crate) record_spool_dir: PathBuf,
     /// `CALLER_ID_POLICY`: `reject-failed` (default), `attested-only` or `any`.
     pub(crate) caller_id_policy: call_pipeline::CallerIdPolicy,
+}
+
+/// The hours outbound calls may be placed, in the shop's local time (its customers are local).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CallingHours {
+    pub(crate) start: chrono::NaiveTime,
+    pub(crate) end: chrono::NaiveTime,
+}
+
+impl Default for CallingHours {
+    /// 9:00 to 20:00.
+    fn default() -> Self {
+        Self {
+            start: chrono::NaiveTime::from_hms_opt(9, 0, 0).expect("a valid time"),
+            end: chrono::NaiveTime::from_hms_opt(20, 0, 0).expect("a valid time"),
+        }
+    }
+}
+
+impl CallingHours {
+    /// `HH:MM-HH:MM`, the start before the end.
+    pub(crate) fn parse(text: &str) -> Option<CallingHours> {
+        let (start, end) = text.trim().split_once('-')?;
+        let time = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
+        let (start, end) = (time(start)?, time(end)?);
+        (start < end).then_some(CallingHours { start, end })
+    }
+
+    /// Whether `now` falls inside the hours in the shop's timezone.
+    pub(crate) fn contains(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        shop: &conversation::ShopConfig,
+    ) -> bool {
+        let local = now.with_timezone(&shop.timezone).time();
+        local >= self.start && local < self.end
+    }
+}
+
+impl std::fmt::Display for CallingHours {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}-{} shop time",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
+    }
 }
 
 /// The shortest `STREAM_TOKEN_SECRET` accepted, in bytes (an HMAC-SHA256 key).
@@ -372,6 +422,15 @@ impl Config {
         let offline_agent = get("OFFLINE_AGENT").is_none() || flag("OFFLINE_AGENT");
         let sms_confirmations = flag("SMS_CONFIRMATIONS");
         let call_recording = flag("CALL_RECORDING");
+        let calling_hours = match get("CALLING_HOURS") {
+            None => CallingHours::default(),
+            Some(raw) => CallingHours::parse(&raw).unwrap_or_else(|| {
+                problems.push(format!(
+                    "CALLING_HOURS: `{raw}` is not HH:MM-HH:MM with the start before the end"
+                ));
+                CallingHours::default()
+            }),
+        };
         let caller_id_policy = match get("CALLER_ID_POLICY")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -465,6 +524,7 @@ impl Config {
             twilio_from_number: get("TWILIO_FROM_NUMBER"),
             sms_confirmations,
             call_recording,
+            calling_hours,
             recording_disclosure: get("RECORDING_DISCLOSURE")
                 .filter(|line| !line.trim().is_empty()),
             recording_retention_days,

@@ -1305,6 +1305,78 @@ async fn a_recorded_call_is_announced_stored_and_deleted_after_its_retention() {
     assert_eq!(retention_at(32).delete_expired().await, 0, "deleted once");
 }
 
+/// `voice-gateway remind`: tomorrow's scheduled appointments get one reminder call each,
+/// through Twilio's Calls API, however many runs there are and even when two run at once;
+/// `--dry-run` places and claims nothing; outside the calling hours nothing is placed.
+#[tokio::test]
+async fn reminder_runs_call_each_of_tomorrows_appointments_once() {
+    let (api, log, _requested) = twilio_rest_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/gw.db?mode=rwc", dir.path().display());
+    let env = HashMap::from([
+        ("DATABASE_URL", database_url.clone()),
+        ("PUBLIC_URL", "https://gw.example".to_owned()),
+        ("TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+        ("TWILIO_ACCOUNT_SID", TWILIO_ACCOUNT.to_owned()),
+        ("TWILIO_API_BASE_URL", api.clone()),
+        ("TWILIO_FROM_NUMBER", "+14135550000".to_owned()),
+        ("SHOP_CONFIG", "../../fixtures/shop.toml".to_owned()),
+        (
+            "RECORD_SPOOL_DIR",
+            dir.path().join("spool").display().to_string(),
+        ),
+    ]);
+    let config = || Config::from_lookup(|key| env.get(key).cloned()).unwrap();
+    crate::commands::seed_demo(&config(), None, now())
+        .await
+        .unwrap();
+    let run = async |at: chrono::DateTime<chrono::Utc>, dry_run: bool| {
+        let mut out = Vec::new();
+        let report = crate::remind::remind(
+            config(),
+            dry_run,
+            at,
+            Overrides {
+                now: Some(Arc::new(move || at)),
+                ..Overrides::default()
+            },
+            &mut out,
+        )
+        .await
+        .unwrap();
+        (report, String::from_utf8(out).unwrap())
+    };
+    // 10:00 in New York; the demo data has five scheduled appointments tomorrow.
+    let (report, text) = run(now(), true).await;
+    assert_eq!(report.would_place, 5, "{text}");
+    assert!(text.contains("would call ***"), "{text}");
+    assert!(log.lock().unwrap().is_empty(), "a dry run calls nobody");
+    let evening = now() + chrono::Duration::hours(11);
+    let (report, text) = run(evening, false).await;
+    assert_eq!(report, crate::remind::RemindReport::default(), "{text}");
+    assert!(text.starts_with("outside the calling hours (09:00-20:00 shop time)"));
+
+    // Two runs at once (two gateways, or cron twice): five calls in all.
+    let ((first, _), (second, _)) = tokio::join!(run(now(), false), run(now(), false));
+    assert_eq!(first.placed + second.placed, 5, "{first:?} {second:?}");
+    let (again, _) = run(now() + chrono::Duration::hours(1), false).await;
+    assert_eq!(again.placed, 0, "each appointment once");
+    let calls = log.lock().unwrap().clone();
+    assert_eq!(calls.len(), 5);
+    let mut appointments = Vec::new();
+    for (method, path, _, form) in &calls {
+        assert_eq!(method, "POST");
+        assert!(path.ends_with("/Calls.json"), "{path}");
+        let url = url::Url::parse(&form_field(form, "Url")).unwrap();
+        let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(query["call_type"], "outbound_reminder");
+        appointments.push(query["appointment_id"].clone());
+    }
+    appointments.sort();
+    appointments.dedup();
+    assert_eq!(appointments.len(), 5, "five different appointments");
+}
+
 #[tokio::test]
 async fn api_creates_an_outbound_reminder_call() {
     let (api, log, _requested) = twilio_rest_mock().await;

@@ -1,6 +1,7 @@
 //! `voice-gateway`: the deployed binary. It loads `Config`, installs tracing and metrics, builds the
 //! providers and stores, mounts the HTTP/WebSocket routes, and serves with graceful shutdown.
-//! Subcommands: `serve` (default), `migrate`, `seed-demo`, `nlu`, `init-shop`, `report`, `chat`. The default shop
+//! Subcommands: `serve` (default), `migrate`, `seed-demo`, `nlu`, `init-shop`, `report`, `chat`,
+//! `remind`. The default shop
 //! configuration and the demo data are built in, so the binary runs from any directory.
 //!
 //! It stays thin: anything with an `if` about calls belongs in a library crate.
@@ -13,6 +14,7 @@ mod console;
 mod http;
 mod outcome_webhook;
 mod recordings;
+mod remind;
 mod routes;
 mod server;
 mod telemetry;
@@ -58,6 +60,13 @@ enum Command {
     /// Talk to the receptionist in the terminal: a real call in text (bookings are real), with
     /// the LLM when OPENAI_API_KEY is set and the offline agent otherwise.
     Chat(chat::ChatArgs),
+    /// Place tomorrow's reminder calls (each appointment at most once, inside CALLING_HOURS);
+    /// run it from cron during the day.
+    Remind {
+        /// List the calls it would place, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Call analytics from the call records: flows completed, escalated and abandoned per call
     /// type, intent and day, bookings, escalation reasons and voice-to-voice latency.
     Report {
@@ -117,6 +126,15 @@ fn main() -> anyhow::Result<()> {
             chrono::Utc::now(),
         )),
         Command::InitShop { path } => commands::init_shop(&path),
+        Command::Remind { dry_run } => runtime
+            .block_on(remind::remind(
+                config,
+                dry_run,
+                chrono::Utc::now(),
+                app::Overrides::default(),
+                std::io::stdout(),
+            ))
+            .map(|_| ()),
         Command::Chat(args) => runtime
             .block_on(chat::chat(
                 config,

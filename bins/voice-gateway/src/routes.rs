@@ -566,6 +566,20 @@ async fn create_outbound_call(
     let Ok(to) = crm::normalize_phone(&request.to) else {
         return (StatusCode::BAD_REQUEST, "to must be a phone number (E.164)").into_response();
     };
+    if !state
+        .config
+        .calling_hours
+        .contains((state.clock)(), &state.shop)
+    {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "outside the calling hours ({}); try again then",
+                state.config.calling_hours
+            ),
+        )
+            .into_response();
+    }
     // Rate limits first, so the customer check below cannot be used to probe numbers at will:
     // a global per-minute limit and one call per number per `OUTBOUND_COOLDOWN`.
     let now = tokio::time::Instant::now();
@@ -607,12 +621,66 @@ async fn create_outbound_call(
             }
         }
     }
-    let (Some(rest), Some(base)) = (&state.rest, &state.config.public_url) else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Twilio credentials and PUBLIC_URL are needed for outbound calls",
+    let mut params: Vec<(&str, String)> = Vec::new();
+    if let Some(id) = request.appointment_id {
+        params.push(("appointment_id", id.to_string()));
+    }
+    for (key, value) in [
+        ("service", &request.service),
+        ("starts_at", &request.starts_at),
+        ("vehicle", &request.vehicle),
+    ] {
+        if let Some(value) = value {
+            params.push((key, value.clone()));
+        }
+    }
+    if let Some(id) = request.vehicle_id {
+        params.push(("vehicle_id", id.to_string()));
+    }
+    match place_outbound_call(&state, &to, &request.call_type, &params).await {
+        Ok(call) => (
+            StatusCode::CREATED,
+            Json(json!({"call_sid": call.sid.as_str(), "status": format!("{:?}", call.status).to_lowercase()})),
         )
-            .into_response();
+            .into_response(),
+        Err(PlaceError::NotConfigured(why)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+        }
+        Err(PlaceError::Rest(err)) => {
+            warn!(error = %err, "outbound call failed");
+            (
+                StatusCode::BAD_GATEWAY,
+                Json(json!({"error": err.to_string()})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Why an outbound call was not placed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PlaceError {
+    /// Twilio credentials, `PUBLIC_URL` or a from-number are missing.
+    #[error("{0}")]
+    NotConfigured(&'static str),
+    /// Twilio refused or could not be reached.
+    #[error("{0}")]
+    Rest(twilio::rest::RestError),
+}
+
+/// Places an outbound call of `call_type` to `to` (E.164) whose stream carries `params` (what
+/// the call is about, see `call_pipeline::outbound`): Twilio fetches the voice webhook with
+/// them, and reports the call's status. The caller checks who may be called and when.
+pub(crate) async fn place_outbound_call(
+    state: &AppState,
+    to: &str,
+    call_type: &str,
+    params: &[(&str, String)],
+) -> Result<twilio::rest::Call, PlaceError> {
+    let (Some(rest), Some(base)) = (&state.rest, &state.config.public_url) else {
+        return Err(PlaceError::NotConfigured(
+            "Twilio credentials and PUBLIC_URL are needed for outbound calls",
+        ));
     };
     let Some(from) = state
         .config
@@ -620,11 +688,9 @@ async fn create_outbound_call(
         .clone()
         .or_else(|| state.shop.phone.clone())
     else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
+        return Err(PlaceError::NotConfigured(
             "set TWILIO_FROM_NUMBER or the shop's phone",
-        )
-            .into_response();
+        ));
     };
     let mut webhook = base
         .join(&format!(
@@ -634,25 +700,13 @@ async fn create_outbound_call(
         .expect("a path joins any http(s) origin");
     {
         let mut query = webhook.query_pairs_mut();
-        query.append_pair("call_type", &request.call_type);
-        if let Some(id) = request.appointment_id {
-            query.append_pair("appointment_id", &id.to_string());
-        }
-        for (key, value) in [
-            ("service", &request.service),
-            ("starts_at", &request.starts_at),
-            ("vehicle", &request.vehicle),
-        ] {
-            if let Some(value) = value {
-                query.append_pair(key, value);
-            }
-        }
-        if let Some(id) = request.vehicle_id {
-            query.append_pair("vehicle_id", &id.to_string());
+        query.append_pair("call_type", call_type);
+        for (key, value) in params {
+            query.append_pair(key, value);
         }
     }
     let mut create = CreateCall::new(
-        to.clone(),
+        to.to_owned(),
         from,
         CallInstructions::Url {
             url: webhook.to_string(),
@@ -666,21 +720,9 @@ async fn create_outbound_call(
         ))
         .ok()
         .map(|u| u.to_string());
-    match rest.create_call(&create).await {
-        Ok(call) => {
-            info!(call_sid = call.sid.as_str(), to = %mask_phone(&to), call_type = request.call_type, "outbound call created");
-            (StatusCode::CREATED, Json(json!({"call_sid": call.sid.as_str(), "status": format!("{:?}", call.status).to_lowercase()})))
-                .into_response()
-        }
-        Err(err) => {
-            warn!(error = %err, "outbound call failed");
-            (
-                StatusCode::BAD_GATEWAY,
-                Json(json!({"error": err.to_string()})),
-            )
-                .into_response()
-        }
-    }
+    let call = rest.create_call(&create).await.map_err(PlaceError::Rest)?;
+    info!(call_sid = call.sid.as_str(), to = %mask_phone(to), call_type, "outbound call created");
+    Ok(call)
 }
 
 /// `GET /api/calls/{call_sid}`: the live session and the stored record.

@@ -244,3 +244,37 @@ fn the_outcome_webhook_needs_https_and_a_secret() {
         assert!(load(&bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn calling_hours_are_a_daytime_range_in_the_shops_time() {
+    let config = load(&[]).unwrap();
+    assert_eq!(config.calling_hours.to_string(), "09:00-20:00 shop time");
+    let shop = conversation::ShopConfig::default_shop();
+    let at = |text: &str| text.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    // New York: 14:00 UTC is 9:00, 00:59 UTC the next day is 19:59, 01:00 is 20:00.
+    assert!(
+        config
+            .calling_hours
+            .contains(at("2026-12-07T14:00:00Z"), &shop)
+    );
+    assert!(
+        config
+            .calling_hours
+            .contains(at("2026-12-08T00:59:00Z"), &shop)
+    );
+    assert!(
+        !config
+            .calling_hours
+            .contains(at("2026-12-08T01:00:00Z"), &shop)
+    );
+    assert!(
+        !config
+            .calling_hours
+            .contains(at("2026-12-07T13:59:00Z"), &shop)
+    );
+    let custom = load(&[("CALLING_HOURS", "10:30-18:00")]).unwrap();
+    assert_eq!(custom.calling_hours.to_string(), "10:30-18:00 shop time");
+    for bad in ["18:00-10:00", "9-5", "10:00", "25:00-26:00"] {
+        assert!(load(&[("CALLING_HOURS", bad)]).is_err(), "{bad}");
+    }
+}

@@ -10,5 +10,6 @@ pub mod call;
 pub mod callback_request;
 pub mod customer;
 pub mod outcome_delivery;
+pub mod reminder;
 pub mod sms_opt_out;
 pub mod vehicle;
