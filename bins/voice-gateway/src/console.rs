@@ -80,6 +80,10 @@ enum Denied {
     Off,
     /// No valid session: sign in first.
     SignIn,
+    /// The database is not there (503).
+    NoDatabase,
+    /// No such try-it call (it ended long ago): back to the panel.
+    NoTryCall,
 }
 
 impl IntoResponse for Denied {
@@ -94,6 +98,8 @@ impl IntoResponse for Denied {
             )
                 .into_response(),
             Denied::SignIn => Redirect::to("/console/login").into_response(),
+            Denied::NoDatabase => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            Denied::NoTryCall => Redirect::to("/console/try").into_response(),
         }
     }
 }
@@ -141,6 +147,28 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find_map(|(key, value)| (key == name).then_some(value))
+}
+
+/// The database for a signed-in operator.
+fn operator_crm<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a crm::Crm, Denied> {
+    signed_in(state, headers)?;
+    state.crm_store.as_ref().ok_or(Denied::NoDatabase)
+}
+
+/// A try-it call, for a signed-in operator.
+fn operator_try(
+    state: &AppState,
+    headers: &HeaderMap,
+    call_sid: &str,
+) -> Result<Arc<tries::TryCall>, Denied> {
+    signed_in(state, headers)?;
+    state.console.tries.get(call_sid).ok_or(Denied::NoTryCall)
+}
+
+/// The database failed a console request: logged, and 503.
+fn unavailable(what: &str, err: &crm::CrmError) -> Response {
+    warn!(error = %err, "console: {what}");
+    StatusCode::SERVICE_UNAVAILABLE.into_response()
 }
 
 /// Passes a signed-in operator.
@@ -272,11 +300,9 @@ async fn call_page(
     headers: HeaderMap,
     Path(call_sid): Path<String>,
 ) -> Response {
-    if let Err(denied) = signed_in(&state, &headers) {
-        return denied.into_response();
-    }
-    let Some(crm) = &state.crm_store else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    let crm = match operator_crm(&state, &headers) {
+        Ok(crm) => crm,
+        Err(refused) => return refused.into_response(),
     };
     match crm.get_call(&call_sid).await {
         Ok(Some(record)) => {
@@ -289,10 +315,7 @@ async fn call_page(
             ))
         }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(err) => {
-            warn!(error = %err, "console: reading a call failed");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
+        Err(err) => unavailable("reading a call failed", &err),
     }
 }
 
@@ -328,18 +351,13 @@ async fn call_audio(
 }
 
 async fn callbacks_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(denied) = signed_in(&state, &headers) {
-        return denied.into_response();
-    }
-    let Some(crm) = &state.crm_store else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    let crm = match operator_crm(&state, &headers) {
+        Ok(crm) => crm,
+        Err(refused) => return refused.into_response(),
     };
     match crm.callback_requests(true, 200).await {
         Ok(requests) => render(&pages::Callbacks::of(&state.shop, &requests)),
-        Err(err) => {
-            warn!(error = %err, "console: callback requests unavailable");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
+        Err(err) => unavailable("callback requests unavailable", &err),
     }
 }
 
@@ -348,19 +366,14 @@ async fn callback_done(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(denied) = signed_in(&state, &headers) {
-        return denied.into_response();
-    }
-    let Some(crm) = &state.crm_store else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    let crm = match operator_crm(&state, &headers) {
+        Ok(crm) => crm,
+        Err(refused) => return refused.into_response(),
     };
     match crm.complete_callback(id, (state.clock)()).await {
         Ok(true) => Redirect::to("/console/callbacks").into_response(),
         Ok(false) => StatusCode::NOT_FOUND.into_response(),
-        Err(err) => {
-            warn!(error = %err, "console: marking a callback done failed");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
+        Err(err) => unavailable("marking a callback done failed", &err),
     }
 }
 
@@ -375,11 +388,9 @@ async fn analytics_page(
     headers: HeaderMap,
     Query(range): Query<Range>,
 ) -> Response {
-    if let Err(denied) = signed_in(&state, &headers) {
-        return denied.into_response();
-    }
-    let Some(crm) = &state.crm_store else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    let crm = match operator_crm(&state, &headers) {
+        Ok(crm) => crm,
+        Err(refused) => return refused.into_response(),
     };
     let today = (state.clock)()
         .with_timezone(&state.shop.timezone)
@@ -391,10 +402,7 @@ async fn analytics_page(
         .min(to);
     match crm.report(from, to).await {
         Ok(report) => render(&pages::Analytics::of(&state.shop.name, &report)),
-        Err(err) => {
-            warn!(error = %err, "console: report unavailable");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
+        Err(err) => unavailable("report unavailable", &err),
     }
 }
 
@@ -438,11 +446,9 @@ async fn try_call_page(
     headers: HeaderMap,
     Path(call_sid): Path<String>,
 ) -> Response {
-    if let Err(denied) = signed_in(&state, &headers) {
-        return denied.into_response();
-    }
-    let Some(call) = state.console.tries.get(&call_sid) else {
-        return Redirect::to("/console/try").into_response();
+    let call = match operator_try(&state, &headers, &call_sid) {
+        Ok(call) => call,
+        Err(refused) => return refused.into_response(),
     };
     render(&pages::TryIt {
         shop: state.shop.name.clone(),
@@ -463,11 +469,9 @@ async fn try_say(
     Path(call_sid): Path<String>,
     Form(form): Form<TrySay>,
 ) -> Response {
-    if let Err(denied) = signed_in(&state, &headers) {
-        return denied.into_response();
-    }
-    let Some(call) = state.console.tries.get(&call_sid) else {
-        return Redirect::to("/console/try").into_response();
+    let call = match operator_try(&state, &headers, &call_sid) {
+        Ok(call) => call,
+        Err(refused) => return refused.into_response(),
     };
     call.say(form.line.trim()).await;
     Redirect::to(&format!("/console/try/{call_sid}")).into_response()

@@ -531,6 +531,42 @@ async fn webhook_signatures_are_enforced_and_twiml_connects_a_stream() {
     gateway.shutdown().await;
 }
 
+/// John asks for an oil change on December first at 2 pm, then says yes.
+fn oil_change_then_yes() -> SttScript {
+    SttScript::new()
+        .step(
+            SttTrigger::AfterAudioFrames(15),
+            SttScriptEvent::speech_final("I need an oil change on December first at 2pm"),
+        )
+        .step(
+            SttTrigger::AfterAudioFrames(60),
+            SttScriptEvent::speech_final("yes please book it"),
+        )
+}
+
+/// The model's read-back of that request.
+fn read_back() -> LlmReply {
+    LlmReply::text(
+        "Just to confirm, an oil change on Tuesday, December first at 2pm?",
+        Duration::ZERO,
+    )
+}
+
+/// John's profile, once it holds the oil change on December first at 2 pm (New York).
+async fn assert_oil_change_booked(crm: &crm::Crm) -> conversation::CustomerProfile {
+    let profile = crm.lookup_customer(JOHN, now()).await.unwrap().unwrap();
+    assert!(
+        profile
+            .upcoming_appointments
+            .iter()
+            .any(|a| a.service == "oil change"
+                && a.starts_at.to_rfc3339().starts_with("2026-12-01T19:00")),
+        "{:?}",
+        profile.upcoming_appointments
+    );
+    profile
+}
+
 #[tokio::test]
 async fn existing_customer_books_an_appointment_end_to_end() {
     let book = providers::ToolCall {
@@ -539,20 +575,9 @@ async fn existing_customer_books_an_appointment_end_to_end() {
         arguments: json!({"service": "oil change", "start": "2026-12-01T14:00"}).to_string(),
     };
     let gateway = start(Setup {
-        stt: SttScript::new()
-            .step(
-                SttTrigger::AfterAudioFrames(15),
-                SttScriptEvent::speech_final("I need an oil change on December first at 2pm"),
-            )
-            .step(
-                SttTrigger::AfterAudioFrames(60),
-                SttScriptEvent::speech_final("yes please book it"),
-            ),
+        stt: oil_change_then_yes(),
         llm: vec![
-            LlmReply::text(
-                "Just to confirm, an oil change on Tuesday, December first at 2pm?",
-                Duration::ZERO,
-            ),
+            read_back(),
             LlmReply::tool_calls([book]),
             LlmReply::text("You're all set, John.", Duration::ZERO),
         ],
@@ -580,17 +605,7 @@ async fn existing_customer_books_an_appointment_end_to_end() {
     assert!(content.contains("\"ok\":true"), "{content}");
     // The appointment row exists in the database.
     let crm = open_crm(&gateway.database_url).await;
-    let now = now();
-    let profile = crm.lookup_customer(JOHN, now).await.unwrap().unwrap();
-    assert!(
-        profile
-            .upcoming_appointments
-            .iter()
-            .any(|a| a.service == "oil change"
-                && a.starts_at.to_rfc3339().starts_with("2026-12-01T19:00")),
-        "{:?}",
-        profile.upcoming_appointments
-    );
+    let profile = assert_oil_change_booked(&crm).await;
     // And the final call record, through the outbox.
     let record = crm
         .get_call("CA200")
@@ -607,20 +622,9 @@ async fn existing_customer_books_an_appointment_end_to_end() {
 #[tokio::test]
 async fn an_llm_outage_mid_call_still_ends_with_the_appointment_booked() {
     let gateway = start(Setup {
-        stt: SttScript::new()
-            .step(
-                SttTrigger::AfterAudioFrames(15),
-                SttScriptEvent::speech_final("I need an oil change on December first at 2pm"),
-            )
-            .step(
-                SttTrigger::AfterAudioFrames(60),
-                SttScriptEvent::speech_final("yes please book it"),
-            ),
+        stt: oil_change_then_yes(),
         llm: vec![
-            LlmReply::text(
-                "Just to confirm, an oil change on Tuesday, December first at 2pm?",
-                Duration::ZERO,
-            ),
+            read_back(),
             LlmReply::Fail(providers::ProviderError::Http {
                 status: 500,
                 message: "the provider is down".into(),
@@ -644,16 +648,7 @@ async fn an_llm_outage_mid_call_still_ends_with_the_appointment_booked() {
         "the LLM was asked twice, then not again"
     );
     let crm = open_crm(&gateway.database_url).await;
-    let profile = crm.lookup_customer(JOHN, now()).await.unwrap().unwrap();
-    assert!(
-        profile
-            .upcoming_appointments
-            .iter()
-            .any(|a| a.service == "oil change"
-                && a.starts_at.to_rfc3339().starts_with("2026-12-01T19:00")),
-        "{:?}",
-        profile.upcoming_appointments
-    );
+    assert_oil_change_booked(&crm).await;
     let record = crm
         .get_call("CA201")
         .await

@@ -234,13 +234,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
                 metrics::counter!("voice_provider_errors_total", "provider" => current.name(), "kind" => "llm").increment(1);
                 if spoke {
                     warn!(turn, round, error = %err, "llm failed mid-reply; keeping what was said");
-                    outbox
-                        .send(TurnEvent::Done {
-                            turn,
-                            usage,
-                            offline: offline_answers,
-                        })
-                        .await;
+                    outbox.send(done(turn, usage, offline_answers)).await;
                 } else {
                     warn!(turn, round, error = %err, "llm failed before replying");
                     outbox
@@ -257,13 +251,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         add_usage(&mut usage, round_usage);
         spoke |= spoken_this_round.is_some();
         if tool_calls.is_empty() {
-            outbox
-                .send(TurnEvent::Done {
-                    turn,
-                    usage,
-                    offline: offline_answers,
-                })
-                .await;
+            outbox.send(done(turn, usage, offline_answers)).await;
             return;
         }
         // Tools run to completion even if the caller barges in meanwhile: a booking must not be
@@ -359,11 +347,7 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         "llm kept calling tools; ending the turn"
     );
     let event = if spoke {
-        TurnEvent::Done {
-            turn,
-            usage,
-            offline: offline_answers,
-        }
+        done(turn, usage, offline_answers)
     } else {
         TurnEvent::Failed {
             turn,
@@ -442,6 +426,15 @@ fn tool_label<'a>(known: &'a [String], name: &str) -> &'a str {
         .iter()
         .find(|known| known.as_str() == name)
         .map_or("unknown", String::as_str)
+}
+
+/// The reply is complete.
+fn done(turn: u64, usage: Usage, offline: bool) -> TurnEvent {
+    TurnEvent::Done {
+        turn,
+        usage,
+        offline,
+    }
 }
 
 fn add_usage(total: &mut Usage, more: Usage) {
