@@ -1241,7 +1241,7 @@ async fn a_recorded_call_is_announced_stored_and_deleted_after_its_retention() {
         ("RecordingSid", "RE0123456789abcdef0123456789abcdef"),
         (
             "RecordingUrl",
-            "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE0123456789abcdef0123456789abcdef",
+            "https://recordings.example/2010-04-01/Accounts/AC1/Recordings/RE0123456789abcdef0123456789abcdef",
         ),
         ("RecordingStatus", "completed"),
         ("RecordingDuration", "12"),

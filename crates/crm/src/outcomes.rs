@@ -416,7 +416,7 @@ mod tests {
             caller_phone: "+14135550150".into(),
             direction: CallDirection::Inbound,
             call_type: None,
-            started_at: Utc::now(),
+            started_at: "2026-11-24T15:00:00Z".parse().unwrap(),
             ended_at: None,
             status: if escalated {
                 "transferred"
