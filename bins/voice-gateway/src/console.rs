@@ -307,12 +307,13 @@ async fn call_page(
     match crm.get_call(&call_sid).await {
         Ok(Some(record)) => {
             let audio = capture_path(&state, &call_sid).is_some_and(|path| path.exists());
-            render(&pages::CallPage::of(
-                &state.shop.name,
-                &record,
-                &state.shop,
-                audio,
-            ))
+            let recording = crm.call_recording(&call_sid).await.unwrap_or_else(|err| {
+                warn!(error = %err, "console: the call's recording is unknown");
+                None
+            });
+            let mut page = pages::CallPage::of(&state.shop.name, &record, &state.shop, audio);
+            page.recording = recording.map(|r| pages::RecordingRow::of(&r, &state.shop));
+            render(&page)
         }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(err) => unavailable("reading a call failed", &err),

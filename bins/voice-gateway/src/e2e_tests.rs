@@ -1255,6 +1255,19 @@ async fn a_recorded_call_is_announced_stored_and_deleted_after_its_retention() {
         .post_webhook("/twilio/recording", &report, true)
         .await;
     assert_eq!(stored.status(), 204);
+    let call: Value = reqwest::Client::new()
+        .get(format!("{}/api/calls/CA203", gateway.base))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        call["recording"]["recording_sid"], "RE0123456789abcdef0123456789abcdef",
+        "{call}"
+    );
     let gateway = gateway.shutdown().await;
     let crm = open_crm(&gateway.database_url).await;
     let recording = crm.call_recording("CA203").await.unwrap().unwrap();

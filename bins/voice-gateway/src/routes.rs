@@ -760,7 +760,17 @@ async fn get_call(
     if session.is_none() && record.is_none() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    Json(json!({"call_sid": call_sid, "session": session, "record": record})).into_response()
+    let recording = match &state.crm_store {
+        Some(crm) => crm.call_recording(&call_sid).await.unwrap_or_else(|err| {
+            warn!(call_sid, error = %err, "call recording lookup failed");
+            None
+        }),
+        None => None,
+    };
+    Json(
+        json!({"call_sid": call_sid, "session": session, "record": record, "recording": recording}),
+    )
+    .into_response()
 }
 
 /// `GET /api/calls`: calls in progress (from sessions) and the most recent records.

@@ -103,6 +103,24 @@ pub(crate) struct CallPage {
     pub(crate) transcript: Vec<(String, String)>,
     pub(crate) turns: Vec<TurnRow>,
     pub(crate) audio: bool,
+    /// The Twilio recording, when the call was recorded.
+    pub(crate) recording: Option<RecordingRow>,
+}
+
+/// A call's Twilio recording (played from Twilio's console; its URL needs the account's
+/// credentials, so the page says where it is rather than linking to it).
+pub(crate) struct RecordingRow {
+    pub(crate) sid: String,
+    pub(crate) deleted: Option<String>,
+}
+
+impl RecordingRow {
+    pub(crate) fn of(recording: &crm::CallRecording, shop: &ShopConfig) -> RecordingRow {
+        RecordingRow {
+            sid: recording.recording_sid.clone(),
+            deleted: recording.deleted_at.map(|at| local_time(at, shop)),
+        }
+    }
 }
 
 /// One agent turn's latency.
@@ -182,6 +200,7 @@ impl CallPage {
             transcript,
             turns,
             audio,
+            recording: None,
         }
     }
 }
