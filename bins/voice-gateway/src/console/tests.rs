@@ -74,10 +74,19 @@ fn the_call_page_names_the_recording() {
     };
     page.recording = Some(pages::RecordingRow::of(&recording, &shop));
     let html = page.render().unwrap();
-    assert!(html.contains("Twilio recording RE1 (in the Twilio console)"), "{html}");
-    assert!(!html.contains("recordings.example"), "no link that needs the account's login");
+    assert!(
+        html.contains("Twilio recording RE1 (in the Twilio console)"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("recordings.example"),
+        "no link that needs the account's login"
+    );
     recording.deleted_at = Some(at("2027-03-07T15:00:00Z"));
     page.recording = Some(pages::RecordingRow::of(&recording, &shop));
     let html = page.render().unwrap();
-    assert!(html.contains("(deleted by retention on Sun Mar 7, 10:00 AM)"), "{html}");
+    assert!(
+        html.contains("(deleted by retention on Sun Mar 7, 10:00 AM)"),
+        "{html}"
+    );
 }
