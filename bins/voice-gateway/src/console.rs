@@ -105,11 +105,11 @@ impl IntoResponse for Denied {
 }
 
 /// The HMAC of a session that ends at `expires` (unix seconds), keyed by the API token.
-fn signature(token: &str, expires: i64) -> Vec<u8> {
+fn session_mac(token: &str, expires: i64) -> Hmac<Sha256> {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(format!("voice-gateway console session until {expires}").as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac
 }
 
 /// The cookie value of a session starting `now`.
@@ -117,7 +117,7 @@ fn session_value(token: &str, now: DateTime<Utc>) -> String {
     let expires = (now + SESSION).timestamp();
     format!(
         "{expires}.{}",
-        URL_SAFE_NO_PAD.encode(signature(token, expires))
+        URL_SAFE_NO_PAD.encode(session_mac(token, expires).finalize().into_bytes())
     )
 }
 
@@ -132,11 +132,8 @@ fn session_is_valid(token: &str, value: &str, now: DateTime<Utc>) -> bool {
     if expires <= now.timestamp() {
         return false;
     }
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("HMAC takes a key of any length");
-    mac.update(format!("voice-gateway console session until {expires}").as_bytes());
     // Constant time.
-    mac.verify_slice(&signed).is_ok()
+    session_mac(token, expires).verify_slice(&signed).is_ok()
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -201,16 +198,7 @@ async fn login(State(state): State<Arc<AppState>>, Form(form): Form<LoginForm>) 
     let Some(token) = &state.config.api_token else {
         return Denied::Off.into_response();
     };
-    let expected = token.expose().as_bytes();
-    let given = form.token.trim().as_bytes();
-    // Compare without an early exit on the first differing byte.
-    let matches = given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !matches {
+    if !crate::routes::same_secret(form.token.trim(), token.expose()) {
         warn!("console sign-in with a wrong token");
         // A wrong guess costs the guesser time.
         tokio::time::sleep(Duration::from_millis(500)).await;

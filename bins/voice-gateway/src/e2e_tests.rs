@@ -295,6 +295,16 @@ impl Gateway {
         .await
     }
 
+    /// A call from `from` that hangs up once the agent's audio flows and it has said `words`.
+    async fn call_until_said(&self, call_sid: &str, from: &str, words: &str) {
+        let twiml = self.voice_twiml(call_sid, from).await;
+        let call = TwilioStream::open(self, call_sid, &parameters(&twiml), true).await;
+        call.wait_for_audio(1000).await;
+        call.wait_until(words, || self.tts.received_text().contains(words))
+            .await;
+        call.hang_up(call_sid).await;
+    }
+
     /// The TwiML answer to a signed voice webhook posted to `path` (which may carry a query).
     async fn voice_twiml_with(&self, path: &str, form: &[(&str, &str)]) -> String {
         let response = self.post_webhook(path, form, true).await;
@@ -584,14 +594,9 @@ async fn existing_customer_books_an_appointment_end_to_end() {
         ..Setup::default()
     })
     .await;
-    let twiml = gateway.voice_twiml("CA200", JOHN).await;
-    let call = TwilioStream::open(&gateway, "CA200", &parameters(&twiml), true).await;
-    call.wait_for_audio(1000).await;
-    call.wait_until("the booking reply", || {
-        gateway.tts.received_text().contains("You're all set")
-    })
-    .await;
-    call.hang_up("CA200").await;
+    gateway
+        .call_until_said("CA200", JOHN, "You're all set")
+        .await;
     let gateway = gateway.shutdown().await;
     assert!(
         gateway.tts.received_text().starts_with("Hi John"),
@@ -633,14 +638,9 @@ async fn an_llm_outage_mid_call_still_ends_with_the_appointment_booked() {
         ..Setup::default()
     })
     .await;
-    let twiml = gateway.voice_twiml("CA201", JOHN).await;
-    let call = TwilioStream::open(&gateway, "CA201", &parameters(&twiml), true).await;
-    call.wait_for_audio(1000).await;
-    call.wait_until("the offline agent's booking reply", || {
-        gateway.tts.received_text().contains("You're all set")
-    })
-    .await;
-    call.hang_up("CA201").await;
+    gateway
+        .call_until_said("CA201", JOHN, "You're all set")
+        .await;
     let gateway = gateway.shutdown().await;
     assert_eq!(
         gateway.llm.requests().len(),
@@ -698,21 +698,12 @@ async fn a_finished_call_is_posted_to_the_outcome_webhook() {
         ..Setup::default()
     })
     .await;
-    let twiml = gateway.voice_twiml("CA202", JOHN).await;
-    let call = TwilioStream::open(&gateway, "CA202", &parameters(&twiml), true).await;
-    call.wait_until("the booking reply", || {
-        gateway.tts.received_text().contains("You're all set")
-    })
-    .await;
-    call.hang_up("CA202").await;
-    let received_at_least = async |count: usize, what: &str| {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while received.lock().unwrap().len() < count {
-            assert!(tokio::time::Instant::now() < deadline, "{what}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    received_at_least(1, "the webhook was sent when the call ended").await;
+    gateway
+        .call_until_said("CA202", JOHN, "You're all set")
+        .await;
+    received
+        .wait_for(1, "the webhook was sent when the call ended")
+        .await;
     // The test clock stands still: once the failed attempt is recorded (its retry is due at
     // the clock's time then plus the backoff), move it past the backoff.
     let crm = open_crm(&gateway.database_url).await;
@@ -730,8 +721,10 @@ async fn a_finished_call_is_posted_to_the_outcome_webhook() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     clock_offset.store(5, std::sync::atomic::Ordering::SeqCst);
-    received_at_least(2, "the webhook was retried after its 503").await;
-    let (headers, body) = received.lock().unwrap()[1].clone();
+    received
+        .wait_for(2, "the webhook was retried after its 503")
+        .await;
+    let (headers, body) = received.lock()[1].clone();
     assert_eq!(headers["idempotency-key"], "CA202");
     let report: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(report["outcome"], "booked", "{report}");

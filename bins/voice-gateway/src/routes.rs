@@ -500,6 +500,17 @@ async fn status_callback(
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Whether `given` is the secret `expected`, compared without an early exit on the first
+/// differing byte.
+pub(crate) fn same_secret(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// The operator API needs `API_TOKEN`; without it the routes answer 404 (the API is off).
 fn check_bearer(state: &AppState, headers: &HeaderMap) -> Result<(), StatusCode> {
     let Some(expected) = &state.config.api_token else {
@@ -510,14 +521,7 @@ fn check_bearer(state: &AppState, headers: &HeaderMap) -> Result<(), StatusCode>
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    // Compare without an early exit on the first differing byte.
-    let matches = given.len() == expected.expose().len()
-        && given
-            .bytes()
-            .zip(expected.expose().bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if matches {
+    if same_secret(given, expected.expose()) {
         Ok(())
     } else {
         Err(StatusCode::UNAUTHORIZED)

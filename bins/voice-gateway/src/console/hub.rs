@@ -116,7 +116,8 @@ fn push_line(call: &mut LiveCall, who: &'static str, text: &str) {
     }
 }
 
-fn slot_pairs(slots: &serde_json::Value) -> Vec<(String, String)> {
+/// The slots as `("service type", "oil change")` pairs, for the pages.
+pub(crate) fn slot_pairs(slots: &serde_json::Value) -> Vec<(String, String)> {
     let Some(map) = slots.as_object() else {
         return Vec::new();
     };

@@ -142,20 +142,7 @@ impl CallPage {
     ) -> CallPage {
         let summary = record.summary.clone().unwrap_or(Value::Null);
         let conversation = &summary["conversation"];
-        let slots = conversation["collected_slots"]
-            .as_object()
-            .map(|map| {
-                map.iter()
-                    .map(|(name, value)| {
-                        let value = match value {
-                            Value::String(text) => text.clone(),
-                            other => other.to_string(),
-                        };
-                        (name.replace('_', " "), value)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let slots = super::hub::slot_pairs(&conversation["collected_slots"]);
         let transcript = record
             .transcript
             .as_ref()

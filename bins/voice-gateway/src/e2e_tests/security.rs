@@ -676,13 +676,9 @@ async fn an_escalation_without_a_transfer_leaves_a_durable_callback_request() {
         ..Setup::default()
     })
     .await;
-    let twiml = gateway.voice_twiml("CA995", JOHN).await;
-    let call = TwilioStream::open(&gateway, "CA995", &parameters(&twiml), true).await;
-    call.wait_until("the callback line", || {
-        gateway.tts.received_text().contains("call you back")
-    })
-    .await;
-    call.hang_up("CA995").await;
+    gateway
+        .call_until_said("CA995", JOHN, "call you back")
+        .await;
     let api = |path: &str| {
         reqwest::Client::new()
             .get(format!("{}{path}", gateway.base))

@@ -12,7 +12,31 @@ use serde_json::{Value, json};
 
 use super::*;
 
-pub(crate) type Received = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+/// What the receiver got, in order, and a count that changes with each request.
+#[derive(Default)]
+pub(crate) struct ReceivedLog {
+    requests: Mutex<Vec<(HeaderMap, Vec<u8>)>>,
+    count: tokio::sync::watch::Sender<usize>,
+}
+
+impl ReceivedLog {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(HeaderMap, Vec<u8>)>> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits (at most 10 s) until `count` requests came; panics with `what` otherwise.
+    pub(crate) async fn wait_for(&self, count: usize, what: &str) {
+        let mut changes = self.count.subscribe();
+        tokio::time::timeout(Duration::from_secs(10), changes.wait_for(|n| *n >= count))
+            .await
+            .unwrap_or_else(|_| panic!("{what}"))
+            .expect("the receiver is alive");
+    }
+}
+
+pub(crate) type Received = Arc<ReceivedLog>;
 
 /// A receiver that answers with `statuses` in turn (then 200), recording every request.
 pub(crate) async fn receiver(statuses: Vec<u16>) -> (url::Url, Received) {
@@ -25,7 +49,8 @@ pub(crate) async fn receiver(statuses: Vec<u16>) -> (url::Url, Received) {
                 |State((received, statuses)): State<(Received, Arc<Mutex<Vec<u16>>>)>,
                  headers: HeaderMap,
                  body: axum::body::Bytes| async move {
-                    received.lock().unwrap().push((headers, body.to_vec()));
+                    received.lock().push((headers, body.to_vec()));
+                    received.count.send_modify(|n| *n += 1);
                     let mut statuses = statuses.lock().unwrap();
                     let status = if statuses.is_empty() {
                         200
@@ -124,12 +149,12 @@ async fn outcomes_are_signed_retried_and_delivered_once_across_restarts() {
         0,
         "not due again before the backoff"
     );
-    assert_eq!(received.lock().unwrap().len(), 1);
+    assert_eq!(received.lock().len(), 1);
     offset.store(10, Ordering::SeqCst);
     assert_eq!(first.deliver_due().await, 1);
     assert_eq!(first.deliver_due().await, 0, "delivered once");
     {
-        let received = received.lock().unwrap();
+        let received = received.lock();
         assert_eq!(received.len(), 2);
         for (headers, body) in received.iter() {
             assert_eq!(headers["idempotency-key"], "CA1");
@@ -162,8 +187,8 @@ async fn outcomes_are_signed_retried_and_delivered_once_across_restarts() {
     crm.close().await.unwrap();
     let after_restart = worker(crm_at(&db).await, url.clone(), offset.clone());
     assert_eq!(after_restart.deliver_due().await, 1);
-    assert_eq!(received.lock().unwrap().len(), 3);
-    assert_eq!(received.lock().unwrap()[2].0["idempotency-key"], "CA2");
+    assert_eq!(received.lock().len(), 3);
+    assert_eq!(received.lock()[2].0["idempotency-key"], "CA2");
 
     // A receiver that is never there: retried with growing gaps, then given up.
     let gone = url::Url::parse("http://127.0.0.1:9/hooks").unwrap();
