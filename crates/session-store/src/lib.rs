@@ -120,8 +120,17 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// Releases `key` if `owner` still holds it (compare and delete); otherwise does nothing.
     async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError>;
 
+    /// Who holds `key` now (the `owner` its claim was made with), if anyone.
+    ///
+    /// A claim is also how a webhook leaves a one-time signal for the call it concerns, on
+    /// whichever instance runs that call: the first `claim` of the key sets the value, later
+    /// ones change nothing, and the call reads it here (`call_pipeline::signals`).
+    async fn claim_holder(&self, key: &str) -> Result<Option<String>, SessionStoreError>;
+
     /// Whether someone holds `key` now.
-    async fn is_claimed(&self, key: &str) -> Result<bool, SessionStoreError>;
+    async fn is_claimed(&self, key: &str) -> Result<bool, SessionStoreError> {
+        Ok(self.claim_holder(key).await?.is_some())
+    }
 
     /// Flushes buffered writes (bounded by the per-operation timeout) and stops background work.
     /// Returns `SessionStoreError::Unflushed` when some buffered calls could not be written.

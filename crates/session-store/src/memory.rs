@@ -170,14 +170,15 @@ impl SessionStore for MemorySessionStore {
         }
     }
 
-    async fn is_claimed(&self, key: &str) -> Result<bool, SessionStoreError> {
+    async fn claim_holder(&self, key: &str) -> Result<Option<String>, SessionStoreError> {
         validate_call_sid(key)?;
         let now = Instant::now();
         Ok(self
             .lock()
             .claims
             .get(key)
-            .is_some_and(|(_, expires_at)| *expires_at > now))
+            .filter(|(_, expires_at)| *expires_at > now)
+            .map(|(owner, _)| owner.clone()))
     }
 
     async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError> {

@@ -430,17 +430,15 @@ impl SessionStore for RedisSessionStore {
         Ok(set.is_some())
     }
 
-    async fn is_claimed(&self, key: &str) -> Result<bool, SessionStoreError> {
-        const OP: &str = "is_claimed";
+    async fn claim_holder(&self, key: &str) -> Result<Option<String>, SessionStoreError> {
+        const OP: &str = "claim_holder";
         validate_call_sid(key)?;
-        let exists: i64 = self
-            .shared
+        self.shared
             .pool
             .next()
-            .exists(self.shared.claim_key(key))
+            .get(self.shared.claim_key(key))
             .await
-            .map_err(unavailable(OP))?;
-        Ok(exists > 0)
+            .map_err(unavailable(OP))
     }
 
     async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError> {

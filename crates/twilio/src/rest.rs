@@ -68,6 +68,10 @@ pub struct CreateCall {
     pub time_limit_secs: Option<u32>,
     /// Answering-machine detection.
     pub machine_detection: Option<MachineDetection>,
+    /// With `machine_detection`: run it in the background (`AsyncAmd=true`) and post its result
+    /// (`AnsweredBy`) to this URL, while the call's TwiML runs from the moment of answer
+    /// (docs/protocols.md 4.9).
+    pub async_amd_callback: Option<String>,
 }
 
 /// What an outbound call runs: inline TwiML or a TwiML URL (mutually exclusive at Twilio).
@@ -320,6 +324,14 @@ impl CallsClient {
             .await
     }
 
+    /// Cancels a call that is still queued or ringing (`Status=canceled`); one already answered
+    /// gives an error, and is hung up with [`Self::complete_call`].
+    pub async fn cancel_call(&self, call_sid: &CallSid) -> Result<Call, RestError> {
+        let form = vec![("Status", "canceled".to_owned())];
+        self.post(self.call_url(call_sid), &form, "cancel_call")
+            .await
+    }
+
     /// Places an outbound call. Twilio answers 201 with the new call (status `queued`).
     pub async fn create_call(&self, request: &CreateCall) -> Result<Call, RestError> {
         if let CallInstructions::Twiml(twiml) = &request.instructions {
@@ -524,6 +536,7 @@ impl CreateCall {
             timeout_secs: None,
             time_limit_secs: None,
             machine_detection: None,
+            async_amd_callback: None,
         }
     }
 
@@ -556,6 +569,11 @@ impl CreateCall {
         }
         if let Some(detection) = self.machine_detection {
             res.push(("MachineDetection", detection.as_str().to_owned()));
+            if let Some(url) = &self.async_amd_callback {
+                res.push(("AsyncAmd", "true".to_owned()));
+                res.push(("AsyncAmdStatusCallback", url.clone()));
+                res.push(("AsyncAmdStatusCallbackMethod", "POST".to_owned()));
+            }
         }
         res
     }
@@ -573,6 +591,7 @@ impl fmt::Debug for CreateCall {
             .field("timeout_secs", &self.timeout_secs)
             .field("time_limit_secs", &self.time_limit_secs)
             .field("machine_detection", &self.machine_detection)
+            .field("async_amd_callback", &self.async_amd_callback)
             .finish()
     }
 }

@@ -42,16 +42,44 @@ pub struct Say {
     language: Option<String>,
 }
 
-/// `<Dial><Number>…</Number></Dial>`: transfer the caller to a phone number.
+/// `<Dial>` with one `<Number>` (transfer the caller to a phone) or one `<Conference>` (join a
+/// named room, docs/protocols.md 4.8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dial {
-    number: String,
+    target: DialTarget,
     caller_id: Option<String>,
     timeout_secs: Option<u32>,
     time_limit_secs: Option<u32>,
     action: Option<String>,
     method: Option<HttpMethod>,
     answer_on_bridge: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DialTarget {
+    Number(String),
+    Conference(Conference),
+}
+
+/// `<Conference>`: a named room; the first participant with `startConferenceOnEnter` starts it,
+/// the others wait on `waitUrl` audio until then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conference {
+    name: String,
+    start_on_enter: Option<bool>,
+    end_on_exit: Option<bool>,
+    beep: Option<bool>,
+    wait_url: Option<String>,
+}
+
+/// `<Gather input="dtmf">` around `<Say>`s: collects key presses and posts them (`Digits`) to
+/// `action`; with no key press, the document goes on with the next verb.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gather {
+    action: String,
+    num_digits: Option<u32>,
+    timeout_secs: Option<u32>,
+    says: Vec<Say>,
 }
 
 /// HTTP method for `action` and `statusCallback` URLs.
@@ -92,6 +120,8 @@ enum Verb {
     Connect(Connect),
     Say(Say),
     Dial(Dial),
+    Gather(Gather),
+    Redirect(String),
     Pause { length_secs: u32 },
     Hangup,
 }
@@ -117,6 +147,18 @@ impl Response {
     /// Appends `<Dial>`.
     pub fn dial(mut self, dial: Dial) -> Self {
         self.verbs.push(Verb::Dial(dial));
+        self
+    }
+
+    /// Appends `<Gather>`.
+    pub fn gather(mut self, gather: Gather) -> Self {
+        self.verbs.push(Verb::Gather(gather));
+        self
+    }
+
+    /// Appends `<Redirect>`: Twilio fetches TwiML from `url` (POST) and runs it instead.
+    pub fn redirect(mut self, url: impl Into<String>) -> Self {
+        self.verbs.push(Verb::Redirect(url.into()));
         self
     }
 
@@ -249,8 +291,17 @@ impl Say {
 impl Dial {
     /// Dials one phone number (E.164).
     pub fn number(number: impl Into<String>) -> Self {
+        Self::to(DialTarget::Number(number.into()))
+    }
+
+    /// Joins a conference room.
+    pub fn conference(conference: Conference) -> Self {
+        Self::to(DialTarget::Conference(conference))
+    }
+
+    fn to(target: DialTarget) -> Self {
         Self {
-            number: number.into(),
+            target,
             caller_id: None,
             timeout_secs: None,
             time_limit_secs: None,
@@ -293,6 +344,73 @@ impl Dial {
     /// Keep the caller hearing ringing until the other side answers.
     pub fn answer_on_bridge(mut self, answer_on_bridge: bool) -> Self {
         self.answer_on_bridge = Some(answer_on_bridge);
+        self
+    }
+}
+
+impl Conference {
+    /// The room `name` (unique per account while it runs).
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            start_on_enter: None,
+            end_on_exit: None,
+            beep: None,
+            wait_url: None,
+        }
+    }
+
+    /// Whether this participant starts the conference (Twilio's default is true).
+    pub fn start_on_enter(mut self, start: bool) -> Self {
+        self.start_on_enter = Some(start);
+        self
+    }
+
+    /// Whether the conference ends when this participant leaves (Twilio's default is false).
+    pub fn end_on_exit(mut self, end: bool) -> Self {
+        self.end_on_exit = Some(end);
+        self
+    }
+
+    /// Whether entries and exits beep (Twilio's default is true).
+    pub fn beep(mut self, beep: bool) -> Self {
+        self.beep = Some(beep);
+        self
+    }
+
+    /// What a waiting participant hears (an audio file or TwiML URL; `""` is silence).
+    pub fn wait_url(mut self, url: impl Into<String>) -> Self {
+        self.wait_url = Some(url.into());
+        self
+    }
+}
+
+impl Gather {
+    /// Collects key presses and posts them to `action`.
+    pub fn digits(action: impl Into<String>) -> Self {
+        Self {
+            action: action.into(),
+            num_digits: None,
+            timeout_secs: None,
+            says: Vec::new(),
+        }
+    }
+
+    /// Stops after this many digits.
+    pub fn num_digits(mut self, digits: u32) -> Self {
+        self.num_digits = Some(digits);
+        self
+    }
+
+    /// Seconds to wait for a key after the prompt (Twilio's default is 5).
+    pub fn timeout_secs(mut self, secs: u32) -> Self {
+        self.timeout_secs = Some(secs);
+        self
+    }
+
+    /// A prompt played while gathering.
+    pub fn say(mut self, say: Say) -> Self {
+        self.says.push(say);
         self
     }
 }
@@ -347,9 +465,49 @@ impl Verb {
                     dial.answer_on_bridge
                         .map(|b| if b { "true" } else { "false" }),
                 );
-                out.push_str("><Number>");
-                push_escaped(out, &dial.number, false);
-                out.push_str("</Number></Dial>");
+                out.push('>');
+                match &dial.target {
+                    DialTarget::Number(number) => {
+                        out.push_str("<Number>");
+                        push_escaped(out, number, false);
+                        out.push_str("</Number>");
+                    }
+                    DialTarget::Conference(room) => {
+                        out.push_str("<Conference");
+                        bool_attr(out, "startConferenceOnEnter", room.start_on_enter);
+                        bool_attr(out, "endConferenceOnExit", room.end_on_exit);
+                        bool_attr(out, "beep", room.beep);
+                        attr(out, "waitUrl", room.wait_url.as_deref());
+                        out.push('>');
+                        push_escaped(out, &room.name, false);
+                        out.push_str("</Conference>");
+                    }
+                }
+                out.push_str("</Dial>");
+            }
+            Self::Gather(gather) => {
+                out.push_str(r#"<Gather input="dtmf""#);
+                attr(out, "action", Some(&gather.action));
+                attr(
+                    out,
+                    "numDigits",
+                    gather.num_digits.map(|n| n.to_string()).as_deref(),
+                );
+                attr(
+                    out,
+                    "timeout",
+                    gather.timeout_secs.map(|s| s.to_string()).as_deref(),
+                );
+                out.push('>');
+                for say in &gather.says {
+                    Self::Say(say.clone()).write(out);
+                }
+                out.push_str("</Gather>");
+            }
+            Self::Redirect(url) => {
+                out.push_str("<Redirect>");
+                push_escaped(out, url, false);
+                out.push_str("</Redirect>");
             }
             Self::Pause { length_secs } => {
                 let _ = write!(out, r#"<Pause length="{length_secs}"/>"#);
@@ -383,6 +541,10 @@ impl Stream {
         }
         out.push_str("</Stream>");
     }
+}
+
+fn bool_attr(out: &mut String, name: &str, value: Option<bool>) {
+    attr(out, name, value.map(|b| if b { "true" } else { "false" }));
 }
 
 fn attr(out: &mut String, name: &str, value: Option<&str>) {

@@ -372,6 +372,12 @@ pub(crate) async fn claims_are_exclusive_until_released_or_expired(fx: &impl Fix
     assert!(store.is_claimed("live_CA1").await.unwrap());
     assert!(!store.claim("live_CA1", "gw-b", TTL).await.unwrap());
     assert!(!store.claim("live_CA1", "gw-a", TTL).await.unwrap());
+    // The first claim's owner is what the key holds (how webhooks leave signals for a call).
+    assert_eq!(
+        store.claim_holder("live_CA1").await.unwrap().as_deref(),
+        Some("gw-a")
+    );
+    assert_eq!(store.claim_holder("live_CA9").await.unwrap(), None);
     // A different key is free; claims never show up as sessions.
     assert!(store.claim("live_CA2", "gw-b", TTL).await.unwrap());
     assert_eq!(store.get_session("live_CA1").await.unwrap(), None);
@@ -384,6 +390,7 @@ pub(crate) async fn claims_are_exclusive_until_released_or_expired(fx: &impl Fix
     // Expiry frees a claim nobody released.
     fx.elapse(TTL + Duration::from_millis(200)).await;
     assert!(!store.is_claimed("live_CA2").await.unwrap());
+    assert_eq!(store.claim_holder("live_CA2").await.unwrap(), None);
     assert!(store.claim("live_CA2", "gw-c", TTL).await.unwrap());
     assert!(matches!(
         store.claim("bad key", "gw-a", TTL).await,

@@ -149,3 +149,38 @@ fn stream_urls_are_checked() {
         assert_eq!(&Stream::new(url).map(|_| ()), expected, "url {url}");
     }
 }
+
+#[test]
+fn warm_transfer_documents() {
+    // The caller's leg joins the room the advisor starts; the advisor's leg hears the summary
+    // and accepts with a key, or the document moves on to the redirect.
+    check(
+        Response::new().dial(
+            Dial::conference(
+                Conference::named("transfer-CA1")
+                    .start_on_enter(true)
+                    .end_on_exit(true)
+                    .beep(false)
+                    .wait_url(""),
+            )
+            .time_limit_secs(3600),
+        ),
+        expect![[
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial timeLimit="3600"><Conference startConferenceOnEnter="true" endConferenceOnExit="true" beep="false" waitUrl="">transfer-CA1</Conference></Dial></Response>"#
+        ]],
+    );
+    check(
+        Response::new()
+            .gather(
+                Gather::digits("https://gw.example.com/twilio/transfer/accept?call=CA1")
+                    .num_digits(1)
+                    .timeout_secs(6)
+                    .say(Say::new("A caller about brakes & rotors."))
+                    .say(Say::new("Press 1 to take the call.")),
+            )
+            .redirect("https://gw.example.com/twilio/transfer/declined?call=CA1&x=<1>"),
+        expect![[
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather input="dtmf" action="https://gw.example.com/twilio/transfer/accept?call=CA1" numDigits="1" timeout="6"><Say>A caller about brakes &amp; rotors.</Say><Say>Press 1 to take the call.</Say></Gather><Redirect>https://gw.example.com/twilio/transfer/declined?call=CA1&amp;x=&lt;1&gt;</Redirect></Response>"#
+        ]],
+    );
+}

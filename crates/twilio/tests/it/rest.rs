@@ -252,6 +252,7 @@ async fn create_call_sends_every_field_and_repeats_list_values() {
     request.timeout_secs = Some(25);
     request.time_limit_secs = Some(900);
     request.machine_detection = Some(MachineDetection::DetectMessageEnd);
+    request.async_amd_callback = Some("https://gateway.example.com/twilio/amd".to_owned());
     let call = client(&server.base_url)
         .create_call(&request)
         .await
@@ -279,6 +280,12 @@ async fn create_call_sends_every_field_and_repeats_list_values() {
             ("Timeout", "25"),
             ("TimeLimit", "900"),
             ("MachineDetection", "DetectMessageEnd"),
+            ("AsyncAmd", "true"),
+            (
+                "AsyncAmdStatusCallback",
+                "https://gateway.example.com/twilio/amd",
+            ),
+            ("AsyncAmdStatusCallbackMethod", "POST"),
         ],
     );
 }
