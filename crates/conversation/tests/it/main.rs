@@ -1,6 +1,7 @@
 //! Integration tests of the public API: utterance tables, whole dialogues, prompts, `nlu`.
 
 mod dialogues;
+mod handoff;
 mod heldout;
 mod nlu;
 mod prompts;
