@@ -262,15 +262,39 @@ pub(crate) async fn build(
         .or_else(|| shop.advisor_phone.clone());
     let call_control: Arc<dyn CallControl> = match (overrides.call_control, &rest, advisor) {
         (Some(control), _, _) => control,
-        (None, Some(rest), Some(advisor)) => Arc::new(TwilioCallControl {
-            rest: rest.clone(),
-            recording_callback: recording_callback(&config),
-            advisor_phone: advisor,
-            caller_id: config
+        (None, Some(rest), Some(advisor)) => {
+            let caller_id = config
                 .twilio_from_number
                 .clone()
-                .or_else(|| shop.phone.clone()),
-        }),
+                .or_else(|| shop.phone.clone());
+            let warm = match (&config.public_url, &caller_id) {
+                (Some(base), Some(from)) if config.warm_transfer => {
+                    Some(crate::transfer::WarmTransfers {
+                        rest: rest.clone(),
+                        sessions: sessions.clone(),
+                        base: base.as_str().trim_end_matches('/').to_owned(),
+                        advisor_phone: advisor.clone(),
+                        from: from.clone(),
+                        ring_secs: config.advisor_ring_secs,
+                    })
+                }
+                _ => {
+                    if config.warm_transfer {
+                        info!(
+                            "warm transfers need PUBLIC_URL and a caller ID; transfers are direct"
+                        );
+                    }
+                    None
+                }
+            };
+            Arc::new(TwilioCallControl {
+                rest: rest.clone(),
+                recording_callback: recording_callback(&config),
+                advisor_phone: advisor,
+                caller_id,
+                warm,
+            })
+        }
         _ => Arc::new(NoCallControl),
     };
 
@@ -320,7 +344,7 @@ pub(crate) async fn build(
         ),
         outbound_cooldown: crate::routes::Cooldown::new(crate::routes::OUTBOUND_COOLDOWN),
         records,
-        pipeline: Arc::new(pipeline_config(&config, overrides.pipeline)),
+        pipeline: Arc::new(pipeline_config(&config, overrides.pipeline)?),
         calls: TaskTracker::new(),
         draining: overrides.draining.unwrap_or_default(),
         handoff: CancellationToken::new(),
@@ -337,8 +361,22 @@ pub(crate) async fn build(
 }
 
 /// The per-call settings: a test's base (or the defaults) with the limits from `Config`.
-fn pipeline_config(config: &Config, base: Option<PipelineConfig>) -> PipelineConfig {
-    PipelineConfig {
+fn pipeline_config(
+    config: &Config,
+    base: Option<PipelineConfig>,
+) -> anyhow::Result<PipelineConfig> {
+    let hold_audio = match &config.hold_audio {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading HOLD_AUDIO {}", path.display()))?;
+            call_pipeline::HoldAudio(Arc::from(bytes))
+        }
+        None => base
+            .as_ref()
+            .map(|base| base.hold_audio.clone())
+            .unwrap_or_default(),
+    };
+    Ok(PipelineConfig {
         log_transcripts: config.log_transcripts,
         early_replies: config.early_replies,
         filler_after: config.filler_after,
@@ -353,8 +391,10 @@ fn pipeline_config(config: &Config, base: Option<PipelineConfig>) -> PipelineCon
             .recording_disclosure
             .clone()
             .unwrap_or_else(|| PipelineConfig::default().recording_disclosure),
+        transfer_after_hours: config.transfer_after_hours,
+        hold_audio,
         ..base.unwrap_or_default()
-    }
+    })
 }
 
 /// Reads and parses the shop configuration file.
@@ -492,6 +532,8 @@ struct TwilioCallControl {
     recording_callback: Option<String>,
     advisor_phone: String,
     caller_id: Option<String>,
+    /// `Some`: transfers are warm (`WARM_TRANSFER` with `PUBLIC_URL`).
+    warm: Option<crate::transfer::WarmTransfers>,
 }
 
 #[async_trait::async_trait]
@@ -519,6 +561,24 @@ impl CallControl for TwilioCallControl {
 
     fn records_calls(&self) -> bool {
         self.recording_callback.is_some()
+    }
+
+    fn warm_transfers(&self) -> bool {
+        self.warm.is_some()
+    }
+
+    async fn call_advisor(&self, call_sid: &CallSid, brief: &str) -> Result<(), PortError> {
+        match &self.warm {
+            Some(warm) => warm.call_advisor(call_sid, brief).await,
+            None => Err(PortError("warm transfers are off".to_owned())),
+        }
+    }
+
+    async fn cancel_advisor_call(&self, call_sid: &CallSid) -> Result<(), PortError> {
+        match &self.warm {
+            Some(warm) => warm.cancel(call_sid).await,
+            None => Ok(()),
+        }
     }
 
     async fn start_recording(&self, call_sid: &CallSid) -> Result<(), PortError> {

@@ -115,6 +115,20 @@ pub(crate) struct Config {
     pub(crate) recording_retention_days: u64,
     /// `SMS_FROM`: the number texts come from; default `TWILIO_FROM_NUMBER`, else the shop's.
     pub(crate) sms_from: Option<String>,
+    /// `WARM_TRANSFER`: ring the advisor first (they hear a summary and press 1) while the caller
+    /// holds; on no answer the agent takes a message (default on; needs `PUBLIC_URL`).
+    pub(crate) warm_transfer: bool,
+    /// `ADVISOR_RING_SECS`: how long the advisor's phone rings in a warm transfer (default 20).
+    pub(crate) advisor_ring_secs: u32,
+    /// `TRANSFER_AFTER_HOURS`: ring the advisor outside opening hours too (default off: the
+    /// agent says the shop is closed and takes a message).
+    pub(crate) transfer_after_hours: bool,
+    /// `HOLD_AUDIO`: a file of 8 kHz μ-law audio (no header) played while the advisor's phone
+    /// rings; default the built-in clip.
+    pub(crate) hold_audio: Option<PathBuf>,
+    /// `OUTBOUND_AMD`: outbound calls use Twilio's answering-machine detection and leave a
+    /// voicemail on a machine (default on).
+    pub(crate) outbound_amd: bool,
     /// `STREAM_TOKEN_SECRET`: signs per-call stream tokens; random per process when unset (then
     /// every instance behind a load balancer must be the one that answered the webhook).
     pub(crate) stream_token_secret: Option<Secret>,
@@ -387,6 +401,8 @@ impl Config {
         let filler_after = Duration::from_millis(whole("FILLER_AFTER_MS", 700));
         let llm_fallback_after = Duration::from_millis(whole("LLM_FALLBACK_AFTER_MS", 2500));
         let recording_retention_days = whole("RECORDING_RETENTION_DAYS", 90);
+        let advisor_ring_secs =
+            u32::try_from(whole("ADVISOR_RING_SECS", 20).clamp(5, 60)).unwrap_or(20);
         let filler_line = match get("FILLER_LINE") {
             Some(line) if line.eq_ignore_ascii_case("off") => String::new(),
             Some(line) => line,
@@ -422,6 +438,9 @@ impl Config {
         let offline_agent = get("OFFLINE_AGENT").is_none() || flag("OFFLINE_AGENT");
         let sms_confirmations = flag("SMS_CONFIRMATIONS");
         let call_recording = flag("CALL_RECORDING");
+        let warm_transfer = get("WARM_TRANSFER").is_none() || flag("WARM_TRANSFER");
+        let outbound_amd = get("OUTBOUND_AMD").is_none() || flag("OUTBOUND_AMD");
+        let transfer_after_hours = flag("TRANSFER_AFTER_HOURS");
         let calling_hours = match get("CALLING_HOURS") {
             None => CallingHours::default(),
             Some(raw) => CallingHours::parse(&raw).unwrap_or_else(|| {
@@ -525,6 +544,11 @@ impl Config {
             sms_confirmations,
             call_recording,
             calling_hours,
+            warm_transfer,
+            advisor_ring_secs,
+            transfer_after_hours,
+            hold_audio: get("HOLD_AUDIO").map(PathBuf::from),
+            outbound_amd,
             recording_disclosure: get("RECORDING_DISCLOSURE")
                 .filter(|line| !line.trim().is_empty()),
             recording_retention_days,

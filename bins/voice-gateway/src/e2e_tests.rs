@@ -22,6 +22,7 @@ use twilio::{AuthToken, CallSid, signature::compute_signature};
 
 mod console;
 mod security;
+mod transfer;
 
 use crate::{
     app::{Overrides, Providers},
@@ -1154,6 +1155,8 @@ async fn manager_request_redirects_the_live_call_through_the_twilio_rest_api() {
             SttScriptEvent::speech_final("I want to speak to a manager"),
         ),
         twilio_api: Some(api),
+        // The direct transfer (warm transfers are in `e2e_tests/transfer.rs`).
+        env: vec![("WARM_TRANSFER", "false".to_owned())],
         ..Setup::default()
     })
     .await;

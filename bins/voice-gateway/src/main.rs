@@ -18,6 +18,7 @@ mod remind;
 mod routes;
 mod server;
 mod telemetry;
+mod transfer;
 
 #[cfg(test)]
 mod e2e_tests;

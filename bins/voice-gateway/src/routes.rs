@@ -50,6 +50,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
         .merge(crate::console::router())
+        .merge(crate::transfer::router())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -58,7 +59,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-fn xml(body: String) -> Response {
+pub(crate) fn xml(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
 }
 
@@ -77,7 +78,7 @@ fn public_url(state: &AppState, uri: &Uri, scheme: Option<&str>) -> Option<Strin
 
 /// Why a Twilio request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unproven {
+pub(crate) enum Unproven {
     /// Signatures are checked and this one is missing or wrong.
     BadSignature,
     /// No auth token and no development switch: nothing unsigned is accepted.
@@ -85,7 +86,7 @@ enum Unproven {
 }
 
 impl Unproven {
-    fn refuse(self, what: &'static str) -> Response {
+    pub(crate) fn refuse(self, what: &'static str) -> Response {
         let reason = match self {
             Self::BadSignature => "signature",
             Self::Closed => "unsigned",
@@ -106,7 +107,7 @@ impl Unproven {
 }
 
 /// Whether a form webhook came from Twilio (see `TwilioAuth`).
-fn prove_form(
+pub(crate) fn prove_form(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
@@ -137,11 +138,11 @@ fn prove_form(
 /// A decoded form body: every field, in order, repeated names kept.
 type Form = Vec<(String, String)>;
 
-fn parse_form(body: &[u8]) -> Form {
+pub(crate) fn parse_form(body: &[u8]) -> Form {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -150,8 +151,9 @@ fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Outbound calls carry what they are about in the webhook URL's query (see `/api/calls`); the
 /// URL is ours and Twilio's signature covers it.
-const OUTBOUND_PARAMETERS: [&str; 6] = [
+const OUTBOUND_PARAMETERS: [&str; 7] = [
     "call_type",
+    call_pipeline::AMD_PARAMETER,
     "appointment_id",
     "service",
     "starts_at",
@@ -702,11 +704,19 @@ pub(crate) async fn place_outbound_call(
             base.path().trim_end_matches('/')
         ))
         .expect("a path joins any http(s) origin");
+    let amd_callback = state
+        .config
+        .outbound_amd
+        .then(|| format!("{}/twilio/amd", base.as_str().trim_end_matches('/')));
     {
         let mut query = webhook.query_pairs_mut();
         query.append_pair("call_type", call_type);
         for (key, value) in params {
             query.append_pair(key, value);
+        }
+        if amd_callback.is_some() {
+            // The call waits for the verdict before greeting (`call_pipeline::AMD_PARAMETER`).
+            query.append_pair(call_pipeline::AMD_PARAMETER, "1");
         }
     }
     let mut create = CreateCall::new(
@@ -717,6 +727,12 @@ pub(crate) async fn place_outbound_call(
             method: None,
         },
     );
+    if let Some(url) = amd_callback {
+        // In the background, so the call is answered at once and a person is greeted as soon as
+        // the verdict says so; a machine is reported at the end of its greeting (the beep).
+        create.machine_detection = Some(twilio::rest::MachineDetection::DetectMessageEnd);
+        create.async_amd_callback = Some(url);
+    }
     create.status_callback = base
         .join(&format!(
             "{}/twilio/status",

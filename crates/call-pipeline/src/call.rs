@@ -17,7 +17,8 @@ use std::{
 use audio_codec::VadEvent;
 use chrono::{DateTime, Utc};
 use conversation::{
-    ConversationManager, CustomerProfile, EscalationReason, ShopConfig, State, ToolResult,
+    ConversationManager, CustomerProfile, EscalationReason, MessageTaker, ShopConfig, State,
+    ToolResult,
 };
 use std::pin::Pin;
 
@@ -47,6 +48,7 @@ use crate::{
     ports::{
         CallControl, CallCrm, CallEvent, CallObserver, CallRecord, ToolCallContext, ToolOutcome,
     },
+    signals::{self, SignalKind},
     token::STREAM_TOKEN_PARAMETER,
     turn::{TurnEvent, TurnInput, run_bot_turn},
 };
@@ -114,6 +116,8 @@ pub enum CallStatus {
     Rejected,
     /// The gateway could not serve the call (no TTS, no STT) and handed it off or hung up.
     Failed,
+    /// An outbound call reached an answering machine: the agent left a voicemail.
+    Voicemail,
 }
 
 impl CallStatus {
@@ -124,6 +128,7 @@ impl CallStatus {
             Self::Transferred => "transferred",
             Self::Rejected => "rejected",
             Self::Failed => "failed",
+            Self::Voicemail => "voicemail",
         }
     }
 }
@@ -401,6 +406,7 @@ async fn run_admitted(
         total_tokens: 0,
         timings: Value::Array(Vec::new()),
         callback_reason: None,
+        message: None,
         offline_turns: Vec::new(),
     };
 
@@ -471,6 +477,12 @@ async fn run_admitted(
         turn_tx: None,
         capture: capture.clone(),
         tts_fallback_used: false,
+        recorded: false,
+        taker: None,
+        message_silences: 0,
+        hold_rounds: 0,
+        awaiting_amd: false,
+        signal_tx: None,
     };
 
     let (stt_session, tts_session) = match (stt_res, tts_res) {
@@ -537,6 +549,15 @@ async fn run_admitted(
     call_state.session_tx = Some(session_tx);
     let (turn_tx, mut turn_rx) = mpsc::channel(64);
     call_state.turn_tx = Some(turn_tx);
+    let (signal_tx, mut signal_rx) = mpsc::channel(4);
+    call_state.signal_tx = Some(signal_tx);
+    // An outbound call placed with answering-machine detection (`amd` stream parameter) greets
+    // only once Twilio says a person answered; a machine gets the voicemail instead.
+    let awaits_amd = is_outbound
+        && start
+            .custom_parameters
+            .get(AMD_PARAMETER)
+            .is_some_and(|v| v == "1");
 
     call_state.observe(CallEvent::Started {
         caller: call_state.caller_phone.as_deref().map(mask_phone),
@@ -555,17 +576,15 @@ async fn run_admitted(
         let line = call_state.config.stt_lost_line.clone();
         call_state.begin_escalation(EscalationReason::SpeechRecognitionLost, Some(line));
         call_state.run_pending().await
+    } else if awaits_amd {
+        info!("waiting for answering-machine detection before greeting");
+        call_state.awaiting_amd = true;
+        call_state.recorded = recorded;
+        call_state.wait_for_signal(SignalKind::AnsweredBy, config.amd_max_wait);
+        Flow::Continue
     } else {
-        let mut greeting = call_state.manager.greeting();
-        if recorded && !call_state.config.recording_disclosure.is_empty() {
-            greeting = format!("{} {greeting}", call_state.config.recording_disclosure);
-        }
-        call_state
-            .dispatch(FloorEvent::Say {
-                text: greeting,
-                then: Then::Listen,
-            })
-            .await
+        call_state.recorded = recorded;
+        call_state.greet().await
     };
 
     let mut phone_rx = phone_rx;
@@ -602,6 +621,7 @@ async fn run_admitted(
                     }
                 },
                 Some(event) = turn_rx.recv() => call_state.on_turn_event(event).await,
+                Some((kind, value)) = signal_rx.recv() => call_state.on_signal(kind, value).await,
                 _ = sleep_until_opt(deadline) => call_state.dispatch(FloorEvent::Tick).await,
             };
             if flow.is_break() {
@@ -612,6 +632,34 @@ async fn run_admitted(
 
     // End of call: stop every task, then save.
     call_state.cancel_reply();
+    if call_state.transfer == TransferState::Ringing {
+        // Twilio ends the stream as it moves the caller to the advisor, which can come before
+        // this call's next poll of the signal.
+        let signal = signals::read(
+            deps.sessions.as_ref(),
+            SignalKind::Transfer,
+            call_state.call_sid.as_str(),
+        )
+        .await;
+        if matches!(&signal, Ok(Some(v)) if v == signals::TRANSFER_CONNECTED) {
+            info!("the stream ended as the advisor took the call");
+            call_state.transfer = TransferState::Transferred;
+            call_state.status = CallStatus::Transferred;
+        }
+    }
+    if call_state.transfer == TransferState::Ringing {
+        // The caller hung up on hold: the advisor must not pick up into an empty line.
+        info!("caller left while the advisor's phone rang; cancelling that call");
+        if let Err(err) = tokio::time::timeout(
+            Duration::from_secs(3),
+            deps.call_control.cancel_advisor_call(&call_state.call_sid),
+        )
+        .await
+        .unwrap_or_else(|_| Err(crate::PortError("timed out".to_owned())))
+        {
+            warn!(error = %err, "could not cancel the advisor's call");
+        }
+    }
     call_state.frames_tx = None;
     if let Some(stt) = &stt_handle {
         let _ = tokio::time::timeout(Duration::from_millis(200), stt.close()).await;
@@ -683,7 +731,28 @@ struct CallState {
     capture: Option<Capture>,
     /// The fallback TTS was already tried.
     tts_fallback_used: bool,
+    /// The call is being recorded (the greeting says so).
+    recorded: bool,
+    /// Takes the caller's message when no person can take the call.
+    taker: Option<MessageTaker>,
+    /// Silences while taking a message (the second ends the call with what was taken).
+    message_silences: u8,
+    /// Rounds of hold audio sent while the advisor's phone rings.
+    hold_rounds: u64,
+    /// Waiting for Twilio's answering-machine verdict before greeting.
+    awaiting_amd: bool,
+    /// Where signal waiters report (`signals`).
+    signal_tx: Option<mpsc::Sender<(SignalKind, Option<String>)>>,
 }
+
+/// The stream parameter an outbound call with answering-machine detection carries (`1`).
+pub const AMD_PARAMETER: &str = "amd";
+
+/// Marks after hold audio are named `hold:<round>`, apart from the floor's `turn:group:bytes`.
+const HOLD_MARK_PREFIX: &str = "hold:";
+
+/// At most this many rounds of hold audio per call, whatever `advisor_max_wait` says.
+const MAX_HOLD_ROUNDS: u64 = 200;
 
 /// A reply started on words that probably ended the caller's turn (`Action::StartEarlyReply`).
 /// Its task holds back everything (pieces, tool calls) until `confirm` is sent; it is used only
@@ -709,10 +778,13 @@ enum TransferState {
     None,
     /// The escalation line is playing; the floor says when to transfer.
     AfterLine,
-    /// The REST redirect succeeded: the `stop` that follows is expected.
+    /// Warm transfer: the advisor's phone rings while the caller hears hold audio.
+    Ringing,
+    /// The REST redirect succeeded (or the advisor took the call): the `stop` that follows is
+    /// expected.
     Transferred,
-    /// No transfer possible: a callback was promised.
-    CallbackOffered,
+    /// Nobody can take the call: the agent takes a message for a callback.
+    TakingMessage,
 }
 
 enum Flow {
@@ -892,6 +964,14 @@ impl CallState {
                     warn!(reason = "keypad", "ESCALATION: keypad");
                     self.begin_escalation(EscalationReason::Keypad, None);
                     return self.run_pending().await;
+                }
+                Flow::Continue
+            }
+            PhoneEvent::Mark(name) if name.starts_with(HOLD_MARK_PREFIX) => {
+                // A round of hold audio has played: queue the next while the advisor's phone
+                // still rings (one round stays queued ahead, so there is no gap).
+                if self.transfer == TransferState::Ringing {
+                    self.send_hold_round().await;
                 }
                 Flow::Continue
             }
@@ -1084,6 +1164,11 @@ impl CallState {
     /// The conversation's side of a caller turn: history, limits, the manager. Returns whether an
     /// LLM reply is wanted.
     fn conversation_turn(&mut self, text: String) -> bool {
+        if self.awaiting_amd {
+            // Before the machine-detection verdict: a person's "hello?" or a greeting's words.
+            debug!("words before the answering-machine verdict; not answered");
+            return false;
+        }
         self.log_speech("USER", &text);
         self.observe(CallEvent::Caller { text: text.clone() });
         self.history.push(ChatMessage::User {
@@ -1098,7 +1183,23 @@ impl CallState {
             // The closing line was said; the call ends when it has played.
             return false;
         }
-        if self.transfer != TransferState::None && self.transfer != TransferState::CallbackOffered {
+        if self.transfer == TransferState::TakingMessage {
+            self.message_silences = 0;
+            if let Some(taker) = self.taker.as_mut() {
+                let reply = taker.hear(&text);
+                let then = if reply.done {
+                    self.closing = true;
+                    Then::End {
+                        max_wait: self.config.goodbye_max_wait,
+                    }
+                } else {
+                    Then::Listen
+                };
+                self.say(reply.say, then);
+            }
+            return false;
+        }
+        if self.transfer != TransferState::None {
             // The transfer is under way; nothing more to talk about.
             return false;
         }
@@ -1118,6 +1219,27 @@ impl CallState {
     /// The manager decides what a silence means (its count resets when the caller speaks): the
     /// first timeout is a check-in, the second closes the call.
     fn on_silence_timeout(&mut self) {
+        if self.awaiting_amd || self.transfer == TransferState::Ringing {
+            return;
+        }
+        if self.transfer == TransferState::TakingMessage && !self.closing {
+            self.message_silences += 1;
+            if self.message_silences == 1 {
+                if let Some(reply) = self.taker.as_mut().map(|t| t.hear("")) {
+                    self.say(reply.say, Then::Listen);
+                }
+            } else {
+                info!("caller silent while leaving a message; ending with what was taken");
+                self.closing = true;
+                let line = format!(
+                    "I'll pass on what I have, and {}. Goodbye.",
+                    self.config.message_closing
+                );
+                let max_wait = self.config.goodbye_max_wait;
+                self.say(line, Then::End { max_wait });
+            }
+            return;
+        }
         let seen = self.manager.transitions().len();
         let state = self.manager.on_silence_timeout();
         self.log_transitions_since(seen);
@@ -1330,20 +1452,58 @@ impl CallState {
         });
         metrics::counter!("voice_escalations_total", "reason" => reason.as_str()).increment(1);
         self.manager.escalate_for(reason);
-        if self.deps.call_control.can_transfer() {
-            let line = line.unwrap_or_else(|| self.config.escalation_line.clone());
+        let now = (self.deps.now)();
+        if !self.config.transfer_after_hours && !self.deps.shop.is_open_at(now) {
+            info!("escalation outside opening hours; taking a message");
+            let lead = self.config.after_hours_line.clone();
+            self.take_message(&lead);
+        } else if self.deps.call_control.can_transfer() {
+            let line = line.unwrap_or_else(|| {
+                if self.warm_transfer_possible() {
+                    self.config.warm_transfer_line.clone()
+                } else {
+                    self.config.escalation_line.clone()
+                }
+            });
             let max_wait = self.config.escalation_line_max_wait;
             self.say(line, Then::Transfer { max_wait });
             self.transfer = TransferState::AfterLine;
         } else {
-            info!("no transfer possible; offering a callback");
-            self.transfer = TransferState::CallbackOffered;
-            let line = self.config.callback_line.clone();
-            self.say(line, Then::Listen);
+            info!("no transfer possible; taking a message");
+            let lead = self.config.no_transfer_line.clone();
+            self.take_message(&lead);
         }
     }
 
+    /// A warm transfer needs the agent's voice afterwards (to take a message if nobody answers).
+    fn warm_transfer_possible(&self) -> bool {
+        self.deps.call_control.warm_transfers() && self.tts.is_some() && !self.shutting_down
+    }
+
+    /// Starts taking a message: `lead` says why nobody can take the call, then the first
+    /// question. What the caller says next goes to the `MessageTaker`, not the LLM.
+    fn take_message(&mut self, lead: &str) {
+        let known_name = self
+            .manager
+            .customer()
+            .map(|c| format!("{} {}", c.first_name, c.last_name))
+            .or_else(|| self.manager.slots().customer_name.clone());
+        let taker = MessageTaker::new(
+            known_name,
+            self.caller_phone.clone(),
+            &self.config.message_closing,
+        );
+        let line = taker.start(lead);
+        self.taker = Some(taker);
+        self.transfer = TransferState::TakingMessage;
+        metrics::counter!("voice_messages_taken_total").increment(1);
+        self.say(line, Then::Listen);
+    }
+
     async fn do_transfer(&mut self) -> Flow {
+        if self.warm_transfer_possible() {
+            return self.start_warm_transfer().await;
+        }
         match self
             .deps
             .call_control
@@ -1360,13 +1520,175 @@ impl CallState {
                 }
             }
             Err(err) => {
-                error!(error = %err, "transfer failed; offering a callback");
-                self.transfer = TransferState::CallbackOffered;
-                let line = self.config.callback_line.clone();
-                self.say(line, Then::Listen);
+                error!(error = %err, "transfer failed; taking a message");
+                let lead = self.config.no_transfer_line.clone();
+                self.take_message(&lead);
             }
         }
         Flow::Continue
+    }
+
+    /// Rings the advisor (who hears the call's summary and accepts with a key) while the caller
+    /// hears hold audio; `on_signal` carries on when the advisor's answer comes back.
+    async fn start_warm_transfer(&mut self) -> Flow {
+        let brief = self.manager.transfer_brief();
+        match self
+            .deps
+            .call_control
+            .call_advisor(&self.call_sid, &brief)
+            .await
+        {
+            Ok(()) => {
+                info!("ringing the advisor; the caller is on hold");
+                metrics::counter!("voice_warm_transfers_total", "stage" => "ringing").increment(1);
+                self.transfer = TransferState::Ringing;
+                self.hold_rounds = 0;
+                // Two rounds queued: each echoed mark queues another, so the audio never gaps.
+                self.send_hold_round().await;
+                self.send_hold_round().await;
+                self.wait_for_signal(SignalKind::Transfer, self.config.advisor_max_wait);
+            }
+            Err(err) => {
+                error!(error = %err, "could not ring the advisor; taking a message");
+                let lead = self.config.no_transfer_line.clone();
+                self.take_message(&lead);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Sends one round of hold audio followed by its mark.
+    async fn send_hold_round(&mut self) {
+        let clip = self.config.hold_audio.0.clone();
+        // Enough rounds to cover the whole wait, and one queued ahead; a phone that echoes marks
+        // early cannot make one call send more.
+        let clip_ms = (clip.len() / 8).max(1) as u128;
+        let rounds = self.config.advisor_max_wait.as_millis() / clip_ms + 2;
+        if clip.is_empty() || u128::from(self.hold_rounds) >= rounds.min(MAX_HOLD_ROUNDS.into()) {
+            return;
+        }
+        self.hold_rounds += 1;
+        let mut frame = String::new();
+        for chunk in clip.chunks(audio_codec::FRAME_BYTES) {
+            media::encode_media_into(&mut frame, &self.stream_sid, chunk);
+            self.send_frame(frame.clone()).await;
+        }
+        let name = format!("{HOLD_MARK_PREFIX}{}", self.hold_rounds);
+        media::encode_mark_into(&mut frame, &self.stream_sid, &name);
+        self.send_frame(frame).await;
+    }
+
+    /// Spawns a bounded wait for the call's `kind` signal; the result arrives in `on_signal`.
+    fn wait_for_signal(&self, kind: SignalKind, max_wait: Duration) {
+        let Some(tx) = self.signal_tx.clone() else {
+            return;
+        };
+        let sessions = self.deps.sessions.clone();
+        let call_sid = self.call_sid.as_str().to_owned();
+        let call = self.call.clone();
+        self.tracker.spawn(
+            async move {
+                tokio::select! {
+                    _ = call.cancelled() => {}
+                    value = signals::wait(sessions.as_ref(), kind, &call_sid, max_wait) => {
+                        let _ = tx.send((kind, value)).await;
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+    }
+
+    async fn on_signal(&mut self, kind: SignalKind, value: Option<String>) -> Flow {
+        match kind {
+            SignalKind::Transfer => self.on_transfer_signal(value).await,
+            SignalKind::AnsweredBy => self.on_answered_by(value).await,
+            SignalKind::AdvisorLeg => Flow::Continue,
+        }
+    }
+
+    async fn on_transfer_signal(&mut self, value: Option<String>) -> Flow {
+        if self.transfer != TransferState::Ringing {
+            return Flow::Continue;
+        }
+        if value.as_deref() == Some(signals::TRANSFER_CONNECTED) {
+            info!("the advisor took the call; the caller is being connected");
+            metrics::counter!("voice_warm_transfers_total", "stage" => "connected").increment(1);
+            self.transfer = TransferState::Transferred;
+            self.status = CallStatus::Transferred;
+            return Flow::Continue;
+        }
+        let why = match &value {
+            Some(value) => value
+                .strip_prefix("unanswered:")
+                .unwrap_or(value)
+                .to_owned(),
+            None => {
+                if let Err(err) = self
+                    .deps
+                    .call_control
+                    .cancel_advisor_call(&self.call_sid)
+                    .await
+                {
+                    warn!(error = %err, "could not cancel the advisor's call");
+                }
+                "timeout".to_owned()
+            }
+        };
+        info!(why, "the advisor did not take the call; taking a message");
+        metrics::counter!("voice_warm_transfers_total", "stage" => "unanswered").increment(1);
+        // Stop the hold audio; its marks come back and are ignored.
+        let mut frame = String::new();
+        media::encode_clear_into(&mut frame, &self.stream_sid);
+        self.send_frame(frame).await;
+        let lead = self.config.advisor_unavailable_line.clone();
+        self.take_message(&lead);
+        self.run_pending().await
+    }
+
+    async fn on_answered_by(&mut self, value: Option<String>) -> Flow {
+        if !self.awaiting_amd {
+            return Flow::Continue;
+        }
+        self.awaiting_amd = false;
+        let answered_by = value.as_deref().unwrap_or("unknown");
+        info!(answered_by, "answering-machine detection");
+        metrics::counter!("voice_amd_results_total", "answered_by" => answered_by.to_owned())
+            .increment(1);
+        if answered_by.starts_with("machine") {
+            let Some(message) = self.manager.voicemail() else {
+                info!("an answering machine and nothing to leave; ending the call");
+                return Flow::Break;
+            };
+            info!("leaving a voicemail");
+            self.status = CallStatus::Voicemail;
+            self.closing = true;
+            let max_wait = self.config.voicemail_max_wait;
+            return self
+                .dispatch(FloorEvent::Say {
+                    text: message,
+                    then: Then::End { max_wait },
+                })
+                .await;
+        }
+        if answered_by == "fax" {
+            info!("a fax machine answered; ending the call");
+            return Flow::Break;
+        }
+        self.greet().await
+    }
+
+    /// The greeting (after the recording disclosure when the call is recorded).
+    async fn greet(&mut self) -> Flow {
+        let mut greeting = self.manager.greeting();
+        if self.recorded && !self.config.recording_disclosure.is_empty() {
+            greeting = format!("{} {greeting}", self.config.recording_disclosure);
+        }
+        self.dispatch(FloorEvent::Say {
+            text: greeting,
+            then: Then::Listen,
+        })
+        .await
     }
 
     /// The server is stopping and this call outlived the drain: a short line, then the advisor
@@ -1374,7 +1696,7 @@ impl CallState {
     async fn on_shutdown_handoff(&mut self) -> Flow {
         if !matches!(
             self.transfer,
-            TransferState::None | TransferState::CallbackOffered
+            TransferState::None | TransferState::TakingMessage
         ) {
             return Flow::Continue;
         }
@@ -1566,7 +1888,12 @@ impl CallState {
         if let Some(reason) = escalation_reason {
             fields["escalation_reason"] = json!(reason.as_str());
         }
-        if self.transfer == TransferState::CallbackOffered {
+        // A message taken, or a caller who hung up on hold: a person calls back.
+        let callback = matches!(
+            self.transfer,
+            TransferState::TakingMessage | TransferState::Ringing
+        );
+        if callback {
             fields["callback_requested"] = json!(true);
         }
         match self
@@ -1597,7 +1924,8 @@ impl CallState {
             total_tokens: u64::from(self.usage.total_tokens),
             timings: Value::Array(std::mem::take(&mut self.timings)),
             offline_turns: self.offline_turns.clone(),
-            callback_reason: (self.transfer == TransferState::CallbackOffered).then(|| {
+            message: self.taker.as_ref().map(|t| t.message().clone()),
+            callback_reason: callback.then(|| {
                 escalation_reason.map_or_else(
                     || "callback requested".to_owned(),
                     |reason| reason.as_str().to_owned(),

@@ -1,6 +1,25 @@
 //! Tunables of one call. Every timeout and queue size a call uses lives here, with its default.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Audio the caller hears on hold while the advisor's phone rings: 8 kHz μ-law, no header,
+/// played in a loop. The default is `assets/hold.ulaw` (made by `assets/make_hold.py`); empty
+/// means silence.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HoldAudio(pub Arc<[u8]>);
+
+impl Default for HoldAudio {
+    fn default() -> Self {
+        Self(Arc::from(&include_bytes!("../assets/hold.ulaw")[..]))
+    }
+}
+
+impl std::fmt::Debug for HoldAudio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HoldAudio({} ms)", self.0.len() / 8)
+    }
+}
 
 /// Which inbound caller IDs are trusted to name a customer (STIR/SHAKEN, Twilio's `StirVerstat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,8 +121,29 @@ pub struct PipelineConfig {
     pub escalation_line: String,
     /// Said before the greeting when the call is recorded (`CallControl::records_calls`).
     pub recording_disclosure: String,
-    /// Spoken when escalation cannot transfer (no Twilio credentials or advisor number).
-    pub callback_line: String,
+    /// Spoken before a warm transfer, before the hold audio (`CallControl::warm_transfers`).
+    pub warm_transfer_line: String,
+    /// Played while the advisor's phone rings in a warm transfer.
+    pub hold_audio: HoldAudio,
+    /// The longest a caller holds for the advisor before the agent takes a message instead.
+    pub advisor_max_wait: Duration,
+    /// Whether escalations outside the shop's opening hours still ring the advisor; by default
+    /// the agent says the shop is closed and takes a message.
+    pub transfer_after_hours: bool,
+    /// Opens message taking when no transfer can be made (no Twilio credentials or advisor
+    /// number, or the transfer failed).
+    pub no_transfer_line: String,
+    /// Opens message taking when the advisor did not take the call.
+    pub advisor_unavailable_line: String,
+    /// Opens message taking outside opening hours.
+    pub after_hours_line: String,
+    /// Ends the message-taking goodbye: "…, and {this}. Goodbye."
+    pub message_closing: String,
+    /// An outbound call placed with answering-machine detection waits this long for the verdict
+    /// before greeting (Twilio's own detection gives up after 30 s).
+    pub amd_max_wait: Duration,
+    /// Longest wait for a voicemail message to play before the call is ended.
+    pub voicemail_max_wait: Duration,
     /// Spoken once after `silence_check_in`.
     pub check_in_line: String,
     /// Spoken before the call ends after continued silence.
@@ -170,9 +210,20 @@ impl Default for PipelineConfig {
             recording_disclosure: "This call is recorded for quality.".to_owned(),
             escalation_line: "I understand this needs more attention. Let me connect you with our service advisor."
                 .to_owned(),
-            callback_line: "I understand. Our service advisor isn't available to take the call right now, \
-                so I've asked them to call you back at this number as soon as possible."
+            warm_transfer_line: "I understand this needs more attention. Let me get our service advisor \
+                for you. Please hold for a moment."
                 .to_owned(),
+            hold_audio: HoldAudio::default(),
+            advisor_max_wait: Duration::from_secs(45),
+            transfer_after_hours: false,
+            no_transfer_line: "I understand. Our service advisor can't take the call right now.".to_owned(),
+            advisor_unavailable_line: "I'm sorry, our service advisor can't come to the phone right now."
+                .to_owned(),
+            after_hours_line: "I understand. The shop is closed right now, so no advisor can take the call."
+                .to_owned(),
+            message_closing: "someone from the shop will call you back as soon as they can".to_owned(),
+            amd_max_wait: Duration::from_secs(35),
+            voicemail_max_wait: Duration::from_secs(30),
             check_in_line: "Are you still there?".to_owned(),
             silence_goodbye_line: "It sounds like we got disconnected. Feel free to call us back anytime. Goodbye!"
                 .to_owned(),

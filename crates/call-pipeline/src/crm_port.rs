@@ -141,6 +141,7 @@ impl CallCrm for CrmPort {
 
     async fn record_call(&self, record: &CallRecord) -> Result<(), PortError> {
         let record_callback = record.callback_reason.clone();
+        let record_message = record.message.clone();
         let record = crm::CallRecord {
             call_sid: record.call_sid.clone(),
             customer_id: record.customer_id,
@@ -179,17 +180,21 @@ impl CallCrm for CrmPort {
         let Some(reason) = &record_callback else {
             return Ok(());
         };
+        let message = record_message.unwrap_or_default();
         // Idempotent by call SID, so a record written again after a crash adds nothing.
         self.store
             .request_callback(&crm::CallbackRequest {
                 id: 0,
                 call_sid: record.call_sid.clone(),
                 customer_id: record.customer_id,
-                phone: record.caller_phone.clone(),
+                // The number the caller confirmed, else the one they called from.
+                phone: message.phone.unwrap_or_else(|| record.caller_phone.clone()),
                 reason: Some(reason.clone()),
                 status: "open".to_owned(),
                 created_at: record.ended_at.unwrap_or(record.started_at),
                 done_at: None,
+                caller_name: message.name,
+                message: message.message,
             })
             .await
             .map_err(|err| PortError(err.to_string()))

@@ -30,14 +30,15 @@ mod phone;
 mod playback;
 mod ports;
 mod sentences;
+pub mod signals;
 mod text_call;
 mod token;
 mod turn;
 
 pub use admission::{AdmissionConfig, Admitted, PendingSlot, Refusal, StreamAdmission};
-pub use call::{CallDeps, CallOutcome, CallStatus, OfflineAgentFactory, run_call};
+pub use call::{AMD_PARAMETER, CallDeps, CallOutcome, CallStatus, OfflineAgentFactory, run_call};
 pub use capture::CAPTURE_FORMAT_VERSION;
-pub use config::{CallerIdPolicy, PipelineConfig};
+pub use config::{CallerIdPolicy, HoldAudio, PipelineConfig};
 /// Masks a phone number for logs (the CRM's rule: only the last four digits stay).
 pub use crm::mask_phone;
 pub use crm_port::CrmPort;

@@ -137,6 +137,22 @@ pub trait CallControl: Send + Sync + 'static {
     async fn start_recording(&self, _call_sid: &CallSid) -> Result<(), PortError> {
         Err(PortError("calls are not recorded".to_owned()))
     }
+    /// Whether transfers are warm: the advisor is called first, hears `brief`, and takes the
+    /// call with a key, while the caller hears hold audio on the stream. When `false`,
+    /// `transfer_to_advisor` redirects the caller straight to the advisor's phone.
+    fn warm_transfers(&self) -> bool {
+        false
+    }
+    /// Rings the advisor for a warm transfer of `call_sid`. How it ends comes back as a signal
+    /// (`signals::SignalKind::Transfer`): on `connected` the caller is already being moved to
+    /// the advisor; otherwise the agent takes a message.
+    async fn call_advisor(&self, _call_sid: &CallSid, _brief: &str) -> Result<(), PortError> {
+        Err(PortError("warm transfers are not configured".to_owned()))
+    }
+    /// Stops ringing the advisor for `call_sid` (the caller hung up, or the wait is over).
+    async fn cancel_advisor_call(&self, _call_sid: &CallSid) -> Result<(), PortError> {
+        Ok(())
+    }
 }
 
 /// A `CallControl` for deployments without Twilio credentials: it can do nothing.
@@ -201,6 +217,9 @@ pub struct CallRecord {
     /// Written with the record, so it is as durable as the record.
     #[serde(default)]
     pub callback_reason: Option<String>,
+    /// The message the agent took for the person who calls back (name, number, what about).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<conversation::TakenMessage>,
     /// The turns the offline agent answered instead of the LLM.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offline_turns: Vec<u64>,

@@ -34,6 +34,12 @@ pub struct CallbackRequest {
     pub created_at: DateTime<Utc>,
     /// When a person marked it done.
     pub done_at: Option<DateTime<Utc>>,
+    /// The caller's name, when the agent took a message.
+    #[serde(default)]
+    pub caller_name: Option<String>,
+    /// What the message is about, in the caller's words.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 impl Crm {
@@ -52,6 +58,8 @@ impl Crm {
             status: Set("open".to_owned()),
             created_at: Set(request.created_at),
             done_at: Set(None),
+            caller_name: Set(request.caller_name.clone()),
+            message: Set(request.message.clone()),
             ..Default::default()
         };
         self.timed("request_callback", async {
@@ -130,6 +138,8 @@ fn from_row(row: callback_request::Model) -> CallbackRequest {
         status: row.status,
         created_at: row.created_at,
         done_at: row.done_at,
+        caller_name: row.caller_name,
+        message: row.message,
     }
 }
 

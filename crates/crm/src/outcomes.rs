@@ -35,6 +35,8 @@ pub enum CallOutcome {
     Escalated,
     /// A person is to call back (a callback request was taken).
     MessageTaken,
+    /// An outbound call reached an answering machine and left a voicemail.
+    VoicemailLeft,
     /// The caller left before anything was done.
     Abandoned,
 }
@@ -148,6 +150,9 @@ pub fn classify(record: &CallRecord, callback_requested: bool) -> (CallOutcome, 
     }
     if callback_requested {
         return (CallOutcome::MessageTaken, None);
+    }
+    if record.status == "voicemail" {
+        return (CallOutcome::VoicemailLeft, None);
     }
     if record.escalated || record.status == "transferred" {
         return (CallOutcome::Escalated, None);

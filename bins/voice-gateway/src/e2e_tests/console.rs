@@ -175,6 +175,8 @@ async fn the_console_works_in_a_real_browser() {
         status: "open".to_owned(),
         created_at: now(),
         done_at: None,
+        caller_name: None,
+        message: None,
     })
     .await
     .unwrap();

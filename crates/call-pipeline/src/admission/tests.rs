@@ -184,9 +184,9 @@ impl SessionStore for DownStore {
             source: None,
         })
     }
-    async fn is_claimed(&self, _: &str) -> Result<bool, SessionStoreError> {
+    async fn claim_holder(&self, _: &str) -> Result<Option<String>, SessionStoreError> {
         Err(SessionStoreError::Unavailable {
-            op: "is_claimed",
+            op: "claim_holder",
             source: None,
         })
     }

@@ -18,6 +18,7 @@ use call_pipeline::{
     CallControl, CallCrm, CallDeps, CallOutcome, CallRecord, PhoneLink, PipelineConfig, PortError,
     RecordOutbox, StreamAdmission, ToolCallContext, ToolOutcome, ToolReply, issue_stream_token,
     run_call,
+    signals::{self, SignalKind},
 };
 use chrono::{DateTime, TimeZone, Utc};
 use conversation::{AppointmentInfo, CustomerProfile, ShopConfig, VehicleInfo};
@@ -94,6 +95,12 @@ pub(crate) struct Scenario {
     pub(crate) no_llm: bool,
     /// Safety net: the caller hangs up at this offset if nothing else ended the call.
     pub(crate) max_duration: Duration,
+    /// Transfers are warm (the advisor is rung first; `signals` says how that ends).
+    pub(crate) warm: bool,
+    /// Signals a webhook leaves for the call, at offsets from the start.
+    pub(crate) signals: Vec<(Duration, SignalKind, String)>,
+    /// The time the call happens at; default `now()`.
+    pub(crate) clock: Option<DateTime<Utc>>,
 }
 
 impl Default for Scenario {
@@ -122,6 +129,9 @@ impl Default for Scenario {
             offline_agent: false,
             no_llm: false,
             recording: None,
+            warm: false,
+            signals: Vec::new(),
+            clock: None,
         }
     }
 }
@@ -221,6 +231,7 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
     let control = Arc::new(FakeControl {
         can_transfer: scenario.can_transfer,
         recording: scenario.recording,
+        warm: scenario.warm,
         ..Default::default()
     });
     let sessions: Arc<MemorySessionStore> =
@@ -270,7 +281,10 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
         pending_slot: None,
         handoff: None,
         records,
-        now: Arc::new(now),
+        now: {
+            let at = scenario.clock.unwrap_or_else(now);
+            Arc::new(move || at)
+        },
         observer: None,
         capture_dir: scenario.capture_dir.clone(),
     };
@@ -283,8 +297,26 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
         inbound_tx,
         outbound_rx,
     ));
+    let webhooks: Vec<_> = scenario
+        .signals
+        .iter()
+        .cloned()
+        .map(|(at, kind, value)| {
+            let sessions = sessions.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(at).await;
+                signals::send(&*sessions, kind, CALL_SID, &value)
+                    .await
+                    .unwrap();
+            })
+        })
+        .collect();
     let outcome = run_call(link, deps, Arc::new(scenario.config), &shutdown).await;
     let (sent, socket_closed_by_gateway) = caller.await.unwrap();
+    for webhook in webhooks {
+        webhook.abort();
+        let _ = webhook.await;
+    }
     // Every task of the call ended with it: nothing leaked.
     assert_eq!(
         tokio::runtime::Handle::current()
@@ -332,7 +364,7 @@ fn scenario_caller(scenario: &Scenario) -> CallerScript {
             params
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_str().unwrap_or_default())),
-            now(),
+            scenario.clock.unwrap_or_else(now),
             NONCE,
         )
     });
@@ -574,6 +606,11 @@ pub(crate) struct FakeControl {
     recording: Option<bool>,
     pub(crate) recordings: Mutex<Vec<String>>,
     pub(crate) transfers: Mutex<Vec<String>>,
+    warm: bool,
+    /// What the advisor heard, per warm transfer.
+    pub(crate) advisor_briefs: Mutex<Vec<String>>,
+    /// Warm transfers cancelled (the caller left, or nobody answered in time).
+    pub(crate) advisor_cancels: Mutex<Vec<String>>,
     pub(crate) hang_ups: Mutex<Vec<String>>,
 }
 
@@ -601,6 +638,27 @@ impl CallControl for FakeControl {
 
     fn records_calls(&self) -> bool {
         self.recording.is_some()
+    }
+
+    fn warm_transfers(&self) -> bool {
+        self.warm
+    }
+
+    async fn call_advisor(
+        &self,
+        _call_sid: &twilio::CallSid,
+        brief: &str,
+    ) -> Result<(), PortError> {
+        self.advisor_briefs.lock().unwrap().push(brief.to_owned());
+        Ok(())
+    }
+
+    async fn cancel_advisor_call(&self, call_sid: &twilio::CallSid) -> Result<(), PortError> {
+        self.advisor_cancels
+            .lock()
+            .unwrap()
+            .push(call_sid.as_str().to_owned());
+        Ok(())
     }
 
     async fn start_recording(&self, call_sid: &twilio::CallSid) -> Result<(), PortError> {

@@ -4,6 +4,7 @@ mod calls;
 mod corpus;
 mod early;
 mod eot;
+mod handoff;
 mod harness;
 mod outbox_crash;
 mod text;

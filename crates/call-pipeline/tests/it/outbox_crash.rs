@@ -69,6 +69,7 @@ fn record(call_sid: &str, ended: bool) -> CallRecord {
         timings: json!([]),
         callback_reason: None,
         offline_turns: Vec::new(),
+        message: None,
     }
 }
 

@@ -13,6 +13,9 @@ pub struct Model {
     pub status: String,
     pub created_at: DateTimeUtc,
     pub done_at: Option<DateTimeUtc>,
+    pub caller_name: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub message: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261205_000002_sms_opt_outs;
 mod m20261205_000003_outcome_deliveries;
 mod m20261205_000004_call_recordings;
 mod m20261205_000005_reminders;
+mod m20261205_000006_callback_messages;
 
 /// The list of migrations, oldest first.
 pub(crate) struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000003_outcome_deliveries::Migration),
             Box::new(m20261205_000004_call_recordings::Migration),
             Box::new(m20261205_000005_reminders::Migration),
+            Box::new(m20261205_000006_callback_messages::Migration),
         ]
     }
 }

@@ -189,6 +189,8 @@ async fn callback_requests_are_one_per_call_and_can_be_marked_done(db: TestDb) {
         status: "open".into(),
         created_at: local(2026, 11, 24, 9, minute),
         done_at: None,
+        caller_name: None,
+        message: None,
     };
     crm.request_callback(&request("CA1", 0)).await.unwrap();
     // Written again (the outbox retried after a crash): still one.
