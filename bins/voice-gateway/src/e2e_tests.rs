@@ -1360,13 +1360,38 @@ async fn reminder_runs_call_each_of_tomorrows_appointments_once() {
     assert_eq!(report, crate::remind::RemindReport::default(), "{text}");
     assert!(text.starts_with("outside the calling hours (09:00-20:00 shop time)"));
 
-    // Two runs at once (two gateways, or cron twice): five calls in all.
-    let ((first, _), (second, _)) = tokio::join!(run(now(), false), run(now(), false));
-    assert_eq!(first.placed + second.placed, 5, "{first:?} {second:?}");
+    // One customer asked not to be called: their reminder is skipped, the others go out.
+    let crm = open_crm(&database_url).await;
+    // Tomorrow in New York, in UTC.
+    let tomorrow = crm
+        .reminders_due(
+            now() + chrono::Duration::hours(14),
+            now() + chrono::Duration::hours(38),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tomorrow.len(), 5);
+    crm.set_call_opt_out(&tomorrow[0].phone, true, "api", now())
+        .await
+        .unwrap();
+    let opted_out_calls = tomorrow
+        .iter()
+        .filter(|r| r.phone == tomorrow[0].phone)
+        .count();
+
+    // Two runs at once (two gateways, or cron twice): each other appointment called once.
+    let ((first, _), (second, text)) = tokio::join!(run(now(), false), run(now(), false));
+    assert_eq!(
+        first.placed + second.placed,
+        5 - opted_out_calls,
+        "{first:?} {second:?}"
+    );
+    assert_eq!(second.opted_out, opted_out_calls, "{text}");
+    assert!(text.contains("on the do-not-call list"), "{text}");
     let (again, _) = run(now() + chrono::Duration::hours(1), false).await;
     assert_eq!(again.placed, 0, "each appointment once");
     let calls = log.lock().unwrap().clone();
-    assert_eq!(calls.len(), 5);
+    assert_eq!(calls.len(), 5 - opted_out_calls);
     let mut appointments = Vec::new();
     for (method, path, _, form) in &calls {
         assert_eq!(method, "POST");
@@ -1378,7 +1403,17 @@ async fn reminder_runs_call_each_of_tomorrows_appointments_once() {
     }
     appointments.sort();
     appointments.dedup();
-    assert_eq!(appointments.len(), 5, "five different appointments");
+    assert_eq!(
+        appointments.len(),
+        5 - opted_out_calls,
+        "different appointments"
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|(_, _, _, form)| form_field(form, "To") != tomorrow[0].phone),
+        "nobody on the list is called"
+    );
 }
 
 #[tokio::test]

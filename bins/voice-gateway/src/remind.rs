@@ -22,6 +22,8 @@ pub(crate) struct RemindReport {
     pub(crate) would_place: usize,
     pub(crate) failed: usize,
     pub(crate) already_claimed: usize,
+    /// On the do-not-call list: not called.
+    pub(crate) opted_out: usize,
 }
 
 /// One reminder run at `now`.
@@ -70,6 +72,19 @@ pub(crate) async fn remind(
             .with_timezone(&tz)
             .format("%a %b %-d, %-I:%M %p");
         let who = crm::mask_phone(&reminder.phone);
+        if crm
+            .call_opted_out(&reminder.phone)
+            .await
+            .context("checking the do-not-call list")?
+        {
+            writeln!(
+                output,
+                "not calling {who} about appointment {}: on the do-not-call list",
+                reminder.appointment_id
+            )?;
+            report.opted_out += 1;
+            continue;
+        }
         if dry_run {
             writeln!(
                 output,
@@ -112,8 +127,8 @@ pub(crate) async fn remind(
     }
     writeln!(
         output,
-        "{} placed, {} would be placed, {} failed, {} already placed",
-        report.placed, report.would_place, report.failed, report.already_claimed
+        "{} placed, {} would be placed, {} failed, {} already placed, {} on the do-not-call list",
+        report.placed, report.would_place, report.failed, report.already_claimed, report.opted_out
     )?;
     Ok(report)
 }

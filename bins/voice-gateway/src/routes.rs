@@ -45,6 +45,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/calls", post(create_outbound_call).get(list_calls))
         .route("/api/calls/{call_sid}", get(get_call))
         .route("/api/callbacks", get(list_callbacks))
+        .route("/api/opt-outs", get(list_opt_outs).post(add_opt_out))
+        .route(
+            "/api/opt-outs/{phone}",
+            axum::routing::delete(remove_opt_out),
+        )
         .route("/api/callbacks/{id}/done", post(complete_callback))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -652,6 +657,15 @@ async fn create_outbound_call(
         Err(PlaceError::NotConfigured(why)) => {
             (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
         }
+        Err(PlaceError::OptedOut) => (
+            StatusCode::CONFLICT,
+            "the number is on the do-not-call list",
+        )
+            .into_response(),
+        Err(PlaceError::ListUnavailable(err)) => {
+            warn!(error = %err, "do-not-call list unavailable; no call placed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
         Err(PlaceError::Rest(err)) => {
             warn!(error = %err, "outbound call failed");
             (
@@ -672,6 +686,12 @@ pub(crate) enum PlaceError {
     /// Twilio refused or could not be reached.
     #[error("{0}")]
     Rest(twilio::rest::RestError),
+    /// The number is on the do-not-call list.
+    #[error("the number is on the do-not-call list")]
+    OptedOut,
+    /// The do-not-call list could not be read: no call is placed without checking it.
+    #[error("the do-not-call list could not be checked: {0}")]
+    ListUnavailable(crm::CrmError),
 }
 
 /// Places an outbound call of `call_type` to `to` (E.164) whose stream carries `params` (what
@@ -688,6 +708,14 @@ pub(crate) async fn place_outbound_call(
             "Twilio credentials and PUBLIC_URL are needed for outbound calls",
         ));
     };
+    // Fail closed: nobody on the do-not-call list is called, and nobody while it cannot be read.
+    if let Some(crm) = &state.crm_store {
+        match crm.call_opted_out(to).await {
+            Ok(false) => {}
+            Ok(true) => return Err(PlaceError::OptedOut),
+            Err(err) => return Err(PlaceError::ListUnavailable(err)),
+        }
+    }
     let Some(from) = state
         .config
         .twilio_from_number
@@ -975,5 +1003,67 @@ impl Cooldown {
         }
         last.insert(key.to_owned(), now);
         true
+    }
+}
+
+/// `GET /api/opt-outs`: the do-not-call list, newest first.
+async fn list_opt_outs(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(rejection) = check_bearer(&state, &headers) {
+        return rejection.into_response();
+    }
+    let Some(crm) = &state.crm_store else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    match crm.call_opt_outs(1000).await {
+        Ok(list) => Json(json!({"opt_outs": list})).into_response(),
+        Err(err) => {
+            warn!(error = %err, "listing the do-not-call list failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct OptOutRequest {
+    phone: String,
+}
+
+/// `POST /api/opt-outs` `{"phone": …}`: puts a number on the do-not-call list.
+async fn add_opt_out(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(request): Json<OptOutRequest>,
+) -> Response {
+    set_opt_out(&state, &headers, &request.phone, true).await
+}
+
+/// `DELETE /api/opt-outs/{phone}`: takes a number off the do-not-call list.
+async fn remove_opt_out(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(phone): Path<String>,
+) -> Response {
+    set_opt_out(&state, &headers, &phone, false).await
+}
+
+async fn set_opt_out(state: &AppState, headers: &HeaderMap, phone: &str, on: bool) -> Response {
+    if let Err(rejection) = check_bearer(state, headers) {
+        return rejection.into_response();
+    }
+    let Some(crm) = &state.crm_store else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    match crm
+        .set_call_opt_out(phone, on, "api", (state.clock)())
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(crm::CrmError::InvalidArgument(_)) => {
+            (StatusCode::BAD_REQUEST, "phone must be a phone number").into_response()
+        }
+        Err(err) => {
+            warn!(error = %err, "changing the do-not-call list failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
     }
 }

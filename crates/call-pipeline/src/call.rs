@@ -1107,6 +1107,21 @@ impl CallState {
                 }
                 FloorEvent::ReplyDone { turn }
             }
+            TurnEvent::DoNotCallWritten { ok } => {
+                let line = if ok {
+                    self.config.do_not_call_line.clone()
+                } else {
+                    self.config.do_not_call_failed_line.clone()
+                };
+                if self.direction == "outbound" && !self.closing {
+                    self.closing = true;
+                    let max_wait = self.config.goodbye_max_wait;
+                    self.say(format!("{line} Goodbye."), Then::End { max_wait });
+                } else {
+                    self.say(line, Then::Listen);
+                }
+                return self.run_pending().await;
+            }
             TurnEvent::Failed { turn, error, usage } => {
                 self.add_usage(usage);
                 if self.floor_reply_is(turn) {
@@ -1181,6 +1196,12 @@ impl CallState {
         }
         if self.closing {
             // The closing line was said; the call ends when it has played.
+            return false;
+        }
+        if let Some(phone) = self.caller_phone.clone()
+            && conversation::asks_not_to_be_called(&text)
+        {
+            self.opt_out_of_calls(&phone);
             return false;
         }
         if self.transfer == TransferState::TakingMessage {
@@ -1478,6 +1499,37 @@ impl CallState {
     /// A warm transfer needs the agent's voice afterwards (to take a message if nobody answers).
     fn warm_transfer_possible(&self) -> bool {
         self.deps.call_control.warm_transfers() && self.tts.is_some() && !self.shutting_down
+    }
+
+    /// The caller asked not to be called again: the number goes on the do-not-call list at once
+    /// (in the background, bounded), and the agent says so. An outbound call then ends; an
+    /// inbound caller may go on.
+    fn opt_out_of_calls(&mut self, phone: &str) {
+        info!("caller asked not to be called again");
+        metrics::counter!("voice_do_not_call_requests_total").increment(1);
+        let crm = self.deps.crm.clone();
+        let now = (self.deps.now)();
+        let phone = phone.to_owned();
+        // The line waits for the write (`TurnEvent::DoNotCallWritten`), so it never promises
+        // what did not happen.
+        let turn_tx = self.turn_tx.clone();
+        self.tracker.spawn(
+            async move {
+                let result =
+                    tokio::time::timeout(Duration::from_secs(3), crm.opt_out_of_calls(&phone, now))
+                        .await
+                        .unwrap_or_else(|_| Err(crate::PortError("timed out".to_owned())));
+                if let Err(err) = &result {
+                    error!(error = %err, "could not put the caller on the do-not-call list");
+                }
+                if let Some(tx) = turn_tx {
+                    let _ = tx
+                        .send(TurnEvent::DoNotCallWritten { ok: result.is_ok() })
+                        .await;
+                }
+            }
+            .in_current_span(),
+        );
     }
 
     /// Starts taking a message: `lead` says why nobody can take the call, then the first

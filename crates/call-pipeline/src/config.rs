@@ -144,6 +144,10 @@ pub struct PipelineConfig {
     pub amd_max_wait: Duration,
     /// Longest wait for a voicemail message to play before the call is ended.
     pub voicemail_max_wait: Duration,
+    /// Said when a caller who asked not to be called again is on the do-not-call list.
+    pub do_not_call_line: String,
+    /// Said when that list could not be written.
+    pub do_not_call_failed_line: String,
     /// Spoken once after `silence_check_in`.
     pub check_in_line: String,
     /// Spoken before the call ends after continued silence.
@@ -224,6 +228,12 @@ impl Default for PipelineConfig {
             message_closing: "someone from the shop will call you back as soon as they can".to_owned(),
             amd_max_wait: Duration::from_secs(35),
             voicemail_max_wait: Duration::from_secs(30),
+            do_not_call_line: "I understand. I've taken your number off our call list, so we won't \
+                call you again. Sorry for the trouble."
+                .to_owned(),
+            do_not_call_failed_line: "I'm sorry, I couldn't update our call list just now. Please \
+                ask the shop to take your number off it."
+                .to_owned(),
             check_in_line: "Are you still there?".to_owned(),
             silence_goodbye_line: "It sounds like we got disconnected. Feel free to call us back anytime. Goodbye!"
                 .to_owned(),

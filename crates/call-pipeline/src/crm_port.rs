@@ -200,6 +200,13 @@ impl CallCrm for CrmPort {
             .map_err(|err| PortError(err.to_string()))
     }
 
+    async fn opt_out_of_calls(&self, phone: &str, now: DateTime<Utc>) -> Result<(), PortError> {
+        self.store
+            .set_call_opt_out(phone, true, "call", now)
+            .await
+            .map_err(|err| PortError(err.to_string()))
+    }
+
     async fn ping(&self) -> Result<(), PortError> {
         self.store
             .ping()

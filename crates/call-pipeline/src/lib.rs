@@ -14,6 +14,11 @@
 //!
 //! `TextCall` runs the same call in text, with the audio left out (`voice-gateway chat`).
 //!
+//! Handing over: a warm transfer holds the caller on the stream (hold audio) while the advisor
+//! is rung through `CallControl`; when nobody takes the call the agent takes a message
+//! (`conversation::MessageTaker`). Outbound calls with answering-machine detection greet after
+//! the verdict, or leave a voicemail. Webhook outcomes reach the call through `signals`.
+//!
 //! Must not depend on: axum or any HTTP server, vendor crates (`deepgram`, `openai`,
 //! `elevenlabs`), or the process environment.
 

@@ -50,6 +50,10 @@ pub trait CallCrm: Send + Sync + 'static {
     async fn record_call(&self, record: &CallRecord) -> Result<(), PortError>;
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), PortError>;
+    /// Puts `phone` on the shop's do-not-call list (the caller asked on this call).
+    async fn opt_out_of_calls(&self, _phone: &str, _now: DateTime<Utc>) -> Result<(), PortError> {
+        Err(PortError("this CRM keeps no do-not-call list".to_owned()))
+    }
 }
 
 /// A tool call's result for the LLM and its typed outcome for the conversation.

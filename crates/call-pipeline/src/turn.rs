@@ -53,6 +53,8 @@ pub(crate) enum TurnEvent {
         usage: Usage,
         offline: bool,
     },
+    /// The caller's number went on the do-not-call list (`ok`), or could not.
+    DoNotCallWritten { ok: bool },
     /// The turn failed before saying anything; the driver speaks the fallback line.
     Failed {
         turn: u64,

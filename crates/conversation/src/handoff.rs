@@ -15,6 +15,18 @@ use crate::spelled::{phone_number, read_back_phone};
 use crate::text::normalize;
 use crate::types::{EscalationReason, Intent};
 
+/// "stop calling me", "take me off your list", "don't call this number again".
+static DO_NOT_CALL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(stop (calling|ringing)|(dont|do not|never) (call|ring|phone) (me|us|this number|here)( again| anymore| any more)?\b|do not call list|(take|remove|get) (me|my number|this number|us) off (of )?(your|the|this) (list|calling list|call list|phone list)|remove (me|my number|this number|us) from (your|the|this) (list|calling list|call list|phone list)|no more (calls|phone calls)|quit calling)",
+    )
+});
+
+/// Whether the caller asks not to be called again (the shop's do-not-call list).
+pub fn asks_not_to_be_called(text: &str) -> bool {
+    DO_NOT_CALL.is_match(&normalize(text))
+}
+
 /// The longest message kept as said (a run-on is cut, never dropped).
 const MAX_MESSAGE_CHARS: usize = 500;
 /// The longest name kept when it had to be taken as said.

@@ -38,7 +38,7 @@ mod vocabulary;
 mod when;
 
 pub use customer::{AppointmentInfo, CustomerProfile, VehicleInfo};
-pub use handoff::{MessageReply, MessageStep, MessageTaker, TakenMessage};
+pub use handoff::{MessageReply, MessageStep, MessageTaker, TakenMessage, asks_not_to_be_called};
 pub use manager::{
     CallSubject, ConversationManager, create_inbound_existing_manager,
     create_inbound_general_manager, create_inbound_new_manager, create_outbound_follow_up_manager,

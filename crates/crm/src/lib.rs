@@ -18,6 +18,7 @@ mod calls;
 mod entity;
 mod error;
 mod migration;
+mod opt_outs;
 pub mod outcomes;
 mod phone;
 mod recordings;
@@ -39,6 +40,7 @@ pub use appointments::{
 pub use callbacks::CallbackRequest;
 pub use calls::{CallDirection, CallRecord};
 pub use error::{CrmError, DatabaseError};
+pub use opt_outs::CallOptOut;
 pub use phone::{is_withheld, mask_phone, normalize_phone};
 pub use recordings::CallRecording;
 pub use reminders::ReminderDue;
@@ -128,6 +130,14 @@ pub trait CrmStore: Send + Sync + 'static {
     ) -> Result<(), CrmError>;
     /// See `Crm::sms_opted_out`.
     async fn sms_opted_out(&self, phone: &str) -> Result<bool, CrmError>;
+    /// See `Crm::set_call_opt_out`.
+    async fn set_call_opt_out(
+        &self,
+        phone: &str,
+        opted_out: bool,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), CrmError>;
     /// See `Crm::ping`.
     async fn ping(&self) -> Result<(), CrmError>;
 }
@@ -227,6 +237,15 @@ impl CrmStore for Crm {
     }
     async fn sms_opted_out(&self, phone: &str) -> Result<bool, CrmError> {
         Crm::sms_opted_out(self, phone).await
+    }
+    async fn set_call_opt_out(
+        &self,
+        phone: &str,
+        opted_out: bool,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), CrmError> {
+        Crm::set_call_opt_out(self, phone, opted_out, source, now).await
     }
     async fn ping(&self) -> Result<(), CrmError> {
         Crm::ping(self).await

@@ -225,6 +225,10 @@ pub(crate) struct CallbackRow {
     pub(crate) phone: String,
     pub(crate) reason: String,
     pub(crate) when: String,
+    /// The caller's name, when the agent took a message.
+    pub(crate) name: String,
+    /// The message, in the caller's words.
+    pub(crate) message: String,
 }
 
 impl Callbacks {
@@ -235,6 +239,8 @@ impl Callbacks {
             phone: request.phone.clone(),
             reason: request.reason.clone().unwrap_or_default().replace('_', " "),
             when: local_time(request.created_at, shop),
+            name: request.caller_name.clone().unwrap_or_default(),
+            message: request.message.clone().unwrap_or_default(),
         };
         Callbacks {
             shop: shop.name.clone(),

@@ -262,3 +262,77 @@ async fn an_outbound_call_to_a_machine_leaves_a_voicemail() {
         "voicemail"
     );
 }
+
+/// The do-not-call list through the operator API: a listed number is refused by `POST
+/// /api/calls` (409) before Twilio is asked; it can be taken off again.
+#[tokio::test]
+async fn the_do_not_call_list_stops_outbound_calls() {
+    let (api, log, _requested) = twilio_rest_mock().await;
+    let gateway = start(Setup {
+        twilio_api: Some(api),
+        ..Setup::default()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let opt_outs = format!("{}/api/opt-outs", gateway.base);
+    assert_eq!(
+        client
+            .post(&opt_outs)
+            .json(&json!({"phone": JOHN}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "the list needs the operator's token"
+    );
+    let added = client
+        .post(&opt_outs)
+        .bearer_auth(API_TOKEN)
+        .json(&json!({"phone": "(413) 555-0100"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 204);
+    let list: Value = client
+        .get(&opt_outs)
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["opt_outs"][0]["phone"], JOHN, "{list}");
+    assert_eq!(list["opt_outs"][0]["source"], "api");
+    let place = || {
+        client
+            .post(format!("{}/api/calls", gateway.base))
+            .bearer_auth(API_TOKEN)
+            .json(&json!({"to": JOHN, "call_type": "outbound_service_due"}))
+            .send()
+    };
+    assert_eq!(place().await.unwrap().status(), 409);
+    assert!(log.lock().unwrap().is_empty(), "Twilio was not asked");
+    let removed = client
+        .delete(format!("{opt_outs}/{}", JOHN.replace('+', "%2B")))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    let list: Value = client
+        .get(&opt_outs)
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["opt_outs"], json!([]));
+    // The refused attempt counted toward the number's cooldown like any other (the limits come
+    // first so the API cannot be used to probe numbers).
+    assert_eq!(place().await.unwrap().status(), 429);
+    gateway.shutdown().await;
+}

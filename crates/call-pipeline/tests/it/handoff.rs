@@ -303,3 +303,36 @@ async fn a_person_gets_the_greeting_after_the_verdict() {
     assert!(no_verdict.spoken_text().contains("remind you"));
     assert_eq!(no_verdict.outcome.status, CallStatus::Completed);
 }
+
+/// "Stop calling me" on a reminder: the number goes on the do-not-call list, the agent says so
+/// (only once it is written) and ends the call, with no LLM turn.
+#[tokio::test(start_paused = true)]
+async fn a_callee_who_asks_not_to_be_called_is_taken_off_the_list() {
+    let report = run(Scenario {
+        stt: SttScript::new().step(Frames(500), Ev::speech_final("please stop calling me")),
+        signals: vec![(ms(1_000), SignalKind::AnsweredBy, "human".to_owned())],
+        ..reminder_with_amd()
+    })
+    .await;
+    assert_eq!(*report.crm.opt_outs.lock().unwrap(), [CALLER]);
+    let spoken = report.spoken_text();
+    assert!(
+        spoken.ends_with("I've taken your number off our call list, so we won't call you again. Sorry for the trouble. Goodbye."),
+        "{spoken}"
+    );
+    assert!(report.llm.requests().is_empty());
+    assert!(report.socket_closed_by_gateway);
+    // A database that cannot take it: the agent does not promise.
+    let failed = run(Scenario {
+        crm_fails: true,
+        stt: SttScript::new().step(Frames(500), Ev::speech_final("take me off your list")),
+        signals: vec![(ms(1_000), SignalKind::AnsweredBy, "human".to_owned())],
+        ..reminder_with_amd()
+    })
+    .await;
+    assert!(
+        failed
+            .spoken_text()
+            .contains("I couldn't update our call list")
+    );
+}

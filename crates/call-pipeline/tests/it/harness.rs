@@ -530,6 +530,8 @@ pub(crate) struct FakeCrm {
     tool_outcome: ToolOutcome,
     pub(crate) tool_calls: Mutex<Vec<(String, String)>>,
     pub(crate) records: Mutex<Vec<CallRecord>>,
+    /// Numbers put on the do-not-call list.
+    pub(crate) opt_outs: Mutex<Vec<String>>,
 }
 
 impl FakeCrm {
@@ -544,6 +546,7 @@ impl FakeCrm {
             tool_outcome,
             tool_calls: Mutex::default(),
             records: Mutex::default(),
+            opt_outs: Mutex::default(),
         }
     }
 }
@@ -594,6 +597,14 @@ impl CallCrm for FakeCrm {
     }
 
     async fn ping(&self) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    async fn opt_out_of_calls(&self, phone: &str, _now: DateTime<Utc>) -> Result<(), PortError> {
+        if self.fails {
+            return Err(PortError("database down".to_owned()));
+        }
+        self.opt_outs.lock().unwrap().push(phone.to_owned());
         Ok(())
     }
 }

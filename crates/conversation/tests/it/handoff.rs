@@ -154,3 +154,27 @@ fn open_hours_follow_the_weekly_hours_and_holidays() {
     // Sunday.
     assert!(!shop.is_open_at(now() + Duration::days(5)));
 }
+
+#[test]
+fn asking_not_to_be_called_is_heard_and_other_words_are_not() {
+    for said in [
+        "please stop calling me",
+        "Don't call me again.",
+        "take me off your list",
+        "can you remove my number from the list",
+        "put me on your do not call list",
+        "no more calls please",
+        "never call this number again",
+    ] {
+        assert!(conversation::asks_not_to_be_called(said), "{said}");
+    }
+    for said in [
+        "can you call me when the car is ready",
+        "I'll call you back tomorrow",
+        "don't call it a brake job yet",
+        "stop the car from pulling left",
+        "please call me back at this number",
+    ] {
+        assert!(!conversation::asks_not_to_be_called(said), "{said}");
+    }
+}

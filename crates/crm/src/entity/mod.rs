@@ -1,4 +1,4 @@
-//! sea-orm entities for the six tables. Relations are kept in the migration's foreign keys;
+//! sea-orm entities for the tables. Relations are kept in the migration's foreign keys;
 //! queries here join by id explicitly, which keeps the generated code small.
 //!
 //! The derive macros generate many public items (Column, ActiveModel, …) that have no docs and
@@ -7,6 +7,7 @@
 
 pub mod appointment;
 pub mod call;
+pub mod call_opt_out;
 pub mod callback_request;
 pub mod customer;
 pub mod outcome_delivery;

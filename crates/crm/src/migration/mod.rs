@@ -11,6 +11,7 @@ mod m20261205_000003_outcome_deliveries;
 mod m20261205_000004_call_recordings;
 mod m20261205_000005_reminders;
 mod m20261205_000006_callback_messages;
+mod m20261205_000007_call_opt_outs;
 
 /// The list of migrations, oldest first.
 pub(crate) struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000004_call_recordings::Migration),
             Box::new(m20261205_000005_reminders::Migration),
             Box::new(m20261205_000006_callback_messages::Migration),
+            Box::new(m20261205_000007_call_opt_outs::Migration),
         ]
     }
 }

@@ -11,7 +11,8 @@ both_backends!(
     recent_calls_are_newest_first_and_ping_answers,
     callback_requests_are_one_per_call_and_can_be_marked_done,
     the_report_counts_finished_calls_per_shop_day,
-    sms_opt_outs_are_kept_by_number_until_the_customer_opts_back_in
+    sms_opt_outs_are_kept_by_number_until_the_customer_opts_back_in,
+    the_do_not_call_list_keeps_the_first_date_and_is_separate_from_texts
 );
 
 async fn record_call_upserts_by_call_sid(db: TestDb) {
@@ -309,4 +310,36 @@ async fn sms_opt_outs_are_kept_by_number_until_the_customer_opts_back_in(db: Tes
         crm.set_sms_opt_out("not a number", true, at).await,
         Err(CrmError::InvalidPhone { .. })
     ));
+}
+
+async fn the_do_not_call_list_keeps_the_first_date_and_is_separate_from_texts(db: TestDb) {
+    let crm = &db.crm;
+    let first = local(2026, 11, 24, 9, 0);
+    let later = local(2026, 11, 25, 9, 0);
+    assert!(!crm.call_opted_out("+14135550150").await.unwrap());
+    crm.set_call_opt_out("(413) 555-0150", true, "call", first)
+        .await
+        .unwrap();
+    crm.set_call_opt_out("+14135550150", true, "api", later)
+        .await
+        .unwrap();
+    assert!(crm.call_opted_out("413-555-0150").await.unwrap());
+    assert!(
+        !crm.sms_opted_out("+14135550150").await.unwrap(),
+        "texts are another list"
+    );
+    let list = crm.call_opt_outs(10).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].phone, "+14135550150");
+    assert_eq!(list[0].opted_out_at, first);
+    assert_eq!(list[0].source, "call");
+    crm.set_call_opt_out("+14135550150", false, "api", later)
+        .await
+        .unwrap();
+    assert!(!crm.call_opted_out("+14135550150").await.unwrap());
+    assert!(
+        crm.set_call_opt_out("not a number", true, "api", later)
+            .await
+            .is_err()
+    );
 }
