@@ -142,28 +142,55 @@ impl WarmTransfers {
     /// the advisor's phone stops ringing.
     pub(crate) async fn cancel(&self, call_sid: &CallSid) -> Result<(), PortError> {
         let sessions = self.sessions.as_ref();
-        let _ = signals::send(
-            sessions,
-            SignalKind::Transfer,
-            call_sid.as_str(),
-            &signals::transfer_unanswered("cancelled"),
-        )
-        .await;
-        let leg = signals::read(sessions, SignalKind::AdvisorLeg, call_sid.as_str())
+        let key = call_sid.as_str();
+        let cancelled = signals::transfer_unanswered("cancelled");
+        match signals::send(sessions, SignalKind::Transfer, key, &cancelled).await {
+            // First: a later "press 1" finds nobody to connect.
+            Ok(true) => {}
+            Ok(false) => {
+                let holder = signals::read(sessions, SignalKind::Transfer, key).await;
+                if matches!(&holder, Ok(Some(v)) if v == signals::TRANSFER_CONNECTED) {
+                    // The advisor took the call: their leg is the caller's line now, unless the
+                    // move failed (then the advisor waits in an empty room).
+                    let bridge = signals::read(sessions, SignalKind::Bridge, key).await;
+                    match bridge {
+                        Ok(Some(value)) if value.starts_with("failed") => {}
+                        _ => {
+                            info!(
+                                call_sid = key,
+                                "the advisor took the call; their leg is left alone"
+                            );
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            // The store is down: accepts fail closed then, so nobody waits on the advisor's leg.
+            Err(err) => {
+                warn!(call_sid = key, error = %err, "could not mark the transfer cancelled")
+            }
+        }
+        let leg = signals::read(sessions, SignalKind::AdvisorLeg, key)
             .await
             .map_err(|err| PortError(err.to_string()))?;
         let Some(leg) = leg.and_then(|sid| CallSid::parse(&sid).ok()) else {
             return Ok(());
         };
-        match self.rest.cancel_call(&leg).await {
+        // `canceled` stops a call that still rings; `completed` hangs up one that was answered
+        // (docs/protocols.md 4.8). Which one the leg is cannot be known without a race, so both:
+        // each is a no-op error on a call in the other state or already over.
+        let cancel = self.rest.cancel_call(&leg).await;
+        if matches!(&cancel, Err(err) if err.is_not_found()) {
+            return Ok(());
+        }
+        match self.rest.complete_call(&leg).await {
             Ok(_) => Ok(()),
             Err(err) if err.is_call_gone() || err.is_not_found() => Ok(()),
-            // Answered already (`canceled` is only for queued or ringing calls): hang it up.
-            Err(_) => match self.rest.complete_call(&leg).await {
-                Ok(_) => Ok(()),
-                Err(err) if err.is_call_gone() => Ok(()),
-                Err(err) => Err(PortError(err.to_string())),
-            },
+            Err(err) if cancel.is_ok() => {
+                warn!(call_sid = key, error = %err, "the advisor's call was cancelled but could not be hung up");
+                Ok(())
+            }
+            Err(err) => Err(PortError(err.to_string())),
         }
     }
 }
@@ -219,12 +246,33 @@ async fn accept(
     if form_value(&form, "Digits") != Some("1") {
         return decline(&state, &call_sid, "declined").await;
     }
+    let Some(rest) = &state.rest else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     let sessions = state.sessions.as_ref();
-    match signals::read(sessions, SignalKind::Transfer, call_sid.as_str()).await {
-        Ok(None) => {}
-        Ok(Some(_)) => {
+    let key = call_sid.as_str();
+    // Claim the transfer before moving anyone: a caller who hung up, or a wait that ran out,
+    // claimed it first, and then there is nobody to connect.
+    match signals::send(
+        sessions,
+        SignalKind::Transfer,
+        key,
+        signals::TRANSFER_CONNECTED,
+    )
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            let holder = signals::read(sessions, SignalKind::Transfer, key).await;
+            let moved = signals::read(sessions, SignalKind::Bridge, key).await;
+            if matches!(&holder, Ok(Some(v)) if v == signals::TRANSFER_CONNECTED)
+                && matches!(&moved, Ok(Some(v)) if v == signals::BRIDGE_MOVED)
+            {
+                // Twilio asked again for an accept that went through: the same answer.
+                return xml(conference_twiml(&call_sid));
+            }
             info!(
-                call_sid = call_sid.as_str(),
+                call_sid = key,
                 "the advisor accepted after the caller stopped waiting"
             );
             return xml(Twiml::new()
@@ -235,42 +283,42 @@ async fn accept(
                 .to_xml());
         }
         Err(err) => {
-            warn!(call_sid = call_sid.as_str(), error = %err, "cannot read the transfer's state; connecting anyway")
+            // Without the shared store nothing tells the call it was taken; it takes a message
+            // when its wait runs out, so the advisor must not be put through.
+            warn!(call_sid = key, error = %err, "cannot claim the transfer; not connecting");
+            return xml(Twiml::new()
+                .say(Say::new("Sorry, the caller could not be connected."))
+                .hangup()
+                .to_xml());
         }
     }
-    let Some(rest) = &state.rest else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    };
-    // The caller first: if their call is gone, the advisor hears so instead of an empty room.
     if let Err(err) = rest
         .update_call_twiml(&call_sid, &conference_twiml(&call_sid))
         .await
     {
-        warn!(call_sid = call_sid.as_str(), error = %err, "could not move the caller to the advisor");
-        let _ = signals::send(
+        warn!(call_sid = key, error = %err, "could not move the caller to the advisor");
+        if let Err(err) = signals::send(
             sessions,
-            SignalKind::Transfer,
-            call_sid.as_str(),
-            &signals::transfer_unanswered("bridge failed"),
+            SignalKind::Bridge,
+            key,
+            &signals::bridge_failed("redirect failed"),
         )
-        .await;
+        .await
+        {
+            // The call's own wait for the bridge is bounded: it takes a message then.
+            warn!(call_sid = key, error = %err, "could not signal the failed move");
+        }
         return xml(Twiml::new()
             .say(Say::new("Sorry, the caller could not be connected."))
             .hangup()
             .to_xml());
     }
-    if let Err(err) = signals::send(
-        sessions,
-        SignalKind::Transfer,
-        call_sid.as_str(),
-        signals::TRANSFER_CONNECTED,
-    )
-    .await
+    if let Err(err) = signals::send(sessions, SignalKind::Bridge, key, signals::BRIDGE_MOVED).await
     {
-        // The caller's stream ends with the move anyway; the call records the transfer then.
-        warn!(call_sid = call_sid.as_str(), error = %err, "could not signal the accepted transfer");
+        // The caller's stream ends with the move anyway, which the call takes as the transfer.
+        warn!(call_sid = key, error = %err, "could not signal the move");
     }
-    info!(call_sid = call_sid.as_str(), "the advisor took the call");
+    info!(call_sid = key, "the advisor took the call");
     xml(conference_twiml(&call_sid))
 }
 

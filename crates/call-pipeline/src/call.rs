@@ -482,6 +482,7 @@ async fn run_admitted(
         message_silences: 0,
         hold_rounds: 0,
         awaiting_amd: false,
+        stt_lost: false,
         signal_tx: None,
     };
 
@@ -573,6 +574,7 @@ async fn run_admitted(
         }
     } else if stt_handle.is_none() {
         call_state.status = CallStatus::Failed;
+        call_state.stt_lost = true;
         let line = call_state.config.stt_lost_line.clone();
         call_state.begin_escalation(EscalationReason::SpeechRecognitionLost, Some(line));
         call_state.run_pending().await
@@ -647,18 +649,15 @@ async fn run_admitted(
             call_state.status = CallStatus::Transferred;
         }
     }
+    if call_state.transfer == TransferState::Bridging {
+        info!("the stream ended as the caller was moved to the advisor");
+        call_state.transfer = TransferState::Transferred;
+        call_state.status = CallStatus::Transferred;
+    }
     if call_state.transfer == TransferState::Ringing {
         // The caller hung up on hold: the advisor must not pick up into an empty line.
         info!("caller left while the advisor's phone rang; cancelling that call");
-        if let Err(err) = tokio::time::timeout(
-            Duration::from_secs(3),
-            deps.call_control.cancel_advisor_call(&call_state.call_sid),
-        )
-        .await
-        .unwrap_or_else(|_| Err(crate::PortError("timed out".to_owned())))
-        {
-            warn!(error = %err, "could not cancel the advisor's call");
-        }
+        call_state.cancel_advisor_leg().await;
     }
     call_state.frames_tx = None;
     if let Some(stt) = &stt_handle {
@@ -741,6 +740,8 @@ struct CallState {
     hold_rounds: u64,
     /// Waiting for Twilio's answering-machine verdict before greeting.
     awaiting_amd: bool,
+    /// Speech recognition is gone for good: nothing the caller says can be heard.
+    stt_lost: bool,
     /// Where signal waiters report (`signals`).
     signal_tx: Option<mpsc::Sender<(SignalKind, Option<String>)>>,
 }
@@ -753,6 +754,13 @@ const HOLD_MARK_PREFIX: &str = "hold:";
 
 /// At most this many rounds of hold audio per call, whatever `advisor_max_wait` says.
 const MAX_HOLD_ROUNDS: u64 = 200;
+
+/// After the advisor accepted, how long the caller may wait for Twilio to move their call before
+/// the agent takes a message instead (a move normally ends the stream within a second or two).
+const BRIDGE_MAX_WAIT: Duration = Duration::from_secs(15);
+
+/// The longest the agent waits for the advisor's leg to be cancelled.
+const CANCEL_ADVISOR_MAX_WAIT: Duration = Duration::from_secs(3);
 
 /// A reply started on words that probably ended the caller's turn (`Action::StartEarlyReply`).
 /// Its task holds back everything (pieces, tool calls) until `confirm` is sent; it is used only
@@ -780,6 +788,9 @@ enum TransferState {
     AfterLine,
     /// Warm transfer: the advisor's phone rings while the caller hears hold audio.
     Ringing,
+    /// The advisor accepted: Twilio is moving the caller to them (hold audio goes on until the
+    /// stream ends, or the move is known to have failed).
+    Bridging,
     /// The REST redirect succeeded (or the advisor took the call): the `stop` that follows is
     /// expected.
     Transferred,
@@ -958,6 +969,14 @@ impl CallState {
                 } else {
                     info!("dtmf");
                 }
+                if self.awaiting_amd {
+                    // Only a person presses keys: greet them without waiting for the verdict.
+                    info!("a key pressed before the machine-detection verdict; greeting");
+                    self.awaiting_amd = false;
+                    if digit != "0" {
+                        return self.greet().await;
+                    }
+                }
                 if digit == "0" && !self.manager.escalation_triggered() {
                     self.pending
                         .push_back(FloorEvent::StopSpeaking { cause: "dtmf" });
@@ -970,14 +989,21 @@ impl CallState {
             PhoneEvent::Mark(name) if name.starts_with(HOLD_MARK_PREFIX) => {
                 // A round of hold audio has played: queue the next while the advisor's phone
                 // still rings (one round stays queued ahead, so there is no gap).
-                if self.transfer == TransferState::Ringing {
+                if matches!(
+                    self.transfer,
+                    TransferState::Ringing | TransferState::Bridging
+                ) {
                     self.send_hold_round().await;
                 }
                 Flow::Continue
             }
             PhoneEvent::Mark(name) => self.dispatch(FloorEvent::Mark(name)).await,
             PhoneEvent::Stop => {
-                if self.transfer == TransferState::Transferred {
+                if matches!(
+                    self.transfer,
+                    TransferState::Transferred | TransferState::Bridging
+                ) {
+                    self.transfer = TransferState::Transferred;
                     info!("stream stopped after the transfer");
                     self.status = CallStatus::Transferred;
                 } else {
@@ -1198,7 +1224,10 @@ impl CallState {
             // The closing line was said; the call ends when it has played.
             return false;
         }
-        if let Some(phone) = self.caller_phone.clone()
+        // While a message is taken the words are the message ("tell them to stop calling me
+        // about the warranty"), not a request to the shop.
+        if self.transfer != TransferState::TakingMessage
+            && let Some(phone) = self.caller_phone.clone()
             && conversation::asks_not_to_be_called(&text)
         {
             self.opt_out_of_calls(&phone);
@@ -1240,7 +1269,12 @@ impl CallState {
     /// The manager decides what a silence means (its count resets when the caller speaks): the
     /// first timeout is a check-in, the second closes the call.
     fn on_silence_timeout(&mut self) {
-        if self.awaiting_amd || self.transfer == TransferState::Ringing {
+        if self.awaiting_amd
+            || matches!(
+                self.transfer,
+                TransferState::Ringing | TransferState::Bridging
+            )
+        {
             return;
         }
         if self.transfer == TransferState::TakingMessage && !self.closing {
@@ -1313,6 +1347,7 @@ impl CallState {
             self.drop_early_reply(stale, "another early reply");
         }
         if self.closing
+            || self.awaiting_amd
             || self.transfer != TransferState::None
             || self.user_turns >= self.config.max_turns
         {
@@ -1535,6 +1570,24 @@ impl CallState {
     /// Starts taking a message: `lead` says why nobody can take the call, then the first
     /// question. What the caller says next goes to the `MessageTaker`, not the LLM.
     fn take_message(&mut self, lead: &str) {
+        if self.stt_lost {
+            // Nothing the caller says can be heard: no questions, a callback on their number.
+            info!("cannot hear the caller; ending with a callback request");
+            self.transfer = TransferState::TakingMessage;
+            self.closing = true;
+            let line = match &self.caller_phone {
+                Some(_) => format!(
+                    "{lead} I'm having trouble hearing you, so I've noted your call, and {}. Goodbye.",
+                    self.config.message_closing
+                ),
+                None => format!(
+                    "{lead} I'm having trouble hearing you. Please call us back in a little while. Goodbye."
+                ),
+            };
+            let max_wait = self.config.goodbye_max_wait;
+            self.say(line, Then::End { max_wait });
+            return;
+        }
         let known_name = self
             .manager
             .customer()
@@ -1655,47 +1708,132 @@ impl CallState {
         match kind {
             SignalKind::Transfer => self.on_transfer_signal(value).await,
             SignalKind::AnsweredBy => self.on_answered_by(value).await,
+            SignalKind::Bridge => self.on_bridge_signal(value).await,
             SignalKind::AdvisorLeg => Flow::Continue,
         }
+    }
+
+    /// Leaves `value` as the call's `kind` signal unless one stands already; returns the one that
+    /// stands (`value` when the store cannot say: the call's own view is all there is then).
+    async fn claim_signal(&self, kind: SignalKind, value: &str) -> String {
+        let sessions = self.deps.sessions.as_ref();
+        let call_sid = self.call_sid.as_str();
+        match signals::send(sessions, kind, call_sid, value).await {
+            Ok(true) => value.to_owned(),
+            Ok(false) => match signals::read(sessions, kind, call_sid).await {
+                Ok(Some(holder)) => holder,
+                _ => value.to_owned(),
+            },
+            Err(err) => {
+                warn!(error = %err, "could not leave the call's own signal");
+                value.to_owned()
+            }
+        }
+    }
+
+    /// Stops the advisor's leg of a warm transfer, bounded (the call must end on time).
+    async fn cancel_advisor_leg(&self) {
+        if let Err(err) = tokio::time::timeout(
+            CANCEL_ADVISOR_MAX_WAIT,
+            self.deps.call_control.cancel_advisor_call(&self.call_sid),
+        )
+        .await
+        .unwrap_or_else(|_| Err(crate::PortError("timed out".to_owned())))
+        {
+            warn!(error = %err, "could not cancel the advisor's call");
+        }
+    }
+
+    /// Stops the hold audio (its marks still come back and are ignored).
+    async fn stop_hold_audio(&mut self) {
+        let mut frame = String::new();
+        media::encode_clear_into(&mut frame, &self.stream_sid);
+        self.send_frame(frame).await;
+    }
+
+    /// Nobody will take the call after all: take a message, or, with no voice left, end the call
+    /// with a callback request.
+    async fn after_unanswered_transfer(&mut self, lead: String) -> Flow {
+        self.stop_hold_audio().await;
+        if self.tts.is_none() {
+            error!("nobody took the call and nothing can be said; ending with a callback request");
+            self.transfer = TransferState::TakingMessage;
+            self.status = CallStatus::Failed;
+            return Flow::Break;
+        }
+        self.take_message(&lead);
+        self.run_pending().await
+    }
+
+    /// The advisor accepted and Twilio was asked to move the caller: `moved` means the stream
+    /// ends any moment; a failure, or no end within `BRIDGE_MAX_WAIT`, means the caller is still
+    /// here and the agent takes a message.
+    async fn on_bridge_signal(&mut self, value: Option<String>) -> Flow {
+        if self.transfer != TransferState::Bridging {
+            return Flow::Continue;
+        }
+        let value = match value {
+            Some(value) => value,
+            // Claimed, so a move that comes through late is known to be given up.
+            None => {
+                self.claim_signal(SignalKind::Bridge, &signals::bridge_failed("timeout"))
+                    .await
+            }
+        };
+        if value == signals::BRIDGE_MOVED {
+            // Twilio took the redirect: the stream's end finishes the transfer.
+            info!("Twilio is moving the caller to the advisor");
+            return Flow::Continue;
+        }
+        warn!(
+            why = value.as_str(),
+            "the advisor accepted but the caller could not be moved; taking a message"
+        );
+        metrics::counter!("voice_warm_transfers_total", "stage" => "bridge_failed").increment(1);
+        self.status = CallStatus::Completed;
+        self.cancel_advisor_leg().await;
+        let lead = self.config.bridge_failed_line.clone();
+        self.after_unanswered_transfer(lead).await
     }
 
     async fn on_transfer_signal(&mut self, value: Option<String>) -> Flow {
         if self.transfer != TransferState::Ringing {
             return Flow::Continue;
         }
-        if value.as_deref() == Some(signals::TRANSFER_CONNECTED) {
-            info!("the advisor took the call; the caller is being connected");
-            metrics::counter!("voice_warm_transfers_total", "stage" => "connected").increment(1);
-            self.transfer = TransferState::Transferred;
-            self.status = CallStatus::Transferred;
-            return Flow::Continue;
-        }
-        let why = match &value {
-            Some(value) => value
-                .strip_prefix("unanswered:")
-                .unwrap_or(value)
-                .to_owned(),
+        let value = match value {
+            Some(value) => value,
+            // The wait ran out: claim it, so an accept that comes now connects nobody (or, if
+            // the accept won by a hair, go on with it).
             None => {
-                if let Err(err) = self
-                    .deps
-                    .call_control
-                    .cancel_advisor_call(&self.call_sid)
-                    .await
-                {
-                    warn!(error = %err, "could not cancel the advisor's call");
-                }
-                "timeout".to_owned()
+                self.claim_signal(
+                    SignalKind::Transfer,
+                    &signals::transfer_unanswered("timeout"),
+                )
+                .await
             }
         };
-        info!(why, "the advisor did not take the call; taking a message");
+        if value == signals::TRANSFER_CONNECTED {
+            info!("the advisor took the call; the caller is being connected");
+            metrics::counter!("voice_warm_transfers_total", "stage" => "connected").increment(1);
+            self.transfer = TransferState::Bridging;
+            self.status = CallStatus::Transferred;
+            self.wait_for_signal(SignalKind::Bridge, BRIDGE_MAX_WAIT);
+            return Flow::Continue;
+        }
+        let why = value.strip_prefix("unanswered:").unwrap_or(&value);
+        info!(why, "the advisor did not take the call");
+        if why == "timeout" {
+            // Still ringing, or answered and listening to the summary: stop it.
+            self.cancel_advisor_leg().await;
+        }
         metrics::counter!("voice_warm_transfers_total", "stage" => "unanswered").increment(1);
-        // Stop the hold audio; its marks come back and are ignored.
-        let mut frame = String::new();
-        media::encode_clear_into(&mut frame, &self.stream_sid);
-        self.send_frame(frame).await;
+        if self.closing {
+            // The call is already saying goodbye (its length limit): just stop the hold audio.
+            self.stop_hold_audio().await;
+            return Flow::Continue;
+        }
         let lead = self.config.advisor_unavailable_line.clone();
-        self.take_message(&lead);
-        self.run_pending().await
+        self.after_unanswered_transfer(lead).await
     }
 
     async fn on_answered_by(&mut self, value: Option<String>) -> Flow {
@@ -1782,6 +1920,7 @@ impl CallState {
     }
 
     async fn on_stt_lost(&mut self) -> Flow {
+        self.stt_lost = true;
         if self.manager.escalation_triggered() {
             return Flow::Continue;
         }
@@ -1834,6 +1973,14 @@ impl CallState {
             }
         }
         error!("no text-to-speech available");
+        if matches!(
+            self.transfer,
+            TransferState::Ringing | TransferState::Bridging
+        ) {
+            // Hold audio needs no voice: the advisor may still take the call.
+            warn!("text-to-speech lost on hold; still waiting for the advisor");
+            return Flow::Continue;
+        }
         self.status = CallStatus::Failed;
         self.escalate_without_speaking().await
     }

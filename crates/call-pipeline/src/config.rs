@@ -135,6 +135,8 @@ pub struct PipelineConfig {
     pub no_transfer_line: String,
     /// Opens message taking when the advisor did not take the call.
     pub advisor_unavailable_line: String,
+    /// Opens message taking when the advisor accepted but the caller's call could not be moved.
+    pub bridge_failed_line: String,
     /// Opens message taking outside opening hours.
     pub after_hours_line: String,
     /// Ends the message-taking goodbye: "…, and {this}. Goodbye."
@@ -222,6 +224,8 @@ impl Default for PipelineConfig {
             transfer_after_hours: false,
             no_transfer_line: "I understand. Our service advisor can't take the call right now.".to_owned(),
             advisor_unavailable_line: "I'm sorry, our service advisor can't come to the phone right now."
+                .to_owned(),
+            bridge_failed_line: "I'm sorry, I couldn't put you through to our service advisor."
                 .to_owned(),
             after_hours_line: "I understand. The shop is closed right now, so no advisor can take the call."
                 .to_owned(),

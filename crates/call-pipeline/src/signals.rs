@@ -27,6 +27,10 @@ pub enum SignalKind {
     AnsweredBy,
     /// The advisor's call leg of a warm transfer (its SID), so it can be cancelled.
     AdvisorLeg,
+    /// After the advisor accepted: whether Twilio took the caller's move to the advisor
+    /// (`moved`), or it failed (`failed:<why>`; the call itself claims `failed:timeout` when no
+    /// word and no end of stream came in time).
+    Bridge,
 }
 
 impl SignalKind {
@@ -35,6 +39,7 @@ impl SignalKind {
             Self::Transfer => "transfer",
             Self::AnsweredBy => "amd",
             Self::AdvisorLeg => "advisor",
+            Self::Bridge => "bridge",
         }
     }
 
@@ -50,6 +55,14 @@ pub const TRANSFER_CONNECTED: &str = "connected";
 /// The value of a transfer nobody took, with why (`busy`, `no-answer`, `declined`, …).
 pub fn transfer_unanswered(why: &str) -> String {
     format!("unanswered:{why}")
+}
+
+/// The value of a bridge Twilio accepted (the caller's stream ends next).
+pub const BRIDGE_MOVED: &str = "moved";
+
+/// The value of a bridge that did not happen, with why.
+pub fn bridge_failed(why: &str) -> String {
+    format!("failed:{why}")
 }
 
 /// Leaves `value` for the call; `false` when an earlier value stands (first one wins).

@@ -34,8 +34,13 @@ const MAX_NAME_CHARS: usize = 60;
 
 impl ShopConfig {
     /// Whether the shop is open at `now` (its weekly hours in its timezone, closed on holidays).
+    /// A shop that lists no weekly hours at all is taken as open except on its holidays: the
+    /// agent cannot know better, and refusing every transfer would be the worse mistake.
     pub fn is_open_at(&self, now: DateTime<Utc>) -> bool {
         let local = now.with_timezone(&self.timezone);
+        if self.hours.0.iter().all(Option::is_none) {
+            return self.holiday(local.date_naive()).is_none();
+        }
         self.opening_hours(local.date_naive())
             .is_some_and(|hours| hours.open <= local.time() && local.time() < hours.close)
     }
@@ -202,6 +207,8 @@ pub struct MessageTaker {
     caller_phone: Option<String>,
     taken: TakenMessage,
     misses: u8,
+    /// The caller said the number they call from is not the one to use.
+    declined_caller_number: bool,
     closing: String,
 }
 
@@ -218,6 +225,7 @@ impl MessageTaker {
                 ..TakenMessage::default()
             },
             misses: 0,
+            declined_caller_number: false,
             closing: closing.to_owned(),
         };
         res.step = res.after_name();
@@ -285,7 +293,10 @@ impl MessageTaker {
                         self.taken.phone = self.caller_phone.clone();
                         self.step = MessageStep::Message;
                     }
-                    (None, Some(Answer::No)) => self.step = MessageStep::Number,
+                    (None, Some(Answer::No)) => {
+                        self.declined_caller_number = true;
+                        self.step = MessageStep::Number;
+                    }
                     (None, None) if self.misses > 0 => {
                         // Asked twice: keep the number they call from.
                         self.taken.phone = self.caller_phone.clone();
@@ -300,11 +311,19 @@ impl MessageTaker {
                     self.taken.phone = Some(phone);
                     self.step = MessageStep::Message;
                 } else if self.misses > 0 {
-                    self.taken.phone = self.caller_phone.clone();
-                    lead = match &self.caller_phone {
+                    // Asked twice. The number they call from only when they did not turn it down.
+                    let fallback = self
+                        .caller_phone
+                        .clone()
+                        .filter(|_| !self.declined_caller_number);
+                    lead = match &fallback {
                         Some(_) => "I'll pass on the number you're calling from.".to_owned(),
-                        None => "I'll pass on your message.".to_owned(),
+                        None => {
+                            "I couldn't catch the number, so I'll pass on your message as it is."
+                                .to_owned()
+                        }
                     };
+                    self.taken.phone = fallback;
                     self.step = MessageStep::Message;
                 }
             }

@@ -121,6 +121,72 @@ async fn a_warm_transfer_rings_the_advisor_with_a_summary_and_bridges_on_press_1
     assert!(crm.callback_requests(false, 10).await.unwrap().is_empty());
 }
 
+/// The caller hangs up on hold: the gateway claims the transfer as cancelled, so the advisor's
+/// late "press 1" moves nobody, and it stops the advisor's leg both ways (`canceled` for a phone
+/// still ringing, `completed` for one answered during the summary).
+#[tokio::test]
+async fn a_caller_who_hangs_up_on_hold_is_not_bridged_and_the_advisor_is_released() {
+    let (api, log, requested) = twilio_rest_mock().await;
+    let gateway = start(Setup {
+        stt: manager_request(),
+        twilio_api: Some(api),
+        ..Setup::default()
+    })
+    .await;
+    let call_sid = "CA0000000000000000000000000000a804";
+    let call = escalate_to_hold(&gateway, &log, &requested, call_sid).await;
+    call.hang_up(call_sid).await;
+    let leg = format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls/CA900.json");
+    let leg_updates = || {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, path, _, _)| *path == leg)
+            .map(|(_, _, _, form)| form_field(form, "Status"))
+            .collect::<Vec<_>>()
+    };
+    requested
+        .wait_until("the advisor's leg released", || leg_updates().len() == 2)
+        .await;
+    assert_eq!(leg_updates(), ["canceled", "completed"]);
+
+    let answer = gateway
+        .post_webhook(
+            &format!("/twilio/transfer/accept?call={call_sid}"),
+            &[
+                ("AccountSid", TWILIO_ACCOUNT),
+                ("CallSid", "CA900"),
+                ("Digits", "1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(answer.status(), 200);
+    let advisor_twiml = answer.text().await.unwrap();
+    assert!(
+        advisor_twiml.contains("no longer waiting") && !advisor_twiml.contains("Conference"),
+        "{advisor_twiml}"
+    );
+    let caller_leg = format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls/{call_sid}.json");
+    assert!(
+        !log.lock()
+            .unwrap()
+            .iter()
+            .any(|(_, path, _, _)| *path == caller_leg),
+        "the caller's call was never redirected"
+    );
+    let gateway = gateway.shutdown().await;
+    let crm = open_crm(&gateway.database_url).await;
+    let record = crm.get_call(call_sid).await.unwrap().unwrap();
+    assert_eq!(record.status, "completed");
+    let callbacks = crm.callback_requests(false, 10).await.unwrap();
+    assert_eq!(
+        callbacks.len(),
+        1,
+        "a caller who gave up on hold is called back"
+    );
+}
+
 /// The advisor does not answer: Twilio's status callback for their leg says so, the hold audio
 /// is cleared and the agent starts taking a message; a caller who hangs up then still gets a
 /// callback request, with the number they called from.

@@ -3,7 +3,7 @@
 
 use call_pipeline::{
     CallStatus,
-    signals::{SignalKind, TRANSFER_CONNECTED, transfer_unanswered},
+    signals::{SignalKind, TRANSFER_CONNECTED, bridge_failed, transfer_unanswered},
 };
 use chrono::{TimeZone, Utc};
 use providers::fake::{SttScript, SttScriptEvent as Ev, SttTrigger::AfterAudioFrames as Frames};
@@ -334,5 +334,191 @@ async fn a_callee_who_asks_not_to_be_called_is_taken_off_the_list() {
         failed
             .spoken_text()
             .contains("I couldn't update our call list")
+    );
+}
+
+/// The advisor accepted but Twilio could not move the caller: the caller is still on the stream,
+/// so the agent apologises and takes the message; the advisor's leg is released.
+#[tokio::test(start_paused = true)]
+async fn an_accepted_transfer_that_cannot_be_bridged_becomes_a_message() {
+    let report = run(Scenario {
+        warm: true,
+        stt: SttScript::new()
+            .step(
+                Frames(250),
+                Ev::speech_final("let me talk to a real person"),
+            )
+            .step(Frames(1_500), Ev::speech_final("maria lopez")),
+        signals: vec![
+            (
+                ms(20_000),
+                SignalKind::Transfer,
+                TRANSFER_CONNECTED.to_owned(),
+            ),
+            (
+                ms(21_000),
+                SignalKind::Bridge,
+                bridge_failed("redirect failed"),
+            ),
+        ],
+        actions: vec![(ms(40_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    let spoken = report.spoken_text();
+    assert!(
+        spoken.contains("I couldn't put you through to our service advisor. I can take a message"),
+        "{spoken}"
+    );
+    assert!(
+        spoken.contains("Is 5 5 5, 5 5 5, 0 1 2 3 the best number"),
+        "{spoken}"
+    );
+    assert_eq!(*report.control.advisor_cancels.lock().unwrap(), [CALL_SID]);
+    assert_eq!(report.outcome.status, CallStatus::Completed);
+    let record = report.final_record();
+    assert_eq!(record.status, "completed");
+    assert_eq!(record.callback_reason.as_deref(), Some("manager_request"));
+
+    // No word of the move and no end of the stream within 15 s of the accept: the same.
+    let silent = run(Scenario {
+        warm: true,
+        stt: SttScript::new().step(
+            Frames(250),
+            Ev::speech_final("let me talk to a real person"),
+        ),
+        signals: vec![(
+            ms(20_000),
+            SignalKind::Transfer,
+            TRANSFER_CONNECTED.to_owned(),
+        )],
+        actions: vec![(ms(50_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(
+        silent.spoken_text().contains("I couldn't put you through"),
+        "{}",
+        silent.spoken_text()
+    );
+    assert_eq!(*silent.control.advisor_cancels.lock().unwrap(), [CALL_SID]);
+    assert_eq!(silent.outcome.status, CallStatus::Completed);
+}
+
+/// Speech recognition gone and nobody to transfer to: the agent does not ask questions it cannot
+/// hear the answers to; it says a person will call back and ends the call.
+#[tokio::test(start_paused = true)]
+async fn a_caller_who_cannot_be_heard_is_not_asked_for_a_message() {
+    let report = run(Scenario {
+        can_transfer: false,
+        stt: SttScript::new().step(Frames(250), Ev::Close),
+        max_duration: std::time::Duration::from_secs(60),
+        ..Scenario::default()
+    })
+    .await;
+    let spoken = report.spoken_text();
+    assert!(
+        spoken.contains("I'm having trouble hearing you, so I've noted your call, and someone from the shop will call you back as soon as they can. Goodbye."),
+        "{spoken}"
+    );
+    assert!(!spoken.contains("May I have your name?"), "{spoken}");
+    assert!(report.socket_closed_by_gateway);
+    assert_eq!(
+        report.final_record().callback_reason.as_deref(),
+        Some("speech_recognition_lost")
+    );
+}
+
+/// The voice drops while the caller is on hold: hold audio needs no voice, so the caller keeps
+/// holding for the advisor (no cold transfer behind the advisor's ringing phone).
+#[tokio::test(start_paused = true)]
+async fn losing_the_voice_on_hold_keeps_the_caller_holding() {
+    let report = run(Scenario {
+        warm: true,
+        tts: providers::fake::FakeTtsConfig {
+            audio_per_char: ms(40),
+            // The line plays by about 11 s and the advisor is rung; the voice drops at 18 s.
+            drop_after: Some("Please hold".to_owned()),
+            drop_delay: ms(10_000),
+            ..Default::default()
+        },
+        stt: SttScript::new().step(
+            Frames(250),
+            Ev::speech_final("let me talk to a real person"),
+        ),
+        signals: vec![(
+            ms(30_000),
+            SignalKind::Transfer,
+            TRANSFER_CONNECTED.to_owned(),
+        )],
+        actions: vec![(ms(31_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert!(
+        report.control.transfers.lock().unwrap().is_empty(),
+        "not a cold transfer"
+    );
+    assert_eq!(report.control.advisor_briefs.lock().unwrap().len(), 1);
+    assert!(
+        hold_marks(&report.sent).len() >= 3,
+        "{:?}",
+        hold_marks(&report.sent)
+    );
+    assert_eq!(report.outcome.status, CallStatus::Transferred);
+}
+
+/// While a message is taken, "stop calling me" is part of the message, not a do-not-call request.
+#[tokio::test(start_paused = true)]
+async fn do_not_call_words_in_a_message_are_the_message() {
+    let report = run(Scenario {
+        can_transfer: false,
+        customer: Some(john_smith()),
+        stt: SttScript::new()
+            .step(
+                Frames(250),
+                Ev::speech_final("let me talk to a real person"),
+            )
+            .step(Frames(700), Ev::speech_final("yes"))
+            .step(
+                Frames(950),
+                Ev::speech_final("tell the warranty people to stop calling me"),
+            ),
+        max_duration: std::time::Duration::from_secs(60),
+        ..Scenario::default()
+    })
+    .await;
+    assert!(report.crm.opt_outs.lock().unwrap().is_empty());
+    let message = report.final_record().message.expect("a message");
+    assert_eq!(
+        message.message.as_deref(),
+        Some("tell the warranty people to stop calling me"),
+        "{}",
+        report.spoken_text()
+    );
+}
+
+/// A key pressed while the answering-machine verdict is pending is a person: they are greeted.
+#[tokio::test(start_paused = true)]
+async fn a_key_press_before_the_verdict_is_a_person() {
+    let report = run(Scenario {
+        actions: vec![
+            (ms(1_000), CallerAction::Dtmf("5")),
+            (ms(12_000), CallerAction::HangUp),
+        ],
+        ..reminder_with_amd()
+    })
+    .await;
+    let first_audio = report
+        .sent
+        .iter()
+        .find(|(_, m)| matches!(m, Outbound::Media { .. }))
+        .map(|(at, _)| *at)
+        .unwrap();
+    assert!(first_audio < ms(3_000), "{first_audio:?}");
+    assert!(
+        report.spoken_text().contains("remind you"),
+        "{}",
+        report.spoken_text()
     );
 }

@@ -110,10 +110,40 @@ fn each_question_is_asked_at_most_twice() {
     let reply = taker.hear("the one on file");
     assert_eq!(
         reply.say,
-        "I'll pass on your message. And what would you like me to tell them?"
+        "I couldn't catch the number, so I'll pass on your message as it is. And what would you like me to tell them?"
     );
     assert_eq!(taker.message().phone, None);
     assert!(taker.hear("call me").done);
+}
+
+#[test]
+fn a_number_turned_down_is_never_used_as_the_fallback() {
+    let mut taker = MessageTaker::new(
+        Some("John Smith".to_owned()),
+        Some("+15555550111".to_owned()),
+        CLOSING,
+    );
+    taker.hear("no that's my work line");
+    taker.hear("hmm");
+    let reply = taker.hear("the one on file");
+    assert!(
+        reply.say.starts_with("I couldn't catch the number"),
+        "{}",
+        reply.say
+    );
+    taker.hear("call me about the pickup");
+    assert_eq!(taker.message().phone, None);
+    assert_eq!(taker.step(), MessageStep::Done);
+
+    // Not turned down, just not understood twice: the number they call from is kept.
+    let mut taker = MessageTaker::new(
+        Some("John Smith".to_owned()),
+        Some("+15555550111".to_owned()),
+        CLOSING,
+    );
+    taker.hear("hmm");
+    taker.hear("what");
+    assert_eq!(taker.message().phone.as_deref(), Some("+15555550111"));
 }
 
 #[test]
@@ -153,6 +183,13 @@ fn open_hours_follow_the_weekly_hours_and_holidays() {
     assert!(!shop.is_open_at(now() + Duration::days(2)));
     // Sunday.
     assert!(!shop.is_open_at(now() + Duration::days(5)));
+
+    // A shop that lists no hours is open but for its holidays.
+    let mut unlisted = conversation::ShopConfig::default_shop();
+    unlisted.hours = conversation::WeeklyHours([None; 7]);
+    assert!(unlisted.is_open_at(now() + Duration::days(5)));
+    assert!(unlisted.is_open_at(now() - Duration::hours(3)));
+    assert!(!unlisted.is_open_at(now() + Duration::days(2)));
 }
 
 #[test]

@@ -18,6 +18,9 @@
 //! | `Clear` | drops all undelivered audio and pending `Flushed` answers, then emits `Cleared` |
 //! | `Close` | drops anything undelivered, emits `Closed`; the driver ends |
 //!
+//! With `drop_after` set, the session breaks the way a vendor's socket drops: `drop_delay` after
+//! the audio of the first text containing that string was delivered, it emits `Closed` and ends.
+//!
 //! Dropping every handle ends the driver the same way. `fail_next_connect` makes the next `connect`
 //! fail. Recorded: every command (`received_commands`) and the spoken text (`received_text`).
 
@@ -62,6 +65,10 @@ pub struct FakeTtsConfig {
     pub first_chunk_delay: Duration,
     /// Delay between chunks. Default 10 ms (twice real time, like a vendor that runs ahead).
     pub chunk_interval: Duration,
+    /// The session drops after the audio of the first text containing this. Default none.
+    pub drop_after: Option<String>,
+    /// How long after that audio was delivered it drops. Default zero.
+    pub drop_delay: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +85,8 @@ impl Default for FakeTtsConfig {
             chunk_len: Duration::from_millis(20),
             first_chunk_delay: Duration::from_millis(100),
             chunk_interval: Duration::from_millis(10),
+            drop_after: None,
+            drop_delay: Duration::ZERO,
         }
     }
 }
@@ -168,6 +177,8 @@ impl TextToSpeech for FakeTts {
 enum Pending {
     Audio(Bytes),
     Flushed,
+    /// The session breaks here (`FakeTtsConfig::drop_after`).
+    Drop,
 }
 
 /// The driver of one fake session.
@@ -183,10 +194,21 @@ async fn synthesize(
     let mut queue: VecDeque<Pending> = VecDeque::new();
     // When the front of the queue may be delivered, if it is audio.
     let mut next_audio_at = Instant::now();
+    let mut drop_after = config.drop_after.clone();
+    let mut drop_at: Option<Instant> = None;
     loop {
         // Deliver everything that is due.
         while let Some(front) = queue.front() {
             let event = match front {
+                Pending::Drop => {
+                    let at = *drop_at.get_or_insert_with(|| Instant::now() + config.drop_delay);
+                    if Instant::now() < at {
+                        next_audio_at = at;
+                        break;
+                    }
+                    let _ = events_tx.send(TtsEvent::Closed { at: now() }).await;
+                    return;
+                }
                 Pending::Flushed => TtsEvent::Flushed { at: now() },
                 Pending::Audio(_) if Instant::now() < next_audio_at => break,
                 Pending::Audio(chunk) => {
@@ -231,6 +253,12 @@ async fn synthesize(
                 for start in (0..audio.len()).step_by(chunk_len_bytes) {
                     let end = (start + chunk_len_bytes).min(audio.len());
                     queue.push_back(Pending::Audio(audio.slice(start..end)));
+                }
+                if let Some(marker) = &drop_after
+                    && text.contains(marker.as_str())
+                {
+                    queue.push_back(Pending::Drop);
+                    drop_after = None;
                 }
             }
             TtsCommand::Flush => queue.push_back(Pending::Flushed),

@@ -20,6 +20,8 @@ fn config() -> FakeTtsConfig {
         chunk_len: ms(20),
         first_chunk_delay: ms(100),
         chunk_interval: ms(10),
+        drop_after: None,
+        drop_delay: Duration::ZERO,
     }
 }
 
