@@ -27,6 +27,8 @@ const HARD_STOP_WAIT: Duration = Duration::from_secs(2);
 /// Runs the server until SIGTERM or ctrl-c.
 pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     log_effective_config(&config);
+    // Train the intent model now (a few milliseconds) rather than in the first caller's turn.
+    conversation::warm_up_intent_model();
     let metrics = telemetry::init_metrics().context("installing the Prometheus recorder")?;
     let listener = TcpListener::bind(config.bind_addr)
         .await

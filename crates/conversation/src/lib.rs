@@ -6,6 +6,10 @@
 //! `ShopConfig` holds the shop's facts (hours, holidays, service catalog) loaded from
 //! `fixtures/shop.toml`; `CustomerProfile` is what the CRM knows about a caller.
 //! `nlu::analyze_line` is the pure part of the `voice-gateway nlu` command.
+//! Intents come from hand-written patterns (`detect`), with a small Naive Bayes model
+//! (`learned`, trained at first use from the tuning part of `fixtures/nlu/utterances.jsonl`)
+//! consulted on a caller's first request when the patterns find nothing or only a booking;
+//! `warm_up_intent_model` trains it before the first call.
 //!
 //! No IO, no async, no clock reads: the pipeline passes the time in and turns timers into
 //! calls (`on_silence_timeout`). Regexes are compiled once per process.
@@ -25,6 +29,7 @@
 mod customer;
 mod detect;
 mod handoff;
+mod learned;
 mod manager;
 pub mod nlu;
 mod prompt;
@@ -39,6 +44,7 @@ mod when;
 
 pub use customer::{AppointmentInfo, CustomerProfile, VehicleInfo};
 pub use handoff::{MessageReply, MessageStep, MessageTaker, TakenMessage, asks_not_to_be_called};
+pub use learned::warm_up as warm_up_intent_model;
 pub use manager::{
     CallSubject, ConversationManager, create_inbound_existing_manager,
     create_inbound_general_manager, create_inbound_new_manager, create_outbound_follow_up_manager,

@@ -1,6 +1,6 @@
 //! The labelled utterance set (`fixtures/nlu/utterances.jsonl`): the held-out part, which is never
 //! tuned against, and the tuning part, scored separately. Run with `--nocapture` to see the
-//! tables. The floors are the scores measured after the last tuning (on the tuning part only), so
+//! tables (the held-out part's misses are left out). The floors are the scores measured after the last tuning (on the tuning part only), so
 //! a change that makes understanding worse fails here; raise them with each round of tuning.
 
 use conversation::score::{Score, parse_labelled, score};
@@ -20,14 +20,19 @@ fn scored(split: &str) -> Score {
         .collect();
     assert!(lines.len() >= 100, "{split}: {} lines", lines.len());
     let score = score(&lines, now(), &shop());
-    eprintln!("== {split}: {} utterances\n{score}", lines.len());
+    let mut shown = score.clone();
+    if split == "heldout" {
+        // The held-out misses are not printed, so nobody tunes against them by accident.
+        shown.misses.clear();
+    }
+    eprintln!("== {split}: {} utterances\n{shown}", lines.len());
     score
 }
 
 #[test]
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
-    assert!(score.intent.correct >= 124, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 129, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 53,
         "services {:?}",
@@ -40,7 +45,7 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
         "every held-out escalation is caught"
     );
     assert!(
-        score.escalation_false_alarms <= 3,
+        score.escalation_false_alarms <= 2,
         "false alarms {}",
         score.escalation_false_alarms
     );
@@ -49,14 +54,14 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    assert!(score.intent.correct >= 804, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 1232, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 389,
+        score.services.correct >= 606,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 330, "date {:?}", score.date);
-    assert!(score.time.correct >= 153, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 103);
+    assert!(score.date.correct >= 508, "date {:?}", score.date);
+    assert!(score.time.correct >= 225, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 152);
     assert!(score.escalation_false_alarms == 0);
 }

@@ -237,10 +237,10 @@ fn service_phrases_in_speech() {
             "i need my ac recharged its just blowing warm air" => intent=schedule_appointment service=ac service
             "the transmission is slipping gears" => intent=schedule_appointment service=transmission service
             "its overheating on the highway" => intent=schedule_appointment service=diagnostic
-            "not sure whats wrong with it honestly" => intent=schedule_appointment service=diagnostic
+            "not sure whats wrong with it honestly" => intent=check_status service=diagnostic
             "i need a lube job and also rotate the tires" => intent=schedule_appointment service=oil change
             "got a flat tire" => intent=schedule_appointment service=tire replacement
-            "can you do a synthetic oil change on a 2018 toyota camry" => intent=schedule_appointment service=oil change vehicle=2018 Toyota Camry
+            "can you do a synthetic oil change on a 2018 toyota camry" => intent=pricing_inquiry service=oil change vehicle=2018 Toyota Camry
             "i need an emissions test" => intent=schedule_appointment service=state inspection
         "#]],
     );
@@ -304,7 +304,7 @@ fn dates() {
         expect![[r#"
             "can i come in today" => intent=schedule_appointment date=2026-11-24 (today)
             "tomorrow works" => intent=schedule_appointment date=2026-11-25 (tomorrow)
-            "how about the day after tomorrow" => intent=schedule_appointment date=2026-11-26 (day after tomorrow)
+            "how about the day after tomorrow" => intent=reschedule_appointment date=2026-11-26 (day after tomorrow)
             "i can do wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
             "uh thursday" => intent=schedule_appointment date=2026-11-26 (thursday)
             "friday if you have it" => intent=schedule_appointment date=2026-11-27 (friday)
@@ -469,7 +469,7 @@ fn times() {
             "its been about 3 weeks since my oil change" => intent=schedule_appointment service=oil change
             "tomorrow at 6" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=18:00 (6)
             "oh wait make it 11 instead" => intent=reschedule_appointment time=11:00 (11)
-            "can we do 3" => intent=schedule_appointment time=15:00 (3)
+            "can we do 3" => intent=reschedule_appointment time=15:00 (3)
             "i need to replace 2 tires" => intent=schedule_appointment service=tire replacement
         "#]],
     );
@@ -490,7 +490,7 @@ fn names_and_vehicles() {
         ],
         expect![[r#"
             "hi my name is maria garcia" => name=Maria Garcia
-            "this is john smith calling about my car" => name=John Smith
+            "this is john smith calling about my car" => intent=check_status name=John Smith
             "this is ridiculous" => escalation=anger
             "its a 2019 honda civic" => vehicle=2019 Honda Civic
             "i drive a twenty nineteen toyota camry" => vehicle=2019 Toyota Camry
@@ -616,7 +616,7 @@ fn escalation_false_alarms() {
             "it makes a terrible noise when i brake" => intent=schedule_appointment service=diagnostic
             "no worries" => nothing
             "that was a hell of a drive" => nothing
-            "i left the keys at the front desk yesterday" => nothing
+            "i left the keys at the front desk yesterday" => intent=check_status
         "#]],
     );
 }
