@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 use twilio::{AuthToken, CallSid, signature::compute_signature};
 
 mod console;
+mod fleet;
 mod security;
 mod transfer;
 
@@ -105,6 +106,9 @@ struct Setup {
     env: Vec<(&'static str, String)>,
     /// Seconds added to the fixed test clock (a test moves time by storing into it).
     clock_offset: Arc<std::sync::atomic::AtomicI64>,
+    /// The port to listen on (a restarted gateway comes back where its load balancer expects it);
+    /// `None`: any free port.
+    listen_port: Option<u16>,
 }
 
 impl Default for Setup {
@@ -121,6 +125,7 @@ impl Default for Setup {
             public_path: "",
             env: Vec::new(),
             clock_offset: Arc::default(),
+            listen_port: None,
         }
     }
 }
@@ -154,7 +159,9 @@ impl CallControl for RecordingControl {
 async fn start(setup: Setup) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/gw.db?mode=rwc", dir.path().display());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind(("127.0.0.1", setup.listen_port.unwrap_or(0)))
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let mut env: HashMap<&str, String> = HashMap::from([
@@ -359,10 +366,17 @@ impl TwilioStream {
         params: &[(String, String)],
         signed: bool,
     ) -> Self {
-        let ws_url = format!(
-            "{}/twilio/stream",
-            gateway.base.replacen("http://", "ws://", 1)
-        );
+        Self::open_at(&gateway.base, call_sid, params, signed).await
+    }
+
+    /// `open` against any base URL (a load balancer in front of gateways).
+    async fn open_at(
+        base: &str,
+        call_sid: &str,
+        params: &[(String, String)],
+        signed: bool,
+    ) -> Self {
+        let ws_url = format!("{}/twilio/stream", base.replacen("http://", "ws://", 1));
         let mut request = ws_url.as_str().into_client_request().unwrap();
         if signed {
             let signed_url = ws_url.replacen("ws://", "wss://", 1);
@@ -460,6 +474,14 @@ impl TwilioStream {
                     .len()
             })
             .sum()
+    }
+
+    /// Whether the gateway has not closed the socket.
+    fn still_open(&mut self) -> bool {
+        matches!(
+            self.closed.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        )
     }
 
     async fn send(&self, frame: Value) {

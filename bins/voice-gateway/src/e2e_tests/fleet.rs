@@ -1,0 +1,371 @@
+//! A fleet: two gateways behind a real HAProxy running the shipped `deploy/haproxy.cfg`
+//! unchanged, sharing one Redis (a `redis-server` of the test's own) and one PostgreSQL
+//! database (made fresh for the test). Calls come in through HAProxy as Twilio's would: a
+//! signed webhook, then the media stream it announced, each balanced on its own, so the stream
+//! often lands on the other gateway (shared `STREAM_TOKEN_SECRET`, single-use token marks in
+//! Redis). Then a rolling restart: each gateway in turn drains (SIGTERM's path), leaves the
+//! rotation through `/readyz`, finishes its calls and comes back, with new calls placed
+//! meanwhile; no call may be cut.
+
+use std::{process::Stdio, time::Duration};
+
+use sea_orm::{ConnectionTrait, Database};
+
+use super::{
+    Gateway, OwnRedis, Setup, TWILIO_ACCOUNT, TwilioStream, parameters, start as start_gateway,
+};
+
+/// How often HAProxy asks each gateway's `/readyz`.
+const CHECK_INTERVAL: &str = "100ms";
+/// Callers on the line before the restart, callers arriving while each gateway drains, and
+/// callers after it: 20 calls in all.
+const CALLS_BEFORE: usize = 10;
+const CALLS_PER_DRAIN: usize = 4;
+const CALLS_AFTER: usize = 2;
+
+/// An `haproxy` process running `deploy/haproxy.cfg`, killed on drop.
+struct Haproxy {
+    child: std::process::Child,
+    /// Where Twilio's requests go: the gateways' `PUBLIC_URL`.
+    frontend: String,
+    stats: String,
+}
+
+impl Haproxy {
+    /// Starts HAProxy in front of `gateways` (two `host:port`s); `None` when it is not installed.
+    fn start(frontend_port: u16, gateways: [&str; 2]) -> Option<Self> {
+        let stats_port = free_port();
+        // Without the test runner's libfaketime (.ci/run moves the clock ahead).
+        let child = std::process::Command::new("haproxy")
+            .env_remove("LD_PRELOAD")
+            .env("VG_FRONTEND_BIND", format!("127.0.0.1:{frontend_port}"))
+            .env("VG_STATS_BIND", format!("127.0.0.1:{stats_port}"))
+            .env("VG_GATEWAY_1", gateways[0])
+            .env("VG_GATEWAY_2", gateways[1])
+            .env("VG_CHECK_INTERVAL", CHECK_INTERVAL)
+            .args(["-db", "-f", "../../deploy/haproxy.cfg"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .ok()?;
+        Some(Self {
+            child,
+            frontend: format!("http://127.0.0.1:{frontend_port}"),
+            stats: format!("http://127.0.0.1:{stats_port}/stats;csv"),
+        })
+    }
+
+    /// The `status` column of server `name` in backend `gateways` ("UP", "DOWN", "UP 1/2", …);
+    /// `None` while the stats page does not answer yet.
+    async fn status(&self, name: &str) -> Option<String> {
+        let csv = reqwest::get(&self.stats).await.ok()?.text().await.ok()?;
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next()?.trim_start_matches("# ").split(',').collect();
+        let column = |wanted: &str| header.iter().position(|c| *c == wanted);
+        let (proxy, server, status) = (column("pxname")?, column("svname")?, column("status")?);
+        lines
+            .map(|line| line.split(',').collect::<Vec<_>>())
+            .find(|row| row.get(proxy) == Some(&"gateways") && row.get(server) == Some(&name))
+            .and_then(|row| row.get(status).map(|s| (*s).to_owned()))
+    }
+
+    /// Waits until HAProxy reports server `name` exactly `wanted` ("UP" or "DOWN").
+    async fn wait_for(&self, name: &str, wanted: &str) {
+        let waited = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                if self.status(name).await.as_deref() == Some(wanted) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        let last = self.status(name).await;
+        waited.unwrap_or_else(|_| panic!("HAProxy never saw {name} {wanted}; last {last:?}"));
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `postgres://u@h:5432/test?x=y` with the database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let base = base[authority..]
+        .find('/')
+        .map_or(base, |slash| &base[..authority + slash]);
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Everything the fleet shares, and what a gateway of it needs to start.
+struct Fleet {
+    redis_url: String,
+    database_url: String,
+    public_url: String,
+}
+
+impl Fleet {
+    /// Starts a gateway on `port`; `seed` loads the demo CRM (once per fleet).
+    async fn gateway(&self, port: u16, seed: bool) -> Gateway {
+        start_gateway(Setup {
+            seed,
+            redis_url: Some(self.redis_url.clone()),
+            listen_port: Some(port),
+            drain_secs: 30,
+            env: vec![
+                ("PUBLIC_URL", self.public_url.clone()),
+                ("DATABASE_URL", self.database_url.clone()),
+                (
+                    "STREAM_TOKEN_SECRET",
+                    "fleet-shared-stream-secret-0123456789".to_owned(),
+                ),
+            ],
+            ..Setup::default()
+        })
+        .await
+    }
+}
+
+/// One caller on the line.
+struct Call {
+    sid: String,
+    stream: TwilioStream,
+    /// Which gateway took its stream (index into the fleet, 0 or 1).
+    gateway: usize,
+}
+
+/// Places a call through HAProxy as Twilio does (signed webhook to the public URL, then the
+/// stream it names) and waits for the greeting; finds the gateway that took the stream by whose
+/// speech recognizer gained a session.
+async fn place_call(haproxy: &Haproxy, gateways: [&Gateway; 2], sid: String) -> Call {
+    let sessions_before = gateways.map(|g| g.stt.sessions().len());
+    let url = format!("{}/twilio/voice", haproxy.frontend);
+    let form = [
+        ("CallSid", sid.as_str()),
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("From", super::JOHN),
+        ("To", "+14135550000"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ];
+    let signature = twilio::signature::compute_signature(
+        &twilio::AuthToken::new(super::AUTH_TOKEN),
+        &url,
+        &form,
+    );
+    let twiml = reqwest::Client::new()
+        .post(&url)
+        .form(&form)
+        .header("X-Twilio-Signature", signature)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(twiml.contains("<Connect><Stream"), "{sid}: {twiml}");
+    let stream = TwilioStream::open_at(&haproxy.frontend, &sid, &parameters(&twiml), true).await;
+    stream.wait_for_audio(500).await;
+    let gained: Vec<usize> = (0..2)
+        .filter(|&i| gateways[i].stt.sessions().len() > sessions_before[i])
+        .collect();
+    assert_eq!(
+        gained.len(),
+        1,
+        "{sid}: exactly one gateway took the stream"
+    );
+    Call {
+        sid,
+        stream,
+        gateway: gained[0],
+    }
+}
+
+/// Drains gateway `index` as SIGTERM does and waits until HAProxy has taken it out.
+async fn drain(haproxy: &Haproxy, gateway: &mut Gateway, index: usize) {
+    gateway.stop.take().unwrap().send(()).unwrap();
+    gateway.draining.cancelled().await;
+    haproxy.wait_for(&format!("gw{}", index + 1), "DOWN").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_behind_haproxy_drops_no_call() {
+    if std::process::Command::new("haproxy")
+        .arg("-v")
+        .env_remove("LD_PRELOAD")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "haproxy is required under CI"
+        );
+        eprintln!("skipping: haproxy is not installed");
+        return;
+    }
+    let admin_url = match std::env::var("VOICE_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "VOICE_TEST_DATABASE_URL is required under CI"
+            );
+            eprintln!("skipping: VOICE_TEST_DATABASE_URL is not set");
+            return;
+        }
+    };
+    let Some(redis) = OwnRedis::start(0).await else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server is required under CI"
+        );
+        eprintln!("skipping: redis-server is not installed");
+        return;
+    };
+    let name = format!("vg_fleet_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(&admin_url).await.unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let fleet = Fleet {
+        redis_url: redis.url(),
+        database_url: with_database(&admin_url, &name),
+        public_url: String::new(),
+    };
+    let outcome = tokio::spawn(rolling_restart(fleet)).await;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    drop(redis);
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+async fn rolling_restart(mut fleet: Fleet) {
+    let frontend_port = free_port();
+    fleet.public_url = format!("http://127.0.0.1:{frontend_port}");
+    let ports = [free_port(), free_port()];
+    let mut gateways = [
+        fleet.gateway(ports[0], true).await,
+        fleet.gateway(ports[1], false).await,
+    ];
+    let haproxy = Haproxy::start(
+        frontend_port,
+        ports
+            .map(|p| format!("127.0.0.1:{p}"))
+            .each_ref()
+            .map(String::as_str),
+    )
+    .expect("haproxy was found above");
+    haproxy.wait_for("gw1", "UP").await;
+    haproxy.wait_for("gw2", "UP").await;
+
+    let mut placed = 0;
+    let mut next_sid = || {
+        placed += 1;
+        format!("CA{}", uuid::Uuid::new_v4().simple())
+    };
+    // HAProxy balances the first callers (least connections) over both gateways.
+    let mut calls = Vec::new();
+    for _ in 0..CALLS_BEFORE {
+        let sid = next_sid();
+        calls.push(place_call(&haproxy, [&gateways[0], &gateways[1]], sid).await);
+    }
+    for index in 0..2 {
+        assert!(
+            calls.iter().any(|c| c.gateway == index),
+            "gateway {} took none of the first calls",
+            index + 1
+        );
+    }
+
+    // A rolling restart, one gateway after the other.
+    let mut done = Vec::new();
+    for index in 0..2 {
+        let other = 1 - index;
+        drain(&haproxy, &mut gateways[index], index).await;
+        // While it drains, new callers reach the other gateway only.
+        for _ in 0..CALLS_PER_DRAIN {
+            let sid = next_sid();
+            let call = place_call(&haproxy, [&gateways[0], &gateways[1]], sid).await;
+            assert_eq!(
+                call.gateway, other,
+                "{}: a new call reached the draining gateway",
+                call.sid
+            );
+            calls.push(call);
+        }
+        // Its callers are still on the line; they finish and hang up.
+        let (leaving, staying): (Vec<_>, Vec<_>) =
+            calls.into_iter().partition(|c| c.gateway == index);
+        calls = staying;
+        for mut call in leaving {
+            assert!(
+                call.stream.still_open(),
+                "{}: dropped by the drain",
+                call.sid
+            );
+            call.stream.hang_up(&call.sid).await;
+            done.push(call.sid);
+        }
+        tokio::time::timeout(Duration::from_secs(10), &mut gateways[index].task)
+            .await
+            .expect("the drained gateway stops once its calls are over")
+            .unwrap()
+            .unwrap();
+        // The new version comes up where HAProxy expects it.
+        gateways[index] = fleet.gateway(ports[index], false).await;
+        haproxy.wait_for(&format!("gw{}", index + 1), "UP").await;
+    }
+    // Both restarted gateways take calls again.
+    for _ in 0..CALLS_AFTER {
+        let sid = next_sid();
+        calls.push(place_call(&haproxy, [&gateways[0], &gateways[1]], sid).await);
+    }
+    for index in 0..2 {
+        assert!(
+            calls.iter().any(|c| c.gateway == index),
+            "restarted gateway {} took no call",
+            index + 1
+        );
+    }
+    for mut call in calls {
+        assert!(call.stream.still_open(), "{}: dropped", call.sid);
+        call.stream.hang_up(&call.sid).await;
+        done.push(call.sid);
+    }
+    for gateway in gateways {
+        gateway.shutdown().await;
+    }
+
+    // Every call ended as a completed call, none handed off or failed.
+    assert_eq!(done.len(), placed);
+    assert_eq!(placed, CALLS_BEFORE + 2 * CALLS_PER_DRAIN + CALLS_AFTER);
+    let crm = super::open_crm(&fleet.database_url).await;
+    for sid in &done {
+        let record = crm.get_call(sid).await.unwrap();
+        let status = record.map(|r| r.status);
+        assert_eq!(status.as_deref(), Some("completed"), "{sid}");
+    }
+}
