@@ -22,7 +22,9 @@
 //! - after the booking, reschedule or cancel tool call the LLM makes in `Execution`, call
 //!   `record_tool_result` so the call moves to `Closing` (or back to slot collection when
 //!   the slot was taken);
-//! - store `get_conversation_summary()` in the session.
+//! - store `get_conversation_summary()` in the session, and `snapshot()` after every turn: a
+//!   gateway that takes the call over after its stream was lost builds the manager as usual,
+//!   applies the snapshot with `resume_from` and says `resume_line()` instead of the greeting.
 //!
 //! Must not depend on: tokio or any async runtime, IO, the system clock, or other workspace crates.
 
@@ -46,7 +48,7 @@ pub use customer::{AppointmentInfo, CustomerProfile, VehicleInfo};
 pub use handoff::{MessageReply, MessageStep, MessageTaker, TakenMessage, asks_not_to_be_called};
 pub use learned::warm_up as warm_up_intent_model;
 pub use manager::{
-    CallSubject, ConversationManager, create_inbound_existing_manager,
+    CallSubject, ConversationManager, ConversationSnapshot, create_inbound_existing_manager,
     create_inbound_general_manager, create_inbound_new_manager, create_outbound_follow_up_manager,
     create_outbound_reminder_manager, create_outbound_service_due_manager,
 };

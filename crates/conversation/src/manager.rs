@@ -189,6 +189,49 @@ pub struct ConversationManager {
     pub(crate) escalation_reason: Option<EscalationReason>,
 }
 
+/// What a call's conversation needs to go on in another process after its media stream was
+/// lost (a gateway crash): the flow, where it stood and what was collected. The pipeline stores
+/// it in the call's session after every turn; the gateway that resumes the call builds the
+/// manager as for a new stream (same call type, CRM profile and subject) and applies it with
+/// [`ConversationManager::resume_from`]. Fields added later default, so older sessions still load.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConversationSnapshot {
+    /// The flow.
+    pub call_type: CallType,
+    /// Where the conversation stood.
+    pub state: State,
+    /// The current request.
+    #[serde(default)]
+    pub intent: Option<Intent>,
+    /// A booking interrupted by a question.
+    #[serde(default)]
+    pub suspended_intent: Option<Intent>,
+    /// What was collected.
+    #[serde(default)]
+    pub slots: Slots,
+    /// Caller turns so far.
+    #[serde(default)]
+    pub turn_count: u32,
+    /// Caller turns in a row without progress.
+    #[serde(default)]
+    pub turns_without_progress: u32,
+    /// Silence check-ins so far.
+    #[serde(default)]
+    pub silence_timeouts: u32,
+    /// Failed tool calls so far.
+    #[serde(default)]
+    pub tool_failures: u32,
+    /// A booking, reschedule or cancel already succeeded.
+    #[serde(default)]
+    pub completed_action: bool,
+    /// The caller turned down a read-back and a correction is awaited.
+    #[serde(default)]
+    pub awaiting_correction: bool,
+    /// Why the call escalated, if it did.
+    #[serde(default)]
+    pub escalation_reason: Option<EscalationReason>,
+}
+
 /// Creates the manager for a caller whose number is not in the CRM.
 pub fn create_inbound_new_manager(
     caller_phone: impl Into<String>,
@@ -326,6 +369,45 @@ impl ConversationManager {
             awaiting_correction: false,
             escalation_reason: None,
         }
+    }
+
+    /// The state to store so another process can resume this conversation.
+    pub fn snapshot(&self) -> ConversationSnapshot {
+        ConversationSnapshot {
+            call_type: self.call_type,
+            state: self.state,
+            intent: self.intent,
+            suspended_intent: self.suspended_intent,
+            slots: self.slots.clone(),
+            turn_count: self.turn_count,
+            turns_without_progress: self.turns_without_progress,
+            silence_timeouts: self.silence_timeouts,
+            tool_failures: self.tool_failures,
+            completed_action: self.completed_action,
+            awaiting_correction: self.awaiting_correction,
+            escalation_reason: self.escalation_reason,
+        }
+    }
+
+    /// Continues from `snapshot` (taken by another process before the stream was lost). The
+    /// CRM profile and the call's subject stay as this manager was built with; the flow, state,
+    /// request and slots come from the snapshot. No transition is recorded.
+    pub fn resume_from(&mut self, snapshot: ConversationSnapshot) {
+        self.call_type = snapshot.call_type;
+        self.state = snapshot.state;
+        self.intent = snapshot.intent;
+        self.logged_intent = snapshot.intent;
+        self.suspended_intent = snapshot.suspended_intent;
+        self.slots = snapshot.slots;
+        self.turn_count = snapshot.turn_count;
+        self.turns_without_progress = snapshot.turns_without_progress;
+        self.silence_timeouts = snapshot.silence_timeouts;
+        self.tool_failures = snapshot.tool_failures;
+        self.completed_action = snapshot.completed_action;
+        self.awaiting_correction = snapshot.awaiting_correction;
+        self.escalation_reason = snapshot.escalation_reason;
+        self.transitions.clear();
+        self.turn_start = 0;
     }
 
     /// The flow.

@@ -20,6 +20,41 @@ const WEEKDAY_NAMES: [&str; 7] = [
 ];
 
 impl ConversationManager {
+    /// The first line on a stream that resumes a call after the previous one was lost: an
+    /// apology, what the caller was doing, and where to go on from. Spoken without an LLM round
+    /// trip, like the greeting.
+    pub fn resume_line(&self) -> String {
+        let sorry = "Sorry about that, we got cut off.";
+        if self.turn_count == 0 {
+            return format!("{sorry} {}", self.greeting());
+        }
+        let doing = match self.intent {
+            Some(Intent::ScheduleAppointment) => {
+                Some(format!("You were booking {}.", self.read_back()))
+            }
+            Some(Intent::RescheduleAppointment | Intent::CancelAppointment) => {
+                Some(format!("You were asking to {}.", self.read_back()))
+            }
+            Some(Intent::CheckStatus) => Some("You were asking about your vehicle.".to_owned()),
+            Some(Intent::PricingInquiry) => Some(match &self.slots.service_type {
+                Some(service) => format!("You were asking what {} costs.", with_article(service)),
+                None => "You were asking about prices.".to_owned(),
+            }),
+            Some(Intent::CheckHours) => Some("You were asking about our hours.".to_owned()),
+            Some(Intent::GeneralInquiry) | None => None,
+        };
+        let next = match self.state {
+            State::Confirmation => "Shall I go ahead with that?",
+            State::Closing => "Is there anything else I can help you with?",
+            _ if doing.is_some() => "Let's pick up where we left off.",
+            _ => "What can I help you with?",
+        };
+        match doing {
+            Some(doing) => format!("{sorry} {doing} {next}"),
+            None => format!("{sorry} {next}"),
+        }
+    }
+
     /// The opening line, spoken without an LLM round trip.
     ///
     /// Existing customers are greeted by first name; outbound calls say why we call.

@@ -121,7 +121,8 @@ pub struct Transition {
 }
 
 /// What has been collected from the caller. `None` fields are left out when serialised.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Slots {
     /// Canonical catalog name, e.g. "oil change" (the first service the caller named).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,7 +142,8 @@ pub struct Slots {
     /// `preferred_time` resolved to a clock time; serialised as `HH:MM`.
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_hhmm"
+        serialize_with = "serialize_hhmm",
+        deserialize_with = "deserialize_hhmm"
     )]
     pub resolved_time: Option<NaiveTime>,
     /// Set instead of `resolved_time` when the caller named only a part of the day.
@@ -219,6 +221,14 @@ fn serialize_hhmm<S: Serializer>(
         Some(time) => serializer.collect_str(&time.format("%H:%M")),
         None => serializer.serialize_none(),
     }
+}
+
+fn deserialize_hhmm<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<NaiveTime>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    text.map(|text| NaiveTime::parse_from_str(&text, "%H:%M").map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 macro_rules! snake_case_names {

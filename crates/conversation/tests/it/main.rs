@@ -5,6 +5,7 @@ mod handoff;
 mod heldout;
 mod nlu;
 mod prompts;
+mod resume;
 mod robustness;
 mod utterances;
 
