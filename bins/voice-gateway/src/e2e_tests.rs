@@ -356,6 +356,7 @@ struct TwilioStream {
     received: Arc<Mutex<Vec<Value>>>,
     closed: oneshot::Receiver<()>,
     sender: JoinHandle<()>,
+    reader: JoinHandle<()>,
 }
 
 impl TwilioStream {
@@ -376,10 +377,21 @@ impl TwilioStream {
         params: &[(String, String)],
         signed: bool,
     ) -> Self {
+        Self::open_signed_for(base, signed.then_some(base), call_sid, params).await
+    }
+
+    /// Opens the stream at `base`, signed (when `signed_for` is given) for the URL Twilio was
+    /// told, `signed_for`'s origin: a gateway reached past its load balancer.
+    async fn open_signed_for(
+        base: &str,
+        signed_for: Option<&str>,
+        call_sid: &str,
+        params: &[(String, String)],
+    ) -> Self {
         let ws_url = format!("{}/twilio/stream", base.replacen("http://", "ws://", 1));
         let mut request = ws_url.as_str().into_client_request().unwrap();
-        if signed {
-            let signed_url = ws_url.replacen("ws://", "wss://", 1);
+        if let Some(public) = signed_for {
+            let signed_url = format!("{}/twilio/stream", public.replacen("http://", "wss://", 1));
             let signature =
                 compute_signature::<&str, &str>(&AuthToken::new(AUTH_TOKEN), &signed_url, &[]);
             request
@@ -417,7 +429,7 @@ impl TwilioStream {
         let frames = Signal::new();
         let frames_in = frames.clone();
         // Reader: records what the gateway sends and echoes marks (as if played at once).
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             while let Some(Ok(message)) = stream.next().await {
                 if let Message::Text(text) = message {
                     let value: Value = serde_json::from_str(&text).unwrap();
@@ -458,6 +470,7 @@ impl TwilioStream {
             received,
             closed,
             sender,
+            reader,
         }
     }
 
@@ -474,6 +487,13 @@ impl TwilioStream {
                     .len()
             })
             .sum()
+    }
+
+    /// The connection breaks: no `stop`, no closing handshake (a network cut between Twilio and
+    /// the gateway).
+    fn cut(self) {
+        self.sender.abort();
+        self.reader.abort();
     }
 
     /// Whether the gateway has not closed the socket.
@@ -533,7 +553,12 @@ async fn webhook_signatures_are_enforced_and_twiml_connects_a_stream() {
         .unwrap();
     assert_eq!(forged.status(), 403, "signed with another token");
     let twiml = gateway.voice_twiml("CA100", JOHN).await;
-    assert!(twiml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://127.0.0.1:"#), "{twiml}");
+    // When the stream ends, Twilio asks the action URL what next (`stream_ended`).
+    let head = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect action="{}/twilio/stream-ended"><Stream url="wss://127.0.0.1:"#,
+        gateway.base
+    );
+    assert!(twiml.starts_with(&head), "{twiml}");
     let params: HashMap<_, _> = parameters(&twiml).into_iter().collect();
     assert_eq!(params["From"], JOHN);
     assert!(params["token"].starts_with("v1."), "{}", params["token"]);
@@ -904,6 +929,110 @@ async fn sigterm_drains_calls_in_progress_and_turns_new_ones_away() {
         .unwrap()
         .expect("final record saved");
     assert_eq!(record.status, "completed");
+}
+
+/// Twilio's `<Connect action>` request after a stream ended: signed, and answered by how it
+/// ended (a lost stream resumes, at most twice; the rest goes to a person or hangs up).
+#[tokio::test]
+async fn a_lost_stream_is_resumed_at_most_twice_and_an_unclear_one_goes_to_a_person() {
+    let gateway = start(Setup::default()).await;
+    let form = |sid, status| {
+        [
+            ("CallSid", sid),
+            ("AccountSid", TWILIO_ACCOUNT),
+            ("From", JOHN),
+            ("To", "+14135550000"),
+            ("CallStatus", status),
+            ("Direction", "inbound"),
+        ]
+    };
+    let ended = "/twilio/stream-ended";
+    let unsigned = gateway
+        .post_webhook(ended, &form("CA910", "in-progress"), false)
+        .await;
+    assert_eq!(unsigned.status(), 403);
+    let gw = &gateway;
+    let answer = |sid, status| async move {
+        let response = gw.post_webhook(ended, &form(sid, status), true).await;
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    };
+    // Twilio says the call is over: nothing to do.
+    let over = answer("CA910", "completed").await;
+    assert!(
+        over.contains("<Hangup/>") && !over.contains("<Dial"),
+        "{over}"
+    );
+    // No session: nothing to resume, so a person takes the call.
+    let unknown = answer("CA910", "in-progress").await;
+    assert!(unknown.contains("<Dial"), "{unknown}");
+    // A call whose connection breaks without `stop`.
+    let twiml = gateway.voice_twiml("CA911", JOHN).await;
+    let call = TwilioStream::open(&gateway, "CA911", &parameters(&twiml), true).await;
+    call.wait_for_audio(500).await;
+    call.cut();
+    let mut resumes = 0;
+    for _ in 0..3 {
+        // The gateway notices the cut on its own time; until then the call looks live.
+        let next = answer("CA911", "in-progress").await;
+        if next.contains("<Connect action=") {
+            let params: HashMap<_, _> = parameters(&next).into_iter().collect();
+            assert_eq!(params["resume"], "1", "{next}");
+            assert_eq!(params["From"], JOHN);
+            resumes += 1;
+        } else {
+            assert!(next.contains("<Dial"), "{next}");
+        }
+    }
+    assert_eq!(resumes, 2, "two resumes, then a person");
+    // Nobody opened those streams (the caller hung up meanwhile): once Twilio says the call is
+    // over, it leaves the active calls.
+    let client = reqwest::Client::new();
+    let call_json = || async {
+        client
+            .get(format!("{}/api/calls/CA911", gateway.base))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        while call_json().await["session"]["status"] != "lost" {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    waited.await.expect("the call ends as lost");
+    assert_eq!(call_json().await["record"]["status"], "lost");
+    let active = || async {
+        client
+            .get(format!("{}/api/calls", gateway.base))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["active"]
+            .clone()
+    };
+    assert_eq!(
+        active().await,
+        json!(["CA911"]),
+        "a lost call may still be resumed"
+    );
+    let status = gateway
+        .post_webhook(
+            "/twilio/status",
+            &[("CallSid", "CA911"), ("CallStatus", "completed")],
+            true,
+        )
+        .await;
+    assert_eq!(status.status(), 204);
+    assert_eq!(active().await, json!([]));
+    gateway.shutdown().await;
 }
 
 #[tokio::test]

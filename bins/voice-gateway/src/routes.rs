@@ -14,7 +14,8 @@ use axum::{
     routing::{get, post},
 };
 use call_pipeline::{
-    PhoneError, PhoneLink, STREAM_TOKEN_PARAMETER, issue_stream_token, mask_phone, run_call,
+    PhoneError, PhoneLink, RESUME_PARAMETER, STREAM_TOKEN_PARAMETER, ended_mark_key,
+    issue_stream_token, mask_phone, run_call,
 };
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -39,6 +40,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/twilio/voice", post(voice_webhook))
         .route("/twilio/stream", get(media_stream))
+        .route("/twilio/stream-ended", post(stream_ended))
         .route("/twilio/status", post(status_callback))
         .route("/twilio/sms", post(inbound_sms))
         .route("/twilio/recording", post(recording_callback))
@@ -186,16 +188,10 @@ async fn voice_webhook(
         }
         Err(refusal) => return refusal.refuse("voice webhook"),
     }
-    let Some(call_sid) = form_value(&form, "CallSid") else {
-        return (StatusCode::BAD_REQUEST, "CallSid missing").into_response();
+    let (call_sid, account_sid) = match call_of(&state, &form) {
+        Ok(call) => call,
+        Err(refused) => return refused.into_response(),
     };
-    let account_sid = form_value(&form, "AccountSid").unwrap_or_default();
-    if let Some(expected) = &state.config.twilio_account_sid
-        && expected != account_sid
-    {
-        warn!(call_sid, "refused a voice webhook for another account");
-        return StatusCode::FORBIDDEN.into_response();
-    }
     let from = form_value(&form, "From").unwrap_or_default();
     let to = form_value(&form, "To").unwrap_or_default();
     let direction = form_value(&form, "Direction").unwrap_or("inbound");
@@ -204,7 +200,39 @@ async fn voice_webhook(
     let _enter = span.enter();
     // The customer: the caller on inbound calls, the callee on calls we place.
     let customer = if outbound { to } else { from };
-    let reason = if state.providers.is_none() {
+    if let Some(reason) = cannot_take_calls(&state) {
+        info!(reason, customer = %mask_phone(customer), "handing the call to a person");
+        metrics::counter!("voice_calls_handed_off_total", "reason" => reason).increment(1);
+        return xml(handoff_twiml(&state));
+    }
+    // What the stream is told beyond the call: STIR/SHAKEN's verdict on the caller ID (absent
+    // for most calls) and what an outbound call is about. The `<Connect action>` URL carries
+    // them too (our URL, signed by Twilio when it asks it), so a resumed stream gets the same.
+    let mut carried: Vec<(&str, &str)> = Vec::new();
+    if let Some(verstat) = form_value(&form, "StirVerstat") {
+        carried.push(("StirVerstat", verstat));
+    }
+    if outbound {
+        for key in OUTBOUND_PARAMETERS {
+            if let Some(value) = query.get(key) {
+                carried.push((key, value.as_str()));
+            }
+        }
+    }
+    info!(customer = %mask_phone(customer), direction, "answering with a media stream");
+    stream_twiml(
+        &state,
+        call_sid,
+        account_sid,
+        [("From", from), ("To", to), ("direction", direction)],
+        &carried,
+        false,
+    )
+}
+
+/// Why this gateway cannot take a call now, if it cannot.
+fn cannot_take_calls(state: &AppState) -> Option<&'static str> {
+    if state.providers.is_none() {
         Some("providers not configured")
     } else if state.draining.is_cancelled() {
         Some("draining")
@@ -214,13 +242,42 @@ async fn voice_webhook(
         Some("no public url")
     } else {
         None
-    };
-    if let Some(reason) = reason {
-        info!(reason, customer = %mask_phone(customer), "handing the call to a person");
-        metrics::counter!("voice_calls_handed_off_total", "reason" => reason).increment(1);
-        return xml(handoff_twiml(&state));
     }
-    let base = state.config.public_url.as_ref().expect("checked above");
+}
+
+/// The call a Twilio webhook is about: its SID and account, refused when missing or when the
+/// account is not ours.
+fn call_of<'a>(
+    state: &AppState,
+    form: &'a [(String, String)],
+) -> Result<(&'a str, &'a str), StatusCode> {
+    let Some(call_sid) = form_value(form, "CallSid") else {
+        return Err(StatusCode::BAD_REQUEST);
+    };
+    let account_sid = form_value(form, "AccountSid").unwrap_or_default();
+    if let Some(expected) = &state.config.twilio_account_sid
+        && expected != account_sid
+    {
+        warn!(call_sid, "refused a webhook for another account");
+        return Err(StatusCode::FORBIDDEN);
+    }
+    Ok((call_sid, account_sid))
+}
+
+/// `<Connect action="…/twilio/stream-ended?carried"><Stream url="wss://…/twilio/stream">` with
+/// the call's parameters, the carried ones and a fresh token signing them all (with `resume=1`
+/// for a stream that resumes a lost one).
+fn stream_twiml(
+    state: &AppState,
+    call_sid: &str,
+    account_sid: &str,
+    call: [(&str, &str); 3],
+    carried: &[(&str, &str)],
+    resume: bool,
+) -> Response {
+    let Some(base) = state.config.public_url.as_ref() else {
+        return xml(handoff_twiml(state));
+    };
     let host = base.host_str().unwrap_or_default();
     let port = base.port().map(|p| format!(":{p}")).unwrap_or_default();
     let prefix = base.path().trim_end_matches('/');
@@ -229,18 +286,20 @@ async fn voice_webhook(
     let Ok(mut stream) = twiml::Stream::new(&stream_url) else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "bad stream url").into_response();
     };
-    let mut parameters: Vec<(&str, &str)> =
-        vec![("From", from), ("To", to), ("direction", direction)];
-    // STIR/SHAKEN result for the caller ID (absent for most calls), signed into the token.
-    if let Some(verstat) = form_value(&form, "StirVerstat") {
-        parameters.push(("StirVerstat", verstat));
+    let mut action = format!(
+        "{}/twilio/stream-ended",
+        base.as_str().trim_end_matches('/')
+    );
+    if !carried.is_empty() {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(carried.iter().copied())
+            .finish();
+        action = format!("{action}?{query}");
     }
-    if outbound {
-        for key in OUTBOUND_PARAMETERS {
-            if let Some(value) = query.get(key) {
-                parameters.push((key, value.as_str()));
-            }
-        }
+    let mut parameters: Vec<(&str, &str)> = call.to_vec();
+    parameters.extend_from_slice(carried);
+    if resume {
+        parameters.push((RESUME_PARAMETER, "1"));
     }
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let token = issue_stream_token(
@@ -258,13 +317,136 @@ async fn voice_webhook(
         stream = stream.parameter(name, value);
     }
     stream = stream.parameter(STREAM_TOKEN_PARAMETER, token);
-    info!(customer = %mask_phone(customer), direction, "answering with a media stream");
     xml(twiml::Response::new()
-        .connect(twiml::Connect::new(stream))
+        .connect(twiml::Connect::new(stream).action(action))
         .to_xml())
 }
 
+/// How many times one call's lost stream is resumed before the caller goes to a person.
+const MAX_RESUMES: u32 = 2;
+
+/// `POST /twilio/stream-ended`: Twilio's `<Connect action>` request, made when a call's media
+/// stream ends while the call is still up. Ended on purpose (the `ended_<sid>` mark the call
+/// wrote before closing its socket): hang up, or, after a handoff, hold the line for the
+/// transfer that is moving it. Lost (a gateway crash or a network cut; no mark): answer with a
+/// new stream that resumes the conversation from the call's session on whichever gateway takes
+/// it. Anything unclear goes to a person rather than hanging up.
+async fn stream_ended(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    match prove_form(&state, &uri, &headers, &form) {
+        Ok(()) => {}
+        Err(Unproven::Closed) => return xml(handoff_twiml(&state)),
+        Err(refusal) => return refusal.refuse("stream ended"),
+    }
+    let (call_sid, account_sid) = match call_of(&state, &form) {
+        Ok(call) => call,
+        Err(refused) => return refused.into_response(),
+    };
+    let span = info_span!("stream_ended", call_sid);
+    let _enter = span.enter();
+    let hang_up = || xml(twiml::Response::new().hangup().to_xml());
+    let to_a_person = |why: &'static str| {
+        info!(why, "handing the call to a person after its stream ended");
+        metrics::counter!("voice_calls_handed_off_total", "reason" => why).increment(1);
+        xml(handoff_twiml(&state))
+    };
+    if form_value(&form, "CallStatus").is_some_and(|status| status != "in-progress") {
+        return hang_up();
+    }
+    match state.sessions.claim_holder(&ended_mark_key(call_sid)).await {
+        Ok(Some(how)) => {
+            return match how.as_str() {
+                "completed" | "voicemail" | "rejected" => {
+                    debug!(how, "the call ended on purpose; hanging up");
+                    hang_up()
+                }
+                _ => {
+                    // A transfer moves the call with a REST update that lands on its own
+                    // time; hold until it does, and reach the advisor if it never does.
+                    info!(
+                        how,
+                        "the stream ended with a handoff; holding for the transfer"
+                    );
+                    xml(handoff_twiml_after(
+                        &state,
+                        twiml::Response::new().pause(10),
+                    ))
+                }
+            };
+        }
+        Ok(None) => {}
+        Err(err) => {
+            warn!(error = %err, "cannot tell how the stream ended");
+            return to_a_person("stream state unknown");
+        }
+    }
+    match state.sessions.get_session(call_sid).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return to_a_person("no session to resume"),
+        Err(err) => {
+            warn!(error = %err, "cannot read the session to resume");
+            return to_a_person("stream state unknown");
+        }
+    }
+    let mut budget = false;
+    for n in 1..=MAX_RESUMES {
+        match state
+            .sessions
+            .claim(
+                &format!("resumed{n}_{call_sid}"),
+                "resume",
+                std::time::Duration::from_secs(24 * 60 * 60),
+            )
+            .await
+        {
+            Ok(true) => {
+                budget = true;
+                break;
+            }
+            Ok(false) => {}
+            Err(err) => {
+                warn!(error = %err, "cannot count the call's resumes");
+                return to_a_person("stream state unknown");
+            }
+        }
+    }
+    if !budget {
+        return to_a_person("resumed too often");
+    }
+    if let Some(reason) = cannot_take_calls(&state) {
+        return to_a_person(reason);
+    }
+    let from = form_value(&form, "From").unwrap_or_default();
+    let to = form_value(&form, "To").unwrap_or_default();
+    let direction = form_value(&form, "Direction").unwrap_or("inbound");
+    let carried: Vec<(&str, &str)> = query
+        .iter()
+        .filter(|(key, _)| key == "StirVerstat" || OUTBOUND_PARAMETERS.contains(&key.as_str()))
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    warn!("the call's media stream was lost; resuming it on a new stream");
+    stream_twiml(
+        &state,
+        call_sid,
+        account_sid,
+        [("From", from), ("To", to), ("direction", direction)],
+        &carried,
+        true,
+    )
+}
+
 fn handoff_twiml(state: &AppState) -> String {
+    handoff_twiml_after(state, twiml::Response::new())
+}
+
+/// `lead`, then the apology and the advisor (or goodbye without one).
+fn handoff_twiml_after(state: &AppState, lead: twiml::Response) -> String {
     let advisor = state
         .config
         .advisor_phone
@@ -272,7 +454,7 @@ fn handoff_twiml(state: &AppState) -> String {
         .or_else(|| state.shop.advisor_phone.clone());
     let shop = &state.shop.name;
     match advisor {
-        Some(advisor) => twiml::Response::new()
+        Some(advisor) => lead
             .say(twiml::Say::new(format!(
                 "Thanks for calling {shop}. Please hold while I connect you with a service advisor."
             )))
@@ -280,7 +462,7 @@ fn handoff_twiml(state: &AppState) -> String {
             .say(twiml::Say::new("Sorry, nobody is available right now. Please call again later. Goodbye."))
             .hangup()
             .to_xml(),
-        None => twiml::Response::new()
+        None => lead
             .say(twiml::Say::new(format!(
                 "Thanks for calling {shop}. We can't take your call right now. Please call again later. Goodbye."
             )))
@@ -491,6 +673,22 @@ async fn status_callback(
         form_value(&form, "CallStatus"),
         Some("completed" | "busy" | "failed" | "no-answer" | "canceled")
     );
+    if over {
+        // A call whose stream was lost and never resumed (the caller hung up meanwhile), or
+        // whose gateway died, is not active any more.
+        let status = session_store::fields::STATUS;
+        if let Ok(Some(session)) = state.sessions.get_session(call_sid).await
+            && matches!(
+                session.get(status).and_then(Value::as_str),
+                Some("in_progress" | "lost")
+            )
+        {
+            let ended = serde_json::Map::from_iter([(status.to_owned(), json!("ended"))]);
+            if let Err(err) = state.sessions.update_session(call_sid, ended).await {
+                warn!(call_sid, error = %err, "could not end the session of a finished call");
+            }
+        }
+    }
     if over && let Some(crm) = &state.crm_store {
         match crm
             .close_open_call(call_sid, (state.clock)(), "interrupted")

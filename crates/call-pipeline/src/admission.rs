@@ -15,10 +15,16 @@
 //!    caller is handed to the advisor, like a caller over capacity;
 //! 5. takes a call slot (`MAX_CONCURRENT_CALLS`), counted only for streams that passed 1 to 4.
 //!
-//! `Admitted::release` frees the call slot and the live-call claim when the call ends and marks
-//! the call ended; the nonce claim stays until it expires, so a token is never accepted twice.
-//! A call task that panics drops its `Admitted` unreleased: the live claim is then released in
-//! the background and the call is not marked ended (a later legitimate stream may resume it).
+//! `Admitted::mark_ended` records how a call ended (`ended_<sid>`, holding the status) before its
+//! gateway closes the socket, so the `<Connect action>` request that follows knows the end was
+//! meant; a stream that was lost instead is left unmarked, so it can be resumed (a *resume*
+//! token, the `resume` parameter, is minted only by the gateway's answer to Twilio's signed
+//! `<Connect action>` request, which Twilio makes once the previous stream is over; it takes the
+//! live claim over from the stream it replaces, whose gateway may have crashed holding it).
+//! `Admitted::release` frees the call slot and the live-call claim when the call ends; the nonce
+//! claim stays until it expires, so a token is never accepted twice. A call task that panics
+//! drops its `Admitted` unreleased: the live claim is then released in the background and the
+//! call is not marked ended (a later legitimate stream may resume it).
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -141,21 +147,30 @@ pub struct Admitted {
 /// How long a call SID stays marked as ended (Twilio's call SIDs are never reused).
 const ENDED_MARK_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The stream parameter that makes a token a resume token (value `1`).
+pub const RESUME_PARAMETER: &str = "resume";
+
+/// The key of the mark that says a call ended (its value is how: a `CallStatus` name).
+pub fn ended_mark_key(call_sid: &str) -> String {
+    format!("ended_{call_sid}")
+}
+
 impl Admitted {
-    /// Marks the call ended, then frees the live-call claim and the call slot.
-    pub async fn release(mut self) {
-        self.released = true;
+    /// Marks the call ended, holding `how` (a `CallStatus` name). Called before the gateway
+    /// closes the socket on purpose; never for a lost stream.
+    pub async fn mark_ended(&self, how: &str) {
         if let Err(err) = self
             .store
-            .claim(
-                &format!("ended_{}", self.call_sid),
-                &self.owner,
-                ENDED_MARK_TTL,
-            )
+            .claim(&ended_mark_key(&self.call_sid), how, ENDED_MARK_TTL)
             .await
         {
             warn!(error = %err, "could not mark the call ended");
         }
+    }
+
+    /// Frees the live-call claim and the call slot.
+    pub async fn release(mut self) {
+        self.released = true;
         if let Err(err) = self
             .store
             .release(&format!("live_{}", self.call_sid), &self.owner)
@@ -247,12 +262,16 @@ impl StreamAdmission {
         };
         if self
             .shared
-            .is_claimed(&format!("ended_{call_sid}"))
+            .is_claimed(&ended_mark_key(call_sid))
             .await
             .map_err(shared)?
         {
             return Err(Refusal::CallEnded);
         }
+        let resumes = start
+            .custom_parameters
+            .get(RESUME_PARAMETER)
+            .is_some_and(|v| v == "1");
         // The nonce stays claimed a little past the token's lifetime (clock skew).
         let token_ttl = self.config.token_lifetime + Duration::from_secs(60);
         let fresh = self
@@ -264,11 +283,27 @@ impl StreamAdmission {
             return Err(Refusal::Replayed);
         }
         let live_key = format!("live_{call_sid}");
-        let live = self
+        let mut live = self
             .shared
             .claim(&live_key, &owner, self.config.live_claim_ttl)
             .await
             .map_err(shared)?;
+        if !live && resumes {
+            // The stream this one replaces is over (Twilio asked for the next TwiML), but its
+            // gateway may have died holding the claim: take it over.
+            if let Some(previous) = self.shared.claim_holder(&live_key).await.map_err(shared)? {
+                warn!("taking over the live-call claim of the lost stream");
+                self.shared
+                    .release(&live_key, &previous)
+                    .await
+                    .map_err(shared)?;
+            }
+            live = self
+                .shared
+                .claim(&live_key, &owner, self.config.live_claim_ttl)
+                .await
+                .map_err(shared)?;
+        }
         if !live {
             return Err(Refusal::AlreadyLive);
         }

@@ -17,8 +17,8 @@ use std::{
 use audio_codec::VadEvent;
 use chrono::{DateTime, Utc};
 use conversation::{
-    ConversationManager, CustomerProfile, EscalationReason, MessageTaker, ShopConfig, State,
-    ToolResult,
+    ConversationManager, ConversationSnapshot, CustomerProfile, EscalationReason, MessageTaker,
+    ShopConfig, State, ToolResult,
 };
 use std::pin::Pin;
 
@@ -38,7 +38,7 @@ use twilio::{
 };
 
 use crate::{
-    admission::{PendingSlot, StreamAdmission},
+    admission::{Admitted, PendingSlot, RESUME_PARAMETER, StreamAdmission},
     capture::Capture,
     config::PipelineConfig,
     floor::{Action, Event as FloorEvent, Floor, FloorConfig, Then},
@@ -118,6 +118,10 @@ pub enum CallStatus {
     Failed,
     /// An outbound call reached an answering machine: the agent left a voicemail.
     Voicemail,
+    /// The media stream broke without Twilio's `stop` and without the gateway ending the call
+    /// (a network cut, or the other end of a gateway crash): Twilio asks the `<Connect action>`
+    /// URL what next, and a gateway resumes the call from its session.
+    Lost,
 }
 
 impl CallStatus {
@@ -129,6 +133,7 @@ impl CallStatus {
             Self::Rejected => "rejected",
             Self::Failed => "failed",
             Self::Voicemail => "voicemail",
+            Self::Lost => "lost",
         }
     }
 }
@@ -238,7 +243,17 @@ async fn run_call_inner(
             capture.twilio_in(frame);
         }
     }
-    let outcome = run_admitted(start, inbound, outbound, deps, config, call, capture).await;
+    let outcome = run_admitted(
+        start,
+        inbound,
+        outbound,
+        deps,
+        config,
+        call,
+        capture,
+        admitted.as_ref(),
+    )
+    .await;
     if let Some(admitted) = admitted {
         admitted.release().await;
     }
@@ -246,6 +261,7 @@ async fn run_call_inner(
 }
 
 /// The call after its stream was admitted.
+#[allow(clippy::too_many_arguments)]
 async fn run_admitted(
     start: Start,
     inbound: futures::stream::BoxStream<'static, Result<String, crate::phone::PhoneError>>,
@@ -254,6 +270,7 @@ async fn run_admitted(
     config: Arc<PipelineConfig>,
     call: CancellationToken,
     capture: Option<Capture>,
+    admitted: Option<&Admitted>,
 ) -> CallOutcome {
     if !start.media_format.is_mulaw_8khz_mono() {
         warn!(
@@ -289,7 +306,13 @@ async fn run_admitted(
         .get(if is_outbound { "To" } else { "From" })
         .filter(|p| !crm::is_withheld(p) && trusted)
         .cloned();
-    let started_at = (deps.now)();
+    let mut started_at = (deps.now)();
+    // A stream that resumes a call whose previous stream was lost (`admission.rs`): the
+    // conversation goes on from the call's session.
+    let resumed = start
+        .custom_parameters
+        .get(RESUME_PARAMETER)
+        .is_some_and(|v| v == "1");
     if let Some(capture) = &capture {
         let mut params = start.custom_parameters.clone();
         params.remove(STREAM_TOKEN_PARAMETER);
@@ -313,6 +336,35 @@ async fn run_admitted(
         "status": "in_progress",
     });
     let call_sid = start.call_sid.as_str().to_owned();
+    // A new call replaces any session under its SID; a resumed one reads the session the lost
+    // stream left and keeps its history.
+    let session_op = async {
+        if !resumed {
+            return (
+                deps.sessions
+                    .set_session(&call_sid, as_object(session_fields))
+                    .await,
+                None,
+            );
+        }
+        let prior = match deps.sessions.get_session(&call_sid).await {
+            Ok(prior) => prior,
+            Err(err) => {
+                warn!(error = %err, "could not read the session of the resumed call; starting over");
+                None
+            }
+        };
+        let fields = json!({
+            "stream_sid": start.stream_sid.as_str(),
+            "status": "in_progress",
+        });
+        (
+            deps.sessions
+                .update_session(&call_sid, as_object(fields))
+                .await,
+            prior,
+        )
+    };
     // The CRM lookup comes before the STT connection, so recognition is told the caller's
     // vehicles as keyterms; the lookup takes about a millisecond and the greeting waits for it
     // anyway (it depends on who is calling).
@@ -340,7 +392,8 @@ async fn run_admitted(
     // A recorded call starts its recording with everything else, before the greeting (which
     // opens with the disclosure).
     let recording = async {
-        if !deps.call_control.records_calls() {
+        // A resumed call's recording started with its first stream and goes on.
+        if resumed || !deps.call_control.records_calls() {
             return false;
         }
         match deps.call_control.start_recording(&start.call_sid).await {
@@ -355,9 +408,8 @@ async fn run_admitted(
             }
         }
     };
-    let (session_res, (lookup, stt_res), tts_res, recorded) = tokio::join!(
-        deps.sessions
-            .set_session(&call_sid, as_object(session_fields)),
+    let ((session_res, prior_session), (lookup, stt_res), tts_res, recorded) = tokio::join!(
+        session_op,
         lookup_then_stt,
         connect_tts(&deps, &call_sid, config.provider_connect_timeout),
         recording,
@@ -384,7 +436,25 @@ async fn run_admitted(
         config.log_transcripts,
     );
     let customer_id = manager.customer_id;
-    let manager = manager.manager;
+    let mut manager = manager.manager;
+    let mut history = Vec::new();
+    if resumed {
+        let restored = prior_session
+            .as_ref()
+            .map(|prior| restore_from_session(prior, &mut manager, &mut history, &mut started_at));
+        match restored {
+            Some(Ok(())) => info!(
+                turns = manager.turn_count(),
+                state = manager.state().as_str(),
+                "resumed the call from its session"
+            ),
+            Some(Err(err)) => {
+                warn!(error = %err, "the session of the resumed call is unreadable; starting over")
+            }
+            None => warn!("no session for the resumed call; starting over"),
+        }
+        metrics::counter!("voice_calls_resumed_total").increment(1);
+    }
     // The call's record exists from its start, on disk first (see `outbox.rs`): a crash mid-call
     // still leaves a record. It only inserts, so it never overwrites the final one.
     let start_record = CallRecord {
@@ -444,7 +514,7 @@ async fn run_admitted(
         customer_id,
         started_at,
         manager,
-        history: Vec::new(),
+        history,
         floor: Floor::new(
             floor_config,
             start.stream_sid.clone(),
@@ -484,6 +554,8 @@ async fn run_admitted(
         awaiting_amd: false,
         stt_lost: false,
         signal_tx: None,
+        resumed,
+        stream_lost: false,
     };
 
     let (stt_session, tts_session) = match (stt_res, tts_res) {
@@ -555,6 +627,7 @@ async fn run_admitted(
     // An outbound call placed with answering-machine detection (`amd` stream parameter) greets
     // only once Twilio says a person answered; a machine gets the voicemail instead.
     let awaits_amd = is_outbound
+        && !resumed
         && start
             .custom_parameters
             .get(AMD_PARAMETER)
@@ -632,7 +705,13 @@ async fn run_admitted(
         }
     }
 
-    // End of call: stop every task, then save.
+    // End of call: stop every task, then save. The reader's last word (a broken socket) can
+    // lose the race against the cancellation its ending triggers: read it here.
+    while let Ok(event) = phone_rx.try_recv() {
+        if let PhoneEvent::Closed(reason) = event {
+            call_state.note_closed(&reason);
+        }
+    }
     call_state.cancel_reply();
     if call_state.transfer == TransferState::Ringing {
         // Twilio ends the stream as it moves the caller to the advisor, which can come before
@@ -658,6 +737,13 @@ async fn run_admitted(
         // The caller hung up on hold: the advisor must not pick up into an empty line.
         info!("caller left while the advisor's phone rang; cancelling that call");
         call_state.cancel_advisor_leg().await;
+    }
+    if call_state.stream_lost {
+        call_state.status = CallStatus::Lost;
+    } else if let Some(admitted) = admitted {
+        // Before the socket closes: Twilio's `<Connect action>` request, which the close
+        // triggers, must find the call marked as ended on purpose.
+        admitted.mark_ended(call_state.status.as_str()).await;
     }
     call_state.frames_tx = None;
     if let Some(stt) = &stt_handle {
@@ -744,6 +830,10 @@ struct CallState {
     stt_lost: bool,
     /// Where signal waiters report (`signals`).
     signal_tx: Option<mpsc::Sender<(SignalKind, Option<String>)>>,
+    /// This stream resumes a call whose previous stream was lost.
+    resumed: bool,
+    /// The socket broke without `stop` while the call was going on: it is left resumable.
+    stream_lost: bool,
 }
 
 /// The stream parameter an outbound call with answering-machine detection carries (`1`).
@@ -1011,7 +1101,20 @@ impl CallState {
                 }
                 Flow::Break
             }
-            PhoneEvent::Closed(_) => Flow::Break,
+            PhoneEvent::Closed(reason) => {
+                self.note_closed(&reason);
+                Flow::Break
+            }
+        }
+    }
+
+    /// The socket broke without `stop`. Unless the call was already ending on our side (a
+    /// goodbye, a transfer), the stream was lost and Twilio will ask what to do next.
+    fn note_closed(&mut self, reason: &str) {
+        if !self.stream_lost && !self.closing && self.transfer == TransferState::None {
+            warn!(reason, "media stream lost; the call can be resumed");
+            metrics::counter!("voice_streams_lost_total").increment(1);
+            self.stream_lost = true;
         }
     }
 
@@ -1870,6 +1973,15 @@ impl CallState {
 
     /// The greeting (after the recording disclosure when the call is recorded).
     async fn greet(&mut self) -> Flow {
+        if self.resumed {
+            let text = self.manager.resume_line();
+            return self
+                .dispatch(FloorEvent::Say {
+                    text,
+                    then: Then::Listen,
+                })
+                .await;
+        }
         let mut greeting = self.manager.greeting();
         if self.recorded && !self.config.recording_disclosure.is_empty() {
             greeting = format!("{} {greeting}", self.config.recording_disclosure);
@@ -2061,6 +2173,7 @@ impl CallState {
             "conversation_history": self.history,
             "last_updated": (self.deps.now)().to_rfc3339(),
             "conversation_state": self.manager.get_conversation_summary(),
+            "conversation_snapshot": self.manager.snapshot(),
             "total_tokens": self.usage.total_tokens,
         });
         session_tx.send_replace(Some(as_object(fields)));
@@ -2081,6 +2194,7 @@ impl CallState {
             "total_tokens": self.usage.total_tokens,
             "status": self.status.as_str(),
             "conversation_summary": summary,
+            "conversation_snapshot": self.manager.snapshot(),
             "escalation_triggered": self.manager.escalation_triggered(),
             "last_updated": ended_at.to_rfc3339(),
         });
@@ -2176,6 +2290,31 @@ impl CallState {
 /// The newest `max` messages of `history`, never starting with tool results whose assistant
 /// message was cut off (OpenAI-compatible servers refuse those). The system prompt carries the
 /// manager's state and slots, so what is left out is summarised there.
+/// Applies what a lost stream left in the session (`conversation_snapshot`,
+/// `conversation_history`, `started_at`) to the resumed call.
+fn restore_from_session(
+    prior: &serde_json::Map<String, Value>,
+    manager: &mut ConversationManager,
+    history: &mut Vec<ChatMessage>,
+    started_at: &mut DateTime<Utc>,
+) -> Result<(), serde_json::Error> {
+    if let Some(snapshot) = prior.get(session_store::fields::CONVERSATION_SNAPSHOT) {
+        let snapshot: ConversationSnapshot = serde_json::from_value(snapshot.clone())?;
+        manager.resume_from(snapshot);
+    }
+    if let Some(messages) = prior.get(session_store::fields::CONVERSATION_HISTORY) {
+        *history = serde_json::from_value(messages.clone())?;
+    }
+    if let Some(at) = prior
+        .get(session_store::fields::STARTED_AT)
+        .and_then(Value::as_str)
+        .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+    {
+        *started_at = at.to_utc();
+    }
+    Ok(())
+}
+
 fn recent_context(history: &[ChatMessage], max: usize) -> &[ChatMessage] {
     let mut start = history.len().saturating_sub(max.max(1));
     while start < history.len() && matches!(history[start], ChatMessage::Tool { .. }) {

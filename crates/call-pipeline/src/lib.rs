@@ -19,6 +19,12 @@
 //! (`conversation::MessageTaker`). Outbound calls with answering-machine detection greet after
 //! the verdict, or leave a voicemail. Webhook outcomes reach the call through `signals`.
 //!
+//! Losing the stream: a call that ends on purpose marks itself ended (`Admitted::mark_ended`)
+//! before closing the socket; one whose socket breaks without `stop` ends as `lost`, unmarked,
+//! and a stream carrying a resume token (`RESUME_PARAMETER`) later takes it up again from the
+//! session (`conversation_snapshot`, history, start time), opening with the manager's
+//! `resume_line`.
+//!
 //! Must not depend on: axum or any HTTP server, vendor crates (`deepgram`, `openai`,
 //! `elevenlabs`), or the process environment.
 
@@ -40,7 +46,10 @@ mod text_call;
 mod token;
 mod turn;
 
-pub use admission::{AdmissionConfig, Admitted, PendingSlot, Refusal, StreamAdmission};
+pub use admission::{
+    AdmissionConfig, Admitted, PendingSlot, RESUME_PARAMETER, Refusal, StreamAdmission,
+    ended_mark_key,
+};
 pub use call::{AMD_PARAMETER, CallDeps, CallOutcome, CallStatus, OfflineAgentFactory, run_call};
 pub use capture::CAPTURE_FORMAT_VERSION;
 pub use config::{CallerIdPolicy, HoldAudio, PipelineConfig};

@@ -57,6 +57,9 @@ pub mod fields {
     pub const STATUS: &str = "status";
     /// Final conversation summary (object: call type, state, intent, turn count, slots, ...).
     pub const CONVERSATION_SUMMARY: &str = "conversation_summary";
+    /// What another gateway needs to resume the conversation (object), rewritten after each
+    /// turn: `conversation::ConversationSnapshot`.
+    pub const CONVERSATION_SNAPSHOT: &str = "conversation_snapshot";
     /// Whether the call was escalated to a human (bool).
     pub const ESCALATION_TRIGGERED: &str = "escalation_triggered";
     /// Why the call was escalated (string), present only when it was.

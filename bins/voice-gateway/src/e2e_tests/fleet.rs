@@ -5,11 +5,17 @@
 //! often lands on the other gateway (shared `STREAM_TOKEN_SECRET`, single-use token marks in
 //! Redis). Then a rolling restart: each gateway in turn drains (SIGTERM's path), leaves the
 //! rotation through `/readyz`, finishes its calls and comes back, with new calls placed
-//! meanwhile; no call may be cut.
+//! meanwhile; no call may be cut. And a crash: the gateway holding a call dies mid-booking (its
+//! runtime is dropped, as `kill -9` would: sockets close, nothing is drained or saved); the
+//! simulated Twilio sees the stream close without `stop`, asks the `<Connect action>` URL what
+//! next, as Twilio documents, and the surviving gateway resumes the booking from Redis.
 
 use std::{process::Stdio, time::Duration};
 
 use sea_orm::{ConnectionTrait, Database};
+use session_store::SessionStore as _;
+
+use providers::fake::{LlmReply, SttScript, SttScriptEvent, SttTrigger};
 
 use super::{
     Gateway, OwnRedis, Setup, TWILIO_ACCOUNT, TwilioStream, parameters, start as start_gateway,
@@ -125,7 +131,15 @@ struct Fleet {
 impl Fleet {
     /// Starts a gateway on `port`; `seed` loads the demo CRM (once per fleet).
     async fn gateway(&self, port: u16, seed: bool) -> Gateway {
+        self.scripted(port, seed, SttScript::new(), Vec::new())
+            .await
+    }
+
+    /// A gateway whose callers say `stt` and whose model answers `llm`.
+    async fn scripted(&self, port: u16, seed: bool, stt: SttScript, llm: Vec<LlmReply>) -> Gateway {
         start_gateway(Setup {
+            stt,
+            llm,
             seed,
             redis_url: Some(self.redis_url.clone()),
             listen_port: Some(port),
@@ -166,22 +180,8 @@ async fn place_call(haproxy: &Haproxy, gateways: [&Gateway; 2], sid: String) -> 
         ("CallStatus", "ringing"),
         ("Direction", "inbound"),
     ];
-    let signature = twilio::signature::compute_signature(
-        &twilio::AuthToken::new(super::AUTH_TOKEN),
-        &url,
-        &form,
-    );
-    let twiml = reqwest::Client::new()
-        .post(&url)
-        .form(&form)
-        .header("X-Twilio-Signature", signature)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(twiml.contains("<Connect><Stream"), "{sid}: {twiml}");
+    let twiml = twilio_posts(&url, &form).await;
+    assert!(twiml.contains("<Connect action="), "{sid}: {twiml}");
     let stream = TwilioStream::open_at(&haproxy.frontend, &sid, &parameters(&twiml), true).await;
     stream.wait_for_audio(500).await;
     let gained: Vec<usize> = (0..2)
@@ -199,6 +199,31 @@ async fn place_call(haproxy: &Haproxy, gateways: [&Gateway; 2], sid: String) -> 
     }
 }
 
+/// Posts a signed form as Twilio does and returns the TwiML answer.
+async fn twilio_posts(url: &str, form: &[(&str, &str)]) -> String {
+    let signature =
+        twilio::signature::compute_signature(&twilio::AuthToken::new(super::AUTH_TOKEN), url, form);
+    let response = reqwest::Client::new()
+        .post(url)
+        .form(form)
+        .header("X-Twilio-Signature", signature)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.text().await.unwrap()
+}
+
+/// The `action` URL of a TwiML `<Connect>`, unescaped.
+fn connect_action(twiml: &str) -> String {
+    twiml
+        .split("<Connect action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no <Connect action> in {twiml}"))
+        .replace("&amp;", "&")
+}
+
 /// Drains gateway `index` as SIGTERM does and waits until HAProxy has taken it out.
 async fn drain(haproxy: &Haproxy, gateway: &mut Gateway, index: usize) {
     gateway.stop.take().unwrap().send(()).unwrap();
@@ -206,8 +231,14 @@ async fn drain(haproxy: &Haproxy, gateway: &mut Gateway, index: usize) {
     haproxy.wait_for(&format!("gw{}", index + 1), "DOWN").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rolling_restart_behind_haproxy_drops_no_call() {
+/// Runs `body` with a fleet's Redis and a fresh PostgreSQL database, then drops the database
+/// (also when `body` panics); skips, saying why, when HAProxy, PostgreSQL or Redis is missing
+/// (fails under CI).
+async fn with_fleet<F, Fut>(body: F)
+where
+    F: FnOnce(Fleet) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     if std::process::Command::new("haproxy")
         .arg("-v")
         .env_remove("LD_PRELOAD")
@@ -251,7 +282,7 @@ async fn a_rolling_restart_behind_haproxy_drops_no_call() {
         database_url: with_database(&admin_url, &name),
         public_url: String::new(),
     };
-    let outcome = tokio::spawn(rolling_restart(fleet)).await;
+    let outcome = tokio::spawn(body(fleet)).await;
     admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await
@@ -260,6 +291,16 @@ async fn a_rolling_restart_behind_haproxy_drops_no_call() {
     if let Err(err) = outcome {
         std::panic::resume_unwind(err.into_panic());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_behind_haproxy_drops_no_call() {
+    with_fleet(rolling_restart).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_survives_the_crash_of_its_gateway() {
+    with_fleet(crash_mid_booking).await;
 }
 
 async fn rolling_restart(mut fleet: Fleet) {
@@ -368,4 +409,227 @@ async fn rolling_restart(mut fleet: Fleet) {
         let status = record.map(|r| r.status);
         assert_eq!(status.as_deref(), Some("completed"), "{sid}");
     }
+}
+
+/// A gateway on a runtime of its own, which the test drops to kill it as `kill -9` would.
+struct Crashable {
+    runtime: tokio::runtime::Runtime,
+    gateway: Gateway,
+}
+
+impl Crashable {
+    async fn start(fleet: &Fleet, port: u16, stt: SttScript, llm: Vec<LlmReply>) -> Self {
+        tokio::task::block_in_place(|| {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        let runtime = tokio::runtime::Builder::new_multi_thread()
+                            .worker_threads(1)
+                            .enable_all()
+                            .build()
+                            .unwrap();
+                        let gateway = runtime.block_on(fleet.scripted(port, true, stt, llm));
+                        Self { runtime, gateway }
+                    })
+                    .join()
+                    .unwrap()
+            })
+        })
+    }
+
+    /// Every task of the gateway stops where it is; its sockets close; nothing is saved.
+    /// Returns once its port refuses connections, as a killed process's does at once.
+    async fn crash(self) -> Gateway {
+        self.runtime.shutdown_background();
+        let addr = self.gateway.base.trim_start_matches("http://").to_owned();
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        closed.expect("the crashed gateway's port closes");
+        self.gateway
+    }
+}
+
+async fn crash_mid_booking(mut fleet: Fleet) {
+    let frontend_port = free_port();
+    fleet.public_url = format!("http://127.0.0.1:{frontend_port}");
+    let ports = [free_port(), free_port()];
+    // The caller asks for an oil change on the first gateway, which reads it back and dies
+    // before the caller says yes; the yes goes to the second.
+    let doomed = Crashable::start(
+        &fleet,
+        ports[0],
+        SttScript::new().step(
+            SttTrigger::AfterAudioFrames(15),
+            SttScriptEvent::speech_final("I need an oil change on December first at 2pm"),
+        ),
+        vec![super::read_back()],
+    )
+    .await;
+    let book = providers::ToolCall {
+        id: "call_1".into(),
+        name: "book_appointment".into(),
+        arguments: serde_json::json!({"service": "oil change", "start": "2026-12-01T14:00"})
+            .to_string(),
+    };
+    let survivor = fleet
+        .scripted(
+            ports[1],
+            false,
+            SttScript::new().step(
+                SttTrigger::AfterAudioFrames(15),
+                SttScriptEvent::speech_final("yes please book it"),
+            ),
+            vec![
+                LlmReply::tool_calls([book]),
+                LlmReply::text("You're all set, John.", Duration::ZERO),
+            ],
+        )
+        .await;
+    let haproxy = Haproxy::start(
+        frontend_port,
+        ports
+            .map(|p| format!("127.0.0.1:{p}"))
+            .each_ref()
+            .map(String::as_str),
+    )
+    .expect("haproxy was found above");
+    haproxy.wait_for("gw1", "UP").await;
+    haproxy.wait_for("gw2", "UP").await;
+
+    // The balancer gave the call to the first gateway (the webhook and the stream go to it
+    // directly; both are signed for the public URL, as Twilio signs them).
+    let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+    let form = [
+        ("CallSid", sid.as_str()),
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("From", super::JOHN),
+        ("To", "+14135550000"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ];
+    let webhook = format!("{}/twilio/voice", fleet.public_url);
+    let signature = twilio::signature::compute_signature(
+        &twilio::AuthToken::new(super::AUTH_TOKEN),
+        &webhook,
+        &form,
+    );
+    let twiml = reqwest::Client::new()
+        .post(format!("{}/twilio/voice", doomed.gateway.base))
+        .form(&form)
+        .header("X-Twilio-Signature", signature)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let action = connect_action(&twiml);
+    assert_eq!(action, format!("{}/twilio/stream-ended", fleet.public_url));
+    let mut stream = TwilioStream::open_signed_for(
+        &doomed.gateway.base,
+        Some(&fleet.public_url),
+        &sid,
+        &parameters(&twiml),
+    )
+    .await;
+    let tts = doomed.gateway.tts.clone();
+    stream
+        .wait_until("the read-back", || {
+            tts.received_text().contains("Just to confirm")
+        })
+        .await;
+    // The turn is in Redis (the session write follows the turn by a moment).
+    let sessions = session_store::RedisSessionStore::connect(
+        &fleet.redis_url,
+        session_store::SessionStoreConfig::default(),
+    )
+    .await
+    .unwrap();
+    let saved = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let session = sessions
+                .get_session(&sid)
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            if session
+                .get("conversation_snapshot")
+                .is_some_and(|s| s["turn_count"] == 1 && s["state"] == "confirmation")
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    saved.expect("the first turn reached the session");
+
+    // The first gateway dies. Twilio sees the stream end without `stop` and asks what next.
+    let dead = doomed.crash().await;
+    tokio::time::timeout(Duration::from_secs(5), &mut stream.closed)
+        .await
+        .expect("the stream closes when its gateway dies")
+        .unwrap();
+    let in_progress = [
+        ("CallSid", sid.as_str()),
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("From", super::JOHN),
+        ("To", "+14135550000"),
+        ("CallStatus", "in-progress"),
+        ("Direction", "inbound"),
+    ];
+    let next = twilio_posts(&action, &in_progress).await;
+    assert!(next.contains("<Connect action="), "{next}");
+    let params = parameters(&next);
+    assert!(
+        params.iter().any(|(k, v)| k == "resume" && v == "1"),
+        "{params:?}"
+    );
+    let resumed = TwilioStream::open_at(&haproxy.frontend, &sid, &params, true).await;
+    let said = survivor.tts.clone();
+    resumed
+        .wait_until("the booking", || {
+            said.received_text().contains("You're all set")
+        })
+        .await;
+    let heard = survivor.tts.received_text();
+    assert!(
+        heard.starts_with(
+            "Sorry about that, we got cut off. You were booking an oil change on Tuesday, December 1 at 2 PM"
+        ),
+        "{heard}"
+    );
+    // The model on the survivor saw the whole conversation, the first gateway's part included.
+    let first_request = &survivor.llm.requests()[0];
+    let history = serde_json::to_string(&first_request.messages).unwrap();
+    assert!(
+        history.contains("I need an oil change on December first at 2pm"),
+        "{history}"
+    );
+    assert!(history.contains("Just to confirm"), "{history}");
+    assert_eq!(dead.stt.sessions().len(), 1);
+    assert_eq!(survivor.stt.sessions().len(), 1);
+
+    // The caller hangs up. Had Twilio asked the action URL again, the answer is to hang up.
+    resumed.hang_up(&sid).await;
+    let after = twilio_posts(&action, &in_progress).await;
+    assert!(
+        after.contains("<Hangup/>") && !after.contains("<Connect"),
+        "{after}"
+    );
+    survivor.shutdown().await;
+
+    let crm = super::open_crm(&fleet.database_url).await;
+    let record = crm
+        .get_call(&sid)
+        .await
+        .unwrap()
+        .expect("the call's record");
+    assert_eq!(record.status, "completed");
+    super::assert_oil_change_booked(&crm).await;
+    drop(dead);
 }

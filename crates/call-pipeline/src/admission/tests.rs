@@ -36,9 +36,19 @@ fn memory() -> Arc<dyn SessionStore> {
 
 /// The `start` Twilio sends for a stream announced with a token issued at `now() + issued_secs`.
 fn start(call_sid: &str, account: &str, nonce: &str, from: &str) -> Start {
-    let params = [("From", from), ("direction", "inbound")];
-    let token = issue_stream_token(SECRET, call_sid, ACCOUNT, params, now(), nonce);
-    let mut custom: HashMap<&str, &str> = params.into_iter().collect();
+    start_with(
+        call_sid,
+        account,
+        nonce,
+        &[("From", from), ("direction", "inbound")],
+    )
+}
+
+/// A `start` whose token signs `params`.
+fn start_with(call_sid: &str, account: &str, nonce: &str, params: &[(&str, &str)]) -> Start {
+    let params = params.iter().copied();
+    let token = issue_stream_token(SECRET, call_sid, ACCOUNT, params.clone(), now(), nonce);
+    let mut custom: HashMap<&str, &str> = params.collect();
     custom.insert(STREAM_TOKEN_PARAMETER, &token);
     let frame = json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
         "accountSid": account, "streamSid": "MZ1", "callSid": call_sid, "tracks": ["inbound"],
@@ -74,7 +84,9 @@ async fn a_token_is_used_once_across_instances_and_one_stream_per_call_is_live()
     let second = start("CA1", ACCOUNT, "n2", "+14135550100");
     assert_eq!(label(&b.admit(&second, now()).await), "already_live");
     // Once the stream ended normally, the call is over: no new token is accepted for it.
-    first.unwrap().release().await;
+    let first = first.unwrap();
+    first.mark_ended("completed").await;
+    first.release().await;
     let third = start("CA1", ACCOUNT, "n3", "+14135550100");
     assert_eq!(label(&b.admit(&third, now()).await), "call_ended");
 }
@@ -210,6 +222,7 @@ async fn an_ended_call_is_never_admitted_again_but_a_crashed_one_can_resume() {
         .admit(&start("CA1", ACCOUNT, "n1", "+14135550100"), now())
         .await
         .unwrap();
+    first.mark_ended("completed").await;
     first.release().await;
     // A replayed webhook minted a fresh token for the finished call: refused.
     let replayed = start("CA1", ACCOUNT, "n2", "+14135550100");
@@ -224,4 +237,46 @@ async fn an_ended_call_is_never_admitted_again_but_a_crashed_one_can_resume() {
     tokio::task::yield_now().await;
     let resumed = start("CA2", ACCOUNT, "n4", "+14135550101");
     assert_eq!(label(&gate.admit(&resumed, now()).await), "admitted");
+}
+
+#[tokio::test]
+async fn only_a_resume_token_takes_over_the_claim_of_a_gateway_that_died() {
+    let store = memory();
+    let crashed_gateway = admission(store.clone(), "gw-a", 10);
+    let survivor = admission(store.clone(), "gw-b", 10);
+    let params = [("From", "+14135550100"), ("direction", "inbound")];
+    let first = crashed_gateway
+        .admit(&start_with("CA1", ACCOUNT, "n1", &params), now())
+        .await
+        .unwrap();
+    // The process died: nothing was released, nothing marked ended.
+    std::mem::forget(first);
+    let plain = start_with("CA1", ACCOUNT, "n2", &params);
+    assert_eq!(label(&survivor.admit(&plain, now()).await), "already_live");
+    let resume = [
+        ("From", "+14135550100"),
+        ("direction", "inbound"),
+        (RESUME_PARAMETER, "1"),
+    ];
+    let resumed = survivor
+        .admit(&start_with("CA1", ACCOUNT, "n3", &resume), now())
+        .await;
+    assert_eq!(label(&resumed), "admitted");
+    // The claim is the survivor's now: an ordinary token still meets a live stream.
+    let again = start_with("CA1", ACCOUNT, "n4", &params);
+    assert_eq!(label(&survivor.admit(&again, now()).await), "already_live");
+    // A resume token cannot reopen a call that ended on purpose.
+    let resumed = resumed.unwrap();
+    resumed.mark_ended("completed").await;
+    resumed.release().await;
+    let late = start_with("CA1", ACCOUNT, "n5", &resume);
+    assert_eq!(label(&survivor.admit(&late, now()).await), "call_ended");
+    assert_eq!(
+        store
+            .claim_holder(&ended_mark_key("CA1"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("completed")
+    );
 }
