@@ -8,9 +8,10 @@ use crate::SessionStoreError;
 /// Tunables for the session store. `Default` gives production values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionStoreConfig {
-    /// Prefix of every Redis key: a call's hash is `{key_prefix}{call_sid}` and the active-call
-    /// index (a sorted set scored by expiry time) is `{key_prefix}index:active`. Call SIDs cannot
-    /// contain `:`, so the two never collide. Default `voice:session:`.
+    /// Prefix of every Redis key: a call's hash is `{key_prefix}{<call_sid>}` (braces included:
+    /// a Redis Cluster hash tag), its claims `{key_prefix}claim:<what>_{<call_sid>}`, and the
+    /// active-call index (a sorted set scored by expiry time) is `{key_prefix}index:active`. Call
+    /// SIDs cannot contain `:` or braces, so these never collide. Default `voice:session:`.
     pub key_prefix: String,
     /// How long a session lives after its latest write; every write refreshes it. Default 24 h.
     pub ttl: Duration,

@@ -7,7 +7,8 @@
 //! `delete_session` and `list_active`. The field names the seed writes are constants in `fields`.
 //!
 //! Backends: `RedisSessionStore` (one hash per call, atomic merge plus TTL, a bounded outage buffer
-//! that replays writes when Redis comes back) and `MemorySessionStore` (the default when no Redis
+//! that replays writes when Redis comes back; a single node, Sentinel or a Redis Cluster, a call's
+//! keys in one hash slot) and `MemorySessionStore` (the default when no Redis
 //! URL is configured). `connect` picks one from an optional URL. Both are configured by
 //! `SessionStoreConfig` and fail with `SessionStoreError`.
 //!

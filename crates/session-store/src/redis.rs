@@ -1,12 +1,17 @@
 //! `RedisSessionStore`: sessions in Redis through a `fred` connection pool, with a bounded outage
 //! buffer.
 //!
-//! Layout: one hash per call at `{prefix}{call_sid}`, each top-level field a JSON-encoded value,
-//! and one sorted set `{prefix}index:active` of active call SIDs scored by their expiry time (ms
-//! since the epoch). Every write is one Lua script (`WRITE_SCRIPT`), so the field update, the TTL
-//! refresh and the active-index update apply atomically; a script is a single command, which
-//! also lets `fred` drop it when it timed out before being sent. A cluster is not supported (the
-//! script touches two keys in different slots); a single node or Sentinel is.
+//! Layout: one hash per call at `{prefix}{<call_sid>}` (the braces are a Redis Cluster hash tag:
+//! every key of one call is in one slot), each top-level field a JSON-encoded value; claims at
+//! `{prefix}claim:<what>_{<call_sid>}` (the tag is the part after the last `_`); and one sorted
+//! set `{prefix}index:active` of active call SIDs scored by their expiry time (ms since the
+//! epoch). A write is two Lua scripts, each on one key, so it runs unchanged on a single node,
+//! Sentinel or a Redis Cluster (`redis-cluster://` URL): `WRITE_SCRIPT` updates the call's hash
+//! and refreshes its TTL atomically and says whether the call is still active, then
+//! `INDEX_SCRIPT` adds it to or removes it from the index (on whichever node holds the index).
+//! A failure between the two is retried as a whole (every write is idempotent); until then the
+//! index lags the session. A script is a single command, which also lets `fred` drop it when it
+//! timed out before being sent.
 //!
 //! Ordering: a call always uses the same pooled connection (chosen by hashing its SID), so its
 //! commands reach Redis in the order they were issued, including a timed-out command that was
@@ -44,38 +49,48 @@ use crate::{
     SessionFields, SessionStore, SessionStoreConfig, SessionStoreError, validate_call_sid,
 };
 
-/// The atomic write: `KEYS[1]` the call's hash, `KEYS[2]` the active index; `ARGV[1]` the mode
-/// (`merge`, `replace` or `delete`), `ARGV[2]` the TTL in ms, `ARGV[3]` the call SID, then field
-/// and JSON value pairs. Expired index entries are pruned on the way. Returns whether the session
-/// exists afterwards. The `terminal` table must list `TERMINAL_STATUSES` JSON-encoded (a unit test
-/// checks it).
+/// The atomic write of one call's hash: `KEYS[1]` the hash; `ARGV[1]` the mode (`merge`,
+/// `replace` or `delete`), `ARGV[2]` the TTL in ms, then field and JSON value pairs. Returns 1
+/// when the call is active afterwards, 0 when it has no session or a terminal status. The
+/// `terminal` table must list `TERMINAL_STATUSES` JSON-encoded (a unit test checks it).
 const WRITE_SCRIPT: &str = r#"
-local key, index = KEYS[1], KEYS[2]
-local mode, ttl_ms, call_sid = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local key = KEYS[1]
+local mode, ttl_ms = ARGV[1], tonumber(ARGV[2])
 local terminal = {
   ['"completed"'] = true, ['"ended"'] = true, ['"failed"'] = true,
   ['"canceled"'] = true, ['"cancelled"'] = true,
 }
-local time = redis.call('TIME')
-local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', index, '-inf', now_ms)
 if mode ~= 'merge' then
   redis.call('DEL', key)
 end
-if mode ~= 'delete' and #ARGV > 3 then
-  redis.call('HSET', key, unpack(ARGV, 4))
+if mode ~= 'delete' and #ARGV > 2 then
+  redis.call('HSET', key, unpack(ARGV, 3))
 end
 if redis.call('EXISTS', key) == 0 then
-  redis.call('ZREM', index, call_sid)
   return 0
 end
 redis.call('PEXPIRE', key, ttl_ms)
 local status = redis.call('HGET', key, 'status')
 if status and terminal[status] then
-  redis.call('ZREM', index, call_sid)
-else
+  return 0
+end
+return 1
+"#;
+
+/// The active index after a write: `KEYS[1]` the index; `ARGV[1]` the call SID, `ARGV[2]` `1`
+/// (active: added with its expiry) or `0` (removed), `ARGV[3]` the TTL in ms. Expired entries
+/// are pruned on the way, by the index node's clock.
+const INDEX_SCRIPT: &str = r#"
+local index = KEYS[1]
+local call_sid, active, ttl_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', index, '-inf', now_ms)
+if active == '1' then
   redis.call('ZADD', index, now_ms + ttl_ms, call_sid)
   redis.call('PEXPIRE', index, ttl_ms)
+else
+  redis.call('ZREM', index, call_sid)
 end
 return 1
 "#;
@@ -532,13 +547,20 @@ impl Shared {
         });
     }
 
-    /// `{prefix}claim:{key}`: keys cannot contain `:`, so claims never meet sessions or the index.
+    /// `{prefix}claim:<what>_{<call_sid>}`: the part after the last `_` is the hash tag, so a
+    /// call's claims (`live_CA…`, `ended_CA…`) share its session's slot. Keys cannot contain
+    /// `:`, `{` or `}`, so claims never meet sessions or the index.
     fn claim_key(&self, key: &str) -> String {
-        format!("{}claim:{key}", self.config.key_prefix)
+        let prefix = &self.config.key_prefix;
+        match key.rsplit_once('_') {
+            Some((what, tag)) if !tag.is_empty() => format!("{prefix}claim:{what}_{{{tag}}}"),
+            _ => format!("{prefix}claim:{{{key}}}"),
+        }
     }
 
+    /// `{prefix}{<call_sid>}`.
     fn session_key(&self, call_sid: &str) -> String {
-        format!("{}{call_sid}", self.config.key_prefix)
+        format!("{}{{{call_sid}}}", self.config.key_prefix)
     }
 
     /// The pooled connection this call always uses, which keeps its commands in order.
@@ -558,18 +580,21 @@ impl Shared {
             PendingWrite::Delete => ("delete", None),
         };
         let n_fields = fields.map_or(0, SessionFields::len);
-        let mut args = Vec::with_capacity(3 + 2 * n_fields);
+        let ttl_ms = self.config.ttl_ms().to_string();
+        let mut args = Vec::with_capacity(2 + 2 * n_fields);
         args.push(mode.to_owned());
-        args.push(self.config.ttl_ms().to_string());
-        args.push(call_sid.to_owned());
+        args.push(ttl_ms.clone());
         for (field, value) in fields.into_iter().flatten() {
             args.push(field.clone());
             args.push(value.to_string());
         }
-        let keys = vec![self.session_key(call_sid), self.index_key.clone()];
-        let _exists: i64 = self
-            .client_for(call_sid)
-            .eval(WRITE_SCRIPT, keys, args)
+        let client = self.client_for(call_sid);
+        let active: i64 = client
+            .eval(WRITE_SCRIPT, vec![self.session_key(call_sid)], args)
+            .await?;
+        let index_args = vec![call_sid.to_owned(), active.to_string(), ttl_ms];
+        let _: i64 = client
+            .eval(INDEX_SCRIPT, vec![self.index_key.clone()], index_args)
             .await?;
         Ok(())
     }

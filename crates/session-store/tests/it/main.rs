@@ -2,6 +2,7 @@
 //! `redis`), and outage tests that run their own `redis-server` (`outage`).
 
 mod behaviour;
+mod cluster;
 mod memory;
 mod outage;
 mod redis;

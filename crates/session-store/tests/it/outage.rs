@@ -237,11 +237,11 @@ async fn outage_scenario(server: RedisServer, port: u16, prefix: &str) {
     // The restarted server lost everything from before the outage, so call 1 holds exactly what
     // was written during it, including the final update.
     assert_eq!(
-        stored_fields(&server.url(), format!("{prefix}CA-1")).await,
+        stored_fields(&server.url(), format!("{prefix}{{CA-1}}")).await,
         want_call1
     );
     assert_eq!(
-        stored_fields(&server.url(), format!("{prefix}CA-2")).await,
+        stored_fields(&server.url(), format!("{prefix}{{CA-2}}")).await,
         start_fields("MZ2")
     );
     assert_eq!(store.get_session("CA-1").await.unwrap(), Some(want_call1));
@@ -334,7 +334,7 @@ async fn a_frozen_redis_does_not_stall_writes() {
         .expect("buffered writes were not flushed after redis thawed");
     // Nothing was lost this time (the server kept its data), so the session is the whole call.
     assert_eq!(
-        stored_fields(&server.url(), format!("{prefix}CA-1")).await,
+        stored_fields(&server.url(), format!("{prefix}{{CA-1}}")).await,
         want
     );
     assert_eq!(store.list_active().await.unwrap(), Vec::<String>::new());

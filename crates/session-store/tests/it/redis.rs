@@ -154,7 +154,7 @@ async fn layout_is_a_hash_of_json_values_with_ttl() {
 
     let client = raw_client(&url).await;
     let mut stored: Vec<(String, String)> = client
-        .hgetall::<std::collections::HashMap<String, String>, _>(format!("{prefix}CA1"))
+        .hgetall::<std::collections::HashMap<String, String>, _>(format!("{prefix}{{CA1}}"))
         .await
         .unwrap()
         .into_iter()
@@ -170,7 +170,7 @@ async fn layout_is_a_hash_of_json_values_with_ttl() {
         .map(|&(field, value)| (field.to_owned(), value.to_owned()))
         .collect();
     assert_eq!(stored, want);
-    for key in [format!("{prefix}CA1"), format!("{prefix}index:active")] {
+    for key in [format!("{prefix}{{CA1}}"), format!("{prefix}index:active")] {
         let pttl_ms: i64 = client.pttl(&key).await.unwrap();
         assert!(
             pttl_ms > 0 && pttl_ms <= 600_000,
@@ -180,7 +180,7 @@ async fn layout_is_a_hash_of_json_values_with_ttl() {
 
     // A field someone else wrote that is not JSON is an error value, not a panic.
     let _: i64 = client
-        .hset(format!("{prefix}CA1"), ("history", "not json"))
+        .hset(format!("{prefix}{{CA1}}"), ("history", "not json"))
         .await
         .unwrap();
     let res = store.get_session("CA1").await;

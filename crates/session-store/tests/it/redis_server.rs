@@ -31,12 +31,18 @@ impl RedisServer {
     /// Starts a server on `port` and waits until it accepts connections. `None` (with a notice)
     /// when `redis-server` is not installed; fails instead when `CI` is set.
     pub(crate) fn start(port: u16) -> Option<Self> {
+        Self::start_with(port, &[])
+    }
+
+    /// `start` with more `redis-server` arguments.
+    pub(crate) fn start_with(port: u16, extra: &[&str]) -> Option<Self> {
         // Without the test runner's libfaketime (.ci/run moves the clock ahead): redis-server
         // aborts under it.
         let spawned = Command::new("redis-server")
             .env_remove("LD_PRELOAD")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--logfile", ""])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -70,6 +76,11 @@ impl RedisServer {
             .recv_timeout(READY_TIMEOUT)
             .unwrap_or_else(|err| panic!("redis-server on port {port} not ready: {err}"));
         Some(server)
+    }
+
+    /// The server's port.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
     }
 
     /// `redis://` URL of the server.
