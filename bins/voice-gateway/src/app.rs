@@ -322,7 +322,7 @@ pub(crate) async fn build(
             live_claim_ttl: config.max_call_duration + Duration::from_secs(300),
             max_calls: config.max_concurrent_calls.get(),
             max_pending: config.max_pending_streams.get(),
-            instance: uuid::Uuid::new_v4().simple().to_string(),
+            instance: config.instance_id.clone(),
         },
         sessions.clone(),
     ));

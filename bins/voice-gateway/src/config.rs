@@ -142,6 +142,9 @@ pub(crate) struct Config {
     pub(crate) api_token: Option<Secret>,
     /// `MAX_CONCURRENT_CALLS`: calls beyond this are turned away politely.
     pub(crate) max_concurrent_calls: NonZeroUsize,
+    /// `INSTANCE_ID`: this gateway's name in the fleet view (`/api/fleet`), e.g. the pod or host
+    /// name; letters, digits, `-` and `_` (others become `-`), at most 64. Default: random.
+    pub(crate) instance_id: String,
     /// `CAPTURE_DIR`: when set, every call is written there as a capture file for replay.
     pub(crate) capture_dir: Option<PathBuf>,
     /// `LOG_FORMAT`: `human` (default) or `json`.
@@ -247,6 +250,27 @@ impl std::fmt::Display for CallingHours {
             self.start.format("%H:%M"),
             self.end.format("%H:%M")
         )
+    }
+}
+
+/// `INSTANCE_ID` made safe as a store key (see `Config::instance_id`), or a random one.
+fn instance_id(given: Option<String>) -> String {
+    let cleaned: String = given
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    if cleaned.is_empty() {
+        format!("gw-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    } else {
+        cleaned
     }
 }
 
@@ -561,6 +585,7 @@ impl Config {
             advisor_phone: get("ADVISOR_PHONE"),
             api_token: secret("API_TOKEN"),
             max_concurrent_calls,
+            instance_id: instance_id(get("INSTANCE_ID")),
             capture_dir: get("CAPTURE_DIR").map(PathBuf::from),
             log_format,
             drain_timeout,

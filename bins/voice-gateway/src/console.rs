@@ -254,6 +254,7 @@ async fn dashboard(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Re
             .map(|record| pages::CallRow::of(record, &state.shop))
             .collect(),
         open_callbacks,
+        fleet: crate::fleet::view(&state).await,
     })
 }
 

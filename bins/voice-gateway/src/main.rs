@@ -11,6 +11,7 @@ mod chat;
 mod commands;
 mod config;
 mod console;
+mod fleet;
 mod http;
 mod outcome_webhook;
 mod recordings;

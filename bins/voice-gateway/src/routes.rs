@@ -46,6 +46,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/twilio/recording", post(recording_callback))
         .route("/api/calls", post(create_outbound_call).get(list_calls))
         .route("/api/calls/{call_sid}", get(get_call))
+        .route("/api/fleet", get(fleet_view))
         .route("/api/callbacks", get(list_callbacks))
         .route("/api/opt-outs", get(list_opt_outs).post(add_opt_out))
         .route(
@@ -1017,6 +1018,15 @@ async fn get_call(
         json!({"call_sid": call_sid, "session": session, "record": record, "recording": recording}),
     )
     .into_response()
+}
+
+/// `GET /api/fleet`: every gateway sharing this one's session store (its calls, limit, whether
+/// it drains) and the calls in progress fleet-wide (`fleet.rs`).
+async fn fleet_view(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(rejection) = check_bearer(&state, &headers) {
+        return rejection.into_response();
+    }
+    Json(crate::fleet::view(&state).await).into_response()
 }
 
 /// `GET /api/calls`: calls in progress (from sessions) and the most recent records.

@@ -91,6 +91,10 @@ pub(crate) async fn run(
         _ => None,
     };
     let upkeep = metrics.map(|handle| tokio::spawn(run_metrics_upkeep(handle, background.clone())));
+    let fleet_report = tokio::spawn(crate::fleet::report_until(
+        state.clone(),
+        background.clone(),
+    ));
     info!(addr = %listener.local_addr().context("reading the bound address")?, "listening");
 
     let http_stop = CancellationToken::new();
@@ -113,6 +117,7 @@ pub(crate) async fn run(
     }
     background.cancel();
     let _ = outbox_task.await;
+    let _ = fleet_report.await;
     for task in [webhook_task, retention_task].into_iter().flatten() {
         let _ = task.await;
     }

@@ -5,6 +5,8 @@
 //! `Arc<dyn SessionStore>` and uses the seed's operations: `set_session` when a call starts,
 //! `update_session` (a top-level merge) after each turn and at the end, `get_session`,
 //! `delete_session` and `list_active`. The field names the seed writes are constants in `fields`.
+//! Gateways sharing a store also report themselves there (`publish_instance`, `list_instances`)
+//! for the fleet-wide view.
 //!
 //! Backends: `RedisSessionStore` (one hash per call, atomic merge plus TTL, a bounded outage buffer
 //! that replays writes when Redis comes back; a single node, Sentinel or a Redis Cluster, a call's
@@ -130,6 +132,20 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// whichever instance runs that call: the first `claim` of the key sets the value, later
     /// ones change nothing, and the call reads it here (`call_pipeline::signals`).
     async fn claim_holder(&self, key: &str) -> Result<Option<String>, SessionStoreError>;
+
+    /// Publishes what instance `instance` reports about itself (its calls, capacity, whether
+    /// it drains), replacing its previous report; the report vanishes `ttl` after this unless
+    /// published again. The fleet-wide view: every gateway on the same Redis sees every other.
+    /// `instance` follows the call-SID rule.
+    async fn publish_instance(
+        &self,
+        instance: &str,
+        report: Value,
+        ttl: Duration,
+    ) -> Result<(), SessionStoreError>;
+
+    /// Every instance report that has not expired, by instance, sorted.
+    async fn list_instances(&self) -> Result<Vec<(String, Value)>, SessionStoreError>;
 
     /// Whether someone holds `key` now.
     async fn is_claimed(&self, key: &str) -> Result<bool, SessionStoreError> {

@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::pending::PendingWrite;
@@ -38,6 +39,8 @@ struct State {
     sessions: HashMap<String, StoredSession>,
     /// `claim` keys: owner and expiry.
     claims: HashMap<String, (String, Instant)>,
+    /// Instance reports and their expiry.
+    instances: HashMap<String, (Value, Instant)>,
     writes_since_sweep: u32,
 }
 
@@ -179,6 +182,37 @@ impl SessionStore for MemorySessionStore {
             .get(key)
             .filter(|(_, expires_at)| *expires_at > now)
             .map(|(owner, _)| owner.clone()))
+    }
+
+    async fn publish_instance(
+        &self,
+        instance: &str,
+        report: Value,
+        ttl: Duration,
+    ) -> Result<(), SessionStoreError> {
+        validate_call_sid(instance)?;
+        let now = Instant::now();
+        let mut state = self.lock();
+        state
+            .instances
+            .retain(|_, (_, expires_at)| *expires_at > now);
+        state
+            .instances
+            .insert(instance.to_owned(), (report, now + ttl));
+        Ok(())
+    }
+
+    async fn list_instances(&self) -> Result<Vec<(String, Value)>, SessionStoreError> {
+        let now = Instant::now();
+        let mut res: Vec<(String, Value)> = self
+            .lock()
+            .instances
+            .iter()
+            .filter(|(_, (_, expires_at))| *expires_at > now)
+            .map(|(instance, (report, _))| (instance.clone(), report.clone()))
+            .collect();
+        res.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(res)
     }
 
     async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError> {

@@ -11,7 +11,8 @@
 //! `INDEX_SCRIPT` adds it to or removes it from the index (on whichever node holds the index).
 //! A failure between the two is retried as a whole (every write is idempotent); until then the
 //! index lags the session. A script is a single command, which also lets `fred` drop it when it
-//! timed out before being sent.
+//! timed out before being sent. Instances report themselves in one hash, `{prefix}fleet:instances`
+//! (each field `<expiry ms> <JSON report>`), for the fleet-wide view.
 //!
 //! Ordering: a call always uses the same pooled connection (chosen by hashing its SID), so its
 //! commands reach Redis in the order they were issued, including a timed-out command that was
@@ -102,6 +103,41 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+"#;
+
+/// Publishes an instance report: `KEYS[1]` the fleet hash; `ARGV[1]` the instance, `ARGV[2]` the
+/// report (JSON), `ARGV[3]` its lifetime in ms. Each field holds `<expiry ms> <report>`; expired
+/// fields are pruned on the way, by this node's clock.
+const PUBLISH_INSTANCE_SCRIPT: &str = r#"
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local expires = tonumber(string.match(fields[i + 1], '^(%d+) '))
+  if not expires or expires <= now_ms then
+    redis.call('HDEL', KEYS[1], fields[i])
+  end
+end
+local ttl_ms = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], (now_ms + ttl_ms) .. ' ' .. ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ttl_ms)
+return 1
+"#;
+
+/// The reports that have not expired: `KEYS[1]` the fleet hash; returns instance and report pairs.
+const LIST_INSTANCES_SCRIPT: &str = r#"
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local fields = redis.call('HGETALL', KEYS[1])
+local res = {}
+for i = 1, #fields, 2 do
+  local expires, report = string.match(fields[i + 1], '^(%d+) (.*)$')
+  if expires and tonumber(expires) > now_ms then
+    table.insert(res, fields[i])
+    table.insert(res, report)
+  end
+end
+return res
 "#;
 
 const LIST_ACTIVE_SCRIPT: &str = r#"
@@ -456,6 +492,55 @@ impl SessionStore for RedisSessionStore {
             .map_err(unavailable(OP))
     }
 
+    async fn publish_instance(
+        &self,
+        instance: &str,
+        report: serde_json::Value,
+        ttl: Duration,
+    ) -> Result<(), SessionStoreError> {
+        const OP: &str = "publish_instance";
+        validate_call_sid(instance)?;
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let _: i64 = self
+            .shared
+            .pool
+            .next()
+            .eval(
+                PUBLISH_INSTANCE_SCRIPT,
+                vec![self.shared.fleet_key()],
+                vec![instance.to_owned(), report.to_string(), ttl_ms.to_string()],
+            )
+            .await
+            .map_err(unavailable(OP))?;
+        Ok(())
+    }
+
+    async fn list_instances(&self) -> Result<Vec<(String, serde_json::Value)>, SessionStoreError> {
+        const OP: &str = "list_instances";
+        let flat: Vec<String> = self
+            .shared
+            .pool
+            .next()
+            .eval(
+                LIST_INSTANCES_SCRIPT,
+                vec![self.shared.fleet_key()],
+                Vec::<String>::new(),
+            )
+            .await
+            .map_err(unavailable(OP))?;
+        let mut res = Vec::with_capacity(flat.len() / 2);
+        for pair in flat.chunks_exact(2) {
+            match serde_json::from_str(&pair[1]) {
+                Ok(report) => res.push((pair[0].clone(), report)),
+                Err(err) => {
+                    warn!(instance = %pair[0], error = %err, "skipping an unreadable instance report")
+                }
+            }
+        }
+        res.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(res)
+    }
+
     async fn release(&self, key: &str, owner: &str) -> Result<(), SessionStoreError> {
         const OP: &str = "release";
         validate_call_sid(key)?;
@@ -556,6 +641,11 @@ impl Shared {
             Some((what, tag)) if !tag.is_empty() => format!("{prefix}claim:{what}_{{{tag}}}"),
             _ => format!("{prefix}claim:{{{key}}}"),
         }
+    }
+
+    /// `{prefix}fleet:instances`: every instance's report, one hash (one slot).
+    fn fleet_key(&self) -> String {
+        format!("{}fleet:instances", self.config.key_prefix)
     }
 
     /// `{prefix}{<call_sid>}`.

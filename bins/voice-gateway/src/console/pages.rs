@@ -37,6 +37,8 @@ pub(crate) struct Dashboard {
     pub(crate) live: Live,
     pub(crate) recent: Vec<CallRow>,
     pub(crate) open_callbacks: usize,
+    /// Every gateway on the shared session store (`fleet.rs`).
+    pub(crate) fleet: crate::fleet::View,
 }
 
 /// One recent call.

@@ -244,6 +244,17 @@ async fn the_console_works_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     shoot(client, &shots, "calls").await;
+    // The fleet: this gateway alone (in-memory sessions), serving, no call left in progress.
+    let fleet = text_of(client, "#fleet").await;
+    assert!(
+        fleet.starts_with("1 gateway(s), 0 call(s) in progress across the fleet, room for"),
+        "{fleet}"
+    );
+    let gateways = text_of(client, "#fleet-instances").await;
+    assert!(
+        gateways.contains("(this one)") && gateways.contains("serving"),
+        "{gateways}"
+    );
     page.expect("the call is in the recent calls")
         .click()
         .await

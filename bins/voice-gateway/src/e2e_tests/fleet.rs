@@ -145,6 +145,7 @@ impl Fleet {
             listen_port: Some(port),
             drain_secs: 30,
             env: vec![
+                ("INSTANCE_ID", format!("gw-{port}")),
                 ("PUBLIC_URL", self.public_url.clone()),
                 ("DATABASE_URL", self.database_url.clone()),
                 (
@@ -222,6 +223,44 @@ fn connect_action(twiml: &str) -> String {
         .and_then(|rest| rest.split('"').next())
         .unwrap_or_else(|| panic!("no <Connect action> in {twiml}"))
         .replace("&amp;", "&")
+}
+
+/// Waits until `/api/fleet`, asked through HAProxy, satisfies `condition`; returns that view.
+async fn fleet_view_until(
+    haproxy: &Haproxy,
+    what: &str,
+    condition: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    let mut last = serde_json::Value::Null;
+    let found = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let response = client
+                .get(format!("{}/api/fleet", haproxy.frontend))
+                .bearer_auth(super::API_TOKEN)
+                .send()
+                .await;
+            if let Ok(response) = response
+                && let Ok(view) = response.json::<serde_json::Value>().await
+            {
+                if condition(&view) {
+                    return view;
+                }
+                last = view;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("the fleet view never showed {what}; last {last}"))
+}
+
+/// The fleet view's entry for the gateway on `port`.
+fn fleet_entry(view: &serde_json::Value, port: u16) -> Option<&serde_json::Value> {
+    view["instances"]
+        .as_array()?
+        .iter()
+        .find(|i| i["instance"] == format!("gw-{port}"))
 }
 
 /// Drains gateway `index` as SIGTERM does and waits until HAProxy has taken it out.
@@ -340,12 +379,28 @@ async fn rolling_restart(mut fleet: Fleet) {
             index + 1
         );
     }
+    // Either gateway answers for the whole fleet: both gateways with their calls, and every
+    // call in progress from Redis.
+    let per_gateway = [0, 1].map(|i| calls.iter().filter(|c| c.gateway == i).count() as u64);
+    let view = fleet_view_until(&haproxy, "both gateways and their calls", |view| {
+        view["active_calls"] == CALLS_BEFORE
+            && (0..2).all(|i| {
+                fleet_entry(view, ports[i]).is_some_and(|e| e["active_calls"] == per_gateway[i])
+            })
+    })
+    .await;
+    assert_eq!(view["instances"].as_array().unwrap().len(), 2, "{view}");
+    assert_eq!(view["capacity"], 2000, "{view}");
 
     // A rolling restart, one gateway after the other.
     let mut done = Vec::new();
     for index in 0..2 {
         let other = 1 - index;
         drain(&haproxy, &mut gateways[index], index).await;
+        fleet_view_until(&haproxy, "the draining gateway", |view| {
+            fleet_entry(view, ports[index]).is_some_and(|e| e["draining"] == true)
+        })
+        .await;
         // While it drains, new callers reach the other gateway only.
         for _ in 0..CALLS_PER_DRAIN {
             let sid = next_sid();

@@ -178,6 +178,17 @@ impl SessionStore for DownStore {
     async fn list_active(&self) -> Result<Vec<String>, SessionStoreError> {
         unreachable!("admission never lists sessions")
     }
+    async fn publish_instance(
+        &self,
+        _: &str,
+        _: serde_json::Value,
+        _: Duration,
+    ) -> Result<(), SessionStoreError> {
+        unreachable!("admission never reports the instance")
+    }
+    async fn list_instances(&self) -> Result<Vec<(String, serde_json::Value)>, SessionStoreError> {
+        unreachable!("admission never lists instances")
+    }
     async fn ping(&self) -> Result<(), SessionStoreError> {
         Err(SessionStoreError::Unavailable {
             op: "ping",

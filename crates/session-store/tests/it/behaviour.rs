@@ -40,6 +40,7 @@ macro_rules! behaviour_suite {
         $run!(invalid_call_sid_is_rejected);
         $run!(ping_answers);
         $run!(claims_are_exclusive_until_released_or_expired);
+        $run!(instance_reports_replace_each_other_and_expire);
     };
 }
 pub(crate) use behaviour_suite;
@@ -396,4 +397,47 @@ pub(crate) async fn claims_are_exclusive_until_released_or_expired(fx: &impl Fix
         store.claim("bad key", "gw-a", TTL).await,
         Err(SessionStoreError::InvalidCallSid { .. })
     ));
+}
+
+/// The fleet view: each instance's latest report, gone once it is not renewed. (That every
+/// gateway on one Redis sees the others' reports is the Redis backend's: each store there is a
+/// client of the same server; `e2e_tests/fleet.rs` shows it across gateways.)
+pub(crate) async fn instance_reports_replace_each_other_and_expire(fx: &impl Fixture) {
+    let one = fx.open_default().await;
+    let other = &one;
+    let ttl = Duration::from_millis(1500);
+    one.publish_instance("gw-a", json!({"active_calls": 1}), ttl)
+        .await
+        .unwrap();
+    one.publish_instance("gw-a", json!({"active_calls": 2}), ttl)
+        .await
+        .unwrap();
+    other
+        .publish_instance(
+            "gw-b",
+            json!({"active_calls": 0, "draining": true}),
+            ttl * 4,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        other.list_instances().await.unwrap(),
+        vec![
+            ("gw-a".to_owned(), json!({"active_calls": 2})),
+            (
+                "gw-b".to_owned(),
+                json!({"active_calls": 0, "draining": true})
+            ),
+        ]
+    );
+    assert!(one.publish_instance("gw:a", json!({}), ttl).await.is_err());
+    fx.elapse(ttl + Duration::from_millis(500)).await;
+    let left: Vec<String> = one
+        .list_instances()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(instance, _)| instance)
+        .collect();
+    assert_eq!(left, ["gw-b"]);
 }
