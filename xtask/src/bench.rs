@@ -8,11 +8,11 @@
 //! call and every wait is bounded in time; the gateway process is killed when its guard drops.
 
 mod audio;
-mod caller;
-mod gateway;
+pub(crate) mod caller;
+pub(crate) mod gateway;
 mod prom;
-mod report;
-mod sims;
+pub(crate) mod report;
+pub(crate) mod sims;
 
 use std::{
     collections::BTreeMap,
@@ -160,7 +160,7 @@ pub(crate) fn main(args: Vec<String>) -> anyhow::Result<()> {
     runtime.block_on(run(args))
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
@@ -179,7 +179,7 @@ struct Bench {
 }
 
 impl BenchArgs {
-    fn sim_config(&self) -> SimConfig {
+    pub(crate) fn sim_config(&self) -> SimConfig {
         let lines = |l: &[&str]| -> Arc<[String]> { l.iter().map(|s| (*s).to_owned()).collect() };
         SimConfig {
             api_key: "bench-key".to_owned(),
@@ -208,7 +208,7 @@ impl BenchArgs {
         }
     }
 
-    fn plan(&self) -> CallPlan {
+    pub(crate) fn plan(&self) -> CallPlan {
         CallPlan {
             turns: self.turns,
             speech: Duration::from_millis(self.speech_ms),
@@ -420,7 +420,7 @@ async fn sample_gateway(
 /// The gateway's energy VAD reports speech on the third loud 20 ms frame: 40 ms after the first.
 const VAD_ONSET_MS: f64 = 40.0;
 
-const BENCH_AUTH_TOKEN: &str = "bench-twilio-auth-token";
+pub(crate) const BENCH_AUTH_TOKEN: &str = "bench-twilio-auth-token";
 
 fn gateway_env(
     bench: &Bench,
@@ -429,25 +429,49 @@ fn gateway_env(
     db: &Path,
     n: usize,
 ) -> Vec<(String, String)> {
+    gateway_env_for(&GatewayEnv {
+        args: &bench.args,
+        api_key: &bench.sim_config.api_key,
+        sims,
+        addr,
+        public_url: format!("http://{addr}"),
+        database_url: format!("sqlite://{}?mode=rwc", db.display()),
+        spool: db.with_extension("spool"),
+        max_calls: n + n / 10 + 10,
+    })
+}
+
+/// What a benchmarked gateway's environment is made of.
+pub(crate) struct GatewayEnv<'a> {
+    pub(crate) args: &'a BenchArgs,
+    pub(crate) api_key: &'a str,
+    pub(crate) sims: &'a Sims,
+    pub(crate) addr: std::net::SocketAddr,
+    pub(crate) public_url: String,
+    pub(crate) database_url: String,
+    pub(crate) spool: PathBuf,
+    pub(crate) max_calls: usize,
+}
+
+/// The environment of a gateway pointed at the simulators (the bench's and `scale`'s).
+pub(crate) fn gateway_env_for(env: &GatewayEnv<'_>) -> Vec<(String, String)> {
     let shop = workspace_root().join("fixtures").join("shop.toml");
+    let (sims, n) = (env.sims, env.max_calls);
     [
-        ("BIND_ADDR", addr.to_string()),
-        ("PUBLIC_URL", format!("http://{addr}")),
-        (
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", db.display()),
-        ),
-        ("DEEPGRAM_API_KEY", bench.sim_config.api_key.clone()),
+        ("BIND_ADDR", env.addr.to_string()),
+        ("PUBLIC_URL", env.public_url.clone()),
+        ("DATABASE_URL", env.database_url.clone()),
+        ("DEEPGRAM_API_KEY", env.api_key.to_owned()),
         ("DEEPGRAM_STT_URL", sims.stt_url.clone()),
         ("DEEPGRAM_TTS_URL", sims.tts_url.clone()),
-        ("OPENAI_API_KEY", bench.sim_config.api_key.clone()),
+        ("OPENAI_API_KEY", env.api_key.to_owned()),
         ("OPENAI_BASE_URL", sims.llm_base_url.clone()),
         ("OPENAI_MODEL", "bench-sim".to_owned()),
         ("TTS_PROVIDER", "deepgram".to_owned()),
-        ("EARLY_REPLIES", bench.args.early_replies.to_string()),
-        ("MAX_CONCURRENT_CALLS", (n + n / 10 + 10).to_string()),
+        ("EARLY_REPLIES", env.args.early_replies.to_string()),
+        ("MAX_CONCURRENT_CALLS", n.to_string()),
         // Every call of a sweep step may be between its upgrade and its `start` at once.
-        ("MAX_PENDING_STREAMS", (n + 10).to_string()),
+        ("MAX_PENDING_STREAMS", n.to_string()),
         // Signed like Twilio: the bench measures the signature and token checks that ship.
         ("TWILIO_AUTH_TOKEN", BENCH_AUTH_TOKEN.to_owned()),
         ("TWILIO_ACCOUNT_SID", format!("AC{:032x}", 1)),
@@ -460,12 +484,9 @@ fn gateway_env(
             "STREAM_TOKEN_SECRET",
             format!("bench-secret-{:032}", std::process::id()),
         ),
-        (
-            "RECORD_SPOOL_DIR",
-            db.with_extension("spool").display().to_string(),
-        ),
+        ("RECORD_SPOOL_DIR", env.spool.display().to_string()),
         ("SHOP_CONFIG", shop.display().to_string()),
-        ("RUST_LOG", bench.args.rust_log.clone()),
+        ("RUST_LOG", env.args.rust_log.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -8,6 +8,7 @@
 mod bench;
 mod corpus;
 mod replay;
+mod scale;
 #[cfg(test)]
 mod tidy;
 
@@ -18,6 +19,8 @@ tasks:
   help     this list
   bench    latency, CPU and memory per call at scale, against local vendor simulators
            (`cargo xtask bench --help`; `--smoke` is the short CI run)
+  scale    a fleet under load: N gateways behind HAProxy, a rolling restart and a kill -9
+           (`cargo xtask scale --instances 2 --calls 20`; needs redis-server, haproxy, psql)
   replay   replay captured calls against the current pipeline, no API keys needed:
            `cargo xtask replay <capture.jsonl or dir> [--fast] [--update] [--out DIR]`
   make-fixture  make a call capture from a scenario script (needs espeak-ng):
@@ -34,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some("bench") => bench::main(std::env::args().skip(2).collect()),
         Some("replay") => replay::main(std::env::args().skip(2).collect()),
+        Some("scale") => scale::main(std::env::args().skip(2).collect()),
         Some("corpus") => corpus::main(std::env::args().skip(2).collect()),
         Some("make-fixture") => replay::make_fixture_main(std::env::args().skip(2).collect()),
         Some(other) => anyhow::bail!("unknown task `{other}`; run `cargo xtask` for the list"),

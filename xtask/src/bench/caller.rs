@@ -13,6 +13,12 @@
 //! frame sent -> first agent audio frame received) and played out (`settle` with nothing queued).
 //! With a barge-in turn, the caller starts talking `after` into that reply and the time from its
 //! first voiced frame to the gateway's `clear` is the barge-in reaction.
+//!
+//! A stream that closes before the script ends is treated as Twilio treats it: the caller asks
+//! the TwiML's `<Connect action>` URL what next (signed, `CallStatus=in-progress`); a new
+//! `<Connect><Stream>` is followed (at most `MAX_RESUMES` times) and the script goes on from the
+//! utterance it was in, after the agent's first line on the new stream; anything else ends the
+//! call as dropped.
 
 use std::{
     collections::VecDeque,
@@ -40,6 +46,8 @@ use twilio::{
 use crate::bench::audio;
 
 const TICK: Duration = Duration::from_millis(20);
+/// How many new streams one call follows after losing one.
+const MAX_RESUMES: usize = 2;
 
 /// A barge-in scripted into one turn.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -134,15 +142,18 @@ pub(crate) struct CallResult {
     pub(crate) bad_frames: usize,
     /// From the webhook to the end of the socket, seconds.
     pub(crate) duration_s: f64,
+    /// Streams the call went on with after losing one (`<Connect action>`).
+    pub(crate) resumed: usize,
     /// Worst lateness of this call's 20 ms ticker, ms (the load generator's own health).
     pub(crate) max_tick_lag_ms: f64,
 }
 
-/// The TwiML's `<Stream url>` and `<Parameter>`s.
+/// The TwiML's `<Stream url>` and `<Parameter>`s, and its `<Connect action>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StreamTwiml {
     pub(crate) url: String,
     pub(crate) parameters: Vec<(String, String)>,
+    pub(crate) action: Option<String>,
 }
 
 /// Reads the stream URL and parameters out of a TwiML document; `None` without a `<Stream>`.
@@ -158,7 +169,14 @@ pub(crate) fn parse_twiml(body: &str) -> Option<StreamTwiml> {
         }
         rest = &rest[at + tag.len()..];
     }
-    Some(StreamTwiml { url, parameters })
+    let action = body
+        .find("<Connect")
+        .and_then(|at| attribute(tag_at(body, at), "action"));
+    Some(StreamTwiml {
+        url,
+        parameters,
+        action,
+    })
 }
 
 /// The tag starting at `at`, up to its `>`.
@@ -253,7 +271,10 @@ impl Playback {
 
 #[derive(Debug, Clone, Copy)]
 enum Phase {
-    Greeting,
+    /// The agent's first line; then the caller says utterance `next`.
+    Greeting {
+        next: usize,
+    },
     Speaking {
         utterance: usize,
         frames_left: usize,
@@ -348,15 +369,15 @@ pub(crate) async fn place_call(
         unexpected_clears: 0,
         bad_frames: 0,
         duration_s: 0.0,
+        resumed: 0,
         max_tick_lag_ms: 0.0,
     };
     let id = (u128::from(run_id) << 64) | index as u128;
     let call_sid = CallSid::from_wire(format!("CA{id:032x}"));
-    let stream_sid = StreamSid::from_wire(format!("MZ{id:032x}"));
     let account_sid = AccountSid::from_wire(format!("AC{:032x}", 1));
     // A valid North American number (the gateway checks), unique per call within a run.
     let from = format!("+1415{:07}", 2_000_000 + index % 8_000_000);
-    let twiml = match webhook(target, &call_sid, &account_sid, &from).await {
+    let mut twiml = match webhook(target, &call_sid, &account_sid, &from).await {
         Ok(twiml) => twiml,
         Err(detail) => {
             result.failure = Some(Failure::Webhook);
@@ -365,6 +386,126 @@ pub(crate) async fn place_call(
             return result;
         }
     };
+    let mut next_utterance = 0;
+    let mut stream_number = 0_u128;
+    loop {
+        let stream_sid = StreamSid::from_wire(format!("MZ{:032x}", id + (stream_number << 100)));
+        let end = stream_once(
+            target,
+            plan,
+            active,
+            &mut result,
+            Stream {
+                twiml: &twiml,
+                call_sid: &call_sid,
+                stream_sid,
+                account_sid: &account_sid,
+                next_utterance,
+                started,
+            },
+        )
+        .await;
+        let RunEnd::Lost { next, detail } = end else {
+            break;
+        };
+        // As Twilio does when a stream ends under a live call: ask what next.
+        let next_twiml = match &twiml.action {
+            Some(action) if result.resumed < MAX_RESUMES => {
+                follow_action(target, action, &call_sid, &account_sid, &from).await
+            }
+            Some(_) => Err("resumed too often".to_owned()),
+            None => Err("no <Connect action>".to_owned()),
+        };
+        match next_twiml {
+            Ok(resumed) => {
+                result.resumed += 1;
+                twiml = resumed;
+                next_utterance = next;
+                stream_number += 1;
+            }
+            Err(why) => {
+                result.failure = Some(Failure::Dropped);
+                result.detail = Some(format!("{detail}; then {why}"));
+                break;
+            }
+        }
+    }
+    result.duration_s = started.elapsed().as_secs_f64();
+    result
+}
+
+/// One stream of a call.
+struct Stream<'a> {
+    twiml: &'a StreamTwiml,
+    call_sid: &'a CallSid,
+    stream_sid: StreamSid,
+    account_sid: &'a AccountSid,
+    next_utterance: usize,
+    started: Instant,
+}
+
+/// How a stream ended.
+enum RunEnd {
+    /// The script ended (done or failed, as `result` says).
+    Finished,
+    /// The stream closed under the call; the caller was about to say utterance `next`.
+    Lost { next: usize, detail: String },
+}
+
+/// The `<Connect action>` request after a lost stream; the new stream's TwiML, if it gives one.
+async fn follow_action(
+    target: &CallTarget,
+    action: &str,
+    call_sid: &CallSid,
+    account_sid: &AccountSid,
+    from: &str,
+) -> Result<StreamTwiml, String> {
+    let form = [
+        ("CallSid", call_sid.as_str()),
+        ("AccountSid", account_sid.as_str()),
+        ("From", from),
+        ("To", "+15550000000"),
+        ("CallStatus", "in-progress"),
+        ("Direction", "inbound"),
+        ("ApiVersion", "2010-04-01"),
+    ];
+    let signature = compute_signature(&AuthToken::new(target.auth_token.as_str()), action, &form);
+    // The action URL is public (PUBLIC_URL); the bench reaches it at the same address.
+    let response = target
+        .http
+        .post(action)
+        .header("X-Twilio-Signature", signature)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|err| format!("the action request failed: {err}"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!("the action answered {status}"));
+    }
+    parse_twiml(&body).ok_or_else(|| {
+        let short: String = body.chars().filter(|c| *c != '\n').take(160).collect();
+        format!("the action answered without a stream: {short}")
+    })
+}
+
+/// Connects one stream and runs the script on it.
+async fn stream_once(
+    target: &CallTarget,
+    plan: &CallPlan,
+    active: &Active,
+    result: &mut CallResult,
+    stream: Stream<'_>,
+) -> RunEnd {
+    let Stream {
+        twiml,
+        call_sid,
+        stream_sid,
+        account_sid,
+        next_utterance,
+        started,
+    } = stream;
     let path = path_of(&twiml.url);
     let url = format!("{}{path}", target.ws_base);
     // Twilio signs the upgrade over the TwiML's wss:// URL (PUBLIC_URL is the http base here).
@@ -382,8 +523,7 @@ pub(crate) async fn place_call(
         Err(detail) => {
             result.failure = Some(Failure::Connect);
             result.detail = Some(detail);
-            result.duration_s = started.elapsed().as_secs_f64();
-            return result;
+            return RunEnd::Finished;
         }
     };
     let ws = match timeout(
@@ -396,14 +536,12 @@ pub(crate) async fn place_call(
         Ok(Err(err)) => {
             result.failure = Some(Failure::Connect);
             result.detail = Some(err.to_string());
-            result.duration_s = started.elapsed().as_secs_f64();
-            return result;
+            return RunEnd::Finished;
         }
         Err(_) => {
             result.failure = Some(Failure::Connect);
             result.detail = Some("websocket upgrade timed out".to_owned());
-            result.duration_s = started.elapsed().as_secs_f64();
-            return result;
+            return RunEnd::Finished;
         }
     };
     active.enter();
@@ -413,7 +551,7 @@ pub(crate) async fn place_call(
         account_sid: account_sid.clone(),
         call_sid: call_sid.clone(),
         tracks: vec![media::Track::Inbound],
-        custom_parameters: twiml.parameters.into_iter().collect(),
+        custom_parameters: twiml.parameters.iter().cloned().collect(),
         media_format: media::MediaFormat {
             encoding: media::MediaFormat::MULAW.to_owned(),
             sample_rate_hz: 8000,
@@ -423,17 +561,16 @@ pub(crate) async fn place_call(
     let mut session = Session {
         ws,
         stream_sid,
-        account_sid,
-        call_sid,
+        account_sid: account_sid.clone(),
+        call_sid: call_sid.clone(),
         sequence: 1,
         chunk: 0,
         plan,
-        result: &mut result,
+        result,
     };
-    session.run(start, started).await;
+    let end = session.run(start, started, next_utterance).await;
     active.leave();
-    result.duration_s = started.elapsed().as_secs_f64();
-    result
+    end
 }
 
 async fn webhook(
@@ -583,17 +720,18 @@ impl Session<'_> {
         self.result.detail = Some(detail);
     }
 
-    async fn run(&mut self, start: media::Start, started: Instant) {
+    /// Runs the script from utterance `first` (after the agent's first line) until it ends or
+    /// the stream is lost.
+    async fn run(&mut self, start: media::Start, started: Instant, first: usize) -> RunEnd {
         let connected = Inbound::Connected {
             protocol: "Call".to_owned(),
             version: "1.0.0".to_owned(),
         };
         if !self.send(connected).await || !self.send(Inbound::Start(start)).await {
-            self.fail(
-                Failure::Dropped,
-                "could not send connected/start".to_owned(),
-            );
-            return;
+            return RunEnd::Lost {
+                next: first,
+                detail: "could not send connected/start".to_owned(),
+            };
         }
         let plan = self.plan;
         let utterances =
@@ -602,7 +740,7 @@ impl Session<'_> {
         let voice = frames_base64(&audio::voice_pattern());
         let silence = frames_base64(&audio::silence_frame()).swap_remove(0);
         let mut playback = Playback::default();
-        let mut phase = Phase::Greeting;
+        let mut phase = Phase::Greeting { next: first };
         let mut waiting_since = Instant::now();
         let mut barge_started: Option<Instant> = None;
         let mut barged = false;
@@ -622,14 +760,17 @@ impl Session<'_> {
                     }
                     let due = playback.tick();
                     if !self.echo_marks(due).await {
-                        self.fail(Failure::Dropped, "socket closed".to_owned());
-                        return;
+                        return lost(&phase, "socket closed");
                     }
                     // Advance the script.
                     match phase {
-                        Phase::Greeting => {
+                        Phase::Greeting { next } => {
                             if playback.played_out(now, plan.settle) {
-                                phase = Phase::Speaking { utterance: 0, frames_left: speech_frames };
+                                phase = if next >= utterances {
+                                    Phase::Done
+                                } else {
+                                    Phase::Speaking { utterance: next, frames_left: speech_frames }
+                                };
                             } else if !playback.has_audio() && now > waiting_since + plan.reply_timeout {
                                 self.fail(Failure::NoGreeting, format!("no audio within {:?}", plan.reply_timeout));
                                 break;
@@ -677,8 +818,7 @@ impl Session<'_> {
                         _ => silence.as_str(),
                     };
                     if !self.send_media(frame).await {
-                        self.fail(Failure::Dropped, "socket closed".to_owned());
-                        return;
+                        return lost(&phase, "socket closed");
                     }
                 }
                 message = self.ws.next() => {
@@ -691,12 +831,11 @@ impl Session<'_> {
                         }
                         Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
                             let at = match phase {
-                                Phase::Greeting => "greeting".to_owned(),
+                                Phase::Greeting { .. } => "greeting".to_owned(),
                                 Phase::Speaking { utterance, .. } | Phase::Awaiting { utterance, .. } => format!("utterance {utterance}"),
                                 Phase::Done => "the end".to_owned(),
                             };
-                            self.fail(Failure::Dropped, format!("gateway closed the stream during {at}"));
-                            return;
+                            return lost(&phase, &format!("gateway closed the stream during {at}"));
                         }
                         Some(Ok(_)) => continue,
                     };
@@ -713,8 +852,7 @@ impl Session<'_> {
                             if let Some(echo) = playback.push_mark(name)
                                 && !self.echo_marks(vec![echo]).await
                             {
-                                self.fail(Failure::Dropped, "socket closed".to_owned());
-                                return;
+                                return lost(&phase, "socket closed");
                             }
                         }
                         Ok(Outbound::Clear { .. }) => {
@@ -724,8 +862,7 @@ impl Session<'_> {
                                 None => self.result.unexpected_clears += 1,
                             }
                             if !self.echo_marks(echoes).await {
-                                self.fail(Failure::Dropped, "socket closed".to_owned());
-                                return;
+                                return lost(&phase, "socket closed");
                             }
                         }
                         Err(_) => self.result.bad_frames += 1,
@@ -734,6 +871,7 @@ impl Session<'_> {
             }
         }
         self.hang_up().await;
+        RunEnd::Finished
     }
 
     /// `stop`, then a close handshake bounded in time.
@@ -747,6 +885,19 @@ impl Session<'_> {
         let _ = self.ws.close(None).await;
         let drain = async { while let Some(Ok(_)) = self.ws.next().await {} };
         let _ = timeout(Duration::from_secs(2), drain).await;
+    }
+}
+
+/// The stream was lost in `phase`: the caller goes on with the utterance it was in.
+fn lost(phase: &Phase, detail: &str) -> RunEnd {
+    let next = match *phase {
+        Phase::Greeting { next } => next,
+        Phase::Speaking { utterance, .. } | Phase::Awaiting { utterance, .. } => utterance,
+        Phase::Done => usize::MAX,
+    };
+    RunEnd::Lost {
+        next,
+        detail: detail.to_owned(),
     }
 }
 

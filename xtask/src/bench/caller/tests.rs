@@ -7,7 +7,7 @@ use crate::bench::audio;
 
 #[test]
 fn twiml_gives_the_stream_url_and_every_parameter() {
-    let body = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://gw.example.com:8443/twilio/stream"><Parameter name="From" value="+15551234567"/><Parameter name="token" value="a&amp;b&lt;c"/><Parameter name='call_type' value='inbound'/></Stream></Connect></Response>"#;
+    let body = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect action="https://gw.example.com/twilio/stream-ended?call_type=x&amp;amd=1"><Stream url="wss://gw.example.com:8443/twilio/stream"><Parameter name="From" value="+15551234567"/><Parameter name="token" value="a&amp;b&lt;c"/><Parameter name='call_type' value='inbound'/></Stream></Connect></Response>"#;
     assert_eq!(
         parse_twiml(body),
         Some(StreamTwiml {
@@ -17,6 +17,7 @@ fn twiml_gives_the_stream_url_and_every_parameter() {
                 ("token".to_owned(), "a&b<c".to_owned()),
                 ("call_type".to_owned(), "inbound".to_owned()),
             ],
+            action: Some("https://gw.example.com/twilio/stream-ended?call_type=x&amd=1".to_owned()),
         })
     );
     assert_eq!(
