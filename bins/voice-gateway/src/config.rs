@@ -142,8 +142,9 @@ pub(crate) struct Config {
     pub(crate) api_token: Option<Secret>,
     /// `MAX_CONCURRENT_CALLS`: calls beyond this are turned away politely.
     pub(crate) max_concurrent_calls: NonZeroUsize,
-    /// `INSTANCE_ID`: this gateway's name in the fleet view (`/api/fleet`), e.g. the pod or host
-    /// name; letters, digits, `-` and `_` (others become `-`), at most 64. Default: random.
+    /// `INSTANCE_ID`: this gateway's name in the fleet view (`/api/fleet`), e.g. the pod name;
+    /// letters, digits, `-` and `_` (others become `-`), at most 64. Default: `HOSTNAME` (a
+    /// container's or pod's), else random.
     pub(crate) instance_id: String,
     /// `CAPTURE_DIR`: when set, every call is written there as a capture file for replay.
     pub(crate) capture_dir: Option<PathBuf>,
@@ -585,7 +586,7 @@ impl Config {
             advisor_phone: get("ADVISOR_PHONE"),
             api_token: secret("API_TOKEN"),
             max_concurrent_calls,
-            instance_id: instance_id(get("INSTANCE_ID")),
+            instance_id: instance_id(get("INSTANCE_ID").or_else(|| get("HOSTNAME"))),
             capture_dir: get("CAPTURE_DIR").map(PathBuf::from),
             log_format,
             drain_timeout,

@@ -278,3 +278,32 @@ fn calling_hours_are_a_daytime_range_in_the_shops_time() {
         assert!(load(&[("CALLING_HOURS", bad)]).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn the_instance_name_comes_from_instance_id_then_hostname_and_is_made_a_safe_key() {
+    assert_eq!(
+        load(&[
+            ("INSTANCE_ID", "voice-gateway-7d9f/pod 1"),
+            ("HOSTNAME", "h")
+        ])
+        .unwrap()
+        .instance_id,
+        "voice-gateway-7d9f-pod-1"
+    );
+    assert_eq!(
+        load(&[("HOSTNAME", "voice-gateway-5c8b7-x2x9q")])
+            .unwrap()
+            .instance_id,
+        "voice-gateway-5c8b7-x2x9q"
+    );
+    let random = load(&[]).unwrap().instance_id;
+    assert!(random.starts_with("gw-") && random.len() == 15, "{random}");
+    assert_ne!(random, load(&[]).unwrap().instance_id);
+    assert_eq!(
+        load(&[("INSTANCE_ID", &"x".repeat(100))])
+            .unwrap()
+            .instance_id
+            .len(),
+        64
+    );
+}
