@@ -128,21 +128,28 @@ pub(crate) struct BenchArgs {
     no_docs: bool,
 }
 
-/// Runs the bench with `args` (everything after `bench`).
-pub(crate) fn main(args: Vec<String>) -> anyhow::Result<()> {
-    let mut args = match BenchArgs::try_parse_from(
-        std::iter::once("cargo xtask bench".to_owned()).chain(args),
-    ) {
-        Ok(args) => args,
+/// Parses a task's arguments (everything after its name); `None` after `--help`.
+pub(crate) fn parse_task_args<T: Parser>(
+    task: &str,
+    args: Vec<String>,
+) -> anyhow::Result<Option<T>> {
+    match T::try_parse_from(std::iter::once(format!("cargo xtask {task}")).chain(args)) {
+        Ok(args) => Ok(Some(args)),
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() {
+            if err.use_stderr() {
                 Err(anyhow::anyhow!("bad arguments"))
             } else {
-                // --help
-                Ok(())
-            };
+                Ok(None)
+            }
         }
+    }
+}
+
+/// Runs the bench with `args` (everything after `bench`).
+pub(crate) fn main(args: Vec<String>) -> anyhow::Result<()> {
+    let Some(mut args) = parse_task_args::<BenchArgs>("bench", args)? else {
+        return Ok(());
     };
     if args.smoke {
         args.calls = vec![3];

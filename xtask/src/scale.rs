@@ -70,18 +70,8 @@ pub(crate) struct ScaleArgs {
 
 /// Runs `cargo xtask scale` with `args` (everything after `scale`).
 pub(crate) fn main(args: Vec<String>) -> anyhow::Result<()> {
-    let args = match ScaleArgs::try_parse_from(
-        std::iter::once("cargo xtask scale".to_owned()).chain(args),
-    ) {
-        Ok(args) => args,
-        Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() {
-                Err(anyhow::anyhow!("bad arguments"))
-            } else {
-                Ok(())
-            };
-        }
+    let Some(args) = bench::parse_task_args::<ScaleArgs>("scale", args)? else {
+        return Ok(());
     };
     if args.instances < 2 || args.calls == 0 || args.turns == 0 {
         bail!("--instances needs at least 2, --calls and --turns at least 1");
@@ -146,19 +136,11 @@ fn info_number(info: &str, name: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// `postgres://u@h:5432/test?x=y` with the database replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let base = base[authority..]
-        .find('/')
-        .map_or(base, |slash| &base[..authority + slash]);
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
+/// `url` with its database (the path) replaced by `name`.
+fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let mut url = reqwest::Url::parse(url).context("--database-url is not a URL")?;
+    url.set_path(name);
+    Ok(url.to_string())
 }
 
 /// Runs one SQL statement with `psql`.
@@ -445,7 +427,7 @@ async fn run_fleet(
     let addrs: Vec<SocketAddr> = (0..args.instances)
         .map(|_| gateway::free_local_addr())
         .collect::<anyhow::Result<_>>()?;
-    let database_url = with_database(&args.database_url, database);
+    let database_url = with_database(&args.database_url, database)?;
     let per_gateway = args.calls + 10;
     let slots = addrs
         .iter()
@@ -795,7 +777,7 @@ mod tests {
         assert_eq!(info_number(info, "total_commands_processed"), Some(1234));
         assert_eq!(info_number(info, "missing"), None);
         assert_eq!(
-            with_database("postgres://u:p@h:5432/test?sslmode=disable", "vg_scale_1"),
+            with_database("postgres://u:p@h:5432/test?sslmode=disable", "vg_scale_1").unwrap(),
             "postgres://u:p@h:5432/vg_scale_1?sslmode=disable"
         );
     }

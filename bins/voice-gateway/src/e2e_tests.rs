@@ -321,6 +321,35 @@ impl Gateway {
     }
 }
 
+/// Posts `form` to `sent_to`, signed as Twilio signs it for `signed_for` (the public URL it was
+/// told; a gateway reached past its proxy or load balancer), and returns the answer's body.
+async fn post_signed_for(signed_for: &str, sent_to: &str, form: &[(&str, &str)]) -> String {
+    let signature = compute_signature(&AuthToken::new(AUTH_TOKEN), signed_for, form);
+    reqwest::Client::new()
+        .post(sent_to)
+        .form(form)
+        .header("X-Twilio-Signature", signature)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// `GET` an operator API path with the bearer token; the JSON answer.
+async fn api_json(gateway: &Gateway, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", gateway.base))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()
+}
+
 /// The gateway's database, opened beside it (as an operator's tool would).
 async fn open_crm(database_url: &str) -> crm::Crm {
     crm::connect_and_migrate(
@@ -987,18 +1016,7 @@ async fn a_lost_stream_is_resumed_at_most_twice_and_an_unclear_one_goes_to_a_per
     assert_eq!(resumes, 2, "two resumes, then a person");
     // Nobody opened those streams (the caller hung up meanwhile): once Twilio says the call is
     // over, it leaves the active calls.
-    let client = reqwest::Client::new();
-    let call_json = || async {
-        client
-            .get(format!("{}/api/calls/CA911", gateway.base))
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
+    let call_json = || api_json(&gateway, "/api/calls/CA911");
     let waited = tokio::time::timeout(Duration::from_secs(10), async {
         while call_json().await["session"]["status"] != "lost" {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -1006,18 +1024,7 @@ async fn a_lost_stream_is_resumed_at_most_twice_and_an_unclear_one_goes_to_a_per
     });
     waited.await.expect("the call ends as lost");
     assert_eq!(call_json().await["record"]["status"], "lost");
-    let active = || async {
-        client
-            .get(format!("{}/api/calls", gateway.base))
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["active"]
-            .clone()
-    };
+    let active = || async { api_json(&gateway, "/api/calls").await["active"].clone() };
     assert_eq!(
         active().await,
         json!(["CA911"]),

@@ -189,7 +189,7 @@ async fn voice_webhook(
         }
         Err(refusal) => return refusal.refuse("voice webhook"),
     }
-    let (call_sid, account_sid) = match call_of(&state, &form) {
+    let call_sid = match call_of(&state, &form) {
         Ok(call) => call,
         Err(refused) => return refused.into_response(),
     };
@@ -221,14 +221,7 @@ async fn voice_webhook(
         }
     }
     info!(customer = %mask_phone(customer), direction, "answering with a media stream");
-    stream_twiml(
-        &state,
-        call_sid,
-        account_sid,
-        [("From", from), ("To", to), ("direction", direction)],
-        &carried,
-        false,
-    )
+    stream_twiml(&state, &form, &carried, false)
 }
 
 /// Why this gateway cannot take a call now, if it cannot.
@@ -246,12 +239,9 @@ fn cannot_take_calls(state: &AppState) -> Option<&'static str> {
     }
 }
 
-/// The call a Twilio webhook is about: its SID and account, refused when missing or when the
-/// account is not ours.
-fn call_of<'a>(
-    state: &AppState,
-    form: &'a [(String, String)],
-) -> Result<(&'a str, &'a str), StatusCode> {
+/// The call a Twilio webhook is about: its SID, refused when missing or when the account is
+/// not ours.
+fn call_of<'a>(state: &AppState, form: &'a [(String, String)]) -> Result<&'a str, StatusCode> {
     let Some(call_sid) = form_value(form, "CallSid") else {
         return Err(StatusCode::BAD_REQUEST);
     };
@@ -262,20 +252,29 @@ fn call_of<'a>(
         warn!(call_sid, "refused a webhook for another account");
         return Err(StatusCode::FORBIDDEN);
     }
-    Ok((call_sid, account_sid))
+    Ok(call_sid)
 }
 
-/// `<Connect action="…/twilio/stream-ended?carried"><Stream url="wss://…/twilio/stream">` with
-/// the call's parameters, the carried ones and a fresh token signing them all (with `resume=1`
-/// for a stream that resumes a lost one).
+/// `<Connect action="…/twilio/stream-ended?carried"><Stream url="wss://…/twilio/stream">` for
+/// the call Twilio's `form` is about, with its `From`, `To` and direction, the carried
+/// parameters and a fresh token signing them all (with `resume=1` for a stream that resumes a
+/// lost one).
 fn stream_twiml(
     state: &AppState,
-    call_sid: &str,
-    account_sid: &str,
-    call: [(&str, &str); 3],
+    form: &[(String, String)],
     carried: &[(&str, &str)],
     resume: bool,
 ) -> Response {
+    let call_sid = form_value(form, "CallSid").unwrap_or_default();
+    let account_sid = form_value(form, "AccountSid").unwrap_or_default();
+    let call = [
+        ("From", form_value(form, "From").unwrap_or_default()),
+        ("To", form_value(form, "To").unwrap_or_default()),
+        (
+            "direction",
+            form_value(form, "Direction").unwrap_or("inbound"),
+        ),
+    ];
     let Some(base) = state.config.public_url.as_ref() else {
         return xml(handoff_twiml(state));
     };
@@ -345,7 +344,7 @@ async fn stream_ended(
         Err(Unproven::Closed) => return xml(handoff_twiml(&state)),
         Err(refusal) => return refusal.refuse("stream ended"),
     }
-    let (call_sid, account_sid) = match call_of(&state, &form) {
+    let call_sid = match call_of(&state, &form) {
         Ok(call) => call,
         Err(refused) => return refused.into_response(),
     };
@@ -423,23 +422,13 @@ async fn stream_ended(
     if let Some(reason) = cannot_take_calls(&state) {
         return to_a_person(reason);
     }
-    let from = form_value(&form, "From").unwrap_or_default();
-    let to = form_value(&form, "To").unwrap_or_default();
-    let direction = form_value(&form, "Direction").unwrap_or("inbound");
     let carried: Vec<(&str, &str)> = query
         .iter()
         .filter(|(key, _)| key == "StirVerstat" || OUTBOUND_PARAMETERS.contains(&key.as_str()))
         .map(|(key, value)| (key.as_str(), value.as_str()))
         .collect();
     warn!("the call's media stream was lost; resuming it on a new stream");
-    stream_twiml(
-        &state,
-        call_sid,
-        account_sid,
-        [("From", from), ("To", to), ("direction", direction)],
-        &carried,
-        true,
-    )
+    stream_twiml(&state, &form, &carried, true)
 }
 
 fn handoff_twiml(state: &AppState) -> String {

@@ -50,6 +50,13 @@ use crate::{
     SessionFields, SessionStore, SessionStoreConfig, SessionStoreError, validate_call_sid,
 };
 
+/// Lua that sets `now_ms` from the Redis node's clock (`TIME`), for the scripts below.
+macro_rules! lua_now_ms {
+    () => {
+        "local time = redis.call('TIME')\nlocal now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\n"
+    };
+}
+
 /// The atomic write of one call's hash: `KEYS[1]` the hash; `ARGV[1]` the mode (`merge`,
 /// `replace` or `delete`), `ARGV[2]` the TTL in ms, then field and JSON value pairs. Returns 1
 /// when the call is active afterwards, 0 when it has no session or a terminal status. The
@@ -81,11 +88,11 @@ return 1
 /// The active index after a write: `KEYS[1]` the index; `ARGV[1]` the call SID, `ARGV[2]` `1`
 /// (active: added with its expiry) or `0` (removed), `ARGV[3]` the TTL in ms. Expired entries
 /// are pruned on the way, by the index node's clock.
-const INDEX_SCRIPT: &str = r#"
+const INDEX_SCRIPT: &str = concat!(
+    lua_now_ms!(),
+    r#"
 local index = KEYS[1]
 local call_sid, active, ttl_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local time = redis.call('TIME')
-local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', index, '-inf', now_ms)
 if active == '1' then
   redis.call('ZADD', index, now_ms + ttl_ms, call_sid)
@@ -94,9 +101,9 @@ else
   redis.call('ZREM', index, call_sid)
 end
 return 1
-"#;
+"#
+);
 
-/// Active call SIDs: index members whose expiry is still ahead (by Redis' clock).
 /// Deletes a claim only when its value is still the caller's owner id.
 const RELEASE_SCRIPT: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -106,28 +113,25 @@ return 0
 "#;
 
 /// Publishes an instance report: `KEYS[1]` the fleet hash; `ARGV[1]` the instance, `ARGV[2]` the
-/// report (JSON), `ARGV[3]` its lifetime in ms. Each field holds `<expiry ms> <report>`; expired
-/// fields are pruned on the way, by this node's clock.
-const PUBLISH_INSTANCE_SCRIPT: &str = r#"
-local time = redis.call('TIME')
-local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  local expires = tonumber(string.match(fields[i + 1], '^(%d+) '))
-  if not expires or expires <= now_ms then
-    redis.call('HDEL', KEYS[1], fields[i])
-  end
-end
+/// report (JSON), `ARGV[3]` its lifetime in ms. Each field holds `<expiry ms> <report>`, by this
+/// node's clock; the hash lives as long as its newest report.
+const PUBLISH_INSTANCE_SCRIPT: &str = concat!(
+    lua_now_ms!(),
+    r#"
 local ttl_ms = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], ARGV[1], (now_ms + ttl_ms) .. ' ' .. ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ttl_ms)
+if redis.call('PTTL', KEYS[1]) < ttl_ms then
+  redis.call('PEXPIRE', KEYS[1], ttl_ms)
+end
 return 1
-"#;
+"#
+);
 
-/// The reports that have not expired: `KEYS[1]` the fleet hash; returns instance and report pairs.
-const LIST_INSTANCES_SCRIPT: &str = r#"
-local time = redis.call('TIME')
-local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+/// The reports that have not expired, pruning the others: `KEYS[1]` the fleet hash; returns
+/// instance and report pairs.
+const LIST_INSTANCES_SCRIPT: &str = concat!(
+    lua_now_ms!(),
+    r#"
 local fields = redis.call('HGETALL', KEYS[1])
 local res = {}
 for i = 1, #fields, 2 do
@@ -135,16 +139,21 @@ for i = 1, #fields, 2 do
   if expires and tonumber(expires) > now_ms then
     table.insert(res, fields[i])
     table.insert(res, report)
+  else
+    redis.call('HDEL', KEYS[1], fields[i])
   end
 end
 return res
-"#;
+"#
+);
 
-const LIST_ACTIVE_SCRIPT: &str = r#"
-local time = redis.call('TIME')
-local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+/// Active call SIDs: index members whose expiry is still ahead (by Redis' clock).
+const LIST_ACTIVE_SCRIPT: &str = concat!(
+    lua_now_ms!(),
+    r#"
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_ms, '+inf')
-"#;
+"#
+);
 
 /// Session store on Redis; see the module docs for the layout and the outage behaviour.
 ///

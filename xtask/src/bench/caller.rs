@@ -460,15 +460,7 @@ async fn follow_action(
     account_sid: &AccountSid,
     from: &str,
 ) -> Result<StreamTwiml, String> {
-    let form = [
-        ("CallSid", call_sid.as_str()),
-        ("AccountSid", account_sid.as_str()),
-        ("From", from),
-        ("To", "+15550000000"),
-        ("CallStatus", "in-progress"),
-        ("Direction", "inbound"),
-        ("ApiVersion", "2010-04-01"),
-    ];
+    let form = call_form(call_sid, account_sid, from, "in-progress");
     let signature = compute_signature(&AuthToken::new(target.auth_token.as_str()), action, &form);
     // The action URL is public (PUBLIC_URL); the bench reaches it at the same address.
     let response = target
@@ -579,15 +571,7 @@ async fn webhook(
     account_sid: &AccountSid,
     from: &str,
 ) -> Result<StreamTwiml, String> {
-    let form = [
-        ("CallSid", call_sid.as_str()),
-        ("AccountSid", account_sid.as_str()),
-        ("From", from),
-        ("To", "+15550000000"),
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-        ("ApiVersion", "2010-04-01"),
-    ];
+    let form = call_form(call_sid, account_sid, from, "ringing");
     let url = format!("{}/twilio/voice", target.http_base);
     let signature = compute_signature(&AuthToken::new(target.auth_token.as_str()), &url, &form);
     let response = target
@@ -611,6 +595,24 @@ async fn webhook(
         short.retain(|c| c != '\n');
         format!("no <Stream> in the TwiML: {short}")
     })
+}
+
+/// The standard parameters Twilio posts about an inbound call (webhook, `<Connect action>`).
+fn call_form<'a>(
+    call_sid: &'a CallSid,
+    account_sid: &'a AccountSid,
+    from: &'a str,
+    status: &'a str,
+) -> [(&'a str, &'a str); 7] {
+    [
+        ("CallSid", call_sid.as_str()),
+        ("AccountSid", account_sid.as_str()),
+        ("From", from),
+        ("To", "+15550000000"),
+        ("CallStatus", status),
+        ("Direction", "inbound"),
+        ("ApiVersion", "2010-04-01"),
+    ]
 }
 
 /// A WebSocket upgrade request for `url` carrying Twilio's signature header.

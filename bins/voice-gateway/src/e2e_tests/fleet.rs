@@ -61,6 +61,16 @@ impl Haproxy {
         })
     }
 
+    /// HAProxy in front of the gateways on `ports`, once it has both in rotation.
+    async fn in_front_of(frontend_port: u16, ports: [u16; 2]) -> Self {
+        let gateways = ports.map(|p| format!("127.0.0.1:{p}"));
+        let haproxy = Self::start(frontend_port, gateways.each_ref().map(String::as_str))
+            .expect("haproxy was found before the fleet started");
+        haproxy.wait_for("gw1", "UP").await;
+        haproxy.wait_for("gw2", "UP").await;
+        haproxy
+    }
+
     /// The `status` column of server `name` in backend `gateways` ("UP", "DOWN", "UP 1/2", …);
     /// `None` while the stats page does not answer yet.
     async fn status(&self, name: &str) -> Option<String> {
@@ -106,19 +116,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `postgres://u@h:5432/test?x=y` with the database replaced by `name`.
+/// `url` with its database (the path) replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let base = base[authority..]
-        .find('/')
-        .map_or(base, |slash| &base[..authority + slash]);
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
+    let mut url = url::Url::parse(url).expect("VOICE_TEST_DATABASE_URL is a URL");
+    url.set_path(name);
+    url.to_string()
+}
+
+/// What Twilio posts about John's call `sid` (the voice webhook, `<Connect action>`).
+fn johns_call<'a>(sid: &'a str, status: &'a str) -> [(&'a str, &'a str); 6] {
+    [
+        ("CallSid", sid),
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("From", super::JOHN),
+        ("To", "+14135550000"),
+        ("CallStatus", status),
+        ("Direction", "inbound"),
+    ]
 }
 
 /// Everything the fleet shares, and what a gateway of it needs to start.
@@ -173,15 +187,7 @@ struct Call {
 async fn place_call(haproxy: &Haproxy, gateways: [&Gateway; 2], sid: String) -> Call {
     let sessions_before = gateways.map(|g| g.stt.sessions().len());
     let url = format!("{}/twilio/voice", haproxy.frontend);
-    let form = [
-        ("CallSid", sid.as_str()),
-        ("AccountSid", TWILIO_ACCOUNT),
-        ("From", super::JOHN),
-        ("To", "+14135550000"),
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-    ];
-    let twiml = twilio_posts(&url, &form).await;
+    let twiml = twilio_posts(&url, &johns_call(&sid, "ringing")).await;
     assert!(twiml.contains("<Connect action="), "{sid}: {twiml}");
     let stream = TwilioStream::open_at(&haproxy.frontend, &sid, &parameters(&twiml), true).await;
     stream.wait_for_audio(500).await;
@@ -202,17 +208,7 @@ async fn place_call(haproxy: &Haproxy, gateways: [&Gateway; 2], sid: String) -> 
 
 /// Posts a signed form as Twilio does and returns the TwiML answer.
 async fn twilio_posts(url: &str, form: &[(&str, &str)]) -> String {
-    let signature =
-        twilio::signature::compute_signature(&twilio::AuthToken::new(super::AUTH_TOKEN), url, form);
-    let response = reqwest::Client::new()
-        .post(url)
-        .form(form)
-        .header("X-Twilio-Signature", signature)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{url}");
-    response.text().await.unwrap()
+    super::post_signed_for(url, url, form).await
 }
 
 /// The `action` URL of a TwiML `<Connect>`, unescaped.
@@ -350,16 +346,7 @@ async fn rolling_restart(mut fleet: Fleet) {
         fleet.gateway(ports[0], true).await,
         fleet.gateway(ports[1], false).await,
     ];
-    let haproxy = Haproxy::start(
-        frontend_port,
-        ports
-            .map(|p| format!("127.0.0.1:{p}"))
-            .each_ref()
-            .map(String::as_str),
-    )
-    .expect("haproxy was found above");
-    haproxy.wait_for("gw1", "UP").await;
-    haproxy.wait_for("gw2", "UP").await;
+    let haproxy = Haproxy::in_front_of(frontend_port, ports).await;
 
     let mut placed = 0;
     let mut next_sid = || {
@@ -544,44 +531,17 @@ async fn crash_mid_booking(mut fleet: Fleet) {
             ],
         )
         .await;
-    let haproxy = Haproxy::start(
-        frontend_port,
-        ports
-            .map(|p| format!("127.0.0.1:{p}"))
-            .each_ref()
-            .map(String::as_str),
-    )
-    .expect("haproxy was found above");
-    haproxy.wait_for("gw1", "UP").await;
-    haproxy.wait_for("gw2", "UP").await;
+    let haproxy = Haproxy::in_front_of(frontend_port, ports).await;
 
     // The balancer gave the call to the first gateway (the webhook and the stream go to it
     // directly; both are signed for the public URL, as Twilio signs them).
     let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
-    let form = [
-        ("CallSid", sid.as_str()),
-        ("AccountSid", TWILIO_ACCOUNT),
-        ("From", super::JOHN),
-        ("To", "+14135550000"),
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-    ];
-    let webhook = format!("{}/twilio/voice", fleet.public_url);
-    let signature = twilio::signature::compute_signature(
-        &twilio::AuthToken::new(super::AUTH_TOKEN),
-        &webhook,
-        &form,
-    );
-    let twiml = reqwest::Client::new()
-        .post(format!("{}/twilio/voice", doomed.gateway.base))
-        .form(&form)
-        .header("X-Twilio-Signature", signature)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let twiml = super::post_signed_for(
+        &format!("{}/twilio/voice", fleet.public_url),
+        &format!("{}/twilio/voice", doomed.gateway.base),
+        &johns_call(&sid, "ringing"),
+    )
+    .await;
     let action = connect_action(&twiml);
     assert_eq!(action, format!("{}/twilio/stream-ended", fleet.public_url));
     let mut stream = TwilioStream::open_signed_for(
@@ -629,14 +589,7 @@ async fn crash_mid_booking(mut fleet: Fleet) {
         .await
         .expect("the stream closes when its gateway dies")
         .unwrap();
-    let in_progress = [
-        ("CallSid", sid.as_str()),
-        ("AccountSid", TWILIO_ACCOUNT),
-        ("From", super::JOHN),
-        ("To", "+14135550000"),
-        ("CallStatus", "in-progress"),
-        ("Direction", "inbound"),
-    ];
+    let in_progress = johns_call(&sid, "in-progress");
     let next = twilio_posts(&action, &in_progress).await;
     assert!(next.contains("<Connect action="), "{next}");
     let params = parameters(&next);

@@ -230,21 +230,12 @@ async fn a_public_url_path_prefix_is_kept_in_the_stream_url_and_signatures() {
         ("Direction", "inbound"),
     ];
     // Twilio signs the public URL (with the prefix); the proxy strips the prefix.
-    let signature = compute_signature(
-        &AuthToken::new(AUTH_TOKEN),
+    let twiml = post_signed_for(
         &format!("{public}/twilio/voice"),
+        &format!("{}/twilio/voice", gateway.base),
         &form,
-    );
-    let twiml = reqwest::Client::new()
-        .post(format!("{}/twilio/voice", gateway.base))
-        .form(&form)
-        .header("X-Twilio-Signature", signature)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    )
+    .await;
     let expected = format!(
         "<Stream url=\"{}/twilio/stream\">",
         public.replacen("http://", "wss://", 1)

@@ -8,10 +8,10 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use session_store::{RedisSessionStore, SessionStore, SessionStoreConfig};
+use session_store::{SessionStore, SessionStoreConfig};
 
 use crate::behaviour::{self, Fixture, behaviour_suite};
-use crate::redis::unique_prefix;
+use crate::redis::{open_test_store, unique_prefix};
 use crate::redis_server::{RedisServer, free_port};
 
 /// How long the new cluster may take to agree on its slots (a hang guard).
@@ -149,17 +149,8 @@ impl<'a> ClusterFixture<'a> {
 }
 
 impl Fixture for ClusterFixture<'_> {
-    async fn open(&self, mut config: SessionStoreConfig) -> Arc<dyn SessionStore> {
-        config.key_prefix.clone_from(&self.prefix);
-        config.op_timeout = Duration::from_secs(2);
-        config.pool_size = config
-            .pool_size
-            .min(std::num::NonZeroUsize::new(2).unwrap());
-        let store: Arc<dyn SessionStore> = Arc::new(
-            RedisSessionStore::connect(&self.cluster.url(), config)
-                .await
-                .unwrap(),
-        );
+    async fn open(&self, config: SessionStoreConfig) -> Arc<dyn SessionStore> {
+        let store = open_test_store(&self.cluster.url(), &self.prefix, config).await;
         self.stores.lock().unwrap().push(Arc::clone(&store));
         store
     }

@@ -94,19 +94,28 @@ impl RedisFixture {
     }
 }
 
+/// A store on `url` for one test: its own key prefix, a short TTL unless the test sets one, a
+/// forgiving per-operation timeout and a small pool.
+pub(crate) async fn open_test_store(
+    url: &str,
+    prefix: &str,
+    mut config: SessionStoreConfig,
+) -> Arc<dyn SessionStore> {
+    config.key_prefix = prefix.to_owned();
+    if config.ttl == SessionStoreConfig::default().ttl {
+        config.ttl = TEST_TTL;
+    }
+    // The test machine is shared and busy; a timeout here would turn into a spurious outage.
+    config.op_timeout = Duration::from_secs(2);
+    config.pool_size = config
+        .pool_size
+        .min(std::num::NonZeroUsize::new(2).unwrap());
+    Arc::new(RedisSessionStore::connect(url, config).await.unwrap())
+}
+
 impl Fixture for RedisFixture {
-    async fn open(&self, mut config: SessionStoreConfig) -> Arc<dyn SessionStore> {
-        config.key_prefix.clone_from(&self.prefix);
-        if config.ttl == SessionStoreConfig::default().ttl {
-            config.ttl = TEST_TTL;
-        }
-        // The test machine is shared and busy; a timeout here would turn into a spurious outage.
-        config.op_timeout = Duration::from_secs(2);
-        config.pool_size = config
-            .pool_size
-            .min(std::num::NonZeroUsize::new(2).unwrap());
-        let store: Arc<dyn SessionStore> =
-            Arc::new(RedisSessionStore::connect(&self.url, config).await.unwrap());
+    async fn open(&self, config: SessionStoreConfig) -> Arc<dyn SessionStore> {
+        let store = open_test_store(&self.url, &self.prefix, config).await;
         self.stores.lock().unwrap().push(Arc::clone(&store));
         store
     }
