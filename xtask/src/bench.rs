@@ -785,7 +785,7 @@ fn write_outputs(
         svg_path.display()
     );
     if !bench.args.no_docs {
-        let doc_path = root.join("docs").join("performance.md");
+        let doc_path = root.join("docs/performance.md");
         let doc =
             std::fs::read_to_string(&doc_path).unwrap_or_else(|_| "# Performance\n".to_owned());
         let section = report::markdown(

@@ -697,7 +697,7 @@ const DOCS_END: &str = "<!-- scale:end -->";
 
 /// Replaces the fleet section of docs/performance.md (between its markers) with this run.
 fn write_docs(root: &Path, args: &ScaleArgs, report: &ScaleReport) -> anyhow::Result<()> {
-    let path = root.join("docs").join("performance.md");
+    let path = root.join("docs/performance.md");
     let text = std::fs::read_to_string(&path)?;
     let (Some(begin), Some(end)) = (text.find(DOCS_BEGIN), text.find(DOCS_END)) else {
         bail!("docs/performance.md has no {DOCS_BEGIN} … {DOCS_END} section");

@@ -237,3 +237,69 @@ fn internal_crates_take_versions_from_the_workspace() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Every Rust file under `crates/`, `bins/` and `xtask/`.
+fn rust_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for dir in ["crates", "bins", "xtask"] {
+        walk(&root.join(dir), &mut files);
+    }
+    files
+}
+
+/// The `*.md` paths a text names (`docs/protocols.md`, `fixtures/nlu/README.md`).
+fn cited_documents(text: &str) -> Vec<&str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || "_./-".contains(c)))
+        .filter(|word| word.ends_with(".md") && word.len() > 3)
+        .collect()
+}
+
+#[test]
+fn every_document_the_code_cites_is_in_the_repository() {
+    let root = workspace_root();
+    let mut missing = Vec::new();
+    for file in rust_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for cited in cited_documents(&text) {
+            // Paths are from the repository root; only the top-level README may go bare.
+            if cited.starts_with("..") || !root.join(cited).is_file() {
+                missing.push(format!(
+                    "{}: {cited}",
+                    file.strip_prefix(&root).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "cite documents by their path in this repository: {missing:#?}"
+    );
+}
+
+#[test]
+fn cited_documents_are_read_from_prose() {
+    assert_eq!(
+        cited_documents(
+            "see docs/protocols.md 5.2 and (docs/dependencies.md, section 3); not x.mdx"
+        ),
+        ["docs/protocols.md", "docs/dependencies.md"]
+    );
+    assert_eq!(
+        cited_documents("`fixtures/nlu/README.md`)."),
+        ["fixtures/nlu/README.md"]
+    );
+}

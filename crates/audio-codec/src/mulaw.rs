@@ -3,7 +3,7 @@
 //! Both directions delegate to `audio-codec-algorithms`, whose decoder is already a static
 //! 256-entry table (the ITU G.191 values) and whose encoder is the ITU G.191 `ulaw_compress`
 //! variant (one's complement of negative inputs before the shift by two).
-//! On the few negative inputs where G.711 encoders disagree (protocols.md section 9.3)
+//! On the few negative inputs where G.711 encoders disagree (docs/protocols.md section 9.3)
 //! this gives the ITU column, e.g. -4 -> `0x7F`, -100 -> `0x73`, -31612 -> `0x01`;
 //! the result is always within one quantization step of the other variants.
 

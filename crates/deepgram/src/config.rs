@@ -23,7 +23,7 @@ pub const ENV_TTS_URL: &str = "DEEPGRAM_TTS_URL";
 /// Environment variable overriding the Aura voice (model).
 pub const ENV_TTS_MODEL: &str = "DEEPGRAM_TTS_MODEL";
 
-/// Default live STT endpoint (protocols.md 5.1).
+/// Default live STT endpoint (docs/protocols.md 5.1).
 pub const DEFAULT_STT_URL: &str = "wss://api.deepgram.com/v1/listen";
 /// Default endpoint of Deepgram Flux, the turn-taking recogniser (`/v1/listen` does not run it;
 /// docs/protocols.md, "Deepgram Flux").
@@ -36,7 +36,7 @@ pub const ENV_FLUX_EAGER_EOT_THRESHOLD: &str = "DEEPGRAM_FLUX_EAGER_EOT_THRESHOL
 /// Environment variable: Flux ends a turn after this much silence whatever its confidence
 /// (500 to 10000 ms).
 pub const ENV_FLUX_EOT_TIMEOUT_MS: &str = "DEEPGRAM_FLUX_EOT_TIMEOUT_MS";
-/// Default Aura TTS endpoint (protocols.md 6.1).
+/// Default Aura TTS endpoint (docs/protocols.md 6.1).
 pub const DEFAULT_TTS_URL: &str = "wss://api.deepgram.com/v1/speak";
 
 /// A Deepgram API key. `Debug` and `Display` never show the value.
@@ -128,7 +128,7 @@ impl Default for FluxTurnSettings {
 ///
 /// `encoding=mulaw`, `sample_rate=8000`, `channels=1`, `interim_results=true` and
 /// `vad_events=true` are fixed: the gateway forwards Twilio's μ-law untouched, and interim results
-/// and VAD events are what barge-in and the utterance backstop need (protocols.md 5.2).
+/// and VAD events are what barge-in and the utterance backstop need (docs/protocols.md 5.2).
 #[derive(Debug, Clone)]
 pub struct DeepgramSttConfig {
     /// Endpoint; query parameters already in it are kept (a place for `keyterm=`). Default

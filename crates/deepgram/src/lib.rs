@@ -6,12 +6,12 @@
 //! [`DeepgramTtsConfig`], both sharing [`ApiKey`] and [`ReconnectPolicy`]. Audio is 8 kHz mono μ-law
 //! both ways, passed through untouched. Each session's `driver` future owns its socket, handles
 //! keep-alives, half-dead detection, reconnects with replay, and the TTS flush rate limit; it
-//! spawns nothing. Deepgram's wire format (protocols.md sections 5 and 6) lives only here.
+//! spawns nothing. Deepgram's wire format (docs/protocols.md sections 5 and 6) lives only here.
 //!
 //! TLS uses tokio-tungstenite's rustls, which takes the process-default crypto provider. Before the
 //! first `wss://` connect this crate installs ring as that default unless one is already installed,
-//! so a binary that ends up with both ring and aws-lc-rs compiled in does not panic (crates.md
-//! pitfall 3). A binary that wants another provider installs it at start-up, before any call.
+//! so a binary that ends up with both ring and aws-lc-rs compiled in does not panic
+//! (docs/dependencies.md, section 3). A binary that wants another provider installs it at start-up, before any call.
 //!
 //! Must not depend on: `call-pipeline`, `conversation`, `twilio`, other vendor crates, `axum`.
 

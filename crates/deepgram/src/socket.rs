@@ -194,7 +194,7 @@ pub(crate) fn redact(url: &Url) -> String {
 
 /// tokio-tungstenite builds its rustls config from the process-default crypto provider and panics
 /// when there is none, or when rustls cannot pick one because both ring and aws-lc-rs are compiled
-/// in (crates.md pitfall 3). Install ring unless the binary already chose a provider.
+/// in (docs/dependencies.md, section 3). Install ring unless the binary already chose a provider.
 fn ensure_crypto_provider() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {

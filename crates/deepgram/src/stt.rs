@@ -1,4 +1,4 @@
-//! `SpeechToText` over Deepgram live `/v1/listen` (protocols.md section 5), or over Flux
+//! `SpeechToText` over Deepgram live `/v1/listen` (docs/protocols.md section 5), or over Flux
 //! (`/v2/listen`) when the model is a Flux model: the same driver, with Flux's messages, audio
 //! chunking and turn events in `flux.rs`.
 //!
@@ -54,7 +54,7 @@ impl DeepgramStt {
         }
     }
 
-    /// The full `/v1/listen` URL with the phone-audio query parameters of protocols.md 5.2.
+    /// The full `/v1/listen` URL with the phone-audio query parameters of docs/protocols.md 5.2.
     pub fn listen_url(&self) -> Url {
         listen_url(&self.config)
     }

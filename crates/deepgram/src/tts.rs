@@ -1,4 +1,4 @@
-//! `TextToSpeech` over Deepgram Aura `/v1/speak` (protocols.md section 6).
+//! `TextToSpeech` over Deepgram Aura `/v1/speak` (docs/protocols.md section 6).
 //!
 //! The driver owns the socket and runs one `select!` loop over the caller's commands, the socket,
 //! and the flush rate limiter. Nothing is spawned.

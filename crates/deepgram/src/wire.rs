@@ -1,4 +1,4 @@
-//! Deepgram's JSON messages for `/v1/listen` (protocols.md 5.3-5.4) and `/v1/speak` (6.2-6.3).
+//! Deepgram's JSON messages for `/v1/listen` (docs/protocols.md 5.3-5.4) and `/v1/speak` (6.2-6.3).
 //!
 //! Inbound frames are parsed in two steps: read `type` from a `serde_json::Value`, then the typed
 //! body, so an unknown `type` is reported by name instead of failing the parse.
@@ -65,7 +65,7 @@ pub(crate) enum ListenMessage {
 pub(crate) struct Results {
     pub(crate) start: f64,
     pub(crate) duration: f64,
-    /// Optional on the wire (protocols.md 5.7): missing means false.
+    /// Optional on the wire (docs/protocols.md 5.7): missing means false.
     #[serde(default)]
     pub(crate) is_final: bool,
     #[serde(default)]

@@ -23,7 +23,7 @@ pub const ENV_VOICE_ID: &str = "ELEVENLABS_VOICE_ID";
 pub const ENV_BASE_URL: &str = "ELEVENLABS_BASE_URL";
 /// Environment-style name of the model setting (default [`DEFAULT_MODEL_ID`]).
 pub const ENV_MODEL_ID: &str = "ELEVENLABS_MODEL_ID";
-/// The server's cap on simultaneous contexts per socket (protocols.md 7.4).
+/// The server's cap on simultaneous contexts per socket (docs/protocols.md 7.4).
 pub const MAX_CONTEXTS_PER_SOCKET: usize = 5;
 
 /// Everything the client needs. Build it with [`ElevenLabsConfig::new`] or
@@ -32,7 +32,7 @@ pub const MAX_CONTEXTS_PER_SOCKET: usize = 5;
 pub struct ElevenLabsConfig {
     /// `ws://` or `wss://` origin (and optional path prefix) of the API; `ELEVENLABS_BASE_URL`.
     pub base_url: Url,
-    /// Sent as the `xi-api-key` handshake header (protocols.md 7.1), never in the URL or a message.
+    /// Sent as the `xi-api-key` handshake header (docs/protocols.md 7.1), never in the URL or a message.
     pub api_key: ApiKey,
     /// The voice, unless a session's `TtsOptions::voice` overrides it; `ELEVENLABS_VOICE_ID`.
     pub voice_id: String,
@@ -77,7 +77,7 @@ pub struct ElevenLabsConfig {
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
 
-/// `voice_settings` of the init message (protocols.md 7.2). `None` fields are left out, so the
+/// `voice_settings` of the init message (docs/protocols.md 7.2). `None` fields are left out, so the
 /// voice's own defaults apply.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VoiceSettings {
@@ -177,7 +177,7 @@ impl ElevenLabsConfig {
         Ok(res)
     }
 
-    /// Checks the values against the protocol's limits (protocols.md 7.1, 7.2, 7.4).
+    /// Checks the values against the protocol's limits (docs/protocols.md 7.1, 7.2, 7.4).
     pub fn validate(&self) -> Result<(), Error> {
         let invalid = |name, reason: &str| {
             Err(Error::InvalidSetting {

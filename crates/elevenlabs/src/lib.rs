@@ -1,7 +1,7 @@
 //! `providers::TextToSpeech` over ElevenLabs' streaming WebSocket, producing 8 kHz μ-law for Twilio.
 //!
 //! `ElevenLabsTts` (built from an `ElevenLabsConfig`) opens one `multi-stream-input` socket per
-//! call with `output_format=ulaw_8000` and the key in the `xi-api-key` header (protocols.md 7).
+//! call with `output_format=ulaw_8000` and the key in the `xi-api-key` header (docs/protocols.md 7).
 //! Each reply is one ElevenLabs context: `Flush` closes it and `TtsEvent::Flushed` follows its
 //! `isFinal`; `Clear` (barge-in) closes the current context and drops every late frame naming a
 //! forgotten context, so no stale audio follows `TtsEvent::Cleared`. We use the multi-context

@@ -2,7 +2,7 @@
 //!
 //! Each reply is one ElevenLabs context. The driver keeps one open ("current") context, initialized
 //! as soon as the socket opens and again right after every `Flush` or `Clear`, so text never waits
-//! for an init and the keep-alive always has a context to name (protocols.md 7.4 warns against
+//! for an init and the keep-alive always has a context to name (docs/protocols.md 7.4 warns against
 //! naming a context before its init).
 //!
 //! - `Text` → `{"text":"<text> ","context_id":cur}`.
@@ -721,7 +721,7 @@ pub(crate) async fn open_socket(
 
 /// tokio-tungstenite builds its rustls config from the process-default crypto provider and panics
 /// when there is none, or when rustls cannot pick one because both ring and aws-lc-rs are compiled
-/// in (crates.md pitfall 3). Install ring unless the binary already chose a provider.
+/// in (docs/dependencies.md, section 3). Install ring unless the binary already chose a provider.
 fn ensure_crypto_provider() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {

@@ -1,4 +1,4 @@
-//! ElevenLabs `multi-stream-input` JSON messages (protocols.md 7.2-7.5): what we send and how we
+//! ElevenLabs `multi-stream-input` JSON messages (docs/protocols.md 7.2-7.5): what we send and how we
 //! read what the server sends back.
 //!
 //! Outbound messages always carry `context_id` (snake case, as the examples and pipecat send it).
@@ -278,7 +278,7 @@ pub(crate) fn parse_server_message(text: &str) -> Result<ServerMessage, Error> {
 }
 
 /// Strips a WAV header if a context's first chunk starts with one: `ulaw_8000` should be raw
-/// headerless μ-law, but that is unverified for the WebSocket (protocols.md 7.3, 11.9), and a
+/// headerless μ-law, but that is unverified for the WebSocket (docs/protocols.md 7.3, 11.9), and a
 /// header played as audio is a loud click. Returns the audio unchanged when there is no header.
 pub(crate) fn strip_wav_header(audio: Bytes) -> (Bytes, bool) {
     if audio.len() < 12 || &audio[0..4] != b"RIFF" || &audio[8..12] != b"WAVE" {

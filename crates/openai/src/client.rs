@@ -293,7 +293,7 @@ impl Reply {
     }
 
     /// Reads and decodes one SSE event. Closes the source when the stream is over, so the library
-    /// never reconnects (crates.md pitfall 2).
+    /// never reconnects (docs/dependencies.md, section 2).
     async fn read_one(&mut self) -> Result<(), Failure> {
         let Some(item) = self.source.next().await else {
             self.done = true;

@@ -72,7 +72,7 @@ pub enum AuthStyle {
     None,
 }
 
-/// The JSON field for the token limit (protocols.md 8.1, 8.8).
+/// The JSON field for the token limit (docs/protocols.md 8.1, 8.8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MaxTokensField {
     /// `max_completion_tokens`: current OpenAI, required by reasoning models.

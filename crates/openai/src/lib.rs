@@ -1,4 +1,4 @@
-//! `LanguageModel` over OpenAI-compatible streaming chat completions (protocols.md section 8).
+//! `LanguageModel` over OpenAI-compatible streaming chat completions (docs/protocols.md section 8).
 //!
 //! `OpenAiClient` sends `POST {base_url}/chat/completions` with `stream: true` and
 //! `stream_options.include_usage`, decodes the SSE reply with `reqwest-eventsource`, assembles tool
@@ -12,7 +12,7 @@
 //! output and logs; `AuthStyle` and `MaxTokensField` cover compatible servers (Azure OpenAI, Groq,
 //! vLLM, Ollama).
 //!
-//! Failure behaviour (protocols.md 8.6):
+//! Failure behaviour (docs/protocols.md 8.6):
 //!
 //! - Before the first token (text, a tool-call fragment, a finish reason or usage), a failure is
 //!   retried on the same endpoint when it is retryable: connect errors, a body that ends before
@@ -29,7 +29,7 @@
 //!   `Err(ProviderError::Connect | Timeout)`; the stream ends after the error. A stream that ends
 //!   after its finish reason but without `[DONE]` ends normally (usage may be missing).
 //!
-//! Compatible servers (protocols.md 8.7):
+//! Compatible servers (docs/protocols.md 8.7):
 //!
 //! All of these take the same request at `<base_url>/chat/completions` and stream the same SSE:
 //!
@@ -46,7 +46,7 @@
 //!   tool-call ids are replaced by `call_<n>`.
 //! - **Ollama** (`http://localhost:11434/v1`, `auth: AuthStyle::None`): `stream_options` needs
 //!   v0.5.2 or later; parallel calls may reuse `index: 0` with distinct ids, which the assembler
-//!   handles (protocols.md 8.4).
+//!   handles (docs/protocols.md 8.4).
 //! - Older compatible servers only know `max_tokens`: set `max_tokens_field`.
 //!
 //! Must not depend on: other vendor crates, `call-pipeline`, `conversation`, or any workspace crate

@@ -1,4 +1,4 @@
-//! Turns the `data:` payloads of one completion into `LlmEvent`s (protocols.md 8.2-8.4).
+//! Turns the `data:` payloads of one completion into `LlmEvent`s (docs/protocols.md 8.2-8.4).
 //! Pure: no IO, so the awkward fragment cases are tested here without a server.
 
 use std::collections::VecDeque;

@@ -1,4 +1,4 @@
-//! The JSON of protocols.md 8.1 (request), 8.3 (chunks), 8.5 (tool results) and 8.6 (errors).
+//! The JSON of docs/protocols.md 8.1 (request), 8.3 (chunks), 8.5 (tool results) and 8.6 (errors).
 //! Only this module knows OpenAI's field names.
 
 use serde::{Deserialize, Serialize};

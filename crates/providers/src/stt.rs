@@ -191,7 +191,7 @@ pub struct Utterance {
 }
 
 /// Joins `is_final` segments until `speech_final`, with `UtteranceEnd` as the backstop
-/// (protocols.md 5.6). Feed it every event; it returns an utterance when one is complete.
+/// (docs/protocols.md 5.6). Feed it every event; it returns an utterance when one is complete.
 ///
 /// - Interim results are never appended; the latest one is kept for barge-in decisions
 ///   (`last_interim`).

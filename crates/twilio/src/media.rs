@@ -1,4 +1,4 @@
-//! Media Streams websocket messages (protocols.md section 1).
+//! Media Streams websocket messages (docs/protocols.md section 1).
 //!
 //! [`decode`] turns one text frame from Twilio into an [`Inbound`]; [`Outbound`] and the
 //! `encode_*_into` functions produce the frames we send back. Audio stays μ-law bytes here.
@@ -315,7 +315,7 @@ pub fn encode_clear_into(buf: &mut String, stream_sid: &StreamSid) {
 }
 
 impl Outbound {
-    /// The JSON text frame, exactly as protocols.md section 1.3 shows it.
+    /// The JSON text frame, exactly as docs/protocols.md section 1.3 shows it.
     pub fn encode(&self) -> String {
         let mut res = String::new();
         self.encode_into(&mut res);

@@ -1,4 +1,4 @@
-//! Client for Twilio's REST API (protocols.md section 4): redirect a live call to new TwiML
+//! Client for Twilio's REST API (docs/protocols.md section 4): redirect a live call to new TwiML
 //! (transfer), hang it up, create an outbound call, or send a text message (4.6).
 //!
 //! This is the only module of the crate that does IO. Requests are form-encoded with PascalCase

@@ -1,4 +1,4 @@
-//! `X-Twilio-Signature` validation (protocols.md section 3).
+//! `X-Twilio-Signature` validation (docs/protocols.md section 3).
 //!
 //! The signature is base64(HMAC-SHA1(auth token, URL + sorted `name` `value` pairs)). Like the
 //! official SDKs, validation also accepts the URL with its port removed or with the scheme's

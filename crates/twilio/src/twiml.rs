@@ -1,4 +1,4 @@
-//! TwiML documents (protocols.md section 2): what we return to voice webhooks and send for transfers.
+//! TwiML documents (docs/protocols.md section 2): what we return to voice webhooks and send for transfers.
 //!
 //! [`Response`] collects verbs and renders a compact document with the XML prolog. Text and
 //! attribute values are escaped, and characters XML 1.0 cannot carry are dropped.

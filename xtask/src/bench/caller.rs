@@ -1,7 +1,7 @@
 //! The load generator: simulated Twilio calls against the gateway.
 //!
 //! One call: the voice webhook (`POST /twilio/voice`), the TwiML's `<Stream>` and `<Parameter>`s,
-//! then a WebSocket speaking Twilio Media Streams (protocols.md section 1) with messages encoded
+//! then a WebSocket speaking Twilio Media Streams (docs/protocols.md section 1) with messages encoded
 //! by the `twilio` crate: `connected`, `start` with every `<Parameter>` as `customParameters`, a
 //! `media` frame of 160 μ-law bytes every 20 ms for the whole call (voice-like frames while the
 //! caller talks, silence otherwise), `stop` at the end. The agent's audio goes into a simulated

@@ -1,6 +1,6 @@
 use super::*;
 
-/// The decode algorithm of protocols.md section 9.2, written out independently of the library.
+/// The decode algorithm of docs/protocols.md section 9.2, written out independently of the library.
 fn reference_decode(byte: u8) -> i16 {
     let inverted = !byte;
     let mut magnitude = ((i32::from(inverted & 0x0F)) << 3) + 0x84;
@@ -113,7 +113,7 @@ fn encode_vectors_where_all_three_variants_agree() {
 }
 
 /// audio-codec-algorithms implements ITU G.191 `ulaw_compress`: on the inputs where the
-/// variants disagree (protocols.md section 9.3) it must give the ITU column.
+/// variants disagree (docs/protocols.md section 9.3) it must give the ITU column.
 #[test]
 fn encoder_is_the_itu_g191_variant_on_disagreeing_inputs() {
     // (input, audioop, classic 16-bit, ITU G.191)

@@ -1,4 +1,4 @@
-//! `DeepgramStt` against a local server speaking `/v1/listen` as protocols.md section 5 describes.
+//! `DeepgramStt` against a local server speaking `/v1/listen` as docs/protocols.md section 5 describes.
 
 use std::time::Duration;
 
@@ -122,7 +122,7 @@ fn kind(error: &ProviderError) -> &'static str {
     }
 }
 
-/// A `Results` message shaped like protocols.md 5.4.
+/// A `Results` message shaped like docs/protocols.md 5.4.
 fn results(text: &str, start: f64, duration: f64, is_final: bool, speech_final: bool) -> String {
     serde_json::json!({
         "type": "Results", "channel_index": [0, 1], "duration": duration, "start": start,
@@ -574,7 +574,7 @@ async fn a_server_that_drops_every_new_socket_is_given_up_on() {
 }
 
 /// A TLS failure is a `Connect` error; wss:// must not panic for want of a rustls crypto provider
-/// (crates.md pitfall 3).
+/// (docs/dependencies.md, section 3).
 #[tokio::test]
 async fn wss_to_a_plain_tcp_listener_is_a_connect_error() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

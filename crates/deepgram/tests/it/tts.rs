@@ -1,4 +1,4 @@
-//! `DeepgramTts` against a local server speaking `/v1/speak` as protocols.md section 6 describes.
+//! `DeepgramTts` against a local server speaking `/v1/speak` as docs/protocols.md section 6 describes.
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,5 @@
 //! Integration tests: `ElevenLabsTts` against a local server that speaks the `multi-stream-input`
-//! protocol as protocols.md section 7 describes. Real sockets on 127.0.0.1, real time, short
+//! protocol as docs/protocols.md section 7 describes. Real sockets on 127.0.0.1, real time, short
 //! configured timeouts; waits are on messages, with `mock::GUARD` only as a hang guard.
 
 mod mock;

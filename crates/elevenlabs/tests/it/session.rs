@@ -598,7 +598,7 @@ async fn losing_the_socket_while_closing_owes_nothing() {
     assert_eq!(events[2..], ["closed"]);
 }
 
-/// wss:// must not panic for want of a rustls crypto provider (crates.md pitfall 3); a server
+/// wss:// must not panic for want of a rustls crypto provider (docs/dependencies.md, section 3); a server
 /// that cannot do TLS is a `Connect` error.
 #[tokio::test]
 async fn wss_to_a_plain_tcp_listener_is_a_connect_error() {

@@ -1,4 +1,4 @@
-//! Scenarios of protocols.md 8 over real sockets on 127.0.0.1 (real time, short timeouts).
+//! Scenarios of docs/protocols.md 8 over real sockets on 127.0.0.1 (real time, short timeouts).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! `OpenAiClient` against a local server that speaks protocols.md 8.2/8.3 byte for byte.
+//! `OpenAiClient` against a local server that speaks docs/protocols.md 8.2/8.3 byte for byte.
 
 mod client;
 mod parity;

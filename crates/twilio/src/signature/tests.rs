@@ -1,4 +1,4 @@
-//! Every vector from protocols.md section 3.5.
+//! Every vector from docs/protocols.md section 3.5.
 
 use super::*;
 

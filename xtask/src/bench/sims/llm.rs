@@ -1,4 +1,4 @@
-//! OpenAI chat completions imitation (`POST /v1/chat/completions`, protocols.md section 8).
+//! OpenAI chat completions imitation (`POST /v1/chat/completions`, docs/protocols.md section 8).
 //!
 //! The reply to a request is `replies[k]`, where k is the number of `user` messages in it minus
 //! one (the list repeats), so every call gets the same conversation without the simulator keeping

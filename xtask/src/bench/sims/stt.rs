@@ -1,4 +1,4 @@
-//! Deepgram live speech-to-text imitation (`/v1/listen`, protocols.md section 5).
+//! Deepgram live speech-to-text imitation (`/v1/listen`, docs/protocols.md section 5).
 //!
 //! Per connection, [`SpeechTracker`] finds the caller's speech segments by energy in the binary
 //! μ-law frames. For the Nth segment it sends `SpeechStarted` at onset, interim `Results` from

@@ -1,4 +1,4 @@
-//! Deepgram Aura streaming TTS imitation (`/v1/speak`, protocols.md section 6).
+//! Deepgram Aura streaming TTS imitation (`/v1/speak`, docs/protocols.md section 6).
 //!
 //! `Speak` appends text; `Flush` queues a job: `ms_per_char` of μ-law audio per character, its
 //! first chunk `time_to_first_audio` after the flush (and never before the previous job is done),
