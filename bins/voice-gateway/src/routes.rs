@@ -14,7 +14,7 @@ use axum::{
     routing::{get, post},
 };
 use call_pipeline::{
-    PhoneError, PhoneLink, RESUME_PARAMETER, STREAM_TOKEN_PARAMETER, ended_mark_key,
+    CallStatus, PhoneError, PhoneLink, RESUME_PARAMETER, STREAM_TOKEN_PARAMETER, ended_mark_key,
     issue_stream_token, mask_phone, run_call,
 };
 use futures::{SinkExt, StreamExt};
@@ -322,9 +322,6 @@ fn stream_twiml(
         .to_xml())
 }
 
-/// How many times one call's lost stream is resumed before the caller goes to a person.
-const MAX_RESUMES: u32 = 2;
-
 /// `POST /twilio/stream-ended`: Twilio's `<Connect action>` request, made when a call's media
 /// stream ends while the call is still up. Ended on purpose (the `ended_<sid>` mark the call
 /// wrote before closing its socket): hang up, or, after a handoff, hold the line for the
@@ -361,24 +358,24 @@ async fn stream_ended(
     }
     match state.sessions.claim_holder(&ended_mark_key(call_sid)).await {
         Ok(Some(how)) => {
-            return match how.as_str() {
-                "completed" | "voicemail" | "rejected" => {
-                    debug!(how, "the call ended on purpose; hanging up");
-                    hang_up()
-                }
-                _ => {
-                    // A transfer moves the call with a REST update that lands on its own
-                    // time; hold until it does, and reach the advisor if it never does.
-                    info!(
-                        how,
-                        "the stream ended with a handoff; holding for the transfer"
-                    );
-                    xml(handoff_twiml_after(
-                        &state,
-                        twiml::Response::new().pause(10),
-                    ))
-                }
-            };
+            let over = matches!(
+                CallStatus::from_name(&how),
+                Some(CallStatus::Completed | CallStatus::Voicemail | CallStatus::Rejected)
+            );
+            if over {
+                debug!(how, "the call ended on purpose; hanging up");
+                return hang_up();
+            }
+            // A transfer moves the call with a REST update that lands on its own time; hold
+            // until it does, and reach the advisor if it never does.
+            info!(
+                how,
+                "the stream ended with a handoff; holding for the transfer"
+            );
+            return xml(handoff_twiml_after(
+                &state,
+                twiml::Response::new().pause(10),
+            ));
         }
         Ok(None) => {}
         Err(err) => {
@@ -394,30 +391,14 @@ async fn stream_ended(
             return to_a_person("stream state unknown");
         }
     }
-    let mut budget = false;
-    for n in 1..=MAX_RESUMES {
-        match state
-            .sessions
-            .claim(
-                &format!("resumed{n}_{call_sid}"),
-                "resume",
-                std::time::Duration::from_secs(24 * 60 * 60),
-            )
-            .await
-        {
-            Ok(true) => {
-                budget = true;
-                break;
-            }
-            Ok(false) => {}
-            Err(err) => {
-                warn!(error = %err, "cannot count the call's resumes");
-                return to_a_person("stream state unknown");
-            }
+    // At most `MAX_RESUMES` new streams per call, counted fleet-wide.
+    match state.admission.claim_resume(call_sid).await {
+        Ok(true) => {}
+        Ok(false) => return to_a_person("resumed too often"),
+        Err(err) => {
+            warn!(error = %err, "cannot count the call's resumes");
+            return to_a_person("stream state unknown");
         }
-    }
-    if !budget {
-        return to_a_person("resumed too often");
     }
     if let Some(reason) = cannot_take_calls(&state) {
         return to_a_person(reason);

@@ -32,7 +32,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use session_store::SessionStore;
+use session_store::{SessionStore, SessionStoreError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::warn;
 use twilio::media::Start;
@@ -155,6 +155,17 @@ pub fn ended_mark_key(call_sid: &str) -> String {
     format!("ended_{call_sid}")
 }
 
+/// How many new streams one call may be given after losing one.
+pub const MAX_RESUMES: u32 = 2;
+
+/// Whether `start` carries a resume token's `resume=1` (the token signs it).
+pub(crate) fn resumes(start: &Start) -> bool {
+    start
+        .custom_parameters
+        .get(RESUME_PARAMETER)
+        .is_some_and(|v| v == "1")
+}
+
 impl Admitted {
     /// Marks the call ended, holding `how` (a `CallStatus` name). Called before the gateway
     /// closes the socket on purpose; never for a lost stream.
@@ -233,6 +244,18 @@ impl StreamAdmission {
         self.calls.available_permits() > 0
     }
 
+    /// Counts one more resume of `call_sid` fleet-wide: `true` while it has had fewer than
+    /// `MAX_RESUMES` (a `resumed<n>_<sid>` claim each), `false` after that.
+    pub async fn claim_resume(&self, call_sid: &str) -> Result<bool, SessionStoreError> {
+        for n in 1..=MAX_RESUMES {
+            let key = format!("resumed{n}_{call_sid}");
+            if self.shared.claim(&key, "resume", ENDED_MARK_TTL).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// A pending slot for a new socket, or `None` when too many sockets are waiting for `start`.
     pub fn try_begin(&self) -> Option<Arc<PendingSlot>> {
         let permit = self.pending.clone().try_acquire_owned().ok()?;
@@ -268,10 +291,7 @@ impl StreamAdmission {
         {
             return Err(Refusal::CallEnded);
         }
-        let resumes = start
-            .custom_parameters
-            .get(RESUME_PARAMETER)
-            .is_some_and(|v| v == "1");
+        let resumes = resumes(start);
         // The nonce stays claimed a little past the token's lifetime (clock skew).
         let token_ttl = self.config.token_lifetime + Duration::from_secs(60);
         let fresh = self

@@ -38,7 +38,7 @@ use twilio::{
 };
 
 use crate::{
-    admission::{Admitted, PendingSlot, RESUME_PARAMETER, StreamAdmission},
+    admission::{Admitted, PendingSlot, StreamAdmission, resumes},
     capture::Capture,
     config::PipelineConfig,
     floor::{Action, Event as FloorEvent, Floor, FloorConfig, Then},
@@ -135,6 +135,20 @@ impl CallStatus {
             Self::Voicemail => "voicemail",
             Self::Lost => "lost",
         }
+    }
+
+    /// The status named `name` (`as_str`'s inverse), as an `ended_<sid>` mark holds it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Completed,
+            Self::Transferred,
+            Self::Rejected,
+            Self::Failed,
+            Self::Voicemail,
+            Self::Lost,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == name)
     }
 }
 
@@ -309,10 +323,7 @@ async fn run_admitted(
     let mut started_at = (deps.now)();
     // A stream that resumes a call whose previous stream was lost (`admission.rs`): the
     // conversation goes on from the call's session.
-    let resumed = start
-        .custom_parameters
-        .get(RESUME_PARAMETER)
-        .is_some_and(|v| v == "1");
+    let resumed = resumes(&start);
     if let Some(capture) = &capture {
         let mut params = start.custom_parameters.clone();
         params.remove(STREAM_TOKEN_PARAMETER);
@@ -440,7 +451,6 @@ async fn run_admitted(
     let mut history = Vec::new();
     if resumed {
         let restored = prior_session
-            .as_ref()
             .map(|prior| restore_from_session(prior, &mut manager, &mut history, &mut started_at));
         match restored {
             Some(Ok(())) => info!(
@@ -2293,17 +2303,17 @@ impl CallState {
 /// Applies what a lost stream left in the session (`conversation_snapshot`,
 /// `conversation_history`, `started_at`) to the resumed call.
 fn restore_from_session(
-    prior: &serde_json::Map<String, Value>,
+    mut prior: serde_json::Map<String, Value>,
     manager: &mut ConversationManager,
     history: &mut Vec<ChatMessage>,
     started_at: &mut DateTime<Utc>,
 ) -> Result<(), serde_json::Error> {
-    if let Some(snapshot) = prior.get(session_store::fields::CONVERSATION_SNAPSHOT) {
-        let snapshot: ConversationSnapshot = serde_json::from_value(snapshot.clone())?;
+    if let Some(snapshot) = prior.remove(session_store::fields::CONVERSATION_SNAPSHOT) {
+        let snapshot: ConversationSnapshot = serde_json::from_value(snapshot)?;
         manager.resume_from(snapshot);
     }
-    if let Some(messages) = prior.get(session_store::fields::CONVERSATION_HISTORY) {
-        *history = serde_json::from_value(messages.clone())?;
+    if let Some(messages) = prior.remove(session_store::fields::CONVERSATION_HISTORY) {
+        *history = serde_json::from_value(messages)?;
     }
     if let Some(at) = prior
         .get(session_store::fields::STARTED_AT)

@@ -47,8 +47,8 @@ mod token;
 mod turn;
 
 pub use admission::{
-    AdmissionConfig, Admitted, PendingSlot, RESUME_PARAMETER, Refusal, StreamAdmission,
-    ended_mark_key,
+    AdmissionConfig, Admitted, MAX_RESUMES, PendingSlot, RESUME_PARAMETER, Refusal,
+    StreamAdmission, ended_mark_key,
 };
 pub use call::{AMD_PARAMETER, CallDeps, CallOutcome, CallStatus, OfflineAgentFactory, run_call};
 pub use capture::CAPTURE_FORMAT_VERSION;

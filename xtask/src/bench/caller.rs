@@ -460,26 +460,9 @@ async fn follow_action(
     account_sid: &AccountSid,
     from: &str,
 ) -> Result<StreamTwiml, String> {
-    let form = call_form(call_sid, account_sid, from, "in-progress");
-    let signature = compute_signature(&AuthToken::new(target.auth_token.as_str()), action, &form);
     // The action URL is public (PUBLIC_URL); the bench reaches it at the same address.
-    let response = target
-        .http
-        .post(action)
-        .header("X-Twilio-Signature", signature)
-        .form(&form)
-        .send()
-        .await
-        .map_err(|err| format!("the action request failed: {err}"))?;
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(format!("the action answered {status}"));
-    }
-    parse_twiml(&body).ok_or_else(|| {
-        let short: String = body.chars().filter(|c| *c != '\n').take(160).collect();
-        format!("the action answered without a stream: {short}")
-    })
+    let form = call_form(call_sid, account_sid, from, "in-progress");
+    ask_for_stream(target, action, &form, "the action").await
 }
 
 /// Connects one stream and runs the script on it.
@@ -573,27 +556,38 @@ async fn webhook(
 ) -> Result<StreamTwiml, String> {
     let form = call_form(call_sid, account_sid, from, "ringing");
     let url = format!("{}/twilio/voice", target.http_base);
-    let signature = compute_signature(&AuthToken::new(target.auth_token.as_str()), &url, &form);
+    ask_for_stream(target, &url, &form, "webhook").await
+}
+
+/// Posts `form` to `url` signed as Twilio signs it and reads the `<Stream>` out of the TwiML
+/// answer; `what` names the request in the error.
+async fn ask_for_stream(
+    target: &CallTarget,
+    url: &str,
+    form: &[(&str, &str)],
+    what: &str,
+) -> Result<StreamTwiml, String> {
+    let signature = compute_signature(&AuthToken::new(target.auth_token.as_str()), url, form);
     let response = target
         .http
         .post(url)
         .header("X-Twilio-Signature", signature)
-        .form(&form)
+        .form(form)
         .send()
         .await
-        .map_err(|err| format!("webhook request: {err}"))?;
+        .map_err(|err| format!("{what} request: {err}"))?;
     let status = response.status();
     let body = response
         .text()
         .await
-        .map_err(|err| format!("webhook body: {err}"))?;
+        .map_err(|err| format!("{what} body: {err}"))?;
     if !status.is_success() {
-        return Err(format!("webhook answered {status}"));
+        return Err(format!("{what} answered {status}"));
     }
     parse_twiml(&body).ok_or_else(|| {
         let mut short: String = body.chars().take(160).collect();
         short.retain(|c| c != '\n');
-        format!("no <Stream> in the TwiML: {short}")
+        format!("no <Stream> in the TwiML of {what}: {short}")
     })
 }
 

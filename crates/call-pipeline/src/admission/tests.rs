@@ -291,3 +291,31 @@ async fn only_a_resume_token_takes_over_the_claim_of_a_gateway_that_died() {
         Some("completed")
     );
 }
+
+#[tokio::test]
+async fn a_call_is_resumed_at_most_max_resumes_times_fleet_wide() {
+    let store = memory();
+    let a = admission(store.clone(), "gw-a", 10);
+    let b = admission(store, "gw-b", 10);
+    assert!(a.claim_resume("CA1").await.unwrap());
+    assert!(b.claim_resume("CA1").await.unwrap());
+    assert_eq!(MAX_RESUMES, 2);
+    assert!(!a.claim_resume("CA1").await.unwrap());
+    assert!(b.claim_resume("CA2").await.unwrap(), "counted per call");
+}
+
+#[test]
+fn an_ended_marks_status_name_reads_back() {
+    use crate::CallStatus;
+    for status in [
+        CallStatus::Completed,
+        CallStatus::Transferred,
+        CallStatus::Rejected,
+        CallStatus::Failed,
+        CallStatus::Voicemail,
+        CallStatus::Lost,
+    ] {
+        assert_eq!(CallStatus::from_name(status.as_str()), Some(status));
+    }
+    assert_eq!(CallStatus::from_name("hung_up"), None);
+}
