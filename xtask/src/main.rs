@@ -1,7 +1,8 @@
 //! `cargo xtask <task>`: developer chores for the voice-gateway workspace.
 //!
-//! Run bare, it lists the tasks. It also holds the tree-health tests (`tidy`), which run under
-//! `cargo test --workspace`. Must not depend on: the gateway's heavy crates, unless a task needs them.
+//! Run bare, it lists the tasks. The tree-health tests live in their own small crate
+//! (`xtask/tidy`), so they run without building anything of the gateway's.
+//! Must not depend on: the gateway's heavy crates, unless a task needs them.
 
 #![allow(clippy::print_stdout)]
 
@@ -9,8 +10,6 @@ mod bench;
 mod corpus;
 mod replay;
 mod scale;
-#[cfg(test)]
-mod tidy;
 
 const TASKS: &str = "\
 cargo xtask <task>

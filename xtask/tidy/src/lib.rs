@@ -1,14 +1,82 @@
 //! Tree-health checks that run under `cargo test`, so `cargo test --workspace` alone says whether the
-//! tree follows the project's rules.
+//! tree follows the project's rules: each crate's doc names what it must not depend on and its
+//! dependencies obey it, the dependency arrows in docs/ARCHITECTURE.md's code map hold for the
+//! graph `cargo metadata` reports, every document the code cites is in the repository, and every
+//! configuration variable is in the README.
+//!
+//! This crate depends on nothing of the gateway's (only `serde_json`, to read `cargo metadata`),
+//! so `cargo test -p tidy` builds in seconds on a fresh checkout.
+//! Must not depend on: any workspace crate, or anything with a database, Redis or HTTP stack.
 
-use std::path::{Path, PathBuf};
+#![cfg(test)]
 
-/// The workspace root (xtask lives one level below it).
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use serde_json::Value;
+
+/// The workspace root (this crate lives at `xtask/tidy`).
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is inside the workspace")
+        .ancestors()
+        .nth(2)
+        .expect("tidy is two levels inside the workspace")
         .to_path_buf()
+}
+
+/// One workspace package as `cargo metadata --no-deps` reports it.
+struct Package {
+    name: String,
+    /// Its manifest's directory.
+    dir: PathBuf,
+    /// What it depends on to build and run (normal and build dependencies, not dev).
+    dependencies: Vec<String>,
+}
+
+/// The workspace's packages, read from `cargo metadata --no-deps` (no network, no build).
+fn workspace_packages() -> Vec<Package> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .expect("running cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata's JSON");
+    let mut packages: Vec<Package> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|package| Package {
+            name: package["name"].as_str().unwrap().to_owned(),
+            dir: Path::new(package["manifest_path"].as_str().unwrap())
+                .parent()
+                .unwrap()
+                .to_path_buf(),
+            dependencies: package["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|dep| dep["kind"].as_str() != Some("dev"))
+                .map(|dep| dep["name"].as_str().unwrap().to_owned())
+                .collect(),
+        })
+        .collect();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    packages
 }
 
 /// Every library crate's root file and the binary's `main.rs`.
@@ -55,20 +123,17 @@ fn every_crate_opens_with_a_doc_that_names_what_it_must_not_depend_on() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// The workspace's library crates by package name, with their manifest and root file.
-fn library_crates() -> Vec<(String, toml::Table, PathBuf)> {
-    let root = workspace_root();
-    let mut crates = Vec::new();
-    for entry in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
-        let Ok(text) = std::fs::read_to_string(entry.path().join("Cargo.toml")) else {
-            continue;
-        };
-        let manifest: toml::Table = text.parse().unwrap();
-        let name = manifest["package"]["name"].as_str().unwrap().to_owned();
-        crates.push((name, manifest, entry.path().join("src/lib.rs")));
-    }
-    crates.sort_by(|a, b| a.0.cmp(&b.0));
-    crates
+/// The workspace's library crates (those under `crates/`), with their root file.
+fn library_crates() -> Vec<(Package, PathBuf)> {
+    let crates_dir = workspace_root().join("crates");
+    workspace_packages()
+        .into_iter()
+        .filter(|package| package.dir.starts_with(&crates_dir))
+        .map(|package| {
+            let lib = package.dir.join("src/lib.rs");
+            (package, lib)
+        })
+        .collect()
 }
 
 /// The crates a "Must not depend on" sentence forbids. It is read the way it is written:
@@ -119,9 +184,13 @@ fn forbidden_by(sentence: &str, this: &str, workspace: &[String]) -> Vec<String>
 #[test]
 fn every_crate_obeys_its_must_not_depend_on_line() {
     let crates = library_crates();
-    let workspace: Vec<String> = crates.iter().map(|(name, ..)| name.clone()).collect();
+    let workspace: Vec<String> = crates
+        .iter()
+        .map(|(package, _)| package.name.clone())
+        .collect();
     let mut problems = Vec::new();
-    for (name, manifest, lib) in &crates {
+    for (package, lib) in &crates {
+        let name = &package.name;
         let text = std::fs::read_to_string(lib).unwrap();
         let doc: String = text
             .lines()
@@ -138,18 +207,139 @@ fn every_crate_obeys_its_must_not_depend_on_line() {
             .map_or(rest, |end| &rest[..end])
             .trim_end_matches('.');
         let forbidden = forbidden_by(sentence, name, &workspace);
-        let deps: Vec<&String> = manifest
-            .get("dependencies")
-            .and_then(toml::Value::as_table)
-            .map(|deps| deps.keys().collect())
-            .unwrap_or_default();
-        for dep in deps {
+        for dep in &package.dependencies {
             if forbidden.contains(dep) {
                 problems.push(format!("{name} depends on `{dep}`, which its doc forbids"));
             }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The layers of docs/ARCHITECTURE.md's code map, top first: the fenced block after "Dependencies
+/// point down this list". A line is a layer of comma-separated crates; a crate may stand on two
+/// lines (`twilio`: its REST module above its pure modules), words in parentheses are notes.
+fn architecture_layers(text: &str) -> Vec<Vec<String>> {
+    let after = text
+        .split_once("Dependencies point down this list")
+        .expect("docs/ARCHITECTURE.md names the dependency order")
+        .1;
+    let block = after
+        .split("```")
+        .nth(1)
+        .expect("the dependency order is a fenced block");
+    block
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let mut depth = 0;
+            let plain: String = line
+                .chars()
+                .filter(|&c| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => return depth == 0,
+                    }
+                    false
+                })
+                .collect();
+            plain
+                .split(',')
+                .map(|name| name.trim().to_owned())
+                .filter(|name| !name.is_empty())
+                .collect()
+        })
+        .collect()
+}
+
+/// What breaks the code map's arrows in `packages`: a package the map does not place, or a
+/// dependency that does not point strictly down (from a crate's highest line to a line below the
+/// dependency's lowest one).
+fn arrow_problems(layers: &[Vec<String>], packages: &[Package]) -> Vec<String> {
+    let mut place: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (depth, layer) in layers.iter().enumerate() {
+        for name in layer {
+            let entry = place.entry(name).or_insert((depth, depth));
+            entry.1 = depth;
+        }
+    }
+    let workspace: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+    let mut problems = Vec::new();
+    for package in packages {
+        let Some(&(top, _)) = place.get(package.name.as_str()) else {
+            problems.push(format!("{} is not in the code map", package.name));
+            continue;
+        };
+        for dep in &package.dependencies {
+            if !workspace.contains(&dep.as_str()) {
+                continue;
+            }
+            match place.get(dep.as_str()) {
+                Some(&(_, bottom)) if bottom > top => {}
+                Some(_) => problems.push(format!(
+                    "{} depends on {dep}, which the code map does not put below it",
+                    package.name
+                )),
+                None => {}
+            }
+        }
+    }
+    for name in place.keys() {
+        if !workspace.contains(name) {
+            problems.push(format!(
+                "the code map names {name}, which is not a workspace package"
+            ));
+        }
+    }
+    problems
+}
+
+/// docs/ARCHITECTURE.md's dependency order is the graph's: every workspace package is placed
+/// and every dependency between them points down.
+#[test]
+fn the_code_maps_arrows_hold_for_the_dependency_graph() {
+    let text = std::fs::read_to_string(workspace_root().join("docs/ARCHITECTURE.md")).unwrap();
+    let problems = arrow_problems(&architecture_layers(&text), &workspace_packages());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_arrow_check_catches_an_upward_or_sideways_arrow_and_an_unplaced_crate() {
+    let text = "Dependencies point down this list, never up:\n\n```\nbin, tool\npipeline\nvendor, twilio (REST)\nbase, twilio (pure)\n```\n";
+    let layers = architecture_layers(text);
+    assert_eq!(layers[2], ["vendor", "twilio"]);
+    let package = |name: &str, deps: &[&str]| Package {
+        name: name.to_owned(),
+        dir: PathBuf::new(),
+        dependencies: deps.iter().map(|d| (*d).to_owned()).collect(),
+    };
+    let good = [
+        package("bin", &["pipeline", "twilio", "serde"]),
+        package("tool", &["base"]),
+        package("pipeline", &["vendor", "twilio"]),
+        package("vendor", &["base"]),
+        package("twilio", &["base"]),
+        package("base", &[]),
+    ];
+    assert_eq!(arrow_problems(&layers, &good), Vec::<String>::new());
+    let bad = [
+        package("bin", &["tool"]),
+        package("tool", &[]),
+        package("pipeline", &["bin"]),
+        package("vendor", &["twilio"]),
+        package("twilio", &[]),
+        package("base", &[]),
+        package("stray", &[]),
+    ];
+    assert_eq!(
+        arrow_problems(&layers, &bad),
+        [
+            "bin depends on tool, which the code map does not put below it",
+            "pipeline depends on bin, which the code map does not put below it",
+            "stray is not in the code map",
+        ]
+    );
 }
 
 #[test]
