@@ -26,7 +26,7 @@ use crate::config::{Config, TtsProvider};
 
 /// The speech and language providers; `None` in `AppState` when credentials are missing.
 #[derive(Clone)]
-pub(crate) struct Providers {
+pub struct Providers {
     pub(crate) stt: Arc<dyn SpeechToText>,
     /// `None` without `OPENAI_API_KEY`: the offline agent answers every turn.
     pub(crate) llm: Option<Arc<dyn LanguageModel>>,
@@ -35,7 +35,7 @@ pub(crate) struct Providers {
 }
 
 /// The wall clock, injectable so tests run at a fixed time.
-pub(crate) type Clock = Arc<dyn Fn() -> chrono::DateTime<Utc> + Send + Sync>;
+pub type Clock = Arc<dyn Fn() -> chrono::DateTime<Utc> + Send + Sync>;
 
 /// Everything the routes use, built once.
 pub(crate) struct AppState {
@@ -160,11 +160,13 @@ pub(crate) struct Built {
     pub(crate) outbox: OutboxWorker,
 }
 
-/// Parts a test may supply instead of the real ones.
+/// Parts a harness (the e2e tests, `cargo xtask replay`) supplies instead of the real ones.
 #[derive(Default)]
-pub(crate) struct Overrides {
+pub struct Overrides {
     pub(crate) providers: Option<Providers>,
     pub(crate) call_control: Option<Arc<dyn CallControl>>,
+    /// The CRM port calls use (replay answers tools from a capture); default the database's.
+    pub(crate) crm: Option<Arc<dyn CallCrm>>,
     pub(crate) pipeline: Option<PipelineConfig>,
     /// The draining token, so a test can see when draining began.
     pub(crate) draining: Option<CancellationToken>,
@@ -172,6 +174,61 @@ pub(crate) struct Overrides {
     pub(crate) now: Option<Clock>,
     /// The end-of-call webhook's pacing (tests shorten it).
     pub(crate) webhook_timing: Option<crate::outcome_webhook::WebhookTiming>,
+}
+
+impl Providers {
+    /// Speech to text, the language model (`None`: the offline agent answers), the voice and an
+    /// optional second voice.
+    pub fn new(
+        stt: Arc<dyn SpeechToText>,
+        llm: Option<Arc<dyn LanguageModel>>,
+        tts: Arc<dyn TextToSpeech>,
+        tts_fallback: Option<Arc<dyn TextToSpeech>>,
+    ) -> Self {
+        Self {
+            stt,
+            llm,
+            tts,
+            tts_fallback,
+        }
+    }
+}
+
+impl Overrides {
+    /// These providers instead of those built from the configuration's keys.
+    #[must_use]
+    pub fn with_providers(mut self, providers: Providers) -> Self {
+        self.providers = Some(providers);
+        self
+    }
+
+    /// This call control instead of Twilio's REST API.
+    #[must_use]
+    pub fn with_call_control(mut self, control: Arc<dyn CallControl>) -> Self {
+        self.call_control = Some(control);
+        self
+    }
+
+    /// This CRM port for calls instead of the database's (the database still serves `/api/*`).
+    #[must_use]
+    pub fn with_crm(mut self, crm: Arc<dyn CallCrm>) -> Self {
+        self.crm = Some(crm);
+        self
+    }
+
+    /// These pipeline settings instead of those derived from the configuration.
+    #[must_use]
+    pub fn with_pipeline(mut self, pipeline: PipelineConfig) -> Self {
+        self.pipeline = Some(pipeline);
+        self
+    }
+
+    /// This clock instead of the system's.
+    #[must_use]
+    pub fn with_clock(mut self, now: Clock) -> Self {
+        self.now = Some(now);
+        self
+    }
 }
 
 /// Loads the shop, connects the database and session store, and builds providers from `config`.
@@ -240,7 +297,10 @@ pub(crate) async fn build(
             ),
         }
     }
-    let crm: Arc<dyn CallCrm> = Arc::new(crm_port);
+    let crm: Arc<dyn CallCrm> = match overrides.crm {
+        Some(crm) => crm,
+        None => Arc::new(crm_port),
+    };
 
     let sessions = session_store::connect(
         config.redis_url.as_ref().map(|url| url.expose()),

@@ -59,7 +59,7 @@ pub(crate) enum TtsProvider {
 
 /// Everything the gateway reads from the environment. See the README's configuration table.
 #[derive(Debug, Clone)]
-pub(crate) struct Config {
+pub struct Config {
     /// `BIND_ADDR`: where the HTTP/WebSocket server listens.
     pub(crate) bind_addr: SocketAddr,
     /// `PUBLIC_URL`: the public https origin Twilio reaches us at (TwiML stream URL, signatures).
@@ -284,20 +284,18 @@ pub(crate) const HANDOFF_BUDGET: Duration = Duration::from_secs(7);
 /// Every problem found in the environment, reported together.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid configuration:\n  {}", .problems.join("\n  "))]
-pub(crate) struct ConfigError {
+pub struct ConfigError {
     pub(crate) problems: Vec<String>,
 }
 
 impl Config {
     /// Reads the process environment (after `.env` was loaded by `main`).
-    pub(crate) fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|key| std::env::var(key).ok())
     }
 
     /// Builds the config from any key lookup; tests pass a map.
-    pub(crate) fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
         let get = |key: &str| {
             lookup(key)

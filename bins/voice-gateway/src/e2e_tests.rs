@@ -230,6 +230,7 @@ async fn start(setup: Setup) -> Gateway {
             silence_check_in: Duration::from_secs(30),
             ..PipelineConfig::default()
         }),
+        crm: None,
         draining: Some(draining.clone()),
         webhook_timing: Some(crate::outcome_webhook::WebhookTiming {
             poll_every: Duration::from_millis(50),

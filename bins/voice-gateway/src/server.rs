@@ -44,7 +44,7 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Builds the app and serves on `listener` until `shutdown` completes, then drains.
-pub(crate) async fn run(
+pub async fn run(
     config: Config,
     overrides: Overrides,
     metrics: Option<PrometheusHandle>,

@@ -8,6 +8,9 @@
 //!   the websocket upgrade.
 //! - [`rest`]: [`rest::CallsClient`] redirects, hangs up and creates calls, and sends text
 //!   messages.
+//! - `sim` (cargo feature `sim`, for tests, replay and the bench only): the Twilio side of a call,
+//!   simulated: the signed voice webhook, the TwiML answer read back, the `start` and `mark`
+//!   messages, and the playback buffer that echoes marks and honours `clear`.
 //! - [`sid`]: the [`CallSid`], [`StreamSid`] and [`AccountSid`] newtypes; [`AuthToken`] keeps the
 //!   secret out of logs.
 //!
@@ -21,6 +24,8 @@ pub mod media;
 pub mod rest;
 pub mod sid;
 pub mod signature;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod twiml;
 
 pub use auth_token::AuthToken;

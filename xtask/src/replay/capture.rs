@@ -116,6 +116,56 @@ pub(crate) struct ReplayScript {
     /// The call started LLM replies early (`meta.early_replies`; absent in captures made before
     /// early replies existed, which replay without them).
     pub(crate) early_replies: bool,
+    /// Who called whom: what the replay's Twilio tells the voice webhook.
+    pub(crate) call: CallInfo,
+}
+
+/// A call as Twilio presents it: its SIDs, and the stream parameters the gateway's TwiML gave
+/// it (`From`, `To`, `direction`, `StirVerstat` and an outbound call's details; never the token).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallInfo {
+    pub(crate) call_sid: String,
+    pub(crate) account_sid: String,
+    pub(crate) parameters: std::collections::BTreeMap<String, String>,
+}
+
+/// Name and value pairs of a form or a query.
+pub(crate) type Pairs<'a> = Vec<(&'a str, &'a str)>;
+
+/// The account SID of recorded and scripted calls.
+pub(crate) const ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
+
+impl CallInfo {
+    /// The voice webhook's form and query for this call: the call's own fields go in the form
+    /// (as Twilio posts them), an outbound call's details in the query of the URL the gateway
+    /// gave Twilio when it placed the call.
+    pub(crate) fn webhook(&self) -> (Pairs<'_>, Pairs<'_>) {
+        let param = |name: &str| self.parameters.get(name).map_or("", String::as_str);
+        let direction = match param("direction") {
+            "" => "inbound",
+            other => other,
+        };
+        let mut form = vec![
+            ("CallSid", self.call_sid.as_str()),
+            ("AccountSid", self.account_sid.as_str()),
+            ("From", param("From")),
+            ("To", param("To")),
+            ("CallStatus", "in-progress"),
+            ("Direction", direction),
+        ];
+        if let Some(verstat) = self.parameters.get("StirVerstat") {
+            form.push(("StirVerstat", verstat));
+        }
+        let query = self
+            .parameters
+            .iter()
+            .filter(|(name, _)| {
+                !["From", "To", "direction", "StirVerstat"].contains(&name.as_str())
+            })
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        (form, query)
+    }
 }
 
 impl ReplayScript {
@@ -197,7 +247,29 @@ impl ReplayScript {
         } else {
             ((audio_bytes as f64 / BYTES_PER_MS / text_chars as f64).round() as u64).max(1)
         };
+        let parameters = meta
+            .value
+            .get("parameters")
+            .and_then(Value::as_object)
+            .map(|map| {
+                map.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let account_sid = frames
+            .iter()
+            .find(|frame| frame.event == "start")
+            .and_then(|frame| serde_json::from_str::<Value>(&frame.text).ok())
+            .and_then(|frame| Some(frame["start"]["accountSid"].as_str()?.to_owned()))
+            .unwrap_or_else(|| ACCOUNT_SID.to_owned());
+        let call = CallInfo {
+            call_sid: meta.str("call_sid").to_owned(),
+            account_sid,
+            parameters,
+        };
         Ok(Self {
+            call,
             started_at,
             frames,
             stt,

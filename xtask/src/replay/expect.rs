@@ -14,32 +14,13 @@
 //! | `barge_ins` | the cause of each interruption (what the caller heard is in the timeline only: it depends on how far TTS ran ahead of playback, which differs between `--fast` and real time) |
 //! | `replay` | how to replay: `tts_ms_per_char`, audio per character for text the recording does not have (estimated from the capture when missing; recorded texts get their recorded length) |
 
-use call_pipeline::CallOutcome;
-use providers::ChatMessage;
 use serde_json::{Map, Value, json};
 
 use super::capture::Line;
 
-/// What a replay did, in the expectation file's shape (without `replay`).
-pub(crate) fn observed(replayed: &[Line], outcome: &CallOutcome) -> Value {
-    let caller_said: Vec<Value> = outcome
-        .history
-        .iter()
-        .filter_map(|message| match message {
-            ChatMessage::User { content } => Some(json!(content)),
-            _ => None,
-        })
-        .collect();
-    observation(
-        replayed,
-        outcome.status.as_str(),
-        outcome.summary.clone().unwrap_or(Value::Null),
-        caller_said,
-    )
-}
-
-/// What the recorded call did, from its own capture: the default expectations of a capture that
-/// has no `<name>.expect.json` yet (a capture from a real call replays against itself).
+/// What a call did, from its own capture, in the expectation file's shape (without `replay`):
+/// what a replay observed, or, for a recording, the default expectations of a capture that has
+/// no `<name>.expect.json` yet (a capture from a real call replays against itself).
 pub(crate) fn recorded(lines: &[Line]) -> Value {
     let outcome = lines.iter().rev().find(|l| l.kind == "outcome");
     let status = outcome.map_or("unknown", |l| l.str("status"));

@@ -43,7 +43,6 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use providers::{
     FinishReason, ToolCall, Usage,
@@ -52,14 +51,35 @@ use providers::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
+use twilio::media::Inbound;
 
 use super::{
-    CallSetup, Options,
-    capture::{RecordedTool, parse_capture},
+    CallInfo, CallSetup, Options,
+    capture::{ACCOUNT_SID, RecordedTool, parse_capture},
     phone::{FRAME_BYTES, SILENCE, Tracks, TwilioSide},
     providers::{ReplayCrm, ReplayStt},
     replay_file, run_call_with,
 };
+
+impl Script {
+    /// The call as Twilio presents it: `from` and `parameters` are the stream parameters the
+    /// gateway's TwiML gives it.
+    fn call_info(&self) -> CallInfo {
+        let mut parameters: std::collections::BTreeMap<String, String> = self
+            .parameters
+            .iter()
+            .filter_map(|(name, value)| Some((name.clone(), value.as_str()?.to_owned())))
+            .collect();
+        if let Some(from) = &self.from {
+            parameters.insert("From".to_owned(), from.clone());
+        }
+        CallInfo {
+            call_sid: self.call_sid.clone(),
+            account_sid: ACCOUNT_SID.to_owned(),
+            parameters,
+        }
+    }
+}
 
 /// A scenario script (see the module docs).
 #[derive(Debug, Clone, Deserialize)]
@@ -220,6 +240,7 @@ async fn make_fixture(script_path: &Path) -> anyhow::Result<PathBuf> {
         can_transfer: script.can_transfer,
         fast: false,
         early_replies: script.early_replies,
+        call: script.call_info(),
     };
     let run = run_call_with(setup, |twilio, transfers| {
         let script = script.clone();
@@ -327,22 +348,26 @@ async fn scripted_caller(
     stt: ReplayStt,
     mut transfers: mpsc::UnboundedReceiver<()>,
 ) -> Tracks {
+    let stream_sid = twilio::StreamSid::from_wire(script.stream_sid.as_str());
+    let call = script.call_info();
+    let connected = Inbound::Connected {
+        protocol: "Call".to_owned(),
+        version: "1.0.0".to_owned(),
+    };
+    twilio
+        .send_frame(&connected.encode(&stream_sid), None)
+        .await;
+    // Sent with the parameters of the gateway's TwiML, as Twilio does (`TwilioSide::send_frame`).
     let seq = twilio.next_sequence();
-    let connected = json!({"event": "connected", "protocol": "Call", "version": "1.0.0"});
-    twilio.send_frame(&connected.to_string(), None).await;
-    let mut parameters = script.parameters.clone();
-    if let Some(from) = &script.from {
-        parameters.insert("From".to_owned(), json!(from));
-    }
-    let account = "AC00000000000000000000000000000000";
-    let start = json!({"event": "start", "sequenceNumber": seq.to_string(), "start": {
-        "accountSid": account, "streamSid": script.stream_sid, "callSid": script.call_sid,
-        "tracks": ["inbound"], "customParameters": parameters,
-        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}},
-        "streamSid": script.stream_sid});
-    twilio.send_frame(&start.to_string(), None).await;
-    let stop = json!({"event": "stop", "sequenceNumber": "0", "stop": {
-        "accountSid": account, "callSid": script.call_sid}, "streamSid": script.stream_sid});
+    let start = twilio::sim::start_frame(&call.account_sid, &call.call_sid, &stream_sid, &[]);
+    debug_assert_eq!(seq, 1);
+    twilio.send_frame(&start, None).await;
+    let stop = Inbound::Stop(twilio::media::Stop {
+        sequence_number: 0,
+        account_sid: twilio::AccountSid::from_wire(call.account_sid.as_str()),
+        call_sid: twilio::CallSid::from_wire(call.call_sid.as_str()),
+    })
+    .encode(&stream_sid);
 
     let began = Instant::now();
     let mut last_tick = began;
@@ -365,7 +390,7 @@ async fn scripted_caller(
         }
         if transfers.try_recv().is_ok() {
             // Twilio ends the stream once the REST redirect took the call.
-            twilio.send_frame(&stop.to_string(), None).await;
+            twilio.send_frame(&stop, None).await;
             break;
         }
         if twilio.agent_playing() || twilio.played_total > played_before {
@@ -392,13 +417,15 @@ async fn scripted_caller(
                 } else {
                     if let Some(digit) = &line.dtmf {
                         let seq = twilio.next_sequence();
-                        let dtmf = json!({"event": "dtmf", "streamSid": script.stream_sid,
-                            "sequenceNumber": seq.to_string(),
-                            "dtmf": {"track": "inbound_track", "digit": digit}});
-                        twilio.send_frame(&dtmf.to_string(), None).await;
+                        let dtmf = Inbound::Dtmf(twilio::media::Dtmf {
+                            sequence_number: seq,
+                            track: twilio::media::Track::Inbound,
+                            digit: digit.clone(),
+                        });
+                        twilio.send_frame(&dtmf.encode(&stream_sid), None).await;
                     }
                     if line.hang_up {
-                        twilio.send_frame(&stop.to_string(), None).await;
+                        twilio.send_frame(&stop, None).await;
                         break;
                     }
                     played_at_action = twilio.played_total;
@@ -420,15 +447,19 @@ async fn scripted_caller(
         };
         frames_sent += 1;
         let seq = twilio.next_sequence();
-        let media = json!({"event": "media", "sequenceNumber": seq.to_string(),
-            "media": {"track": "inbound", "chunk": frames_sent.to_string(),
-                "timestamp": (frames_sent * 20).to_string(),
-                "payload": base64::engine::general_purpose::STANDARD.encode(&payload)},
-            "streamSid": script.stream_sid});
-        twilio.send_frame(&media.to_string(), Some(&payload)).await;
+        let media = Inbound::Media(twilio::media::Media {
+            sequence_number: seq,
+            track: twilio::media::Track::Inbound,
+            chunk: frames_sent,
+            timestamp_ms: frames_sent * 20,
+            payload: payload.clone(),
+        });
+        twilio
+            .send_frame(&media.encode(&stream_sid), Some(&payload))
+            .await;
         if now - began > MAX_CALL {
             // A script that never hangs up: end it like a caller would.
-            twilio.send_frame(&stop.to_string(), None).await;
+            twilio.send_frame(&stop, None).await;
             break;
         }
     }

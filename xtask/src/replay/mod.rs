@@ -1,9 +1,12 @@
 //! `cargo xtask replay <capture file or directory> [--fast] [--update] [--out DIR]`: runs the
 //! current pipeline against captured calls (docs/captures.md) with no vendor and no API key.
 //!
-//! For each capture, a gateway (`gateway`) serves `/twilio/stream` on 127.0.0.1:0 with the real
-//! `run_call`; a simulated Twilio (`phone`) sends the recorded frames over a real WebSocket and
-//! plays the agent's audio like Twilio, echoing marks and honouring `clear`. The providers answer
+//! For each capture, the real gateway (`voice_gateway::server::run`: its router, accept loop,
+//! signature and stream token checks and admission) serves on 127.0.0.1:0 with the replay's
+//! providers and CRM; a simulated Twilio (`phone`) asks its voice webhook for the call, signed as
+//! Twilio signs, opens the stream the TwiML names, sends the recorded frames over a real
+//! WebSocket and plays the agent's audio like Twilio (`twilio::sim::Playback`), echoing marks and
+//! honouring `clear`. The providers answer
 //! from the capture (`providers`): recorded STT events at recorded audio frame counts, recorded LLM
 //! rounds in order, TTS audio of the recorded length (`tts`), tool results in order; customers
 //! are looked up in the demo CRM. The replay writes its own capture, from which
@@ -20,7 +23,6 @@
 mod capture;
 mod expect;
 mod fixture;
-mod gateway;
 mod phone;
 mod providers;
 #[cfg(test)]
@@ -29,6 +31,7 @@ mod timeline;
 mod tts;
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
@@ -36,17 +39,18 @@ use std::{
 
 use ::providers::fake::FakeLlm;
 use anyhow::{Context, bail};
-use call_pipeline::{CallDeps, CallOutcome, PipelineConfig, RecordOutbox};
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use conversation::ShopConfig;
 use serde_json::Value;
-use session_store::{MemorySessionStore, SessionStoreConfig};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use voice_gateway::{
+    app::{Overrides, Providers},
+    config::Config,
+};
 
+pub(crate) use self::capture::CallInfo;
 use self::{
     capture::{ReplayScript, read_capture},
-    gateway::Gateway,
     phone::{Tracks, TwilioSide},
     providers::{ReplayControl, ReplayCrm, ReplayStt},
 };
@@ -217,6 +221,7 @@ pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Resul
         can_transfer: script.transferred,
         fast: options.fast,
         early_replies: script.early_replies,
+        call: script.call.clone(),
     };
     let crm = setup.crm.clone();
     let frames = script.frames.clone();
@@ -237,7 +242,7 @@ pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Resul
     write_wav(&wav, &run.tracks)?;
 
     let replayed = capture::parse_capture(&run.capture_text)?;
-    let observed = expect::observed(&replayed, &run.outcome);
+    let observed = expect::recorded(&replayed);
     let mut diff: Vec<String> = crm.mismatches();
     if options.update {
         let text = serde_json::to_string_pretty(&expect::with_settings(observed, tts_ms_per_char))?;
@@ -269,79 +274,106 @@ pub(crate) struct CallSetup {
     pub(crate) fast: bool,
     /// `PipelineConfig::early_replies` for the call.
     pub(crate) early_replies: bool,
+    /// Who called whom.
+    pub(crate) call: CallInfo,
 }
 
 /// A finished call.
 pub(crate) struct CallRun {
-    pub(crate) outcome: CallOutcome,
-    /// The capture the pipeline wrote for this call.
+    /// The capture the pipeline wrote for this call (its `outcome` line is how it ended).
     pub(crate) capture_text: String,
     pub(crate) tracks: Tracks,
 }
 
-/// Starts a gateway with `setup`, connects a simulated Twilio and lets `caller` drive it; returns
-/// the outcome, the call's own capture and the audio.
+/// The replay gateway's `TWILIO_AUTH_TOKEN`: its simulated Twilio signs with it.
+const AUTH_TOKEN: &str = "replay-auth-token";
+
+/// Starts the real gateway (`voice_gateway::server::run`: its router, accept loop, signature and
+/// stream token checks, admission) with `setup`'s providers and CRM, asks its voice webhook for
+/// the call as Twilio does, connects a simulated Twilio to the stream it names and lets `caller`
+/// drive it; returns the call's own capture and the audio.
 pub(crate) async fn run_call_with<F, Fut>(setup: CallSetup, caller: F) -> anyhow::Result<CallRun>
 where
     F: FnOnce(TwilioSide, mpsc::UnboundedReceiver<()>) -> Fut,
     Fut: Future<Output = Tracks>,
 {
-    let capture_dir = tempfile::tempdir().context("making a capture directory")?;
+    let dir = tempfile::tempdir().context("making a directory for the gateway")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the replay gateway on 127.0.0.1")?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().context("reading the bound address")?
+    );
+    let env: HashMap<&str, String> = HashMap::from([
+        ("PUBLIC_URL", base.clone()),
+        (
+            "DATABASE_URL",
+            format!("sqlite://{}/replay.db?mode=rwc", dir.path().display()),
+        ),
+        ("TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+        ("CAPTURE_DIR", dir.path().display().to_string()),
+        (
+            "RECORD_SPOOL_DIR",
+            dir.path().join("spool").display().to_string(),
+        ),
+        ("EARLY_REPLIES", setup.early_replies.to_string()),
+        // Every round answers from the capture; the offline agent would answer the rounds the
+        // recording's model answered.
+        ("OFFLINE_AGENT", "false".to_owned()),
+        // Shutdown waits for the call to end on its own.
+        ("SHUTDOWN_DRAIN_SECS", CALL_LIMIT.as_secs().to_string()),
+    ]);
+    let config = Config::from_lookup(|key| env.get(key).cloned())
+        .map_err(|err| anyhow::anyhow!("replay configuration: {err}"))?;
     let (transfers_tx, transfers_rx) = mpsc::unbounded_channel();
-    let crm: Arc<dyn call_pipeline::CallCrm> = setup.crm.clone();
-    // Records are kept in memory by the replay CRM; the worker is not needed.
-    let (records, _outbox_worker) = RecordOutbox::new(crm.clone(), None);
-    let sessions = MemorySessionStore::new(&SessionStoreConfig::default())
-        .map_err(|err| anyhow::anyhow!("session store: {err}"))?;
     let per_char = usize::try_from(setup.tts_ms_per_char).unwrap_or(60) * 8;
     let tts = tts::ReplayTts::new(setup.tts_lengths, per_char, setup.fast);
     let now = setup.now;
-    let deps = CallDeps {
-        stt: Arc::new(setup.stt),
-        llm: Some(Arc::new(setup.llm)),
-        offline_agent: None,
-        tts: Arc::new(tts),
-        tts_fallback: None,
-        crm,
-        sessions: Arc::new(sessions),
-        call_control: Arc::new(ReplayControl {
+    let overrides = Overrides::default()
+        .with_providers(Providers::new(
+            Arc::new(setup.stt),
+            Some(Arc::new(setup.llm)),
+            Arc::new(tts),
+            None,
+        ))
+        .with_crm(setup.crm.clone())
+        .with_call_control(Arc::new(ReplayControl {
             can_transfer: setup.can_transfer,
             transfers_tx,
-        }),
-        shop: Arc::new(ShopConfig::default_shop()),
-        admission: None,
-        pending_slot: None,
-        handoff: None,
-        records,
-        now: Arc::new(move || now),
-        observer: None,
-        capture_dir: Some(capture_dir.path().to_path_buf()),
-    };
-    let config = PipelineConfig {
-        early_replies: setup.early_replies,
-        ..PipelineConfig::default()
-    };
-    let mut gateway = Gateway::start(deps, config).await?;
-    let twilio = TwilioSide::connect(&gateway.stream_url()).await?;
+        }))
+        .with_clock(Arc::new(move || now));
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(voice_gateway::server::run(
+        config,
+        overrides,
+        None,
+        listener,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     let call = async {
-        let tracks = caller(twilio, transfers_rx).await;
-        let outcome = gateway.outcomes.recv().await;
-        (tracks, outcome)
+        let twilio = TwilioSide::answer(&base, AUTH_TOKEN, &setup.call).await?;
+        anyhow::Ok(caller(twilio, transfers_rx).await)
     };
     let result = tokio::time::timeout(CALL_LIMIT, call).await;
-    gateway.stop().await;
-    let (tracks, outcome) =
-        result.map_err(|_| anyhow::anyhow!("the call did not end within {CALL_LIMIT:?}"))?;
-    let outcome = outcome.context("the gateway ended without an outcome")?;
-    let call_sid = outcome
-        .call_sid
-        .clone()
-        .context("the gateway refused the stream")?;
-    let capture_path = capture_dir.path().join(format!("{call_sid}.jsonl"));
-    let capture_text = std::fs::read_to_string(&capture_path)
-        .with_context(|| format!("reading the replay's capture {}", capture_path.display()))?;
+    // The gateway drains: it stops once the call has ended and saved.
+    let _ = stop_tx.send(());
+    server
+        .await
+        .context("the replay gateway panicked")?
+        .context("the replay gateway failed")?;
+    let tracks =
+        result.map_err(|_| anyhow::anyhow!("the call did not end within {CALL_LIMIT:?}"))??;
+    let capture_path = dir.path().join(format!("{}.jsonl", setup.call.call_sid));
+    let capture_text = std::fs::read_to_string(&capture_path).with_context(|| {
+        format!(
+            "reading the replay's capture {} (did the gateway refuse the stream?)",
+            capture_path.display()
+        )
+    })?;
     Ok(CallRun {
-        outcome,
         capture_text,
         tracks,
     })

@@ -1,7 +1,9 @@
-//! The Twilio side of a replay: a tokio-tungstenite client that sends the caller's frames and
-//! plays the gateway's audio like Twilio does. A `mark` is echoed once the audio queued before it
-//! has played; `clear` drops the queued audio and echoes every pending mark at once. It keeps both
-//! sides' audio for the WAV.
+//! The Twilio side of a replay: it asks the gateway's voice webhook for the call (signed, as
+//! Twilio does), opens the stream the TwiML names with a tokio-tungstenite client, sends the
+//! caller's frames and plays the gateway's audio with Twilio's playback model
+//! (`twilio::sim::Playback`: a `mark` is echoed once the audio queued before it has played;
+//! `clear` drops the queued audio and echoes every pending mark at once). It keeps both sides'
+//! audio for the WAV.
 //!
 //! Pacing of a recorded call:
 //! - real time: every frame at its recorded offset; the agent's audio plays in real time;
@@ -13,16 +15,17 @@
 //!   frames before it. If the pipeline no longer produces what a gate waits for, the gate is
 //!   released after `STALL` of silence from the gateway (the diff then shows what changed).
 
-use std::{
-    collections::VecDeque,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::{SinkExt, StreamExt, stream::SplitSink};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::{net::TcpStream, sync::mpsc, sync::watch};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{Message, client::IntoClientRequest},
+};
+use twilio::sim::{self, Playback};
 
 use super::capture::{BYTES_PER_MS, CallerFrame, Gate};
 
@@ -55,26 +58,16 @@ impl Tracks {
     }
 }
 
-enum Item {
-    Audio(Vec<u8>),
-    Mark(String),
-}
-
-/// Twilio's playback buffer.
-#[derive(Default)]
-struct Playback {
-    items: VecDeque<Item>,
-    queued: u64,
-    clears: u32,
-}
-
 /// A connected simulated Twilio.
 pub(crate) struct TwilioSide {
     sink: WsSink,
     gateway_rx: mpsc::Receiver<String>,
     gateway_closed: bool,
+    /// Twilio's playback buffer (`twilio::sim::Playback`).
     playback: Playback,
     pending_echoes: Vec<String>,
+    /// The `<Parameter>`s of the gateway's TwiML: what `start` carries as `customParameters`.
+    start_parameters: Vec<(String, String)>,
     pub(crate) tracks: Tracks,
     stream_sid: String,
     sequence: u64,
@@ -85,11 +78,42 @@ pub(crate) struct TwilioSide {
 }
 
 impl TwilioSide {
-    /// Connects to the gateway's media stream URL.
-    pub(crate) async fn connect(url: &str) -> anyhow::Result<Self> {
-        let (socket, _) = tokio_tungstenite::connect_async(url)
+    /// Answers `call` as Twilio does: asks the gateway's voice webhook at `base` (signed with
+    /// `auth_token`) for instructions, and opens the media stream its TwiML names, the upgrade
+    /// signed for the `wss://` URL it wrote. The recorded `start` is sent with the TwiML's
+    /// parameters (the stream token among them) as its `customParameters`.
+    pub(crate) async fn answer(
+        base: &str,
+        auth_token: &str,
+        call: &super::CallInfo,
+    ) -> anyhow::Result<Self> {
+        let (form, query) = call.webhook();
+        let mut webhook = url::Url::parse(&format!("{base}/twilio/voice"))?;
+        if !query.is_empty() {
+            webhook.query_pairs_mut().extend_pairs(query);
+        }
+        let token = twilio::AuthToken::new(auth_token);
+        let twiml = sim::answer(&reqwest::Client::new(), webhook.as_str(), &token, &form)
             .await
-            .with_context(|| format!("connecting to {url}"))?;
+            .context("asking the gateway's voice webhook for the call")?;
+        // The stream URL is public (wss://); the gateway listens on plain loopback.
+        let path = twiml
+            .url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..]))
+            .unwrap_or("/twilio/stream");
+        let ws_url = format!("{}{path}", base.replacen("http://", "ws://", 1));
+        let mut request = ws_url
+            .as_str()
+            .into_client_request()
+            .context("the stream URL")?;
+        let signature = twilio::signature::compute_signature::<&str, &str>(&token, &twiml.url, &[]);
+        request
+            .headers_mut()
+            .insert("X-Twilio-Signature", signature.parse()?);
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .with_context(|| format!("connecting to {ws_url}"))?;
         let (sink, mut stream) = socket.split();
         let (gateway_tx, gateway_rx) = mpsc::channel(4096);
         tokio::spawn(async move {
@@ -111,6 +135,7 @@ impl TwilioSide {
             gateway_closed: false,
             playback: Playback::default(),
             pending_echoes: Vec::new(),
+            start_parameters: twiml.parameters,
             tracks: Tracks::default(),
             stream_sid: String::new(),
             sequence: 0,
@@ -124,8 +149,18 @@ impl TwilioSide {
         self.gateway_closed
     }
 
-    /// Sends a frame as it is; remembers the stream SID from `start` and the audio of `media`.
+    /// Sends a frame as it is (a `start` with the TwiML's parameters, as Twilio sends it);
+    /// remembers the stream SID from `start` and the audio of `media`.
     pub(crate) async fn send_frame(&mut self, text: &str, audio: Option<&[u8]>) {
+        if let Ok(twilio::media::Inbound::Start(mut start)) = twilio::media::decode(text) {
+            start.custom_parameters = self.start_parameters.iter().cloned().collect();
+            let stream_sid = start.stream_sid.clone();
+            let text = twilio::media::Inbound::Start(start).encode(&stream_sid);
+            stream_sid.as_str().clone_into(&mut self.stream_sid);
+            self.sequence = self.sequence.max(1);
+            self.send_text(text).await;
+            return;
+        }
         if let Ok(frame) = serde_json::from_str::<Value>(text) {
             if let Some(sid) = frame.get("streamSid").and_then(Value::as_str) {
                 sid.clone_into(&mut self.stream_sid);
@@ -162,37 +197,19 @@ impl TwilioSide {
 
     /// Sends the mark echoes that are due.
     async fn flush_echoes(&mut self) {
+        let stream_sid = twilio::StreamSid::from_wire(self.stream_sid.as_str());
         for name in std::mem::take(&mut self.pending_echoes) {
             let seq = self.next_sequence();
-            let frame = json!({"event": "mark", "sequenceNumber": seq.to_string(),
-                "streamSid": self.stream_sid, "mark": {"name": name}});
-            self.send_text(frame.to_string()).await;
+            self.send_text(sim::mark_echo(&stream_sid, seq, &name))
+                .await;
         }
     }
 
     /// Takes in one frame from the gateway.
     fn on_gateway(&mut self, text: &str) {
-        let Ok(frame) = twilio::media::decode_outbound(text) else {
-            return;
-        };
-        let playback = &mut self.playback;
-        match frame {
-            twilio::media::Outbound::Media { payload, .. } => {
-                playback.queued += payload.len() as u64;
-                playback.items.push_back(Item::Audio(payload));
-            }
-            twilio::media::Outbound::Mark { name, .. } => {
-                playback.items.push_back(Item::Mark(name));
-            }
-            twilio::media::Outbound::Clear { .. } => {
-                for item in playback.items.drain(..) {
-                    if let Item::Mark(name) = item {
-                        self.pending_echoes.push(name);
-                    }
-                }
-                playback.queued = 0;
-                playback.clears += 1;
-            }
+        if let Ok(frame) = twilio::media::decode_outbound(text) {
+            let echoed = self.playback.on_frame(frame);
+            self.pending_echoes.extend(echoed);
         }
     }
 
@@ -226,37 +243,17 @@ impl TwilioSide {
     }
 
     /// Plays up to `max_bytes` of queued audio (and every mark reached), echoing marks.
-    async fn play(&mut self, mut max_bytes: u64) {
-        let playback = &mut self.playback;
-        while let Some(item) = playback.items.front_mut() {
-            match item {
-                Item::Mark(_) => {
-                    if let Some(Item::Mark(name)) = playback.items.pop_front() {
-                        self.pending_echoes.push(name);
-                    }
-                }
-                Item::Audio(audio) => {
-                    if max_bytes == 0 {
-                        break;
-                    }
-                    let n = (audio.len() as u64).min(max_bytes) as usize;
-                    self.tracks.agent_played(&audio[..n]);
-                    audio.drain(..n);
-                    max_bytes -= n as u64;
-                    playback.queued -= n as u64;
-                    self.played_total += n as u64;
-                    if audio.is_empty() {
-                        playback.items.pop_front();
-                    }
-                }
-            }
-        }
+    async fn play(&mut self, max_bytes: u64) {
+        let played = self.playback.play(max_bytes);
+        self.tracks.agent_played(&played.audio);
+        self.played_total += played.audio.len() as u64;
+        self.pending_echoes.extend(played.marks);
         self.flush_echoes().await;
     }
 
     /// Whether the agent has audio left to play.
     pub(crate) fn agent_playing(&self) -> bool {
-        self.playback.queued > 0
+        self.playback.queued() > 0
     }
 
     /// Plays in real time for `elapsed` (Twilio plays as it receives).
@@ -375,7 +372,7 @@ impl Alignment {
     }
 
     fn is_met(&self, gate: Gate, twilio: &TwilioSide) -> bool {
-        i64::from(twilio.playback.clears) + self.clear_shift >= i64::from(gate.clears)
+        i64::from(twilio.playback.clears()) + self.clear_shift >= i64::from(gate.clears)
             && self.played(twilio) >= gate.played as i64
     }
 
@@ -386,7 +383,7 @@ impl Alignment {
 
     /// The replay no longer does what the recording waited for: go on from here.
     fn release(&mut self, gate: Gate, twilio: &TwilioSide) {
-        let clears = i64::from(twilio.playback.clears) + self.clear_shift;
+        let clears = i64::from(twilio.playback.clears()) + self.clear_shift;
         if clears < i64::from(gate.clears) {
             self.clear_shift += i64::from(gate.clears) - clears;
         }
