@@ -364,18 +364,9 @@ async fn open_crm(database_url: &str) -> crm::Crm {
 
 /// `<Parameter name="x" value="y"/>` pairs of a TwiML document.
 fn parameters(twiml: &str) -> Vec<(String, String)> {
-    twiml
-        .split("<Parameter ")
-        .skip(1)
-        .filter_map(|rest| {
-            let name = rest.split("name=\"").nth(1)?.split('"').next()?;
-            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
-            Some((
-                name.to_owned(),
-                value.replace("&amp;", "&").replace("&quot;", "\""),
-            ))
-        })
-        .collect()
+    twilio::sim::parse_twiml(twiml)
+        .map(|stream| stream.parameters)
+        .unwrap_or_default()
 }
 
 /// A simulated Twilio media stream over a real WebSocket.

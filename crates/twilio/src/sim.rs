@@ -176,7 +176,8 @@ pub struct Played {
 }
 
 impl Playback {
-    /// Takes in one message from the gateway; returns the marks a `clear` echoes at once.
+    /// Takes in one message from the gateway; returns the marks Twilio echoes at once: a mark
+    /// with nothing queued before it, and every pending mark on `clear`.
     pub fn on_frame(&mut self, frame: Outbound) -> Vec<String> {
         match frame {
             Outbound::Media { payload, .. } => {
@@ -187,7 +188,7 @@ impl Playback {
             }
             Outbound::Mark { name, .. } => {
                 self.items.push_back(Item::Mark(name));
-                Vec::new()
+                self.play(0).marks
             }
             Outbound::Clear { .. } => {
                 self.queued = 0;
@@ -264,48 +265,65 @@ mod tests {
         }
     }
 
-    fn mark(name: &str) -> Outbound {
-        Outbound::Mark {
-            stream_sid: StreamSid::from_wire("MZ1"),
-            name: name.to_owned(),
+    /// Runs `steps` against a playback buffer (`a<bytes>` audio, `m<name>` mark, `t` one 20 ms
+    /// frame played, `c` clear) and logs every mark echo with the step that caused it.
+    #[track_caller]
+    fn check_playback(steps: &str, expected: &[&str]) {
+        let sid = || StreamSid::from_wire("MZ1");
+        let mut playback = Playback::default();
+        let mut log = Vec::new();
+        for (i, step) in steps.split_whitespace().enumerate() {
+            let echoed = match step.split_at(1) {
+                ("a", n) => playback.on_frame(Outbound::Media {
+                    stream_sid: sid(),
+                    payload: vec![0xFF; n.parse().unwrap()],
+                }),
+                ("m", name) => playback.on_frame(Outbound::Mark {
+                    stream_sid: sid(),
+                    name: name.to_owned(),
+                }),
+                ("t", _) => playback.play(160).marks,
+                ("c", _) => playback.on_frame(Outbound::Clear { stream_sid: sid() }),
+                _ => panic!("bad step {step}"),
+            };
+            log.extend(echoed.into_iter().map(|name| format!("{i}:{name}")));
         }
+        assert_eq!(log, expected);
     }
 
     #[test]
-    fn a_mark_is_echoed_when_the_audio_before_it_has_played() {
-        let mut playback = Playback::default();
-        playback.on_frame(media(320));
-        playback.on_frame(mark("a"));
-        playback.on_frame(media(160));
-        let first = playback.play(160);
-        assert_eq!((first.audio.len(), first.marks.len()), (160, 0));
-        let second = playback.play(160);
-        assert_eq!(
-            (second.audio.len(), second.marks),
-            (160, vec!["a".to_owned()])
-        );
-        assert_eq!(playback.queued(), 160);
-        // A mark with nothing before it comes back without any audio playing.
-        let mut idle = Playback::default();
-        idle.on_frame(mark("b"));
-        assert_eq!(idle.play(0).marks, ["b"]);
+    fn marks_echo_after_the_audio_before_them_has_played() {
+        // Nothing queued: at once. 400 bytes = 2.5 frames: the mark waits three frames.
+        check_playback("mA a400 mB t t t t", &["0:A", "5:B"]);
+        // A mark behind a pending mark waits its turn even with nothing more queued.
+        check_playback("a160 mA mB t", &["3:A", "3:B"]);
     }
 
     #[test]
-    fn clear_drops_the_queue_and_echoes_every_pending_mark() {
+    fn clear_drops_audio_and_echoes_every_pending_mark() {
+        check_playback("a1600 mA a1600 mB t c mC", &["5:A", "5:B", "6:C"]);
         let mut playback = Playback::default();
         playback.on_frame(media(320));
-        playback.on_frame(mark("a"));
-        playback.on_frame(media(320));
-        playback.on_frame(mark("b"));
-        let echoed = playback.on_frame(Outbound::Clear {
+        playback.on_frame(Outbound::Clear {
             stream_sid: StreamSid::from_wire("MZ1"),
         });
-        assert_eq!(echoed, ["a", "b"]);
-        assert_eq!(playback.queued(), 0);
-        assert_eq!(playback.received(), 640);
-        assert_eq!(playback.clears(), 1);
+        assert_eq!(
+            (playback.queued(), playback.received(), playback.clears()),
+            (0, 320, 1)
+        );
         assert_eq!(playback.play(u64::MAX), Played::default());
+    }
+
+    #[test]
+    fn played_audio_comes_out_in_order() {
+        let mut playback = Playback::default();
+        playback.on_frame(Outbound::Media {
+            stream_sid: StreamSid::from_wire("MZ1"),
+            payload: vec![1, 2, 3],
+        });
+        playback.on_frame(media(2));
+        assert_eq!(playback.play(4).audio, [1, 2, 3, 0xFF]);
+        assert_eq!(playback.queued(), 1);
     }
 
     #[test]

@@ -21,7 +21,6 @@
 //! call as dropped.
 
 use std::{
-    collections::VecDeque,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -41,6 +40,7 @@ use twilio::{
     AccountSid, AuthToken, CallSid, StreamSid,
     media::{self, Inbound, Outbound},
     signature::compute_signature,
+    sim::{self, StreamTwiml},
 };
 
 use crate::bench::audio;
@@ -148,63 +148,6 @@ pub(crate) struct CallResult {
     pub(crate) max_tick_lag_ms: f64,
 }
 
-/// The TwiML's `<Stream url>` and `<Parameter>`s, and its `<Connect action>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StreamTwiml {
-    pub(crate) url: String,
-    pub(crate) parameters: Vec<(String, String)>,
-    pub(crate) action: Option<String>,
-}
-
-/// Reads the stream URL and parameters out of a TwiML document; `None` without a `<Stream>`.
-pub(crate) fn parse_twiml(body: &str) -> Option<StreamTwiml> {
-    let stream_at = body.find("<Stream")?;
-    let url = attribute(tag_at(body, stream_at), "url")?;
-    let mut parameters = Vec::new();
-    let mut rest = &body[stream_at..];
-    while let Some(at) = rest.find("<Parameter") {
-        let tag = tag_at(rest, at);
-        if let (Some(name), Some(value)) = (attribute(tag, "name"), attribute(tag, "value")) {
-            parameters.push((name, value));
-        }
-        rest = &rest[at + tag.len()..];
-    }
-    let action = body
-        .find("<Connect")
-        .and_then(|at| attribute(tag_at(body, at), "action"));
-    Some(StreamTwiml {
-        url,
-        parameters,
-        action,
-    })
-}
-
-/// The tag starting at `at`, up to its `>`.
-fn tag_at(text: &str, at: usize) -> &str {
-    let end = text[at..].find('>').map_or(text.len(), |e| at + e + 1);
-    &text[at..end]
-}
-
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    for quote in ['"', '\''] {
-        let key = format!(" {name}={quote}");
-        if let Some(start) = tag.find(&key) {
-            let value_start = start + key.len();
-            let end = tag[value_start..].find(quote)? + value_start;
-            return Some(unescape_xml(&tag[value_start..end]));
-        }
-    }
-    None
-}
-
-fn unescape_xml(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
 /// The path (and query) of a URL, `/` if it has none.
 fn path_of(url: &str) -> &str {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
@@ -213,54 +156,32 @@ fn path_of(url: &str) -> &str {
         .map_or("/", |i| &url[after_scheme + i..])
 }
 
-/// Twilio's playback buffer, advanced by the caller's 20 ms ticker.
-#[derive(Debug, Default)]
+/// Twilio's playback buffer (`twilio::sim::Playback`), advanced by the caller's 20 ms ticker,
+/// and when the gateway's audio last came.
+#[derive(Default)]
 pub(crate) struct Playback {
-    received: u64,
-    played: u64,
-    /// Pending marks with the byte position they wait for.
-    marks: VecDeque<(String, u64)>,
+    buffer: sim::Playback,
     last_audio_at: Option<Instant>,
 }
 
 impl Playback {
-    /// Queues agent audio.
-    pub(crate) fn push_audio(&mut self, bytes: usize, now: Instant) {
-        self.received += bytes as u64;
-        self.last_audio_at = Some(now);
-    }
-
-    /// A mark: returned at once if nothing is queued, otherwise echoed by a later tick.
-    pub(crate) fn push_mark(&mut self, name: String) -> Option<String> {
-        if self.played >= self.received && self.marks.is_empty() {
-            return Some(name);
+    /// Takes in a message from the gateway; returns the marks echoed at once.
+    pub(crate) fn on_frame(&mut self, frame: Outbound, now: Instant) -> Vec<String> {
+        if matches!(frame, Outbound::Media { .. }) {
+            self.last_audio_at = Some(now);
         }
-        self.marks.push_back((name, self.received));
-        None
-    }
-
-    /// `clear`: drop the queue; every pending mark comes back.
-    pub(crate) fn clear(&mut self) -> Vec<String> {
-        self.played = self.received;
-        self.marks.drain(..).map(|(name, _)| name).collect()
+        self.buffer.on_frame(frame)
     }
 
     /// Plays one 20 ms frame; returns the marks now reached.
     pub(crate) fn tick(&mut self) -> Vec<String> {
-        self.played = (self.played + audio::FRAME_BYTES as u64).min(self.received);
-        let mut due = Vec::new();
-        while self.marks.front().is_some_and(|(_, at)| *at <= self.played) {
-            if let Some((name, _)) = self.marks.pop_front() {
-                due.push(name);
-            }
-        }
-        due
+        self.buffer.play(audio::FRAME_BYTES as u64).marks
     }
 
     /// Some audio came, all of it played, no mark pending, and nothing new for `settle`.
     pub(crate) fn played_out(&self, now: Instant, settle: Duration) -> bool {
-        self.played >= self.received
-            && self.marks.is_empty()
+        self.buffer.queued() == 0
+            && !self.buffer.marks_pending()
             && self.last_audio_at.is_some_and(|at| now >= at + settle)
     }
 
@@ -567,27 +488,17 @@ async fn ask_for_stream(
     form: &[(&str, &str)],
     what: &str,
 ) -> Result<StreamTwiml, String> {
-    let signature = compute_signature(&AuthToken::new(target.auth_token.as_str()), url, form);
-    let response = target
-        .http
-        .post(url)
-        .header("X-Twilio-Signature", signature)
-        .form(form)
-        .send()
-        .await
-        .map_err(|err| format!("{what} request: {err}"))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .map_err(|err| format!("{what} body: {err}"))?;
-    if !status.is_success() {
-        return Err(format!("{what} answered {status}"));
-    }
-    parse_twiml(&body).ok_or_else(|| {
-        let mut short: String = body.chars().take(160).collect();
+    sim::answer(
+        &target.http,
+        url,
+        &AuthToken::new(target.auth_token.as_str()),
+        form,
+    )
+    .await
+    .map_err(|err| {
+        let mut short: String = err.to_string().chars().take(200).collect();
         short.retain(|c| c != '\n');
-        format!("no <Stream> in the TwiML of {what}: {short}")
+        format!("{what}: {short}")
     })
 }
 
@@ -835,33 +746,27 @@ impl Session<'_> {
                         }
                         Some(Ok(_)) => continue,
                     };
-                    match media::decode_outbound(&text) {
-                        Ok(Outbound::Media { payload, .. }) => {
+                    let Ok(frame) = media::decode_outbound(&text) else {
+                        self.result.bad_frames += 1;
+                        continue;
+                    };
+                    match &frame {
+                        Outbound::Media { .. } => {
                             if let Phase::Awaiting { speech_end, first_audio: first @ None, .. } = &mut phase {
                                 *first = Some(now);
                                 self.result.replies += 1;
                                 self.result.voice_to_voice_ms.push(ms_between(*speech_end, now));
                             }
-                            playback.push_audio(payload.len(), now);
                         }
-                        Ok(Outbound::Mark { name, .. }) => {
-                            if let Some(echo) = playback.push_mark(name)
-                                && !self.echo_marks(vec![echo]).await
-                            {
-                                return lost(&phase, "socket closed");
-                            }
-                        }
-                        Ok(Outbound::Clear { .. }) => {
-                            let echoes = playback.clear();
-                            match barge_started.take() {
-                                Some(at) => self.result.barge_in_ms.push(ms_between(at, now)),
-                                None => self.result.unexpected_clears += 1,
-                            }
-                            if !self.echo_marks(echoes).await {
-                                return lost(&phase, "socket closed");
-                            }
-                        }
-                        Err(_) => self.result.bad_frames += 1,
+                        Outbound::Mark { .. } => {}
+                        Outbound::Clear { .. } => match barge_started.take() {
+                            Some(at) => self.result.barge_in_ms.push(ms_between(at, now)),
+                            None => self.result.unexpected_clears += 1,
+                        },
+                    }
+                    let echoes = playback.on_frame(frame, now);
+                    if !echoes.is_empty() && !self.echo_marks(echoes).await {
+                        return lost(&phase, "socket closed");
                     }
                 }
             }
