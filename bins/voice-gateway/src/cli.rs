@@ -71,6 +71,10 @@ enum Command {
         /// With `--score`: only this split (`heldout`, `tune`).
         #[arg(long)]
         split: Option<String>,
+        /// With `--score`: also list the misses of the `heldout` split (hidden by default, so
+        /// nobody tunes against the part that measures unseen phrasings).
+        #[arg(long)]
+        show_heldout_misses: bool,
     },
 }
 
@@ -136,12 +140,14 @@ pub fn main() -> anyhow::Result<()> {
             now,
             score: Some(file),
             split,
+            show_heldout_misses,
         } => commands::nlu_score(
             &config,
             now.as_deref(),
             None,
             &file,
             split.as_deref(),
+            show_heldout_misses,
             std::io::stdout().lock(),
         ),
         Command::Nlu {

@@ -153,6 +153,7 @@ pub(crate) fn nlu_score(
     shop: Option<&Path>,
     file: &Path,
     split: Option<&str>,
+    show_heldout_misses: bool,
     mut output: impl Write,
 ) -> anyhow::Result<()> {
     // The project's labels are written for this moment (fixtures/nlu/README.md).
@@ -180,8 +181,22 @@ pub(crate) fn nlu_score(
             .collect();
         let label = if name.is_empty() { "(no split)" } else { name };
         writeln!(output, "== {label}: {} utterances", part.len()).context("writing stdout")?;
-        let score = conversation::score::score(&part, now, &shop);
+        let mut score = conversation::score::score(&part, now, &shop);
+        // A held-out part measures phrasings nobody tuned for only while nobody reads its
+        // misses (fixtures/nlu/README.md), so they are shown only when asked for.
+        let hidden = name == "heldout" && !show_heldout_misses && !score.misses.is_empty();
+        if hidden {
+            score.misses.clear();
+        }
         writeln!(output, "{score}").context("writing stdout")?;
+        if hidden {
+            writeln!(
+                output,
+                "(the held-out misses are not shown: --show-heldout-misses shows them, and \
+                 then the part no longer measures unseen phrasings)"
+            )
+            .context("writing stdout")?;
+        }
     }
     Ok(())
 }
@@ -239,19 +254,30 @@ mod tests {
             concat!(
                 r#"{"id":"h1","split":"heldout","text":"what are your hours","intent":"check_hours"}"#,
                 "\n",
+                r#"{"id":"h2","split":"heldout","text":"is the truck ready yet","intent":"pricing_inquiry"}"#,
+                "\n",
                 r#"{"id":"t1","split":"tune","text":"how much is an oil change","intent":"pricing_inquiry","services":["oil change"]}"#,
                 "\n",
             ),
         )
         .unwrap();
         let mut output = Vec::new();
-        nlu_score(&config, None, None, &file, None, &mut output).unwrap();
+        nlu_score(&config, None, None, &file, None, false, &mut output).unwrap();
         let text = String::from_utf8(output).unwrap();
-        assert!(text.contains("== heldout: 1 utterances"), "{text}");
+        assert!(text.contains("== heldout: 2 utterances"), "{text}");
         assert!(text.contains("== tune: 1 utterances"), "{text}");
+        // The held-out miss is counted but its line is not shown unless asked for.
+        assert!(
+            text.contains("pricing_inquiry -> check_status: 1"),
+            "{text}"
+        );
+        assert!(!text.contains("truck ready"), "{text}");
+        assert!(text.contains("--show-heldout-misses"), "{text}");
         let mut only = Vec::new();
-        nlu_score(&config, None, None, &file, Some("heldout"), &mut only).unwrap();
-        assert!(!String::from_utf8(only).unwrap().contains("== tune"));
+        nlu_score(&config, None, None, &file, Some("heldout"), true, &mut only).unwrap();
+        let only = String::from_utf8(only).unwrap();
+        assert!(!only.contains("== tune"));
+        assert!(only.contains("truck ready"), "{only}");
     }
 
     /// `report` over a real SQLite database: the default range is the 7 shop-local days up to
