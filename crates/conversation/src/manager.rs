@@ -32,10 +32,35 @@ static SWITCH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// A day or time the caller is moving away from: after "instead of", "rather than", "cant make
+/// (my)", "had", "booked for", "my appointment at", "trade my", or before "isnt gonna work". It
+/// is blanked before the day and time asked for are read, when what is left still names one
+/// ("instead of tomorrow at 8, monday": monday; "cancel my appointment for tomorrow": tomorrow).
+static OLD_WHEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    let token = r"(?:tomorrows?|today|tonight|this (?:morning|afternoon|evening)|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?|(?:the )?\d{1,2}(?:st|nd|rd|th)|(?:january|february|march|april|may|june|july|august|september|october|november|december) (?:the )?\d{1,2}(?:st|nd|rd|th)?|\d{1,2}(?: \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|morning|afternoon|evening)";
+    let phrase = format!(
+        r"(?:(?:the|a|my|your|our|that|this|next|coming) )*{token}(?: (?:at |on |around |in the )?(?:the |my )?{token}){{0,3}}(?: (?:slot|appointment|one|spot|time|thing))?"
+    );
+    crate::text::ascii_regex(&format!(
+        r"\b(?:(?:instead of|rather than|in place of|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| one| an appointment| a spot| booked)?(?: for| on| at)?|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|bring it in|drop it off)(?: on| at| for)?|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen))\b"
+    ))
+});
+
+/// The time of the appointment being moved, kept ("the same time on monday").
+static SAME_TIME: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| crate::text::ascii_regex(r"\b(same time)\b"));
+
+/// Taking a day or time that was offered.
+static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(works( for me)?|sounds (good|great|fine|perfect)|(is|are) (good|fine|better|perfect|great) for me|is (good|fine|better|perfect|great)$|see you)\b",
+    )
+});
+
 /// A day named after "since" is in the past, not a day asked for.
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\bsince (last )?\w+|\b(dropped|brought|left)( off| in)?( it| her| him| the \w+| my \w+)?( off| in)? this morning\b|\b(brought|dropped|left|towed|took) (it|her|him|the \w+|my \w+)( off| in)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+        r"\bsince (last )?\w+|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     )
 });
 
@@ -126,6 +151,27 @@ static HOLIDAY_PERIOD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
         r"\b(after|between|around|over) (the )?(thanksgiving|christmas|new years)\b",
     )
 });
+
+/// "the day after thanksgiving", "the day before new years", "the day after black friday": the
+/// day named, moved by one.
+fn day_after_or_before(text: &str, date: when::DateMention) -> when::DateMention {
+    let Some(at) = text.find(&date.heard) else {
+        return date;
+    };
+    let before = text[..at].trim_end();
+    let before = before.strip_suffix(" black").unwrap_or(before);
+    let (which, shifted) = if before.ends_with("day after") {
+        ("after", date.date.and_then(|day| day.succ_opt()))
+    } else if before.ends_with("day before") {
+        ("before", date.date.and_then(|day| day.pred_opt()))
+    } else {
+        return date;
+    };
+    when::DateMention {
+        heard: format!("the day {which} {}", date.heard),
+        date: shifted,
+    }
+}
 
 /// Words that add a service to the ones already asked for rather than replace them.
 static ADDING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -612,14 +658,15 @@ impl ConversationManager {
                 self.slots.time_period,
             );
         // A day or time with nothing else ("next friday around ten") is a booking request;
-        // on a reminder call it is a new time for the appointment.
-        let implied_intent = (self.intent.is_none() && when_changed).then_some(
-            if self.call_type == CallType::OutboundReminder {
-                Intent::RescheduleAppointment
-            } else {
-                Intent::ScheduleAppointment
-            },
-        );
+        // on a reminder call it is a new time for the appointment. Taking a time offered
+        // ("friday at ten works", "see you saturday") asks for nothing new.
+        let implied_intent =
+            (self.intent.is_none() && when_changed && !ACCEPTS_A_TIME.is_match(&normalized))
+                .then_some(if self.call_type == CallType::OutboundReminder {
+                    Intent::RescheduleAppointment
+                } else {
+                    Intent::ScheduleAppointment
+                });
         let analysis = Analysis {
             intent: self.first_request_opinion(
                 self.detect_intent(&normalized).or(implied_intent),
@@ -1032,24 +1079,45 @@ impl ConversationManager {
         // "from thursday to saturday", "cant make it tomorrow, could we do monday": the day
         // after the last switch word is the one wanted; "since monday" is the past.
         let without_past = SINCE.replace_all(text, "");
+        // The day and time being moved away from are not the ones asked for (`OLD_WHEN`).
+        let moved_date_text = OLD_WHEN.replace_all(&without_past, " ");
+        let moved_time_text = OLD_WHEN.replace_all(text, " ");
+        let moved = moved_time_text != text
+            && (when::find_date(&moved_date_text, today).is_some()
+                || self.find_holiday(&moved_date_text, today).is_some()
+                || when::find_time(&moved_time_text, self.hours_for_reading_times()).is_some());
+        let moved_names_a_day = when::find_date(&moved_date_text, today).is_some()
+            || self.find_holiday(&moved_date_text, today).is_some();
+        // What is left names no day ("same day", "instead of 8 tomorrow, 10"): the day stays.
+        let date_text: &str = if moved && moved_names_a_day {
+            &moved_date_text
+        } else {
+            &without_past
+        };
+        let time_text: &str = if moved && !SAME_TIME.is_match(text) {
+            &moved_time_text
+        } else {
+            text
+        };
         let date = SWITCH
-            .find_iter(&without_past)
+            .find_iter(date_text)
             .last()
-            .and_then(|m| when::find_date(&without_past[m.end()..], today))
-            .or_else(|| when::find_date(&without_past, today))
-            .or_else(|| self.find_holiday(text, today))
+            .and_then(|m| when::find_date(&date_text[m.end()..], today))
+            .or_else(|| when::find_date(date_text, today))
+            .or_else(|| self.find_holiday(date_text, today))
             .or_else(|| {
                 (next_missing == Some(SlotName::PreferredDate))
                     .then(|| when::find_bare_day(text, today))
                     .flatten()
-            });
+            })
+            .map(|date| day_after_or_before(date_text, date));
         if let Some(date) = date {
             changed |= set(&mut self.slots.preferred_date, date.heard);
             changed |= self.slots.resolved_date != date.date;
             self.slots.resolved_date = date.date;
         }
         let hours = self.hours_for_reading_times();
-        let time = when::find_time(text, hours).or_else(|| {
+        let time = when::find_time(time_text, hours).or_else(|| {
             (next_missing == Some(SlotName::PreferredTime))
                 .then(|| when::find_bare_hour(text, hours))
                 .flatten()
@@ -1086,7 +1154,11 @@ impl ConversationManager {
     /// "thanksgiving week", "between christmas and new years") or a sale ("black friday
     /// deals") names no day.
     fn find_holiday(&self, text: &str, today: chrono::NaiveDate) -> Option<when::DateMention> {
-        if HOLIDAY_PERIOD.is_match(text) {
+        // "after thanksgiving" is a period; "the day after thanksgiving" is a day.
+        if HOLIDAY_PERIOD
+            .find_iter(text)
+            .any(|m| !text[..m.start()].ends_with("day "))
+        {
             return None;
         }
         self.vocabulary

@@ -65,7 +65,43 @@ pub(crate) fn normalize(text: &str) -> String {
             res.push_str(word);
         }
     }
-    res
+    fix_misheard(res)
+}
+
+/// Word pairs speech recognition writes for car-service words that sound the same, and what the
+/// caller said. Only pairs that never mean anything else are here ("break pads", "oil chains").
+const MISHEARD: &[(&str, &str)] = &[
+    ("break pads", "brake pads"),
+    ("break pad", "brake pad"),
+    ("break job", "brake job"),
+    ("break service", "brake service"),
+    ("break fluid", "brake fluid"),
+    ("oil chains", "oil change"),
+    ("oil chain", "oil change"),
+    ("oil in filter", "oil and filter"),
+    ("knew tires", "new tires"),
+    ("knew tire", "new tire"),
+    ("tired rotation", "tire rotation"),
+    ("tired rotated", "tires rotated"),
+];
+
+/// Replaces the misheard pairs of `MISHEARD`, whole words only.
+fn fix_misheard(text: String) -> String {
+    // Most utterances have none of the first words: one scan of the text decides.
+    if !["break ", "oil ", "knew ", "tired "]
+        .iter()
+        .any(|first| text.contains(first))
+    {
+        return text;
+    }
+    let mut fixed = format!(" {text} ");
+    for (heard, meant) in MISHEARD {
+        let heard = format!(" {heard} ");
+        if fixed.contains(&heard) {
+            fixed = fixed.replace(&heard, &format!(" {meant} "));
+        }
+    }
+    fixed.trim().to_owned()
 }
 
 fn push_ordinal(res: &mut String, value: u32) {
@@ -155,6 +191,17 @@ mod tests {
     #[track_caller]
     fn check(input: &str, expected: &str) {
         assert_eq!(normalize(input), expected, "input: {input:?}");
+    }
+
+    #[test]
+    fn misheard_car_words_are_put_right_and_nothing_else_is_touched() {
+        check(
+            "Can you do the break pads? And the oil chains.",
+            "can you do the brake pads and the oil change",
+        );
+        check("need four knew tires", "need 4 new tires");
+        check("take a break from work", "take a break from work");
+        check("im tired", "im tired");
     }
 
     #[test]

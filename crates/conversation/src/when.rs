@@ -64,9 +64,11 @@ static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
     day_of_month_named: ascii_regex(&format!(
         r"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+of\s+({MONTHS})\b"
     )),
-    day_of_month: ascii_regex(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b(\s+time)?"),
+    day_of_month: ascii_regex(
+        r"(?:\bthe\s+|^)(\d{1,2})(?:st|nd|rd|th)\b(\s+(?:time|one|ones|1|thing|things|step|place|guy|car|truck|van))?",
+    ),
     relative: ascii_regex(
-        r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now)|day after tomorrow|tomorrow|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
+        r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now|tomorrow)|day after tomorrow|tomorrow|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
     ),
     weekday: ascii_regex(&format!(
         r"\b(a week from\s+|(?:next|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week)?\b(\s+(?:mornings|afternoons|evenings|nights))?"
@@ -92,7 +94,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     hour_marker: ascii_regex(r"\b(\d{1,2})\s?(am|pm|a m|p m|oclock|o clock)\b"),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|about|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|dollars|bucks|of|cars?|tires?|people|times?|or so))?",
+        r"\b(?:at|around|about|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|first thing|before lunch|after lunch|end of the day|after work)\b",
@@ -152,9 +154,9 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     }
     if let Some(caps) = p.relative.captures(text) {
         let heard = &caps[1];
-        let offset = if let Some((count, _)) = heard.split_once(" week") {
-            // "a week from today", "2 weeks from now".
-            7 * count.parse::<u64>().unwrap_or(1)
+        let offset = if let Some((count, from)) = heard.split_once(" week") {
+            // "a week from today", "2 weeks from now", "2 weeks from tomorrow".
+            7 * count.parse::<u64>().unwrap_or(1) + u64::from(from.ends_with("tomorrow"))
         } else {
             match heard {
                 "day after tomorrow" => 2,
@@ -180,7 +182,7 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     if let Some(caps) = p
         .weekday
         .captures_iter(text)
-        .find(|caps| caps.get(4).is_none() && !black_friday(caps))
+        .find(|caps| caps.get(4).is_none() && !black_friday(caps) && !in_range(text, caps))
     {
         let weekday = weekday_number(&caps[2])?;
         // "wednesday next week" is "next wednesday".
@@ -212,6 +214,26 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     None
 }
 
+/// "monday through friday": a span of the week (opening hours), not a day.
+fn in_range(text: &str, caps: &Captures<'_>) -> bool {
+    caps.get(0).is_some_and(|m| {
+        let after = &text[m.end()..];
+        let before = &text[..m.start()];
+        [" through ", " thru ", " to "].iter().any(|word| {
+            after.starts_with(word)
+                && after[word.len()..]
+                    .split(' ')
+                    .next()
+                    .and_then(weekday_number)
+                    .is_some()
+        }) || [" through ", " thru "].iter().any(|word| {
+            before
+                .strip_suffix(word)
+                .is_some_and(|start| start.rsplit(' ').next().and_then(weekday_number).is_some())
+        })
+    })
+}
+
 /// The time in `text`. `hours` are the opening hours used to read an hour without am/pm.
 pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> {
     let p = &*TIME;
@@ -222,11 +244,27 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             Some("am" | "a m") => hour % 12,
             Some("pm" | "p m") => hour % 12 + 12,
             _ if hour > 12 => hour,
-            _ => match period {
-                Some(DayPeriod::Morning) => hour % 12,
-                Some(DayPeriod::Afternoon | DayPeriod::Evening) => hour % 12 + 12,
-                None => hour_inside(hour, minute, hours),
-            },
+            // A part of the day decides, unless its reading falls outside opening hours and the
+            // other one inside ("brought it in this morning, can i come for it at 3" is 15:00;
+            // "instead of the afternoon, at 8" is 08:00).
+            _ => {
+                let by_period = match period {
+                    Some(DayPeriod::Morning) => Some(hour % 12),
+                    Some(DayPeriod::Afternoon | DayPeriod::Evening) => Some(hour % 12 + 12),
+                    None => None,
+                };
+                let inside = hour_inside(hour, minute, hours);
+                match by_period {
+                    Some(by_period)
+                        if by_period == inside || is_open_at(by_period, minute, hours) =>
+                    {
+                        by_period
+                    }
+                    Some(_) if is_open_at(inside, minute, hours) => inside,
+                    Some(by_period) => by_period,
+                    None => inside,
+                }
+            }
         };
         NaiveTime::from_hms_opt(hour, minute, 0)
     };
@@ -303,13 +341,24 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
     })
 }
 
+/// "morning" as a greeting: followed by what a caller says after hello.
+static GREETING_GOES_ON: LazyLock<Regex> = LazyLock::new(|| {
+    ascii_regex(
+        r"^morning (could|can|i|im|ive|id|this|its|my|hi|hey|yeah|um|uh|so|just|we|how|do|got|yes|yep|there|sir|maam|folks|guys|yall|everyone|everybody)\b",
+    )
+});
+
 /// The first part-of-day phrase, skipping greetings ("good morning").
 /// The part of the day said last ("from the morning to the afternoon" is the afternoon).
 fn find_period(text: &str) -> Option<(&str, DayPeriod)> {
     TIME.period
         .find_iter(text)
         .filter_map(|m| {
-            if text[..m.start()].ends_with("good ") {
+            // "good morning", and "morning" opening what the caller goes on to say ("morning
+            // could i get in"), are greetings.
+            if text[..m.start()].ends_with("good ")
+                || (m.start() == 0 && m.as_str() == "morning" && GREETING_GOES_ON.is_match(text))
+            {
                 return None;
             }
             let period = match m.as_str() {
@@ -329,12 +378,15 @@ fn mention(caps: &Captures<'_>, date: Option<NaiveDate>) -> DateMention {
     }
 }
 
+/// Whether `hour:minute` is inside opening hours.
+fn is_open_at(hour: u32, minute: u32, hours: OpeningHours) -> bool {
+    NaiveTime::from_hms_opt(hour, minute, 0)
+        .is_some_and(|time| time >= hours.open && time < hours.close)
+}
+
 /// Reads an hour without am/pm: the one inside opening hours, else afternoon for 1-6.
 fn hour_inside(hour: u32, minute: u32, hours: OpeningHours) -> u32 {
-    let inside = |h: u32| {
-        NaiveTime::from_hms_opt(h, minute, 0)
-            .is_some_and(|time| time >= hours.open && time < hours.close)
-    };
+    let inside = |h: u32| is_open_at(h, minute, hours);
     let hour = hour % 12;
     if inside(hour) {
         hour

@@ -303,7 +303,7 @@ fn dates() {
         ],
         expect![[r#"
             "can i come in today" => intent=schedule_appointment date=2026-11-24 (today)
-            "tomorrow works" => intent=schedule_appointment date=2026-11-25 (tomorrow)
+            "tomorrow works" => date=2026-11-25 (tomorrow)
             "how about the day after tomorrow" => intent=reschedule_appointment date=2026-11-26 (day after tomorrow)
             "i can do wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
             "uh thursday" => intent=schedule_appointment date=2026-11-26 (thursday)
@@ -330,6 +330,51 @@ fn dates() {
             "february thirtieth" => date=? (february 30th)
             "this afternoon" => intent=schedule_appointment date=2026-11-24 (this afternoon) time=afternoon (afternoon)
             "tonight" => intent=schedule_appointment date=2026-11-24 (tonight) time=evening (tonight)
+        "#]],
+    );
+}
+
+/// The day and time asked for, not the ones being moved away from or only mentioned.
+#[test]
+fn days_and_times_moved_away_from_or_only_mentioned() {
+    check(
+        &[
+            "instead of tomorrow at eight can you put me down for monday",
+            "rather than tomorrow at eight could you do tomorrow at eleven",
+            "cant make my ten oclock is there anything later that day like three",
+            "wednesday at nine isnt gonna work anymore is there anything saturday",
+            "my appointments at ten tomorrow can it be two instead same day",
+            "hey can we do ten instead of eight tomorrow",
+            "id rather do it saturday if thats open instead of the wednesday slot",
+            "cancel my appointment for tomorrow",
+            "is the shop open the day after thanksgiving",
+            "do you close early the day before new years",
+            "anything open two weeks from tomorrow",
+            "yall open monday through friday",
+            "before our trip on the sixth can i come in friday",
+            "the first one needs an oil change can i drop it at seven tomorrow",
+            "morning could i get in tomorrow at half past three",
+            "i brought it in first thing this morning can i come by for it at three",
+            "whats it gonna run me for four new tires",
+        ],
+        expect![[r#"
+            "instead of tomorrow at eight can you put me down for monday" => intent=reschedule_appointment date=2026-11-30 (monday)
+            "rather than tomorrow at eight could you do tomorrow at eleven" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=11:00 (11)
+            "cant make my ten oclock is there anything later that day like three" => intent=reschedule_appointment time=15:00 (3)
+            "wednesday at nine isnt gonna work anymore is there anything saturday" => intent=reschedule_appointment date=2026-11-28 (saturday)
+            "my appointments at ten tomorrow can it be two instead same day" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=14:00 (2)
+            "hey can we do ten instead of eight tomorrow" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
+            "id rather do it saturday if thats open instead of the wednesday slot" => intent=reschedule_appointment date=2026-11-28 (saturday)
+            "cancel my appointment for tomorrow" => intent=cancel_appointment date=2026-11-25 (tomorrow)
+            "is the shop open the day after thanksgiving" => intent=check_hours date=2026-11-27 (the day after thanksgiving)
+            "do you close early the day before new years" => intent=check_hours date=2026-12-31 (the day before new years)
+            "anything open two weeks from tomorrow" => intent=schedule_appointment date=2026-12-09 (2 weeks from tomorrow)
+            "yall open monday through friday" => intent=check_hours
+            "before our trip on the sixth can i come in friday" => intent=schedule_appointment date=2026-11-27 (friday)
+            "the first one needs an oil change can i drop it at seven tomorrow" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow) time=07:00 (7)
+            "morning could i get in tomorrow at half past three" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=15:30 (half past 3)
+            "i brought it in first thing this morning can i come by for it at three" => intent=check_status time=15:00 (3)
+            "whats it gonna run me for four new tires" => intent=pricing_inquiry service=tire replacement
         "#]],
     );
 }
@@ -441,7 +486,7 @@ fn times() {
         expect![[r#"
             "2pm" => intent=schedule_appointment time=14:00 (2pm)
             "at 2 p.m." => intent=schedule_appointment time=14:00 (2 pm)
-            "two pm works" => intent=schedule_appointment time=14:00 (2 pm)
+            "two pm works" => time=14:00 (2 pm)
             "2:30" => intent=schedule_appointment time=14:30 (2:30)
             "two thirty" => intent=schedule_appointment time=14:30 (2 30)
             "eleven thirty" => intent=schedule_appointment time=11:30 (11 30)
@@ -515,6 +560,9 @@ fn escalation_requests() {
             "operator",
             "is there a supervisor i can talk to",
             "i want to talk to someone",
+            "put somebody on who can actually book me",
+            "you charged me for work i never got and im taking you to court over it",
+            "im gonna sue you guys",
         ],
         expect![[r#"
             "I want to speak to a manager" => escalation=manager_request
@@ -527,6 +575,9 @@ fn escalation_requests() {
             "operator" => escalation=manager_request
             "is there a supervisor i can talk to" => escalation=manager_request
             "i want to talk to someone" => escalation=manager_request
+            "put somebody on who can actually book me" => intent=schedule_appointment escalation=manager_request
+            "you charged me for work i never got and im taking you to court over it" => escalation=legal_threat
+            "im gonna sue you guys" => escalation=legal_threat
         "#]],
     );
 }
@@ -601,6 +652,14 @@ fn escalation_false_alarms() {
             "no worries",
             "that was a hell of a drive",
             "i left the keys at the front desk yesterday",
+            "my name is sue sue patterson",
+            "sorry some idiot just cut me off ok go ahead",
+            "damn this traffic sorry not you",
+            "im the fleet manager over at riverside electric",
+            "the manager at the tire place across the street told me you do alignments",
+            "i talked to my lawyer about the accident its handled i just need the car looked at",
+            "this is gonna sound dumb but the wheel is crooked",
+            "she sounded really mad in that review",
         ],
         expect![[r#"
             "no need for a manager i just need an oil change" => intent=schedule_appointment service=oil change
@@ -617,6 +676,14 @@ fn escalation_false_alarms() {
             "no worries" => nothing
             "that was a hell of a drive" => nothing
             "i left the keys at the front desk yesterday" => intent=check_status
+            "my name is sue sue patterson" => name=Sue Sue
+            "sorry some idiot just cut me off ok go ahead" => nothing
+            "damn this traffic sorry not you" => nothing
+            "im the fleet manager over at riverside electric" => nothing
+            "the manager at the tire place across the street told me you do alignments" => intent=general_inquiry service=wheel alignment
+            "i talked to my lawyer about the accident its handled i just need the car looked at" => intent=schedule_appointment
+            "this is gonna sound dumb but the wheel is crooked" => intent=schedule_appointment
+            "she sounded really mad in that review" => intent=general_inquiry
         "#]],
     );
 }
