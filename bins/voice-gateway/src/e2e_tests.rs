@@ -18,7 +18,9 @@ use providers::fake::{
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
-use twilio::{AuthToken, CallSid, signature::compute_signature};
+use twilio::{
+    AccountSid, AuthToken, CallSid, StreamSid, media::Inbound, signature::compute_signature,
+};
 
 mod console;
 mod fleet;
@@ -433,15 +435,16 @@ impl TwilioStream {
             }
         };
         let (mut sink, mut stream) = socket.split();
-        let custom: serde_json::Map<String, Value> =
-            params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-        sink.send(Message::text(
-            r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#,
-        ))
-        .await
-        .unwrap();
-        let start = json!({"event":"start","sequenceNumber":"1","streamSid":"MZ1","start":{"accountSid":TWILIO_ACCOUNT,"streamSid":"MZ1","callSid":call_sid,"tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":custom}});
-        sink.send(Message::text(start.to_string())).await.unwrap();
+        let sid = StreamSid::from_wire("MZ1");
+        let connected = Inbound::Connected {
+            protocol: "Call".to_owned(),
+            version: "1.0.0".to_owned(),
+        };
+        sink.send(Message::text(connected.encode(&sid)))
+            .await
+            .unwrap();
+        let start = twilio::sim::start_frame(TWILIO_ACCOUNT, call_sid, &sid, params);
+        sink.send(Message::text(start)).await.unwrap();
         let (media_tx, mut media_rx) = tokio::sync::mpsc::channel::<String>(64);
         let (closed_tx, closed) = oneshot::channel();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -454,9 +457,9 @@ impl TwilioStream {
             while let Some(Ok(message)) = stream.next().await {
                 if let Message::Text(text) = message {
                     let value: Value = serde_json::from_str(&text).unwrap();
-                    if value["event"] == "mark" {
-                        let echo = json!({"event":"mark","sequenceNumber":"9","streamSid":"MZ1","mark":{"name":value["mark"]["name"]}});
-                        let _ = echo_tx.send(echo.to_string()).await;
+                    if let Some(name) = value["mark"]["name"].as_str() {
+                        let echo = twilio::sim::mark_echo(&StreamSid::from_wire("MZ1"), 9, name);
+                        let _ = echo_tx.send(echo).await;
                     }
                     received_in.lock().unwrap().push(value);
                     frames_in.bump();
@@ -466,14 +469,21 @@ impl TwilioStream {
         });
         // Sender: 20 ms silence frames, plus whatever the test or the echoes queue.
         let sender = tokio::spawn(async move {
-            let silence = base64::engine::general_purpose::STANDARD.encode([0xFFu8; 160]);
+            let sid = StreamSid::from_wire("MZ1");
             let mut tick = tokio::time::interval(Duration::from_millis(20));
             let mut chunk = 0u64;
             loop {
                 let frame = tokio::select! {
                     _ = tick.tick() => {
                         chunk += 1;
-                        json!({"event":"media","sequenceNumber":(chunk + 1).to_string(),"streamSid":"MZ1","media":{"track":"inbound","chunk":chunk.to_string(),"timestamp":(chunk * 20).to_string(),"payload":silence}}).to_string()
+                        Inbound::Media(twilio::media::Media {
+                            sequence_number: chunk + 1,
+                            track: twilio::media::Track::Inbound,
+                            chunk,
+                            timestamp_ms: chunk * 20,
+                            payload: vec![0xFF; 160],
+                        })
+                        .encode(&sid)
                     }
                     Some(echo) = echo_rx.recv() => echo,
                     frame = media_rx.recv() => match frame { Some(frame) => frame, None => break },
@@ -525,12 +535,17 @@ impl TwilioStream {
         )
     }
 
-    async fn send(&self, frame: Value) {
-        let _ = self.media_tx.send(frame.to_string()).await;
+    async fn send(&self, frame: String) {
+        let _ = self.media_tx.send(frame).await;
     }
 
     async fn hang_up(self, call_sid: &str) {
-        self.send(json!({"event":"stop","sequenceNumber":"999","streamSid":"MZ1","stop":{"accountSid":TWILIO_ACCOUNT,"callSid":call_sid}})).await;
+        let stop = Inbound::Stop(twilio::media::Stop {
+            sequence_number: 999,
+            account_sid: AccountSid::from_wire(TWILIO_ACCOUNT),
+            call_sid: CallSid::from_wire(call_sid),
+        });
+        self.send(stop.encode(&StreamSid::from_wire("MZ1"))).await;
         let _ = self.sender.await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.closed).await;
     }

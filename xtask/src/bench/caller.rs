@@ -536,22 +536,6 @@ fn signed_request(
     Ok(request)
 }
 
-/// A caller `media` message, written directly: the same JSON as `twilio::media::Inbound::encode`
-/// (a test holds them equal) without building a `serde_json::Value` per frame, because the load
-/// generator sends 50 of these per call per second on the gateway's cores.
-pub(crate) fn media_json(
-    stream_sid: &StreamSid,
-    sequence: u64,
-    chunk: u64,
-    timestamp_ms: u64,
-    payload_base64: &str,
-) -> String {
-    format!(
-        r#"{{"event":"media","sequenceNumber":"{sequence}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{timestamp_ms}","payload":"{payload_base64}"}},"streamSid":"{}"}}"#,
-        stream_sid.as_str()
-    )
-}
-
 /// Base64 of every 20 ms frame of `pattern`, computed once per call.
 pub(crate) fn frames_base64(pattern: &Bytes) -> Vec<String> {
     use base64::Engine as _;
@@ -594,12 +578,12 @@ impl Session<'_> {
         self.sequence
     }
 
-    /// Sends one `media` frame whose payload is already base64 (see [`media_json`]).
+    /// Sends one `media` frame whose payload is already base64 (`twilio::sim::media_frame_base64`).
     async fn send_media(&mut self, payload_base64: &str) -> bool {
         self.chunk += 1;
         let sequence = self.next_sequence();
         let timestamp_ms = (self.chunk - 1) * TICK.as_millis() as u64;
-        let text = media_json(
+        let text = sim::media_frame_base64(
             &self.stream_sid,
             sequence,
             self.chunk,

@@ -6,7 +6,6 @@
 //! the audio queued before it has played, and `clear` drops the queue and echoes every pending
 //! mark at once. Everything runs on tokio's paused clock, so a minute of call takes milliseconds.
 
-use base64::Engine as _;
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
@@ -30,7 +29,10 @@ use serde_json::{Value, json};
 use session_store::{MemorySessionStore, SessionStore, SessionStoreConfig};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use twilio::media::{Outbound, decode_outbound};
+use twilio::{
+    AccountSid, CallSid, StreamSid,
+    media::{Dtmf, Inbound, Media, Outbound, Stop, Track, decode_outbound},
+};
 
 pub(crate) const CALL_SID: &str = "CA00000000000000000000000000000001";
 pub(crate) const STREAM_SID: &str = "MZ00000000000000000000000000000001";
@@ -369,23 +371,15 @@ fn scenario_caller(scenario: &Scenario) -> CallerScript {
         )
     });
     params.insert("token".into(), json!(token));
-    let start = json!({
-        "event": "start",
-        "sequenceNumber": "1",
-        "start": {
-            "accountSid": ACCOUNT,
-            "streamSid": STREAM_SID,
-            "callSid": CALL_SID,
-            "tracks": ["inbound"],
-            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            "customParameters": params,
-        },
-        "streamSid": STREAM_SID,
-    });
+    let parameters: Vec<(String, String)> = params
+        .into_iter()
+        .map(|(name, value)| (name, value.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let start = twilio::sim::start_frame(ACCOUNT, CALL_SID, &stream_sid(), &parameters);
     let mut actions = scenario.actions.clone();
     actions.sort_by_key(|(at, _)| *at);
     CallerScript {
-        start: start.to_string(),
+        start,
         actions,
         max_duration: scenario.max_duration,
     }
@@ -401,8 +395,12 @@ async fn simulate_caller(
     let t0 = Instant::now();
     let mut sent = Vec::new();
     let mut seq = 1u64;
+    let connected = Inbound::Connected {
+        protocol: "Call".to_owned(),
+        version: "1.0.0".to_owned(),
+    };
     if inbound_tx
-        .send(r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#.into())
+        .send(connected.encode(&stream_sid()))
         .await
         .is_err()
     {
@@ -436,8 +434,8 @@ async fn simulate_caller(
                         play_end = now;
                         for (_, name) in pending_marks.drain(..) {
                             seq += 1;
-                            let echo = json!({"event":"mark","sequenceNumber": seq.to_string(),"streamSid":STREAM_SID,"mark":{"name":name}});
-                            if inbound_tx.send(echo.to_string()).await.is_err() { return (sent, true); }
+                            let echo = twilio::sim::mark_echo(&stream_sid(), seq, &name);
+                            if inbound_tx.send(echo).await.is_err() { return (sent, true); }
                         }
                     }
                 }
@@ -448,8 +446,8 @@ async fn simulate_caller(
                 while pending_marks.front().is_some_and(|(at, _)| *at <= now) {
                     let (_, name) = pending_marks.pop_front().unwrap();
                     seq += 1;
-                    let echo = json!({"event":"mark","sequenceNumber": seq.to_string(),"streamSid":STREAM_SID,"mark":{"name":name}});
-                    if inbound_tx.send(echo.to_string()).await.is_err() { return (sent, true); }
+                    let echo = twilio::sim::mark_echo(&stream_sid(), seq, &name);
+                    if inbound_tx.send(echo).await.is_err() { return (sent, true); }
                 }
                 let elapsed = now - t0;
                 while actions.front().is_some_and(|(at, _)| *at <= elapsed) {
@@ -458,41 +456,44 @@ async fn simulate_caller(
                     let frame = match action {
                         CallerAction::Talk(d) => { talking_until = Some(now + d); continue; }
                         CallerAction::Play(audio) => { playing = Some((audio, 0)); continue; }
-                        CallerAction::Dtmf(digit) => json!({"event":"dtmf","streamSid":STREAM_SID,"sequenceNumber":seq.to_string(),"dtmf":{"track":"inbound_track","digit":digit}}).to_string(),
+                        CallerAction::Dtmf(digit) => Inbound::Dtmf(Dtmf {
+                            sequence_number: seq,
+                            track: Track::Inbound,
+                            digit: digit.to_string(),
+                        })
+                        .encode(&stream_sid()),
                         CallerAction::Garbage(text) => text.to_owned(),
                         CallerAction::HangUp => {
-                            let stop = json!({"event":"stop","sequenceNumber":seq.to_string(),"stop":{"accountSid":"AC00000000000000000000000000000001","callSid":CALL_SID},"streamSid":STREAM_SID});
-                            let _ = inbound_tx.send(stop.to_string()).await;
+                            let _ = inbound_tx.send(stop_frame(seq)).await;
                             return drain(sent, outbound_rx, t0).await;
                         }
                     };
                     if inbound_tx.send(frame).await.is_err() { return (sent, true); }
                 }
                 if elapsed >= script.max_duration {
-                    let stop = json!({"event":"stop","sequenceNumber":seq.to_string(),"stop":{"accountSid":"AC00000000000000000000000000000001","callSid":CALL_SID},"streamSid":STREAM_SID});
-                    let _ = inbound_tx.send(stop.to_string()).await;
+                    let _ = inbound_tx.send(stop_frame(seq)).await;
                     return drain(sent, outbound_rx, t0).await;
                 }
                 chunk += 1;
                 seq += 1;
                 let talking = talking_until.is_some_and(|until| now < until);
-                let clip_frame = match &mut playing {
+                let payload = match &mut playing {
                     Some((audio, at)) if *at + 160 <= audio.len() => {
-                        let frame = base64::engine::general_purpose::STANDARD.encode(&audio[*at..*at + 160]);
+                        let frame = audio[*at..*at + 160].to_vec();
                         *at += 160;
-                        Some(frame)
+                        frame
                     }
-                    _ => None,
+                    _ if talking => TONE.to_vec(),
+                    _ => vec![0xFF; 160],
                 };
-                let payload = match &clip_frame {
-                    Some(frame) => frame.as_str(),
-                    None if talking => TONE_B64.as_str(),
-                    None => SILENCE_B64.as_str(),
-                };
-                let media = format!(
-                    r#"{{"event":"media","sequenceNumber":"{seq}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{}","payload":"{payload}"}},"streamSid":"{STREAM_SID}"}}"#,
-                    chunk * 20
-                );
+                let media = Inbound::Media(Media {
+                    sequence_number: seq,
+                    track: Track::Inbound,
+                    chunk,
+                    timestamp_ms: chunk * 20,
+                    payload,
+                })
+                .encode(&stream_sid());
                 if inbound_tx.send(media).await.is_err() { return (sent, true); }
             }
         }
@@ -512,13 +513,22 @@ async fn drain(
     (sent, false)
 }
 
-static SILENCE_B64: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| b64(&[0xFF; 160]));
-static TONE_B64: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| b64(&[0xA0, 0xA0, 0xA0, 0xA0, 0x20, 0x20, 0x20, 0x20].repeat(20)));
+/// The caller's "voice": a loud square-ish wave the energy detector hears as speech.
+static TONE: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| [0xA0, 0xA0, 0xA0, 0xA0, 0x20, 0x20, 0x20, 0x20].repeat(20));
 
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+fn stream_sid() -> StreamSid {
+    StreamSid::from_wire(STREAM_SID)
+}
+
+/// Twilio's `stop` for the call.
+fn stop_frame(seq: u64) -> String {
+    Inbound::Stop(Stop {
+        sequence_number: seq,
+        account_sid: AccountSid::from_wire("AC00000000000000000000000000000001"),
+        call_sid: CallSid::from_wire(CALL_SID),
+    })
+    .encode(&stream_sid())
 }
 
 /// A CRM for pipeline tests: one optional customer, scripted tool results, recorded calls.

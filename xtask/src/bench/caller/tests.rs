@@ -2,32 +2,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Playback, frames_base64, media_json, path_of};
-use crate::bench::audio;
-
-#[test]
-fn fast_media_json_is_what_the_twilio_crate_encodes() {
-    use twilio::media::{Inbound, Media, Track, decode};
-
-    let sid = twilio::StreamSid::from_wire("MZ00000000000000000000000000000042");
-    let pattern = audio::voice_pattern();
-    let encoded = frames_base64(&pattern);
-    assert_eq!(encoded.len(), 50);
-    for (i, payload) in encoded.iter().enumerate().take(3) {
-        let chunk = i as u64 + 1;
-        let fast = media_json(&sid, chunk + 1, chunk, (chunk - 1) * 20, payload);
-        let reference = Inbound::Media(Media {
-            sequence_number: chunk + 1,
-            track: Track::Inbound,
-            chunk,
-            timestamp_ms: (chunk - 1) * 20,
-            payload: audio::frame_of(&pattern, i).to_vec(),
-        });
-        let as_json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
-        assert_eq!(as_json(&fast), as_json(&reference.encode(&sid)));
-        assert_eq!(decode(&fast).unwrap(), reference);
-    }
-}
+use super::{Playback, path_of};
 
 #[test]
 fn stream_path_keeps_path_and_query() {
