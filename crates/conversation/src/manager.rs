@@ -634,10 +634,24 @@ impl ConversationManager {
         }
         let normalized = normalize(text);
         if let Some(reason) = detect::escalation(&normalized) {
-            // What the caller wanted still goes into the summary the advisor gets.
-            if let Some(intent) =
-                self.first_request_opinion(self.detect_intent(&normalized), &normalized)
-            {
+            // What the caller wanted still goes into the summary the advisor gets. The learned
+            // model is asked only when the caller also named a service, a day or a time, the
+            // content of a request: anger alone pulls it towards the angry lines it learned
+            // from ("this is ridiculous, you messed up my car" is no status check).
+            let found = self.detect_intent(&normalized);
+            let names_a_request = !self.find_services(&normalized).is_empty()
+                || when::find_date(
+                    &normalized,
+                    now.with_timezone(&self.shop.timezone).date_naive(),
+                )
+                .is_some()
+                || when::find_time(&normalized, self.hours_for_reading_times()).is_some();
+            let found = if names_a_request {
+                self.first_request_opinion(found, &normalized)
+            } else {
+                found
+            };
+            if let Some(intent) = found {
                 self.intent = Some(intent);
             }
             self.apply_slots(&normalized, now);

@@ -56,7 +56,7 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    assert!(score.intent.correct >= 1792, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 1788, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 865,
         "services {:?}",
