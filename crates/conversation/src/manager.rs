@@ -638,7 +638,9 @@ impl ConversationManager {
             // model is asked only when the caller also named a service, a day or a time, the
             // content of a request: anger alone pulls it towards the angry lines it learned
             // from ("this is ridiculous, you messed up my car" is no status check).
-            let found = self.detect_intent(&normalized);
+            // A service named in a complaint ("you charged me for an oil change you never
+            // did") is not a booking request: only the intent patterns count here.
+            let found = detect::intent(&normalized);
             let names_a_request = !self.find_services(&normalized).is_empty()
                 || when::find_date(
                     &normalized,

@@ -675,7 +675,7 @@ fn escalation_false_alarms() {
             "it makes a terrible noise when i brake" => intent=schedule_appointment service=diagnostic
             "no worries" => nothing
             "that was a hell of a drive" => nothing
-            "i left the keys at the front desk yesterday" => intent=check_status
+            "i left the keys at the front desk yesterday" => nothing
             "my name is sue sue patterson" => name=Sue Sue
             "sorry some idiot just cut me off ok go ahead" => nothing
             "damn this traffic sorry not you" => nothing
