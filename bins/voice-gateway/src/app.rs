@@ -447,6 +447,7 @@ fn pipeline_config(
         max_tool_calls_per_round: config.max_tool_calls_per_round,
         max_bookings_per_call: config.max_bookings_per_call,
         llm_fallback_after: config.llm_fallback_after,
+        crm_lookup_timeout: config.crm_lookup_timeout,
         recording_disclosure: config
             .recording_disclosure
             .clone()

@@ -71,6 +71,8 @@ pub(crate) async fn chat(
     input: impl AsyncBufRead + Unpin,
     mut output: impl Write,
 ) -> anyhow::Result<CallStatus> {
+    // Patterns and the learned model are ready before the call, as for `serve`.
+    conversation::warm_up_intent_model();
     let llm_mode = if config.openai_api_key.is_some() {
         format!("the language model {}", config.openai_model)
     } else {

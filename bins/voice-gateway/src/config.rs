@@ -193,6 +193,9 @@ pub struct Config {
     /// answered within `LLM_FALLBACK_AFTER_MS`, and every turn without `OPENAI_API_KEY`
     /// (default on).
     pub(crate) offline_agent: bool,
+    /// `CRM_LOOKUP_TIMEOUT_MS`: how long the caller lookup may take before the call goes on as an
+    /// unknown caller (the greeting waits for it).
+    pub(crate) crm_lookup_timeout: Duration,
     /// `LLM_FALLBACK_AFTER_MS`: how long an LLM round may stay silent before the offline agent
     /// answers instead (default 2500).
     pub(crate) llm_fallback_after: Duration,
@@ -423,6 +426,7 @@ impl Config {
         let max_call_turns = u32::try_from(whole("MAX_CALL_TURNS", 100).max(1)).unwrap_or(u32::MAX);
         let filler_after = Duration::from_millis(whole("FILLER_AFTER_MS", 700));
         let llm_fallback_after = Duration::from_millis(whole("LLM_FALLBACK_AFTER_MS", 2500));
+        let crm_lookup_timeout = Duration::from_millis(whole("CRM_LOOKUP_TIMEOUT_MS", 800));
         let recording_retention_days = whole("RECORDING_RETENTION_DAYS", 90);
         let advisor_ring_secs =
             u32::try_from(whole("ADVISOR_RING_SECS", 20).clamp(5, 60)).unwrap_or(20);
@@ -604,6 +608,7 @@ impl Config {
             early_replies,
             offline_agent,
             llm_fallback_after,
+            crm_lookup_timeout,
             http_max_connections,
             http_header_timeout,
             caller_id_policy,

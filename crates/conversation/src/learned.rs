@@ -68,7 +68,7 @@ pub(crate) fn classify(normalized: &str) -> Guess {
 }
 
 /// Builds the model now rather than on the first caller's first words (a few milliseconds).
-pub fn warm_up() {
+pub(crate) fn warm_up() {
     LazyLock::force(&MODEL);
 }
 

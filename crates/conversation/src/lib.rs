@@ -9,7 +9,7 @@
 //! Intents come from hand-written patterns (`detect`), with a small Naive Bayes model
 //! (`learned`, trained at first use from the tuning part of `fixtures/nlu/utterances.jsonl`)
 //! consulted on a caller's first request when the patterns find nothing or only a booking;
-//! `warm_up_intent_model` trains it before the first call.
+//! `warm_up_intent_model` trains it, and compiles every pattern, before the first call.
 //!
 //! No IO, no async, no clock reads: the pipeline passes the time in and turns timers into
 //! calls (`on_silence_timeout`). Regexes are compiled once per process.
@@ -46,7 +46,19 @@ mod when;
 
 pub use customer::{AppointmentInfo, CustomerProfile, VehicleInfo};
 pub use handoff::{MessageReply, MessageStep, MessageTaker, TakenMessage, asks_not_to_be_called};
-pub use learned::warm_up as warm_up_intent_model;
+/// Trains the learned intent model and compiles every pattern now (a few milliseconds in a release
+/// build), so neither happens inside the first caller's turn. Pure: a sample utterance goes
+/// through a conversation at a fixed time.
+pub fn warm_up_intent_model() {
+    learned::warm_up();
+    let at = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_000_000, 0).unwrap_or_default();
+    let mut manager = create_inbound_general_manager(None, ShopConfig::default_shop());
+    manager.process_message(
+        "hi im sue i cant make my 10 oclock tomorrow can we do friday at 2 for brakes instead how much is it",
+        at,
+    );
+}
+
 pub use manager::{
     CallSubject, ConversationManager, ConversationSnapshot, create_inbound_existing_manager,
     create_inbound_general_manager, create_inbound_new_manager, create_outbound_follow_up_manager,
