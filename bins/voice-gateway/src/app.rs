@@ -5,8 +5,8 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use call_pipeline::{
-    AdmissionConfig, CallControl, CallCrm, CallDeps, CrmPort, NoCallControl, OutboxWorker,
-    PendingSlot, PipelineConfig, PortError, RecordOutbox, StreamAdmission,
+    AdmissionConfig, CallControl, CallCrm, CallDeps, NoCallControl, OutboxWorker, PendingSlot,
+    PipelineConfig, PortError, RecordOutbox, StreamAdmission,
 };
 use chrono::Utc;
 use conversation::ShopConfig;
@@ -22,7 +22,10 @@ use twilio::{
     twiml,
 };
 
-use crate::config::{Config, TtsProvider};
+use crate::{
+    config::{Config, TtsProvider},
+    crm_port::CrmPort,
+};
 
 /// The speech and language providers; `None` in `AppState` when credentials are missing.
 #[derive(Clone)]

@@ -14,6 +14,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 mod console;
+pub mod crm_port;
 mod fleet;
 mod http;
 mod outcome_webhook;

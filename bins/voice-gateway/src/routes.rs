@@ -15,8 +15,9 @@ use axum::{
 };
 use call_pipeline::{
     CallStatus, PhoneError, PhoneLink, RESUME_PARAMETER, STREAM_TOKEN_PARAMETER, ended_mark_key,
-    issue_stream_token, mask_phone, run_call,
+    issue_stream_token, run_call,
 };
+use conversation::caller_id::mask_phone;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};

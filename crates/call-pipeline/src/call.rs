@@ -37,12 +37,13 @@ use twilio::{
     media::{self, Inbound, Start},
 };
 
+use conversation::caller_id::{is_withheld, mask_phone};
+
 use crate::{
     admission::{Admitted, PendingSlot, StreamAdmission, resumes},
     capture::Capture,
     config::PipelineConfig,
     floor::{Action, Event as FloorEvent, Floor, FloorConfig, Then},
-    mask_phone,
     outbox::RecordOutbox,
     phone::{PhoneEvent, PhoneLink, read_from_phone, write_to_phone},
     ports::{
@@ -318,7 +319,7 @@ async fn run_admitted(
     let caller_phone = start
         .custom_parameters
         .get(if is_outbound { "To" } else { "From" })
-        .filter(|p| !crm::is_withheld(p) && trusted)
+        .filter(|p| !is_withheld(p) && trusted)
         .cloned();
     let mut started_at = (deps.now)();
     // A stream that resumes a call whose previous stream was lost (`admission.rs`): the

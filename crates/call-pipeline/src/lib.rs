@@ -25,15 +25,17 @@
 //! session (`conversation_snapshot`, history, start time), opening with the manager's
 //! `resume_line`.
 //!
+//! The CRM is a port (`CallCrm`); its adapter over the `crm` crate is the binary's
+//! (`voice_gateway::crm_port::CrmPort`).
+//!
 //! Must not depend on: axum or any HTTP server, vendor crates (`deepgram`, `openai`,
-//! `elevenlabs`), or the process environment.
+//! `elevenlabs`), `crm` or `sea-orm`, or the process environment.
 
 mod admission;
 mod barge_in;
 mod call;
 mod capture;
 mod config;
-mod crm_port;
 mod floor;
 mod outbound;
 mod outbox;
@@ -53,9 +55,6 @@ pub use admission::{
 pub use call::{AMD_PARAMETER, CallDeps, CallOutcome, CallStatus, OfflineAgentFactory, run_call};
 pub use capture::CAPTURE_FORMAT_VERSION;
 pub use config::{CallerIdPolicy, HoldAudio, PipelineConfig};
-/// Masks a phone number for logs (the CRM's rule: only the last four digits stay).
-pub use crm::mask_phone;
-pub use crm_port::CrmPort;
 pub use outbox::{OutboxWorker, RecordOutbox};
 pub use phone::{PhoneError, PhoneLink};
 pub use ports::{

@@ -28,6 +28,7 @@
 //!
 //! Must not depend on: tokio or any async runtime, IO, the system clock, or other workspace crates.
 
+pub mod caller_id;
 mod customer;
 mod detect;
 mod handoff;

@@ -1,5 +1,5 @@
-//! Phone number normalisation to E.164 (default region US), withheld caller IDs, and masking for
-//! logs.
+//! Phone number normalisation to E.164 (default region US). Withheld caller IDs and masking for
+//! logs are `conversation::caller_id`'s (re-exported here).
 //!
 //! Parsing comes from libphonenumber's rules (the `phonenumber` crate), not from a regex. A
 //! number is accepted when it is *syntactically* a phone number: E.164 length, and for North
@@ -8,6 +8,8 @@
 //! `(555) 123-4567` of the seed scenarios is a new customer, not an unknown caller.
 
 use phonenumber::{Mode, country};
+
+pub use conversation::caller_id::{is_withheld, mask_phone};
 
 use crate::CrmError;
 
@@ -41,40 +43,6 @@ pub fn normalize_phone(input: &str) -> Result<String, CrmError> {
         }
     }
     Ok(e164)
-}
-
-/// Caller-ID values carriers and Twilio use for a withheld number, and their keypad spellings
-/// (`+266696687` is ANONYMOUS on a phone keypad).
-const WITHHELD: &[&str] = &[
-    "anonymous",
-    "restricted",
-    "unknown",
-    "unavailable",
-    "private",
-    "blocked",
-    "+266696687",
-    "+86282452253",
-    "+8656696",
-    "+2562533",
-    "+7378742833",
-];
-
-/// Whether a caller ID says the number is withheld (or is missing).
-pub fn is_withheld(caller_id: &str) -> bool {
-    let caller_id = caller_id.trim();
-    caller_id.is_empty()
-        || WITHHELD
-            .iter()
-            .any(|withheld| caller_id.eq_ignore_ascii_case(withheld))
-}
-
-/// Masks a phone number for logs: everything but the last 4 digits becomes `*`
-/// ("+14135550142" -> "***0142").
-pub fn mask_phone(phone: &str) -> String {
-    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
-    let keep = digits.len().saturating_sub(4);
-    let last4: String = digits[keep..].iter().collect();
-    format!("***{last4}")
 }
 
 #[cfg(test)]
@@ -132,30 +100,5 @@ mod tests {
         check("anonymous", Err(()));
         check("(113) 555-0142", Err(()));
         check("+1 413 555 01422", Err(()));
-    }
-
-    #[test]
-    fn withheld_caller_ids_are_recognised() {
-        for withheld in [
-            "",
-            "anonymous",
-            "Anonymous",
-            "RESTRICTED",
-            "unknown",
-            "+266696687",
-        ] {
-            assert!(is_withheld(withheld), "{withheld:?}");
-        }
-        for number in ["+14135550142", "+15551234567", "4135550142"] {
-            assert!(!is_withheld(number), "{number:?}");
-        }
-    }
-
-    #[test]
-    fn masking_keeps_only_the_last_four_digits() {
-        assert_eq!(mask_phone("+14135550142"), "***0142");
-        assert_eq!(mask_phone("(413) 555-0142"), "***0142");
-        assert_eq!(mask_phone("12"), "***12");
-        assert_eq!(mask_phone(""), "***");
     }
 }

@@ -17,9 +17,7 @@ use std::{
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use call_pipeline::{
-    CallControl, CallCrm, CallRecord, CrmPort, PortError, ToolCallContext, ToolReply,
-};
+use call_pipeline::{CallControl, CallCrm, CallRecord, PortError, ToolCallContext, ToolReply};
 use conversation::CustomerProfile;
 use futures::FutureExt;
 use providers::{
@@ -29,6 +27,7 @@ use providers::{
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 use twilio::CallSid;
+use voice_gateway::crm_port::CrmPort;
 
 use super::capture::RecordedTool;
 

@@ -26,7 +26,7 @@ pub(crate) fn timeline(lines: &[Line]) -> String {
                 let from = params
                     .get("From")
                     .and_then(Value::as_str)
-                    .map(call_pipeline::mask_phone)
+                    .map(conversation::caller_id::mask_phone)
                     .unwrap_or_else(|| "unknown".to_owned());
                 let call_type = params
                     .get("call_type")

@@ -6,5 +6,4 @@ mod early;
 mod eot;
 mod handoff;
 mod harness;
-mod outbox_crash;
 mod text;

@@ -1,4 +1,5 @@
-//! `CallCrm` over the real CRM crate: lookups, LLM tools and call records through `crm::CrmStore`,
+//! `CallCrm` (the pipeline's CRM port) over the real CRM crate, here in the binary so
+//! `call-pipeline` knows only the port: lookups, LLM tools and call records through `crm::CrmStore`,
 //! and, when a `TextSender` is set, a text confirmation after each booking, move or cancellation.
 //!
 //! Confirmations are sent beside the call (a spawned task): they never delay or fail the tool
@@ -16,7 +17,7 @@ use crm::{
 };
 use providers::{ToolSpec, Usage};
 
-use crate::ports::{
+use call_pipeline::{
     CallCrm, CallRecord, PortError, TextError, TextSender, ToolCallContext, ToolOutcome, ToolReply,
 };
 

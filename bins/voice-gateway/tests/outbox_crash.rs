@@ -13,14 +13,13 @@ use std::{
 };
 
 use async_trait::async_trait;
-use call_pipeline::{
-    CallCrm, CallRecord, CrmPort, PortError, RecordOutbox, ToolCallContext, ToolReply,
-};
+use call_pipeline::{CallCrm, CallRecord, PortError, RecordOutbox, ToolCallContext, ToolReply};
 use chrono::{TimeZone, Utc};
 use conversation::{CustomerProfile, ShopConfig};
 use providers::ToolSpec;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use voice_gateway::crm_port::CrmPort;
 
 const CHILD_SPOOL_VAR: &str = "VG_OUTBOX_CRASH_CHILD_SPOOL";
 const READY: &str = "outbox-crash-child: records spooled";
@@ -104,7 +103,7 @@ async fn records_survive_kill_9_and_land_exactly_once() {
     let spool = dir.path().join("spool");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
-            "outbox_crash::crash_child_submits_records_with_the_database_down",
+            "crash_child_submits_records_with_the_database_down",
             "--exact",
             "--nocapture",
             "--test-threads=1",
