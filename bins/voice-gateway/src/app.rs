@@ -619,7 +619,7 @@ impl CallControl for TwilioCallControl {
         match self.rest.complete_call(call_sid).await {
             Ok(_) => Ok(()),
             Err(err) if err.is_call_gone() => Ok(()),
-            Err(err) => Err(PortError(err.to_string())),
+            Err(err) => Err(rest_port_error(&err)),
         }
     }
 
@@ -634,7 +634,7 @@ impl CallControl for TwilioCallControl {
     async fn call_advisor(&self, call_sid: &CallSid, brief: &str) -> Result<(), PortError> {
         match &self.warm {
             Some(warm) => warm.call_advisor(call_sid, brief).await,
-            None => Err(PortError("warm transfers are off".to_owned())),
+            None => Err(PortError::refused("warm transfers are off")),
         }
     }
 
@@ -647,13 +647,13 @@ impl CallControl for TwilioCallControl {
 
     async fn start_recording(&self, call_sid: &CallSid) -> Result<(), PortError> {
         let Some(callback) = &self.recording_callback else {
-            return Err(PortError("calls are not recorded".to_owned()));
+            return Err(PortError::refused("calls are not recorded"));
         };
         self.rest
             .start_recording(call_sid, callback)
             .await
             .map(|_| ())
-            .map_err(|err| PortError(err.to_string()))
+            .map_err(|err| rest_port_error(&err))
     }
 }
 
@@ -676,8 +676,17 @@ where
                 tokio::time::sleep(wait).await;
                 delay *= 2;
             }
-            Err(err) => return Err(PortError(err.to_string())),
+            Err(err) => return Err(rest_port_error(&err)),
         }
     }
-    Err(PortError("retries exhausted".to_owned()))
+    Err(PortError::unavailable("retries exhausted"))
+}
+
+/// A Twilio REST failure as a port error: 429 and 5xx (and the network) may succeed later.
+pub(crate) fn rest_port_error(err: &twilio::rest::RestError) -> PortError {
+    if err.is_retryable() {
+        PortError::unavailable(err.to_string())
+    } else {
+        PortError::refused(err.to_string())
+    }
 }

@@ -21,6 +21,16 @@ use call_pipeline::{
     CallCrm, CallRecord, PortError, TextError, TextSender, ToolCallContext, ToolOutcome, ToolReply,
 };
 
+/// A CRM failure as a port error: the store being unwell may pass; an answer about the request
+/// will not change.
+fn crm_port_error(err: &crm::CrmError) -> PortError {
+    if err.is_unavailable() {
+        PortError::unavailable(err.to_string())
+    } else {
+        PortError::refused(err.to_string())
+    }
+}
+
 /// The CRM as calls use it.
 #[derive(Clone)]
 pub struct CrmPort {
@@ -106,7 +116,7 @@ impl CallCrm for CrmPort {
         self.store
             .lookup_customer(phone, (self.now)())
             .await
-            .map_err(|err| PortError(err.to_string()))
+            .map_err(|err| crm_port_error(&err))
     }
 
     fn tools(&self) -> Vec<ToolSpec> {
@@ -177,7 +187,7 @@ impl CallCrm for CrmPort {
         self.store
             .record_call(&record)
             .await
-            .map_err(|err| PortError(err.to_string()))?;
+            .map_err(|err| crm_port_error(&err))?;
         let Some(reason) = &record_callback else {
             return Ok(());
         };
@@ -198,21 +208,18 @@ impl CallCrm for CrmPort {
                 message: message.message,
             })
             .await
-            .map_err(|err| PortError(err.to_string()))
+            .map_err(|err| crm_port_error(&err))
     }
 
     async fn opt_out_of_calls(&self, phone: &str, now: DateTime<Utc>) -> Result<(), PortError> {
         self.store
             .set_call_opt_out(phone, true, "call", now)
             .await
-            .map_err(|err| PortError(err.to_string()))
+            .map_err(|err| crm_port_error(&err))
     }
 
     async fn ping(&self) -> Result<(), PortError> {
-        self.store
-            .ping()
-            .await
-            .map_err(|err| PortError(err.to_string()))
+        self.store.ping().await.map_err(|err| crm_port_error(&err))
     }
 }
 

@@ -120,7 +120,7 @@ impl WarmTransfers {
             .rest
             .create_call(&create)
             .await
-            .map_err(|err| PortError(err.to_string()))?;
+            .map_err(|err| crate::app::rest_port_error(&err))?;
         info!(
             advisor_call = advisor_call.sid.as_str(),
             "ringing the advisor for a warm transfer"
@@ -172,7 +172,7 @@ impl WarmTransfers {
         }
         let leg = signals::read(sessions, SignalKind::AdvisorLeg, key)
             .await
-            .map_err(|err| PortError(err.to_string()))?;
+            .map_err(|err| PortError::unavailable(err.to_string()))?;
         let Some(leg) = leg.and_then(|sid| CallSid::parse(&sid).ok()) else {
             return Ok(());
         };
@@ -190,7 +190,7 @@ impl WarmTransfers {
                 warn!(call_sid = key, error = %err, "the advisor's call was cancelled but could not be hung up");
                 Ok(())
             }
-            Err(err) => Err(PortError(err.to_string())),
+            Err(err) => Err(crate::app::rest_port_error(&err)),
         }
     }
 }

@@ -30,7 +30,7 @@ struct DatabaseDown;
 #[async_trait]
 impl CallCrm for DatabaseDown {
     async fn lookup_customer(&self, _: &str) -> Result<Option<CustomerProfile>, PortError> {
-        Err(PortError("database down".into()))
+        Err(PortError::unavailable("database down"))
     }
     fn tools(&self) -> Vec<ToolSpec> {
         Vec::new()
@@ -39,10 +39,10 @@ impl CallCrm for DatabaseDown {
         ToolReply::refused("unused", "no tools here")
     }
     async fn record_call(&self, _: &CallRecord) -> Result<(), PortError> {
-        Err(PortError("database down".into()))
+        Err(PortError::unavailable("database down"))
     }
     async fn ping(&self) -> Result<(), PortError> {
-        Err(PortError("database down".into()))
+        Err(PortError::unavailable("database down"))
     }
 }
 
@@ -185,6 +185,8 @@ async fn records_survive_kill_9_and_land_exactly_once() {
 struct RefusesOne {
     refused: &'static str,
     written: std::sync::Mutex<Vec<String>>,
+    /// Whether the database answers a ping (a refusal is typed either way).
+    ping_ok: bool,
 }
 
 #[async_trait]
@@ -200,22 +202,34 @@ impl CallCrm for RefusesOne {
     }
     async fn record_call(&self, record: &CallRecord) -> Result<(), PortError> {
         if record.call_sid == self.refused {
-            return Err(PortError("value too long".into()));
+            return Err(PortError::refused("value too long"));
         }
         self.written.lock().unwrap().push(record.call_sid.clone());
         Ok(())
     }
     async fn ping(&self) -> Result<(), PortError> {
-        Ok(())
+        if self.ping_ok {
+            Ok(())
+        } else {
+            Err(PortError::unavailable("no answer to the ping"))
+        }
     }
 }
 
 #[tokio::test]
 async fn a_record_the_database_refuses_is_set_aside_and_does_not_block_the_rest() {
+    for ping_ok in [true, false] {
+        a_refused_record_is_set_aside(ping_ok).await;
+    }
+}
+
+/// With `ping_ok` false only the error's type says it is a refusal, not an outage.
+async fn a_refused_record_is_set_aside(ping_ok: bool) {
     let dir = tempfile::tempdir().unwrap();
     let crm = Arc::new(RefusesOne {
         refused: "CA_BAD",
         written: std::sync::Mutex::default(),
+        ping_ok,
     });
     let (outbox, worker) = RecordOutbox::new(crm.clone(), Some(dir.path().to_path_buf()));
     outbox.submit(record("CA_BAD", true)).await;
@@ -229,9 +243,9 @@ async fn a_record_the_database_refuses_is_set_aside_and_does_not_block_the_rest(
         .flatten()
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left.len(), 1, "ping ok: {ping_ok}: {left:?}");
     assert!(
         left[0].starts_with("CA_BAD.") && left[0].ends_with(".rejected"),
-        "{left:?}"
+        "ping ok: {ping_ok}: {left:?}"
     );
 }

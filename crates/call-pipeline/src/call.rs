@@ -1667,7 +1667,7 @@ impl CallState {
                 let result =
                     tokio::time::timeout(Duration::from_secs(3), crm.opt_out_of_calls(&phone, now))
                         .await
-                        .unwrap_or_else(|_| Err(crate::PortError("timed out".to_owned())));
+                        .unwrap_or_else(|_| Err(crate::PortError::unavailable("timed out")));
                 if let Err(err) = &result {
                     error!(error = %err, "could not put the caller on the do-not-call list");
                 }
@@ -1852,7 +1852,7 @@ impl CallState {
             self.deps.call_control.cancel_advisor_call(&self.call_sid),
         )
         .await
-        .unwrap_or_else(|_| Err(crate::PortError("timed out".to_owned())))
+        .unwrap_or_else(|_| Err(crate::PortError::unavailable("timed out")))
         {
             warn!(error = %err, "could not cancel the advisor's call");
         }

@@ -189,9 +189,10 @@ impl OutboxWorker {
                     backoff = self.retry_initial;
                 }
                 Err(err) => {
-                    // The database answers but refuses this record: retrying cannot help, and it
-                    // must not hold up every record behind it. Set it aside for a person.
-                    if self.crm.ping().await.is_ok() {
+                    // The database refused this record (the port says so, or it answers a ping
+                    // while failing this write): retrying cannot help, and it must not hold up
+                    // every record behind it. Set it aside for a person.
+                    if !err.is_retryable() || self.crm.ping().await.is_ok() {
                         error!(call_sid = queued.record.call_sid, error = %err, "the database refused a call record; set aside in the spool as .rejected");
                         metrics::counter!("voice_call_records_rejected_total").increment(1);
                         if let Some(refused) = pending.pop_front() {

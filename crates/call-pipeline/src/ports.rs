@@ -8,10 +8,35 @@ use providers::ToolSpec;
 use serde::{Deserialize, Serialize};
 use twilio::CallSid;
 
-/// A failure of a port, as text for logs; the pipeline only needs to know that it failed.
+/// A failure of a port: whether trying again can help, and what happened, as text for logs.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("{0}")]
-pub struct PortError(pub String);
+pub enum PortError {
+    /// The far side could not be reached or did not answer in time (the database is down, a
+    /// timeout, Twilio's 429 or 5xx): the same request may succeed later.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The far side answered and refused, or the port is not set up for it: the same request
+    /// fails the same way again.
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+impl PortError {
+    /// Whether the same request may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+
+    /// An `Unavailable` error.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::Unavailable(detail.into())
+    }
+
+    /// A `Refused` error.
+    pub fn refused(detail: impl Into<String>) -> Self {
+        Self::Refused(detail.into())
+    }
+}
 
 /// Why a text message was not sent.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -52,7 +77,7 @@ pub trait CallCrm: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), PortError>;
     /// Puts `phone` on the shop's do-not-call list (the caller asked on this call).
     async fn opt_out_of_calls(&self, _phone: &str, _now: DateTime<Utc>) -> Result<(), PortError> {
-        Err(PortError("this CRM keeps no do-not-call list".to_owned()))
+        Err(PortError::refused("this CRM keeps no do-not-call list"))
     }
 }
 
@@ -139,7 +164,7 @@ pub trait CallControl: Send + Sync + 'static {
     }
     /// Starts recording the live call (both parties, each on a channel).
     async fn start_recording(&self, _call_sid: &CallSid) -> Result<(), PortError> {
-        Err(PortError("calls are not recorded".to_owned()))
+        Err(PortError::refused("calls are not recorded"))
     }
     /// Whether transfers are warm: the advisor is called first, hears `brief`, and takes the
     /// call with a key, while the caller hears hold audio on the stream. When `false`,
@@ -151,7 +176,7 @@ pub trait CallControl: Send + Sync + 'static {
     /// (`signals::SignalKind::Transfer`): on `connected` the caller is already being moved to
     /// the advisor; otherwise the agent takes a message.
     async fn call_advisor(&self, _call_sid: &CallSid, _brief: &str) -> Result<(), PortError> {
-        Err(PortError("warm transfers are not configured".to_owned()))
+        Err(PortError::refused("warm transfers are not configured"))
     }
     /// Stops ringing the advisor for `call_sid` (the caller hung up, or the wait is over).
     async fn cancel_advisor_call(&self, _call_sid: &CallSid) -> Result<(), PortError> {
@@ -170,13 +195,13 @@ impl CallControl for NoCallControl {
     }
 
     async fn transfer_to_advisor(&self, _call_sid: &CallSid) -> Result<(), PortError> {
-        Err(PortError(
-            "no Twilio credentials or advisor number configured".to_owned(),
+        Err(PortError::refused(
+            "no Twilio credentials or advisor number configured",
         ))
     }
 
     async fn hang_up(&self, _call_sid: &CallSid) -> Result<(), PortError> {
-        Err(PortError("no Twilio credentials configured".to_owned()))
+        Err(PortError::refused("no Twilio credentials configured"))
     }
 }
 

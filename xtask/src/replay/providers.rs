@@ -299,7 +299,7 @@ impl CallControl for ReplayControl {
 
     async fn transfer_to_advisor(&self, _call_sid: &CallSid) -> Result<(), PortError> {
         if !self.can_transfer {
-            return Err(PortError("no advisor number in this replay".to_owned()));
+            return Err(PortError::refused("no advisor number in this replay"));
         }
         let _ = self.transfers_tx.send(());
         Ok(())

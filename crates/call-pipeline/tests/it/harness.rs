@@ -565,7 +565,7 @@ impl FakeCrm {
 impl CallCrm for FakeCrm {
     async fn lookup_customer(&self, phone: &str) -> Result<Option<CustomerProfile>, PortError> {
         if self.fails {
-            return Err(PortError("database unreachable".into()));
+            return Err(PortError::unavailable("database unreachable"));
         }
         Ok(self.customer.clone().filter(|c| c.phone == phone))
     }
@@ -612,7 +612,7 @@ impl CallCrm for FakeCrm {
 
     async fn opt_out_of_calls(&self, phone: &str, _now: DateTime<Utc>) -> Result<(), PortError> {
         if self.fails {
-            return Err(PortError("database down".to_owned()));
+            return Err(PortError::unavailable("database down"));
         }
         self.opt_outs.lock().unwrap().push(phone.to_owned());
         Ok(())
@@ -689,7 +689,7 @@ impl CallControl for FakeControl {
             .push(call_sid.as_str().to_owned());
         match self.recording {
             Some(true) => Ok(()),
-            _ => Err(PortError("recording refused".to_owned())),
+            _ => Err(PortError::refused("recording refused")),
         }
     }
 }
