@@ -6,7 +6,8 @@
 //! [`DeepgramTtsConfig`], both sharing [`ApiKey`] and [`ReconnectPolicy`]. Audio is 8 kHz mono μ-law
 //! both ways, passed through untouched. Each session's `driver` future owns its socket, handles
 //! keep-alives, half-dead detection, reconnects with replay, and the TTS flush rate limit; it
-//! spawns nothing. Deepgram's wire format (docs/protocols.md sections 5 and 6) lives only here.
+//! spawns nothing. Deepgram's wire format (docs/protocols.md sections 5 and 6) lives only here;
+//! with the cargo feature `sim` (simulators and tests only), `sim` writes what Deepgram sends.
 //!
 //! TLS uses tokio-tungstenite's rustls, which takes the process-default crypto provider. Before the
 //! first `wss://` connect this crate installs ring as that default unless one is already installed,
@@ -18,6 +19,8 @@
 mod config;
 mod error;
 mod flux;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod socket;
 mod stt;
 mod tts;

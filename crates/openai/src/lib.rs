@@ -1,4 +1,5 @@
 //! `LanguageModel` over OpenAI-compatible streaming chat completions (docs/protocols.md section 8).
+//! With the cargo feature `sim` (simulators and tests only), `sim` writes what such a server sends.
 //!
 //! `OpenAiClient` sends `POST {base_url}/chat/completions` with `stream: true` and
 //! `stream_options.include_usage`, decodes the SSE reply with `reqwest-eventsource`, assembles tool
@@ -55,6 +56,8 @@
 mod client;
 mod config;
 mod error;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod stream;
 mod wire;
 

@@ -1,5 +1,6 @@
 //! Local protocol servers that imitate the vendors with fixed, configurable delays, so the bench
-//! measures the gateway and not the internet.
+//! measures the gateway and not the internet. What they send is written by the protocol crates
+//! (`deepgram::sim`, `openai::sim`); these modules hold only the timing and the HTTP plumbing.
 //!
 //! - [`stt`]: Deepgram live STT (`/v1/listen`): finds the caller's speech segments by energy and
 //!   answers the Nth one with the Nth line of a script, `endpointing_delay` after it ends.

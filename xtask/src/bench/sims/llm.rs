@@ -10,7 +10,7 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    Json, Router,
+    Router,
     body::{Body, Bytes},
     extract::State,
     http::{HeaderMap, StatusCode, header},
@@ -40,8 +40,8 @@ pub(super) fn router(shared: Arc<SimShared<LlmSimConfig>>) -> Router {
 }
 
 fn error(status: StatusCode, message: &str, code: &str) -> Response {
-    let body = json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}});
-    (status, Json(body)).into_response()
+    let body = openai::sim::error_body(message, "invalid_request_error", code);
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn models(
@@ -55,7 +55,10 @@ async fn models(
             "invalid_api_key",
         );
     }
-    Json(json!({"object": "list", "data": [{"id": "bench-sim", "object": "model", "owned_by": "bench"}]}))
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openai::sim::models_body("bench-sim"),
+    )
         .into_response()
 }
 
@@ -133,20 +136,6 @@ async fn completions(
         .to_owned();
     SimCounters::bump(&shared.counters.llm_requests);
 
-    let chunk = {
-        let model = model.clone();
-        move |choices: Value, usage: Value| -> Bytes {
-            let value = json!({
-                "id": "chatcmpl-bench",
-                "object": "chat.completion.chunk",
-                "created": 1_764_000_000,
-                "model": model,
-                "choices": choices,
-                "usage": usage,
-            });
-            Bytes::from(format!("data: {value}\n\n"))
-        }
-    };
     let deltas: Arc<[String]> = deltas(&reply).into();
     let completion_tokens = deltas.len();
     let gap = if config.tokens_per_second > 0.0 {
@@ -157,36 +146,28 @@ async fn completions(
     let first_wait = config.time_to_first_token;
     // Steps: 0 = role chunk (after TTFT), 1..=n = deltas, then finish, usage, [DONE].
     let stream = futures::stream::unfold(0_usize, move |step| {
-        let chunk = chunk.clone();
+        let model = model.clone();
         let deltas = deltas.clone();
         async move {
             let n = deltas.len();
             let bytes = match step {
                 0 => {
                     tokio::time::sleep(first_wait).await;
-                    chunk(
-                        json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]),
-                        Value::Null,
-                    )
+                    Bytes::from(openai::sim::role_chunk(&model))
                 }
                 s if s <= n => {
                     if s > 1 {
                         tokio::time::sleep(gap).await;
                     }
-                    chunk(
-                        json!([{"index": 0, "delta": {"content": deltas[s - 1]}, "finish_reason": null}]),
-                        Value::Null,
-                    )
+                    Bytes::from(openai::sim::content_chunk(&model, &deltas[s - 1]))
                 }
-                s if s == n + 1 => chunk(
-                    json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]),
-                    Value::Null,
-                ),
-                s if s == n + 2 => chunk(
-                    json!([]),
-                    json!({"prompt_tokens": 100, "completion_tokens": completion_tokens, "total_tokens": 100 + completion_tokens}),
-                ),
-                s if s == n + 3 => Bytes::from_static(b"data: [DONE]\n\n"),
+                s if s == n + 1 => Bytes::from(openai::sim::stop_chunk(&model)),
+                s if s == n + 2 => Bytes::from(openai::sim::usage_chunk(
+                    &model,
+                    100,
+                    u32::try_from(completion_tokens).unwrap_or(u32::MAX),
+                )),
+                s if s == n + 3 => Bytes::from_static(openai::sim::DONE.as_bytes()),
                 _ => return None,
             };
             Some((Ok::<_, std::convert::Infallible>(bytes), step + 1))

@@ -23,7 +23,6 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use serde_json::json;
 use tokio::time::{Instant, sleep_until};
 
 use super::{SimCounters, SimShared};
@@ -72,9 +71,7 @@ pub(crate) enum SttOut {
 impl SttOut {
     fn to_json(&self) -> String {
         match self {
-            Self::SpeechStarted { timestamp } => {
-                json!({"type": "SpeechStarted", "channel": [0, 1], "timestamp": timestamp})
-            }
+            Self::SpeechStarted { timestamp } => deepgram::sim::speech_started(*timestamp),
             Self::Results {
                 transcript,
                 start,
@@ -82,27 +79,17 @@ impl SttOut {
                 is_final,
                 speech_final,
                 from_finalize,
-            } => json!({
-                "type": "Results",
-                "channel_index": [0, 1],
-                "start": start,
-                "duration": duration,
-                "is_final": is_final,
-                "speech_final": speech_final,
-                "from_finalize": from_finalize,
-                "channel": {"alternatives": [{
-                    "transcript": transcript,
-                    "confidence": 0.99,
-                    "words": [],
-                }]},
-                "metadata": {
-                    "request_id": "bench",
-                    "model_info": {"name": "bench-sim", "version": "0", "arch": "sim"},
-                    "model_uuid": "bench",
-                },
-            }),
+            } => deepgram::sim::Results {
+                transcript,
+                confidence: 0.99,
+                start: *start,
+                duration: *duration,
+                is_final: *is_final,
+                speech_final: *speech_final,
+                from_finalize: *from_finalize,
+            }
+            .to_json(),
         }
-        .to_string()
     }
 }
 
@@ -413,18 +400,8 @@ async fn close_stream(
         }
         let _ = socket.send(Message::Text(last.to_json().into())).await;
     }
-    let metadata = json!({
-        "type": "Metadata",
-        "transaction_key": "deprecated",
-        "request_id": "bench",
-        "sha256": "",
-        "created": "2026-01-01T00:00:00.000Z",
-        "duration": audio::seconds_of(tracker.audio_bytes),
-        "channels": 1,
-    });
-    let _ = socket
-        .send(Message::Text(metadata.to_string().into()))
-        .await;
+    let metadata = deepgram::sim::listen_metadata(audio::seconds_of(tracker.audio_bytes));
+    let _ = socket.send(Message::Text(metadata.into())).await;
     let _ = socket.send(close(1000, "")).await;
 }
 

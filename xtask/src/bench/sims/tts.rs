@@ -20,7 +20,6 @@ use axum::{
     routing::get,
 };
 use bytes::Bytes;
-use serde_json::json;
 use tokio::time::{Instant, sleep_until};
 
 use super::{SimCounters, SimShared};
@@ -85,18 +84,8 @@ async fn session(mut socket: WebSocket, shared: Arc<SimShared<TtsSimConfig>>) {
     } else {
         Duration::ZERO
     };
-    let metadata = json!({
-        "type": "Metadata",
-        "request_id": "bench",
-        "model_name": "aura-2-bench-en",
-        "model_version": "0",
-        "model_uuid": "bench",
-    });
-    if socket
-        .send(Message::Text(metadata.to_string().into()))
-        .await
-        .is_err()
-    {
+    let metadata = deepgram::sim::speak_metadata("aura-2-bench-en");
+    if socket.send(Message::Text(metadata.into())).await.is_err() {
         return;
     }
     let mut text = String::new();
@@ -136,9 +125,9 @@ async fn session(mut socket: WebSocket, shared: Arc<SimShared<TtsSimConfig>>) {
                     }
                 }
                 if job.bytes_left == 0 {
-                    let flushed = json!({"type": "Flushed", "sequence_id": job.sequence_id});
+                    let flushed = deepgram::sim::flushed(job.sequence_id);
                     jobs.pop_front();
-                    if socket.send(Message::Text(flushed.to_string().into())).await.is_err() {
+                    if socket.send(Message::Text(flushed.into())).await.is_err() {
                         return;
                     }
                 }
@@ -166,8 +155,8 @@ async fn session(mut socket: WebSocket, shared: Arc<SimShared<TtsSimConfig>>) {
                         SimCounters::bump(&shared.counters.tts_clears);
                         text.clear();
                         jobs.clear();
-                        let cleared = json!({"type": "Cleared", "sequence_id": flushes});
-                        if socket.send(Message::Text(cleared.to_string().into())).await.is_err() {
+                        let cleared = deepgram::sim::cleared(flushes);
+                        if socket.send(Message::Text(cleared.into())).await.is_err() {
                             return;
                         }
                     }
