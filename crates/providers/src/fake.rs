@@ -14,7 +14,7 @@ mod tts;
 
 pub use llm::{FakeLlm, LlmReply, LlmStep};
 pub use stt::{FakeStt, SttScript, SttScriptEvent, SttStep, SttTrigger};
-pub use tts::{FakeTts, FakeTtsConfig, TONE_PATTERN};
+pub use tts::{FakeTts, FakeTtsConfig, RecordedLengths, TONE_PATTERN};
 
 /// `tokio`'s clock as a `std` `Instant`, so event timestamps follow the paused test clock.
 fn now() -> std::time::Instant {

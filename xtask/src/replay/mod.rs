@@ -327,8 +327,7 @@ where
     let config = Config::from_lookup(|key| env.get(key).cloned())
         .map_err(|err| anyhow::anyhow!("replay configuration: {err}"))?;
     let (transfers_tx, transfers_rx) = mpsc::unbounded_channel();
-    let per_char = usize::try_from(setup.tts_ms_per_char).unwrap_or(60) * 8;
-    let tts = tts::ReplayTts::new(setup.tts_lengths, per_char, setup.fast);
+    let tts = tts::replay_tts(setup.tts_lengths, setup.tts_ms_per_char, setup.fast);
     let now = setup.now;
     let overrides = Overrides::default()
         .with_providers(Providers::new(

@@ -1,70 +1,42 @@
-//! `ReplayTts`: a `TextToSpeech` that speaks each text for as long as the capture says it took.
+//! The replay's voice: `providers::fake::FakeTts` with the recording's audio lengths
+//! (`RecordedLengths`), so each text plays for as long as the capture says it took, and a hum for
+//! a waveform.
 //!
-//! # Script format
-//!
-//! A queue of `(text, bytes)` in the order the texts were sent to TTS in the recording. A
-//! `Text(t)` takes the first queued entry with the same text (dropping the entries before it) and
-//! produces that many bytes of μ-law; a text the recording does not have gets `per_char` bytes per
-//! character. The capture does not tie audio to texts, but the pipeline's mark names carry
+//! The capture does not tie audio to texts, but the pipeline's mark names carry
 //! `turn:group:bytes`, so a turn's total audio is exact; it is shared among the turn's texts by
-//! their length (`lengths_from_capture`).
+//! their length (`lengths_from_capture`). A text the recording does not have gets the capture's
+//! rate per character.
 //!
 //! The audio is a soft 200 Hz hum with a syllable-rate swell (pleasanter in the WAV than a test
 //! tone), in 20 ms chunks: in real time, the first 100 ms after the text and the rest every 10 ms
-//! (twice real time, like a vendor); with `fast`, at once. `Flush` is answered with `Flushed` once
-//! the audio queued before it was delivered; `Clear` drops what is undelivered and answers
-//! `Cleared`; `Close` (or dropping every handle) ends the session with `Closed`.
+//! (twice real time, like a vendor); with `fast`, at once.
 
-use std::{
-    collections::{BTreeMap, VecDeque},
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::BTreeMap, time::Duration};
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use futures::FutureExt;
-use providers::{
-    ProviderError, TextToSpeech, TtsCommand, TtsEvent, TtsHandle, TtsOptions, TtsSession,
-};
-use tokio::{sync::mpsc, time::Instant};
+use providers::fake::{FakeTts, FakeTtsConfig, RecordedLengths};
 
 use super::capture::Line;
 
 /// One 20 ms chunk.
 const CHUNK: usize = 160;
 
-/// A text-to-speech that replays recorded audio lengths (see the module docs).
-#[derive(Clone)]
-pub(crate) struct ReplayTts {
-    lengths: Arc<Mutex<VecDeque<(String, usize)>>>,
-    per_char: usize,
-    fast: bool,
-    hum: Arc<[u8]>,
-}
-
-impl ReplayTts {
-    /// `lengths` in recorded order; `per_char` bytes per character for anything else.
-    pub(crate) fn new(lengths: Vec<(String, usize)>, per_char: usize, fast: bool) -> Self {
-        Self {
-            lengths: Arc::new(Mutex::new(lengths.into())),
-            per_char,
-            fast,
-            hum: hum().into(),
-        }
-    }
-
-    fn audio_len(&self, text: &str) -> usize {
-        let mut lengths = self
-            .lengths
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(pos) = lengths.iter().position(|(t, _)| t == text) {
-            let (_, bytes) = lengths.drain(..=pos).next_back().unwrap_or_default();
-            return bytes;
-        }
-        text.chars().count() * self.per_char
-    }
+/// The replay's text-to-speech: `ms_per_char` for texts the recording lacks, `lengths` (in
+/// recorded order) for the others; with `fast`, audio comes at once.
+pub(crate) fn replay_tts(lengths: Vec<(String, usize)>, ms_per_char: u64, fast: bool) -> FakeTts {
+    let (first_chunk_delay, chunk_interval) = if fast {
+        (Duration::ZERO, Duration::ZERO)
+    } else {
+        (Duration::from_millis(100), Duration::from_millis(10))
+    };
+    FakeTts::new(FakeTtsConfig {
+        audio_per_char: Duration::from_millis(ms_per_char),
+        chunk_len: Duration::from_millis(20),
+        first_chunk_delay,
+        chunk_interval,
+        recorded_lengths: Some(RecordedLengths::new(lengths)),
+        voice: Some(hum().into()),
+        ..FakeTtsConfig::default()
+    })
 }
 
 /// Two seconds of the agent's "voice": 200 Hz with a 4 Hz swell, as μ-law.
@@ -145,104 +117,6 @@ pub(crate) fn lengths_from_capture(lines: &[Line]) -> Vec<(String, usize)> {
     lengths
 }
 
-#[async_trait]
-impl TextToSpeech for ReplayTts {
-    async fn connect(&self, _options: TtsOptions) -> Result<TtsSession, ProviderError> {
-        let (commands_tx, commands_rx) = mpsc::channel(64);
-        let (events_tx, events_rx) = mpsc::channel(256);
-        Ok(TtsSession {
-            handle: TtsHandle::new(commands_tx),
-            events: events_rx,
-            driver: synthesize(self.clone(), commands_rx, events_tx).boxed(),
-        })
-    }
-
-    fn name(&self) -> &'static str {
-        "replay"
-    }
-}
-
-enum Pending {
-    Audio(Bytes),
-    Flushed,
-}
-
-async fn synthesize(
-    tts: ReplayTts,
-    mut commands_rx: mpsc::Receiver<TtsCommand>,
-    events_tx: mpsc::Sender<TtsEvent>,
-) {
-    let (first_delay, interval) = if tts.fast {
-        (Duration::ZERO, Duration::ZERO)
-    } else {
-        (Duration::from_millis(100), Duration::from_millis(10))
-    };
-    let mut queue: VecDeque<Pending> = VecDeque::new();
-    let mut next_audio_at = Instant::now();
-    let mut hum_pos = 0;
-    loop {
-        while let Some(front) = queue.front() {
-            let event = match front {
-                Pending::Flushed => TtsEvent::Flushed {
-                    at: std::time::Instant::now(),
-                },
-                Pending::Audio(_) if Instant::now() < next_audio_at => break,
-                Pending::Audio(chunk) => {
-                    next_audio_at = Instant::now() + interval;
-                    TtsEvent::Audio {
-                        mulaw: chunk.clone(),
-                        at: std::time::Instant::now(),
-                    }
-                }
-            };
-            queue.pop_front();
-            if events_tx.send(event).await.is_err() {
-                return;
-            }
-        }
-        let command = tokio::select! {
-            biased;
-            command = commands_rx.recv() => command,
-            () = tokio::time::sleep_until(next_audio_at), if !queue.is_empty() => continue,
-        };
-        match command {
-            Some(TtsCommand::Text(text)) => {
-                if !queue.iter().any(|p| matches!(p, Pending::Audio(_))) {
-                    next_audio_at = Instant::now() + first_delay;
-                }
-                let len = tts.audio_len(&text);
-                let audio: Vec<u8> = (0..len)
-                    .map(|i| tts.hum[(hum_pos + i) % tts.hum.len()])
-                    .collect();
-                hum_pos = (hum_pos + len) % tts.hum.len();
-                let audio = Bytes::from(audio);
-                for start in (0..audio.len()).step_by(CHUNK) {
-                    let end = (start + CHUNK).min(audio.len());
-                    queue.push_back(Pending::Audio(audio.slice(start..end)));
-                }
-            }
-            Some(TtsCommand::Flush) => queue.push_back(Pending::Flushed),
-            Some(TtsCommand::Clear) => {
-                queue.clear();
-                let cleared = TtsEvent::Cleared {
-                    at: std::time::Instant::now(),
-                };
-                if events_tx.send(cleared).await.is_err() {
-                    return;
-                }
-            }
-            Some(TtsCommand::Close) | None => {
-                let _ = events_tx
-                    .send(TtsEvent::Closed {
-                        at: std::time::Instant::now(),
-                    })
-                    .await;
-                return;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,22 +144,5 @@ mod tests {
                 ("Abc.".to_owned(), 680),
             ]
         );
-    }
-
-    #[test]
-    fn texts_take_their_recorded_length_in_order_and_others_the_rate() {
-        let tts = ReplayTts::new(
-            vec![
-                ("a".to_owned(), 100),
-                ("b".to_owned(), 200),
-                ("a".to_owned(), 300),
-            ],
-            8,
-            true,
-        );
-        assert_eq!(tts.audio_len("b"), 200);
-        assert_eq!(tts.audio_len("a"), 300);
-        assert_eq!(tts.audio_len("a"), 8);
-        assert_eq!(tts.audio_len("four"), 32);
     }
 }

@@ -18,6 +18,12 @@
 //! | `Clear` | drops all undelivered audio and pending `Flushed` answers, then emits `Cleared` |
 //! | `Close` | drops anything undelivered, emits `Closed`; the driver ends |
 //!
+//! With `recorded_lengths`, a text takes its length from a queue of `(text, bytes)` recorded from
+//! a real call: the first queued entry with the same text, dropping the entries before it (a text
+//! the recording does not have gets `audio_per_char`). `cargo xtask replay` uses this, so a
+//! replayed turn plays exactly as long as the recorded one. `voice` replaces the tone with another
+//! waveform (repeated, continuing across texts).
+//!
 //! With `drop_after` set, the session breaks the way a vendor's socket drops: `drop_delay` after
 //! the audio of the first text containing that string was delivered, it emits `Closed` and ends.
 //!
@@ -69,6 +75,43 @@ pub struct FakeTtsConfig {
     pub drop_after: Option<String>,
     /// How long after that audio was delivered it drops. Default zero.
     pub drop_delay: Duration,
+    /// Audio lengths recorded from a real call (see the module docs). Default none.
+    pub recorded_lengths: Option<RecordedLengths>,
+    /// The waveform, repeated and continuing across texts. Default none: `TONE_PATTERN`.
+    pub voice: Option<Arc<[u8]>>,
+}
+
+/// `(text, μ-law bytes)` in the order a recorded call sent its texts to speech synthesis; shared
+/// by clones, consumed as texts are spoken.
+#[derive(Clone, Default)]
+pub struct RecordedLengths(Arc<Mutex<VecDeque<(String, usize)>>>);
+
+impl RecordedLengths {
+    /// The recorded lengths, in recorded order.
+    pub fn new(lengths: Vec<(String, usize)>) -> Self {
+        Self(Arc::new(Mutex::new(lengths.into())))
+    }
+
+    /// The length recorded for `text`: the first queued entry with that text, dropping the
+    /// entries before it; `None` when the recording does not have it.
+    fn take(&self, text: &str) -> Option<usize> {
+        let mut lengths = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let pos = lengths.iter().position(|(t, _)| t == text)?;
+        lengths.drain(..=pos).next_back().map(|(_, bytes)| bytes)
+    }
+}
+
+impl std::fmt::Debug for RecordedLengths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let left = self.0.lock().map(|l| l.len()).unwrap_or_default();
+        write!(f, "RecordedLengths({left} left)")
+    }
+}
+
+impl PartialEq for RecordedLengths {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -87,12 +130,15 @@ impl Default for FakeTtsConfig {
             chunk_interval: Duration::from_millis(10),
             drop_after: None,
             drop_delay: Duration::ZERO,
+            recorded_lengths: None,
+            voice: None,
         }
     }
 }
 
 impl FakeTtsConfig {
-    /// How many μ-law bytes the fake produces for `text`.
+    /// How many μ-law bytes the fake produces for `text` from `audio_per_char` (recorded lengths
+    /// aside).
     pub fn audio_len(&self, text: &str) -> usize {
         let per_char = self.audio_per_char.as_millis() as u64 * BYTES_PER_MS;
         (text.chars().count() as u64 * per_char) as usize
@@ -196,6 +242,12 @@ async fn synthesize(
     let mut next_audio_at = Instant::now();
     let mut drop_after = config.drop_after.clone();
     let mut drop_at: Option<Instant> = None;
+    let voice: Arc<[u8]> = config
+        .voice
+        .clone()
+        .filter(|voice| !voice.is_empty())
+        .unwrap_or_else(|| Arc::from(TONE_PATTERN.as_slice()));
+    let mut voice_at = 0usize;
     loop {
         // Deliver everything that is due.
         while let Some(front) = queue.front() {
@@ -243,12 +295,15 @@ async fn synthesize(
                 if queue.is_empty() {
                     next_audio_at = Instant::now() + config.first_chunk_delay;
                 }
-                let audio: Vec<u8> = TONE_PATTERN
-                    .iter()
-                    .copied()
-                    .cycle()
-                    .take(config.audio_len(&text))
+                let len = config
+                    .recorded_lengths
+                    .as_ref()
+                    .and_then(|recorded| recorded.take(&text))
+                    .unwrap_or_else(|| config.audio_len(&text));
+                let audio: Vec<u8> = (0..len)
+                    .map(|i| voice[(voice_at + i) % voice.len()])
                     .collect();
+                voice_at = (voice_at + len) % voice.len();
                 let audio = Bytes::from(audio);
                 for start in (0..audio.len()).step_by(chunk_len_bytes) {
                     let end = (start + chunk_len_bytes).min(audio.len());

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use expect_test::{Expect, expect};
-use providers::fake::{FakeTts, FakeTtsConfig, TONE_PATTERN};
+use providers::fake::{FakeTts, FakeTtsConfig, RecordedLengths, TONE_PATTERN};
 use providers::{ProviderError, TextToSpeech, TtsCommand, TtsEvent, TtsOptions, TtsSession};
 use tokio::time::Instant;
 
@@ -22,6 +22,8 @@ fn config() -> FakeTtsConfig {
         chunk_interval: ms(10),
         drop_after: None,
         drop_delay: Duration::ZERO,
+        recorded_lengths: None,
+        voice: None,
     }
 }
 
@@ -29,13 +31,18 @@ fn config() -> FakeTtsConfig {
 /// time (audio as its length) until the session closes.
 #[track_caller]
 fn check(commands: &[(u64, TtsCommand)], expect: Expect) {
+    check_with(config(), commands, expect);
+}
+
+#[track_caller]
+fn check_with(config: FakeTtsConfig, commands: &[(u64, TtsCommand)], expect: Expect) {
     let log = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .unwrap()
         .block_on(async {
-            let tts = FakeTts::new(config());
+            let tts = FakeTts::new(config);
             let started = Instant::now();
             let TtsSession {
                 handle,
@@ -202,4 +209,40 @@ async fn records_commands_and_fails_connect_on_request() {
         ]
     );
     assert_eq!(tts.sessions()[0].voice.as_deref(), Some("aura-2"));
+}
+
+/// Recorded lengths: each text plays as long as the recording says (skipping entries the
+/// replayed call no longer sends), and a text the recording lacks falls back to its length.
+#[test]
+fn recorded_lengths_give_each_text_its_recorded_audio() {
+    let recorded = RecordedLengths::new(vec![
+        ("Hi.".to_owned(), 320),
+        ("Skipped.".to_owned(), 999),
+        ("Bye.".to_owned(), 480),
+    ]);
+    check_with(
+        FakeTtsConfig {
+            recorded_lengths: Some(recorded),
+            ..config()
+        },
+        &[
+            (0, TtsCommand::Text("Hi.".into())),
+            (0, TtsCommand::Text("Bye.".into())),
+            (0, TtsCommand::Text("New".into())),
+            (0, TtsCommand::Flush),
+            (500, TtsCommand::Close),
+        ],
+        expect![[r#"
+             100 ms audio 160 bytes
+             110 ms audio 160 bytes
+             120 ms audio 160 bytes
+             130 ms audio 160 bytes
+             140 ms audio 160 bytes
+             150 ms audio 160 bytes
+             160 ms audio 80 bytes
+             160 ms flushed
+             500 ms closed
+            text: "Hi.Bye.New"
+        "#]],
+    );
 }
