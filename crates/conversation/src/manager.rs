@@ -1098,12 +1098,13 @@ impl ConversationManager {
         // The day and time being moved away from are not the ones asked for (`OLD_WHEN`).
         let moved_date_text = OLD_WHEN.replace_all(&without_past, " ");
         let moved_time_text = OLD_WHEN.replace_all(text, " ");
-        let moved = moved_time_text != text
+        let moved_some = moved_time_text != text;
+        let moved_names_a_day = moved_some
             && (when::find_date(&moved_date_text, today).is_some()
-                || self.find_holiday(&moved_date_text, today).is_some()
-                || when::find_time(&moved_time_text, self.hours_for_reading_times()).is_some());
-        let moved_names_a_day = when::find_date(&moved_date_text, today).is_some()
-            || self.find_holiday(&moved_date_text, today).is_some();
+                || self.find_holiday(&moved_date_text, today).is_some());
+        let moved = moved_names_a_day
+            || (moved_some
+                && when::find_time(&moved_time_text, self.hours_for_reading_times()).is_some());
         // What is left names no day ("same day", "instead of 8 tomorrow, 10"): the day stays.
         let date_text: &str = if moved && moved_names_a_day {
             &moved_date_text
