@@ -8,9 +8,8 @@ use std::{
     time::Duration,
 };
 
-use async_trait::async_trait;
 use base64::Engine as _;
-use call_pipeline::{CallControl, PipelineConfig, PortError};
+use call_pipeline::{CallControl, PipelineConfig, fake::RecordingControl};
 use futures::{SinkExt, StreamExt};
 use providers::fake::{
     FakeLlm, FakeStt, FakeTts, FakeTtsConfig, LlmReply, SttScript, SttScriptEvent, SttTrigger,
@@ -84,8 +83,8 @@ struct Gateway {
     stt: FakeStt,
     llm: FakeLlm,
     tts: FakeTts,
-    transfers: Arc<Mutex<Vec<String>>>,
-    transferred: Signal,
+    /// The call control the gateway uses (unless a Twilio REST mock is set up).
+    control: Arc<RecordingControl>,
     draining: tokio_util::sync::CancellationToken,
     database_url: String,
     _dir: tempfile::TempDir,
@@ -129,32 +128,6 @@ impl Default for Setup {
             clock_offset: Arc::default(),
             listen_port: None,
         }
-    }
-}
-
-struct RecordingControl {
-    can_transfer: bool,
-    transfers: Arc<Mutex<Vec<String>>>,
-    transferred: Option<Signal>,
-}
-
-#[async_trait]
-impl CallControl for RecordingControl {
-    fn can_transfer(&self) -> bool {
-        self.can_transfer
-    }
-    async fn transfer_to_advisor(&self, call_sid: &CallSid) -> Result<(), PortError> {
-        self.transfers
-            .lock()
-            .unwrap()
-            .push(call_sid.as_str().to_owned());
-        if let Some(signal) = &self.transferred {
-            signal.bump();
-        }
-        Ok(())
-    }
-    async fn hang_up(&self, _call_sid: &CallSid) -> Result<(), PortError> {
-        Ok(())
     }
 }
 
@@ -209,13 +182,7 @@ async fn start(setup: Setup) -> Gateway {
         chunk_interval: Duration::from_millis(1),
         ..FakeTtsConfig::default()
     });
-    let transferred = Signal::new();
-    let control = RecordingControl {
-        can_transfer: setup.can_transfer,
-        transfers: Arc::default(),
-        transferred: Some(transferred.clone()),
-    };
-    let transfers = control.transfers.clone();
+    let control = Arc::new(RecordingControl::new().can_transfer(setup.can_transfer));
     let draining = tokio_util::sync::CancellationToken::new();
     let overrides = Overrides {
         providers: setup.with_providers.then(|| Providers {
@@ -227,7 +194,7 @@ async fn start(setup: Setup) -> Gateway {
         call_control: setup
             .twilio_api
             .is_none()
-            .then(|| Arc::new(control) as Arc<dyn CallControl>),
+            .then(|| control.clone() as Arc<dyn CallControl>),
         pipeline: Some(PipelineConfig {
             silence_check_in: Duration::from_secs(30),
             ..PipelineConfig::default()
@@ -259,8 +226,7 @@ async fn start(setup: Setup) -> Gateway {
         stt,
         llm,
         tts,
-        transfers,
-        transferred,
+        control: control.clone(),
         draining,
         database_url,
         _dir: dir,
@@ -268,6 +234,17 @@ async fn start(setup: Setup) -> Gateway {
 }
 
 impl Gateway {
+    /// Waits (10 s at most) until what the call control was asked satisfies `condition`.
+    async fn wait_for_control(
+        &self,
+        what: &str,
+        condition: impl Fn(&call_pipeline::fake::ControlLog) -> bool,
+    ) {
+        tokio::time::timeout(Duration::from_secs(10), self.control.wait_until(condition))
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+    }
+
     async fn shutdown(mut self) -> Self {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -893,14 +870,11 @@ async fn manager_request_transfers_through_call_control() {
     let twiml = gateway.voice_twiml("CA500", "+14135550199").await;
     let call = TwilioStream::open(&gateway, "CA500", &parameters(&twiml), true).await;
     gateway
-        .transferred
-        .wait_until("the transfer", || {
-            !gateway.transfers.lock().unwrap().is_empty()
-        })
+        .wait_for_control("the transfer", |log| !log.transfers.is_empty())
         .await;
     call.hang_up("CA500").await;
     let gateway = gateway.shutdown().await;
-    assert_eq!(gateway.transfers.lock().unwrap().as_slice(), ["CA500"]);
+    assert_eq!(gateway.control.log().transfers, ["CA500"]);
     assert!(gateway.llm.requests().is_empty());
 }
 

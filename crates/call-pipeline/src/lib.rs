@@ -26,16 +26,22 @@
 //! `resume_line`.
 //!
 //! The CRM is a port (`CallCrm`); its adapter over the `crm` crate is the binary's
-//! (`voice_gateway::crm_port::CrmPort`).
+//! (`voice_gateway::crm_port::CrmPort`). Cargo feature `fake` adds `fake`: a scripted CRM and a
+//! recording call control, the ports' one set of fakes for tests, replay and the bench.
+//!
+//! Sessions are a port too: the `SessionStore` trait, taken from `session-store` without its
+//! `redis` feature, so the pipeline builds with the in-memory store and never with `fred`.
 //!
 //! Must not depend on: axum or any HTTP server, vendor crates (`deepgram`, `openai`,
-//! `elevenlabs`), `crm` or `sea-orm`, or the process environment.
+//! `elevenlabs`), `crm`, `sea-orm`, `fred`, or the process environment.
 
 mod admission;
 mod barge_in;
 mod call;
 mod capture;
 mod config;
+#[cfg(feature = "fake")]
+pub mod fake;
 mod floor;
 mod outbound;
 mod outbox;

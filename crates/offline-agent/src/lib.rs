@@ -20,8 +20,9 @@
 //! Escalation is the pipeline's, as with the LLM: the manager's rules hand the call over.
 //! Tool results are read in the shape `crm::tools` documents (`{"ok": …}`), as a model would.
 //!
-//! Must not depend on: vendor crates, `crm`, `call-pipeline`, `session-store`, tokio or any async
-//! runtime, sockets, files, the wall clock or the environment.
+//! Must not depend on: vendor crates, `crm`, `call-pipeline`, `session-store`, sockets, files, the
+//! wall clock or the environment. It starts no runtime and awaits no timer: tokio reaches it only
+//! through the channel types of `providers`' traits.
 
 mod speech;
 

@@ -77,6 +77,7 @@ impl SessionStoreConfig {
     }
 
     /// TTL in whole milliseconds (at least 1), as Redis' `PEXPIRE` takes it.
+    #[cfg(feature = "redis")]
     pub(crate) fn ttl_ms(&self) -> u64 {
         u64::try_from(self.ttl.as_millis())
             .unwrap_or(u64::MAX)

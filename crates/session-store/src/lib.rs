@@ -14,15 +14,20 @@
 //! URL is configured). `connect` picks one from an optional URL. Both are configured by
 //! `SessionStoreConfig` and fail with `SessionStoreError`.
 //!
+//! Cargo feature `redis` (on by default) brings the Redis backend, `connect` and `fred`. The call
+//! pipeline uses the crate without it (the trait, its data and errors, and the in-memory store);
+//! the binary turns it on.
+//!
 //! Must not depend on: other workspace crates, axum, sea-orm, or the process environment.
 
 mod config;
 mod error;
 mod memory;
 mod pending;
+#[cfg(feature = "redis")]
 mod redis;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -30,6 +35,7 @@ use serde_json::Value;
 pub use config::SessionStoreConfig;
 pub use error::SessionStoreError;
 pub use memory::MemorySessionStore;
+#[cfg(feature = "redis")]
 pub use redis::{BufferStatus, RedisSessionStore};
 
 /// The fields of one call's session: a JSON object whose top-level keys are merged independently.
@@ -161,10 +167,12 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
 
 /// Opens the configured backend: Redis when `redis_url` is given (failing when it cannot connect
 /// within `config.connect_timeout`), otherwise the in-memory store.
+#[cfg(feature = "redis")]
 pub async fn connect(
     redis_url: Option<&str>,
     config: SessionStoreConfig,
-) -> Result<Arc<dyn SessionStore>, SessionStoreError> {
+) -> Result<std::sync::Arc<dyn SessionStore>, SessionStoreError> {
+    use std::sync::Arc;
     match redis_url {
         Some(url) => Ok(Arc::new(RedisSessionStore::connect(url, config).await?)),
         None => Ok(Arc::new(MemorySessionStore::new(&config)?)),

@@ -19,6 +19,7 @@ impl PendingWrite {
     ///
     /// Applying the result after `self` already landed gives the same state too, which is what
     /// lets the flusher write a snapshot while newer writes merge into the buffered entry.
+    #[cfg(feature = "redis")]
     pub(crate) fn then(self, next: PendingWrite) -> PendingWrite {
         match (self, next) {
             (_, next @ (PendingWrite::Replace(_) | PendingWrite::Delete)) => next,
@@ -50,6 +51,7 @@ impl PendingWrite {
     }
 
     /// The session after this write if it does not depend on what is stored.
+    #[cfg(feature = "redis")]
     pub(crate) fn known_result(&self) -> Option<Option<SessionFields>> {
         match self {
             PendingWrite::Merge(_) => None,
@@ -58,7 +60,7 @@ impl PendingWrite {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "redis"))]
 mod tests {
     use serde_json::{Value, json};
 

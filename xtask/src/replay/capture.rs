@@ -136,6 +136,14 @@ pub(crate) type Pairs<'a> = Vec<(&'a str, &'a str)>;
 pub(crate) const ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
 
 impl CallInfo {
+    /// The call's two numbers (`From`, `To`), either of which may be a known customer.
+    pub(crate) fn numbers(&self) -> Vec<&str> {
+        ["From", "To"]
+            .iter()
+            .filter_map(|name| self.parameters.get(*name).map(String::as_str))
+            .collect()
+    }
+
     /// The voice webhook's form and query for this call: the call's own fields go in the form
     /// (as Twilio posts them), an outbound call's details in the query of the URL the gateway
     /// gave Twilio when it placed the call.

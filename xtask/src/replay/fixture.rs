@@ -57,7 +57,7 @@ use super::{
     CallInfo, CallSetup, Options,
     capture::{ACCOUNT_SID, RecordedTool, parse_capture},
     phone::{FRAME_BYTES, SILENCE, Tracks, TwilioSide},
-    providers::{ReplayCrm, ReplayStt},
+    providers::{ReplayStt, replay_crm},
     replay_file, run_call_with,
 };
 
@@ -223,13 +223,16 @@ async fn make_fixture(script_path: &Path) -> anyhow::Result<PathBuf> {
         });
     }
     let stt = ReplayStt::new(Vec::new());
-    let crm = ReplayCrm::new(Vec::new(), script.now).await?;
-    for tool in &script.tools {
-        crm.push_tool(RecordedTool {
+    let tools: Vec<RecordedTool> = script
+        .tools
+        .iter()
+        .map(|tool| RecordedTool {
             name: tool.name.clone(),
             result: tool.result.clone(),
-        });
-    }
+        })
+        .collect();
+    let call = script.call_info();
+    let crm = replay_crm(&tools, &call.numbers(), script.now).await?;
     let setup = CallSetup {
         stt: stt.clone(),
         llm: FakeLlm::with_replies(script.llm.iter().enumerate().map(llm_reply)),
@@ -240,7 +243,7 @@ async fn make_fixture(script_path: &Path) -> anyhow::Result<PathBuf> {
         can_transfer: script.can_transfer,
         fast: false,
         early_replies: script.early_replies,
-        call: script.call_info(),
+        call,
     };
     let run = run_call_with(setup, |twilio, transfers| {
         let script = script.clone();

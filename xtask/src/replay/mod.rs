@@ -39,6 +39,7 @@ use std::{
 
 use ::providers::fake::FakeLlm;
 use anyhow::{Context, bail};
+use call_pipeline::fake::{RecordingControl, ScriptedCrm};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use serde_json::Value;
@@ -52,7 +53,7 @@ pub(crate) use self::capture::CallInfo;
 use self::{
     capture::{ReplayScript, read_capture},
     phone::{Tracks, TwilioSide},
-    providers::{ReplayControl, ReplayCrm, ReplayStt},
+    providers::{ReplayStt, replay_crm},
 };
 
 pub(crate) use fixture::main as make_fixture_main;
@@ -214,7 +215,7 @@ pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Resul
     let setup = CallSetup {
         stt: stt.clone(),
         llm: FakeLlm::with_replies(script.llm.clone()),
-        crm: Arc::new(ReplayCrm::new(script.tools.clone(), script.started_at).await?),
+        crm: Arc::new(replay_crm(&script.tools, &script.call.numbers(), script.started_at).await?),
         tts_ms_per_char,
         tts_lengths: tts::lengths_from_capture(&lines),
         now: script.started_at,
@@ -265,7 +266,7 @@ pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Resul
 pub(crate) struct CallSetup {
     pub(crate) stt: ReplayStt,
     pub(crate) llm: FakeLlm,
-    pub(crate) crm: Arc<ReplayCrm>,
+    pub(crate) crm: Arc<ScriptedCrm>,
     pub(crate) tts_ms_per_char: u64,
     /// Recorded audio length per text, in recorded order (`tts` module docs).
     pub(crate) tts_lengths: Vec<(String, usize)>,
@@ -326,7 +327,16 @@ where
     ]);
     let config = Config::from_lookup(|key| env.get(key).cloned())
         .map_err(|err| anyhow::anyhow!("replay configuration: {err}"))?;
+    // Twilio sends `stop` after a transfer's redirect: the simulated Twilio hears of it.
+    let control = Arc::new(RecordingControl::new().can_transfer(setup.can_transfer));
     let (transfers_tx, transfers_rx) = mpsc::unbounded_channel();
+    let transfer_watch = tokio::spawn({
+        let control = control.clone();
+        async move {
+            control.wait_until(|log| !log.transfers.is_empty()).await;
+            let _ = transfers_tx.send(());
+        }
+    });
     let tts = tts::replay_tts(setup.tts_lengths, setup.tts_ms_per_char, setup.fast);
     let now = setup.now;
     let overrides = Overrides::default()
@@ -337,10 +347,7 @@ where
             None,
         ))
         .with_crm(setup.crm.clone())
-        .with_call_control(Arc::new(ReplayControl {
-            can_transfer: setup.can_transfer,
-            transfers_tx,
-        }))
+        .with_call_control(control.clone())
         .with_clock(Arc::new(move || now));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(voice_gateway::server::run(
@@ -357,6 +364,7 @@ where
         anyhow::Ok(caller(twilio, transfers_rx).await)
     };
     let result = tokio::time::timeout(CALL_LIMIT, call).await;
+    transfer_watch.abort();
     // The gateway drains: it stops once the call has ended and saved.
     let _ = stop_tx.send(());
     server

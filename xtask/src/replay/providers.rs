@@ -1,6 +1,6 @@
-//! The replay's side of the ports: a speech recogniser that answers from the capture, a CRM that
-//! looks customers up in the demo data and answers tools with the recorded results, and a call
-//! control that records transfers.
+//! The replay's side of the ports: a speech recogniser that answers from the capture, and a CRM
+//! that knows the demo data's customers and answers tools with the recorded results (the call
+//! control is `call_pipeline::fake::RecordingControl`).
 //!
 //! `ReplayStt` script format: a queue of `(n, event)` where `event` is a capture `stt` line
 //! (docs/captures.md) and `n` an audio frame count: the event is emitted once the session has
@@ -17,16 +17,14 @@ use std::{
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use call_pipeline::{CallControl, CallCrm, CallRecord, PortError, ToolCallContext, ToolReply};
-use conversation::CustomerProfile;
+use call_pipeline::{CallCrm, ToolReply, fake::ScriptedCrm};
 use futures::FutureExt;
 use providers::{
-    ProviderError, SpeechToText, SttCommand, SttEvent, SttHandle, SttOptions, SttSession, ToolSpec,
+    ProviderError, SpeechToText, SttCommand, SttEvent, SttHandle, SttOptions, SttSession,
     Transcript,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{Notify, mpsc, watch};
-use twilio::CallSid;
 use voice_gateway::crm_port::CrmPort;
 
 use super::capture::RecordedTool;
@@ -190,122 +188,44 @@ pub(crate) fn stt_event(value: &Value) -> Option<SttEvent> {
     )
 }
 
-/// The CRM of a replay: lookups in the demo data (fixtures/crm/demo.json, compiled into `crm`)
-/// on an in-memory SQLite database at the capture's clock; tool calls answered with the recorded
-/// results in order; call records kept in memory.
-pub(crate) struct ReplayCrm {
-    lookup: CrmPort,
-    tools: Mutex<VecDeque<RecordedTool>>,
-    mismatches: Mutex<Vec<String>>,
-}
-
-impl ReplayCrm {
-    /// Opens and seeds the demo CRM.
-    pub(crate) async fn new(
-        tools: Vec<RecordedTool>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<Self> {
-        // Generous timeouts: replays may share a busy machine with builds and other tests.
-        let config = crm::CrmConfig {
-            operation_timeout: std::time::Duration::from_secs(30),
-            ..crm::CrmConfig::default()
-        };
-        let crm = crm::connect_and_migrate(
-            "sqlite::memory:",
-            &config,
-            conversation::ShopConfig::default_shop(),
-        )
+/// The CRM of a replay: the demo data's customers (fixtures/crm/demo.json, compiled into `crm`)
+/// that the call's numbers name, looked up once on an in-memory SQLite database at the capture's
+/// clock, the CRM's tools, and the recorded tool results in order (`call_pipeline::fake`'s
+/// scripted CRM, which notes any call the capture does not have).
+pub(crate) async fn replay_crm(
+    tools: &[RecordedTool],
+    numbers: &[&str],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ScriptedCrm> {
+    // Generous timeouts: replays may share a busy machine with builds and other tests.
+    let config = crm::CrmConfig {
+        operation_timeout: std::time::Duration::from_secs(30),
+        ..crm::CrmConfig::default()
+    };
+    let crm = crm::connect_and_migrate(
+        "sqlite::memory:",
+        &config,
+        conversation::ShopConfig::default_shop(),
+    )
+    .await
+    .context("opening the in-memory CRM")?;
+    crm.seed_demo(crm::DEMO_JSON, now)
         .await
-        .context("opening the in-memory CRM")?;
-        crm.seed_demo(crm::DEMO_JSON, now)
+        .context("seeding the demo CRM")?;
+    let demo = CrmPort::new(Arc::new(crm), Arc::new(move || now));
+    let mut scripted = ScriptedCrm::new().with_tools(demo.tools());
+    for number in numbers.iter().filter(|number| !number.is_empty()) {
+        if let Some(customer) = demo
+            .lookup_customer(number)
             .await
-            .context("seeding the demo CRM")?;
-        Ok(Self {
-            lookup: CrmPort::new(Arc::new(crm), Arc::new(move || now)),
-            tools: Mutex::new(tools.into()),
-            mismatches: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// Appends a tool result (for `make-fixture`).
-    pub(crate) fn push_tool(&self, tool: RecordedTool) {
-        lock(&self.tools).push_back(tool);
-    }
-
-    /// Tool calls that did not match the recording.
-    pub(crate) fn mismatches(&self) -> Vec<String> {
-        lock(&self.mismatches).clone()
-    }
-}
-
-#[async_trait]
-impl CallCrm for ReplayCrm {
-    async fn lookup_customer(&self, phone: &str) -> Result<Option<CustomerProfile>, PortError> {
-        self.lookup.lookup_customer(phone).await
-    }
-
-    fn tools(&self) -> Vec<ToolSpec> {
-        self.lookup.tools()
-    }
-
-    async fn execute_tool(
-        &self,
-        name: &str,
-        _arguments: &str,
-        _context: &ToolCallContext,
-    ) -> ToolReply {
-        let next = lock(&self.tools).pop_front();
-        let result = match next {
-            // The capture holds the CRM's JSON; its outcome is read back from the CRM's codes.
-            Some(tool) if tool.name == name => return ToolReply::from_recorded(tool.result),
-            Some(tool) => {
-                lock(&self.mismatches).push(format!(
-                    "the pipeline called `{name}` where the capture has `{}`",
-                    tool.name
-                ));
-                json!({"ok": false, "error": {"code": "replay_mismatch", "message": format!("the capture has `{}` here", tool.name)}})
-            }
-            None => {
-                lock(&self.mismatches).push(format!(
-                    "the pipeline called `{name}` beyond the capture's tool calls"
-                ));
-                json!({"ok": false, "error": {"code": "replay_mismatch", "message": "no recorded result left"}})
-            }
-        };
-        ToolReply::from_recorded(result)
-    }
-
-    async fn record_call(&self, _record: &CallRecord) -> Result<(), PortError> {
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), PortError> {
-        Ok(())
-    }
-}
-
-/// A call control that can transfer when the recorded call was transferred; it records the
-/// transfer and tells whoever plays Twilio (Twilio sends `stop` after the redirect).
-pub(crate) struct ReplayControl {
-    pub(crate) can_transfer: bool,
-    pub(crate) transfers_tx: mpsc::UnboundedSender<()>,
-}
-
-#[async_trait]
-impl CallControl for ReplayControl {
-    fn can_transfer(&self) -> bool {
-        self.can_transfer
-    }
-
-    async fn transfer_to_advisor(&self, _call_sid: &CallSid) -> Result<(), PortError> {
-        if !self.can_transfer {
-            return Err(PortError::refused("no advisor number in this replay"));
+            .map_err(|err| anyhow::anyhow!("looking up a demo customer: {err}"))?
+        {
+            scripted = scripted.with_customer(customer);
         }
-        let _ = self.transfers_tx.send(());
-        Ok(())
     }
-
-    async fn hang_up(&self, _call_sid: &CallSid) -> Result<(), PortError> {
-        Ok(())
+    for tool in tools {
+        // The capture holds the CRM's JSON; its outcome is read back from the CRM's codes.
+        scripted = scripted.reply_next(&tool.name, ToolReply::from_recorded(tool.result.clone()));
     }
+    Ok(scripted)
 }

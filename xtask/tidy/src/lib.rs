@@ -137,7 +137,7 @@ fn library_crates() -> Vec<(Package, PathBuf)> {
 }
 
 /// The crates a "Must not depend on" sentence forbids. It is read the way it is written:
-/// backticked crate names; "vendor crates" (`deepgram`, `openai`, `elevenlabs`); "other" or
+/// backticked crate names (workspace or outside ones); "vendor crates" (`deepgram`, `openai`, `elevenlabs`); "other" or
 /// "any" "workspace crate(s)", with the names after "except" allowed; `axum`, `sea-orm`, and
 /// `tokio` when it says "tokio or any async runtime".
 fn forbidden_by(sentence: &str, this: &str, workspace: &[String]) -> Vec<String> {
@@ -149,7 +149,8 @@ fn forbidden_by(sentence: &str, this: &str, workspace: &[String]) -> Vec<String>
         .map(|(_, rest)| rest.split('`').skip(1).step_by(2).collect())
         .unwrap_or_default();
     for name in &ticked {
-        if workspace.iter().any(|w| w == name) && !except.contains(name) {
+        // A backticked name is a crate: a workspace one, or an outside one such as `fred`.
+        if !except.contains(name) {
             forbidden.push((*name).to_owned());
         }
     }
@@ -179,8 +180,46 @@ fn forbidden_by(sentence: &str, this: &str, workspace: &[String]) -> Vec<String>
     forbidden
 }
 
-/// The "Must not depend on" line of each crate holds for its `[dependencies]` (dev-dependencies
-/// may use anything).
+/// Every crate a package needs to build and run with its default features: its normal and build
+/// dependencies, all the way down (`cargo tree`, which resolves the features of this package
+/// alone, so a crate another member turns on is not counted here).
+fn closure(package: &str) -> Vec<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            package,
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .expect("running cargo tree");
+    assert!(
+        output.status.success(),
+        "cargo tree -p {package}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != package)
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The "Must not depend on" line of each crate holds for everything it builds with (its
+/// normal and build dependencies and theirs, default features; dev-dependencies and optional
+/// simulators may use anything).
 #[test]
 fn every_crate_obeys_its_must_not_depend_on_line() {
     let crates = library_crates();
@@ -207,9 +246,11 @@ fn every_crate_obeys_its_must_not_depend_on_line() {
             .map_or(rest, |end| &rest[..end])
             .trim_end_matches('.');
         let forbidden = forbidden_by(sentence, name, &workspace);
-        for dep in &package.dependencies {
-            if forbidden.contains(dep) {
-                problems.push(format!("{name} depends on `{dep}`, which its doc forbids"));
+        for dep in closure(name) {
+            if forbidden.contains(&dep) {
+                problems.push(format!(
+                    "{name} builds with `{dep}` (cargo tree -p {name} -i {dep}), which its doc forbids"
+                ));
             }
         }
     }
@@ -353,7 +394,15 @@ fn the_must_not_depend_on_reading_catches_what_it_should() {
             "openai",
             &workspace
         ),
-        ["crm", "deepgram", "elevenlabs", "twilio"]
+        ["call-pipeline", "crm", "deepgram", "elevenlabs", "twilio"]
+    );
+    assert_eq!(
+        forbidden_by(
+            "Must not depend on: vendor crates (`deepgram`), `crm`, `sea-orm`, `fred`, or the process environment",
+            "call-pipeline",
+            &workspace
+        ),
+        ["crm", "deepgram", "elevenlabs", "fred", "openai", "sea-orm"]
     );
     assert_eq!(
         forbidden_by(

@@ -425,9 +425,8 @@ async fn tools_never_act_for_or_reveal_another_customer() {
     let call = TwilioStream::open(&gateway, "CA960", &parameters(&twiml), true).await;
     // Two refused changes in a row count as repeated failure: the caller goes to a person.
     gateway
-        .transferred
-        .wait_until("the handoff after the refusals", || {
-            gateway.transfers.lock().unwrap().len() == 1
+        .wait_for_control("the handoff after the refusals", |log| {
+            log.transfers.len() == 1
         })
         .await;
     call.hang_up("CA960").await;

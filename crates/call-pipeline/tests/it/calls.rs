@@ -67,7 +67,7 @@ async fn seed_1_new_customer_oil_change_reaches_slot_collection() {
     assert_eq!(session["stream_sid"], crate::harness::STREAM_SID);
     assert!(session["ended_at"].is_string());
     // The record exists from the start of the call (in progress), then the final one replaces it.
-    let records = report.crm.records.lock().unwrap().clone();
+    let records = report.crm.records();
     let states: Vec<_> = records
         .iter()
         .map(|r| (r.call_sid.as_str(), r.status.as_str(), r.ended_at.is_some()))
@@ -120,10 +120,7 @@ async fn seed_3_manager_request_transfers_the_call() {
             .spoken_text()
             .contains("Let me connect you with our service advisor")
     );
-    assert_eq!(
-        report.control.transfers.lock().unwrap().as_slice(),
-        [CALL_SID]
-    );
+    assert_eq!(report.control.log().transfers.as_slice(), [CALL_SID]);
     // The stop after a transfer is not a failure.
     assert_eq!(report.outcome.status, CallStatus::Transferred);
     assert!(
@@ -178,7 +175,7 @@ async fn booking_tool_call_result_goes_back_to_the_llm() {
         ..Scenario::default()
     })
     .await;
-    assert_eq!(report.crm.tool_calls.lock().unwrap().len(), 1);
+    assert_eq!(report.crm.tool_calls().len(), 1);
     let requests = report.llm.requests();
     assert_eq!(requests.len(), 3);
     let last = requests[2].messages.last().unwrap();
@@ -491,14 +488,14 @@ async fn a_recorded_call_says_so_first_and_an_unrecorded_one_does_not() {
         "{}",
         recorded.spoken_text()
     );
-    assert_eq!(*recorded.control.recordings.lock().unwrap(), [CALL_SID]);
+    assert_eq!(recorded.control.log().recordings, [CALL_SID]);
     let refused = run(Scenario {
         recording: Some(false),
         actions: vec![(ms(8_000), CallerAction::HangUp)],
         ..Scenario::default()
     })
     .await;
-    assert_eq!(refused.control.recordings.lock().unwrap().len(), 1);
+    assert_eq!(refused.control.log().recordings.len(), 1);
     assert!(!refused.spoken_text().contains(&disclosure));
     assert!(refused.spoken_text().starts_with("Thanks for calling"));
     let plain = run(Scenario {
@@ -506,7 +503,7 @@ async fn a_recorded_call_says_so_first_and_an_unrecorded_one_does_not() {
         ..Scenario::default()
     })
     .await;
-    assert!(plain.control.recordings.lock().unwrap().is_empty());
+    assert!(plain.control.log().recordings.is_empty());
     assert!(!plain.spoken_text().contains(&disclosure));
 }
 
@@ -521,7 +518,7 @@ async fn dtmf_zero_transfers_to_the_advisor() {
         ..Scenario::default()
     })
     .await;
-    assert_eq!(report.control.transfers.lock().unwrap().len(), 1);
+    assert_eq!(report.control.log().transfers.len(), 1);
     assert_eq!(report.outcome.status, CallStatus::Transferred);
     assert_eq!(report.summary()["escalation_reason"], "keypad");
 }
@@ -536,7 +533,7 @@ async fn escalation_without_transfer_offers_a_callback() {
         ..Scenario::default()
     })
     .await;
-    assert!(report.control.transfers.lock().unwrap().is_empty());
+    assert!(report.control.log().transfers.is_empty());
     assert!(report.spoken_text().contains("call you back"));
     let session = report.session.clone().unwrap();
     assert_eq!(session["callback_requested"], true);
@@ -627,7 +624,7 @@ async fn stt_lost_for_good_hands_the_call_over() {
         "{}",
         report.spoken_text()
     );
-    assert_eq!(report.control.transfers.lock().unwrap().len(), 1);
+    assert_eq!(report.control.log().transfers.len(), 1);
     assert_eq!(
         report.summary()["escalation_reason"],
         "speech_recognition_lost"
@@ -760,7 +757,7 @@ async fn stt_reconnect_mid_call_keeps_the_conversation_going() {
     );
     assert_eq!(report.outcome.status, CallStatus::Completed);
     assert!(
-        report.control.transfers.lock().unwrap().is_empty(),
+        report.control.log().transfers.is_empty(),
         "a reconnect is not an escalation"
     );
 }
@@ -862,9 +859,7 @@ async fn tool_calls_per_round_and_bookings_per_call_are_bounded() {
     .await;
     let ran: Vec<String> = report
         .crm
-        .tool_calls
-        .lock()
-        .unwrap()
+        .tool_calls()
         .iter()
         .map(|(name, _)| name.clone())
         .collect();
@@ -1091,7 +1086,7 @@ async fn tool_outcomes_are_typed_and_an_unreachable_crm_escalates() {
     );
     let down = run(booking_script(call_pipeline::ToolOutcome::Unavailable)).await;
     assert_eq!(down.summary()["escalation_reason"], "repeated_failure");
-    assert_eq!(down.control.transfers.lock().unwrap().len(), 1);
+    assert_eq!(down.control.log().transfers.len(), 1);
 }
 
 /// Speech recognition is told the call's vocabulary: the caller's vehicles first, then the shop's

@@ -126,7 +126,7 @@ async fn an_early_reply_the_caller_talks_past_is_dropped_without_a_word_or_a_too
         "Tomorrow at ten thirty."
     );
     assert!(
-        report.crm.tool_calls.lock().unwrap().is_empty(),
+        report.crm.tool_calls().is_empty(),
         "the dropped reply ran no tool"
     );
     let spoken = report.spoken_text();

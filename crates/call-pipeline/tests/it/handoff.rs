@@ -43,7 +43,7 @@ async fn a_warm_transfer_holds_the_caller_until_the_advisor_takes_the_call() {
         ..Scenario::default()
     })
     .await;
-    let briefs = report.control.advisor_briefs.lock().unwrap().clone();
+    let briefs = report.control.log().advisor_briefs;
     assert_eq!(briefs.len(), 1);
     assert!(
         briefs[0].starts_with("John Smith, an existing customer")
@@ -60,9 +60,9 @@ async fn a_warm_transfer_holds_the_caller_until_the_advisor_takes_the_call() {
     let marks = hold_marks(&report.sent);
     assert!(marks.len() >= 3 && marks.len() <= 5, "{marks:?}");
     assert_eq!(report.outcome.status, CallStatus::Transferred);
-    assert!(report.control.advisor_cancels.lock().unwrap().is_empty());
+    assert!(report.control.log().advisor_cancels.is_empty());
     assert!(
-        report.control.transfers.lock().unwrap().is_empty(),
+        report.control.log().transfers.is_empty(),
         "not a cold transfer"
     );
     // Hold audio is not something the agent said.
@@ -148,7 +148,7 @@ async fn a_transfer_with_no_news_is_cancelled_after_the_wait() {
         ..Scenario::default()
     })
     .await;
-    assert_eq!(*report.control.advisor_cancels.lock().unwrap(), [CALL_SID]);
+    assert_eq!(report.control.log().advisor_cancels, [CALL_SID]);
     assert!(report.spoken_text().contains("I can take a message"));
     // The bound on hold rounds follows the wait: 20 s of a 6 s clip is at most 5 rounds.
     assert!(
@@ -171,8 +171,8 @@ async fn hanging_up_on_hold_cancels_the_advisor_call() {
         ..Scenario::default()
     })
     .await;
-    assert_eq!(report.control.advisor_briefs.lock().unwrap().len(), 1);
-    assert_eq!(*report.control.advisor_cancels.lock().unwrap(), [CALL_SID]);
+    assert_eq!(report.control.log().advisor_briefs.len(), 1);
+    assert_eq!(report.control.log().advisor_cancels, [CALL_SID]);
     assert_eq!(
         report.final_record().callback_reason.as_deref(),
         Some("manager_request")
@@ -194,8 +194,8 @@ async fn after_hours_the_agent_takes_a_message_instead_of_transferring() {
         ..Scenario::default()
     })
     .await;
-    assert!(report.control.advisor_briefs.lock().unwrap().is_empty());
-    assert!(report.control.transfers.lock().unwrap().is_empty());
+    assert!(report.control.log().advisor_briefs.is_empty());
+    assert!(report.control.log().transfers.is_empty());
     let spoken = report.spoken_text();
     assert!(
         spoken.contains("The shop is closed right now") && spoken.contains("May I have your name?"),
@@ -212,7 +212,7 @@ async fn after_hours_the_agent_takes_a_message_instead_of_transferring() {
         ..Scenario::default()
     })
     .await;
-    assert_eq!(open.control.advisor_briefs.lock().unwrap().len(), 1);
+    assert_eq!(open.control.log().advisor_briefs.len(), 1);
 }
 
 fn reminder_with_amd() -> Scenario {
@@ -314,7 +314,7 @@ async fn a_callee_who_asks_not_to_be_called_is_taken_off_the_list() {
         ..reminder_with_amd()
     })
     .await;
-    assert_eq!(*report.crm.opt_outs.lock().unwrap(), [CALLER]);
+    assert_eq!(report.crm.opt_outs(), [CALLER]);
     let spoken = report.spoken_text();
     assert!(
         spoken.ends_with("I've taken your number off our call list, so we won't call you again. Sorry for the trouble. Goodbye."),
@@ -374,7 +374,7 @@ async fn an_accepted_transfer_that_cannot_be_bridged_becomes_a_message() {
         spoken.contains("Is 5 5 5, 5 5 5, 0 1 2 3 the best number"),
         "{spoken}"
     );
-    assert_eq!(*report.control.advisor_cancels.lock().unwrap(), [CALL_SID]);
+    assert_eq!(report.control.log().advisor_cancels, [CALL_SID]);
     assert_eq!(report.outcome.status, CallStatus::Completed);
     let record = report.final_record();
     assert_eq!(record.status, "completed");
@@ -401,7 +401,7 @@ async fn an_accepted_transfer_that_cannot_be_bridged_becomes_a_message() {
         "{}",
         silent.spoken_text()
     );
-    assert_eq!(*silent.control.advisor_cancels.lock().unwrap(), [CALL_SID]);
+    assert_eq!(silent.control.log().advisor_cancels, [CALL_SID]);
     assert_eq!(silent.outcome.status, CallStatus::Completed);
 }
 
@@ -456,10 +456,10 @@ async fn losing_the_voice_on_hold_keeps_the_caller_holding() {
     })
     .await;
     assert!(
-        report.control.transfers.lock().unwrap().is_empty(),
+        report.control.log().transfers.is_empty(),
         "not a cold transfer"
     );
-    assert_eq!(report.control.advisor_briefs.lock().unwrap().len(), 1);
+    assert_eq!(report.control.log().advisor_briefs.len(), 1);
     assert!(
         hold_marks(&report.sent).len() >= 3,
         "{:?}",
@@ -488,7 +488,7 @@ async fn do_not_call_words_in_a_message_are_the_message() {
         ..Scenario::default()
     })
     .await;
-    assert!(report.crm.opt_outs.lock().unwrap().is_empty());
+    assert!(report.crm.opt_outs().is_empty());
     let message = report.final_record().message.expect("a message");
     assert_eq!(
         message.message.as_deref(),

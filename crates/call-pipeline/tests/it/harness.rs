@@ -6,17 +6,13 @@
 //! the audio queued before it has played, and `clear` drops the queue and echoes every pending
 //! mark at once. Everything runs on tokio's paused clock, so a minute of call takes milliseconds.
 
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
-use async_trait::async_trait;
 use call_pipeline::{
-    CallControl, CallCrm, CallDeps, CallOutcome, CallRecord, PhoneLink, PipelineConfig, PortError,
-    RecordOutbox, StreamAdmission, ToolCallContext, ToolOutcome, ToolReply, issue_stream_token,
-    run_call,
+    CallDeps, CallOutcome, CallRecord, PhoneLink, PipelineConfig, RecordOutbox, StreamAdmission,
+    ToolOutcome, ToolReply,
+    fake::{RecordingControl, ScriptedCrm},
+    issue_stream_token, run_call,
     signals::{self, SignalKind},
 };
 use chrono::{DateTime, TimeZone, Utc};
@@ -145,8 +141,8 @@ pub(crate) struct Report {
     pub(crate) llm: FakeLlm,
     pub(crate) tts: FakeTts,
     pub(crate) stt: FakeStt,
-    pub(crate) crm: Arc<FakeCrm>,
-    pub(crate) control: Arc<FakeControl>,
+    pub(crate) crm: Arc<ScriptedCrm>,
+    pub(crate) control: Arc<RecordingControl>,
     pub(crate) session: Option<serde_json::Map<String, Value>>,
     pub(crate) socket_closed_by_gateway: bool,
 }
@@ -154,13 +150,7 @@ pub(crate) struct Report {
 impl Report {
     /// The newest record the call wrote (the final one, after the one written at call start).
     pub(crate) fn final_record(&self) -> CallRecord {
-        self.crm
-            .records
-            .lock()
-            .unwrap()
-            .last()
-            .cloned()
-            .expect("the call wrote a record")
+        self.crm.records().pop().expect("the call wrote a record")
     }
 
     pub(crate) fn clears(&self) -> usize {
@@ -225,17 +215,17 @@ pub(crate) async fn run(scenario: Scenario) -> Report {
     if scenario.tts_primary_fails {
         primary_tts.fail_next_connect(providers::ProviderError::Connect("refused".into()));
     }
-    let crm = Arc::new(FakeCrm::new(
+    let crm = Arc::new(fake_crm(
         scenario.customer.clone(),
         scenario.crm_fails,
         scenario.booking_outcome,
     ));
-    let control = Arc::new(FakeControl {
-        can_transfer: scenario.can_transfer,
-        recording: scenario.recording,
-        warm: scenario.warm,
-        ..Default::default()
-    });
+    let control = Arc::new(
+        RecordingControl::new()
+            .can_transfer(scenario.can_transfer)
+            .recording(scenario.recording)
+            .warm(scenario.warm),
+    );
     let sessions: Arc<MemorySessionStore> =
         Arc::new(MemorySessionStore::new(&SessionStoreConfig::default()).unwrap());
     let (records, worker) = RecordOutbox::new(crm.clone(), None);
@@ -531,167 +521,37 @@ fn stop_frame(seq: u64) -> String {
     .encode(&stream_sid())
 }
 
-/// A CRM for pipeline tests: one optional customer, scripted tool results, recorded calls.
-#[derive(Debug)]
-pub(crate) struct FakeCrm {
+/// The CRM of pipeline tests: one optional customer, a `book_appointment` tool that answers
+/// with `outcome` every time, and lookups that fail when `fails`.
+pub(crate) fn fake_crm(
     customer: Option<CustomerProfile>,
     fails: bool,
-    /// What `book_appointment` answers.
-    tool_outcome: ToolOutcome,
-    pub(crate) tool_calls: Mutex<Vec<(String, String)>>,
-    pub(crate) records: Mutex<Vec<CallRecord>>,
-    /// Numbers put on the do-not-call list.
-    pub(crate) opt_outs: Mutex<Vec<String>>,
-}
-
-impl FakeCrm {
-    pub(crate) fn new(
-        customer: Option<CustomerProfile>,
-        fails: bool,
-        tool_outcome: ToolOutcome,
-    ) -> Self {
-        Self {
-            customer,
-            fails,
-            tool_outcome,
-            tool_calls: Mutex::default(),
-            records: Mutex::default(),
-            opt_outs: Mutex::default(),
-        }
-    }
-}
-
-#[async_trait]
-impl CallCrm for FakeCrm {
-    async fn lookup_customer(&self, phone: &str) -> Result<Option<CustomerProfile>, PortError> {
-        if self.fails {
-            return Err(PortError::unavailable("database unreachable"));
-        }
-        Ok(self.customer.clone().filter(|c| c.phone == phone))
-    }
-
-    fn tools(&self) -> Vec<ToolSpec> {
-        vec![ToolSpec {
+    outcome: ToolOutcome,
+) -> ScriptedCrm {
+    let booking = match outcome {
+        ToolOutcome::Succeeded => ToolReply {
+            result: json!({"ok": true, "appointment_id": 77}),
+            outcome,
+        },
+        outcome => ToolReply {
+            result: json!({"ok": false, "error": {"code": "scripted", "message": "scripted failure"}}),
+            outcome,
+        },
+    };
+    let mut crm = ScriptedCrm::new()
+        .with_tools(vec![ToolSpec {
             name: "book_appointment".into(),
             description: "Books an appointment.".into(),
             parameters: json!({"type": "object", "properties": {"service": {"type": "string"}}}),
-        }]
+        }])
+        .reply_always("book_appointment", booking);
+    if let Some(customer) = customer {
+        crm = crm.with_customer(customer);
     }
-
-    async fn execute_tool(
-        &self,
-        name: &str,
-        arguments: &str,
-        _context: &ToolCallContext,
-    ) -> ToolReply {
-        self.tool_calls
-            .lock()
-            .unwrap()
-            .push((name.to_owned(), arguments.to_owned()));
-        match (name, self.tool_outcome) {
-            ("book_appointment", ToolOutcome::Succeeded) => ToolReply {
-                result: json!({"ok": true, "appointment_id": 77}),
-                outcome: ToolOutcome::Succeeded,
-            },
-            ("book_appointment", outcome) => ToolReply {
-                result: json!({"ok": false, "error": {"code": "scripted", "message": "scripted failure"}}),
-                outcome,
-            },
-            _ => ToolReply::refused("unknown_tool", "no such tool"),
-        }
+    if fails {
+        crm = crm.unavailable();
     }
-
-    async fn record_call(&self, record: &CallRecord) -> Result<(), PortError> {
-        self.records.lock().unwrap().push(record.clone());
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), PortError> {
-        Ok(())
-    }
-
-    async fn opt_out_of_calls(&self, phone: &str, _now: DateTime<Utc>) -> Result<(), PortError> {
-        if self.fails {
-            return Err(PortError::unavailable("database down"));
-        }
-        self.opt_outs.lock().unwrap().push(phone.to_owned());
-        Ok(())
-    }
-}
-
-/// Call control that records transfers.
-#[derive(Debug, Default)]
-pub(crate) struct FakeControl {
-    can_transfer: bool,
-    /// `Some(works)`: calls are recorded; starting the recording works or fails.
-    recording: Option<bool>,
-    pub(crate) recordings: Mutex<Vec<String>>,
-    pub(crate) transfers: Mutex<Vec<String>>,
-    warm: bool,
-    /// What the advisor heard, per warm transfer.
-    pub(crate) advisor_briefs: Mutex<Vec<String>>,
-    /// Warm transfers cancelled (the caller left, or nobody answered in time).
-    pub(crate) advisor_cancels: Mutex<Vec<String>>,
-    pub(crate) hang_ups: Mutex<Vec<String>>,
-}
-
-#[async_trait]
-impl CallControl for FakeControl {
-    fn can_transfer(&self) -> bool {
-        self.can_transfer
-    }
-
-    async fn transfer_to_advisor(&self, call_sid: &twilio::CallSid) -> Result<(), PortError> {
-        self.transfers
-            .lock()
-            .unwrap()
-            .push(call_sid.as_str().to_owned());
-        Ok(())
-    }
-
-    async fn hang_up(&self, call_sid: &twilio::CallSid) -> Result<(), PortError> {
-        self.hang_ups
-            .lock()
-            .unwrap()
-            .push(call_sid.as_str().to_owned());
-        Ok(())
-    }
-
-    fn records_calls(&self) -> bool {
-        self.recording.is_some()
-    }
-
-    fn warm_transfers(&self) -> bool {
-        self.warm
-    }
-
-    async fn call_advisor(
-        &self,
-        _call_sid: &twilio::CallSid,
-        brief: &str,
-    ) -> Result<(), PortError> {
-        self.advisor_briefs.lock().unwrap().push(brief.to_owned());
-        Ok(())
-    }
-
-    async fn cancel_advisor_call(&self, call_sid: &twilio::CallSid) -> Result<(), PortError> {
-        self.advisor_cancels
-            .lock()
-            .unwrap()
-            .push(call_sid.as_str().to_owned());
-        Ok(())
-    }
-
-    async fn start_recording(&self, call_sid: &twilio::CallSid) -> Result<(), PortError> {
-        self.recordings
-            .lock()
-            .unwrap()
-            .push(call_sid.as_str().to_owned());
-        match self.recording {
-            Some(true) => Ok(()),
-            _ => Err(PortError::refused("recording refused")),
-        }
-    }
+    crm
 }
 
 pub(crate) fn john_smith() -> CustomerProfile {

@@ -9,7 +9,7 @@ use conversation::ShopConfig;
 use session_store::{MemorySessionStore, SessionStoreConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{FakeCrm, john_smith, now};
+use crate::harness::{fake_crm, john_smith, now};
 
 const CALL: &str = "CH00000000000000000000000000000001";
 
@@ -27,7 +27,7 @@ async fn next_reply(events: &mut tokio::sync::mpsc::UnboundedReceiver<TextEvent>
 /// text call with a transfer.
 #[tokio::test(start_paused = true)]
 async fn typed_lines_are_caller_turns_and_replies_come_back_whole() {
-    let crm = Arc::new(FakeCrm::new(
+    let crm = Arc::new(fake_crm(
         Some(john_smith()),
         false,
         call_pipeline::ToolOutcome::Succeeded,
@@ -114,9 +114,7 @@ async fn typed_lines_are_caller_turns_and_replies_come_back_whole() {
     shutdown.cancel();
     outbox.await.unwrap();
     assert!(
-        crm.records
-            .lock()
-            .unwrap()
+        crm.records()
             .iter()
             .any(|r| r.call_sid == CALL && r.status == "transferred")
     );
