@@ -123,6 +123,10 @@ pub(crate) struct BenchArgs {
     /// The gateway's RUST_LOG.
     #[arg(long, default_value = "warn")]
     rust_log: String,
+    /// Text-to-speech vendor the gateway uses: `deepgram` (Aura) or `elevenlabs`; both are
+    /// simulated with the TTS settings above.
+    #[arg(long, default_value = "deepgram", value_parser = ["deepgram", "elevenlabs"])]
+    tts: String,
     /// Do not write docs/performance.md.
     #[arg(long)]
     no_docs: bool,
@@ -474,7 +478,10 @@ pub(crate) fn gateway_env_for(env: &GatewayEnv<'_>) -> Vec<(String, String)> {
         ("OPENAI_API_KEY", env.api_key.to_owned()),
         ("OPENAI_BASE_URL", sims.llm_base_url.clone()),
         ("OPENAI_MODEL", "bench-sim".to_owned()),
-        ("TTS_PROVIDER", "deepgram".to_owned()),
+        ("TTS_PROVIDER", env.args.tts.clone()),
+        ("ELEVENLABS_API_KEY", env.api_key.to_owned()),
+        ("ELEVENLABS_BASE_URL", sims.elevenlabs_url.clone()),
+        ("ELEVENLABS_VOICE_ID", "bench-voice".to_owned()),
         ("EARLY_REPLIES", env.args.early_replies.to_string()),
         ("MAX_CONCURRENT_CALLS", n.to_string()),
         // Every call of a sweep step may be between its upgrade and its `start` at once.
@@ -542,7 +549,7 @@ async fn run_one(bench: &Bench, n: usize, run_id: u32) -> anyhow::Result<RunRepo
     let me_after = gateway::sample_proc(std::process::id(), bench.ticks_per_s);
     let still_running = gw.is_running();
     drop(gw);
-    let sim_counts = sims.counters.snapshot();
+    let sim_counts = sims.counts();
     sims.shutdown().await;
     if !still_running {
         bail!("the gateway exited during the run; see {}", log.display());

@@ -13,6 +13,8 @@
 //!   `VadEvent::SpeechStart` / `VadEvent::SpeechEnd` with hysteresis, for fast barge-in and tests.
 //! - `read_wav` / `write_wav_pcm16` / `write_wav_mulaw` handle WAV fixtures and replay output
 //!   through readers and writers the caller opens.
+//! - `voice_pattern` and `mean_abs_mulaw` are the voice-like test signal and the loudness test
+//!   of simulated callers and simulated vendors (the bench, `deepgram::sim`).
 //!
 //! Everything is synchronous and allocation-conscious: the per-frame paths append into
 //! caller-owned buffers and never allocate once those have grown.
@@ -25,6 +27,7 @@ mod error;
 mod framer;
 mod mulaw;
 mod resample;
+mod signal;
 mod vad;
 mod wav;
 
@@ -35,6 +38,7 @@ pub use mulaw::{
     encode_mulaw, encode_mulaw_sample,
 };
 pub use resample::{Resampler, resample_f32, resample_i16};
+pub use signal::{mean_abs_mulaw, voice_pattern};
 pub use vad::{
     EnergyVad, EnergyVadConfig, MIN_DBFS, VadEvent, dbfs_from_rms, dbfs_mulaw, dbfs_pcm16,
     rms_mulaw, rms_pcm16,

@@ -2,6 +2,14 @@
 //! `sim`; the gateway's own build does not enable it), so nothing outside this crate writes
 //! Deepgram's JSON. Each message reads back through this crate's own parsers (see the tests).
 //! The shapes are in docs/protocols.md (Deepgram live STT and Aura).
+//!
+//! Two protocol servers speak them: [`listen`] (live STT: speech found by energy, answered from a
+//! script with Deepgram's timing) and [`speak`] (Aura: audio in proportion to the text, paced,
+//! then `Flushed`; `Cleared`). Each is an axum `Router` over a `providers::sim::SimState`; the
+//! bench serves them, and this crate's tests drive them with its own client.
+
+pub mod listen;
+pub mod speak;
 
 use serde_json::json;
 

@@ -14,12 +14,17 @@
 //! TLS uses tokio-tungstenite's rustls, which takes the process-default crypto provider; before the
 //! first `wss://` connect this crate installs ring as that default unless one is already installed.
 //!
+//! Cargo feature `sim` adds `sim`: ElevenLabs' messages as it writes them and a `multi-stream-input`
+//! server for the bench and tests (the crate's own client is tested against it).
+//!
 //! Must not depend on: `call-pipeline`, `conversation`, `twilio`, other vendor crates, or the
 //! process environment (configuration comes in through `ElevenLabsConfig::from_lookup`).
 
 mod config;
 mod error;
 mod session;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod wire;
 
 use std::sync::Arc;

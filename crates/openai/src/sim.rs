@@ -2,6 +2,11 @@
 //! (cargo feature `sim`; the gateway's own build does not enable it), so nothing outside this
 //! crate writes the chat-completions wire format. Each frame reads back through this crate's own
 //! types (see the tests). The shapes are in docs/protocols.md (OpenAI streaming).
+//!
+//! [`server`] is the protocol server that speaks them: scripted replies at a token rate, an axum
+//! `Router` over a `providers::sim::SimState`; the bench serves it.
+
+pub mod server;
 
 use serde_json::{Value, json};
 

@@ -9,11 +9,17 @@
 //! `fake` holds scripted `FakeStt`, `FakeLlm` and `FakeTts` behind the same traits.
 //! Every event carries a monotonic `Instant` so the pipeline can report per-hop latency.
 //!
-//! Must not depend on: any vendor crate, any other workspace crate, sockets, files or the environment.
+//! Cargo feature `sim` adds `sim`: the state and key check every simulated vendor server shares
+//! (the servers live in the vendor crates, behind their own `sim` features).
+//!
+//! Must not depend on: any vendor crate, any other workspace crate, sockets, files or the environment
+//! (outside the `sim` feature).
 
 pub mod error;
 pub mod fake;
 pub mod llm;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod stt;
 pub mod tts;
 

@@ -1,41 +1,35 @@
-//! Local protocol servers that imitate the vendors with fixed, configurable delays, so the bench
-//! measures the gateway and not the internet. What they send is written by the protocol crates
-//! (`deepgram::sim`, `openai::sim`); these modules hold only the timing and the HTTP plumbing.
+//! The vendors' protocol servers, served on local sockets with fixed, configurable delays, so the
+//! bench measures the gateway and not the internet. The servers are the protocol crates' own:
 //!
-//! - [`stt`]: Deepgram live STT (`/v1/listen`): finds the caller's speech segments by energy and
-//!   answers the Nth one with the Nth line of a script, `endpointing_delay` after it ends.
-//! - [`tts`]: Deepgram Aura (`/v1/speak`): μ-law audio proportional to the text, after
-//!   `time_to_first_audio`, paced at a multiple of real time.
-//! - [`llm`]: OpenAI chat completions (`/v1/chat/completions`): SSE after `time_to_first_token`,
-//!   then one word per token at `tokens_per_second`.
+//! - `deepgram::sim::listen`: Deepgram live STT (`/v1/listen`): finds the caller's speech
+//!   segments by energy and answers the Nth one with the Nth line of a script,
+//!   `endpointing_delay` after it ends.
+//! - `deepgram::sim::speak`: Deepgram Aura (`/v1/speak`): μ-law audio proportional to the text,
+//!   after `time_to_first_audio`, paced at a multiple of real time.
+//! - `elevenlabs::sim`: ElevenLabs `multi-stream-input`, paced like Aura (`cargo xtask bench
+//!   --tts elevenlabs`).
+//! - `openai::sim::server`: OpenAI chat completions (`/v1/chat/completions`): SSE after
+//!   `time_to_first_token`, then one word per token at `tokens_per_second`.
+//!
+//! This module only binds them and ends them.
 //!
 //! Each listens on its own `127.0.0.1:0` socket. Every connection task watches one cancellation
 //! token, so [`Sims::shutdown`] ends them all.
 
-pub(crate) mod llm;
-pub(crate) mod stt;
-pub(crate) mod tts;
-
 #[cfg(test)]
 mod tests;
 
-use std::{
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use axum::{Router, http::HeaderMap, serve::ListenerExt};
+use axum::{Router, serve::ListenerExt};
+use providers::sim::{Counters, SimState};
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use llm::LlmSimConfig;
-pub(crate) use stt::SttSimConfig;
-pub(crate) use tts::TtsSimConfig;
+pub(crate) use deepgram::sim::{listen::SttSimConfig, speak::TtsSimConfig};
+pub(crate) use openai::sim::server::LlmSimConfig;
 
 /// Settings of all three simulators.
 #[derive(Debug, Clone)]
@@ -51,25 +45,6 @@ pub(crate) struct SimConfig {
 }
 
 /// What the simulators saw, for the run report.
-#[derive(Debug, Default)]
-pub(crate) struct SimCounters {
-    /// WebSocket sessions opened on `/v1/listen`.
-    pub(crate) stt_sessions: AtomicU64,
-    /// Final transcripts sent.
-    pub(crate) stt_finals: AtomicU64,
-    /// WebSocket sessions opened on `/v1/speak`.
-    pub(crate) tts_sessions: AtomicU64,
-    /// `Flush` messages answered with audio.
-    pub(crate) tts_flushes: AtomicU64,
-    /// `Clear` messages.
-    pub(crate) tts_clears: AtomicU64,
-    /// Chat completion requests streamed.
-    pub(crate) llm_requests: AtomicU64,
-    /// Requests or upgrades refused (bad key, bad body).
-    pub(crate) rejected: AtomicU64,
-}
-
-/// A copy of [`SimCounters`] for the JSON report.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub(crate) struct SimCountsSnapshot {
     pub(crate) stt_sessions: u64,
@@ -81,50 +56,6 @@ pub(crate) struct SimCountsSnapshot {
     pub(crate) rejected: u64,
 }
 
-impl SimCounters {
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn snapshot(&self) -> SimCountsSnapshot {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        SimCountsSnapshot {
-            stt_sessions: get(&self.stt_sessions),
-            stt_finals: get(&self.stt_finals),
-            tts_sessions: get(&self.tts_sessions),
-            tts_flushes: get(&self.tts_flushes),
-            tts_clears: get(&self.tts_clears),
-            llm_requests: get(&self.llm_requests),
-            rejected: get(&self.rejected),
-        }
-    }
-}
-
-/// State shared by every handler of one simulator.
-#[derive(Debug)]
-pub(crate) struct SimShared<C> {
-    pub(crate) config: C,
-    pub(crate) api_key: String,
-    pub(crate) counters: Arc<SimCounters>,
-    pub(crate) cancel: CancellationToken,
-}
-
-impl<C> SimShared<C> {
-    /// Whether `Authorization` is exactly `<scheme> <api_key>`.
-    pub(crate) fn authorized(&self, headers: &HeaderMap, scheme: &str) -> bool {
-        let ok = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix(scheme))
-            .and_then(|v| v.strip_prefix(' '))
-            .is_some_and(|key| key == self.api_key);
-        if !ok {
-            SimCounters::bump(&self.counters.rejected);
-        }
-        ok
-    }
-}
-
 /// The three running simulators.
 #[derive(Debug)]
 pub(crate) struct Sims {
@@ -134,8 +65,13 @@ pub(crate) struct Sims {
     pub(crate) tts_url: String,
     /// `http://127.0.0.1:<port>/v1`, for `OPENAI_BASE_URL`.
     pub(crate) llm_base_url: String,
-    /// What they saw so far.
-    pub(crate) counters: Arc<SimCounters>,
+    /// `ws://127.0.0.1:<port>`, for `ELEVENLABS_BASE_URL`.
+    pub(crate) elevenlabs_url: String,
+    /// What each saw so far.
+    stt_counters: Arc<Counters>,
+    tts_counters: Arc<Counters>,
+    llm_counters: Arc<Counters>,
+    elevenlabs_counters: Arc<Counters>,
     cancel: CancellationToken,
     servers: JoinSet<()>,
 }
@@ -144,48 +80,64 @@ impl Sims {
     /// Binds the three servers on `127.0.0.1:0` and starts serving.
     pub(crate) async fn start(config: SimConfig) -> anyhow::Result<Self> {
         let cancel = CancellationToken::new();
-        let counters = Arc::new(SimCounters::default());
         let mut servers = JoinSet::new();
-        fn shared<C>(
-            c: C,
-            key: &str,
-            counters: &Arc<SimCounters>,
-            cancel: &CancellationToken,
-        ) -> Arc<SimShared<C>> {
-            Arc::new(SimShared {
-                config: c,
-                api_key: key.to_owned(),
-                counters: counters.clone(),
-                cancel: cancel.clone(),
-            })
-        }
         let key = config.api_key.as_str();
-        let stt = serve(
-            stt::router(shared(config.stt.clone(), key, &counters, &cancel)),
-            &cancel,
-            &mut servers,
-        )
-        .await?;
-        let tts = serve(
-            tts::router(shared(config.tts.clone(), key, &counters, &cancel)),
-            &cancel,
-            &mut servers,
-        )
-        .await?;
-        let llm = serve(
-            llm::router(shared(config.llm.clone(), key, &counters, &cancel)),
-            &cancel,
-            &mut servers,
-        )
-        .await?;
+        let stt = SimState::new(config.stt, key, cancel.clone());
+        let tts = SimState::new(config.tts.clone(), key, cancel.clone());
+        let llm = SimState::new(config.llm, key, cancel.clone());
+        // ElevenLabs is paced like Aura, so the two TTS vendors compare on the gateway alone.
+        let elevenlabs = SimState::new(
+            elevenlabs::sim::TtsSimConfig {
+                time_to_first_audio: config.tts.time_to_first_audio,
+                ms_per_char: config.tts.ms_per_char,
+                speed: config.tts.speed,
+                chunk: config.tts.chunk,
+            },
+            key,
+            cancel.clone(),
+        );
+        let elevenlabs_counters = elevenlabs.counters.clone();
+        let (stt_counters, tts_counters, llm_counters) = (
+            stt.counters.clone(),
+            tts.counters.clone(),
+            llm.counters.clone(),
+        );
+        let stt = serve(deepgram::sim::listen::router(stt), &cancel, &mut servers).await?;
+        let tts = serve(deepgram::sim::speak::router(tts), &cancel, &mut servers).await?;
+        let llm = serve(openai::sim::server::router(llm), &cancel, &mut servers).await?;
+        let elevenlabs = serve(elevenlabs::sim::router(elevenlabs), &cancel, &mut servers).await?;
         Ok(Self {
             stt_url: format!("ws://{stt}/v1/listen"),
             tts_url: format!("ws://{tts}/v1/speak"),
             llm_base_url: format!("http://{llm}/v1"),
-            counters,
+            stt_counters,
+            tts_counters,
+            llm_counters,
+            elevenlabs_url: format!("ws://{elevenlabs}"),
+            elevenlabs_counters,
             cancel,
             servers,
         })
+    }
+
+    /// What the simulators saw so far.
+    pub(crate) fn counts(&self) -> SimCountsSnapshot {
+        let get = Counters::get;
+        let (stt, llm) = (&self.stt_counters, &self.llm_counters);
+        // Only one TTS vendor is in use; their counts add up.
+        let (aura, eleven) = (&self.tts_counters, &self.elevenlabs_counters);
+        let both = |field: fn(&Counters) -> &std::sync::atomic::AtomicU64| {
+            get(field(aura)) + get(field(eleven))
+        };
+        SimCountsSnapshot {
+            stt_sessions: get(&stt.sessions),
+            stt_finals: get(&stt.finals),
+            tts_sessions: both(|c| &c.sessions),
+            tts_flushes: both(|c| &c.flushes),
+            tts_clears: both(|c| &c.clears),
+            llm_requests: get(&llm.sessions),
+            rejected: get(&stt.rejected) + get(&llm.rejected) + both(|c| &c.rejected),
+        }
     }
 
     /// Stops the servers and every open session.

@@ -4,6 +4,7 @@
 
 mod mock;
 mod session;
+mod sim;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -59,6 +60,11 @@ impl Client {
             events: self.events,
             driver: self.driver,
         }
+    }
+
+    /// The next event.
+    pub(crate) async fn next_event(&mut self) -> TtsEvent {
+        self.events.recv().await.expect("event channel ended")
     }
 
     /// The next event, described on one line.

@@ -98,7 +98,7 @@ mod fake_gateway {
                 }
                 Inbound::Media(frame) => {
                     let Some(sid) = sid.clone() else { continue };
-                    let voiced = audio::mean_abs(&frame.payload) > 500;
+                    let voiced = audio_codec::mean_abs_mulaw(&frame.payload) > 500;
                     if voiced && pending_mark.is_some() && !cleared {
                         let mut text = String::new();
                         media::encode_clear_into(&mut text, &sid);

@@ -4,11 +4,12 @@ use futures::{SinkExt, StreamExt};
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
-use super::{
-    LlmSimConfig, SimConfig, Sims, SttSimConfig, TtsSimConfig,
-    stt::{SpeechTracker, SttOut},
-    tts::audio_bytes_for,
+use deepgram::sim::{
+    listen::{SpeechTracker, SttOut},
+    speak::audio_bytes_for,
 };
+
+use super::{LlmSimConfig, SimConfig, Sims, SttSimConfig, TtsSimConfig};
 use crate::bench::audio;
 
 const KEY: &str = "test-key";
@@ -247,7 +248,7 @@ async fn stt_sim_answers_speech_finalize_and_close_stream() {
         matches!(close, Message::Close(Some(ref f)) if u16::from(f.code) == 1000),
         "{close:?}"
     );
-    let counts = sims.counters.snapshot();
+    let counts = sims.counts();
     assert_eq!((counts.stt_sessions, counts.stt_finals), (1, 1));
     sims.shutdown().await;
 }
@@ -272,7 +273,7 @@ async fn sims_refuse_a_wrong_key() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    assert_eq!(sims.counters.snapshot().rejected, 3);
+    assert_eq!(sims.counts().rejected, 3);
     sims.shutdown().await;
 }
 
@@ -358,7 +359,7 @@ async fn tts_sim_speaks_flushes_clears_and_closes() {
     .unwrap();
     assert_eq!(audio_bytes, audio_bytes_for("Bye.", 65));
     assert!(close.is_some_and(|f| u16::from(f.code) == 1000));
-    let counts = sims.counters.snapshot();
+    let counts = sims.counts();
     assert_eq!(
         (counts.tts_sessions, counts.tts_flushes, counts.tts_clears),
         (1, 2, 1)
@@ -369,11 +370,11 @@ async fn tts_sim_speaks_flushes_clears_and_closes() {
 #[test]
 fn llm_deltas_put_the_first_sentence_in_one_piece() {
     assert_eq!(
-        super::llm::deltas("Sure, I can help. What car is it?"),
+        openai::sim::server::deltas("Sure, I can help. What car is it?"),
         ["Sure, I can help. ", "What", " car", " is", " it?"]
     );
     assert_eq!(
-        super::llm::deltas("No sentence end"),
+        openai::sim::server::deltas("No sentence end"),
         ["No", " sentence", " end"]
     );
 }
@@ -426,6 +427,6 @@ async fn llm_sim_streams_the_reply_for_the_turn() {
     let usage = &chunks[chunks.len() - 1];
     assert_eq!(usage["choices"], serde_json::json!([]));
     assert_eq!(usage["usage"]["completion_tokens"], 5);
-    assert_eq!(sims.counters.snapshot().llm_requests, 1);
+    assert_eq!(sims.counts().llm_requests, 1);
     sims.shutdown().await;
 }

@@ -1,4 +1,4 @@
-//! OpenAI chat completions imitation (`POST /v1/chat/completions`, docs/protocols.md section 8).
+//! OpenAI chat completions imitation (`POST /v1/chat/completions`, docs/protocols.md, section 8).
 //!
 //! The reply to a request is `replies[k]`, where k is the number of `user` messages in it minus
 //! one (the list repeats), so every call gets the same conversation without the simulator keeping
@@ -19,20 +19,21 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{SimCounters, SimShared};
+use providers::sim::{Counters, SimState};
 
 /// Settings of the LLM simulator.
 #[derive(Debug, Clone)]
-pub(crate) struct LlmSimConfig {
+pub struct LlmSimConfig {
     /// From the request to the role chunk and the first content delta.
-    pub(crate) time_to_first_token: Duration,
+    pub time_to_first_token: Duration,
     /// Words per second after the first sentence.
-    pub(crate) tokens_per_second: f64,
+    pub tokens_per_second: f64,
     /// The replies, in conversation order (repeating).
-    pub(crate) replies: Arc<[String]>,
+    pub replies: Arc<[String]>,
 }
 
-pub(super) fn router(shared: Arc<SimShared<LlmSimConfig>>) -> Router {
+/// `POST /v1/chat/completions` and `GET /v1/models` (the key goes in `Authorization: Bearer`).
+pub fn router(shared: Arc<SimState<LlmSimConfig>>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(completions))
         .route("/v1/models", get(models))
@@ -40,14 +41,11 @@ pub(super) fn router(shared: Arc<SimShared<LlmSimConfig>>) -> Router {
 }
 
 fn error(status: StatusCode, message: &str, code: &str) -> Response {
-    let body = openai::sim::error_body(message, "invalid_request_error", code);
+    let body = super::error_body(message, "invalid_request_error", code);
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn models(
-    State(shared): State<Arc<SimShared<LlmSimConfig>>>,
-    headers: HeaderMap,
-) -> Response {
+async fn models(State(shared): State<Arc<SimState<LlmSimConfig>>>, headers: HeaderMap) -> Response {
     if !shared.authorized(&headers, "Bearer") {
         return error(
             StatusCode::UNAUTHORIZED,
@@ -57,14 +55,14 @@ async fn models(
     }
     (
         [(header::CONTENT_TYPE, "application/json")],
-        openai::sim::models_body("bench-sim"),
+        super::models_body("bench-sim"),
     )
         .into_response()
 }
 
 /// Splits a reply into the deltas the simulator streams: the first sentence (with its trailing
 /// space, so a sentence splitter sees the boundary at once), then one word per delta.
-pub(crate) fn deltas(reply: &str) -> Vec<String> {
+pub fn deltas(reply: &str) -> Vec<String> {
     let first_end = reply
         .char_indices()
         .find(|&(i, c)| matches!(c, '.' | '!' | '?') && reply[i + 1..].starts_with(' '))
@@ -88,7 +86,7 @@ pub(crate) fn deltas(reply: &str) -> Vec<String> {
 }
 
 async fn completions(
-    State(shared): State<Arc<SimShared<LlmSimConfig>>>,
+    State(shared): State<Arc<SimState<LlmSimConfig>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -100,7 +98,7 @@ async fn completions(
         );
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        SimCounters::bump(&shared.counters.rejected);
+        Counters::bump(&shared.counters.rejected);
         return error(
             StatusCode::BAD_REQUEST,
             "We could not parse the JSON body of your request.",
@@ -108,7 +106,7 @@ async fn completions(
         );
     };
     if request.get("stream") != Some(&Value::Bool(true)) {
-        SimCounters::bump(&shared.counters.rejected);
+        Counters::bump(&shared.counters.rejected);
         return error(
             StatusCode::BAD_REQUEST,
             "The simulator only streams.",
@@ -134,7 +132,7 @@ async fn completions(
         .and_then(Value::as_str)
         .unwrap_or("bench-sim")
         .to_owned();
-    SimCounters::bump(&shared.counters.llm_requests);
+    Counters::bump(&shared.counters.sessions);
 
     let deltas: Arc<[String]> = deltas(&reply).into();
     let completion_tokens = deltas.len();
@@ -153,21 +151,21 @@ async fn completions(
             let bytes = match step {
                 0 => {
                     tokio::time::sleep(first_wait).await;
-                    Bytes::from(openai::sim::role_chunk(&model))
+                    Bytes::from(super::role_chunk(&model))
                 }
                 s if s <= n => {
                     if s > 1 {
                         tokio::time::sleep(gap).await;
                     }
-                    Bytes::from(openai::sim::content_chunk(&model, &deltas[s - 1]))
+                    Bytes::from(super::content_chunk(&model, &deltas[s - 1]))
                 }
-                s if s == n + 1 => Bytes::from(openai::sim::stop_chunk(&model)),
-                s if s == n + 2 => Bytes::from(openai::sim::usage_chunk(
+                s if s == n + 1 => Bytes::from(super::stop_chunk(&model)),
+                s if s == n + 2 => Bytes::from(super::usage_chunk(
                     &model,
                     100,
                     u32::try_from(completion_tokens).unwrap_or(u32::MAX),
                 )),
-                s if s == n + 3 => Bytes::from_static(openai::sim::DONE.as_bytes()),
+                s if s == n + 3 => Bytes::from_static(super::DONE.as_bytes()),
                 _ => return None,
             };
             Some((Ok::<_, std::convert::Infallible>(bytes), step + 1))

@@ -1,4 +1,4 @@
-//! Deepgram live speech-to-text imitation (`/v1/listen`, docs/protocols.md section 5).
+//! Deepgram live speech-to-text imitation (`/v1/listen`, docs/protocols.md, section 5).
 //!
 //! Per connection, [`SpeechTracker`] finds the caller's speech segments by energy in the binary
 //! μ-law frames. For the Nth segment it sends `SpeechStarted` at onset, interim `Results` from
@@ -25,45 +25,53 @@ use axum::{
 };
 use tokio::time::{Instant, sleep_until};
 
-use super::{SimCounters, SimShared};
-use crate::bench::audio;
+use providers::sim::{Counters, SimState};
 
 /// Settings of the STT simulator.
 #[derive(Debug, Clone)]
-pub(crate) struct SttSimConfig {
+pub struct SttSimConfig {
     /// From the last voiced frame's arrival to the final transcript (Deepgram's endpointing).
-    pub(crate) endpointing_delay: Duration,
+    pub endpointing_delay: Duration,
     /// From the first voiced frame's arrival to the first interim transcript.
-    pub(crate) first_interim_after: Duration,
+    pub first_interim_after: Duration,
     /// From the first voiced frame's arrival to `SpeechStarted` (Deepgram's own voice activity
     /// detection needs some audio too; zero sends it with the first voiced frame).
-    pub(crate) speech_started_after: Duration,
+    pub speech_started_after: Duration,
     /// Between later interims while the caller keeps talking.
-    pub(crate) interim_interval: Duration,
+    pub interim_interval: Duration,
     /// From `Finalize` to its answer (Deepgram documents no figure).
-    pub(crate) finalize_delay: Duration,
+    pub finalize_delay: Duration,
     /// Outside speech, one empty final `Results` per this much audio.
-    pub(crate) silence_result_every: Duration,
+    pub silence_result_every: Duration,
     /// A frame whose mean absolute amplitude reaches this is speech.
-    pub(crate) energy_threshold: u32,
+    pub energy_threshold: u32,
     /// Nothing received for this long closes the socket with 1011 (Deepgram: about 10 s).
-    pub(crate) idle_timeout: Duration,
+    pub idle_timeout: Duration,
     /// Transcript of the Nth segment: the Nth line, repeating.
-    pub(crate) script: Arc<[String]>,
+    pub script: Arc<[String]>,
 }
 
 /// Something the tracker wants sent.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum SttOut {
+pub enum SttOut {
     /// Speech onset at `timestamp` seconds of stream audio.
-    SpeechStarted { timestamp: f64 },
+    SpeechStarted {
+        /// Seconds of stream audio.
+        timestamp: f64,
+    },
     /// A `Results` message.
     Results {
+        /// What was heard.
         transcript: String,
+        /// Where the audio it covers starts, seconds of stream audio.
         start: f64,
+        /// How long that audio is, seconds.
         duration: f64,
+        /// A final (not an interim) result.
         is_final: bool,
+        /// Endpointing found the end of speech.
         speech_final: bool,
+        /// The answer to a `Finalize`.
         from_finalize: bool,
     },
 }
@@ -71,7 +79,7 @@ pub(crate) enum SttOut {
 impl SttOut {
     fn to_json(&self) -> String {
         match self {
-            Self::SpeechStarted { timestamp } => deepgram::sim::speech_started(*timestamp),
+            Self::SpeechStarted { timestamp } => super::speech_started(*timestamp),
             Self::Results {
                 transcript,
                 start,
@@ -79,7 +87,7 @@ impl SttOut {
                 is_final,
                 speech_final,
                 from_finalize,
-            } => deepgram::sim::Results {
+            } => super::Results {
                 transcript,
                 confidence: 0.99,
                 start: *start,
@@ -111,7 +119,7 @@ struct Segment {
 /// Finds speech segments in μ-law frames and decides what to send when. Pure apart from the
 /// instants it is handed, so tests drive it frame by frame.
 #[derive(Debug)]
-pub(crate) struct SpeechTracker {
+pub struct SpeechTracker {
     config: SttSimConfig,
     audio_bytes: u64,
     /// Stream position (bytes) of the last message sent outside speech, or of the last final.
@@ -123,7 +131,8 @@ pub(crate) struct SpeechTracker {
 }
 
 impl SpeechTracker {
-    pub(crate) fn new(config: SttSimConfig) -> Self {
+    /// A tracker at the start of a stream.
+    pub fn new(config: SttSimConfig) -> Self {
         Self {
             config,
             audio_bytes: 0,
@@ -142,11 +151,11 @@ impl SpeechTracker {
     }
 
     /// One binary audio frame arrived at `now`.
-    pub(crate) fn on_frame(&mut self, frame: &[u8], now: Instant) -> Vec<SttOut> {
-        let start_s = audio::seconds_of(self.audio_bytes);
+    pub fn on_frame(&mut self, frame: &[u8], now: Instant) -> Vec<SttOut> {
+        let start_s = seconds_of(self.audio_bytes);
         self.audio_bytes += frame.len() as u64;
-        let end_s = audio::seconds_of(self.audio_bytes);
-        let voiced = audio::mean_abs(frame) >= self.config.energy_threshold;
+        let end_s = seconds_of(self.audio_bytes);
+        let voiced = audio_codec::mean_abs_mulaw(frame) >= self.config.energy_threshold;
         let mut out = Vec::new();
         match (&mut self.segment, voiced) {
             (None, true) => {
@@ -173,10 +182,10 @@ impl SpeechTracker {
             (Some(segment), false) => segment.ended = true,
             (None, false) => {
                 let every = (self.config.silence_result_every.as_millis() as u64)
-                    * audio::BYTES_PER_SECOND as u64
+                    * u64::from(audio_codec::SAMPLE_RATE_HZ)
                     / 1000;
                 if every > 0 && self.audio_bytes - self.quiet_since_bytes >= every {
-                    let start = audio::seconds_of(self.quiet_since_bytes);
+                    let start = seconds_of(self.quiet_since_bytes);
                     self.quiet_since_bytes = self.audio_bytes;
                     out.push(SttOut::Results {
                         transcript: String::new(),
@@ -193,7 +202,7 @@ impl SpeechTracker {
     }
 
     /// A `Finalize` arrived at `now`: answered at once, or `finalize_delay` later.
-    pub(crate) fn ask_finalize(&mut self, now: Instant) -> Vec<SttOut> {
+    pub fn ask_finalize(&mut self, now: Instant) -> Vec<SttOut> {
         if self.config.finalize_delay.is_zero() {
             return self.finalize(true).into_iter().collect();
         }
@@ -203,7 +212,7 @@ impl SpeechTracker {
     }
 
     /// When [`Self::on_deadline`] next has something to do.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    pub fn next_deadline(&self) -> Option<Instant> {
         if let Some(due) = self.finalize_due {
             return Some(self.segment_deadline().map_or(due, |at| at.min(due)));
         }
@@ -221,7 +230,7 @@ impl SpeechTracker {
     }
 
     /// Sends what is due at `now`: the final of an ended segment, or an interim.
-    pub(crate) fn on_deadline(&mut self, now: Instant) -> Vec<SttOut> {
+    pub fn on_deadline(&mut self, now: Instant) -> Vec<SttOut> {
         if self.finalize_due.is_some_and(|due| due <= now) {
             self.finalize_due = None;
             return self.finalize(true).into_iter().collect();
@@ -272,13 +281,13 @@ impl SpeechTracker {
 
     /// `Finalize` (or `CloseStream`): the segment in progress becomes final now; with none, an
     /// empty final answers a `Finalize`.
-    pub(crate) fn finalize(&mut self, from_finalize: bool) -> Option<SttOut> {
+    pub fn finalize(&mut self, from_finalize: bool) -> Option<SttOut> {
         if self.segment.is_some() {
             return Some(self.take_final(from_finalize));
         }
         from_finalize.then(|| SttOut::Results {
             transcript: String::new(),
-            start: audio::seconds_of(self.audio_bytes),
+            start: seconds_of(self.audio_bytes),
             duration: 0.0,
             is_final: true,
             speech_final: false,
@@ -301,14 +310,15 @@ impl SpeechTracker {
     }
 }
 
-pub(super) fn router(shared: Arc<SimShared<SttSimConfig>>) -> Router {
+/// The `/v1/listen` WebSocket endpoint (the key goes in `Authorization: Token <key>`).
+pub fn router(shared: Arc<SimState<SttSimConfig>>) -> Router {
     Router::new()
         .route("/v1/listen", get(upgrade))
         .with_state(shared)
 }
 
 async fn upgrade(
-    State(shared): State<Arc<SimShared<SttSimConfig>>>,
+    State(shared): State<Arc<SimState<SttSimConfig>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -319,12 +329,12 @@ async fn upgrade(
         )
             .into_response();
     }
-    SimCounters::bump(&shared.counters.stt_sessions);
+    Counters::bump(&shared.counters.sessions);
     ws.read_buffer_size(4 * 1024)
         .on_upgrade(move |socket| session(socket, shared))
 }
 
-async fn session(mut socket: WebSocket, shared: Arc<SimShared<SttSimConfig>>) {
+async fn session(mut socket: WebSocket, shared: Arc<SimState<SttSimConfig>>) {
     let config = &shared.config;
     let mut tracker = SpeechTracker::new(config.clone());
     let mut last_heard = Instant::now();
@@ -372,7 +382,7 @@ async fn session(mut socket: WebSocket, shared: Arc<SimShared<SttSimConfig>>) {
         }
         for message in out {
             if is_final(&message) {
-                SimCounters::bump(&shared.counters.stt_finals);
+                Counters::bump(&shared.counters.finals);
             }
             if socket
                 .send(Message::Text(message.to_json().into()))
@@ -392,15 +402,15 @@ fn is_final(message: &SttOut) -> bool {
 async fn close_stream(
     socket: &mut WebSocket,
     tracker: &mut SpeechTracker,
-    shared: &SimShared<SttSimConfig>,
+    shared: &SimState<SttSimConfig>,
 ) {
     if let Some(last) = tracker.finalize(false) {
         if is_final(&last) {
-            SimCounters::bump(&shared.counters.stt_finals);
+            Counters::bump(&shared.counters.finals);
         }
         let _ = socket.send(Message::Text(last.to_json().into())).await;
     }
-    let metadata = deepgram::sim::listen_metadata(audio::seconds_of(tracker.audio_bytes));
+    let metadata = super::listen_metadata(seconds_of(tracker.audio_bytes));
     let _ = socket.send(Message::Text(metadata.into())).await;
     let _ = socket.send(close(1000, "")).await;
 }
@@ -410,4 +420,9 @@ fn close(code: u16, reason: &str) -> Message {
         code,
         reason: reason.to_owned().into(),
     }))
+}
+
+/// The duration of `bytes` of 8 kHz μ-law audio, in seconds.
+fn seconds_of(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(audio_codec::SAMPLE_RATE_HZ)
 }

@@ -1,4 +1,4 @@
-//! Deepgram Aura streaming TTS imitation (`/v1/speak`, docs/protocols.md section 6).
+//! Deepgram Aura streaming TTS imitation (`/v1/speak`, docs/protocols.md, section 6).
 //!
 //! `Speak` appends text; `Flush` queues a job: `ms_per_char` of μ-law audio per character, its
 //! first chunk `time_to_first_audio` after the flush (and never before the previous job is done),
@@ -22,20 +22,19 @@ use axum::{
 use bytes::Bytes;
 use tokio::time::{Instant, sleep_until};
 
-use super::{SimCounters, SimShared};
-use crate::bench::audio;
+use providers::sim::{Counters, SimState};
 
 /// Settings of the TTS simulator.
 #[derive(Debug, Clone)]
-pub(crate) struct TtsSimConfig {
+pub struct TtsSimConfig {
     /// From `Flush` to the first audio frame.
-    pub(crate) time_to_first_audio: Duration,
+    pub time_to_first_audio: Duration,
     /// Audio length per character of text.
-    pub(crate) ms_per_char: u32,
+    pub ms_per_char: u32,
     /// Pacing as a multiple of real time (2.0 = one second of audio every half second).
-    pub(crate) speed: f64,
+    pub speed: f64,
     /// Audio per binary frame.
-    pub(crate) chunk: Duration,
+    pub chunk: Duration,
 }
 
 /// Audio owed for one `Flush`.
@@ -46,14 +45,15 @@ struct Job {
     not_before: Instant,
 }
 
-pub(super) fn router(shared: Arc<SimShared<TtsSimConfig>>) -> Router {
+/// The `/v1/speak` WebSocket endpoint (the key goes in `Authorization: Token <key>`).
+pub fn router(shared: Arc<SimState<TtsSimConfig>>) -> Router {
     Router::new()
         .route("/v1/speak", get(upgrade))
         .with_state(shared)
 }
 
 async fn upgrade(
-    State(shared): State<Arc<SimShared<TtsSimConfig>>>,
+    State(shared): State<Arc<SimState<TtsSimConfig>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -64,27 +64,28 @@ async fn upgrade(
         )
             .into_response();
     }
-    SimCounters::bump(&shared.counters.tts_sessions);
+    Counters::bump(&shared.counters.sessions);
     ws.read_buffer_size(4 * 1024)
         .on_upgrade(move |socket| session(socket, shared))
 }
 
 /// Bytes of audio for `text`.
-pub(crate) fn audio_bytes_for(text: &str, ms_per_char: u32) -> usize {
-    text.chars().count() * ms_per_char as usize * audio::BYTES_PER_SECOND / 1000
+pub fn audio_bytes_for(text: &str, ms_per_char: u32) -> usize {
+    text.chars().count() * ms_per_char as usize * audio_codec::SAMPLE_RATE_HZ as usize / 1000
 }
 
-async fn session(mut socket: WebSocket, shared: Arc<SimShared<TtsSimConfig>>) {
+async fn session(mut socket: WebSocket, shared: Arc<SimState<TtsSimConfig>>) {
     let config = &shared.config;
-    let pattern = audio::voice_pattern();
-    let chunk_bytes = ((config.chunk.as_millis() as usize) * audio::BYTES_PER_SECOND / 1000)
-        .clamp(audio::FRAME_BYTES, pattern.len());
+    let pattern = Bytes::from(audio_codec::voice_pattern());
+    let chunk_bytes = ((config.chunk.as_millis() as usize) * audio_codec::SAMPLE_RATE_HZ as usize
+        / 1000)
+        .clamp(audio_codec::FRAME_BYTES, pattern.len());
     let chunk_gap = if config.speed > 0.0 {
         config.chunk.div_f64(config.speed)
     } else {
         Duration::ZERO
     };
-    let metadata = deepgram::sim::speak_metadata("aura-2-bench-en");
+    let metadata = super::speak_metadata("aura-2-bench-en");
     if socket.send(Message::Text(metadata.into())).await.is_err() {
         return;
     }
@@ -125,7 +126,7 @@ async fn session(mut socket: WebSocket, shared: Arc<SimShared<TtsSimConfig>>) {
                     }
                 }
                 if job.bytes_left == 0 {
-                    let flushed = deepgram::sim::flushed(job.sequence_id);
+                    let flushed = super::flushed(job.sequence_id);
                     jobs.pop_front();
                     if socket.send(Message::Text(flushed.into())).await.is_err() {
                         return;
@@ -148,14 +149,14 @@ async fn session(mut socket: WebSocket, shared: Arc<SimShared<TtsSimConfig>>) {
                         }
                     }
                     Some("Flush") => {
-                        SimCounters::bump(&shared.counters.tts_flushes);
+                        Counters::bump(&shared.counters.flushes);
                         jobs.push_back(job_for(&mut text, &mut flushes, config));
                     }
                     Some("Clear") => {
-                        SimCounters::bump(&shared.counters.tts_clears);
+                        Counters::bump(&shared.counters.clears);
                         text.clear();
                         jobs.clear();
-                        let cleared = deepgram::sim::cleared(flushes);
+                        let cleared = super::cleared(flushes);
                         if socket.send(Message::Text(cleared.into())).await.is_err() {
                             return;
                         }
