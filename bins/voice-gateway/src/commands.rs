@@ -308,7 +308,7 @@ mod tests {
                 transcript: None,
                 escalated: false,
                 escalation_reason: None,
-                usage: providers::Usage::default(),
+                usage: crm::TokenUsage::default(),
             })
             .await
             .unwrap();

@@ -12,10 +12,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use conversation::CustomerProfile;
 use crm::{
-    CallDirection, CrmStore,
+    CrmStore,
     tools::{ToolContext, ToolExecutor, ToolStatus},
 };
-use providers::{ToolSpec, Usage};
+use providers::ToolSpec;
 
 use call_pipeline::{
     CallCrm, CallRecord, PortError, TextError, TextSender, ToolCallContext, ToolOutcome, ToolReply,
@@ -120,7 +120,16 @@ impl CallCrm for CrmPort {
     }
 
     fn tools(&self) -> Vec<ToolSpec> {
-        self.tools.specs()
+        // The CRM describes its tools in the shape the LLM client sends; only the type differs.
+        self.tools
+            .specs()
+            .into_iter()
+            .map(|spec| ToolSpec {
+                name: spec.name,
+                description: spec.description,
+                parameters: spec.parameters,
+            })
+            .collect()
     }
 
     async fn execute_tool(
@@ -160,11 +169,7 @@ impl CallCrm for CrmPort {
                 .caller_phone
                 .clone()
                 .unwrap_or_else(|| "unknown".to_owned()),
-            direction: if record.direction == "outbound" {
-                CallDirection::Outbound
-            } else {
-                CallDirection::Inbound
-            },
+            direction: record.direction,
             call_type: Some(record.call_type.clone()),
             started_at: record.started_at,
             ended_at: record.ended_at,
@@ -178,7 +183,7 @@ impl CallCrm for CrmPort {
             transcript: Some(record.transcript.clone()),
             escalated: record.escalation_triggered,
             escalation_reason: record.escalation_reason.clone(),
-            usage: Usage {
+            usage: crm::TokenUsage {
                 prompt_tokens: record.prompt_tokens,
                 completion_tokens: record.completion_tokens,
                 total_tokens: record.total_tokens as u32,

@@ -53,7 +53,7 @@ fn record(call_sid: &str, ended: bool) -> CallRecord {
         stream_sid: "MZ1".into(),
         caller_phone: Some("+14135550100".into()),
         customer_id: None,
-        direction: "inbound".into(),
+        direction: conversation::CallDirection::Inbound,
         call_type: "inbound_new".into(),
         started_at,
         ended_at: ended.then(|| started_at + chrono::Duration::minutes(3)),

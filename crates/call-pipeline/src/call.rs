@@ -17,8 +17,8 @@ use std::{
 use audio_codec::VadEvent;
 use chrono::{DateTime, Utc};
 use conversation::{
-    ConversationManager, ConversationSnapshot, CustomerProfile, EscalationReason, MessageTaker,
-    ShopConfig, State, ToolResult,
+    CallDirection, ConversationManager, ConversationSnapshot, CustomerProfile, EscalationReason,
+    MessageTaker, ShopConfig, State, ToolResult,
 };
 use std::pin::Pin;
 
@@ -301,7 +301,11 @@ async fn run_admitted(
         .custom_parameters
         .get("direction")
         .is_some_and(|d| d.starts_with("outbound"));
-    let direction = if is_outbound { "outbound" } else { "inbound" };
+    let direction = if is_outbound {
+        CallDirection::Outbound
+    } else {
+        CallDirection::Inbound
+    };
     // An inbound caller ID whose STIR/SHAKEN check failed (or, by policy, is not attested) does
     // not name a customer: the call is treated as withheld.
     let verstat = start
@@ -336,7 +340,7 @@ async fn run_admitted(
             config.early_replies,
         );
     }
-    info!(caller = %caller_phone.as_deref().map(mask_phone).unwrap_or_else(|| "unknown".to_owned()), direction, "call started");
+    info!(caller = %caller_phone.as_deref().map(mask_phone).unwrap_or_else(|| "unknown".to_owned()), direction = direction.as_str(), "call started");
     metrics::gauge!("voice_active_calls").increment(1.0);
 
     // Session, STT, TTS and the CRM lookup all at once: the greeting waits for the slowest.
@@ -473,7 +477,7 @@ async fn run_admitted(
         stream_sid: start.stream_sid.as_str().to_owned(),
         caller_phone: caller_phone.clone(),
         customer_id,
-        direction: direction.to_owned(),
+        direction,
         call_type: manager.call_type().as_str().to_owned(),
         started_at,
         ended_at: None,
@@ -646,7 +650,7 @@ async fn run_admitted(
 
     call_state.observe(CallEvent::Started {
         caller: call_state.caller_phone.as_deref().map(mask_phone),
-        direction: call_state.direction.to_owned(),
+        direction: call_state.direction,
         call_type: call_state.manager.call_type().as_str().to_owned(),
     });
     let opening = if call_state.tts.is_none() {
@@ -779,8 +783,7 @@ struct CallState {
     call_sid: CallSid,
     stream_sid: StreamSid,
     caller_phone: Option<String>,
-    /// `inbound` or `outbound`.
-    direction: &'static str,
+    direction: CallDirection,
     customer_id: Option<i64>,
     started_at: DateTime<Utc>,
     manager: ConversationManager,
@@ -1253,7 +1256,7 @@ impl CallState {
                 } else {
                     self.config.do_not_call_failed_line.clone()
                 };
-                if self.direction == "outbound" && !self.closing {
+                if self.direction == CallDirection::Outbound && !self.closing {
                     self.closing = true;
                     let max_wait = self.config.goodbye_max_wait;
                     self.say(format!("{line} Goodbye."), Then::End { max_wait });
@@ -2234,7 +2237,7 @@ impl CallState {
             stream_sid: self.stream_sid.as_str().to_owned(),
             caller_phone: self.caller_phone.clone(),
             customer_id: self.customer_id,
-            direction: self.direction.to_owned(),
+            direction: self.direction,
             call_type: self.manager.call_type().as_str().to_owned(),
             started_at: self.started_at,
             ended_at: Some(ended_at),

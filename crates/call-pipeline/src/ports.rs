@@ -216,8 +216,8 @@ pub struct CallRecord {
     pub caller_phone: Option<String>,
     /// The CRM customer, if known.
     pub customer_id: Option<i64>,
-    /// `inbound` or `outbound`.
-    pub direction: String,
+    /// Which way the call went (`inbound` or `outbound` in JSON).
+    pub direction: conversation::CallDirection,
     /// The conversation flow, snake_case.
     pub call_type: String,
     /// When the stream started.
@@ -272,8 +272,8 @@ pub enum CallEvent {
     Started {
         /// The caller's number, masked (`mask_phone`), if known.
         caller: Option<String>,
-        /// `inbound` or `outbound`.
-        direction: String,
+        /// Which way the call goes.
+        direction: conversation::CallDirection,
         /// The conversation flow, snake_case.
         call_type: String,
     },

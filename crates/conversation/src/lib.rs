@@ -70,7 +70,7 @@ pub use shop::{
 };
 pub use turn_end::{TurnEnd, turn_end};
 pub use types::{
-    CallType, ConversationSummary, DayPeriod, EscalationReason, Intent, SlotName, Slots, State,
-    ToolResult, Transition,
+    CallDirection, CallType, ConversationSummary, DayPeriod, EscalationReason, Intent, SlotName,
+    Slots, State, ToolResult, Transition,
 };
 pub use vocabulary::call_vocabulary;

@@ -5,6 +5,35 @@ use std::fmt;
 use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize, Serializer};
 
+/// Which way a call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallDirection {
+    /// A customer called the shop.
+    Inbound,
+    /// The shop called out.
+    Outbound,
+}
+
+impl CallDirection {
+    /// The stored and serialized text: `inbound` or `outbound`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+        }
+    }
+
+    /// Reads a stored direction; anything but `outbound` is `Inbound`.
+    pub fn from_stored(text: &str) -> Self {
+        if text == "outbound" {
+            Self::Outbound
+        } else {
+            Self::Inbound
+        }
+    }
+}
+
 /// Which of the six call flows this conversation follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,10 +1,9 @@
 //! Call records: one row per call SID, written (and rewritten) at the end of a call.
 
 use chrono::{DateTime, Utc};
-use providers::Usage;
+use conversation::CallDirection;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::{Deserialize, Serialize};
 use tracing::debug;
 
 use crate::appointments::db_id;
@@ -12,32 +11,15 @@ use crate::entity::call;
 use crate::phone::normalize_phone;
 use crate::{Crm, CrmError};
 
-/// Which way the call went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CallDirection {
-    /// A customer called the shop.
-    Inbound,
-    /// The shop called out.
-    Outbound,
-}
-
-impl CallDirection {
-    /// The stored text: `inbound` or `outbound`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Inbound => "inbound",
-            Self::Outbound => "outbound",
-        }
-    }
-
-    fn parse(text: &str) -> Self {
-        if text == "outbound" {
-            Self::Outbound
-        } else {
-            Self::Inbound
-        }
-    }
+/// LLM tokens a call used, as stored with its record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    /// Tokens in the requests.
+    pub prompt_tokens: u32,
+    /// Tokens generated.
+    pub completion_tokens: u32,
+    /// Their sum, as the vendor reported it.
+    pub total_tokens: u32,
 }
 
 /// Everything stored about one call.
@@ -69,7 +51,7 @@ pub struct CallRecord {
     /// Why, when it was.
     pub escalation_reason: Option<String>,
     /// LLM token usage over the whole call.
-    pub usage: Usage,
+    pub usage: TokenUsage,
 }
 
 impl Crm {
@@ -210,7 +192,7 @@ fn record_from_row(row: call::Model) -> CallRecord {
         call_sid: row.call_sid,
         customer_id: row.customer_id.map(i64::from),
         caller_phone: row.caller_phone,
-        direction: CallDirection::parse(&row.direction),
+        direction: CallDirection::from_stored(&row.direction),
         call_type: row.call_type,
         started_at: row.started_at,
         ended_at: row.ended_at,
@@ -219,7 +201,7 @@ fn record_from_row(row: call::Model) -> CallRecord {
         transcript: row.transcript,
         escalated: row.escalated,
         escalation_reason: row.escalation_reason,
-        usage: Usage {
+        usage: TokenUsage {
             prompt_tokens: u32::try_from(row.prompt_tokens).unwrap_or(0),
             completion_tokens: u32::try_from(row.completion_tokens).unwrap_or(0),
             total_tokens: u32::try_from(row.total_tokens).unwrap_or(0),

@@ -9,8 +9,11 @@
 //! Phone numbers are normalised to E.164 by `normalize_phone` (default region US). Times are
 //! stored in UTC and interpreted in the shop's timezone (`conversation::ShopConfig`).
 //!
-//! Must not depend on: `call-pipeline`, vendor crates (`deepgram`, `openai`, `elevenlabs`),
-//! `twilio`, `session-store`, or the process environment.
+//! Its tool descriptions (`tools::ToolSpec`) and token counts (`TokenUsage`) are its own types, so
+//! the store knows nothing of the LLM side; the binary's adapter maps them.
+//!
+//! Must not depend on: `call-pipeline`, `providers`, vendor crates (`deepgram`, `openai`,
+//! `elevenlabs`), `twilio`, `session-store`, or the process environment.
 
 mod appointments;
 mod callbacks;
@@ -38,7 +41,8 @@ pub use appointments::{
     VehicleUpdate,
 };
 pub use callbacks::CallbackRequest;
-pub use calls::{CallDirection, CallRecord};
+pub use calls::{CallRecord, TokenUsage};
+pub use conversation::CallDirection;
 pub use error::{CrmError, DatabaseError};
 pub use opt_outs::CallOptOut;
 pub use phone::{is_withheld, mask_phone, normalize_phone};

@@ -433,7 +433,7 @@ mod tests {
             transcript: Some(transcript),
             escalated,
             escalation_reason: None,
-            usage: providers::Usage::default(),
+            usage: crate::TokenUsage::default(),
         }
     }
 

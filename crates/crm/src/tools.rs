@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
 use conversation::{AppointmentInfo, CustomerProfile, ShopConfig};
-use providers::ToolSpec;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -56,6 +55,18 @@ pub struct ToolContext {
     pub now: DateTime<Utc>,
     /// The call, for logs.
     pub call_sid: Option<String>,
+}
+
+/// A tool the model may call: its name, what it does, and a JSON schema of its arguments (the
+/// shape every OpenAI-compatible API takes; the gateway hands these to its LLM client as they are).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    /// Function name.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// JSON schema of the arguments object.
+    pub parameters: Value,
 }
 
 /// The tools the model may call, with JSON-schema parameters.

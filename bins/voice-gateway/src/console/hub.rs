@@ -86,7 +86,7 @@ impl CallObserver for ConsoleHub {
                         call_type,
                     } => {
                         call.caller = caller.clone().unwrap_or_else(|| "withheld".to_owned());
-                        call.direction.clone_from(direction);
+                        direction.as_str().clone_into(&mut call.direction);
                         call.call_type.clone_from(call_type);
                     }
                     CallEvent::Caller { text } => push_line(call, "caller", text),
@@ -160,7 +160,7 @@ mod tests {
             "CA1",
             &CallEvent::Started {
                 caller: Some("***0100".into()),
-                direction: "inbound".into(),
+                direction: conversation::CallDirection::Inbound,
                 call_type: "inbound_existing".into(),
             },
         );

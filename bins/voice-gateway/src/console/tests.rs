@@ -61,7 +61,7 @@ fn the_call_page_names_the_recording() {
         transcript: None,
         escalated: false,
         escalation_reason: None,
-        usage: providers::Usage::default(),
+        usage: crm::TokenUsage::default(),
     };
     let mut page = pages::CallPage::of(&shop.name, &record, &shop, false);
     let html = page.render().unwrap();

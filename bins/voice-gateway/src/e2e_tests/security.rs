@@ -731,7 +731,7 @@ async fn twilios_call_ended_closes_a_record_left_open_by_a_dead_gateway() {
         transcript: None,
         escalated: false,
         escalation_reason: None,
-        usage: providers::Usage::default(),
+        usage: crm::TokenUsage::default(),
     })
     .await
     .unwrap();

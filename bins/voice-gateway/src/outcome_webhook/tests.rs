@@ -95,7 +95,7 @@ fn booked(call_sid: &str) -> CallRecord {
         ])),
         escalated: false,
         escalation_reason: None,
-        usage: providers::Usage::default(),
+        usage: crm::TokenUsage::default(),
     }
 }
 

@@ -657,7 +657,7 @@ async fn outbound_reminder_identifies_the_callee_and_says_why_it_calls() {
     let record = report.final_record();
     assert_eq!(record.caller_phone.as_deref(), Some(CALLER));
     assert_eq!(record.customer_id, Some(1));
-    assert_eq!(record.direction, "outbound");
+    assert_eq!(record.direction, conversation::CallDirection::Outbound);
 }
 
 /// An inbound call cannot turn itself into an outbound flow with a `call_type` parameter.
@@ -675,7 +675,10 @@ async fn an_inbound_call_ignores_outbound_parameters() {
     })
     .await;
     assert_eq!(report.summary()["call_type"], "inbound_existing");
-    assert_eq!(report.final_record().direction, "inbound");
+    assert_eq!(
+        report.final_record().direction,
+        conversation::CallDirection::Inbound
+    );
 }
 
 /// With a capture directory, the call is written as JSON Lines for replay.

@@ -1,7 +1,7 @@
 //! Call records: upsert by call SID.
 
+use crm::TokenUsage as Usage;
 use crm::{CallDirection, CallRecord, CallbackRequest, CrmError, NewCustomer};
-use providers::Usage;
 use serde_json::json;
 
 use crate::harness::{TestDb, both_backends, local};

@@ -2,8 +2,8 @@
 //! claimed by one worker at a time, delivered or retried or given up.
 
 use chrono::Duration;
+use crm::TokenUsage as Usage;
 use crm::{CallDirection, CallRecord, CrmConfig, outcomes::CallOutcome};
-use providers::Usage;
 use serde_json::json;
 
 use crate::harness::{TestDb, both_backends, config, local, shop};
