@@ -42,9 +42,38 @@ static OLD_WHEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
         r"(?:(?:the|a|my|your|our|that|this|next|coming) )*{token}(?: (?:at |on |around |in the )?(?:the |my )?{token}){{0,3}}(?: (?:slot|appointment|one|spot|time|thing))?"
     );
     crate::text::ascii_regex(&format!(
-        r"\b(?:(?:instead of|rather than|in place of|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| one| an appointment| a spot| booked)?(?: for| on| at)?|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|bring it in|drop it off)(?: on| at| for)?|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen))\b"
+        r"\b(?:(?:instead of|rather than|in place of|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| one| an appointment| a spot| booked)?(?: for| on| at)?|i (?:have|got) (?:a|an|my)|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|bring it in|drop it off)(?: on| at| for)?|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen))\b"
     ))
 });
+
+/// A time corrected as it is said, or moved from one to another: the time after the last of
+/// these is the one meant ("9 no wait 10", "10 no actually make that 11", "from 2 oclock to 4").
+static TIME_CORRECTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(no wait|wait|no actually|actually|i mean|no sorry|sorry|make (it|that)|or rather|no|from [\w ]{1,40}? to)\b",
+    )
+});
+
+/// A bare hour opening `text` ("10 i got a dentist thing"), not a count ("2 tires").
+fn leading_hour(text: &str, hours: OpeningHours) -> Option<when::TimeMention> {
+    let mut words = text.split_whitespace();
+    let first = words.next()?;
+    if first.len() > 2 || !first.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let counted = words.next().is_some_and(|next| {
+        next.bytes().all(|b| b.is_ascii_digit())
+            || [
+                "minutes", "minute", "hours", "hour", "days", "day", "weeks", "dollars", "bucks",
+                "tires", "cars", "of", "hundred", "thousand",
+            ]
+            .contains(&next)
+    });
+    if counted {
+        return None;
+    }
+    when::find_bare_hour(first, hours)
+}
 
 /// The time of the appointment being moved, kept ("the same time on monday").
 static SAME_TIME: std::sync::LazyLock<regex::Regex> =
@@ -1097,8 +1126,8 @@ impl ConversationManager {
         let without_past = SINCE.replace_all(text, "");
         // The day and time being moved away from are not the ones asked for (`OLD_WHEN`).
         let moved_date_text = OLD_WHEN.replace_all(&without_past, " ");
-        let moved_time_text = OLD_WHEN.replace_all(text, " ");
-        let moved_some = moved_time_text != text;
+        let moved_time_text = OLD_WHEN.replace_all(&without_past, " ");
+        let moved_some = moved_time_text != without_past;
         let moved_names_a_day = moved_some
             && (when::find_date(&moved_date_text, today).is_some()
                 || self.find_holiday(&moved_date_text, today).is_some());
@@ -1114,7 +1143,7 @@ impl ConversationManager {
         let time_text: &str = if moved && !SAME_TIME.is_match(text) {
             &moved_time_text
         } else {
-            text
+            &without_past
         };
         let date = SWITCH
             .find_iter(date_text)
@@ -1134,11 +1163,21 @@ impl ConversationManager {
             self.slots.resolved_date = date.date;
         }
         let hours = self.hours_for_reading_times();
-        let time = when::find_time(time_text, hours).or_else(|| {
-            (next_missing == Some(SlotName::PreferredTime))
-                .then(|| when::find_bare_hour(text, hours))
-                .flatten()
-        });
+        let corrected = TIME_CORRECTION
+            .find_iter(time_text)
+            .filter_map(|m| {
+                let rest = &time_text[m.end()..];
+                leading_hour(rest, hours)
+                    .or_else(|| when::find_time(rest, hours).filter(|t| t.time.is_some()))
+            })
+            .last();
+        let time = corrected
+            .or_else(|| when::find_time(time_text, hours))
+            .or_else(|| {
+                (next_missing == Some(SlotName::PreferredTime))
+                    .then(|| when::find_bare_hour(text, hours))
+                    .flatten()
+            });
         if let Some(time) = time {
             changed |= set(&mut self.slots.preferred_time, time.heard);
             changed |=

@@ -77,6 +77,8 @@ static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
 
 struct TimePatterns {
     noon: Regex,
+    minutes_before: Regex,
+    hundred_hours: Regex,
     half_quarter: Regex,
     hour_minute: Regex,
     hour_marker: Regex,
@@ -87,14 +89,21 @@ struct TimePatterns {
 
 static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     noon: ascii_regex(r"\b(noon|noonish|midday|lunchtime|lunch time)\b"),
+    // "10 of 3", "10 til 6": minutes before the hour ("to" is left out: "8 to 6" is a range).
+    minutes_before: ascii_regex(r"\b(5|10|15|20|25) (of|til|till|before) (\d{1,2})\b"),
+    // "14 hundred", "16 hundred hours", "at 15 hours": the 24-hour clock said aloud.
+    hundred_hours: ascii_regex(
+        r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b",
+    ),
+    // "half 8" is 8:30 (British).
     half_quarter: ascii_regex(
-        r"\b(half past|quarter past|quarter after|quarter to|quarter till|quarter til|quarter of) (\d{1,2})\b",
+        r"\b(half past|quarter past|quarter after|quarter to|quarter till|quarter til|quarter of|half) (\d{1,2})\b",
     ),
     hour_minute: ascii_regex(r"\b(\d{1,2})(?::| )([0-5]\d)\b(?:\s?(am|pm|a m|p m))?"),
-    hour_marker: ascii_regex(r"\b(\d{1,2})\s?(am|pm|a m|p m|oclock|o clock)\b"),
+    hour_marker: ascii_regex(r"\b(\d{1,2})\s?(am|pm|a m|p m|oclock|o clock|ish)\b"),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|about|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
+        r"\b(?:at|around|about|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|first thing|before lunch|after lunch|end of the day|after work)\b",
@@ -276,21 +285,53 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         })
     };
     if let Some(caps) = p.noon.captures(text) {
+        // "between 11 and noon": the range's start is the time asked for.
+        let start = caps.get(0).map_or(0, |m| m.start());
+        let before = &text[..start];
+        let range_start = [" and ", " to ", " or ", " till ", " until "]
+            .iter()
+            .any(|word| before.ends_with(word))
+            && before
+                .rsplit(' ')
+                .take(6)
+                .any(|word| word == "between" || word == "from");
+        if range_start && let Some(earlier) = find_time(before, hours).filter(|t| t.time.is_some())
+        {
+            return Some(earlier);
+        }
         return timed(&caps[1], NaiveTime::from_hms_opt(12, 0, 0));
     }
     // Every clock pattern below needs a digit; most utterances have none.
     let digits = text.bytes().any(|b| b.is_ascii_digit());
+    if digits && let Some(caps) = p.hundred_hours.captures(text) {
+        let hour: u32 = (1..=3)
+            .find_map(|i| caps.get(i))
+            .and_then(|m| m.as_str().parse().ok())?;
+        return timed(&caps[0], NaiveTime::from_hms_opt(hour, 0, 0));
+    }
+    if digits && let Some(caps) = p.minutes_before.captures(text) {
+        let minutes: u32 = caps[1].parse().ok()?;
+        let hour: u32 = caps[3].parse().ok()?;
+        if (1..=12).contains(&hour) {
+            let before = if hour == 1 { 12 } else { hour - 1 };
+            return timed(&caps[0], clock(before, 60 - minutes, None));
+        }
+    }
     if digits && let Some(caps) = p.half_quarter.captures(text) {
         let hour: u32 = caps[2].parse().ok()?;
         let time = match &caps[1] {
-            "half past" => clock(hour, 30, None),
+            "half past" | "half" => clock(hour, 30, None),
             "quarter past" | "quarter after" => clock(hour, 15, None),
             // "quarter to 1" is 12:45.
             _ => clock(if hour <= 1 { hour + 11 } else { hour - 1 }, 45, None),
         };
         return timed(&caps[0], time);
     }
-    if digits && let Some(caps) = p.hour_minute.captures(text) {
+    for caps in digits
+        .then(|| p.hour_minute.captures_iter(text))
+        .into_iter()
+        .flatten()
+    {
         let hour: u32 = caps[1].parse().ok()?;
         let minute: u32 = caps[2].parse().ok()?;
         // "2 30" is two thirty; "20 19" is a model year, not a time. Spoken hours go to 12.
@@ -300,7 +341,12 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         let after_letter = text[..start]
             .strip_suffix(' ')
             .and_then(|before| before.rsplit(' ').next())
-            .is_some_and(|word| word.len() == 1 && word != "a" && word != "i");
+            .is_some_and(|word| {
+                word.len() == 1
+                    && word.bytes().all(|b| b.is_ascii_alphabetic())
+                    && word != "a"
+                    && word != "i"
+            });
         if hour <= 23 && !(spoken && hour > 12) && !after_letter {
             return timed(
                 &caps[0],
@@ -324,8 +370,14 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         .into_iter()
         .flatten()
     {
-        // "about 3 weeks", "for 2 tires": a number, not a time.
-        if caps.get(2).is_some() {
+        // "about 3 weeks", "for 2 tires": a number, not a time; "at 5 5 5 0 1": a phone number,
+        // "like 4 80": a price.
+        let after = caps.get(0).map_or("", |m| &text[m.end()..]);
+        if caps.get(2).is_some()
+            || after
+                .strip_prefix(' ')
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        {
             continue;
         }
         let hour: u32 = caps[1].parse().ok()?;

@@ -703,9 +703,71 @@ fn run_ons_and_fillers() {
             "yeah so um basically i was driving home and the the check engine light came on and now its kind of shaking so i wanted to see if i could bring it in tomorrow like around two" => intent=schedule_appointment service=check engine light date=2026-11-25 (tomorrow) time=14:00 (2)
             "hi there uh this is maria garcia i have a 2015 subaru outback and i need an oil change sometime next week maybe monday at 10 in the morning" => intent=schedule_appointment service=oil change date=2026-11-30 (monday) time=10:00 (10 in the morning) name=Maria Garcia vehicle=2015 Subaru Outback
             "okay so how much would it be to get the brakes done and also are you open saturday" => intent=pricing_inquiry service=brake service date=2026-11-28 (saturday)
-            "hey i dropped my car off this morning and i was wondering when i can pick it up" => intent=check_status time=morning (morning)
+            "hey i dropped my car off this morning and i was wondering when i can pick it up" => intent=check_status
             "so i have an appointment on thursday but i need to cancel it" => intent=cancel_appointment date=2026-11-26 (thursday)
             "yes hi i need to move my oil change to friday at three thirty if thats possible" => intent=reschedule_appointment service=oil change date=2026-11-27 (friday) time=15:30 (3 30)
+        "#]],
+    );
+}
+
+/// Clock times said the ways callers say them: minutes before the hour, the 24-hour clock,
+/// "half 8", "ish", a range's start, corrections made mid-sentence, a time being moved away
+/// from, and numbers that are not times (a phone number, a price).
+#[test]
+fn spoken_clock_times() {
+    check(
+        &[
+            "can you do twenty of four thursday for the brakes",
+            "we need the truck in at thirteen hundred on friday",
+            "half nine saturday for an oil change please",
+            "tomorrow ten ish for a tire rotation",
+            "any time between ten and noon on friday works",
+            "i was supposed to come at eight tomorrow but can i come at noon instead",
+            "book me friday at nine no wait eleven",
+            "can i switch it from three oclock to five oclock on monday",
+            "i have a one oclock on friday can i come at four instead",
+            "is the car done you can call me back at five five five two one two three",
+        ],
+        expect![[r#"
+            "can you do twenty of four thursday for the brakes" => intent=schedule_appointment service=brake service date=2026-11-26 (thursday) time=15:40 (20 of 4)
+            "we need the truck in at thirteen hundred on friday" => intent=schedule_appointment date=2026-11-27 (friday) time=13:00 (13 hundred)
+            "half nine saturday for an oil change please" => intent=schedule_appointment service=oil change date=2026-11-28 (saturday) time=09:30 (half 9)
+            "tomorrow ten ish for a tire rotation" => intent=schedule_appointment service=tire rotation date=2026-11-25 (tomorrow) time=10:00 (10 ish)
+            "any time between ten and noon on friday works" => date=2026-11-27 (friday) time=10:00 (10)
+            "i was supposed to come at eight tomorrow but can i come at noon instead" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=12:00 (noon)
+            "book me friday at nine no wait eleven" => intent=schedule_appointment date=2026-11-27 (friday) time=11:00 (11)
+            "can i switch it from three oclock to five oclock on monday" => intent=reschedule_appointment date=2026-11-30 (monday) time=17:00 (5)
+            "i have a one oclock on friday can i come at four instead" => intent=reschedule_appointment date=2026-11-27 (friday) time=16:00 (4)
+            "is the car done you can call me back at five five five two one two three" => intent=check_status
+        "#]],
+    );
+}
+
+/// Escalations said indirectly, and the lines that only look like them.
+#[test]
+fn indirect_escalations() {
+    check(
+        &[
+            "can you just put your supervisor on",
+            "is there anyone above you",
+            "i am going to be pursuing damages for this",
+            "im filing a complaint with the attorney general",
+            "dont you dare hang up on me",
+            "this is the third time calling and nobody can do their job",
+            "my brother is furious at me for wrecking his car can you fix the bumper",
+            "i have to be in court on thursday so can we do friday",
+            "im the manager of the bakery next door and our van needs brakes",
+        ],
+        expect![[r#"
+            "can you just put your supervisor on" => escalation=manager_request
+            "is there anyone above you" => escalation=manager_request
+            "i am going to be pursuing damages for this" => escalation=legal_threat
+            "im filing a complaint with the attorney general" => escalation=legal_threat
+            "dont you dare hang up on me" => escalation=anger
+            "this is the third time calling and nobody can do their job" => escalation=anger
+            "my brother is furious at me for wrecking his car can you fix the bumper" => intent=schedule_appointment
+            "i have to be in court on thursday so can we do friday" => intent=reschedule_appointment date=2026-11-27 (friday)
+            "im the manager of the bakery next door and our van needs brakes" => intent=schedule_appointment service=brake service
         "#]],
     );
 }
