@@ -11,6 +11,43 @@
 pub mod listen;
 pub mod speak;
 
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{State, WebSocketUpgrade, ws::WebSocket},
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::get,
+};
+use providers::sim::{Counters, SimState};
+
+/// A Deepgram WebSocket endpoint at `path`: the key checked as Deepgram checks it
+/// (`Authorization: Token <key>`, else 401 with a `dg-error` header), the session counted, then
+/// `session` runs on the socket.
+fn endpoint<C, F, Fut>(path: &str, state: Arc<SimState<C>>, session: F) -> Router
+where
+    C: Send + Sync + 'static,
+    F: Fn(WebSocket, Arc<SimState<C>>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let upgrade = move |State(state): State<Arc<SimState<C>>>,
+                        headers: HeaderMap,
+                        ws: WebSocketUpgrade| async move {
+        if !state.authorized(&headers, "Token") {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [("dg-error", "Invalid credentials.")],
+            )
+                .into_response();
+        }
+        Counters::bump(&state.counters.sessions);
+        ws.read_buffer_size(4 * 1024)
+            .on_upgrade(move |socket| session(socket, state))
+    };
+    Router::new().route(path, get(upgrade)).with_state(state)
+}
+
 use serde_json::json;
 
 /// A live-STT `SpeechStarted` message: speech began at `timestamp` seconds of stream audio.

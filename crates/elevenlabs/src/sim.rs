@@ -60,18 +60,8 @@ pub fn error_message(error: &str, message: &str, context_id: Option<&str>) -> St
     value.to_string()
 }
 
-/// Settings of the simulated ElevenLabs.
-#[derive(Debug, Clone)]
-pub struct TtsSimConfig {
-    /// From `flush` to the first audio frame.
-    pub time_to_first_audio: Duration,
-    /// Audio length per character of text.
-    pub ms_per_char: u32,
-    /// Pacing as a multiple of real time (0: as fast as the socket takes it).
-    pub speed: f64,
-    /// Audio per frame.
-    pub chunk: Duration,
-}
+/// Settings of the simulated ElevenLabs: how it paces its audio.
+pub type TtsSimConfig = providers::sim::TtsPacing;
 
 /// The `multi-stream-input` WebSocket endpoint.
 pub fn router(state: Arc<SimState<TtsSimConfig>>) -> Router {
@@ -120,11 +110,6 @@ struct Socket {
     contexts: BTreeMap<String, String>,
     jobs: VecDeque<Job>,
     closing: bool,
-}
-
-/// Bytes of 8 kHz μ-law audio for `text`.
-pub fn audio_bytes_for(text: &str, ms_per_char: u32) -> usize {
-    text.chars().count() * ms_per_char as usize * audio_codec::SAMPLE_RATE_HZ as usize / 1000
 }
 
 impl Socket {
@@ -177,7 +162,7 @@ impl Socket {
         if buffer.trim().is_empty() {
             return;
         }
-        let bytes = audio_bytes_for(buffer, config.ms_per_char);
+        let bytes = config.audio_bytes_for(buffer);
         buffer.clear();
         self.jobs.push_back(Job {
             context_id: context_id.to_owned(),
@@ -203,14 +188,8 @@ impl Socket {
 async fn session(mut socket: WebSocket, state: Arc<SimState<TtsSimConfig>>, idle: Duration) {
     let config = &state.config;
     let pattern = audio_codec::voice_pattern();
-    let chunk_bytes = ((config.chunk.as_millis() as usize) * audio_codec::SAMPLE_RATE_HZ as usize
-        / 1000)
-        .clamp(audio_codec::FRAME_BYTES, pattern.len());
-    let chunk_gap = if config.speed > 0.0 {
-        config.chunk.div_f64(config.speed)
-    } else {
-        Duration::ZERO
-    };
+    let chunk_bytes = config.chunk_bytes(pattern.len());
+    let chunk_gap = config.chunk_gap();
     let mut held = Socket::default();
     let mut offset = 0_usize;
     let mut next_send = Instant::now();

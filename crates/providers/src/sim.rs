@@ -3,13 +3,56 @@
 //! sessions) and the key check. The servers themselves live with their protocols:
 //! `deepgram::sim::{listen, speak}`, `openai::sim::server`, `elevenlabs::sim`.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
 };
 
 use axum::http::{HeaderMap, header::AUTHORIZATION};
 use tokio_util::sync::CancellationToken;
+
+/// How a simulated text-to-speech vendor paces its audio (8 kHz μ-law, 8 bytes a millisecond).
+#[derive(Debug, Clone)]
+pub struct TtsPacing {
+    /// From the flush to the first audio frame.
+    pub time_to_first_audio: Duration,
+    /// Audio length per character of text.
+    pub ms_per_char: u32,
+    /// Pacing as a multiple of real time (2.0 = one second of audio every half second; 0: as
+    /// fast as the socket takes it).
+    pub speed: f64,
+    /// Audio per frame.
+    pub chunk: Duration,
+}
+
+/// μ-law bytes in one millisecond of 8 kHz audio.
+const BYTES_PER_MS: usize = 8;
+/// The smallest frame a simulator sends: 20 ms, one Twilio frame.
+const MIN_CHUNK_BYTES: usize = 160;
+
+impl TtsPacing {
+    /// Bytes of audio for `text`.
+    pub fn audio_bytes_for(&self, text: &str) -> usize {
+        text.chars().count() * self.ms_per_char as usize * BYTES_PER_MS
+    }
+
+    /// Bytes in one frame, at least 20 ms and at most `available`.
+    pub fn chunk_bytes(&self, available: usize) -> usize {
+        (self.chunk.as_millis() as usize * BYTES_PER_MS).clamp(MIN_CHUNK_BYTES, available)
+    }
+
+    /// The wait between frames.
+    pub fn chunk_gap(&self) -> Duration {
+        if self.speed > 0.0 {
+            self.chunk.div_f64(self.speed)
+        } else {
+            Duration::ZERO
+        }
+    }
+}
 
 /// What one simulator saw, for reports and tests.
 #[derive(Debug, Default)]
@@ -88,6 +131,27 @@ impl<C> SimState<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pacing_sizes_frames_and_gaps() {
+        let pacing = TtsPacing {
+            time_to_first_audio: Duration::ZERO,
+            ms_per_char: 10,
+            speed: 2.0,
+            chunk: Duration::from_millis(100),
+        };
+        assert_eq!(pacing.audio_bytes_for("Hi. "), 320);
+        assert_eq!(pacing.chunk_bytes(8000), 800);
+        assert_eq!(pacing.chunk_bytes(500), 500);
+        assert_eq!(pacing.chunk_gap(), Duration::from_millis(50));
+        let flat_out = TtsPacing {
+            speed: 0.0,
+            chunk: Duration::from_millis(5),
+            ..pacing
+        };
+        assert_eq!(flat_out.chunk_gap(), Duration::ZERO);
+        assert_eq!(flat_out.chunk_bytes(8000), 160);
+    }
 
     #[test]
     fn the_key_check_takes_the_exact_key_and_counts_refusals() {

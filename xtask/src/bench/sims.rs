@@ -86,16 +86,7 @@ impl Sims {
         let tts = SimState::new(config.tts.clone(), key, cancel.clone());
         let llm = SimState::new(config.llm, key, cancel.clone());
         // ElevenLabs is paced like Aura, so the two TTS vendors compare on the gateway alone.
-        let elevenlabs = SimState::new(
-            elevenlabs::sim::TtsSimConfig {
-                time_to_first_audio: config.tts.time_to_first_audio,
-                ms_per_char: config.tts.ms_per_char,
-                speed: config.tts.speed,
-                chunk: config.tts.chunk,
-            },
-            key,
-            cancel.clone(),
-        );
+        let elevenlabs = SimState::new(config.tts.clone(), key, cancel.clone());
         let elevenlabs_counters = elevenlabs.counters.clone();
         let (stt_counters, tts_counters, llm_counters) = (
             stt.counters.clone(),

@@ -36,26 +36,27 @@ struct Package {
     dependencies: Vec<String>,
 }
 
-/// The workspace's packages, read from `cargo metadata --no-deps` (no network, no build).
-fn workspace_packages() -> Vec<Package> {
+/// Runs cargo (the one running the tests) in the workspace root, offline; its standard output.
+fn cargo(args: &[&str]) -> Vec<u8> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
+        .args(args)
+        .arg("--offline")
         .current_dir(workspace_root())
         .output()
-        .expect("running cargo metadata");
+        .unwrap_or_else(|err| panic!("running cargo {args:?}: {err}"));
     assert!(
         output.status.success(),
-        "cargo metadata: {}",
+        "cargo {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata's JSON");
+    output.stdout
+}
+
+/// The workspace's packages, read from `cargo metadata --no-deps` (no network, no build).
+fn workspace_packages() -> Vec<Package> {
+    let stdout = cargo(&["metadata", "--format-version", "1", "--no-deps"]);
+    let metadata: Value = serde_json::from_slice(&stdout).expect("cargo metadata's JSON");
     let mut packages: Vec<Package> = metadata["packages"]
         .as_array()
         .expect("packages")
@@ -184,29 +185,18 @@ fn forbidden_by(sentence: &str, this: &str, workspace: &[String]) -> Vec<String>
 /// dependencies, all the way down (`cargo tree`, which resolves the features of this package
 /// alone, so a crate another member turns on is not counted here).
 fn closure(package: &str) -> Vec<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(cargo)
-        .args([
-            "tree",
-            "--offline",
-            "-p",
-            package,
-            "-e",
-            "normal,build",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-        ])
-        .current_dir(workspace_root())
-        .output()
-        .expect("running cargo tree");
-    assert!(
-        output.status.success(),
-        "cargo tree -p {package}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+    let stdout = cargo(&[
+        "tree",
+        "-p",
+        package,
+        "-e",
+        "normal,build",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]);
+    let mut names: Vec<String> = String::from_utf8_lossy(&stdout)
         .lines()
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| *name != package)

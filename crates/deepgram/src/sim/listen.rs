@@ -15,13 +15,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{
-        State, WebSocketUpgrade,
-        ws::{CloseFrame, Message, WebSocket},
-    },
-    http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
-    routing::get,
+    extract::ws::{CloseFrame, Message, WebSocket},
 };
 use tokio::time::{Instant, sleep_until};
 
@@ -312,26 +306,7 @@ impl SpeechTracker {
 
 /// The `/v1/listen` WebSocket endpoint (the key goes in `Authorization: Token <key>`).
 pub fn router(shared: Arc<SimState<SttSimConfig>>) -> Router {
-    Router::new()
-        .route("/v1/listen", get(upgrade))
-        .with_state(shared)
-}
-
-async fn upgrade(
-    State(shared): State<Arc<SimState<SttSimConfig>>>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if !shared.authorized(&headers, "Token") {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [("dg-error", "Invalid credentials.")],
-        )
-            .into_response();
-    }
-    Counters::bump(&shared.counters.sessions);
-    ws.read_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| session(socket, shared))
+    super::endpoint("/v1/listen", shared, session)
 }
 
 async fn session(mut socket: WebSocket, shared: Arc<SimState<SttSimConfig>>) {

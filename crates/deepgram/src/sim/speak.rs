@@ -11,31 +11,15 @@ use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{
-        State, WebSocketUpgrade,
-        ws::{CloseFrame, Message, WebSocket},
-    },
-    http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
-    routing::get,
+    extract::ws::{CloseFrame, Message, WebSocket},
 };
 use bytes::Bytes;
 use tokio::time::{Instant, sleep_until};
 
 use providers::sim::{Counters, SimState};
 
-/// Settings of the TTS simulator.
-#[derive(Debug, Clone)]
-pub struct TtsSimConfig {
-    /// From `Flush` to the first audio frame.
-    pub time_to_first_audio: Duration,
-    /// Audio length per character of text.
-    pub ms_per_char: u32,
-    /// Pacing as a multiple of real time (2.0 = one second of audio every half second).
-    pub speed: f64,
-    /// Audio per binary frame.
-    pub chunk: Duration,
-}
+/// Settings of the TTS simulator: how it paces its audio.
+pub type TtsSimConfig = providers::sim::TtsPacing;
 
 /// Audio owed for one `Flush`.
 #[derive(Debug)]
@@ -47,44 +31,14 @@ struct Job {
 
 /// The `/v1/speak` WebSocket endpoint (the key goes in `Authorization: Token <key>`).
 pub fn router(shared: Arc<SimState<TtsSimConfig>>) -> Router {
-    Router::new()
-        .route("/v1/speak", get(upgrade))
-        .with_state(shared)
-}
-
-async fn upgrade(
-    State(shared): State<Arc<SimState<TtsSimConfig>>>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if !shared.authorized(&headers, "Token") {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [("dg-error", "Invalid credentials.")],
-        )
-            .into_response();
-    }
-    Counters::bump(&shared.counters.sessions);
-    ws.read_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| session(socket, shared))
-}
-
-/// Bytes of audio for `text`.
-pub fn audio_bytes_for(text: &str, ms_per_char: u32) -> usize {
-    text.chars().count() * ms_per_char as usize * audio_codec::SAMPLE_RATE_HZ as usize / 1000
+    super::endpoint("/v1/speak", shared, session)
 }
 
 async fn session(mut socket: WebSocket, shared: Arc<SimState<TtsSimConfig>>) {
     let config = &shared.config;
     let pattern = Bytes::from(audio_codec::voice_pattern());
-    let chunk_bytes = ((config.chunk.as_millis() as usize) * audio_codec::SAMPLE_RATE_HZ as usize
-        / 1000)
-        .clamp(audio_codec::FRAME_BYTES, pattern.len());
-    let chunk_gap = if config.speed > 0.0 {
-        config.chunk.div_f64(config.speed)
-    } else {
-        Duration::ZERO
-    };
+    let chunk_bytes = config.chunk_bytes(pattern.len());
+    let chunk_gap = config.chunk_gap();
     let metadata = super::speak_metadata("aura-2-bench-en");
     if socket.send(Message::Text(metadata.into())).await.is_err() {
         return;
@@ -177,7 +131,7 @@ async fn session(mut socket: WebSocket, shared: Arc<SimState<TtsSimConfig>>) {
 fn job_for(text: &mut String, flushes: &mut u64, config: &TtsSimConfig) -> Job {
     let job = Job {
         sequence_id: *flushes,
-        bytes_left: audio_bytes_for(text, config.ms_per_char),
+        bytes_left: config.audio_bytes_for(text),
         not_before: Instant::now() + config.time_to_first_audio,
     };
     *flushes += 1;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use elevenlabs::sim::{TtsSimConfig, audio_bytes_for, router};
+use elevenlabs::sim::{TtsSimConfig, router};
 use providers::sim::{Counters, SimState};
 use providers::{TtsEvent, TtsOptions};
 use tokio::time::timeout;
@@ -59,7 +59,7 @@ async fn the_client_speaks_two_replies_through_the_simulator_and_closes() {
         client.handle.send_text(reply).await.unwrap();
         client.handle.flush().await.unwrap();
         // The client ends each text chunk with a space (docs/protocols.md, 7.2).
-        let expected = audio_bytes_for(&format!("{reply} "), 20);
+        let expected = state.config.audio_bytes_for(&format!("{reply} "));
         assert_eq!(audio_until_flushed(&mut client).await, expected, "{reply}");
     }
     client.handle.close().await.unwrap();

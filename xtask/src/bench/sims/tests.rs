@@ -4,10 +4,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
-use deepgram::sim::{
-    listen::{SpeechTracker, SttOut},
-    speak::audio_bytes_for,
-};
+use deepgram::sim::listen::{SpeechTracker, SttOut};
 
 use super::{LlmSimConfig, SimConfig, Sims, SttSimConfig, TtsSimConfig};
 use crate::bench::audio;
@@ -321,7 +318,7 @@ async fn tts_sim_speaks_flushes_clears_and_closes() {
         .unwrap();
     let (flushed, bytes) = tts_until(&mut ws, "Flushed").await;
     assert_eq!(flushed["sequence_id"], 0);
-    assert_eq!(bytes, audio_bytes_for("Hello there.", 65));
+    assert_eq!(bytes, config().tts.audio_bytes_for("Hello there."));
     assert_eq!(bytes, 12 * 65 * 8);
 
     // Cleared before the first audio (30 ms away): nothing of the long text arrives.
@@ -357,7 +354,7 @@ async fn tts_sim_speaks_flushes_clears_and_closes() {
     })
     .await
     .unwrap();
-    assert_eq!(audio_bytes, audio_bytes_for("Bye.", 65));
+    assert_eq!(audio_bytes, config().tts.audio_bytes_for("Bye."));
     assert!(close.is_some_and(|f| u16::from(f.code) == 1000));
     let counts = sims.counts();
     assert_eq!(
