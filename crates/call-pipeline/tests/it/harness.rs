@@ -2,7 +2,8 @@
 //!
 //! The caller speaks the Media Streams protocol like Twilio: `connected`, `start`, then a 20 ms
 //! `media` frame every 20 ms (silence, or a tone while the script says the caller is talking),
-//! DTMF and `stop` at scripted offsets. It plays our audio in real time: a `mark` is echoed when
+//! DTMF and `stop` at scripted offsets. It plays our audio in real time through Twilio's
+//! playback buffer as `twilio::sim::Playback` models it (20 ms a tick): a `mark` is echoed when
 //! the audio queued before it has played, and `clear` drops the queue and echoes every pending
 //! mark at once. Everything runs on tokio's paused clock, so a minute of call takes milliseconds.
 
@@ -404,37 +405,27 @@ async fn simulate_caller(
     let mut chunk = 0u64;
     let mut talking_until: Option<Instant> = None;
     let mut playing: Option<(std::sync::Arc<[u8]>, usize)> = None;
-    // Our model of Twilio's playback buffer: when the queued audio will have played, and the
-    // marks waiting for it.
-    let mut play_end = Instant::now();
-    let mut pending_marks: VecDeque<(Instant, String)> = VecDeque::new();
+    // Twilio's playback buffer (`twilio::sim::Playback`): 20 ms of our audio plays per tick.
+    let mut playback = twilio::sim::Playback::default();
     loop {
         tokio::select! {
             frame = outbound_rx.recv() => {
                 let Some(frame) = frame else { return (sent, true) };
                 let message = decode_outbound(&frame).expect("the gateway sends valid Twilio messages");
                 let now = Instant::now();
-                match &message {
-                    Outbound::Media { stream_sid, payload } => {
-                        assert_eq!(stream_sid.as_str(), STREAM_SID);
-                        play_end = play_end.max(now) + ms(payload.len() as u64 / 8);
-                    }
-                    Outbound::Mark { name, .. } => pending_marks.push_back((play_end.max(now), name.clone())),
-                    Outbound::Clear { .. } => {
-                        play_end = now;
-                        for (_, name) in pending_marks.drain(..) {
-                            seq += 1;
-                            let echo = twilio::sim::mark_echo(&stream_sid(), seq, &name);
-                            if inbound_tx.send(echo).await.is_err() { return (sent, true); }
-                        }
-                    }
+                if let Outbound::Media { stream_sid, .. } = &message {
+                    assert_eq!(stream_sid.as_str(), STREAM_SID);
                 }
-                sent.push((now - t0, message));
+                sent.push((now - t0, message.clone()));
+                for name in playback.on_frame(message) {
+                    seq += 1;
+                    let echo = twilio::sim::mark_echo(&stream_sid(), seq, &name);
+                    if inbound_tx.send(echo).await.is_err() { return (sent, true); }
+                }
             }
             _ = tick.tick() => {
                 let now = Instant::now();
-                while pending_marks.front().is_some_and(|(at, _)| *at <= now) {
-                    let (_, name) = pending_marks.pop_front().unwrap();
+                for name in playback.play(160).marks {
                     seq += 1;
                     let echo = twilio::sim::mark_echo(&stream_sid(), seq, &name);
                     if inbound_tx.send(echo).await.is_err() { return (sent, true); }
