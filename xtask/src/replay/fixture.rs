@@ -46,7 +46,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use providers::{
     FinishReason, ToolCall, Usage,
-    fake::{FakeLlm, LlmReply, LlmStep},
+    fake::{FakeLlm, FakeStt, LlmReply, LlmStep, SttScript, SttScriptEvent, SttStep, SttTrigger},
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -57,7 +57,7 @@ use super::{
     CallInfo, CallSetup, Options,
     capture::{ACCOUNT_SID, RecordedTool, parse_capture},
     phone::{FRAME_BYTES, SILENCE, Tracks, TwilioSide},
-    providers::{ReplayStt, replay_crm},
+    providers::{COMMAND_QUEUE_LEN, replay_crm},
     replay_file, run_call_with,
 };
 
@@ -222,7 +222,7 @@ async fn make_fixture(script_path: &Path) -> anyhow::Result<PathBuf> {
             None => None,
         });
     }
-    let stt = ReplayStt::new(Vec::new());
+    let stt = FakeStt::new(SttScript::new()).with_command_queue(COMMAND_QUEUE_LEN);
     let tools: Vec<RecordedTool> = script
         .tools
         .iter()
@@ -348,7 +348,7 @@ async fn scripted_caller(
     mut twilio: TwilioSide,
     script: &Script,
     mut speech: Vec<Option<Vec<u8>>>,
-    stt: ReplayStt,
+    stt: FakeStt,
     mut transfers: mpsc::UnboundedReceiver<()>,
 ) -> Tracks {
     let stream_sid = twilio::StreamSid::from_wire(script.stream_sid.as_str());
@@ -470,28 +470,43 @@ async fn scripted_caller(
 }
 
 /// Queues the recogniser's events for a line whose first frame is frame `first + 1`.
-fn schedule_recognition(stt: &ReplayStt, line: &CallerLine, first: u64, audio_len: usize) {
+fn schedule_recognition(stt: &FakeStt, line: &CallerLine, first: u64, audio_len: usize) {
     let frames = (audio_len / FRAME_BYTES) as u64;
     let start_s = first as f64 * 0.02;
-    stt.push(
+    let at = |n: u64, event: SttScriptEvent| SttStep {
+        when: SttTrigger::AfterAudioFrames(n),
+        event,
+    };
+    stt.push_step(at(
         first + 4,
-        json!({"event": "speech_started", "timestamp_s": start_s + 0.08}),
-    );
+        SttScriptEvent::SpeechStarted {
+            timestamp_s: start_s + 0.08,
+        },
+    ));
+    let transcript = |text: String, is_final: bool, confidence: f64, duration_s: f64| {
+        SttScriptEvent::Transcript {
+            text,
+            is_final,
+            speech_final: is_final,
+            from_finalize: false,
+            confidence,
+            start_s,
+            duration_s,
+        }
+    };
     if let Some(interim) = &line.interim {
-        stt.push(
+        stt.push_step(at(
             first + frames / 2,
-            json!({"event": "transcript", "text": interim, "is_final": false, "speech_final": false,
-                "from_finalize": false, "confidence": 0.8, "start_s": start_s, "duration_s": frames as f64 * 0.01}),
-        );
+            transcript(interim.clone(), false, 0.8, frames as f64 * 0.01),
+        ));
     }
     let text = line
         .transcript
         .clone()
         .or_else(|| line.say.clone())
         .unwrap_or_default();
-    stt.push(
+    stt.push_step(at(
         first + frames + 12,
-        json!({"event": "transcript", "text": text, "is_final": true, "speech_final": true,
-            "from_finalize": false, "confidence": 0.95, "start_s": start_s, "duration_s": frames as f64 * 0.02}),
-    );
+        transcript(text, true, 0.95, frames as f64 * 0.02),
+    ));
 }

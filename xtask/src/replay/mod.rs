@@ -37,7 +37,7 @@ use std::{
     time::Duration,
 };
 
-use ::providers::fake::FakeLlm;
+use ::providers::fake::{FakeLlm, FakeStt};
 use anyhow::{Context, bail};
 use call_pipeline::fake::{RecordingControl, ScriptedCrm};
 use chrono::{DateTime, Utc};
@@ -53,7 +53,7 @@ pub(crate) use self::capture::CallInfo;
 use self::{
     capture::{ReplayScript, read_capture},
     phone::{Tracks, TwilioSide},
-    providers::{ReplayStt, replay_crm},
+    providers::{replay_crm, replay_stt},
 };
 
 pub(crate) use fixture::main as make_fixture_main;
@@ -211,7 +211,7 @@ pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Resul
         .and_then(expect::tts_ms_per_char)
         .unwrap_or(script.tts_ms_per_char);
 
-    let stt = ReplayStt::new(script.stt.clone());
+    let stt = replay_stt(&script.stt);
     let setup = CallSetup {
         stt: stt.clone(),
         llm: FakeLlm::with_replies(script.llm.clone()),
@@ -230,7 +230,7 @@ pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Resul
     let transferred = script.transferred;
     let run = run_call_with(setup, |twilio, transfers| async move {
         let transfers = transferred.then_some(transfers);
-        phone::replay_caller(twilio, &frames, fast, stt.frames(), transfers).await
+        phone::replay_caller(twilio, &frames, fast, stt.audio_frames(), transfers).await
     })
     .await?;
 
@@ -264,7 +264,7 @@ pub(crate) async fn replay_file(path: &Path, options: &Options) -> anyhow::Resul
 
 /// The providers and ports of one call.
 pub(crate) struct CallSetup {
-    pub(crate) stt: ReplayStt,
+    pub(crate) stt: FakeStt,
     pub(crate) llm: FakeLlm,
     pub(crate) crm: Arc<ScriptedCrm>,
     pub(crate) tts_ms_per_char: u64,

@@ -2,144 +2,46 @@
 //! that knows the demo data's customers and answers tools with the recorded results (the call
 //! control is `call_pipeline::fake::RecordingControl`).
 //!
-//! `ReplayStt` script format: a queue of `(n, event)` where `event` is a capture `stt` line
-//! (docs/captures.md) and `n` an audio frame count: the event is emitted once the session has
-//! received `n` audio frames (events never overtake each other). Counting frames instead of time
-//! makes the recognition points survive `--fast`. Steps can be appended while the call runs
-//! (`make-fixture` does, as its caller starts each line). The command queue is large, so the
-//! gateway's reader never drops a frame and the counts stay exact.
+//! The recogniser is `providers::fake::FakeStt` with a script of `(n, event)` steps, where
+//! `event` is a capture `stt` line (docs/captures.md) and `n` an audio frame count: the event is
+//! emitted once the session has received `n` audio frames (events never overtake each other).
+//! Counting frames instead of time makes the recognition points survive `--fast`. Steps can be
+//! appended while the call runs (`make-fixture` does, as its caller starts each line). The
+//! command queue is large, so the gateway's reader never drops a frame and the counts stay exact.
 
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
-    time::Instant,
-};
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 use call_pipeline::{CallCrm, ToolReply, fake::ScriptedCrm};
-use futures::FutureExt;
 use providers::{
-    ProviderError, SpeechToText, SttCommand, SttEvent, SttHandle, SttOptions, SttSession,
-    Transcript,
+    ProviderError,
+    fake::{FakeStt, SttScript, SttScriptEvent, SttStep, SttTrigger},
 };
 use serde_json::Value;
-use tokio::sync::{Notify, mpsc, watch};
 use voice_gateway::crm_port::CrmPort;
 
 use super::capture::RecordedTool;
 
 /// Audio frames the recogniser may hold before the gateway would drop some (10 minutes).
-const COMMAND_QUEUE_LEN: usize = 30_000;
+pub(crate) const COMMAND_QUEUE_LEN: usize = 30_000;
 
-/// A recogniser that plays capture `stt` events at audio frame counts (see the module docs).
-#[derive(Clone)]
-pub(crate) struct ReplayStt {
-    shared: Arc<SttShared>,
+/// The recogniser of a replay: `providers::fake::FakeStt` playing capture `stt` events at audio
+/// frame counts (see the module docs), with a queue large enough that no frame is ever dropped.
+pub(crate) fn replay_stt(steps: &[(u64, Value)]) -> FakeStt {
+    let script = SttScript {
+        steps: steps
+            .iter()
+            .map(|(after_frames, event)| SttStep {
+                when: SttTrigger::AfterAudioFrames(*after_frames),
+                event: stt_script_event(event),
+            })
+            .collect(),
+    };
+    FakeStt::new(script).with_command_queue(COMMAND_QUEUE_LEN)
 }
 
-struct SttShared {
-    steps: Mutex<VecDeque<(u64, Value)>>,
-    added: Notify,
-    frames_tx: watch::Sender<u64>,
-}
-
-impl ReplayStt {
-    /// A recogniser with these steps.
-    pub(crate) fn new(steps: Vec<(u64, Value)>) -> Self {
-        Self {
-            shared: Arc::new(SttShared {
-                steps: Mutex::new(steps.into()),
-                added: Notify::new(),
-                frames_tx: watch::channel(0).0,
-            }),
-        }
-    }
-
-    /// Appends a step.
-    pub(crate) fn push(&self, after_frames: u64, event: Value) {
-        lock(&self.shared.steps).push_back((after_frames, event));
-        self.shared.added.notify_one();
-    }
-
-    /// Watches how many audio frames the session has received.
-    pub(crate) fn frames(&self) -> watch::Receiver<u64> {
-        self.shared.frames_tx.subscribe()
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-#[async_trait]
-impl SpeechToText for ReplayStt {
-    async fn connect(&self, _options: SttOptions) -> Result<SttSession, ProviderError> {
-        let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE_LEN);
-        let (events_tx, events_rx) = mpsc::channel(256);
-        Ok(SttSession {
-            handle: SttHandle::new(commands_tx),
-            events: events_rx,
-            driver: play_stt(self.shared.clone(), commands_rx, events_tx).boxed(),
-        })
-    }
-
-    fn name(&self) -> &'static str {
-        "replay"
-    }
-}
-
-async fn play_stt(
-    shared: Arc<SttShared>,
-    mut commands_rx: mpsc::Receiver<SttCommand>,
-    events_tx: mpsc::Sender<SttEvent>,
-) {
-    let mut frames = 0u64;
-    loop {
-        loop {
-            let step = {
-                let mut steps = lock(&shared.steps);
-                match steps.front() {
-                    Some((n, _)) if *n <= frames => steps.pop_front(),
-                    _ => None,
-                }
-            };
-            let Some((_, event)) = step else { break };
-            let Some(event) = stt_event(&event) else {
-                let _ = events_tx
-                    .send(SttEvent::Closed { at: Instant::now() })
-                    .await;
-                return;
-            };
-            if events_tx.send(event).await.is_err() {
-                return;
-            }
-        }
-        let command = tokio::select! {
-            command = commands_rx.recv() => command,
-            () = shared.added.notified() => continue,
-        };
-        match command {
-            Some(SttCommand::Audio(_)) => {
-                frames += 1;
-                shared.frames_tx.send_replace(frames);
-            }
-            Some(SttCommand::Finalize) => {}
-            Some(SttCommand::Close) | None => {
-                let _ = events_tx
-                    .send(SttEvent::Closed { at: Instant::now() })
-                    .await;
-                return;
-            }
-        }
-    }
-}
-
-/// A capture `stt` line as an event stamped now; `None` for `closed` (the session ends).
-pub(crate) fn stt_event(value: &Value) -> Option<SttEvent> {
-    let at = Instant::now();
+/// A capture `stt` line (docs/captures.md) as the fake's script event; `closed` ends the session.
+pub(crate) fn stt_script_event(value: &Value) -> SttScriptEvent {
     let f = |field: &str| value.get(field).and_then(Value::as_f64).unwrap_or(0.0);
     let b = |field: &str| value.get(field).and_then(Value::as_bool).unwrap_or(false);
     let s = |field: &str| {
@@ -149,43 +51,31 @@ pub(crate) fn stt_event(value: &Value) -> Option<SttEvent> {
             .unwrap_or("")
             .to_owned()
     };
-    Some(
-        match value.get("event").and_then(Value::as_str).unwrap_or("") {
-            "transcript" => SttEvent::Transcript(Transcript {
-                text: s("text"),
-                is_final: b("is_final"),
-                speech_final: b("speech_final"),
-                from_finalize: b("from_finalize"),
-                confidence: f("confidence"),
-                start_s: f("start_s"),
-                duration_s: f("duration_s"),
-                at,
-            }),
-            "speech_started" => SttEvent::SpeechStarted {
-                timestamp_s: f("timestamp_s"),
-                at,
-            },
-            "utterance_end" => SttEvent::UtteranceEnd {
-                last_word_end_s: f("last_word_end_s"),
-                at,
-            },
-            "eager_end_of_turn" => SttEvent::EagerEndOfTurn {
-                text: s("text"),
-                at,
-            },
-            "turn_resumed" => SttEvent::TurnResumed { at },
-            "reconnecting" => SttEvent::Reconnecting {
-                reason: ProviderError::Connect(s("reason")),
-                at,
-            },
-            "reconnected" => SttEvent::Reconnected { at },
-            "closed" => return None,
-            _ => SttEvent::Error {
-                error: ProviderError::Vendor(s("error")),
-                at,
-            },
+    match value.get("event").and_then(Value::as_str).unwrap_or("") {
+        "transcript" => SttScriptEvent::Transcript {
+            text: s("text"),
+            is_final: b("is_final"),
+            speech_final: b("speech_final"),
+            from_finalize: b("from_finalize"),
+            confidence: f("confidence"),
+            start_s: f("start_s"),
+            duration_s: f("duration_s"),
         },
-    )
+        "speech_started" => SttScriptEvent::SpeechStarted {
+            timestamp_s: f("timestamp_s"),
+        },
+        "utterance_end" => SttScriptEvent::UtteranceEnd {
+            last_word_end_s: f("last_word_end_s"),
+        },
+        "eager_end_of_turn" => SttScriptEvent::EagerEndOfTurn { text: s("text") },
+        "turn_resumed" => SttScriptEvent::TurnResumed,
+        "reconnecting" => SttScriptEvent::Reconnecting {
+            reason: ProviderError::Connect(s("reason")),
+        },
+        "reconnected" => SttScriptEvent::Reconnected,
+        "closed" => SttScriptEvent::Close,
+        _ => SttScriptEvent::Error(ProviderError::Vendor(s("error"))),
+    }
 }
 
 /// The CRM of a replay: the demo data's customers (fixtures/crm/demo.json, compiled into `crm`)

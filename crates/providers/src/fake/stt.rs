@@ -31,6 +31,11 @@
 //!   non-fatal `SttEvent::Error` carrying `ProviderError::Protocol`, so pipeline bugs show up.
 //! - `fail_next_connect` makes the next `connect` return an error.
 //! - Every command of every session is recorded (`received_commands`, `received_audio`).
+//! - Steps can also be appended while a session runs (`push_step`): they are played after the
+//!   script, by whichever session reaches them first (meant for one session, such as a script
+//!   written as a simulated caller speaks). `audio_frames` watches how many audio frames the
+//!   latest session has received, and `with_command_queue` sets how many commands a session
+//!   buffers (a replay that must never drop a frame makes it large).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -39,7 +44,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
 use super::now;
@@ -54,11 +59,27 @@ const COMMAND_QUEUE_LEN: usize = 250;
 const EVENT_QUEUE_LEN: usize = 256;
 
 /// A scripted speech-to-text provider. Clones share the script and the recordings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FakeStt {
     script: SttScript,
     state: Arc<Mutex<SttRecord>>,
     ends_turns_by_meaning: bool,
+    appended: Arc<Appended>,
+    command_queue_len: usize,
+}
+
+impl Default for FakeStt {
+    fn default() -> Self {
+        Self::new(SttScript::default())
+    }
+}
+
+/// Steps appended while sessions run, and the audio frame count of the latest session.
+#[derive(Debug)]
+struct Appended {
+    steps: Mutex<VecDeque<SttStep>>,
+    added: Notify,
+    frames: watch::Sender<u64>,
 }
 
 /// What every session of a `FakeStt` plays (see the module docs).
@@ -153,7 +174,34 @@ impl FakeStt {
             script,
             state: Arc::default(),
             ends_turns_by_meaning: false,
+            appended: Arc::new(Appended {
+                steps: Mutex::default(),
+                added: Notify::new(),
+                frames: watch::Sender::new(0),
+            }),
+            command_queue_len: COMMAND_QUEUE_LEN,
         }
+    }
+
+    /// Buffers up to `len` commands per session (default 250, 5 s of audio).
+    pub fn with_command_queue(mut self, len: usize) -> Self {
+        self.command_queue_len = len.max(1);
+        self
+    }
+
+    /// Appends a step after the script (see the module docs).
+    pub fn push_step(&self, step: SttStep) {
+        self.appended
+            .steps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(step);
+        self.appended.added.notify_one();
+    }
+
+    /// Watches how many audio frames the latest session has received.
+    pub fn audio_frames(&self) -> watch::Receiver<u64> {
+        self.appended.frames.subscribe()
     }
 
     /// Reports `ends_turns_by_meaning() == true`, like Deepgram Flux.
@@ -207,13 +255,15 @@ impl SpeechToText for FakeStt {
             }
             state.options.push(options);
         }
-        let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE_LEN);
+        let (commands_tx, commands_rx) = mpsc::channel(self.command_queue_len);
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE_LEN);
+        self.appended.frames.send_replace(0);
         let driver = play_stt_script(
             self.script.steps.clone(),
             commands_rx,
             events_tx,
             Arc::clone(&self.state),
+            Arc::clone(&self.appended),
         );
         Ok(SttSession {
             handle: SttHandle::new(commands_tx),
@@ -336,6 +386,7 @@ async fn play_stt_script(
     mut commands_rx: mpsc::Receiver<SttCommand>,
     events_tx: mpsc::Sender<SttEvent>,
     state: Arc<Mutex<SttRecord>>,
+    appended: Arc<Appended>,
 ) {
     let mut progress = SttProgress {
         started: Instant::now(),
@@ -344,11 +395,21 @@ async fn play_stt_script(
     };
     let mut steps = VecDeque::from(steps);
     loop {
-        while let Some(step) = steps.front() {
-            if !progress.is_met(step.when) {
-                break;
-            }
-            let Some(step) = steps.pop_front() else { break };
+        loop {
+            // The script's own steps first, then those appended while the session runs.
+            let step = if let Some(step) = steps.front() {
+                if !progress.is_met(step.when) {
+                    break;
+                }
+                steps.pop_front()
+            } else {
+                let mut more = appended.steps.lock().unwrap_or_else(|p| p.into_inner());
+                match more.front() {
+                    Some(step) if progress.is_met(step.when) => more.pop_front(),
+                    _ => break,
+                }
+            };
+            let Some(step) = step else { break };
             let Some(event) = step.event.into_event(now()) else {
                 let _ = events_tx.send(SttEvent::Closed { at: now() }).await;
                 return;
@@ -365,6 +426,7 @@ async fn play_stt_script(
             biased;
             command = commands_rx.recv() => command,
             () = sleep_until_some(deadline) => continue,
+            () = appended.added.notified(), if steps.is_empty() => continue,
         };
         let Some(command) = command else {
             let _ = events_tx.send(SttEvent::Closed { at: now() }).await;
@@ -378,6 +440,7 @@ async fn play_stt_script(
         match command {
             SttCommand::Audio(frame) => {
                 progress.n_audio_frames += 1;
+                appended.frames.send_replace(progress.n_audio_frames);
                 if frame.is_empty() {
                     let error = ProviderError::Protocol("zero-byte audio frame".into());
                     if events_tx

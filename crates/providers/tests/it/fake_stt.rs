@@ -282,3 +282,52 @@ async fn records_audio_and_commands_and_fails_connect_on_request() {
     // The driver has gone: the handle reports it.
     assert_eq!(handle.finalize().await, Err(ProviderError::Closed));
 }
+
+/// Steps appended while the session runs play after the script once their trigger is met, the
+/// frame count is watchable, and a large command queue takes a burst of audio without waiting.
+#[tokio::test(start_paused = true)]
+async fn steps_appended_while_the_session_runs_play_in_order() {
+    let fake = FakeStt::new(SttScript::new().step(
+        SttTrigger::AfterAudioFrames(1),
+        SttScriptEvent::interim("my"),
+    ))
+    .with_command_queue(1000);
+    let mut frames = fake.audio_frames();
+    let SttSession {
+        handle,
+        mut events,
+        driver,
+    } = fake
+        .connect(SttOptions {
+            call_id: "CA1".into(),
+            ..SttOptions::default()
+        })
+        .await
+        .unwrap();
+    let driver = tokio::spawn(driver);
+    // A burst larger than the default queue goes in without the driver reading.
+    for _ in 0..600 {
+        handle.send_audio(frame()).unwrap();
+    }
+    fake.push_step(providers::fake::SttStep {
+        when: SttTrigger::AfterAudioFrames(700),
+        event: SttScriptEvent::speech_final("my brakes"),
+    });
+    let first = events.recv().await.unwrap();
+    assert!(matches!(first, SttEvent::Transcript(ref t) if t.text == "my"));
+    frames.wait_for(|n| *n == 600).await.unwrap();
+    assert!(
+        events.try_recv().is_err(),
+        "the appended step waits for its frame"
+    );
+    for _ in 0..100 {
+        handle.send_audio(frame()).unwrap();
+    }
+    let second = events.recv().await.unwrap();
+    assert!(
+        matches!(second, SttEvent::Transcript(ref t) if t.text == "my brakes" && t.speech_final)
+    );
+    drop(handle);
+    assert!(matches!(events.recv().await, Some(SttEvent::Closed { .. })));
+    driver.await.unwrap();
+}
