@@ -24,8 +24,9 @@ use std::pin::Pin;
 
 use futures::{Sink, StreamExt};
 use providers::{
-    ChatMessage, ChatRequest, LanguageModel, SpeechToText, SttEvent, SttOptions, SttSession,
-    TextToSpeech, TtsEvent, TtsHandle, TtsOptions, TtsSession, Usage, UtteranceAssembler,
+    ChatMessage, ChatRequest, LanguageModel, ProviderError, SpeechToText, SttEvent, SttOptions,
+    SttSession, TextToSpeech, TtsEvent, TtsHandle, TtsOptions, TtsSession, Usage,
+    UtteranceAssembler,
 };
 use serde_json::{Value, json};
 use session_store::SessionStore;
@@ -577,10 +578,10 @@ async fn run_admitted(
         (Ok(stt), Ok(tts)) => (Some(stt), Some(tts)),
         (stt, tts) => {
             if let Err(err) = &stt {
-                error!(error = %err, "speech-to-text unavailable at call start");
+                error!(error = %err, retryable = err.is_retryable(), "speech-to-text unavailable at call start");
             }
             if let Err(err) = &tts {
-                error!(error = %err, "text-to-speech unavailable at call start");
+                error!(error = %err, retryable = err.is_retryable(), "text-to-speech unavailable at call start");
             }
             (stt.ok(), tts.ok())
         }
@@ -2397,52 +2398,53 @@ async fn connect_stt(
     call_sid: &str,
     keyterms: Vec<String>,
     timeout: Duration,
-) -> Result<SttSession, String> {
-    match tokio::time::timeout(
-        timeout,
-        stt.connect(SttOptions {
-            call_id: call_sid.to_owned(),
-            keyterms,
-        }),
-    )
-    .await
-    {
-        Ok(Ok(session)) => Ok(session),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(_) => Err(format!("connect took over {timeout:?}")),
-    }
+) -> Result<SttSession, ProviderError> {
+    let options = SttOptions {
+        call_id: call_sid.to_owned(),
+        keyterms,
+    };
+    connect_within(timeout, stt.connect(options)).await
+}
+
+/// A provider's `connect`, bounded by `timeout` (then `ProviderError::Timeout`).
+async fn connect_within<S>(
+    timeout: Duration,
+    connect: impl Future<Output = Result<S, ProviderError>>,
+) -> Result<S, ProviderError> {
+    tokio::time::timeout(timeout, connect)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ProviderError::Timeout(format!(
+                "connect took over {timeout:?}"
+            )))
+        })
 }
 
 async fn connect_tts(
     deps: &CallDeps,
     call_sid: &str,
     timeout: Duration,
-) -> Result<TtsSession, String> {
+) -> Result<TtsSession, ProviderError> {
     let options = TtsOptions {
         call_id: call_sid.to_owned(),
         voice: None,
     };
-    let primary = match tokio::time::timeout(timeout, deps.tts.connect(options.clone())).await {
-        Ok(Ok(session)) => return Ok(session),
-        Ok(Err(err)) => err.to_string(),
-        Err(_) => format!("connect took over {timeout:?}"),
+    let primary = match connect_within(timeout, deps.tts.connect(options.clone())).await {
+        Ok(session) => return Ok(session),
+        Err(err) => err,
     };
     let Some(fallback) = &deps.tts_fallback else {
         return Err(primary);
     };
     warn!(
-        error = primary,
+        error = %primary,
+        retryable = primary.is_retryable(),
         provider = deps.tts.name(),
         fallback = fallback.name(),
         "primary tts unavailable; using the fallback"
     );
-    match tokio::time::timeout(timeout, fallback.connect(options)).await {
-        Ok(Ok(session)) => Ok(session),
-        Ok(Err(err)) => Err(format!("{primary}; fallback: {err}")),
-        Err(_) => Err(format!(
-            "{primary}; fallback: connect took over {timeout:?}"
-        )),
-    }
+    // When both fail, the fallback's error is the one returned (the primary's is logged above).
+    connect_within(timeout, fallback.connect(options)).await
 }
 
 /// The CRM lookup result for manager selection.
