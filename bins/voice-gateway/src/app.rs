@@ -473,16 +473,12 @@ pub(crate) fn load_shop(path: Option<&std::path::Path>) -> anyhow::Result<ShopCo
 }
 
 fn real_providers(config: &Config) -> anyhow::Result<Providers> {
-    let deepgram_key = config
+    config
         .deepgram_api_key
         .as_ref()
         .context("DEEPGRAM_API_KEY")?;
-    let mut stt_config =
-        deepgram::DeepgramSttConfig::new(deepgram::ApiKey::new(deepgram_key.expose()));
-    stt_config.url = config.deepgram_stt_url.clone();
-    stt_config.model.clone_from(&config.deepgram_stt_model);
-    stt_config.flux = config.deepgram_flux.clone();
-    let stt: Arc<dyn SpeechToText> = Arc::new(deepgram::DeepgramStt::new(stt_config));
+    let stt: Arc<dyn SpeechToText> =
+        Arc::new(deepgram::DeepgramStt::new(config.deepgram_stt.clone()));
 
     let llm = match &config.openai_api_key {
         Some(key) => Some(openai_client(config, key)?),
@@ -491,23 +487,14 @@ fn real_providers(config: &Config) -> anyhow::Result<Providers> {
             None
         }
     };
-    let deepgram_tts = config.deepgram_api_key.as_ref().map(|key| {
-        let mut tts_config = deepgram::DeepgramTtsConfig::new(deepgram::ApiKey::new(key.expose()));
-        tts_config.url = config.deepgram_tts_url.clone();
-        Arc::new(deepgram::DeepgramTts::new(tts_config)) as Arc<dyn TextToSpeech>
+    let deepgram_tts = config.deepgram_api_key.as_ref().map(|_| {
+        Arc::new(deepgram::DeepgramTts::new(config.deepgram_tts.clone())) as Arc<dyn TextToSpeech>
     });
     let elevenlabs_tts = match &config.elevenlabs_api_key {
-        Some(key) => {
-            let mut el_config = elevenlabs::ElevenLabsConfig::new(
-                elevenlabs::ApiKey::new(key.expose()),
-                config.elevenlabs_voice_id.clone(),
-            );
-            el_config.base_url = config.elevenlabs_base_url.clone();
-            Some(Arc::new(
-                elevenlabs::ElevenLabsTts::new(el_config)
-                    .context("building the ElevenLabs client")?,
-            ) as Arc<dyn TextToSpeech>)
-        }
+        Some(_) => Some(Arc::new(
+            elevenlabs::ElevenLabsTts::new(config.elevenlabs.clone())
+                .context("building the ElevenLabs client")?,
+        ) as Arc<dyn TextToSpeech>),
         None => None,
     };
     let (tts, tts_fallback) = match config.tts_provider {

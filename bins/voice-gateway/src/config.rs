@@ -76,15 +76,14 @@ pub struct Config {
     pub(crate) twilio_api_base_url: Url,
     /// `DEEPGRAM_API_KEY`.
     pub(crate) deepgram_api_key: Option<Secret>,
-    /// `DEEPGRAM_STT_URL`: live transcription WebSocket (`/v2/listen` for a Flux model).
-    pub(crate) deepgram_stt_url: Url,
-    /// `DEEPGRAM_STT_MODEL`: `nova-3`, or a Flux model (`flux-general-en`), which decides turn
-    /// ends itself and reports eager ends of turn.
-    pub(crate) deepgram_stt_model: String,
-    /// `DEEPGRAM_FLUX_*`: Flux's end-of-turn thresholds.
-    pub(crate) deepgram_flux: deepgram::FluxTurnSettings,
-    /// `DEEPGRAM_TTS_URL`: Aura streaming TTS WebSocket.
-    pub(crate) deepgram_tts_url: Url,
+    /// `DEEPGRAM_STT_URL`, `DEEPGRAM_STT_MODEL` (`nova-3`, or a Flux model such as
+    /// `flux-general-en`, which decides turn ends itself), `DEEPGRAM_STT_LANGUAGE` and
+    /// `DEEPGRAM_FLUX_*`, read by `deepgram::DeepgramSttConfig::from_lookup` (its defaults); the
+    /// key is `deepgram_api_key`'s, or a placeholder when that is unset.
+    pub(crate) deepgram_stt: deepgram::DeepgramSttConfig,
+    /// `DEEPGRAM_TTS_URL` and `DEEPGRAM_TTS_MODEL`, read by
+    /// `deepgram::DeepgramTtsConfig::from_lookup`.
+    pub(crate) deepgram_tts: deepgram::DeepgramTtsConfig,
     /// `OPENAI_API_KEY`.
     pub(crate) openai_api_key: Option<Secret>,
     /// `OPENAI_BASE_URL`: any OpenAI-compatible server.
@@ -93,10 +92,9 @@ pub struct Config {
     pub(crate) openai_model: String,
     /// `ELEVENLABS_API_KEY`.
     pub(crate) elevenlabs_api_key: Option<Secret>,
-    /// `ELEVENLABS_BASE_URL`.
-    pub(crate) elevenlabs_base_url: Url,
-    /// `ELEVENLABS_VOICE_ID`.
-    pub(crate) elevenlabs_voice_id: String,
+    /// `ELEVENLABS_VOICE_ID`, `ELEVENLABS_BASE_URL` and `ELEVENLABS_MODEL_ID`, read by
+    /// `elevenlabs::ElevenLabsConfig::from_lookup`; the key is `elevenlabs_api_key`'s.
+    pub(crate) elevenlabs: elevenlabs::ElevenLabsConfig,
     /// `OPENAI_FALLBACK_MODEL`: tried on the same server when the primary model fails.
     pub(crate) openai_fallback_model: Option<String>,
     /// `TWILIO_FROM_NUMBER`: caller ID for outbound calls; default the shop's number.
@@ -317,27 +315,37 @@ impl Config {
             "TWILIO_API_BASE_URL",
             twilio::rest::CallsClientConfig::DEFAULT_BASE_URL,
         );
-        let deepgram_stt_model = get("DEEPGRAM_STT_MODEL").unwrap_or_else(|| "nova-3".to_owned());
-        let is_flux = deepgram_stt_model.starts_with("flux");
-        let deepgram_stt_url = url(
-            "DEEPGRAM_STT_URL",
-            if is_flux {
-                deepgram::DEFAULT_FLUX_URL
-            } else {
-                deepgram::DEFAULT_STT_URL
-            },
-        );
-        let deepgram_tts_url = url("DEEPGRAM_TTS_URL", deepgram::DEFAULT_TTS_URL);
         let openai_base_url = url("OPENAI_BASE_URL", openai::DEFAULT_BASE_URL);
-        let elevenlabs_base_url = url("ELEVENLABS_BASE_URL", elevenlabs::DEFAULT_BASE_URL);
-        let deepgram_flux = if is_flux {
-            deepgram::FluxTurnSettings::from_lookup(get).unwrap_or_else(|err| {
-                problems.push(err.to_string());
-                deepgram::FluxTurnSettings::default()
-            })
-        } else {
-            deepgram::FluxTurnSettings::default()
+        // The vendors' own settings are read by the vendor crates, which hold their defaults;
+        // the keys stay here, as secrets. Without a key the settings are still read and checked
+        // (with a placeholder key nobody uses: `*_api_key` says whether the vendor is usable).
+        let deepgram_key = || {
+            deepgram::ApiKey::new(
+                secret("DEEPGRAM_API_KEY")
+                    .map_or_else(|| "unset".to_owned(), |key| key.expose().to_owned()),
+            )
         };
+        let deepgram_stt = deepgram::DeepgramSttConfig::from_lookup(deepgram_key(), get)
+            .unwrap_or_else(|err| {
+                problems.push(err.to_string());
+                deepgram::DeepgramSttConfig::new(deepgram_key())
+            });
+        let deepgram_tts = deepgram::DeepgramTtsConfig::from_lookup(deepgram_key(), get)
+            .unwrap_or_else(|err| {
+                problems.push(err.to_string());
+                deepgram::DeepgramTtsConfig::new(deepgram_key())
+            });
+        let elevenlabs_key = || {
+            elevenlabs::ApiKey::new(
+                secret("ELEVENLABS_API_KEY")
+                    .map_or_else(|| "unset".to_owned(), |key| key.expose().to_owned()),
+            )
+        };
+        let elevenlabs = elevenlabs::ElevenLabsConfig::from_lookup(elevenlabs_key(), get)
+            .unwrap_or_else(|err| {
+                problems.push(err.to_string());
+                elevenlabs::ElevenLabsConfig::new(elevenlabs_key(), elevenlabs::DEFAULT_VOICE_ID)
+            });
 
         let bind_addr = match get("BIND_ADDR")
             .unwrap_or_else(|| "0.0.0.0:8080".to_owned())
@@ -555,17 +563,13 @@ impl Config {
             twilio_auth_token,
             twilio_api_base_url,
             deepgram_api_key: secret("DEEPGRAM_API_KEY"),
-            deepgram_stt_url,
-            deepgram_stt_model,
-            deepgram_flux,
-            deepgram_tts_url,
+            deepgram_stt,
+            deepgram_tts,
             openai_api_key: secret("OPENAI_API_KEY"),
             openai_base_url,
             openai_model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned()),
             elevenlabs_api_key: secret("ELEVENLABS_API_KEY"),
-            elevenlabs_base_url,
-            elevenlabs_voice_id: get("ELEVENLABS_VOICE_ID")
-                .unwrap_or_else(|| "21m00Tcm4TlvDq8ikWAM".to_owned()),
+            elevenlabs,
             openai_fallback_model: get("OPENAI_FALLBACK_MODEL"),
             twilio_from_number: get("TWILIO_FROM_NUMBER"),
             sms_confirmations,

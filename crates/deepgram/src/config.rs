@@ -10,8 +10,6 @@ use url::Url;
 
 use crate::Error;
 
-/// Environment variable holding the Deepgram API key (sent as `Authorization: Token <key>`).
-pub const ENV_API_KEY: &str = "DEEPGRAM_API_KEY";
 /// Environment variable overriding the live STT endpoint.
 pub const ENV_STT_URL: &str = "DEEPGRAM_STT_URL";
 /// Environment variable overriding the STT model.
@@ -212,16 +210,16 @@ impl DeepgramSttConfig {
         self.model.starts_with("flux")
     }
 
-    /// Reads `DEEPGRAM_API_KEY` (required), `DEEPGRAM_STT_URL`, `DEEPGRAM_STT_MODEL`,
-    /// `DEEPGRAM_STT_LANGUAGE` and, for a Flux model, the `DEEPGRAM_FLUX_*` thresholds through
-    /// `lookup`; everything else keeps its default. A Flux model without `DEEPGRAM_STT_URL`
-    /// connects to `wss://api.deepgram.com/v2/listen`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let api_key = lookup(ENV_API_KEY).filter(|key| !key.trim().is_empty());
-        let Some(api_key) = api_key else {
-            return Err(Error::MissingSettings(vec![ENV_API_KEY]));
-        };
-        let mut res = Self::new(ApiKey::new(api_key));
+    /// With `api_key` (the caller keeps its secrets), reads `DEEPGRAM_STT_URL`,
+    /// `DEEPGRAM_STT_MODEL`, `DEEPGRAM_STT_LANGUAGE` and, for a Flux model, the `DEEPGRAM_FLUX_*`
+    /// thresholds through `lookup`; everything else keeps its default. A Flux model without
+    /// `DEEPGRAM_STT_URL` connects to `wss://api.deepgram.com/v2/listen`. The gateway's
+    /// configuration is read through this, so the defaults live here only.
+    pub fn from_lookup(
+        api_key: ApiKey,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let mut res = Self::new(api_key);
         if let Some(model) = lookup(ENV_STT_MODEL).filter(|m| !m.trim().is_empty()) {
             res.model = model.trim().to_owned();
         }
@@ -290,14 +288,13 @@ impl DeepgramTtsConfig {
         }
     }
 
-    /// Reads `DEEPGRAM_API_KEY` (required), `DEEPGRAM_TTS_URL` and `DEEPGRAM_TTS_MODEL` through
-    /// `lookup`; everything else keeps its default.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let api_key = lookup(ENV_API_KEY).filter(|key| !key.trim().is_empty());
-        let Some(api_key) = api_key else {
-            return Err(Error::MissingSettings(vec![ENV_API_KEY]));
-        };
-        let mut res = Self::new(ApiKey::new(api_key));
+    /// With `api_key`, reads `DEEPGRAM_TTS_URL` and `DEEPGRAM_TTS_MODEL` through `lookup`;
+    /// everything else keeps its default.
+    pub fn from_lookup(
+        api_key: ApiKey,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let mut res = Self::new(api_key);
         if let Some(url) = lookup(ENV_TTS_URL) {
             res.url = parse_ws_url(ENV_TTS_URL, &url)?;
         }
@@ -384,11 +381,13 @@ mod tests {
 
     #[test]
     fn stt_from_lookup_reads_overrides_and_keeps_defaults() {
-        let config = DeepgramSttConfig::from_lookup(lookup(&[
-            ("DEEPGRAM_API_KEY", "k"),
-            ("DEEPGRAM_STT_URL", "ws://127.0.0.1:9/v1/listen"),
-            ("DEEPGRAM_STT_MODEL", "nova-2-phonecall"),
-        ]))
+        let config = DeepgramSttConfig::from_lookup(
+            ApiKey::new("k"),
+            lookup(&[
+                ("DEEPGRAM_STT_URL", "ws://127.0.0.1:9/v1/listen"),
+                ("DEEPGRAM_STT_MODEL", "nova-2-phonecall"),
+            ]),
+        )
         .unwrap();
         assert_eq!(config.url.as_str(), "ws://127.0.0.1:9/v1/listen");
         assert_eq!(config.model, "nova-2-phonecall");
@@ -398,22 +397,24 @@ mod tests {
 
     #[test]
     fn a_flux_model_selects_flux_its_endpoint_and_thresholds() {
-        let config = DeepgramSttConfig::from_lookup(lookup(&[
-            ("DEEPGRAM_API_KEY", "k"),
-            ("DEEPGRAM_STT_MODEL", "flux-general-en"),
-        ]))
+        let config = DeepgramSttConfig::from_lookup(
+            ApiKey::new("k"),
+            lookup(&[("DEEPGRAM_STT_MODEL", "flux-general-en")]),
+        )
         .unwrap();
         assert!(config.is_flux());
         assert_eq!(config.url.as_str(), DEFAULT_FLUX_URL);
         assert_eq!(config.flux, FluxTurnSettings::default());
-        let config = DeepgramSttConfig::from_lookup(lookup(&[
-            ("DEEPGRAM_API_KEY", "k"),
-            ("DEEPGRAM_STT_MODEL", "flux-general-en"),
-            ("DEEPGRAM_STT_URL", "ws://127.0.0.1:9/v2/listen"),
-            ("DEEPGRAM_FLUX_EOT_THRESHOLD", "0.8"),
-            ("DEEPGRAM_FLUX_EAGER_EOT_THRESHOLD", "off"),
-            ("DEEPGRAM_FLUX_EOT_TIMEOUT_MS", "3000"),
-        ]))
+        let config = DeepgramSttConfig::from_lookup(
+            ApiKey::new("k"),
+            lookup(&[
+                ("DEEPGRAM_STT_MODEL", "flux-general-en"),
+                ("DEEPGRAM_STT_URL", "ws://127.0.0.1:9/v2/listen"),
+                ("DEEPGRAM_FLUX_EOT_THRESHOLD", "0.8"),
+                ("DEEPGRAM_FLUX_EAGER_EOT_THRESHOLD", "off"),
+                ("DEEPGRAM_FLUX_EOT_TIMEOUT_MS", "3000"),
+            ]),
+        )
         .unwrap();
         assert_eq!(config.url.as_str(), "ws://127.0.0.1:9/v2/listen");
         assert_eq!(
@@ -431,11 +432,10 @@ mod tests {
             ("DEEPGRAM_FLUX_EAGER_EOT_THRESHOLD", "0.8"),
             ("DEEPGRAM_FLUX_EOT_TIMEOUT_MS", "100"),
         ] {
-            let err = DeepgramSttConfig::from_lookup(lookup(&[
-                ("DEEPGRAM_API_KEY", "k"),
-                ("DEEPGRAM_STT_MODEL", "flux-general-en"),
-                (name, value),
-            ]))
+            let err = DeepgramSttConfig::from_lookup(
+                ApiKey::new("k"),
+                lookup(&[("DEEPGRAM_STT_MODEL", "flux-general-en"), (name, value)]),
+            )
             .unwrap_err();
             assert!(
                 matches!(&err, Error::InvalidSetting { name: n, .. } if *n == name),
@@ -443,25 +443,21 @@ mod tests {
             );
         }
         // Nova ignores the Flux settings.
-        let nova = DeepgramSttConfig::from_lookup(lookup(&[
-            ("DEEPGRAM_API_KEY", "k"),
-            ("DEEPGRAM_FLUX_EOT_THRESHOLD", "0.95"),
-        ]))
+        let nova = DeepgramSttConfig::from_lookup(
+            ApiKey::new("k"),
+            lookup(&[("DEEPGRAM_FLUX_EOT_THRESHOLD", "0.95")]),
+        )
         .unwrap();
         assert!(!nova.is_flux());
         assert_eq!(nova.url.as_str(), DEFAULT_STT_URL);
     }
 
     #[test]
-    fn missing_key_and_bad_url_are_reported() {
-        assert_eq!(
-            DeepgramTtsConfig::from_lookup(lookup(&[])).unwrap_err(),
-            Error::MissingSettings(vec!["DEEPGRAM_API_KEY"])
-        );
-        let err = DeepgramTtsConfig::from_lookup(lookup(&[
-            ("DEEPGRAM_API_KEY", "k"),
-            ("DEEPGRAM_TTS_URL", "https://api.deepgram.com/v1/speak"),
-        ]))
+    fn a_bad_url_is_reported() {
+        let err = DeepgramTtsConfig::from_lookup(
+            ApiKey::new("k"),
+            lookup(&[("DEEPGRAM_TTS_URL", "https://api.deepgram.com/v1/speak")]),
+        )
         .unwrap_err();
         assert!(
             matches!(

@@ -5,9 +5,6 @@
 /// What went wrong building a Deepgram configuration from settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// Required settings were absent; all of them are listed, so one start-up error names them all.
-    #[error("missing settings: {}", .0.join(", "))]
-    MissingSettings(Vec<&'static str>),
     /// A setting was present but could not be used.
     #[error("invalid setting {name}: {reason}")]
     InvalidSetting {

@@ -14,7 +14,8 @@
 //! so a binary that ends up with both ring and aws-lc-rs compiled in does not panic
 //! (docs/dependencies.md, section 3). A binary that wants another provider installs it at start-up, before any call.
 //!
-//! Must not depend on: `call-pipeline`, `conversation`, `twilio`, other vendor crates, `axum`.
+//! Must not depend on: `call-pipeline`, `conversation`, `twilio`, other vendor crates, `axum` (but in
+//! the `sim` feature's servers).
 
 mod config;
 mod error;
@@ -28,7 +29,7 @@ mod wire;
 
 pub use config::{
     ApiKey, DEFAULT_FLUX_URL, DEFAULT_STT_URL, DEFAULT_TTS_URL, DeepgramSttConfig,
-    DeepgramTtsConfig, ENV_API_KEY, ENV_FLUX_EAGER_EOT_THRESHOLD, ENV_FLUX_EOT_THRESHOLD,
+    DeepgramTtsConfig, ENV_FLUX_EAGER_EOT_THRESHOLD, ENV_FLUX_EOT_THRESHOLD,
     ENV_FLUX_EOT_TIMEOUT_MS, ENV_STT_LANGUAGE, ENV_STT_MODEL, ENV_STT_URL, ENV_TTS_MODEL,
     ENV_TTS_URL, FluxTurnSettings, ReconnectPolicy,
 };

@@ -15,8 +15,8 @@ use crate::error::Error;
 pub const DEFAULT_BASE_URL: &str = "wss://api.elevenlabs.io";
 /// The default model: the low-latency one.
 pub const DEFAULT_MODEL_ID: &str = "eleven_flash_v2_5";
-/// Environment-style name of the API key setting (required).
-pub const ENV_API_KEY: &str = "ELEVENLABS_API_KEY";
+/// The voice used when none is configured: "Rachel", one of ElevenLabs' premade voices.
+pub const DEFAULT_VOICE_ID: &str = "21m00Tcm4TlvDq8ikWAM";
 /// Environment-style name of the voice setting (required).
 pub const ENV_VOICE_ID: &str = "ELEVENLABS_VOICE_ID";
 /// Environment-style name of the endpoint setting (default [`DEFAULT_BASE_URL`]).
@@ -147,23 +147,16 @@ impl ElevenLabsConfig {
         }
     }
 
-    /// Reads `ELEVENLABS_API_KEY`, `ELEVENLABS_VOICE_ID` (required), `ELEVENLABS_BASE_URL` and
-    /// `ELEVENLABS_MODEL_ID` (optional) through `lookup`; reports every missing one at once.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+    /// With `api_key` (the caller keeps its secrets), reads `ELEVENLABS_VOICE_ID` (default
+    /// `DEFAULT_VOICE_ID`), `ELEVENLABS_BASE_URL` and `ELEVENLABS_MODEL_ID` through `lookup`. The
+    /// gateway's configuration is read through this, so the defaults live here only.
+    pub fn from_lookup(
+        api_key: ApiKey,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let api_key = get(ENV_API_KEY);
-        let voice_id = get(ENV_VOICE_ID);
-        let (Some(api_key), Some(voice_id)) = (api_key.clone(), voice_id.clone()) else {
-            let mut names = Vec::new();
-            if api_key.is_none() {
-                names.push(ENV_API_KEY);
-            }
-            if voice_id.is_none() {
-                names.push(ENV_VOICE_ID);
-            }
-            return Err(Error::MissingSettings { names });
-        };
-        let mut res = Self::new(ApiKey::new(api_key), voice_id);
+        let voice_id = get(ENV_VOICE_ID).unwrap_or_else(|| DEFAULT_VOICE_ID.to_owned());
+        let mut res = Self::new(api_key, voice_id);
         if let Some(base_url) = get(ENV_BASE_URL) {
             res.base_url = Url::parse(base_url.trim()).map_err(|e| Error::InvalidSetting {
                 name: ENV_BASE_URL,

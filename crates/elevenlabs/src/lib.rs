@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
 pub use config::{
-    ApiKey, DEFAULT_BASE_URL, DEFAULT_MODEL_ID, ENV_API_KEY, ENV_BASE_URL, ENV_MODEL_ID,
+    ApiKey, DEFAULT_BASE_URL, DEFAULT_MODEL_ID, DEFAULT_VOICE_ID, ENV_BASE_URL, ENV_MODEL_ID,
     ENV_VOICE_ID, ElevenLabsConfig, MAX_CONTEXTS_PER_SOCKET, ReconnectPolicy, TextBuffering,
     VoiceSettings,
 };

@@ -25,7 +25,7 @@ fn empty_environment_gives_embedded_defaults() {
     assert!(load(&[("EARLY_REPLIES", "maybe")]).is_err());
     assert_eq!(config.openai_base_url.as_str(), "https://api.openai.com/v1");
     assert_eq!(
-        config.deepgram_stt_url.as_str(),
+        config.deepgram_stt.url.as_str(),
         "wss://api.deepgram.com/v1/listen"
     );
     assert_eq!(
@@ -54,16 +54,19 @@ fn empty_environment_gives_embedded_defaults() {
 fn a_flux_model_selects_flux_and_its_endpoint_and_bad_thresholds_are_reported() {
     let config = load(&[("DEEPGRAM_STT_MODEL", "flux-general-en")]).unwrap();
     assert_eq!(
-        config.deepgram_stt_url.as_str(),
+        config.deepgram_stt.url.as_str(),
         "wss://api.deepgram.com/v2/listen"
     );
-    assert_eq!(config.deepgram_flux, deepgram::FluxTurnSettings::default());
+    assert_eq!(
+        config.deepgram_stt.flux,
+        deepgram::FluxTurnSettings::default()
+    );
     let config = load(&[
         ("DEEPGRAM_STT_MODEL", "flux-general-en"),
         ("DEEPGRAM_FLUX_EAGER_EOT_THRESHOLD", "off"),
     ])
     .unwrap();
-    assert_eq!(config.deepgram_flux.eager_eot_threshold, None);
+    assert_eq!(config.deepgram_stt.flux.eager_eot_threshold, None);
     let err = load(&[
         ("DEEPGRAM_STT_MODEL", "flux-general-en"),
         ("DEEPGRAM_FLUX_EOT_THRESHOLD", "2"),

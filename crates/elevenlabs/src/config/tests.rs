@@ -15,7 +15,7 @@ fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
 
 #[track_caller]
 fn check(vars: &[(&str, &str)], expect: Expect) {
-    let res = match ElevenLabsConfig::from_lookup(lookup(vars)) {
+    let res = match ElevenLabsConfig::from_lookup(ApiKey::new("sk-1"), lookup(vars)) {
         Ok(config) => format!("ok {}", config.stream_url(&config.voice_id)),
         Err(e) => format!("err {e}"),
     };
@@ -25,10 +25,7 @@ fn check(vars: &[(&str, &str)], expect: Expect) {
 #[test]
 fn from_lookup_defaults() {
     check(
-        &[
-            ("ELEVENLABS_API_KEY", "sk-1"),
-            ("ELEVENLABS_VOICE_ID", "21m00Tcm4TlvDq8ikWAM"),
-        ],
+        &[("ELEVENLABS_VOICE_ID", "21m00Tcm4TlvDq8ikWAM")],
         expect![
             "ok wss://api.elevenlabs.io/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/multi-stream-input?model_id=eleven_flash_v2_5&output_format=ulaw_8000&inactivity_timeout=60&sync_alignment=true&auto_mode=true"
         ],
@@ -39,7 +36,6 @@ fn from_lookup_defaults() {
 fn from_lookup_base_url_with_path_prefix_and_model() {
     check(
         &[
-            ("ELEVENLABS_API_KEY", "sk-1"),
             ("ELEVENLABS_VOICE_ID", "v"),
             ("ELEVENLABS_BASE_URL", "ws://127.0.0.1:9000/proxy/"),
             ("ELEVENLABS_MODEL_ID", "eleven_turbo_v2_5"),
@@ -51,10 +47,12 @@ fn from_lookup_base_url_with_path_prefix_and_model() {
 }
 
 #[test]
-fn from_lookup_reports_every_missing_setting() {
+fn from_lookup_takes_the_default_voice_when_none_is_set() {
     check(
         &[("ELEVENLABS_VOICE_ID", " ")],
-        expect!["err missing settings: ELEVENLABS_API_KEY, ELEVENLABS_VOICE_ID"],
+        expect![
+            "ok wss://api.elevenlabs.io/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/multi-stream-input?model_id=eleven_flash_v2_5&output_format=ulaw_8000&inactivity_timeout=60&sync_alignment=true&auto_mode=true"
+        ],
     );
 }
 
@@ -62,7 +60,6 @@ fn from_lookup_reports_every_missing_setting() {
 fn from_lookup_rejects_http_base_url() {
     check(
         &[
-            ("ELEVENLABS_API_KEY", "sk-1"),
             ("ELEVENLABS_VOICE_ID", "v"),
             ("ELEVENLABS_BASE_URL", "https://api.elevenlabs.io"),
         ],
