@@ -319,12 +319,10 @@ impl Config {
         // The vendors' own settings are read by the vendor crates, which hold their defaults;
         // the keys stay here, as secrets. Without a key the settings are still read and checked
         // (with a placeholder key nobody uses: `*_api_key` says whether the vendor is usable).
-        let deepgram_key = || {
-            deepgram::ApiKey::new(
-                secret("DEEPGRAM_API_KEY")
-                    .map_or_else(|| "unset".to_owned(), |key| key.expose().to_owned()),
-            )
+        let key = |name: &str| {
+            secret(name).map_or_else(|| "unset".to_owned(), |key| key.expose().to_owned())
         };
+        let deepgram_key = || deepgram::ApiKey::new(key("DEEPGRAM_API_KEY"));
         let deepgram_stt = deepgram::DeepgramSttConfig::from_lookup(deepgram_key(), get)
             .unwrap_or_else(|err| {
                 problems.push(err.to_string());
@@ -335,12 +333,7 @@ impl Config {
                 problems.push(err.to_string());
                 deepgram::DeepgramTtsConfig::new(deepgram_key())
             });
-        let elevenlabs_key = || {
-            elevenlabs::ApiKey::new(
-                secret("ELEVENLABS_API_KEY")
-                    .map_or_else(|| "unset".to_owned(), |key| key.expose().to_owned()),
-            )
-        };
+        let elevenlabs_key = || elevenlabs::ApiKey::new(key("ELEVENLABS_API_KEY"));
         let elevenlabs = elevenlabs::ElevenLabsConfig::from_lookup(elevenlabs_key(), get)
             .unwrap_or_else(|err| {
                 problems.push(err.to_string());
