@@ -757,6 +757,11 @@ fn indirect_escalations() {
             "my brother is furious at me for wrecking his car can you fix the bumper",
             "i have to be in court on thursday so can we do friday",
             "im the manager of the bakery next door and our van needs brakes",
+            "id like to speak with the tech who did my alignment",
+            "fine well sort it out in front of a judge then",
+            "oh thats just perfect another week without my car",
+            "ninety bucks is a lot but fine book me for friday for the brakes",
+            "the kids wont calm down so bear with me i need an oil change",
         ],
         expect![[r#"
             "can you just put your supervisor on" => escalation=manager_request
@@ -768,6 +773,11 @@ fn indirect_escalations() {
             "my brother is furious at me for wrecking his car can you fix the bumper" => intent=schedule_appointment
             "i have to be in court on thursday so can we do friday" => intent=reschedule_appointment date=2026-11-27 (friday)
             "im the manager of the bakery next door and our van needs brakes" => intent=schedule_appointment service=brake service
+            "id like to speak with the tech who did my alignment" => escalation=manager_request service=wheel alignment
+            "fine well sort it out in front of a judge then" => escalation=legal_threat
+            "oh thats just perfect another week without my car" => escalation=anger
+            "ninety bucks is a lot but fine book me for friday for the brakes" => intent=schedule_appointment service=brake service date=2026-11-27 (friday)
+            "the kids wont calm down so bear with me i need an oil change" => intent=schedule_appointment service=oil change
         "#]],
     );
 }
