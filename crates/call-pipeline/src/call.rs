@@ -1251,6 +1251,18 @@ impl CallState {
                 }
                 FloorEvent::ReplyDone { turn }
             }
+            TurnEvent::HandOff { reason } => {
+                if self.manager.escalation_triggered() || self.transfer != TransferState::None {
+                    return Flow::Continue;
+                }
+                warn!(
+                    reason = reason.as_str(),
+                    "ESCALATION: the model handed the caller over"
+                );
+                self.begin_escalation(reason, None);
+                self.push_session_update();
+                return self.run_pending().await;
+            }
             TurnEvent::DoNotCallWritten { ok } => {
                 let line = if ok {
                     self.config.do_not_call_line.clone()
@@ -1543,7 +1555,13 @@ impl CallState {
         }
         ChatRequest {
             messages,
-            tools: self.deps.crm.tools(),
+            tools: self
+                .deps
+                .crm
+                .tools()
+                .into_iter()
+                .chain([crate::turn::hand_off_spec()])
+                .collect(),
             temperature: self.config.temperature,
             max_tokens: self.config.max_tokens,
         }

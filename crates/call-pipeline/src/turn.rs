@@ -8,6 +8,7 @@
 //! request goes out at once, but every event after `RequestSent`, and every tool call, waits
 //! until the driver opens the gate; a dropped gate ends the turn with nothing said or done.
 
+use conversation::EscalationReason;
 use std::{
     sync::{
         Arc,
@@ -55,6 +56,8 @@ pub(crate) enum TurnEvent {
     },
     /// The caller's number went on the do-not-call list (`ok`), or could not.
     DoNotCallWritten { ok: bool },
+    /// The model handed the caller to a person (`HAND_OFF_TOOL`), for this reason.
+    HandOff { reason: EscalationReason },
     /// The turn failed before saying anything; the driver speaks the fallback line.
     Failed {
         turn: u64,
@@ -144,7 +147,12 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         held: Vec::new(),
         dropped: false,
     };
-    let known_tools: Vec<String> = crm.tools().into_iter().map(|spec| spec.name).collect();
+    let known_tools: Vec<String> = crm
+        .tools()
+        .into_iter()
+        .map(|spec| spec.name)
+        .chain([HAND_OFF_TOOL.to_owned()])
+        .collect();
     let mut usage = Usage::default();
     let mut spoke = false;
     let mut first_token_seen = false;
@@ -264,8 +272,24 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         };
         let mut results = Vec::with_capacity(tool_calls.len());
         let mut outcomes = Vec::with_capacity(tool_calls.len());
+        let mut hand_off = None;
         for (index, call) in tool_calls.iter().enumerate() {
             let started = Instant::now();
+            if call.name == HAND_OFF_TOOL {
+                // The pipeline's own tool: nothing reaches the CRM; the driver hands over.
+                let reason = hand_off_reason(&call.arguments);
+                info!(
+                    turn,
+                    reason = reason.as_str(),
+                    "the model hands the caller to a person"
+                );
+                hand_off.get_or_insert(reason);
+                results.push(ChatMessage::Tool {
+                    tool_call_id: call.id.clone(),
+                    content: serde_json::json!({"ok": true, "handed_to_person": true}).to_string(),
+                });
+                continue;
+            }
             let is_booking = call.name == "book_appointment";
             let refusal = if index >= config.max_tool_calls_per_round {
                 Some((
@@ -339,6 +363,12 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
             .is_err()
             || cancel.is_cancelled()
         {
+            return;
+        }
+        if let Some(reason) = hand_off {
+            // The hand-over speaks for this turn: no further round.
+            outbox.send(TurnEvent::HandOff { reason }).await;
+            outbox.send(done(turn, usage, offline_answers)).await;
             return;
         }
         round += 1;
@@ -423,6 +453,48 @@ async fn stream_round(
 
 /// The metric and log label of a tool name: a known tool's name, else `unknown` (the model's
 /// text must not create label values).
+/// The tool the model calls to hand the caller to a person: the pipeline's own, next to the
+/// CRM's. The rules catch the requests, threats and anger they were written for; the model,
+/// which reads the whole conversation, catches the ones said in ways no rule foresaw.
+pub(crate) const HAND_OFF_TOOL: &str = "hand_to_person";
+
+/// `HAND_OFF_TOOL`'s description for the model.
+pub(crate) fn hand_off_spec() -> providers::ToolSpec {
+    providers::ToolSpec {
+        name: HAND_OFF_TOOL.to_owned(),
+        description: "Hand the caller to a person at the shop (a transfer, or a message for a \
+                      call back when nobody can take it). Call it when the caller asks for a \
+                      person, a manager or the owner in any words, threatens legal action or a \
+                      complaint to an authority, or is angry and the conversation is not helping. \
+                      Say nothing else in this turn."
+            .to_owned(),
+        parameters: serde_json::json!({
+            "type": "object",
+            "properties": {
+                "reason": {
+                    "type": "string",
+                    "enum": ["manager_request", "legal_threat", "anger"],
+                    "description": "Why: the caller asked for a person, threatened legal action, or is angry."
+                }
+            },
+            "required": ["reason"]
+        }),
+    }
+}
+
+/// The reason in a `HAND_OFF_TOOL` call's arguments; a person asked for when it is missing or
+/// not one of the three.
+fn hand_off_reason(arguments: &str) -> EscalationReason {
+    let reason = serde_json::from_str::<serde_json::Value>(arguments)
+        .ok()
+        .and_then(|value| value.get("reason").cloned())
+        .and_then(|reason| serde_json::from_value::<EscalationReason>(reason).ok());
+    match reason {
+        Some(reason @ (EscalationReason::LegalThreat | EscalationReason::Anger)) => reason,
+        _ => EscalationReason::ManagerRequest,
+    }
+}
+
 fn tool_label<'a>(known: &'a [String], name: &str) -> &'a str {
     known
         .iter()
@@ -443,4 +515,35 @@ fn add_usage(total: &mut Usage, more: Usage) {
     total.prompt_tokens += more.prompt_tokens;
     total.completion_tokens += more.completion_tokens;
     total.total_tokens += more.total_tokens;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hand_off_reason_is_read_and_anything_else_is_a_request_for_a_person() {
+        for (arguments, reason) in [
+            (
+                r#"{"reason": "legal_threat"}"#,
+                EscalationReason::LegalThreat,
+            ),
+            (r#"{"reason": "anger"}"#, EscalationReason::Anger),
+            (
+                r#"{"reason": "manager_request"}"#,
+                EscalationReason::ManagerRequest,
+            ),
+            // Only the three the tool offers: the model cannot claim a lost recognizer.
+            (
+                r#"{"reason": "speech_recognition_lost"}"#,
+                EscalationReason::ManagerRequest,
+            ),
+            (r#"{"reason": 7}"#, EscalationReason::ManagerRequest),
+            ("{}", EscalationReason::ManagerRequest),
+            ("not json", EscalationReason::ManagerRequest),
+        ] {
+            assert_eq!(hand_off_reason(arguments), reason, "{arguments}");
+        }
+        assert_eq!(hand_off_spec().name, HAND_OFF_TOOL);
+    }
 }

@@ -1112,3 +1112,35 @@ async fn recognition_gets_the_callers_vehicles_and_the_shops_vocabulary() {
         "{keyterms:?}"
     );
 }
+
+/// What the rules do not catch, the model can: a caller who wants a person in words no pattern
+/// knows is handed over when the model calls `hand_to_person`, with its reason; the CRM never
+/// sees that call, and the model is offered the tool with the CRM's.
+#[tokio::test(start_paused = true)]
+async fn the_model_can_hand_the_caller_to_a_person() {
+    let report = run(Scenario {
+        customer: Some(john_smith()),
+        stt: SttScript::new().step(
+            Frames(250),
+            // No rule escalates on this line (`voice-gateway nlu` finds nothing in it).
+            Ev::speech_final("honestly the whole thing has gone sideways on me"),
+        ),
+        llm: vec![LlmReply::tool_calls([ToolCall {
+            id: "call_1".into(),
+            name: "hand_to_person".into(),
+            arguments: json!({"reason": "anger"}).to_string(),
+        }])],
+        actions: vec![(ms(20_000), CallerAction::HangUp)],
+        ..Scenario::default()
+    })
+    .await;
+    assert_eq!(report.summary()["escalation_reason"], "anger");
+    assert_eq!(report.control.log().transfers.len(), 1);
+    assert!(report.crm.tool_calls().is_empty(), "the CRM never sees it");
+    let offered: Vec<String> = report.llm.requests()[0]
+        .tools
+        .iter()
+        .map(|spec| spec.name.clone())
+        .collect();
+    assert_eq!(offered, ["book_appointment", "hand_to_person"]);
+}
