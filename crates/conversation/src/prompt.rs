@@ -113,7 +113,7 @@ impl ConversationManager {
         res.push_str(
             "Your words are read aloud: answer in one or two short sentences, ask one question at a time, and use no lists, markdown, emoji or abbreviations.\n\
              Say prices and times the way people say them. Use only the facts below; never invent prices, times, availability or repairs.\n\
-             If the caller asks for a person, is upset, or you cannot help, offer to connect them with a service advisor.\n",
+             If the caller asks for a person or threatens legal action, hand them to a service advisor with the hand_to_person tool; if they are upset or you cannot help, offer a service advisor and hand them over if they want one.\n",
         );
         res.push_str("\nShop facts:\n");
         write_shop_facts(&mut res, shop);
