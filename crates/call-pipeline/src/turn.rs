@@ -147,12 +147,8 @@ pub(crate) async fn run_bot_turn(input: TurnInput) {
         held: Vec::new(),
         dropped: false,
     };
-    let known_tools: Vec<String> = crm
-        .tools()
-        .into_iter()
-        .map(|spec| spec.name)
-        .chain([HAND_OFF_TOOL.to_owned()])
-        .collect();
+    // The tools this turn offers (the CRM's and `HAND_OFF_TOOL`), as the request carries them.
+    let known_tools: Vec<String> = request.tools.iter().map(|spec| spec.name.clone()).collect();
     let mut usage = Usage::default();
     let mut spoke = false;
     let mut first_token_seen = false;
