@@ -5,58 +5,106 @@
 //! are blanked out first, so "no need for a manager but get me a real person" still escalates
 //! while "no need for a manager" alone does not.
 
-use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::phrases::{PatternSet, Scan};
 use crate::text::ascii_regex;
 
 use crate::types::{EscalationReason, Intent};
 
-/// A positive pattern with the phrases that only look like it.
+/// A positive pattern with the phrases that only look like it (ids in `Detectors::patterns`;
+/// the false alarms' regex blanks them out).
 struct Detector {
-    positive: Regex,
-    false_alarms: Option<Regex>,
+    positive: usize,
+    false_alarms: Option<(usize, Regex)>,
 }
 
 impl Detector {
-    fn new(positive: &str, false_alarms: Option<&str>) -> Detector {
-        Detector {
-            positive: ascii_regex(positive),
-            false_alarms: false_alarms.map(ascii_regex),
-        }
-    }
-
     /// Byte offset of the first real match. Most utterances match no detector, so the positive
     /// pattern is tried first; the false alarms are blanked out only when both match.
-    fn find(&self, text: &str) -> Option<usize> {
-        let first = self.positive.find(text)?.start();
-        let Some(false_alarms) = &self.false_alarms else {
-            return Some(first);
-        };
-        if !false_alarms.is_match(text) {
-            return Some(first);
+    fn find(&self, heard: &Heard<'_>) -> Option<usize> {
+        let patterns = &DETECTORS.patterns;
+        let first = patterns.find_start(self.positive, heard.text, &heard.scan)?;
+        match self.blanked(heard) {
+            None => Some(first),
+            Some(blanked) => patterns.find_start(self.positive, &blanked, &patterns.scan(&blanked)),
         }
-        // Blank with spaces of the same length so offsets stay comparable.
-        let blanked: Cow<'_, str> =
-            false_alarms.replace_all(text, |caps: &regex::Captures<'_>| " ".repeat(caps[0].len()));
-        self.positive.find(&blanked).map(|m| m.start())
     }
 
-    /// Whether there is a real match (forward scans only: no start offset is needed).
-    fn is_match(&self, text: &str) -> bool {
-        if !self.positive.is_match(text) {
+    /// Whether there is a real match (no start offset is needed).
+    fn is_match(&self, heard: &Heard<'_>) -> bool {
+        let patterns = &DETECTORS.patterns;
+        if !patterns.is_match(self.positive, heard.text, &heard.scan) {
             return false;
         }
-        match &self.false_alarms {
-            Some(false_alarms) if false_alarms.is_match(text) => {
-                let blanked = false_alarms
-                    .replace_all(text, |caps: &regex::Captures<'_>| " ".repeat(caps[0].len()));
-                self.positive.is_match(&blanked)
-            }
-            _ => true,
+        match self.blanked(heard) {
+            None => true,
+            Some(blanked) => patterns.is_match(self.positive, &blanked, &patterns.scan(&blanked)),
         }
+    }
+
+    /// The text with the false alarms blanked out (with spaces of the same length, so offsets
+    /// stay comparable), when there are any.
+    fn blanked(&self, heard: &Heard<'_>) -> Option<String> {
+        let (id, false_alarms) = self.false_alarms.as_ref()?;
+        if !DETECTORS.patterns.is_match(*id, heard.text, &heard.scan) {
+            return None;
+        }
+        Some(
+            false_alarms
+                .replace_all(heard.text, |caps: &regex::Captures<'_>| {
+                    " ".repeat(caps[0].len())
+                })
+                .into_owned(),
+        )
+    }
+}
+
+/// Collects the detectors' patterns, positive and false alarms, into one `PatternSet`.
+#[derive(Default)]
+struct Builder {
+    patterns: Vec<&'static str>,
+}
+
+impl Builder {
+    fn add(&mut self, positive: &'static str, false_alarms: Option<&'static str>) -> Detector {
+        self.patterns.push(positive);
+        let positive = self.patterns.len() - 1;
+        let false_alarms = false_alarms.map(|pattern| {
+            self.patterns.push(pattern);
+            (self.patterns.len() - 1, ascii_regex(pattern))
+        });
+        Detector {
+            positive,
+            false_alarms,
+        }
+    }
+
+    fn finish(&self) -> PatternSet {
+        PatternSet::new(&self.patterns)
+    }
+}
+
+/// A normalised utterance with every detector's phrases found in one pass: build it once per
+/// utterance and ask it all the questions below.
+pub(crate) struct Heard<'t> {
+    text: &'t str,
+    scan: Scan,
+}
+
+impl<'t> Heard<'t> {
+    pub(crate) fn new(text: &'t str) -> Heard<'t> {
+        Heard {
+            text,
+            scan: DETECTORS.patterns.scan(text),
+        }
+    }
+
+    /// The normalised text.
+    pub(crate) fn text(&self) -> &'t str {
+        self.text
     }
 }
 
@@ -76,16 +124,20 @@ struct Detectors {
     decline: Detector,
     name: Regex,
     vehicle: Regex,
+    /// Every detector's positive and false-alarm patterns.
+    patterns: PatternSet,
 }
 
-static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
-    cancel: Detector::new(
+static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
+    let mut d = Builder::default();
+    Detectors {
+    cancel: d.add(
         r"\b(cancel\w*|call off|call it off|dont need the appointment|dont need that appointment|dont need it anymore|(take|get|remove) (me|us|it|that|the \w+|my \w+) (off|from) (the|your|my) (books|schedule|list|calendar)|(take|get|remove) (me|us) off\b|just drop (it|the \w+( \w+)?)|(dont|do not|no) (need|want) to re ?book\w*|dont bother re ?book\w*|ill (just )?call (later|back|you) to (set up|book|schedule) (another|a new)|(wont|will not) be bringing (it|her|him|the \w+)|drop (my|the|that) (appointment|booking)|(wont|will not) be needing it|(dont|do not) think ill be needing|no point in keeping|release my|dont expect me|back out of|wont be bringing it|(dont|do not) want to rebook|wont be coming|void the|scrap my|forget the (inspection|appointment|oil change|alignment|booking)|kill my appointment|drop the \w+( \w+)? from|pass on the (appointment|booking)|take my name off|take me off (for|on)|scratch (the|my|that|it|both)|forget (about )?(the|my|it|tomorrow|today|that) ?(appointment|booking)?|never ?mind (about )?(the|my) \w+|delete (my|the) (booking|appointment)|bail on|(wont|will not|dont|do not) (need|be needing) (the|my|that) \w+|(dont|do not) need to (come|bring it) in|no need for the \w+|give (the|my) (spot|slot) to someone|(dont|do not) need another (day|time)|not coming in|(call|book) (back )?another time)\b",
         Some(
             r"\b(dont|do not|not|never|no need to) (want to |need to |wanna |going to |gonna )?cancel\w*\b|\b(instead of|rather than|should i|do i have to|or) cancel\w*\b",
         ),
     ),
-    reschedule: Detector::new(
+    reschedule: d.add(
         r"\b(re ?schedul\w*|re ?book\w*|move (me|my|the|it|our|that)( appointment| booking)?|push(ing)? (it|my \w+( \w+)?|the \w+( \w+)?|things|that) (back|to|out)|change (it|that|this) to|(cant|cannot|can not) make my|(i was booked|on the books for|im down for|i got the \w+( \w+)? (tomorrow|today|on)|i have the \w+( \w+)? (tomorrow|today|on))\b[\w ]{0,70}\b(instead|any way|could|can i|can it|would)|make my appointment|(an hour|a day|\w+) (earlier|later) than|in place of my|bump me|instead of (the|my|tomorrow|today)|rather (do|than)|lets try the|supposed to bring|(ok|okay|work|possible) instead|make it (later|earlier|sooner)|(cant|cannot) do \w+ (no more|anymore)|(be|get|gets|got|been|has to be|needs to be) moved|moved my appointment|move (tomorrows|todays|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|this|that) \w+|(do|make it|make that|come in|switch \w+|move \w+|try)\b[\w ]{0,40}\binstead|(i|we) (booked|scheduled|made|had you down|had it down) [\w ]{0,80}\b(make it|what do you have|what else|could we|can we)|supposed to (come|be) in [\w ]{0,40}\b(could we|can we|can you)|change (my|the) (appointment|booking|time|day|date)|different (day|time|date)|another (day|time|date)|a new (day|time|date)|cant make it|cannot make it|can not make it|wont be able to make it|not going to make it|not gonna make it|cant (come|do) (in )?(on|at|tomorrow|today|the)|bump (it|my \w+|the \w+)|(shift|slide|switch) (my|the|it|that)|swap (it )?to|later (time|slot)|(earlier|sooner) (time|slot|day)|do it sooner|later than my|(than|from) my current)\b",
         Some(
             r"\bdid (that|it|my appointment) (get |got )?moved\b|\b(dont|do not|no need to|dont bother|not|please dont|wont) (need to |bother |want to )?(re ?book\w*|re ?schedul\w*|move (it|me))( me)?\b|\bnot move it\b|\bwhat (time|day) was i supposed to\b|\bdid (somebody|someone|you|anyone|yall) move me\b|\bill (just )?call (later|back|you) to (set up|book|schedule)( another| a new)?( one| time)?\b",
@@ -94,7 +146,7 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
     ranked: [
         (
             Intent::CheckHours,
-            Detector::new(
+            d.add(
                 r"\b(opening hours|business hours|hours|are you (guys )?open|you (guys )?open|open (on|today|tomorrow|this|saturday|sunday|until|till|late|right now|now|during)|what time do you (guys )?(open|close)|when do you (guys )?(open|close)|what time (does|do) (the shop|it|you) (open|close)|closing time|how late|open (at|by|before|early|late) \d|(anybody|anyone|somebody|someone) (gonna be|going to be|be) there|(till|until) (what time|when)|what time (do|does) (you|ya|yall|you guys|the shop) (\w+ )?(start|finish|lock up|shut|get in)|what time you finish|lock up|shut the doors|shut for|(do|does) (you|yall|you guys) (do|work) (sundays|saturdays|weekends)|(anybody|anyone|somebody) (still )?(be )?(around|at the shop)|(will|would) (anybody|anyone|somebody) (still )?be|are (you|yall|ya|you guys) (around|working|still gonna be there)|still (gonna )?(be )?(there|around) (if|at)|take [\w ]{0,15} off\b|taking it off|last drop off|how early can|too late|staffed|(do|does) (you|yall|you guys) take [\w ]{0,15} off|what time you (close|open)|youre around|when (you|yall|you guys) (get in|start|finish)|if youre there|when does (the shop|it|the place) (open|close)|(saturdays|sundays|weekends) at all|before you (close|open)|(yall|you all) open|you (close|open) at|close (today|tonight|on|early)|what time are you|(what )?days are you (closed|open)|are you closed|anybody there (on|at)|still open|latest i (can|could)|what time can i drop)\b",
                 Some(
                     r"\b(what do you (have|got) open|(anything|something) open|how many hours|in (a few|a couple|2|3) hours|(take|takes|taking|be) (a few |a couple of |2 |3 )?hours|after hours|\d+ (damn |whole |long |more )?hours|(before|after) you (guys )?(open|close))\b",
@@ -103,14 +155,14 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
         ),
         (
             Intent::CheckStatus,
-            Detector::new(
+            d.add(
                 r"\b(is (my|the) (car|truck|vehicle|van|suv|jeep) ready|(calling|checking|call) (about|on) (my|the) (car|truck|vehicle|van|suv|jeep)$|(car|truck|vehicle) (is )?(ready|done|finished)|is it (ready|done|finished)|ready (yet|for pick ?up)|status|hows (my|the) \w+( \w+)? coming|how is (my|the) \w+ coming|coming along|hows my (car|truck)|how is my (car|truck)|how (is|are) (the|my) repairs?|still working on|when (can i|i can|could i|i could) (pick|come get|come pick|get) (it|her|him|my car|my truck|up)|pick (it|her|him|my car|my truck) up|pick up my (car|truck)|come (grab|get) it|done with my (car|truck)|finished with my (car|truck)|any (update|word|news)|(is|are) (the|my) [\w ]{1,30} (done|finished|ready|on yet|fixed|all set)|(done|finished|ready) with the|(done|finished) on the (car|truck|van|jeep|suv)|(is|was) (it|the \w+) (done|fixed|finished|ready)|going on with (my|it|the)|is my (car|truck|van|\w+) (finish|finished|done|ready)|come get (my|the) (car|truck|van)|come get it|grab the (van|car|truck)|come by for it|(what|did) (did )?the mechanic (find|say)|(got|gotten) to (my|the|it)\b|had a chance to look|(are|is) (they|it) finished|any luck|(come|came) in yet|in yet|(got|been) put in|hows it (lookin|looking|going) with|good time (for me )?to come get|have (the car|it|my car) back by|did it (go through|pass)|do you know yet|remind me what time|do you have me down|good to go|waiting on parts|where my (car|truck|van) is|when does my appointment|(get|got) the (\w+ )?(parts?|tires?) in\b|good to pick up|is it all set|did the \w+( \w+)? (get done|get fixed|work|come in|pass)|is my appointment still|am i still (down|on|booked|scheduled)|what time was i supposed to|which day did i|(find|found|figure out|figured out) (where|what|why)|(figure|figured) it out|if (it|my car|the \w+) is (done|ready|finished)|if (the|my) \w+ (is|are) (done|ready|finished)|checking on (my|the)|whats the holdup|(nobody|no one) can tell me|(isnt|is not) ready by|did (you|you guys|yall|anyone|somebody) (get to|look at|start on|get a chance)|how much longer|(ready|fixed|done|finished)\b[\w ]{0,30}\bis it$|is it not (done|ready|finished)|(come|stop) by [\w ]{0,20}(get|grab|pick up) (my|the) (car|truck|van)|taking (forever|(way |so |too )+long)|still not (done|ready|fixed|finished)|whats the latest (on|with)|what (day|time) is my|whats happening with|verdict|find out what|did (you|you guys) (get a chance|find|figure)|did the \w+ pass|where is my (car|truck|van)|when will (my|the|it) \w* ?be (done|ready|finished)|whens my appointment|when is my (next )?appointment|what (day|time) (did i|am i|do you have me|did you have me)|am i (on the schedule|booked|down)|do i (still )?have (an appointment|something|anything)|when im booked|whats taking so long|is it (ready|done) yet|is (she|he) (done|ready|finished)|(parts?|tires?)( for my \w+)?( ever)? (show|showed|come|came) (up|in)|what did (they|you|you guys|the mechanics?) find|(itll|will it|it will) be (done|ready|finished)|(making sure|double check\w*|confirm\w*) (you|yall) (got|have) me|come by [\w ]{0,25}to (get|grab|pick up) (it|her|him))\b",
                 None,
             ),
         ),
         (
             Intent::PricingInquiry,
-            Detector::new(
+            d.add(
                 r"\b(how much|charge extra|price|prices|pricing|priced|cost|costs|quote|estimate|charge for|charging|what (do |would |will )?(you|yall|you guys) charge|charge by the (job|hour)|runs for|under \d+ ?(dollars|bucks)?$|(beat|match) (that|their|the) (price|quote)|can you beat that|anything cheaper|pricey|rip off|whats the damage|run me\b|do (you|yall)( guys)? (take|accept|honor) (the )?[\w ]{0,15}discount|(\d+ (dollars|bucks)|hundred( dollars| bucks)?) for|what do (you|yall|you guys) (get|want|ask) for|what (are we|am i) looking at|(thats|that is) (a lot|too much|pricey|kind of pricey|steep)|do any better|hows much|rates?|ballpark|expensive|cheap|cheapest|affordable|what does it run|(does|do|would) \w+( \w+)? run|set me back|whats (a|an|the) [\w ]{1,20} run|run these days|specials?|deals?|coupons?|discounts?|fee|bucks|dollars|seems high|steep|go for these days|what do [\w ]{1,20} go for|what would it be|match [\w ]{1,20} prices)\b",
                 Some(
                     r"\b(dont care|not asking|was gonna ask|was going to ask|called about|asked about) (about )?(what it costs|the price|how much|prices|the cost)\b|\bpricey last time\b|\bmanager special\b|\bquote was\b|\bgood deal\b",
@@ -119,7 +171,7 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
         ),
         (
             Intent::ScheduleAppointment,
-            Detector::new(
+            d.add(
                 r"\b(schedule|book|booking|make an appointment|an appointment|set up|come in|bring (it|her|him|my \w+|the \w+) in|drop (it|her|him|my \w+|the \w+) off|get (it|her|him|my \w+|the \w+) in|availability|available|openings?|what do you (have|got) (open|available)|time slots?|fit me in|squeeze me in|get me in|put me (down|in) (for|at|on)|pencil me in|sign me up|go ahead and book|leave (the|my) (car|truck|van) with you|do you have [\w ]{1,25} open|(could|can) (you|yall|you guys) do (the|my|a|an) \w+( \w+)? (on|at|for|tomorrow|today|this|next))\b",
                 Some(
                     r"\b(opening hours|already (have|booked|scheduled)|before i (schedule|book)|thinking about booking)\b",
@@ -128,53 +180,53 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
         ),
         (
             Intent::GeneralInquiry,
-            Detector::new(
+            d.add(
                 r"\b(will (it|she|he) (still )?pass|do (you|yall|you all)( guys)?( even)? (do|work on|service|fix|handle|take|accept|offer|sell|use|carry|stock)|where (do|should|can) i (leave|drop|put) (the )?keys|show up|call ahead|(my|your) own parts|where is (the shop|your shop|it located|the place)|registration|(where|somewhere) (to|do i|can i) park|how many (hours|days) (till|until|before|will it take|does it take)|bus stop|train station|(you guys|yall|you) work on|pick ?up and delivery|coffee shop|near you|certified|ase\b|a ride there|bring my dog|dog in the|pets? allowed|pet friendly|should i bring|charge my (tesla|car|ev)|charger|number to call|cross street|what street|is (that|it|this) covered|come (get|pick up) my (car|truck|van)|can you (guys )?work on|where are you|address|located|location|directions|best way to get|loaner|shuttle|warranty|wait (for it|while)|waiting room|how long (does|will|would|is|for)|question|credit cards?|financing|payment plan|tow|towing|drop box|key drop|oem|your number|reviews?|parking|walk ins?|pay (with|by)|website|triple a|aaa|approved|(drops?|dropping) (the|my) (car|truck|van) off for me|how long (do|does) [\w ]{1,25} last|do i need to bring|drive me (home|back)|give me a ride|a ride (home|back)|keys? in (a|the) (box|slot)|drop the keys|where (do|should|can) i park|is it (legal|safe|ok|okay) to drive|wait (there|here)|are you the (shop|place|one)|next to the|what (does|do|would) (a|an|the|your) [\w ]{1,25} (include|come with|consist of)|whats included|what (all )?(is|comes) included)\b",
                 Some(r"\bsame address\b"),
             ),
         ),
     ],
-    legal: Detector::new(
+    legal: d.add(
         r"\b(lawyers?|attorneys?|a turney|law suit|small clams|consumer affairs|drafting a letter|demand letter|(get|be|getting) served|(pay|answer) for (it|this|that) in court|see (you|yall|you guys|ya) in court|report (this|the|your) (shop|place|garage) to|(the state|the city|the attorney general) (is|will be|are) (gonna|going to) hear|((gonna|going to|will|ill|to|and|could|should|might|can|wanna|want to|have to|gotta) )sue|sue (you|yall|ya|the shop|your|this|them|him|her|for|over|if)|suing|sued|lawsuit|legal action|(take|taking|took) (you|yall|this|it|your \w+) to court|filing suit|file suit|lawsuit papers|(going|goes|go) to court|see you in court|small claims|better business bureau|bbb|report (you|this|your shop) to|consumer protection|attorney general|pursu\w* (damages|legal|this|it|charges)|(file|filing|lodge|lodging|submit\w*) (a |an )?(formal )?(claim|complaint) (against|with (the )?(state|attorney|licensing|consumer|bbb|better))|claim for the damage (you|yall)|formal complaint|licensing board|legal (counsel|team|department|action)|in court|(dmv|state|attorney general|news|media|channel \d+) (is )?(gonna|going to|will) (hear|find out)|this is fraud|(my|our) (legal|lawyers?|attorneys?) (will|are gonna|is gonna|are going to)|(a|the) (judge|magistrate|mediator)|(state |licensing )+board (is )?(gonna|going to|will) (hear|find out)|handles? (these|this|those) (kinds? of )?cases|arbitration|law office|the legal way|press\w* charges|(call|calling|make) (the )?(police|cops)|(make|file|filing) (the |a )?(police )?report|thats theft|seeking damages|filing for damages|disputing the charge|for (the|my) (claim|filing)|in writing for|formal notice|business licen[cs]e number|insurance carrier|to (the )?court\b|(this|that|it) is fraud|flat out fraud)\b",
         Some(
             r"\b(my (wife|sister|mom|mother|daughter|friend|aunt|neighbor)|name is|names|this is|its|im|and|with) sue\b|\bpower of attorney\b|\b(should|could|gonna|going to|wanna) sue the (pothole|potholes|city|town|state|weather|road|roads|weatherman)\b|\bthe (lawyer|attorney) (down the street|next door|i know) (said|says|told)\b|\bmy (lawyer|attorney) recommended\b|\bmy (lawyer|attorney) is handling\b|\bname sue\b|\b(im|i am) a (lawyer|attorney)\b|\b(boss|wife|husband|sister|brother|dad|mom|friend|buddy|bosses) is a (lawyer|attorney)\b|\b(bosses|boss) car hes a lawyer\b|\blaw firm\b|\b(lawyers|attorneys) office\b|\bsue (said|here|from)\b|\b(buddy|friend|neighbor|coworker) sue\b|\bmy (lawyers|attorneys) (car|office|assistant|secretary|wife|husband|kid|truck|van|bmw|building)\b|\b(meet|meeting|appointment) with my (lawyer|attorney)\b|\b(lawyer|attorney) i work for\b|\b(buddy|friend|brother|dad|father|uncle|cousin|son|sister|mom|mother|neighbor) (whos|who is|thats) an? (lawyer|attorney|paralegal)\b|\breviews? on [\w ]{0,30}(better business bureau|bbb)\b|\b(boss|bosses) the (lawyer|attorney)\b|\b(son|daughter|brother|sister|dad|father|mom|mother|wife|husband|friend|buddy|cousin|uncle|aunt|neighbor)( in law)? (the|is a|is an|whos a|whos an) (lawyer|attorney)\b|\b(lawyer|attorney) (friend|buddy|neighbor|cousin)\b|\bmy (lawyer|attorney) (scheduled|has me|set up|booked)\b|\bsued (his|her|their) \b|\bworks? (at|for) the (better business bureau|bbb)\b|\b(stuck|be|sitting|waiting) at my (lawyers|attorneys)\b|\b(with|to) my (lawyer|attorney) about (the|my|a|our) (house|closing|divorce|accident|will|estate|custody|ticket|case|lease|settlement|insurance|mortgage|business)\b|\bmy (lawyer|attorney) (says|said) i (have|need|gotta|got) to be in court\b|\b(better business bureau|bbb) (site|website|page)\b|\b(suing|sue|sued|suit against) (the|her|his|their|my|our) (city|town|state|landlord|county|employer|ex|insurance|neighbor|contractor|builder|tenant|company|boss)\b|\bgot sued\b|\b(drive|take|bring) (her|him|them|my \w+) to court\b|\bmy (divorce|real estate|estate|immigration|injury|personal injury|tax|family) (lawyer|attorney)\b|\b(lawyer|attorney) (handling|for) (my|the|our|his|her)\b|\b(lawyer|attorney) (needs|wants|asked for|asked me for) (a|an|the|me) ([\w ]{0,20})?(estimate|quote|invoice|receipt|report|there|to be there)\b|\b(almost|nearly|once|should have|shoulda) sued\b|\bsmall claims (thing|case|court) (was|is) with\b|\b(dad|father|mom|mother|uncle|aunt|grandpa|grandma|brother|sister)( is| was)? an? (retired |former |real )?(lawyer|attorney|paralegal)\b|\bin court (all|this|that|tomorrow|today|on|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(have to|gotta|got to|need to|supposed to) be in court\b|\bcourt (date|appearance)\b|\b(attorney|lawyer) (actually )?(recommended|referred|sent)\b",
         ),
     ),
-    manager: Detector::new(
+    manager: d.add(
         r"\b(manager|manger|supervisor|owner|operator|^agent\b|agent please|customer service please|(actual|real) (employee|mechanic|staff|worker)|head mechanic|who is the boss|whoever handles complaints|(speak|talk) (to|with) (1 of )?(the|your) service advisors?|(my|an|the) advisor call me|(somebody|someone|a person) (from the shop )?(to )?call me back|with a person|i need a person|(give|get) me a person|(get|give|put) me (someone|somebody) who|(someone|somebody) who (knows|can book|does|understands|can actually)|(someone|somebody|anyone|anybody) (i can|to) (talk|speak) to|person at the (counter|desk|front)|service advisor|service writer|(talk|speak) (to|with) (a |an |your )?(advisor|adviser)|front desk|someone in charge|person in charge|(real|live|actual) (person|human|people|agent|body)|human being|(talk|speak) (to|with) (a |an |some )?(human|person|someone|somebody|agent|representative|rep)|a human|not a (robot|machine|bot|computer)|transfer me|put me through|representative|whoever is in charge|whoever runs (the|this) (place|shop)|put a (person|human|real person) on|put (somebody|someone|a person|a human) on\b|service desk|with a pulse|foreman|(somebody|someone|anybody) (live|real)|(talk|speak) (to|with) (the|your) boss|hand me (off )?to (somebody|someone|a person)|(talk|talking|speak|speaking) (to|with) (1 of )?(the|your) mechanics?|mechanic [\w ]{0,30}(get|come|hop) on the phone|(someone|somebody) who (actually )?works on|not a recording|put (your|the) (boss|mechanic|manager|supervisor) on|put an? (mechanic|tech|technician|manager) on|(whos|who is) in charge|(anybody|anyone|somebody|someone) above you|up the chain|i want an? (actual |real |live )?(person|human)|get me (someone|somebody|a human)$|press(ing)? (0|zero)|a person please|(somebody|someone|anybody|anyone) with (some |any )?authority|(not|stop) (talking|talkin) to (a|this) (machine|robot|bot|computer)|(actual|real|live) person|(dont|do not|wont|not) (want to |going to |gonna )?(talk|speak|talkin) (to|with) (a|the|this) (computer|machine|robot|bot|recording)|not the (automated|recording|robot|machine)|get me off (this|the) (thing|machine|robot|bot|recording)|automated (thing|system|voice)|(with|to) (a|this) robot|this robot|(talk|speak|talking) (to|with) (the|your) (tech|technician|mechanic|guy|lady|person|fella|man|woman|one) who|(mechanic|tech|guy) who [\w ]{1,40} on the phone|who (runs|owns) (that|the|this) (place|shop|service department|department)|whoever runs|(fella|guy|man|woman|lady) who owns|(lead|head) (mechanic|guy|tech)|hand me (over )?to \w+|account rep|put (them|him|her) on\b|who (can|could) (i|we) (talk|speak) to|(is there|i need) a person (i can|to) (talk|speak)|(someone|somebody|anyone|anybody) with (the |some |any )?authority|(talk|speak) with the people|(living|breathing) (breathing )?person|(whos|who is) the boss|(someone|somebody) who (actually )?works (there|here)|una persona|(somebody|someone) at the (desk|counter|front) (to )?(pick up|answer)|(guy|person|lady) (out front|at the front))\b",
         Some(
             r"\b(no need for|no need to (get|call|bring|bother)|dont need|do not need|dont want|not asking for|without|no) (a |an |the |to (talk|speak) (to|with) (a |an |the )?)?(manager|supervisor|human|person|owner)\b|\bhuman resources\b|\bmanagers? special\b|\bowners? manual\b|\b(previous|last|original|first|new|registered|former) owners?\b|\bowner of (the|this|my|that) (car|vehicle|truck|van)\b|\bim the owner\b|\b(my|our|his|her) (\w+ )?(manager|supervisor|boss)\b|\b(im|i am|as) an? [\w ]{0,25}(manager|supervisor)\b|\bthe (manager|supervisor|owner) (at|of|from) (my|his|her|their|our) \w+\b|\bthe (manager|owner) (took|handled|sorted|was)\b|\b(at|with|to) the front desk (yesterday|this morning|earlier)\b|\bleft (it|them|the keys|my keys) (at|with) the front desk\b|\b(the|your|a) (manager|supervisor|owner|front desk( \w+)?) (said|says|told|mentioned)\b|\bthe (manager|supervisor|owner) (at|from) (my|his|her|their) (work|job|office|company)\b|\bthe (manager|owner) (hooked|gave|cut|did|fixed|helped)\b|\bthe (manager|owner) (already )?knows\b|\b(is|was) a (manager|supervisor|service advisor|owner)\b|\bno need to (put me through|transfer me)\b|\b(fleet|office|store|general|project|property|account|sales|shift|branch|plant|facilities|operations) manager\b|\bthe (manager|owner|supervisor)( over)? (at|from) (the|a|that) (other|tire|another|different|dealership|dealer|place|shop|store|garage)\b|\b(this is|im|i am) the owner\b|\b(service advisor|manager|owner|mechanic|supervisor) (called|texted|emailed|left)\b|\b(im|i am|as) the (manager|owner|supervisor) (at|of|for)\b|\bmanager of (this|the|my|our) (household|house|family)\b|\bis (this|that|it) an? (real person|robot|recording|machine|bot)\b|\b(told me|said) to ask for the manager\b|\bnot allowed to talk to the manager\b|\bare you a (real person|robot|bot|human|machine)( or (a )?(robot|bot|machine|recording|real person|human))?\b",
         ),
     ),
-    anger: Detector::new(
+    anger: d.add(
         r"\b(damn\w*|dammit|(1|one) star|another robot|robot answering|real classy|thanks for nothing|great job guys|had 1 job|money back|garbage|never coming back|(taking|take) my business|going to the dealer|scratched my|damaged my|left grease|overcharged|charged me for|runaround|how you treat|stay calm|bs\b|nobody (there |ever |over there )?(knows|listens|calls|picks)|stop asking me|(are|is) a joke|telling everyone|gonna scream|lose it|are you (even )?listening|the (3rd|4th|5th) time (im|i|ive|you)|(for|explain this for) the (3rd|4th|5th) time|so done with|im so done|how hard is it|cant believe you|(you|yall) (messed|screwed) up|worse than when|goddamn\w*|hell|crap|crappy|shit\w*|bullshit|fuck\w*|wtf|pissed|screw (you|this|that|it)|screwed (me|up)|stupid|idiots?|useless|incompetent|morons?|dumb|ridiculous|pathetic|unacceptable|(terrible|horrible|awful|worst|lousy|bad) (service|customer service|experience|shop|job)|frustrat\w*|furious|(im|i am|were|we are|getting|really|so|very) (so |very |really |getting )?(angry|mad|upset)|fed up|sick of|jerks|im done with you|sick and tired|waste of (my )?time|wasting my time|you people|not listening|arent listening|not helping|arent helping|are you kidding|kidding me|unbelievable|crooks?|ripping me off|rip ?off|(place|shop|this) is a joke|for (gods|christs) sake|asked me (that|this) (3|4|5|6|a (dozen|hundred|million)) times|dont you dare|(s|shit|clown) show|this is insane|what the f\b|wtf is|patience is (gone|wearing|running)|(you|yall|they|he|she) lied to me|been lied to|lied to me|(cant|cannot) do (their|your|his|her) job|(nobody|no one) [\w ]{0,20}can do (their|a|the|his|her) job|disgusting|ashamed of (yourselves|yourself)|(3rd|4th|5th) time (callin|calling|i called|ive called)|last straw|botched|ruined (my|the)|destroyed (my|the)|wasted my (whole )?(day|morning|afternoon|saturday|time|weekend)|(not|wont) hold again|holding for \d+ (minutes|hours)|(its|it is) not like i (need|have)|how im (being )?treated|(just|thats just|oh thats) perfect|double booked|for nothing|so rudely|spoken to so|full refund|so called|great job really|wow great job|last visit|ever coming back|not calling again|disappointed|insulted|save the apology|or dont bother|forget about me|(tell|telling|told) me to calm down|writing a review|wont be pretty|(4th|fourth) time)\b",
         Some(
             r"\b(stupid|dumb|silly) question\b|\bnot (upset|angry|mad|frustrated|frustrating)\b|\bhell of a\b|\bwhat the heck\b|\b(not|no) (a )?big deal\b|\bfrustrated with (this|my|the) (car|truck|van|vehicle)\b|\b(its|it is|thats) ridiculous (out there|how)\b|\b(this|that|the) stupid (car|truck|van|light|engine light|check engine light|thing|noise)\b|\bridiculous (traffic|weather|week|day|morning|line)\b|\b(weather|traffic|week) (is|was|has been) ridiculous\b|\b(dealer|dealership|other shop|other place|they|he|she) (wanted|quoted|charged)\b[\w ]{0,40}\bridiculous\b|\b(some|this|that|the) (idiot|jerk|moron)s? (just )?(cut|pulled|ran|cutting|honked|tailgating|driving)\b|\bdamn (this|the|these) (traffic|weather|dog|dogs|kids?|phone|line|rain|snow|road|roads|construction|bus|cat)\b|\b(traffic|weather|road|roads|construction|parking)\b[\w ]{0,30}\b(damn|ridiculous|crazy|nightmare)\b|\bsorry not you\b|\bstupid (dog|cat|kid|kids|phone|traffic|rain|snow|printer|computer|bus)\b|\b(insurance|insurance companies|dealer|dealership|dealers|bank|banks|city|dmv)\b[\w ]{0,30}\b(ridiculous|stupid|useless|pathetic)\b|\b(she|he|they|lady|guy|man|woman|wife|husband|boss|kid|kids|customer|customers|people|neighbor) (sounded|was|were|got|is|seemed) (really |so |very |pretty )?(mad|angry|upset|pissed)\b|\b(gonna |going to |might |may |will )?sound (dumb|stupid|silly|crazy)\b|\bdamn (traffic|deer|dog|weather|kids?|rain|snow|i)\b|\bthis damn (transmission|car|truck|van|light|engine|ac|battery|tire|tires|thing|noise|rattle)\b|\bsick of (this|my|the) [\w ]{0,20}(car|truck|van|suv|jeep)\b|\b(im|i am|i feel like|i was) (such )?an? idiot\b|\bcrap i\b|\b(prices?|rates) (at|over at) [\w ]{0,30}\bridiculous\b|\b(last|other|previous|old) (mechanic|shop|place|dealer|garage)\b[\w ]{0,20}\b(rip ?off|crooks?|scam\w*)\b|\b(angry|mad|furious|upset) (at|with) me\b|\byou (people|guys|all) are (the best|great|awesome|amazing|wonderful|lifesavers?)\b|\b(traffic|weather|line|wait) (is|was) (unbelievable|insane)\b|\bmad at the (guy|dealer|dealership|person|man|lady|place|weather|car)\b|\bjust frustrated (its|with) (this|the) weather\b|\bthings calm down\b",
         ),
     ),
-    yes: Detector::new(
+    yes: d.add(
         r"\b(yes|yeah|yea|yep|yup|sure|correct|thats right|sounds (good|great|perfect|fine)|perfect|absolutely|definitely|of course|go ahead|that works|works for me|that would be great|ill be there|i will be there|i can make it|well be there|uh huh|mhm|confirm\w*)\b|^(ok|okay|alright|right|great|please|fine)\b",
         Some(r"\b(not|dont|didnt) (sure|confirm\w*|correct)\b|\bnot (right|quite right)\b"),
     ),
-    no: Detector::new(
+    no: d.add(
         r"\b(no|nope|nah|not really|not right|not quite|incorrect|thats wrong|wrong|negative|i cant|i cannot|i wont)\b",
         Some(
             r"\bno (problem|worries|rush|need|doubt|biggie|prob)\b|\bnot a problem\b|\bno no (thats|its) (fine|right|correct|good)\b",
         ),
     ),
-    goodbye: Detector::new(
+    goodbye: d.add(
         r"\b(bye|goodbye|good bye|thats all|that is all|thats it|that will be all|thatll be all|nothing else|have a (good|nice|great) (day|1|night|weekend|evening)|talk to you later|never mind|nevermind|forget it|im all set|all set|thats everything)\b",
         None,
     ),
-    thanks: Detector::new(
+    thanks: d.add(
         r"\b(thanks|thank you|thank u|appreciate it|ok|okay|cool|alright|got it|great|perfect|sounds good)\b",
         None,
     ),
-    problem_report: Detector::new(
+    problem_report: d.add(
         r"\b(still|again|problems?|issues?|not (good|great|right|fixed|working|running)|worse|broke|broken|came back|isnt|doesnt|didnt|wont|noise|noises|leak\w*|light is on|light came on|squeak\w*|squeal\w*|grind\w*|shak\w*|vibrat\w*)\b",
         Some(r"\bno (problems?|issues?)\b|\bnot (a )?(problem|issue)\b|\bno complaints\b"),
     ),
-    decline: Detector::new(
+    decline: d.add(
         r"\b(no|nope|nah|not (right )?now|not interested|not yet|maybe later|later|already (did|done|had|got|took care)|ill call (you )?back|another time|not at the moment|dont need)\b",
         Some(r"\bno (problem|worries|rush|doubt)\b|\bnot a problem\b"),
     ),
@@ -184,6 +236,8 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| Detectors {
     vehicle: ascii_regex(
         r"\b(?:((?:19|20)\d{2}|(?:19|20) \d{2}|\d{2})\s+)?(acura|audi|bmw|buick|cadillac|chevy|chevrolet|chrysler|dodge|ford|gmc|honda|hyundai|infiniti|jeep|kia|lexus|lincoln|mazda|mercedes|mitsubishi|nissan|porsche|ram|subaru|tesla|toyota|volkswagen|vw|volvo)\b(?:\s+([a-z0-9]+))?",
     ),
+    patterns: d.finish(),
+}
 });
 
 /// Words of "hold on", "let me check", "sorry what": never a vehicle or a name.
@@ -330,13 +384,13 @@ static BOOK_NOW: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-pub(crate) fn intent(text: &str) -> Option<Intent> {
+pub(crate) fn intent(heard: &Heard<'_>) -> Option<Intent> {
     let d = &*DETECTORS;
     // When the caller says cancel, cancel wins ("dont worry about rescheduling just cancel").
-    if d.cancel.is_match(text) {
+    if d.cancel.is_match(heard) {
         return Some(Intent::CancelAppointment);
     }
-    if d.reschedule.is_match(text) {
+    if d.reschedule.is_match(heard) {
         return Some(Intent::RescheduleAppointment);
     }
     // Most utterances match one of these at most: where each match starts (a reverse scan) is
@@ -344,12 +398,12 @@ pub(crate) fn intent(text: &str) -> Option<Intent> {
     let mut matched = d
         .ranked
         .iter()
-        .filter(|(_, detector)| detector.is_match(text));
+        .filter(|(_, detector)| detector.is_match(heard));
     let first = matched.next()?;
     let second = matched.next();
     let asks_price = first.0 == Intent::PricingInquiry
         || second.is_some_and(|(intent, _)| *intent == Intent::PricingInquiry);
-    if asks_price && BOOK_NOW.is_match(text) {
+    if asks_price && BOOK_NOW.is_match(heard.text) {
         return Some(Intent::ScheduleAppointment);
     }
     let Some(second) = second else {
@@ -360,19 +414,19 @@ pub(crate) fn intent(text: &str) -> Option<Intent> {
     [first, second]
         .into_iter()
         .chain(matched)
-        .filter_map(|(intent, detector)| detector.find(text).map(|offset| (offset, *intent)))
+        .filter_map(|(intent, detector)| detector.find(heard).map(|offset| (offset, *intent)))
         .min_by_key(|&(offset, intent)| (intent == Intent::GeneralInquiry, offset))
         .map(|(_, intent)| intent)
 }
 
 /// Whether the utterance asks for a person, is angry, or threatens legal action.
-pub(crate) fn escalation(text: &str) -> Option<EscalationReason> {
+pub(crate) fn escalation(heard: &Heard<'_>) -> Option<EscalationReason> {
     let d = &*DETECTORS;
-    if d.legal.is_match(text) {
+    if d.legal.is_match(heard) {
         Some(EscalationReason::LegalThreat)
-    } else if d.manager.is_match(text) {
+    } else if d.manager.is_match(heard) {
         Some(EscalationReason::ManagerRequest)
-    } else if d.anger.is_match(text) {
+    } else if d.anger.is_match(heard) {
         Some(EscalationReason::Anger)
     } else {
         None
@@ -387,11 +441,11 @@ pub(crate) enum Answer {
 }
 
 /// A yes or no answer; a "no" wins over a "yes" in the same utterance ("yes no wait").
-pub(crate) fn answer(text: &str) -> Option<Answer> {
+pub(crate) fn answer(heard: &Heard<'_>) -> Option<Answer> {
     let d = &*DETECTORS;
-    if d.no.is_match(text) {
+    if d.no.is_match(heard) {
         Some(Answer::No)
-    } else if d.yes.is_match(text) {
+    } else if d.yes.is_match(heard) {
         Some(Answer::Yes)
     } else {
         None
@@ -399,23 +453,23 @@ pub(crate) fn answer(text: &str) -> Option<Answer> {
 }
 
 /// "bye", "that's all", "never mind".
-pub(crate) fn is_goodbye(text: &str) -> bool {
-    DETECTORS.goodbye.is_match(text)
+pub(crate) fn is_goodbye(heard: &Heard<'_>) -> bool {
+    DETECTORS.goodbye.is_match(heard)
 }
 
 /// "thanks", "ok", "got it": closes the call only when nothing is pending.
-pub(crate) fn is_thanks(text: &str) -> bool {
-    DETECTORS.thanks.is_match(text)
+pub(crate) fn is_thanks(heard: &Heard<'_>) -> bool {
+    DETECTORS.thanks.is_match(heard)
 }
 
 /// A follow-up call answer that reports trouble ("it's still making the noise").
-pub(crate) fn is_problem_report(text: &str) -> bool {
-    DETECTORS.problem_report.is_match(text)
+pub(crate) fn is_problem_report(heard: &Heard<'_>) -> bool {
+    DETECTORS.problem_report.is_match(heard)
 }
 
 /// "no thanks", "not right now", "already had it done".
-pub(crate) fn is_decline(text: &str) -> bool {
-    DETECTORS.decline.is_match(text)
+pub(crate) fn is_decline(heard: &Heard<'_>) -> bool {
+    DETECTORS.decline.is_match(heard)
 }
 
 /// A name introduced with "my name is", "this is", "call me" ("this is john smith calling").
@@ -475,9 +529,10 @@ pub(crate) fn bare_vehicle(text: &str) -> Option<String> {
     let plausible = (1..=5).contains(&words.len())
         && words.iter().any(|w| !NOT_A_NAME.contains(w))
         && !words.iter().any(|w| HESITATIONS.contains(w))
-        && answer(text).is_none()
-        && !is_goodbye(text)
-        && intent(text).is_none();
+        && {
+            let heard = Heard::new(text);
+            answer(&heard).is_none() && !is_goodbye(&heard) && intent(&heard).is_none()
+        };
     plausible.then(|| {
         words
             .iter()
@@ -533,5 +588,60 @@ fn title_case(word: &str) -> String {
     match chars.next() {
         Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pattern of the detectors, taken apart, finds exactly what its regex finds, and where, on every
+    /// labelled utterance and on each utterance's second half (a start mid-sentence).
+    #[test]
+    fn split_patterns_match_exactly_what_their_regexes_match() {
+        let patterns = &DETECTORS.patterns;
+        let labelled =
+            crate::score::parse_labelled(include_str!("../../../fixtures/nlu/utterances.jsonl"))
+                .expect("the labelled set parses");
+        let texts: Vec<String> = labelled
+            .iter()
+            .flat_map(|line| {
+                let text = crate::text::normalize(&line.text);
+                let half = text[text.len() / 2..].to_owned();
+                [text, half]
+            })
+            .collect();
+        let regexes: Vec<Regex> = patterns
+            .sources
+            .iter()
+            .map(|source| ascii_regex(source))
+            .collect();
+        assert_eq!(
+            regexes.len(),
+            29,
+            "every detector and its false alarms are in the set"
+        );
+        let mut matches = 0;
+        for text in &texts {
+            let scan = patterns.scan(text);
+            for (id, regex) in regexes.iter().enumerate() {
+                let expected = regex.find(text).map(|m| m.start());
+                assert_eq!(
+                    patterns.find_start(id, text, &scan),
+                    expected,
+                    "{id} {text:?}"
+                );
+                assert_eq!(
+                    patterns.is_match(id, text, &scan),
+                    expected.is_some(),
+                    "{id} {text:?}"
+                );
+                matches += usize::from(expected.is_some());
+            }
+        }
+        assert!(
+            matches > 4000,
+            "the texts exercise the detectors ({matches} matches)"
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Datelike, Utc};
 
-use crate::detect::{self, Answer};
+use crate::detect::{self, Answer, Heard};
 use crate::manager::{CallSubject, ConversationManager};
 use crate::shop::ShopConfig;
 use crate::spelled::{phone_number, read_back_phone};
@@ -253,9 +253,10 @@ impl MessageTaker {
     /// The caller's words for the current question.
     pub fn hear(&mut self, text: &str) -> MessageReply {
         let normalized = normalize(text);
+        let heard = Heard::new(&normalized);
         if self.step != MessageStep::Message
-            && detect::is_goodbye(&normalized)
-            && detect::answer(&normalized).is_none()
+            && detect::is_goodbye(&heard)
+            && detect::answer(&heard).is_none()
         {
             self.step = MessageStep::Done;
             return MessageReply {
@@ -283,7 +284,7 @@ impl MessageTaker {
                 }
             }
             MessageStep::ConfirmNumber => {
-                match (phone_number(&normalized), detect::answer(&normalized)) {
+                match (phone_number(&normalized), detect::answer(&heard)) {
                     (Some(phone), _) => {
                         lead = format!("Thanks, I have {}.", read_back_phone(&phone));
                         self.taken.phone = Some(phone);

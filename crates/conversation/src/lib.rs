@@ -6,7 +6,8 @@
 //! `ShopConfig` holds the shop's facts (hours, holidays, service catalog) loaded from
 //! `fixtures/shop.toml`; `CustomerProfile` is what the CRM knows about a caller.
 //! `nlu::analyze_line` is the pure part of the `voice-gateway nlu` command.
-//! Intents come from hand-written patterns (`detect`), with a small Naive Bayes model
+//! Intents come from hand-written patterns (`detect`; `phrases` takes them apart into fixed
+//! phrases found in one Aho-Corasick pass and small regexes run only when triggered), with a small Naive Bayes model
 //! (`learned`, trained at first use from the tuning part of `fixtures/nlu/utterances.jsonl`)
 //! consulted on a caller's first request when the patterns find nothing or only a booking;
 //! `warm_up_intent_model` trains it, and compiles every pattern, before the first call.
@@ -35,6 +36,7 @@ mod handoff;
 mod learned;
 mod manager;
 pub mod nlu;
+mod phrases;
 mod prompt;
 pub mod score;
 mod shop;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveTime, Utc};
 
 use crate::customer::{AppointmentInfo, CustomerProfile, VehicleInfo};
-use crate::detect::{self, Answer};
+use crate::detect::{self, Answer, Heard};
 use crate::learned;
 use crate::shop::{OpeningHours, ShopConfig};
 use crate::text::normalize;
@@ -556,7 +556,7 @@ impl ConversationManager {
     /// Pure detection: `process_message` already applies it (and `repeated_failure`, which
     /// no single text shows), so the pipeline may equally check `state() == Escalation`.
     pub fn should_escalate(&self, text: &str) -> bool {
-        detect::escalation(&normalize(text)).is_some()
+        detect::escalation(&Heard::new(&normalize(text))).is_some()
     }
 
     /// Whether a booking, reschedule or cancel already succeeded on this call.
@@ -662,14 +662,15 @@ impl ConversationManager {
             return self.state;
         }
         let normalized = normalize(text);
-        if let Some(reason) = detect::escalation(&normalized) {
+        let heard = Heard::new(&normalized);
+        if let Some(reason) = detect::escalation(&heard) {
             // What the caller wanted still goes into the summary the advisor gets. The learned
             // model is asked only when the caller also named a service, a day or a time, the
             // content of a request: anger alone pulls it towards the angry lines it learned
             // from ("this is ridiculous, you messed up my car" is no status check).
             // A service named in a complaint ("you charged me for an oil change you never
             // did") is not a booking request: only the intent patterns count here.
-            let found = detect::intent(&normalized);
+            let found = detect::intent(&heard);
             let names_a_request = !self.find_services(&normalized).is_empty()
                 || when::find_date(
                     &normalized,
@@ -713,15 +714,13 @@ impl ConversationManager {
                     Intent::ScheduleAppointment
                 });
         let analysis = Analysis {
-            intent: self.first_request_opinion(
-                self.detect_intent(&normalized).or(implied_intent),
-                &normalized,
-            ),
-            answer: detect::answer(&normalized),
-            goodbye: detect::is_goodbye(&normalized),
-            thanks: detect::is_thanks(&normalized),
+            intent: self
+                .first_request_opinion(self.detect_intent(&heard).or(implied_intent), &normalized),
+            answer: detect::answer(&heard),
+            goodbye: detect::is_goodbye(&heard),
+            thanks: detect::is_thanks(&heard),
         };
-        let answered = self.step(&analysis, &normalized, slots_changed);
+        let answered = self.step(&analysis, &heard, slots_changed);
         self.log_intent_change();
 
         let progressed = slots_changed || answered || !self.last_turn_transitions().is_empty();
@@ -797,10 +796,10 @@ impl ConversationManager {
     }
 
     /// Acts on one analysed utterance. Returns whether it answered a read-back question.
-    fn step(&mut self, analysis: &Analysis, text: &str, slots_changed: bool) -> bool {
+    fn step(&mut self, analysis: &Analysis, heard: &Heard<'_>, slots_changed: bool) -> bool {
         match self.state {
             State::Greeting => {
-                self.first_turn(analysis, text);
+                self.first_turn(analysis, heard);
                 false
             }
             State::IntentDetection => {
@@ -870,7 +869,7 @@ impl ConversationManager {
 
     /// The first caller turn: inbound calls detect the intent; outbound calls take the
     /// answer to the question the greeting asked.
-    fn first_turn(&mut self, analysis: &Analysis, text: &str) {
+    fn first_turn(&mut self, analysis: &Analysis, heard: &Heard<'_>) {
         match self.call_type {
             CallType::InboundNew | CallType::InboundExisting | CallType::InboundGeneral => {
                 self.intent = analysis.intent;
@@ -890,7 +889,7 @@ impl ConversationManager {
                 if let Some(intent) = analysis.intent {
                     self.intent = Some(intent);
                     self.route();
-                } else if detect::is_problem_report(text) {
+                } else if detect::is_problem_report(heard) {
                     if self.slots.service_type.is_none() {
                         self.slots.service_type = self.subject_service();
                     }
@@ -907,7 +906,7 @@ impl ConversationManager {
                         self.switch_intent(Some(intent));
                     }
                     _ if !has_date
-                        && (analysis.answer == Some(Answer::No) || detect::is_decline(text)) =>
+                        && (analysis.answer == Some(Answer::No) || detect::is_decline(heard)) =>
                     {
                         self.go(State::Closing);
                     }
@@ -1075,8 +1074,8 @@ impl ConversationManager {
         }
     }
 
-    fn detect_intent(&self, text: &str) -> Option<Intent> {
-        if let Some(intent) = detect::intent(text) {
+    fn detect_intent(&self, heard: &Heard<'_>) -> Option<Intent> {
+        if let Some(intent) = detect::intent(heard) {
             return Some(intent);
         }
         // A bare service ("I need brake service") is a booking request when nothing else
@@ -1085,7 +1084,7 @@ impl ConversationManager {
             self.intent,
             None | Some(Intent::CheckHours | Intent::CheckStatus | Intent::GeneralInquiry)
         ) || self.state == State::Closing;
-        (open && self.find_service(text).is_some()).then_some(Intent::ScheduleAppointment)
+        (open && self.find_service(heard.text()).is_some()).then_some(Intent::ScheduleAppointment)
     }
 
     /// Extracts slots from the utterance; returns whether any changed.
@@ -1125,23 +1124,22 @@ impl ConversationManager {
         // after the last switch word is the one wanted; "since monday" is the past.
         let without_past = SINCE.replace_all(text, "");
         // The day and time being moved away from are not the ones asked for (`OLD_WHEN`).
-        let moved_date_text = OLD_WHEN.replace_all(&without_past, " ");
-        let moved_time_text = OLD_WHEN.replace_all(&without_past, " ");
-        let moved_some = moved_time_text != without_past;
+        let moved_text = OLD_WHEN.replace_all(&without_past, " ");
+        let moved_some = moved_text != without_past;
         let moved_names_a_day = moved_some
-            && (when::find_date(&moved_date_text, today).is_some()
-                || self.find_holiday(&moved_date_text, today).is_some());
+            && (when::find_date(&moved_text, today).is_some()
+                || self.find_holiday(&moved_text, today).is_some());
         let moved = moved_names_a_day
             || (moved_some
-                && when::find_time(&moved_time_text, self.hours_for_reading_times()).is_some());
+                && when::find_time(&moved_text, self.hours_for_reading_times()).is_some());
         // What is left names no day ("same day", "instead of 8 tomorrow, 10"): the day stays.
         let date_text: &str = if moved && moved_names_a_day {
-            &moved_date_text
+            &moved_text
         } else {
             &without_past
         };
         let time_text: &str = if moved && !SAME_TIME.is_match(text) {
-            &moved_time_text
+            &moved_text
         } else {
             &without_past
         };

@@ -5,7 +5,11 @@
 //! for the recogniser's own endpointing; an unfinished one ("on, uh", "I need an oil change and")
 //! is held a little longer than the recogniser's default before the agent answers.
 
-use crate::{detect, text::normalize, when};
+use crate::{
+    detect::{self, Heard},
+    text::normalize,
+    when,
+};
 
 /// What the words so far say about the end of the caller's turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,12 +60,13 @@ pub fn turn_end(text: &str) -> TurnEnd {
     } {
         return TurnEnd::Unfinished;
     }
+    let heard = Heard::new(&norm);
     if raw.ends_with('?')
-        || detect::answer(&norm).is_some()
-        || detect::is_goodbye(&norm)
-        || detect::is_thanks(&norm)
-        || detect::intent(&norm).is_some()
-        || detect::escalation(&norm).is_some()
+        || detect::answer(&heard).is_some()
+        || detect::is_goodbye(&heard)
+        || detect::is_thanks(&heard)
+        || detect::intent(&heard).is_some()
+        || detect::escalation(&heard).is_some()
         || when::is_calendar_word(last)
         || is_clock_time(last)
         || norm.split_whitespace().any(when::is_calendar_word)

@@ -1,0 +1,436 @@
+//! The detectors' word patterns taken apart, so that unseen text costs what seen text costs.
+//!
+//! The detectors (`detect`) are written as `\b(phrase|phrase|…)\b` with hundreds of alternatives.
+//! One regex over all of them runs a lazy DFA whose states are built the first time some text
+//! reaches them: on utterances the process has seen before that is fast, but a new utterance
+//! builds new states, and every state of a pattern this large is expensive to build. Every
+//! caller's words are new, so `cargo bench -p conversation --bench labelled_p99` measures
+//! utterances seen for the first time as well as seen again.
+//!
+//! A `PatternSet` takes each pattern apart with `regex-syntax`:
+//! - an alternative between word boundaries whose language is a small finite set of strings
+//!   ("lawyers?", "(take|get) me off") becomes phrases;
+//! - an alternative that is a real pattern (`\w+`, `[\w ]{0,40}`, `\d`, anchors) keeps a small
+//!   regex of its own, run only when one of the fixed strings every match of it starts with
+//!   (its trigger, "move " for `move (me|my|the) \w+`) is in the text;
+//! - what has no such trigger stays one regex per pattern, run on every text.
+//!
+//! The phrases and triggers of all patterns are one Aho-Corasick DFA, built whole at start-up,
+//! so one pass over the text (`scan`) costs the same whatever the process has seen. A pattern
+//! matches where one of its phrases is found with a word boundary at both ends or where one
+//! of its regexes matches: exactly the matches of the pattern as written (tested against the
+//! regexes on every labelled utterance).
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::Regex;
+use regex_syntax::hir::{
+    Class, Hir, HirKind, Look,
+    literal::{ExtractKind, Extractor},
+};
+
+use crate::text::ascii_regex;
+
+/// At most this many strings from one alternative; beyond it the alternative stays a regex.
+const MAX_STRINGS_PER_ALTERNATIVE: usize = 64;
+
+/// A trigger shorter than this would fire on almost every text: its alternative is run always.
+const MIN_TRIGGER_LEN: usize = 3;
+
+/// No phrase of the pattern was found.
+const NOT_FOUND: u32 = u32::MAX;
+
+/// What a string found by the scan stands for.
+#[derive(Clone, Copy)]
+enum Needle {
+    /// A phrase of this pattern: a match when bounded by word boundaries.
+    Phrase(usize),
+    /// A trigger of this alternative (an index into `PatternSet::triggered`).
+    Trigger(usize),
+}
+
+/// Patterns over normalised text, taken apart as the module doc says; a pattern's id is its
+/// index in the list it was built from.
+pub(crate) struct PatternSet {
+    needles: Option<AhoCorasick>,
+    /// What each needle stands for.
+    kinds: Vec<Needle>,
+    /// Alternatives run only when triggered, with the pattern each belongs to.
+    triggered: Vec<(usize, Regex)>,
+    /// Per pattern, its alternatives without a trigger, run on every text.
+    always: Vec<Option<Regex>>,
+    /// The patterns as written, for the tests that hold the split to them.
+    #[cfg(test)]
+    pub(crate) sources: Vec<String>,
+}
+
+/// What one pass found in one text.
+pub(crate) struct Scan {
+    /// Per pattern, where its leftmost bounded phrase starts.
+    starts: Vec<u32>,
+    /// The triggered alternatives (indices into `PatternSet::triggered`), each once.
+    triggered: Vec<usize>,
+}
+
+impl PatternSet {
+    /// Takes apart and compiles `patterns` (literals of the crate's, in `text::ascii_regex`
+    /// syntax).
+    ///
+    /// Panics on an invalid pattern, as `ascii_regex` does.
+    pub(crate) fn new(patterns: &[&str]) -> PatternSet {
+        let mut needles: Vec<Vec<u8>> = Vec::new();
+        let mut kinds = Vec::new();
+        let mut triggered = Vec::new();
+        let mut always = Vec::new();
+        let mut prefixes = Extractor::new();
+        prefixes.kind(ExtractKind::Prefix);
+        for (id, pattern) in patterns.iter().enumerate() {
+            let hir = regex_syntax::ParserBuilder::new()
+                .unicode(false)
+                .build()
+                .parse(pattern)
+                .unwrap_or_else(|err| panic!("invalid built-in pattern {pattern:?}: {err}"));
+            let mut phrases = Vec::new();
+            let mut rest = Vec::new();
+            split(hir, &mut phrases, &mut rest);
+            kinds.extend(phrases.iter().map(|_| Needle::Phrase(id)));
+            needles.extend(phrases);
+            let mut untriggered = Vec::new();
+            for alternative in rest {
+                let starts = prefixes.extract(&alternative);
+                match starts.literals() {
+                    Some(literals)
+                        if !literals.is_empty()
+                            && literals
+                                .iter()
+                                .all(|l| l.as_bytes().len() >= MIN_TRIGGER_LEN) =>
+                    {
+                        let index = triggered.len();
+                        for literal in literals {
+                            needles.push(literal.as_bytes().to_vec());
+                            kinds.push(Needle::Trigger(index));
+                        }
+                        triggered.push((id, ascii_regex(&alternative.to_string())));
+                    }
+                    _ => untriggered.push(alternative),
+                }
+            }
+            always.push(
+                (!untriggered.is_empty())
+                    .then(|| ascii_regex(&Hir::alternation(untriggered).to_string())),
+            );
+        }
+        let needles = (!needles.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .match_kind(MatchKind::Standard)
+                .build(&needles)
+                .unwrap_or_else(|err| panic!("the patterns' phrases: {err}"))
+        });
+        PatternSet {
+            needles,
+            kinds,
+            triggered,
+            always,
+            #[cfg(test)]
+            sources: patterns
+                .iter()
+                .map(|pattern| (*pattern).to_owned())
+                .collect(),
+        }
+    }
+
+    /// Finds every pattern's phrases and triggers in `text` in one pass.
+    pub(crate) fn scan(&self, text: &str) -> Scan {
+        let mut scan = Scan {
+            starts: vec![NOT_FOUND; self.always.len()],
+            triggered: Vec::new(),
+        };
+        let Some(needles) = &self.needles else {
+            return scan;
+        };
+        let bytes = text.as_bytes();
+        for found in needles.find_overlapping_iter(text) {
+            match self.kinds[found.pattern().as_usize()] {
+                Needle::Phrase(id) if bounded(bytes, found.start(), found.end()) => {
+                    let start = &mut scan.starts[id];
+                    *start = (*start).min(u32::try_from(found.start()).unwrap_or(NOT_FOUND));
+                }
+                Needle::Phrase(_) => {}
+                Needle::Trigger(index) => {
+                    if !scan.triggered.contains(&index) {
+                        scan.triggered.push(index);
+                    }
+                }
+            }
+        }
+        scan
+    }
+
+    /// The regexes pattern `id` has to run on a text with this scan.
+    fn regexes<'s>(&'s self, id: usize, scan: &'s Scan) -> impl Iterator<Item = &'s Regex> {
+        self.always[id].iter().chain(
+            scan.triggered
+                .iter()
+                .map(|&index| &self.triggered[index])
+                .filter(move |(owner, _)| *owner == id)
+                .map(|(_, regex)| regex),
+        )
+    }
+
+    /// Whether pattern `id` matches anywhere in `text` (`scan` is `text`'s).
+    pub(crate) fn is_match(&self, id: usize, text: &str, scan: &Scan) -> bool {
+        scan.starts[id] != NOT_FOUND || self.regexes(id, scan).any(|regex| regex.is_match(text))
+    }
+
+    /// Byte offset where pattern `id`'s leftmost match starts (where the regex as written would
+    /// start it; `scan` is `text`'s).
+    pub(crate) fn find_start(&self, id: usize, text: &str, scan: &Scan) -> Option<usize> {
+        let phrase = (scan.starts[id] != NOT_FOUND).then(|| scan.starts[id] as usize);
+        self.regexes(id, scan)
+            .filter_map(|regex| regex.find(text).map(|found| found.start()))
+            .chain(phrase)
+            .min()
+    }
+
+    /// How many phrases and triggered alternatives pattern `id` has, and the regex it always
+    /// runs (for tests).
+    #[cfg(test)]
+    fn shape(&self, id: usize) -> (usize, usize, Option<&str>) {
+        (
+            self.kinds
+                .iter()
+                .filter(|kind| matches!(kind, Needle::Phrase(owner) if *owner == id))
+                .count(),
+            self.triggered
+                .iter()
+                .filter(|(owner, _)| *owner == id)
+                .count(),
+            self.always[id].as_ref().map(Regex::as_str),
+        )
+    }
+}
+
+/// Whether `[start, end)` has a word boundary at both ends, as `\b` in ASCII mode reads it.
+fn bounded(bytes: &[u8], start: usize, end: usize) -> bool {
+    boundary(bytes, start) && boundary(bytes, end)
+}
+
+fn boundary(bytes: &[u8], at: usize) -> bool {
+    let word = |idx: Option<usize>| {
+        idx.and_then(|idx| bytes.get(idx))
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    word(at.checked_sub(1)) != word(Some(at))
+}
+
+/// Sorts `hir` into phrases (alternatives between word boundaries with a small finite language)
+/// and the rest (kept as regex syntax, boundaries included).
+fn split(hir: Hir, phrases: &mut Vec<Vec<u8>>, rest: &mut Vec<Hir>) {
+    match hir.kind() {
+        HirKind::Alternation(_) => {
+            let HirKind::Alternation(subs) = hir.into_kind() else {
+                unreachable!("matched above")
+            };
+            for sub in subs {
+                split(sub, phrases, rest);
+            }
+        }
+        HirKind::Concat(parts)
+            if parts.len() == 3 && is_word_boundary(&parts[0]) && is_word_boundary(&parts[2]) =>
+        {
+            let inner = unwrap_capture(&parts[1]);
+            let alternatives: Vec<&Hir> = match inner.kind() {
+                HirKind::Alternation(alts) => alts.iter().collect(),
+                _ => vec![inner],
+            };
+            for alternative in alternatives {
+                match strings(alternative) {
+                    Some(found) if found.iter().all(|s| is_phrase(s)) => phrases.extend(found),
+                    _ => rest.push(Hir::concat(vec![
+                        Hir::look(Look::WordAscii),
+                        alternative.clone(),
+                        Hir::look(Look::WordAscii),
+                    ])),
+                }
+            }
+        }
+        _ => rest.push(hir),
+    }
+}
+
+/// A phrase needs a word character at both ends: then "a boundary at each end" is exactly `\b`
+/// of the pattern, and an empty string never matches.
+fn is_phrase(s: &[u8]) -> bool {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    s.first().is_some_and(word) && s.last().is_some_and(word)
+}
+
+fn is_word_boundary(hir: &Hir) -> bool {
+    matches!(hir.kind(), HirKind::Look(Look::WordAscii))
+}
+
+fn unwrap_capture(hir: &Hir) -> &Hir {
+    match hir.kind() {
+        HirKind::Capture(capture) => unwrap_capture(&capture.sub),
+        _ => hir,
+    }
+}
+
+/// Every string `hir` matches, when that is a small finite set; `None` otherwise.
+fn strings(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let found = match hir.kind() {
+        HirKind::Empty => vec![Vec::new()],
+        HirKind::Literal(literal) => vec![literal.0.to_vec()],
+        HirKind::Class(Class::Bytes(class)) => class_strings(
+            class
+                .ranges()
+                .iter()
+                .map(|range| (u32::from(range.start()), u32::from(range.end()))),
+        )?,
+        HirKind::Class(Class::Unicode(class)) => class_strings(
+            class
+                .ranges()
+                .iter()
+                .map(|range| (u32::from(range.start()), u32::from(range.end()))),
+        )?,
+        HirKind::Capture(capture) => strings(&capture.sub)?,
+        HirKind::Repetition(repetition) => {
+            let max = repetition.max?;
+            if max > 2 {
+                return None;
+            }
+            let once = strings(&repetition.sub)?;
+            let mut found = Vec::new();
+            let mut power = vec![Vec::new()];
+            for count in 0..=max {
+                if count >= repetition.min {
+                    found.extend(power.iter().cloned());
+                }
+                power = product(&power, &once)?;
+            }
+            found
+        }
+        HirKind::Concat(parts) => {
+            let mut found = vec![Vec::new()];
+            for part in parts {
+                found = product(&found, &strings(part)?)?;
+            }
+            found
+        }
+        HirKind::Alternation(alternatives) => {
+            let mut found = Vec::new();
+            for alternative in alternatives {
+                found.extend(strings(alternative)?);
+                if found.len() > MAX_STRINGS_PER_ALTERNATIVE {
+                    return None;
+                }
+            }
+            found
+        }
+        HirKind::Look(_) => return None,
+    };
+    (found.len() <= MAX_STRINGS_PER_ALTERNATIVE).then_some(found)
+}
+
+/// The characters of a small ASCII class, as one-byte strings.
+fn class_strings(ranges: impl Iterator<Item = (u32, u32)>) -> Option<Vec<Vec<u8>>> {
+    let mut found = Vec::new();
+    for (start, end) in ranges {
+        if end > 0x7f || end - start >= 4 {
+            return None;
+        }
+        for code in start..=end {
+            found.push(vec![u8::try_from(code).ok()?]);
+        }
+    }
+    (found.len() <= 4).then_some(found)
+}
+
+fn product(left: &[Vec<u8>], right: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if left.len() * right.len() > MAX_STRINGS_PER_ALTERNATIVE {
+        return None;
+    }
+    Some(
+        left.iter()
+            .flat_map(|l| right.iter().map(move |r| [l.as_slice(), r].concat()))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(pattern: &str) -> PatternSet {
+        PatternSet::new(&[pattern])
+    }
+
+    fn is_match(set: &PatternSet, text: &str) -> bool {
+        set.is_match(0, text, &set.scan(text))
+    }
+
+    fn find_start(set: &PatternSet, text: &str) -> Option<usize> {
+        set.find_start(0, text, &set.scan(text))
+    }
+
+    #[test]
+    fn fixed_alternatives_become_phrases_and_the_rest_stays_a_regex() {
+        let set = one(r"\b(lawyers?|(take|get) me off|sue \w+|^agent\b|\w+ attorney)\b");
+        let (phrases, triggered, always) = set.shape(0);
+        assert_eq!(phrases, 4, "lawyer, lawyers, take me off, get me off");
+        assert_eq!(triggered, 2, "sue \\w+ and ^agent have triggers");
+        let always = always.expect("what starts with a word class runs always");
+        assert!(
+            always.contains("attorney") && !always.contains("sue"),
+            "{always}"
+        );
+        assert!(is_match(&set, "i will sue you"));
+        assert!(!is_match(&set, "i will sue"));
+        assert!(is_match(&set, "agent please"));
+        assert!(!is_match(&set, "an agent please"));
+        assert!(is_match(&set, "my attorney"));
+    }
+
+    #[test]
+    fn a_phrase_needs_a_word_boundary_at_both_ends() {
+        let set = one(r"\b(lawyers?|call off)\b");
+        assert!(is_match(&set, "i will call my lawyers"));
+        assert!(is_match(&set, "lawyer"));
+        assert!(!is_match(&set, "lawyered up"));
+        assert!(!is_match(&set, "a lawyerly tone"));
+        assert!(!is_match(&set, "recall off"));
+        assert_eq!(find_start(&set, "just call off the lawyers"), Some(5));
+        assert_eq!(find_start(&set, "no"), None);
+    }
+
+    #[test]
+    fn the_leftmost_start_is_the_regexs_whether_a_phrase_or_the_rest_matches() {
+        let set = one(r"\b(status|is (my|the) \w+ ready)\b");
+        assert_eq!(
+            find_start(&set, "is my truck ready whats the status"),
+            Some(0)
+        );
+        assert_eq!(find_start(&set, "status is my truck ready"), Some(0));
+        assert_eq!(find_start(&set, "so whats the status"), Some(13));
+    }
+
+    #[test]
+    fn patterns_that_are_not_between_word_boundaries_stay_whole() {
+        let set = one(r"no (rush|worries)|\bok\b");
+        let (phrases, triggered, _) = set.shape(0);
+        assert_eq!((phrases, triggered), (1, 1), "ok; no rush or no worries");
+        assert!(is_match(&set, "no rush"));
+        assert!(is_match(&set, "ok then"));
+        assert!(!is_match(&set, "okay then"));
+    }
+
+    #[test]
+    fn one_scan_finds_each_patterns_phrases_even_when_they_share_one() {
+        let set = PatternSet::new(&[r"\b(manager|owner)\b", r"\b(owner|boss)\b", r"\b(refund)\b"]);
+        let text = "put the owner on";
+        let scan = set.scan(text);
+        assert_eq!(set.find_start(0, text, &scan), Some(8));
+        assert_eq!(set.find_start(1, text, &scan), Some(8));
+        assert!(!set.is_match(2, text, &scan));
+    }
+}
