@@ -81,14 +81,17 @@ const MISHEARD: &[(&str, &str)] = &[
     ("oil in filter", "oil and filter"),
     ("knew tires", "new tires"),
     ("knew tire", "new tire"),
+    ("tired rotations", "tire rotations"),
     ("tired rotation", "tire rotation"),
+    ("in spection", "inspection"),
+    ("in spected", "inspected"),
     ("tired rotated", "tires rotated"),
 ];
 
 /// Replaces the misheard pairs of `MISHEARD`, whole words only.
 fn fix_misheard(text: String) -> String {
     // Most utterances have none of the first words: one scan of the text decides.
-    if !["break ", "oil ", "knew ", "tired "]
+    if !["break ", "oil ", "knew ", "tired ", "in spect"]
         .iter()
         .any(|first| text.contains(first))
     {

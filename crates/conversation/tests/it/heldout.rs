@@ -32,25 +32,25 @@ fn scored(split: &str) -> Score {
 #[test]
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
-    // Measured on 2026-12-06 after the fourth round of tuning: intent 144 (146 after the second
-    // round, 145 after the third), services 76, dates 75, times 28, escalations 15 of 18 with 3
-    // false alarms.
-    assert!(score.intent.correct >= 144, "intent {:?}", score.intent);
+    // Two parts, 295 lines: `h287`-`h436` and `h437`-`h586` (fixtures/nlu/README.md). Measured
+    // on 2026-12-06 after the fifth round of tuning: intent 277, services 153, dates 119, times
+    // 54, escalations 36 of 39 with 5 false alarms.
+    assert!(score.intent.correct >= 277, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 76,
+        score.services.correct >= 153,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 75, "date {:?}", score.date);
-    assert!(score.time.correct >= 28, "time {:?}", score.time);
+    assert!(score.date.correct >= 119, "date {:?}", score.date);
+    assert!(score.time.correct >= 54, "time {:?}", score.time);
     // The target is every escalation and no false alarm.
     assert!(
-        score.escalation_recall.correct >= 15,
+        score.escalation_recall.correct >= 36,
         "escalation recall {:?}",
         score.escalation_recall
     );
     assert!(
-        score.escalation_false_alarms <= 3,
+        score.escalation_false_alarms <= 5,
         "false alarms {}",
         score.escalation_false_alarms
     );
@@ -59,14 +59,14 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    assert!(score.intent.correct >= 2456, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 2686, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 1198,
+        score.services.correct >= 1317,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 1005, "date {:?}", score.date);
-    assert!(score.time.correct >= 451, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 536);
+    assert!(score.date.correct >= 1078, "date {:?}", score.date);
+    assert!(score.time.correct >= 475, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 623);
     assert!(score.escalation_false_alarms == 0);
 }

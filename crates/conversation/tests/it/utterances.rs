@@ -670,7 +670,7 @@ fn escalation_false_alarms() {
             "my manager said i could leave early for my appointment" => nothing
             "this is probably a stupid question but do you do alignments" => intent=general_inquiry service=wheel alignment
             "im not upset at all just want to reschedule" => intent=reschedule_appointment
-            "my wife sue dropped the car off" => nothing
+            "my wife sue dropped the car off" => intent=check_status
             "this is sue" => name=Sue
             "it makes a terrible noise when i brake" => intent=schedule_appointment service=diagnostic
             "no worries" => nothing
