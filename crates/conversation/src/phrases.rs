@@ -11,8 +11,8 @@
 //! - an alternative between word boundaries whose language is a small finite set of strings
 //!   ("lawyers?", "(take|get) me off") becomes phrases;
 //! - an alternative that is a real pattern (`\w+`, `[\w ]{0,40}`, `\d`, anchors) keeps a small
-//!   regex of its own, run only when one of the fixed strings every match of it starts with
-//!   (its trigger, "move " for `move (me|my|the) \w+`) is in the text;
+//!   regex of its own, run only when one of the fixed strings every match of it starts with,
+//!   or ends with, is in the text (its trigger: "move " for `move (me|my|the) \w+`);
 //! - what has no such trigger stays one regex per pattern, run on every text.
 //!
 //! The phrases and triggers of all patterns are one Aho-Corasick DFA, built whole at start-up,
@@ -81,8 +81,6 @@ impl PatternSet {
         let mut kinds = Vec::new();
         let mut triggered = Vec::new();
         let mut always = Vec::new();
-        let mut prefixes = Extractor::new();
-        prefixes.kind(ExtractKind::Prefix);
         for (id, pattern) in patterns.iter().enumerate() {
             let hir = regex_syntax::ParserBuilder::new()
                 .unicode(false)
@@ -96,22 +94,16 @@ impl PatternSet {
             needles.extend(phrases);
             let mut untriggered = Vec::new();
             for alternative in rest {
-                let starts = prefixes.extract(&alternative);
-                match starts.literals() {
-                    Some(literals)
-                        if !literals.is_empty()
-                            && literals
-                                .iter()
-                                .all(|l| l.as_bytes().len() >= MIN_TRIGGER_LEN) =>
-                    {
+                match trigger(&alternative) {
+                    Some(literals) => {
                         let index = triggered.len();
                         for literal in literals {
-                            needles.push(literal.as_bytes().to_vec());
+                            needles.push(literal);
                             kinds.push(Needle::Trigger(index));
                         }
                         triggered.push((id, ascii_regex(&alternative.to_string())));
                     }
-                    _ => untriggered.push(alternative),
+                    None => untriggered.push(alternative),
                 }
             }
             always.push(
@@ -221,6 +213,28 @@ fn boundary(bytes: &[u8], at: usize) -> bool {
             .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
     };
     word(at.checked_sub(1)) != word(Some(at))
+}
+
+/// The strings one of which every match of `alternative` starts with, or ends with, whichever
+/// set is the rarer to find (its shortest string the longer), when one is at least
+/// `MIN_TRIGGER_LEN` long: "move " for `move (me|my) \w+`, " done" or " ready" for
+/// `(the|my) \w+ (done|ready)` (whose "the " and "my " are in nearly every text).
+fn trigger(alternative: &Hir) -> Option<Vec<Vec<u8>>> {
+    [ExtractKind::Prefix, ExtractKind::Suffix]
+        .into_iter()
+        .filter_map(|kind| {
+            let mut extractor = Extractor::new();
+            extractor.kind(kind);
+            let found = extractor.extract(alternative);
+            let literals = found.literals()?;
+            let shortest = literals.iter().map(|l| l.as_bytes().len()).min()?;
+            (shortest >= MIN_TRIGGER_LEN).then(|| {
+                let strings = literals.iter().map(|l| l.as_bytes().to_vec()).collect();
+                (shortest, strings)
+            })
+        })
+        .max_by_key(|(shortest, _)| *shortest)
+        .map(|(_, strings)| strings)
 }
 
 /// Sorts `hir` into phrases (alternatives between word boundaries with a small finite language)
@@ -375,13 +389,13 @@ mod tests {
 
     #[test]
     fn fixed_alternatives_become_phrases_and_the_rest_stays_a_regex() {
-        let set = one(r"\b(lawyers?|(take|get) me off|sue \w+|^agent\b|\w+ attorney)\b");
+        let set = one(r"\b(lawyers?|(take|get) me off|sue \w+|^agent\b|\w+ attorney|\w+ at \w+)\b");
         let (phrases, triggered, always) = set.shape(0);
         assert_eq!(phrases, 4, "lawyer, lawyers, take me off, get me off");
-        assert_eq!(triggered, 2, "sue \\w+ and ^agent have triggers");
-        let always = always.expect("what starts with a word class runs always");
+        assert_eq!(triggered, 3, "sue and agent start, attorney ends, a match");
+        let always = always.expect("what starts and ends with a word class runs always");
         assert!(
-            always.contains("attorney") && !always.contains("sue"),
+            always.contains(" at ") && !always.contains("attorney"),
             "{always}"
         );
         assert!(is_match(&set, "i will sue you"));
@@ -389,6 +403,8 @@ mod tests {
         assert!(is_match(&set, "agent please"));
         assert!(!is_match(&set, "an agent please"));
         assert!(is_match(&set, "my attorney"));
+        assert!(is_match(&set, "see you at noon"));
+        assert!(!is_match(&set, "attorney"));
     }
 
     #[test]
