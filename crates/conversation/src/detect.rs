@@ -14,11 +14,11 @@ use crate::text::ascii_regex;
 
 use crate::types::{EscalationReason, Intent};
 
-/// A positive pattern with the phrases that only look like it (ids in `Detectors::patterns`;
-/// the false alarms' regex blanks them out).
+/// A positive pattern with the phrases that only look like it (ids in `Detectors::patterns`),
+/// which are blanked out before the positive pattern is asked again.
 struct Detector {
     positive: usize,
-    false_alarms: Option<(usize, Regex)>,
+    false_alarms: Option<usize>,
 }
 
 impl Detector {
@@ -48,17 +48,9 @@ impl Detector {
     /// The text with the false alarms blanked out (with spaces of the same length, so offsets
     /// stay comparable), when there are any.
     fn blanked(&self, heard: &Heard<'_>) -> Option<String> {
-        let (id, false_alarms) = self.false_alarms.as_ref()?;
-        if !DETECTORS.patterns.is_match(*id, heard.text, &heard.scan) {
-            return None;
-        }
-        Some(
-            false_alarms
-                .replace_all(heard.text, |caps: &regex::Captures<'_>| {
-                    " ".repeat(caps[0].len())
-                })
-                .into_owned(),
-        )
+        DETECTORS
+            .patterns
+            .blank(self.false_alarms?, heard.text, &heard.scan)
     }
 }
 
@@ -74,7 +66,7 @@ impl Builder {
         let positive = self.patterns.len() - 1;
         let false_alarms = false_alarms.map(|pattern| {
             self.patterns.push(pattern);
-            (self.patterns.len() - 1, ascii_regex(pattern))
+            self.patterns.len() - 1
         });
         Detector {
             positive,
@@ -639,6 +631,44 @@ mod tests {
                 matches += usize::from(expected.is_some());
             }
         }
+        // Blanking every match of a pattern, as `PatternSet::blank` does, leaves the same text
+        // as the regex's own leftmost matches on these texts.
+        let d = &*DETECTORS;
+        let false_alarms: Vec<usize> = [
+            &d.cancel,
+            &d.reschedule,
+            &d.legal,
+            &d.manager,
+            &d.anger,
+            &d.yes,
+            &d.no,
+            &d.goodbye,
+            &d.thanks,
+            &d.problem_report,
+            &d.decline,
+        ]
+        .into_iter()
+        .chain(d.ranked.iter().map(|(_, detector)| detector))
+        .filter_map(|detector| detector.false_alarms)
+        .collect();
+        let mut blanked = 0;
+        for text in &texts {
+            let scan = patterns.scan(text);
+            for &id in &false_alarms {
+                let regex = &regexes[id];
+                let expected = regex.is_match(text).then(|| {
+                    regex
+                        .replace_all(text, |caps: &regex::Captures<'_>| " ".repeat(caps[0].len()))
+                        .into_owned()
+                });
+                assert_eq!(patterns.blank(id, text, &scan), expected, "{id} {text:?}");
+                blanked += usize::from(expected.is_some());
+            }
+        }
+        assert!(
+            blanked > 300,
+            "the texts exercise the false alarms ({blanked} matches)"
+        );
         assert!(
             matches > 4000,
             "the texts exercise the detectors ({matches} matches)"

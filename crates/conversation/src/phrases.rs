@@ -174,6 +174,36 @@ impl PatternSet {
         scan.starts[id] != NOT_FOUND || self.regexes(id, scan).any(|regex| regex.is_match(text))
     }
 
+    /// `text` with every match of pattern `id` blanked out with spaces of the same length (so
+    /// offsets stay comparable), or `None` when it has none (`scan` is `text`'s). Every match of
+    /// every alternative is blanked, also where two overlap.
+    pub(crate) fn blank(&self, id: usize, text: &str, scan: &Scan) -> Option<String> {
+        if !self.is_match(id, text, scan) {
+            return None;
+        }
+        let mut blanked = text.as_bytes().to_vec();
+        let mut blank = |start: usize, end: usize| blanked[start..end].fill(b' ');
+        if scan.starts[id] != NOT_FOUND
+            && let Some(needles) = &self.needles
+        {
+            let bytes = text.as_bytes();
+            for found in needles.find_overlapping_iter(text) {
+                if matches!(self.kinds[found.pattern().as_usize()], Needle::Phrase(owner) if owner == id)
+                    && bounded(bytes, found.start(), found.end())
+                {
+                    blank(found.start(), found.end());
+                }
+            }
+        }
+        for regex in self.regexes(id, scan) {
+            for found in regex.find_iter(text) {
+                blank(found.start(), found.end());
+            }
+        }
+        // Only ASCII spaces replaced whole matches of a `&str`: still UTF-8.
+        Some(String::from_utf8(blanked).unwrap_or_else(|_| text.to_owned()))
+    }
+
     /// Byte offset where pattern `id`'s leftmost match starts (where the regex as written would
     /// start it; `scan` is `text`'s).
     pub(crate) fn find_start(&self, id: usize, text: &str, scan: &Scan) -> Option<usize> {
