@@ -77,7 +77,7 @@ static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
 
 struct TimePatterns {
     noon: Regex,
-    minutes_before: Regex,
+    minutes_to_or_past: Regex,
     hundred_hours: Regex,
     half_quarter: Regex,
     hour_minute: Regex,
@@ -90,7 +90,10 @@ struct TimePatterns {
 static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     noon: ascii_regex(r"\b(noon|noonish|midday|lunchtime|lunch time)\b"),
     // "10 of 3", "10 til 6": minutes before the hour ("to" is left out: "8 to 6" is a range).
-    minutes_before: ascii_regex(r"\b(5|10|15|20|25) (of|til|till|before) (\d{1,2})\b"),
+    // "20 past 9", "10 after 9": minutes past the hour; "minutes to" is never a range.
+    minutes_to_or_past: ascii_regex(
+        r"\b(5|10|15|20|25)(?: minutes)? (of|til|till|before|past|after) (\d{1,2})\b|\b(5|10|15|20|25) minutes to (\d{1,2})\b",
+    ),
     // "14 hundred", "16 hundred hours", "at 15 hours": the 24-hour clock said aloud.
     hundred_hours: ascii_regex(
         r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b",
@@ -309,10 +312,18 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .and_then(|m| m.as_str().parse().ok())?;
         return timed(&caps[0], NaiveTime::from_hms_opt(hour, 0, 0));
     }
-    if digits && let Some(caps) = p.minutes_before.captures(text) {
-        let minutes: u32 = caps[1].parse().ok()?;
-        let hour: u32 = caps[3].parse().ok()?;
+    if digits && let Some(caps) = p.minutes_to_or_past.captures(text) {
+        let (minutes, word, hour) = match (caps.get(1), caps.get(4)) {
+            (Some(minutes), _) => (minutes.as_str(), &caps[2], &caps[3]),
+            (None, Some(minutes)) => (minutes.as_str(), "to", &caps[5]),
+            (None, None) => return None,
+        };
+        let minutes: u32 = minutes.parse().ok()?;
+        let hour: u32 = hour.parse().ok()?;
         if (1..=12).contains(&hour) {
+            if matches!(word, "past" | "after") {
+                return timed(&caps[0], clock(hour, minutes, None));
+            }
             let before = if hour == 1 { 12 } else { hour - 1 };
             return timed(&caps[0], clock(before, 60 - minutes, None));
         }
