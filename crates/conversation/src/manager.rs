@@ -1119,6 +1119,44 @@ impl ConversationManager {
             }
         }
         changed |= self.apply_spelled(text);
+        if when::may_name_a_day_or_time(text)
+            || self
+                .vocabulary
+                .holidays
+                .iter()
+                .any(|(short, _)| text.contains(short.as_str()))
+        {
+            changed |= self.apply_day_and_time(text, now, next_missing);
+        }
+        let vehicle = detect::vehicle(text).or_else(|| {
+            (next_missing == Some(SlotName::Vehicle) && !changed)
+                .then(|| detect::bare_vehicle(text))
+                .flatten()
+        });
+        if let Some(vehicle) = vehicle {
+            let vehicle = self.known_vehicle(&vehicle).unwrap_or(vehicle);
+            changed |= set(&mut self.slots.vehicle, vehicle);
+        }
+        let name = detect::introduced_name(text).or_else(|| {
+            (next_missing == Some(SlotName::CustomerName) && !changed)
+                .then(|| detect::bare_name(text))
+                .flatten()
+        });
+        if let Some(name) = name {
+            changed |= set(&mut self.slots.customer_name, name);
+        }
+        changed
+    }
+
+    /// Reads the day and time asked for (not those moved from or in the past); returns whether
+    /// a slot changed.
+    fn apply_day_and_time(
+        &mut self,
+        text: &str,
+        now: DateTime<Utc>,
+        next_missing: Option<SlotName>,
+    ) -> bool {
+        let mut changed = false;
         let today = now.with_timezone(&self.shop.timezone).date_naive();
         // "from thursday to saturday", "cant make it tomorrow, could we do monday": the day
         // after the last switch word is the one wanted; "since monday" is the past.
@@ -1182,23 +1220,6 @@ impl ConversationManager {
                 self.slots.resolved_time != time.time || self.slots.time_period != time.period;
             self.slots.resolved_time = time.time;
             self.slots.time_period = time.period;
-        }
-        let vehicle = detect::vehicle(text).or_else(|| {
-            (next_missing == Some(SlotName::Vehicle) && !changed)
-                .then(|| detect::bare_vehicle(text))
-                .flatten()
-        });
-        if let Some(vehicle) = vehicle {
-            let vehicle = self.known_vehicle(&vehicle).unwrap_or(vehicle);
-            changed |= set(&mut self.slots.vehicle, vehicle);
-        }
-        let name = detect::introduced_name(text).or_else(|| {
-            (next_missing == Some(SlotName::CustomerName) && !changed)
-                .then(|| detect::bare_name(text))
-                .flatten()
-        });
-        if let Some(name) = name {
-            changed |= set(&mut self.slots.customer_name, name);
         }
         changed
     }

@@ -512,10 +512,7 @@ fn weekday_number(name: &str) -> Option<Weekday> {
 
 /// Whether a word is about the calendar or the clock, so it is never a name or a model.
 pub(crate) fn is_calendar_word(word: &str) -> bool {
-    MONTHS
-        .split('|')
-        .chain(WEEKDAYS.split('|'))
-        .any(|w| w == word)
+    is_month_or_weekday(word)
         || matches!(
             word,
             "today"
@@ -530,6 +527,68 @@ pub(crate) fn is_calendar_word(word: &str) -> bool {
                 | "week"
                 | "weekend"
         )
+}
+
+/// A word of `MONTHS` or `WEEKDAYS`, as one `match` (a test holds it to those lists).
+fn is_month_or_weekday(word: &str) -> bool {
+    matches!(
+        word,
+        "january"
+            | "february"
+            | "march"
+            | "april"
+            | "may"
+            | "june"
+            | "july"
+            | "august"
+            | "september"
+            | "october"
+            | "november"
+            | "december"
+            | "jan"
+            | "feb"
+            | "mar"
+            | "apr"
+            | "jun"
+            | "jul"
+            | "aug"
+            | "sept"
+            | "sep"
+            | "oct"
+            | "nov"
+            | "dec"
+            | "monday"
+            | "tuesday"
+            | "wednesday"
+            | "thursday"
+            | "friday"
+            | "saturday"
+            | "sunday"
+    )
+}
+
+/// Whether `text` may name a day or a time at all: a digit, or a word one of the date and time
+/// patterns above needs (a month, a weekday, "today", a part of the day, "noon", "lunch", "first
+/// thing", "end of the day", "after work"). Without one, none of them can match, and reading
+/// days and times (with the days moved from and the past ones around them) is skipped.
+pub(crate) fn may_name_a_day_or_time(text: &str) -> bool {
+    // Words are checked with `match`es, not by walking the month and weekday lists: this runs on
+    // every utterance.
+    text.bytes().any(|b| b.is_ascii_digit())
+        || text.split(' ').any(|word| {
+            is_calendar_word(word)
+                || matches!(
+                    word,
+                    "tmrw"
+                        | "noonish"
+                        | "midday"
+                        | "lunchtime"
+                        | "lunch"
+                        | "first"
+                        | "end"
+                        | "work"
+                )
+        })
 }
 
 static BARE_DAY: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"\b(\d{1,2})(?:st|nd|rd|th)\b"));
@@ -560,4 +619,58 @@ pub(crate) fn find_bare_hour(text: &str, hours: OpeningHours) -> Option<TimeMent
         time,
         period: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No labelled utterance the gate turns away names a day or a time, and the gate does turn
+    /// most of those that name none away.
+    #[test]
+    fn texts_without_a_day_or_time_word_name_no_day_or_time() {
+        let labelled =
+            crate::score::parse_labelled(include_str!("../../../fixtures/nlu/utterances.jsonl"))
+                .expect("the labelled set parses");
+        let today = NaiveDate::from_ymd_opt(2026, 11, 24).expect("a real day");
+        let hours = OpeningHours {
+            open: NaiveTime::from_hms_opt(8, 0, 0).expect("a real time"),
+            close: NaiveTime::from_hms_opt(18, 0, 0).expect("a real time"),
+        };
+        let mut skipped = 0;
+        for line in &labelled {
+            let text = crate::text::normalize(&line.text);
+            if may_name_a_day_or_time(&text) {
+                continue;
+            }
+            skipped += 1;
+            assert_eq!(find_date(&text, today), None, "{text:?}");
+            assert_eq!(find_time(&text, hours), None, "{text:?}");
+            assert_eq!(find_bare_day(&text, today), None, "{text:?}");
+            assert_eq!(find_bare_hour(&text, hours), None, "{text:?}");
+        }
+        assert!(skipped > 1000, "{skipped} of {} skipped", labelled.len());
+    }
+
+    #[test]
+    fn the_gate_lets_through_every_kind_of_day_and_time() {
+        for text in [
+            "monday",
+            "dec 3rd",
+            "tmrw",
+            "around noonish",
+            "first thing",
+            "after work",
+            "at 3",
+            "end of the day",
+            "lunch time",
+        ] {
+            assert!(may_name_a_day_or_time(text), "{text}");
+        }
+        assert!(!may_name_a_day_or_time("i need an oil change"));
+        for word in MONTHS.split('|').chain(WEEKDAYS.split('|')) {
+            assert!(is_month_or_weekday(word), "{word}");
+        }
+        assert!(!is_month_or_weekday("mayday"));
+    }
 }
