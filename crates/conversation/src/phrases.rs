@@ -238,11 +238,13 @@ fn bounded(bytes: &[u8], start: usize, end: usize) -> bool {
 }
 
 fn boundary(bytes: &[u8], at: usize) -> bool {
-    let word = |idx: Option<usize>| {
-        idx.and_then(|idx| bytes.get(idx))
-            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
-    };
+    let word = |idx: Option<usize>| idx.and_then(|idx| bytes.get(idx)).is_some_and(is_word_byte);
     word(at.checked_sub(1)) != word(Some(at))
+}
+
+/// A byte `\w` matches in ASCII mode.
+fn is_word_byte(b: &u8) -> bool {
+    b.is_ascii_alphanumeric() || *b == b'_'
 }
 
 /// The strings one of which every match of `alternative` starts with, or ends with, whichever
@@ -305,8 +307,7 @@ fn split(hir: Hir, phrases: &mut Vec<Vec<u8>>, rest: &mut Vec<Hir>) {
 /// A phrase needs a word character at both ends: then "a boundary at each end" is exactly `\b`
 /// of the pattern, and an empty string never matches.
 fn is_phrase(s: &[u8]) -> bool {
-    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
-    s.first().is_some_and(word) && s.last().is_some_and(word)
+    s.first().is_some_and(is_word_byte) && s.last().is_some_and(is_word_byte)
 }
 
 fn is_word_boundary(hir: &Hir) -> bool {
