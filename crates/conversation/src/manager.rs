@@ -686,7 +686,14 @@ impl ConversationManager {
             if let Some(intent) = found {
                 self.intent = Some(intent);
             }
+            let date_before = (self.slots.preferred_date.clone(), self.slots.resolved_date);
             self.apply_slots(&normalized, now);
+            // "im reporting you to the state board today": with nothing asked for, today is
+            // when the complaint happens, not a day for the advisor to book.
+            let today = now.with_timezone(&self.shop.timezone).date_naive();
+            if self.intent.is_none() && self.slots.resolved_date == Some(today) {
+                (self.slots.preferred_date, self.slots.resolved_date) = date_before;
+            }
             self.escalate(reason);
             return self.state;
         }

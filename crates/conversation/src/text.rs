@@ -86,14 +86,18 @@ const MISHEARD: &[(&str, &str)] = &[
     ("in spection", "inspection"),
     ("in spected", "inspected"),
     ("tired rotated", "tires rotated"),
+    ("wensday", "wednesday"),
+    ("wendsday", "wednesday"),
 ];
 
 /// Replaces the misheard pairs of `MISHEARD`, whole words only.
 fn fix_misheard(text: String) -> String {
     // Most utterances have none of the first words: one scan of the text decides.
-    if !["break ", "oil ", "knew ", "tired ", "in spect"]
-        .iter()
-        .any(|first| text.contains(first))
+    if ![
+        "break ", "oil ", "knew ", "tired ", "in spect", "wensday", "wendsday",
+    ]
+    .iter()
+    .any(|first| text.contains(first))
     {
         return text;
     }

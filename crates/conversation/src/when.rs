@@ -62,16 +62,16 @@ static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
         r"\b({MONTHS})\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\b"
     )),
     day_of_month_named: ascii_regex(&format!(
-        r"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+of\s+({MONTHS})\b"
+        r"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS})\b"
     )),
     day_of_month: ascii_regex(
-        r"(?:\bthe\s+|^)(\d{1,2})(?:st|nd|rd|th)\b(\s+(?:time|one|ones|1|thing|things|step|place|guy|car|truck|van))?",
+        r"(?:\bthe\s+|^)(\d{1,2})(?:st|nd|rd|th)\b(\s+(?:time|one|ones|1|thing|things|step|place|guy|car|truck|van)\b)?",
     ),
     relative: ascii_regex(
-        r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now|tomorrow)|day after tomorrow|tomorrow|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
+        r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now|tomorrow)|\d days? from (?:today|now)|day after tomorrow|tomorrows?|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
     ),
     weekday: ascii_regex(&format!(
-        r"\b(a week from\s+|(?:next|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week)?\b(\s+(?:mornings|afternoons|evenings|nights))?"
+        r"\b(a week from\s+|(?:next|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week|\s+week)?\b(\s+(?:mornings|afternoons|evenings|nights))?"
     )),
 });
 
@@ -94,16 +94,18 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     minutes_to_or_past: ascii_regex(
         r"\b(5|10|15|20|25)(?: minutes)? (of|til|till|before|past|after) (\d{1,2})\b|\b(5|10|15|20|25) minutes to (\d{1,2})\b",
     ),
-    // "14 hundred", "16 hundred hours", "at 15 hours": the 24-hour clock said aloud.
+    // "14 hundred", "16 hundred hours", "at 15 hours", "oh 8 hundred": the 24-hour clock said aloud.
     hundred_hours: ascii_regex(
-        r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b",
+        r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b|\b(?:oh|0) ([1-9]) hundred\b",
     ),
     // "half 8" is 8:30 (British).
     half_quarter: ascii_regex(
         r"\b(half past|quarter past|quarter after|quarter to|quarter till|quarter til|quarter of|half) (\d{1,2})\b",
     ),
     hour_minute: ascii_regex(r"\b(\d{1,2})(?::| )([0-5]\d)\b(?:\s?(am|pm|a m|p m))?"),
-    hour_marker: ascii_regex(r"\b(\d{1,2})\s?(am|pm|a m|p m|oclock|o clock|ish)\b"),
+    hour_marker: ascii_regex(
+        r"\b(\d{1,2})\s?(am|pm|a m|p m|oclock|o clock|ish|too late|too early)\b",
+    ),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
         r"\b(?:at|around|about|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
@@ -169,10 +171,13 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         let offset = if let Some((count, from)) = heard.split_once(" week") {
             // "a week from today", "2 weeks from now", "2 weeks from tomorrow".
             7 * count.parse::<u64>().unwrap_or(1) + u64::from(from.ends_with("tomorrow"))
+        } else if let Some((count, _)) = heard.split_once(" day") {
+            // "3 days from now".
+            count.parse::<u64>().unwrap_or(1)
         } else {
             match heard {
                 "day after tomorrow" => 2,
-                "tomorrow" | "tmrw" => 1,
+                "tomorrow" | "tomorrows" | "tmrw" => 1,
                 _ => 0,
             }
         };
@@ -307,7 +312,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
     // Every clock pattern below needs a digit; most utterances have none.
     let digits = text.bytes().any(|b| b.is_ascii_digit());
     if digits && let Some(caps) = p.hundred_hours.captures(text) {
-        let hour: u32 = (1..=3)
+        let hour: u32 = (1..=4)
             .find_map(|i| caps.get(i))
             .and_then(|m| m.as_str().parse().ok())?;
         return timed(&caps[0], NaiveTime::from_hms_opt(hour, 0, 0));
@@ -358,7 +363,36 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                     && word != "a"
                     && word != "i"
             });
-        if hour <= 23 && !(spoken && hour > 12) && !after_letter {
+        // "14 30" is the 24-hour clock said aloud: afternoon hours on the quarter hours only
+        // ("20 15" and "19 99" are years).
+        let spoken_24 = spoken && (13..=18).contains(&hour) && minute.is_multiple_of(15);
+        // "quoted 3 25" is a price; "a 3 50 z" is a model.
+        let priced = text[..start]
+            .split(' ')
+            .rev()
+            .skip(1)
+            .find(|word| !matches!(*word, "me" | "us" | "him" | "her"))
+            .is_some_and(|word| {
+                matches!(
+                    word,
+                    "quoted" | "charged" | "billed" | "paid" | "spent" | "costs" | "cost" | "owe"
+                )
+            });
+        let end = caps.get(0).map_or(text.len(), |m| m.end());
+        let before_letter = text[end..]
+            .strip_prefix(' ')
+            .map(|rest| rest.split(' ').next().unwrap_or(""))
+            .is_some_and(|word| {
+                word.len() == 1
+                    && word.bytes().all(|b| b.is_ascii_alphabetic())
+                    && !matches!(word, "a" | "i" | "p")
+            });
+        if hour <= 23
+            && (!spoken || hour <= 12 || spoken_24)
+            && !after_letter
+            && !priced
+            && !before_letter
+        {
             return timed(
                 &caps[0],
                 clock(hour, minute, caps.get(3).map(|m| m.as_str())),
@@ -517,6 +551,7 @@ pub(crate) fn is_calendar_word(word: &str) -> bool {
             word,
             "today"
                 | "tomorrow"
+                | "tomorrows"
                 | "tonight"
                 | "morning"
                 | "afternoon"

@@ -33,11 +33,11 @@ fn scored(split: &str) -> Score {
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Two parts, 295 lines: `h287`-`h436` and `h437`-`h586` (fixtures/nlu/README.md). Measured
-    // on 2026-12-06 after the sixth round of tuning: intent 279, services 154, dates 119, times
-    // 54, escalations 36 of 39 with 5 false alarms.
-    assert!(score.intent.correct >= 279, "intent {:?}", score.intent);
+    // on 2026-12-06 after the seventh round of tuning: intent 282, services 155, dates 119,
+    // times 54, escalations 36 of 39 with 5 false alarms.
+    assert!(score.intent.correct >= 282, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 154,
+        score.services.correct >= 155,
         "services {:?}",
         score.services
     );
@@ -59,14 +59,14 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    assert!(score.intent.correct >= 2927, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 3369, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 1437,
+        score.services.correct >= 1672,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 1168, "date {:?}", score.date);
-    assert!(score.time.correct >= 523, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 637);
+    assert!(score.date.correct >= 1355, "date {:?}", score.date);
+    assert!(score.time.correct >= 613, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 740);
     assert!(score.escalation_false_alarms == 0);
 }

@@ -781,3 +781,81 @@ fn indirect_escalations() {
         "#]],
     );
 }
+
+/// Days and times said the ways a twelfth and thirteenth writer found: a weekday a week on
+/// ("friday week"), days from now, a day before its month without "of", a weekday with its date
+/// and a time after it, "tomorrows", the 24-hour clock said aloud, and numbers that are prices
+/// or models; and a complaint's "today", which is no day to book.
+#[test]
+fn days_and_times_round_seven() {
+    check(
+        &[
+            "can we do thursday week for the alignment",
+            "i could come in four days from now",
+            "fourteen thirty on the second of december for an oil change",
+            "i come on fifth december at ten",
+            "saturday the fifth ten a m for the oil change",
+            "move tomorrows appointment to three",
+            "oh nine hundred friday for the inspection",
+            "is five too late to grab it",
+            "they quoted me two fifty for brakes is that fair",
+            "how much for an oil change on a three fifty z",
+            "its a twenty fifteen accord",
+            "wensday at two for the brakes",
+            "im reporting this shop to the state board today",
+        ],
+        expect![[r#"
+            "can we do thursday week for the alignment" => intent=reschedule_appointment service=wheel alignment date=2026-12-03 (thursday week)
+            "i could come in four days from now" => intent=schedule_appointment date=2026-11-28 (4 days from now)
+            "fourteen thirty on the second of december for an oil change" => intent=schedule_appointment service=oil change date=2026-12-02 (2nd of december) time=14:30 (14 30)
+            "i come on fifth december at ten" => intent=schedule_appointment date=2026-12-05 (5th december) time=10:00 (10)
+            "saturday the fifth ten a m for the oil change" => intent=schedule_appointment service=oil change date=2026-12-05 (5th) time=10:00 (10 a m)
+            "move tomorrows appointment to three" => intent=reschedule_appointment date=2026-11-25 (tomorrows) time=15:00 (3)
+            "oh nine hundred friday for the inspection" => intent=schedule_appointment service=state inspection date=2026-11-27 (friday) time=09:00 (oh 9 hundred)
+            "is five too late to grab it" => intent=check_hours time=17:00 (5 too late)
+            "they quoted me two fifty for brakes is that fair" => intent=pricing_inquiry service=brake service
+            "how much for an oil change on a three fifty z" => intent=pricing_inquiry service=oil change
+            "its a twenty fifteen accord" => nothing
+            "wensday at two for the brakes" => intent=schedule_appointment service=brake service date=2026-11-25 (wednesday) time=14:00 (2)
+            "im reporting this shop to the state board today" => escalation=legal_threat
+        "#]],
+    );
+}
+
+/// Escalations of the twelfth and thirteenth writers' kinds, and the lines that only look
+/// like them.
+#[test]
+fn escalations_round_seven() {
+    check(
+        &[
+            "do i have to get the courts involved to get my car back",
+            "my cousin does litigation and he says you owe me",
+            "ill have my solicitor write to you",
+            "get me whoever can actually do something",
+            "put dave on the phone please",
+            "zero zero zero",
+            "god dam it the light is on again",
+            "this is bull ship",
+            "im so tired of this",
+            "my wife is furious at me for forgetting the oil change",
+            "the service manager at the dealer told me i need rotors",
+            "my brother tried to sue me once lol anyway how much for tires",
+            "i know somebody who does tows but can you fix the bumper",
+        ],
+        expect![[r#"
+            "do i have to get the courts involved to get my car back" => escalation=legal_threat
+            "my cousin does litigation and he says you owe me" => escalation=legal_threat
+            "ill have my solicitor write to you" => escalation=legal_threat
+            "get me whoever can actually do something" => escalation=manager_request
+            "put dave on the phone please" => escalation=manager_request
+            "zero zero zero" => escalation=manager_request
+            "god dam it the light is on again" => escalation=anger
+            "this is bull ship" => escalation=anger
+            "im so tired of this" => escalation=anger
+            "my wife is furious at me for forgetting the oil change" => intent=schedule_appointment service=oil change
+            "the service manager at the dealer told me i need rotors" => intent=schedule_appointment service=brake service
+            "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
+            "i know somebody who does tows but can you fix the bumper" => intent=schedule_appointment
+        "#]],
+    );
+}
