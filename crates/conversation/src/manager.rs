@@ -686,13 +686,21 @@ impl ConversationManager {
             if let Some(intent) = found {
                 self.intent = Some(intent);
             }
-            let date_before = (self.slots.preferred_date.clone(), self.slots.resolved_date);
+            let when_before = self.slots.clone();
             self.apply_slots(&normalized, now);
-            // "im reporting you to the state board today": with nothing asked for, today is
-            // when the complaint happens, not a day for the advisor to book.
+            // "im reporting you to the state board today": with nothing asked for in this turn,
+            // today (and a time said with it) is when the complaint happens, not a day for the
+            // advisor to book.
             let today = now.with_timezone(&self.shop.timezone).date_naive();
-            if self.intent.is_none() && self.slots.resolved_date == Some(today) {
-                (self.slots.preferred_date, self.slots.resolved_date) = date_before;
+            if found.is_none()
+                && self.slots.resolved_date == Some(today)
+                && when_before.resolved_date != Some(today)
+            {
+                self.slots.preferred_date = when_before.preferred_date;
+                self.slots.resolved_date = when_before.resolved_date;
+                self.slots.preferred_time = when_before.preferred_time;
+                self.slots.resolved_time = when_before.resolved_time;
+                self.slots.time_period = when_before.time_period;
             }
             self.escalate(reason);
             return self.state;

@@ -68,7 +68,7 @@ static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
         r"(?:\bthe\s+|^)(\d{1,2})(?:st|nd|rd|th)\b(\s+(?:time|one|ones|1|thing|things|step|place|guy|car|truck|van)\b)?",
     ),
     relative: ascii_regex(
-        r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now|tomorrow)|\d days? from (?:today|now)|day after tomorrow|tomorrows?|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
+        r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now|tomorrow)|\d{1,2} days? from (?:today|now|tomorrow)|day after tomorrow|tomorrows?|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
     ),
     weekday: ascii_regex(&format!(
         r"\b(a week from\s+|(?:next|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week|\s+week)?\b(\s+(?:mornings|afternoons|evenings|nights))?"
@@ -94,9 +94,10 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     minutes_to_or_past: ascii_regex(
         r"\b(5|10|15|20|25)(?: minutes)? (of|til|till|before|past|after) (\d{1,2})\b|\b(5|10|15|20|25) minutes to (\d{1,2})\b",
     ),
-    // "14 hundred", "16 hundred hours", "at 15 hours", "oh 8 hundred": the 24-hour clock said aloud.
+    // "14 hundred", "16 hundred hours", "at 15 hours", "oh 8 hundred": the 24-hour clock said aloud
+    // ("oh 8 hundred" only opening the text or after a time word: "5 5 5 oh 1 hundred" is a phone number).
     hundred_hours: ascii_regex(
-        r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b|\b(?:oh|0) ([1-9]) hundred\b",
+        r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b|(?:^|\b(?:at|by|for|around|about|say|til|till|until|from) )(?:oh|0) ([5-9]) hundred\b",
     ),
     // "half 8" is 8:30 (British).
     half_quarter: ascii_regex(
@@ -133,8 +134,18 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
             return Some(mention(&caps, date));
         }
     }
+    // "the front 1 may be leaking": without "of" or an ordinal, "may" after a number is the verb.
+    let verb_may = |caps: &Captures<'_>| {
+        let heard = &caps[0];
+        heard.ends_with(" may")
+            && !heard.contains(" of ")
+            && heard.as_bytes()[0].is_ascii_digit()
+            && !["st ", "nd ", "rd ", "th "]
+                .iter()
+                .any(|suffix| heard.contains(suffix))
+    };
     for regex in [&p.month_day, &p.day_of_month_named] {
-        if digits && let Some(caps) = regex.captures(text) {
+        if digits && let Some(caps) = regex.captures_iter(text).find(|caps| !verb_may(caps)) {
             let (month_name, day) = if caps[1].starts_with(|c: char| c.is_ascii_digit()) {
                 (&caps[2], &caps[1])
             } else {
@@ -166,14 +177,22 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         });
         return Some(mention(&caps, date));
     }
-    if let Some(caps) = p.relative.captures(text) {
+    // "can tomorrows oil change be thursday instead": the appointment is tomorrow's, the day
+    // asked for is thursday.
+    let relative = p.relative.captures(text).filter(|caps| {
+        &caps[1] != "tomorrows"
+            || !p
+                .weekday
+                .is_match(&text[caps.get(0).map_or(0, |m| m.end())..])
+    });
+    if let Some(caps) = relative {
         let heard = &caps[1];
         let offset = if let Some((count, from)) = heard.split_once(" week") {
             // "a week from today", "2 weeks from now", "2 weeks from tomorrow".
             7 * count.parse::<u64>().unwrap_or(1) + u64::from(from.ends_with("tomorrow"))
-        } else if let Some((count, _)) = heard.split_once(" day") {
-            // "3 days from now".
-            count.parse::<u64>().unwrap_or(1)
+        } else if let Some((count, from)) = heard.split_once(" day") {
+            // "3 days from now", "10 days from tomorrow".
+            count.parse::<u64>().unwrap_or(1) + u64::from(from.ends_with("tomorrow"))
         } else {
             match heard {
                 "day after tomorrow" => 2,
@@ -202,11 +221,18 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         .find(|caps| caps.get(4).is_none() && !black_friday(caps) && !in_range(text, caps))
     {
         let weekday = weekday_number(&caps[2])?;
-        // "wednesday next week" is "next wednesday".
+        // "wednesday next week" is "next wednesday"; "friday week" is a week after the coming friday.
         let which = caps
             .get(1)
             .map(|m| m.as_str().trim_end())
-            .or(caps.get(3).map(|_| "next"));
+            .or(caps.get(3).map(|m| {
+                // "monday week" (British): a week after the coming monday.
+                if m.as_str().trim_start() == "week" {
+                    "a week from"
+                } else {
+                    "next"
+                }
+            }));
         let date = match which {
             None | Some("coming" | "this coming") => next_weekday_after(today, weekday),
             // "a week from thursday": the thursday after the coming one.
@@ -365,17 +391,50 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             });
         // "14 30" is the 24-hour clock said aloud: afternoon hours on the quarter hours only
         // ("20 15" and "19 99" are years).
-        let spoken_24 = spoken && (13..=18).contains(&hour) && minute.is_multiple_of(15);
+        // A line about money is read as money ("my bill came to 16 30").
+        let spoken_24 = spoken
+            && (13..=18).contains(&hour)
+            && minute.is_multiple_of(15)
+            && ![
+                "bill", "quote", "price", "cost", "charge", "paid", "pay ", "fair", "dollars",
+                "bucks", "owe",
+            ]
+            .iter()
+            .any(|word| text.contains(word));
         // "quoted 3 25" is a price; "a 3 50 z" is a model.
         let priced = text[..start]
             .split(' ')
             .rev()
             .skip(1)
-            .find(|word| !matches!(*word, "me" | "us" | "him" | "her"))
+            .find(|word| {
+                !matches!(
+                    *word,
+                    "me" | "us"
+                        | "him"
+                        | "her"
+                        | "like"
+                        | "about"
+                        | "around"
+                        | "only"
+                        | "at"
+                        | "was"
+                )
+            })
             .is_some_and(|word| {
                 matches!(
                     word,
-                    "quoted" | "charged" | "billed" | "paid" | "spent" | "costs" | "cost" | "owe"
+                    "quoted"
+                        | "quote"
+                        | "charged"
+                        | "charge"
+                        | "billed"
+                        | "paid"
+                        | "pay"
+                        | "spent"
+                        | "costs"
+                        | "cost"
+                        | "owe"
+                        | "total"
                 )
             });
         let end = caps.get(0).map_or(text.len(), |m| m.end());

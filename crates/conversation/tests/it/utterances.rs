@@ -803,6 +803,14 @@ fn days_and_times_round_seven() {
             "its a twenty fifteen accord",
             "wensday at two for the brakes",
             "im reporting this shop to the state board today",
+            "monday week for the brakes",
+            "ten days from tomorrow for the inspection",
+            "can tomorrows oil change be thursday instead",
+            "i think the front one may be leaking can i bring it tomorrow",
+            "my number is four one three five five five oh one hundred",
+            "my bill came to sixteen thirty for the brakes",
+            "i was quoted like three fifty for brakes",
+            "the warning light for the oil pressure keeps coming on",
         ],
         expect![[r#"
             "can we do thursday week for the alignment" => intent=reschedule_appointment service=wheel alignment date=2026-12-03 (thursday week)
@@ -818,6 +826,14 @@ fn days_and_times_round_seven() {
             "its a twenty fifteen accord" => nothing
             "wensday at two for the brakes" => intent=schedule_appointment service=brake service date=2026-11-25 (wednesday) time=14:00 (2)
             "im reporting this shop to the state board today" => escalation=legal_threat
+            "monday week for the brakes" => intent=schedule_appointment service=brake service date=2026-12-07 (monday week)
+            "ten days from tomorrow for the inspection" => intent=schedule_appointment service=state inspection date=2026-12-05 (10 days from tomorrow)
+            "can tomorrows oil change be thursday instead" => intent=reschedule_appointment service=oil change date=2026-11-26 (thursday)
+            "i think the front one may be leaking can i bring it tomorrow" => intent=schedule_appointment service=diagnostic date=2026-11-25 (tomorrow)
+            "my number is four one three five five five oh one hundred" => nothing
+            "my bill came to sixteen thirty for the brakes" => intent=schedule_appointment service=brake service
+            "i was quoted like three fifty for brakes" => intent=schedule_appointment service=brake service
+            "the warning light for the oil pressure keeps coming on" => intent=schedule_appointment service=diagnostic
         "#]],
     );
 }
@@ -841,6 +857,19 @@ fn escalations_round_seven() {
             "the service manager at the dealer told me i need rotors",
             "my brother tried to sue me once lol anyway how much for tires",
             "i know somebody who does tows but can you fix the bumper",
+            "the rattle is coming from higher up behind the dash",
+            "four one three five five five one zero zero zero",
+            "looks like a person keyed my door",
+            "i have a spare can you put it on real quick",
+            "honestly im tired of this car how much for a transmission",
+            "i lost my business card with the appointment on it",
+            "im the son of a longtime customer",
+            "i swear if its not one thing its another",
+            "sorry ill stop talking now",
+            "i handle the cars for our law firm three need oil changes",
+            "i work at the d a's office and need an inspection",
+            "im gonna run a little late",
+            "its been sitting for two years can you get it running",
         ],
         expect![[r#"
             "do i have to get the courts involved to get my car back" => escalation=legal_threat
@@ -856,6 +885,19 @@ fn escalations_round_seven() {
             "the service manager at the dealer told me i need rotors" => intent=schedule_appointment service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
             "i know somebody who does tows but can you fix the bumper" => intent=schedule_appointment
+            "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
+            "four one three five five five one zero zero zero" => nothing
+            "looks like a person keyed my door" => nothing
+            "i have a spare can you put it on real quick" => nothing
+            "honestly im tired of this car how much for a transmission" => intent=pricing_inquiry service=transmission service
+            "i lost my business card with the appointment on it" => intent=cancel_appointment
+            "im the son of a longtime customer" => nothing
+            "i swear if its not one thing its another" => nothing
+            "sorry ill stop talking now" => nothing
+            "i handle the cars for our law firm three need oil changes" => intent=schedule_appointment service=oil change
+            "i work at the d a's office and need an inspection" => intent=schedule_appointment service=state inspection
+            "im gonna run a little late" => nothing
+            "its been sitting for two years can you get it running" => nothing
         "#]],
     );
 }
