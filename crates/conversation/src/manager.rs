@@ -28,7 +28,7 @@ const LEARNED_OVER_NOTHING: f64 = 0.99;
 /// Words after which a second day named is the one wanted ("move it from friday to monday").
 static SWITCH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\b(to|instead of|could we do|can we do|how about|what about|anymore|no more|rather than|swap to|switch to|make it|fit me in|what do you have|no|actually|i mean|so|but|would|could|rather|lets try)\b",
+        r"\b(to|instead of|could we do|can we do|how about|what about|anymore|no more|rather than|swap to|switch to|make it|fit (me|it|her|him|us) in|change (it )?for|what do you have|no|actually|i mean|so|but|would|could|rather|lets try|closed|lets say|er)\b",
     )
 });
 
@@ -42,7 +42,7 @@ static OLD_WHEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
         r"(?:(?:the|a|my|your|our|that|this|next|coming) )*{token}(?: (?:at |on |around |in the )?(?:the |my )?{token}){{0,3}}(?: (?:slot|appointment|one|spot|time|thing))?"
     );
     crate::text::ascii_regex(&format!(
-        r"\b(?:(?:instead of|rather than|in place of|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| one| an appointment| a spot| booked)?(?: for| on| at)?|i (?:have|got) (?:a|an|my)|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|bring it in|drop it off)(?: on| at| for)?|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen))\b"
+        r"\b(?:(?:instead of|rather than|in place of|scratch|forget(?: about)?|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| one| an appointment| a spot| booked)?(?: for| on| at)?|i (?:have|got) (?:a|an|my)|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|come|bring it in|drop it off)(?: on| at| for)?|(?:i think )?it was(?: at| for)|(?:im|i am) on for|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen))\b"
     ))
 });
 
@@ -50,7 +50,7 @@ static OLD_WHEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
 /// these is the one meant ("9 no wait 10", "10 no actually make that 11", "from 2 oclock to 4").
 static TIME_CORRECTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\b(no wait|wait|no actually|actually|i mean|no sorry|sorry|make (it|that)|or rather|no|from [\w ]{1,40}? to)\b",
+        r"\b(no wait|wait|no actually|actually|i mean|no sorry|sorry|make (it|that)|or rather|no|from [\w ]{1,40}? to|(bump|move|push|change|switch) (it|that|me|us)( up| back| out)? to|(a )?(later|earlier) time( like)?|(later|earlier) like|i asked for)\b",
     )
 });
 
@@ -89,7 +89,7 @@ static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 /// A day named after "since" is in the past, not a day asked for.
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\bsince (last )?\w+|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+        r"\bsince (last )?\w+|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     )
 });
 
@@ -177,7 +177,7 @@ fn word_run_at<'t>(text: &'t str, phrase: &str) -> Option<&'t str> {
 /// A holiday that only bounds a period: no day to resolve.
 static HOLIDAY_PERIOD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\b(after|between|around|over) (the )?(thanksgiving|christmas|new years)\b",
+        r"\b(after|between|around|over) (the )?(thanksgiving|christmas|new years)\b|\b(good|great|happy|nice|wonderful|blessed|safe|merry) (thanksgiving|christmas|new years)\b",
     )
 });
 
@@ -690,7 +690,8 @@ impl ConversationManager {
             self.apply_slots(&normalized, now);
             // "im reporting you to the state board today": with nothing asked for in this turn,
             // today (and a time said with it) is when the complaint happens, not a day for the
-            // advisor to book.
+            // advisor to book. Another day stays: "if its not back by friday im suing" gives
+            // the advisor the deadline.
             let today = now.with_timezone(&self.shop.timezone).date_naive();
             if found.is_none()
                 && self.slots.resolved_date == Some(today)
@@ -1196,10 +1197,13 @@ impl ConversationManager {
         } else {
             &without_past
         };
-        let date = SWITCH
-            .find_iter(date_text)
-            .last()
-            .and_then(|m| when::find_date(&date_text[m.end()..], today))
+        let date = when::find_weekday_after(date_text, &self.vocabulary.holidays, today)
+            .or_else(|| {
+                SWITCH
+                    .find_iter(date_text)
+                    .last()
+                    .and_then(|m| when::find_date(&date_text[m.end()..], today))
+            })
             .or_else(|| when::find_date(date_text, today))
             .or_else(|| self.find_holiday(date_text, today))
             .or_else(|| {

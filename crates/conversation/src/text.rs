@@ -61,11 +61,46 @@ pub(crate) fn normalize(text: &str) -> String {
             res.push_str(&value.to_string());
         } else if let Some(value) = ordinal_value(word) {
             push_ordinal(&mut res, value);
+        } else if let Some(hour) = hour_heard_as_a_word(word, &res, words.clone()) {
+            res.push_str(hour);
         } else {
             res.push_str(word);
         }
     }
     fix_misheard(res)
+}
+
+/// An hour that speech recognition wrote as the word it sounds like: "at ate thirty", "ate a m",
+/// "at for fifteen", "like to thirty". Only next to clock words, so "i ate a burger", "for 30
+/// minutes" and "to 30th street" stay words. `written` is the text so far (ending in a space),
+/// `ahead` the words still to come.
+fn hour_heard_as_a_word<'w>(
+    word: &str,
+    written: &str,
+    mut ahead: impl Iterator<Item = &'w str>,
+) -> Option<&'static str> {
+    let hour = match word {
+        "ate" => "8",
+        "for" => "4",
+        "to" | "too" => "2",
+        _ => return None,
+    };
+    let before = written.trim_end().rsplit(' ').next();
+    let after_a_time_word = matches!(
+        before,
+        Some("at" | "around" | "about" | "by" | "like" | "til" | "till" | "until")
+    );
+    let next = ahead.next();
+    let clock_follows = matches!(
+        next,
+        Some("fifteen" | "thirty" | "forty" | "fifty" | "oclock" | "am" | "pm" | "sharp" | "ish")
+    ) || (matches!(next, Some("a" | "p")) && ahead.next() == Some("m"));
+    let heard = if hour == "8" {
+        clock_follows || (after_a_time_word && next.is_none_or(|next| next != "a"))
+    } else {
+        after_a_time_word && clock_follows
+    };
+    heard.then_some(hour)
 }
 
 /// Word pairs speech recognition writes for car-service words that sound the same, and what the

@@ -54,6 +54,8 @@ struct DatePatterns {
     day_of_month: Regex,
     relative: Regex,
     weekday: Regex,
+    not_this: Regex,
+    weekday_after: Regex,
 }
 
 static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
@@ -68,11 +70,17 @@ static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
         r"(?:\bthe\s+|^)(\d{1,2})(?:st|nd|rd|th)\b(\s+(?:time|one|ones|1|thing|things|step|place|guy|car|truck|van)\b)?",
     ),
     relative: ascii_regex(
-        r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now|tomorrow)|\d{1,2} days? from (?:today|now|tomorrow)|day after tomorrow|tomorrows?|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
+        r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now|tomorrow)|\d{1,2} days? from (?:today|now|tomorrow)|(?:same|this) time next week|day after tomorrow|tomorrows?|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
     ),
     weekday: ascii_regex(&format!(
-        r"\b(a week from\s+|(?:next|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week|\s+week)?\b(\s+(?:mornings|afternoons|evenings|nights))?"
+        r"\b((?:a|\d) weeks? from\s+|(?:next|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week|\s+week|\s+after next)?\b(\s+(?:mornings|afternoons|evenings|nights))?"
     )),
+    // "not this friday the next one" (normalised "next 1"): the friday after the coming one.
+    not_this: ascii_regex(&format!(
+        r"\bnot (?:this|the coming|this coming) ({WEEKDAYS})\b[\w ]{{0,12}}?\b(?:the next 1|next 1|the 1 after|the following 1|the week after)\b"
+    )),
+    // "the monday after thanksgiving": a weekday counted from a holiday (`find_weekday_after`).
+    weekday_after: ascii_regex(&format!(r"\b(?:the )?({WEEKDAYS}) (?:after|following) ")),
 });
 
 struct TimePatterns {
@@ -105,11 +113,11 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     ),
     hour_minute: ascii_regex(r"\b(\d{1,2})(?::| )([0-5]\d)\b(?:\s?(am|pm|a m|p m))?"),
     hour_marker: ascii_regex(
-        r"\b(\d{1,2})\s?(am|pm|a m|p m|oclock|o clock|ish|too late|too early)\b",
+        r"\b(\d{1,2})\s?(am|pm|a m|p m|oclock|o clock|ish|sharp|too late|too early)\b",
     ),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|about|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
+        r"\b(?:at|around|about|bout|round|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|first thing|before lunch|after lunch|end of the day|after work)\b",
@@ -177,6 +185,14 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         });
         return Some(mention(&caps, date));
     }
+    if text.contains("not ")
+        && let Some(caps) = p.not_this.captures(text)
+    {
+        let date = weekday_number(&caps[1])
+            .and_then(|weekday| next_weekday_after(today, weekday))
+            .and_then(|day| day.checked_add_days(Days::new(7)));
+        return Some(mention(&caps, date));
+    }
     // "can tomorrows oil change be thursday instead": the appointment is tomorrow's, the day
     // asked for is thursday.
     let relative = p.relative.captures(text).filter(|caps| {
@@ -226,8 +242,8 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
             .get(1)
             .map(|m| m.as_str().trim_end())
             .or(caps.get(3).map(|m| {
-                // "monday week" (British): a week after the coming monday.
-                if m.as_str().trim_start() == "week" {
+                // "monday week" (British), "monday after next": a week after the coming monday.
+                if matches!(m.as_str().trim_start(), "week" | "after next") {
                     "a week from"
                 } else {
                     "next"
@@ -236,8 +252,12 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         let date = match which {
             None | Some("coming" | "this coming") => next_weekday_after(today, weekday),
             // "a week from thursday": the thursday after the coming one.
-            Some(from) if from.starts_with("a week from") => next_weekday_after(today, weekday)
-                .and_then(|day| day.checked_add_days(Days::new(7))),
+            // "2 weeks from friday": the coming friday and two weeks.
+            Some(from) if from.ends_with("from") => {
+                next_weekday_after(today, weekday).and_then(|day| {
+                    day.checked_add_days(Days::new(7 * from[..1].parse().unwrap_or(1)))
+                })
+            }
             Some("next") => {
                 let days_to_next_monday = 7 - u64::from(today.weekday().num_days_from_monday());
                 today.checked_add_days(Days::new(
@@ -255,6 +275,30 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         return Some(mention(&caps, date));
     }
     None
+}
+
+/// "the monday after thanksgiving", "the saturday after christmas": the first such weekday
+/// after one of `holidays` (the shop's, normalised short names with their next dates).
+pub(crate) fn find_weekday_after(
+    text: &str,
+    holidays: &[(String, NaiveDate)],
+    today: NaiveDate,
+) -> Option<DateMention> {
+    if !text.contains(" after ") && !text.contains(" following ") {
+        return None;
+    }
+    DATE.weekday_after.captures_iter(text).find_map(|caps| {
+        let rest = &text[caps.get(0)?.end()..];
+        let (short, holiday) = holidays.iter().find(|(short, date)| {
+            *date >= today
+                && rest.starts_with(short.as_str())
+                && matches!(rest.as_bytes().get(short.len()), None | Some(b' ' | b's'))
+        })?;
+        Some(DateMention {
+            heard: format!("{} {short}", caps[0].trim_end()),
+            date: next_weekday_after(*holiday, weekday_number(&caps[1])?),
+        })
+    })
 }
 
 /// "monday through friday": a span of the week (opening hours), not a day.
@@ -276,6 +320,16 @@ fn in_range(text: &str, caps: &Captures<'_>) -> bool {
         })
     })
 }
+
+/// Words before a number that make it a price ("quoted me like 3 50", "the bill says 5 50"),
+/// and the small words skipped to find them.
+const PRICE_WORDS: &[&str] = &[
+    "quoted", "quote", "charged", "charge", "billed", "bill", "paid", "pay", "spent", "costs",
+    "cost", "owe", "total",
+];
+const PRICE_FILLERS: &[&str] = &[
+    "me", "us", "him", "her", "like", "about", "around", "only", "at", "was", "says", "said",
+];
 
 /// The time in `text`. `hours` are the opening hours used to read an hour without am/pm.
 pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> {
@@ -406,37 +460,9 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .split(' ')
             .rev()
             .skip(1)
-            .find(|word| {
-                !matches!(
-                    *word,
-                    "me" | "us"
-                        | "him"
-                        | "her"
-                        | "like"
-                        | "about"
-                        | "around"
-                        | "only"
-                        | "at"
-                        | "was"
-                )
-            })
-            .is_some_and(|word| {
-                matches!(
-                    word,
-                    "quoted"
-                        | "quote"
-                        | "charged"
-                        | "charge"
-                        | "billed"
-                        | "paid"
-                        | "pay"
-                        | "spent"
-                        | "costs"
-                        | "cost"
-                        | "owe"
-                        | "total"
-                )
-            });
+            .filter(|word| !PRICE_FILLERS.contains(word))
+            .take(2)
+            .any(|word| PRICE_WORDS.contains(&word));
         let end = caps.get(0).map_or(text.len(), |m| m.end());
         let before_letter = text[end..]
             .strip_prefix(' ')

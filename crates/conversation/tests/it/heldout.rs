@@ -32,25 +32,25 @@ fn scored(split: &str) -> Score {
 #[test]
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
-    // Two parts, 295 lines: `h287`-`h436` and `h437`-`h586` (fixtures/nlu/README.md). Measured
-    // on 2026-12-06 after the seventh round of tuning: intent 282, services 155, dates 119,
-    // times 54, escalations 36 of 39 with 5 false alarms.
-    assert!(score.intent.correct >= 282, "intent {:?}", score.intent);
+    // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
+    // (fixtures/nlu/README.md). Measured on 2026-12-06 after the eighth round of tuning: intent
+    // 424, services 239, dates 189, times 90, escalations 61 of 64 with 6 false alarms.
+    assert!(score.intent.correct >= 424, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 155,
+        score.services.correct >= 239,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 119, "date {:?}", score.date);
-    assert!(score.time.correct >= 54, "time {:?}", score.time);
+    assert!(score.date.correct >= 189, "date {:?}", score.date);
+    assert!(score.time.correct >= 90, "time {:?}", score.time);
     // The target is every escalation and no false alarm.
     assert!(
-        score.escalation_recall.correct >= 36,
+        score.escalation_recall.correct >= 61,
         "escalation recall {:?}",
         score.escalation_recall
     );
     assert!(
-        score.escalation_false_alarms <= 5,
+        score.escalation_false_alarms <= 6,
         "false alarms {}",
         score.escalation_false_alarms
     );
@@ -59,14 +59,14 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    assert!(score.intent.correct >= 3369, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 3834, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 1672,
+        score.services.correct >= 1959,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 1355, "date {:?}", score.date);
-    assert!(score.time.correct >= 613, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 739);
+    assert!(score.date.correct >= 1598, "date {:?}", score.date);
+    assert!(score.time.correct >= 780, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 834);
     assert!(score.escalation_false_alarms == 0);
 }

@@ -304,7 +304,7 @@ fn dates() {
         expect![[r#"
             "can i come in today" => intent=schedule_appointment date=2026-11-24 (today)
             "tomorrow works" => date=2026-11-25 (tomorrow)
-            "how about the day after tomorrow" => intent=reschedule_appointment date=2026-11-26 (day after tomorrow)
+            "how about the day after tomorrow" => intent=schedule_appointment date=2026-11-26 (day after tomorrow)
             "i can do wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
             "uh thursday" => intent=schedule_appointment date=2026-11-26 (thursday)
             "friday if you have it" => intent=schedule_appointment date=2026-11-27 (friday)
@@ -785,7 +785,11 @@ fn indirect_escalations() {
 /// Days and times said the ways a twelfth and thirteenth writer found: a weekday a week on
 /// ("friday week"), days from now, a day before its month without "of", a weekday with its date
 /// and a time after it, "tomorrows", the 24-hour clock said aloud, and numbers that are prices
-/// or models; and a complaint's "today", which is no day to book.
+/// or models; days counted from holidays or other days ("the monday after thanksgiving", "two
+/// weeks from friday", "not this saturday the next one"), days and times given up ("scratch
+/// wednesday", "bump it up to eleven", "i was supposed to come at two"), hours written as the
+/// words they sound like ("at ate thirty", "at for fifteen"); and a complaint's day, which is no
+/// day to book.
 #[test]
 fn days_and_times_round_seven() {
     check(
@@ -811,6 +815,20 @@ fn days_and_times_round_seven() {
             "my bill came to sixteen thirty for the brakes",
             "i was quoted like three fifty for brakes",
             "the warning light for the oil pressure keeps coming on",
+            "can i come the monday after thanksgiving",
+            "the saturday after christmas for an oil change",
+            "two weeks from friday for the alignment",
+            "not this saturday the next one",
+            "same time next week for the brakes",
+            "scratch wednesday put me down friday instead",
+            "you got me at one p m tomorrow can you bump it up to eleven",
+            "i was supposed to come at two can we do thursday instead",
+            "my wife dropped it off at like seven fifteen is it ready",
+            "can i come at ate thirty tomorrow",
+            "monday ate a m sharp for the oil change",
+            "i ate a sandwich in the waiting room last time",
+            "i can be there at for fifteen for the brakes",
+            "you people wasted my whole saturday",
         ],
         expect![[r#"
             "can we do thursday week for the alignment" => intent=reschedule_appointment service=wheel alignment date=2026-12-03 (thursday week)
@@ -832,8 +850,22 @@ fn days_and_times_round_seven() {
             "i think the front one may be leaking can i bring it tomorrow" => intent=schedule_appointment service=diagnostic date=2026-11-25 (tomorrow)
             "my number is four one three five five five oh one hundred" => nothing
             "my bill came to sixteen thirty for the brakes" => intent=schedule_appointment service=brake service
-            "i was quoted like three fifty for brakes" => intent=schedule_appointment service=brake service
+            "i was quoted like three fifty for brakes" => intent=pricing_inquiry service=brake service
             "the warning light for the oil pressure keeps coming on" => intent=schedule_appointment service=diagnostic
+            "can i come the monday after thanksgiving" => intent=schedule_appointment date=2026-11-30 (the monday after thanksgiving)
+            "the saturday after christmas for an oil change" => intent=schedule_appointment service=oil change date=2026-12-26 (the saturday after christmas)
+            "two weeks from friday for the alignment" => intent=schedule_appointment service=wheel alignment date=2026-12-11 (2 weeks from friday)
+            "not this saturday the next one" => intent=schedule_appointment date=2026-12-05 (not this saturday the next 1)
+            "same time next week for the brakes" => intent=schedule_appointment service=brake service date=2026-12-01 (same time next week)
+            "scratch wednesday put me down friday instead" => intent=reschedule_appointment date=2026-11-27 (friday)
+            "you got me at one p m tomorrow can you bump it up to eleven" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=11:00 (11)
+            "i was supposed to come at two can we do thursday instead" => intent=reschedule_appointment date=2026-11-26 (thursday)
+            "my wife dropped it off at like seven fifteen is it ready" => intent=check_status
+            "can i come at ate thirty tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=08:30 (8 30)
+            "monday ate a m sharp for the oil change" => intent=schedule_appointment service=oil change date=2026-11-30 (monday) time=08:00 (8 a m)
+            "i ate a sandwich in the waiting room last time" => intent=general_inquiry
+            "i can be there at for fifteen for the brakes" => intent=schedule_appointment service=brake service time=16:15 (4 15)
+            "you people wasted my whole saturday" => escalation=anger
         "#]],
     );
 }
