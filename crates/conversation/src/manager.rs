@@ -42,7 +42,7 @@ static OLD_WHEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
         r"(?:(?:the|a|my|your|our|that|this|next|coming) )*{token}(?: (?:at |on |around |in the )?(?:the |my )?{token}){{0,3}}(?: (?:slot|appointment|one|spot|time|thing))?"
     );
     crate::text::ascii_regex(&format!(
-        r"\b(?:(?:instead of|rather than|in place of|scratch|forget(?: about)?|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| one| an appointment| a spot| booked)?(?: for| on| at)?|i (?:have|got) (?:a|an|my)|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|come|bring it in|drop it off)(?: on| at| for)?|(?:i think )?it was(?: at| for)|(?:im|i am) on for|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen))\b"
+        r"\b(?:(?:instead of|rather than|in place of|scratch|forget(?: about)?|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| one| an appointment| a spot| booked)?(?: for| on| at)?|i (?:have|got) (?:a|an|my)|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|come|bring it in|drop it off)(?: on| at| for)?|i think it was(?: at| for)|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen))\b"
     ))
 });
 
@@ -50,7 +50,7 @@ static OLD_WHEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
 /// these is the one meant ("9 no wait 10", "10 no actually make that 11", "from 2 oclock to 4").
 static TIME_CORRECTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\b(no wait|wait|no actually|actually|i mean|no sorry|sorry|make (it|that)|or rather|no|from [\w ]{1,40}? to|(bump|move|push|change|switch) (it|that|me|us)( up| back| out)? to|(a )?(later|earlier) time( like)?|(later|earlier) like|i asked for)\b",
+        r"\b(no wait|wait|no actually|actually|i mean|no sorry|sorry|make (it|that)|or rather|no|from [\w ]{1,40}? to|(bump|move|push|change|switch) (it|that|me|us)( up| back| out)? to|(a )?(later|earlier) time( like)?|(later|earlier) like|but i asked for)\b",
     )
 });
 
@@ -89,7 +89,7 @@ static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 /// A day named after "since" is in the past, not a day asked for.
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\bsince (last )?\w+|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+        r"\bsince (last )?\w+|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     )
 });
 
@@ -174,17 +174,35 @@ fn word_run_at<'t>(text: &'t str, phrase: &str) -> Option<&'t str> {
     None
 }
 
+/// A holiday greeting ("have a good thanksgiving"): it names no day, and is blanked before
+/// holidays are looked for.
+static HOLIDAY_GREETING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(good|great|happy|nice|wonderful|blessed|safe|merry) (thanksgiving|christmas|new years)\b",
+    )
+});
+
 /// A holiday that only bounds a period: no day to resolve.
 static HOLIDAY_PERIOD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\b(after|between|around|over) (the )?(thanksgiving|christmas|new years)\b|\b(good|great|happy|nice|wonderful|blessed|safe|merry) (thanksgiving|christmas|new years)\b",
+        r"\b(after|between|around|over) (the )?(thanksgiving|christmas|new years)\b",
     )
 });
 
 /// "the day after thanksgiving", "the day before new years", "the day after black friday": the
 /// day named, moved by one.
 fn day_after_or_before(text: &str, date: when::DateMention) -> when::DateMention {
-    let Some(at) = text.find(&date.heard) else {
+    // The mention with "day after" or "day before" in front, where there are several ("happy
+    // thanksgiving, are you open the day after thanksgiving"), else the first.
+    let shifted_at = text
+        .match_indices(date.heard.as_str())
+        .map(|(at, _)| at)
+        .find(|&at| {
+            let before = text[..at].trim_end();
+            let before = before.strip_suffix(" black").unwrap_or(before);
+            before.ends_with("day after") || before.ends_with("day before")
+        });
+    let Some(at) = shifted_at.or_else(|| text.find(&date.heard)) else {
         return date;
     };
     let before = text[..at].trim_end();
@@ -1197,13 +1215,30 @@ impl ConversationManager {
         } else {
             &without_past
         };
-        let date = when::find_weekday_after(date_text, &self.vocabulary.holidays, today)
-            .or_else(|| {
-                SWITCH
-                    .find_iter(date_text)
-                    .last()
-                    .and_then(|m| when::find_date(&date_text[m.end()..], today))
+        let holidays = &self.vocabulary.holidays;
+        let date = SWITCH
+            .find_iter(date_text)
+            .last()
+            .and_then(|m| {
+                let rest = &date_text[m.end()..];
+                let date = when::find_weekday_after(rest, holidays, today)
+                    .or_else(|| when::find_date(rest, today))?;
+                // "i know youre closed thursday": a day the shop is closed, named after
+                // "closed", is not the one wanted; a day after it is ("youre closed thursday,
+                // friday then"), as is an open one ("thursday, oh youre closed, friday then").
+                let closed_day = m.as_str() == "closed"
+                    && date
+                        .date
+                        .is_some_and(|day| self.shop.opening_hours(day).is_none());
+                if !closed_day {
+                    return Some(date);
+                }
+                let after = rest
+                    .find(&date.heard)
+                    .map(|at| &rest[at + date.heard.len()..])?;
+                when::find_date(after, today)
             })
+            .or_else(|| when::find_weekday_after(date_text, holidays, today))
             .or_else(|| when::find_date(date_text, today))
             .or_else(|| self.find_holiday(date_text, today))
             .or_else(|| {
@@ -1248,6 +1283,7 @@ impl ConversationManager {
     /// "thanksgiving week", "between christmas and new years") or a sale ("black friday
     /// deals") names no day.
     fn find_holiday(&self, text: &str, today: chrono::NaiveDate) -> Option<when::DateMention> {
+        let text = &*HOLIDAY_GREETING.replace_all(text, " ");
         // "after thanksgiving" is a period; "the day after thanksgiving" is a day.
         if HOLIDAY_PERIOD
             .find_iter(text)

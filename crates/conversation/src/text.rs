@@ -71,9 +71,10 @@ pub(crate) fn normalize(text: &str) -> String {
 }
 
 /// An hour that speech recognition wrote as the word it sounds like: "at ate thirty", "ate a m",
-/// "at for fifteen", "like to thirty". Only next to clock words, so "i ate a burger", "for 30
-/// minutes" and "to 30th street" stay words. `written` is the text so far (ending in a space),
-/// `ahead` the words still to come.
+/// "at for fifteen", "like to thirty". Only before minutes said as a word or a clock word, and
+/// not before a unit ("by for fifteen minutes", "ate fifty bucks"); "for" and "to" only after a
+/// time word. `written` is the text so far (ending in a space), `ahead` the words still to
+/// come.
 fn hour_heard_as_a_word<'w>(
     word: &str,
     written: &str,
@@ -91,15 +92,21 @@ fn hour_heard_as_a_word<'w>(
         Some("at" | "around" | "about" | "by" | "like" | "til" | "till" | "until")
     );
     let next = ahead.next();
-    let clock_follows = matches!(
+    let then = ahead.next();
+    let marker = matches!(next, Some("a" | "p")) && then == Some("m");
+    let unit = |word: Option<&str>| {
+        matches!(
+            word,
+            Some("minutes" | "minute" | "mins" | "hours" | "hour" | "bucks" | "dollars" | "of")
+        )
+    };
+    // "forty five minutes": the unit can come after a second number word.
+    let minutes = matches!(
         next,
         Some("fifteen" | "thirty" | "forty" | "fifty" | "oclock" | "am" | "pm" | "sharp" | "ish")
-    ) || (matches!(next, Some("a" | "p")) && ahead.next() == Some("m"));
-    let heard = if hour == "8" {
-        clock_follows || (after_a_time_word && next.is_none_or(|next| next != "a"))
-    } else {
-        after_a_time_word && clock_follows
-    };
+    ) && !unit(then)
+        && !(unit_value(then.unwrap_or("")).is_some() && unit(ahead.next()));
+    let heard = (minutes || marker) && (hour == "8" || after_a_time_word);
     heard.then_some(hour)
 }
 

@@ -5,7 +5,11 @@
 //!   "the day after tomorrow": +2.
 //! - A bare weekday ("monday") is the next one strictly after today. "this saturday" is the
 //!   one in the current Monday-to-Sunday week if not past (today counts), else the next one.
-//!   "next monday" is the Monday of the following week.
+//!   "next monday" is the Monday of the following week. "friday week", "friday after next",
+//!   "a week from friday" and "2 weeks from friday" count weeks from the coming friday; "not
+//!   this friday the next one" is the friday a week after this one; "the monday after
+//!   thanksgiving" is the first monday after the holiday (`find_weekday_after`).
+//! - "3 days from now", "same time next week" (unless a weekday is named): counted from today.
 //! - "the 28th": this month if not past, else the next month that has that day.
 //! - "december 3rd", "the 3rd of december", "12/8": this year if not past, else next year;
 //!   an explicit year ("12/8/2027") is kept.
@@ -117,7 +121,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     ),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|about|bout|round|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
+        r"\b(?:at|around|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|first thing|before lunch|after lunch|end of the day|after work)\b",
@@ -188,18 +192,23 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     if text.contains("not ")
         && let Some(caps) = p.not_this.captures(text)
     {
-        let date = weekday_number(&caps[1])
-            .and_then(|weekday| next_weekday_after(today, weekday))
-            .and_then(|day| day.checked_add_days(Days::new(7)));
+        // "this tuesday" said on a tuesday is today; the next one is a week on.
+        let date = weekday_number(&caps[1]).and_then(|weekday| {
+            let delta =
+                (7 + weekday.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
+            today.checked_add_days(Days::new(u64::from(delta) + 7))
+        });
         return Some(mention(&caps, date));
     }
     // "can tomorrows oil change be thursday instead": the appointment is tomorrow's, the day
     // asked for is thursday.
-    let relative = p.relative.captures(text).filter(|caps| {
-        &caps[1] != "tomorrows"
-            || !p
-                .weekday
-                .is_match(&text[caps.get(0).map_or(0, |m| m.end())..])
+    // "thursday same time next week": the weekday decides.
+    let relative = p.relative.captures(text).filter(|caps| match &caps[1] {
+        "tomorrows" => !p
+            .weekday
+            .is_match(&text[caps.get(0).map_or(0, |m| m.end())..]),
+        "same time next week" | "this time next week" => !p.weekday.is_match(text),
+        _ => true,
     });
     if let Some(caps) = relative {
         let heard = &caps[1];
@@ -321,14 +330,15 @@ fn in_range(text: &str, caps: &Captures<'_>) -> bool {
     })
 }
 
-/// Words before a number that make it a price ("quoted me like 3 50", "the bill says 5 50"),
-/// and the small words skipped to find them.
+/// Words that make the number after them a price ("quoted me like 3 50", "the bill says
+/// 5 50"), and the small words skipped to find one; "at" is not skipped ("pay the bill at 5 30"
+/// is a time).
 const PRICE_WORDS: &[&str] = &[
     "quoted", "quote", "charged", "charge", "billed", "bill", "paid", "pay", "spent", "costs",
     "cost", "owe", "total",
 ];
 const PRICE_FILLERS: &[&str] = &[
-    "me", "us", "him", "her", "like", "about", "around", "only", "at", "was", "says", "said",
+    "me", "us", "him", "her", "like", "about", "around", "only", "was", "says", "said",
 ];
 
 /// The time in `text`. `hours` are the opening hours used to read an hour without am/pm.
@@ -460,9 +470,8 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .split(' ')
             .rev()
             .skip(1)
-            .filter(|word| !PRICE_FILLERS.contains(word))
-            .take(2)
-            .any(|word| PRICE_WORDS.contains(&word));
+            .find(|word| !PRICE_FILLERS.contains(word))
+            .is_some_and(|word| PRICE_WORDS.contains(&word));
         let end = caps.get(0).map_or(text.len(), |m| m.end());
         let before_letter = text[end..]
             .strip_prefix(' ')

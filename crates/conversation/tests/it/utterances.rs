@@ -829,6 +829,20 @@ fn days_and_times_round_seven() {
             "i ate a sandwich in the waiting room last time",
             "i can be there at for fifteen for the brakes",
             "you people wasted my whole saturday",
+            "move it from the friday after thanksgiving to monday",
+            "can i bring it wednesday i know youre closed thursday",
+            "can we do thursday no wait youre closed thursday friday then at one",
+            "happy thanksgiving are you open the day after thanksgiving",
+            "no it was for friday not thursday",
+            "thursday same time next week",
+            "not this tuesday the next one",
+            "can i swing by for fifteen minutes",
+            "this thing ate fifty bucks of gas in two days",
+            "i think a rat like ate through my wiring",
+            "ill pick it up and pay the bill at five thirty",
+            "could i come by at three yesterday someone told me the part came in",
+            "last time i asked for eight and nobody touched it till eleven so book me nine am",
+            "this is round two with the same leak",
         ],
         expect![[r#"
             "can we do thursday week for the alignment" => intent=reschedule_appointment service=wheel alignment date=2026-12-03 (thursday week)
@@ -866,6 +880,20 @@ fn days_and_times_round_seven() {
             "i ate a sandwich in the waiting room last time" => intent=general_inquiry
             "i can be there at for fifteen for the brakes" => intent=schedule_appointment service=brake service time=16:15 (4 15)
             "you people wasted my whole saturday" => escalation=anger
+            "move it from the friday after thanksgiving to monday" => intent=reschedule_appointment date=2026-11-30 (monday)
+            "can i bring it wednesday i know youre closed thursday" => intent=schedule_appointment date=2026-11-25 (wednesday)
+            "can we do thursday no wait youre closed thursday friday then at one" => intent=reschedule_appointment date=2026-11-27 (friday) time=13:00 (1)
+            "happy thanksgiving are you open the day after thanksgiving" => intent=check_hours date=2026-11-27 (the day after thanksgiving)
+            "no it was for friday not thursday" => intent=schedule_appointment date=2026-11-27 (friday)
+            "thursday same time next week" => intent=reschedule_appointment date=2026-11-26 (thursday)
+            "not this tuesday the next one" => intent=schedule_appointment date=2026-12-01 (not this tuesday the next 1)
+            "can i swing by for fifteen minutes" => nothing
+            "this thing ate fifty bucks of gas in two days" => intent=pricing_inquiry
+            "i think a rat like ate through my wiring" => nothing
+            "ill pick it up and pay the bill at five thirty" => intent=check_status time=17:30 (5 30)
+            "could i come by at three yesterday someone told me the part came in" => intent=check_status time=15:00 (3)
+            "last time i asked for eight and nobody touched it till eleven so book me nine am" => intent=schedule_appointment time=09:00 (9 am)
+            "this is round two with the same leak" => intent=schedule_appointment service=diagnostic
         "#]],
     );
 }
@@ -902,6 +930,22 @@ fn escalations_round_seven() {
             "i work at the d a's office and need an inspection",
             "im gonna run a little late",
             "its been sitting for two years can you get it running",
+            "your boss did a great job on my brakes last time",
+            "ill be filing an insurance claim for the accident can you do an estimate",
+            "the estimate says four eighty what am i paying for exactly",
+            "are you serious its already done thats awesome",
+            "my boss was livid i was late because the car died",
+            "im not trying to escalate this i just want to know when its ready",
+            "i talked with an advisor last week about the timing belt can i book it for friday",
+            "someone from management called me back yesterday and sorted it out",
+            "it gets louder the higher up the rpm goes",
+            "please dont put me on hold im driving",
+            "i left my wallet in the suit jacket when i dropped off the car",
+            "my lawyer told me to call you and demand a refund",
+            "the ridiculous thing is you charged me twice for the same part",
+            "whats your address where is it",
+            "i can feel the shake move up the steering column",
+            "get me your boss this is absurd",
         ],
         expect![[r#"
             "do i have to get the courts involved to get my car back" => escalation=legal_threat
@@ -930,6 +974,22 @@ fn escalations_round_seven() {
             "i work at the d a's office and need an inspection" => intent=schedule_appointment service=state inspection
             "im gonna run a little late" => nothing
             "its been sitting for two years can you get it running" => nothing
+            "your boss did a great job on my brakes last time" => intent=schedule_appointment service=brake service
+            "ill be filing an insurance claim for the accident can you do an estimate" => intent=pricing_inquiry
+            "the estimate says four eighty what am i paying for exactly" => intent=pricing_inquiry
+            "are you serious its already done thats awesome" => nothing
+            "my boss was livid i was late because the car died" => nothing
+            "im not trying to escalate this i just want to know when its ready" => nothing
+            "i talked with an advisor last week about the timing belt can i book it for friday" => intent=schedule_appointment date=2026-11-27 (friday)
+            "someone from management called me back yesterday and sorted it out" => nothing
+            "it gets louder the higher up the rpm goes" => nothing
+            "please dont put me on hold im driving" => nothing
+            "i left my wallet in the suit jacket when i dropped off the car" => intent=check_status
+            "my lawyer told me to call you and demand a refund" => escalation=legal_threat
+            "the ridiculous thing is you charged me twice for the same part" => escalation=anger
+            "whats your address where is it" => intent=general_inquiry
+            "i can feel the shake move up the steering column" => nothing
+            "get me your boss this is absurd" => escalation=manager_request
         "#]],
     );
 }
