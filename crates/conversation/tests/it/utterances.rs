@@ -993,3 +993,30 @@ fn escalations_round_seven() {
         "#]],
     );
 }
+
+/// Status checks said without "status" or "ready", as the later writers said them.
+#[test]
+fn status_checks_round_eight() {
+    check(
+        &[
+            "did my inspection pass",
+            "were the new brakes put on yet",
+            "just tell me if its done",
+            "just confirming im down for friday at nine",
+            "am i still on the books for saturday",
+            "is anybody even working on my truck",
+            "i just want my car back",
+            "the guy said its done where is it",
+        ],
+        expect![[r#"
+            "did my inspection pass" => intent=check_status service=state inspection
+            "were the new brakes put on yet" => intent=check_status service=brake service
+            "just tell me if its done" => intent=check_status
+            "just confirming im down for friday at nine" => intent=check_status date=2026-11-27 (friday) time=09:00 (9)
+            "am i still on the books for saturday" => intent=check_status date=2026-11-28 (saturday)
+            "is anybody even working on my truck" => intent=check_status
+            "i just want my car back" => intent=check_status
+            "the guy said its done where is it" => intent=check_status
+        "#]],
+    );
+}
