@@ -192,21 +192,20 @@ static HOLIDAY_PERIOD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 /// "the day after thanksgiving", "the day before new years", "the day after black friday": the
 /// day named, moved by one.
 fn day_after_or_before(text: &str, date: when::DateMention) -> when::DateMention {
+    let before = |at: usize| {
+        let before = text[..at].trim_end();
+        before.strip_suffix(" black").unwrap_or(before)
+    };
     // The mention with "day after" or "day before" in front, where there are several ("happy
     // thanksgiving, are you open the day after thanksgiving"), else the first.
     let shifted_at = text
         .match_indices(date.heard.as_str())
         .map(|(at, _)| at)
-        .find(|&at| {
-            let before = text[..at].trim_end();
-            let before = before.strip_suffix(" black").unwrap_or(before);
-            before.ends_with("day after") || before.ends_with("day before")
-        });
+        .find(|&at| before(at).ends_with("day after") || before(at).ends_with("day before"));
     let Some(at) = shifted_at.or_else(|| text.find(&date.heard)) else {
         return date;
     };
-    let before = text[..at].trim_end();
-    let before = before.strip_suffix(" black").unwrap_or(before);
+    let before = before(at);
     let (which, shifted) = if before.ends_with("day after") {
         ("after", date.date.and_then(|day| day.succ_opt()))
     } else if before.ends_with("day before") {
@@ -704,7 +703,13 @@ impl ConversationManager {
             if let Some(intent) = found {
                 self.intent = Some(intent);
             }
-            let when_before = self.slots.clone();
+            let when_before = (
+                self.slots.preferred_date.clone(),
+                self.slots.resolved_date,
+                self.slots.preferred_time.clone(),
+                self.slots.resolved_time,
+                self.slots.time_period,
+            );
             self.apply_slots(&normalized, now);
             // "im reporting you to the state board today": with nothing asked for in this turn,
             // today (and a time said with it) is when the complaint happens, not a day for the
@@ -713,13 +718,15 @@ impl ConversationManager {
             let today = now.with_timezone(&self.shop.timezone).date_naive();
             if found.is_none()
                 && self.slots.resolved_date == Some(today)
-                && when_before.resolved_date != Some(today)
+                && when_before.1 != Some(today)
             {
-                self.slots.preferred_date = when_before.preferred_date;
-                self.slots.resolved_date = when_before.resolved_date;
-                self.slots.preferred_time = when_before.preferred_time;
-                self.slots.resolved_time = when_before.resolved_time;
-                self.slots.time_period = when_before.time_period;
+                (
+                    self.slots.preferred_date,
+                    self.slots.resolved_date,
+                    self.slots.preferred_time,
+                    self.slots.resolved_time,
+                    self.slots.time_period,
+                ) = when_before;
             }
             self.escalate(reason);
             return self.state;

@@ -193,11 +193,9 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         && let Some(caps) = p.not_this.captures(text)
     {
         // "this tuesday" said on a tuesday is today; the next one is a week on.
-        let date = weekday_number(&caps[1]).and_then(|weekday| {
-            let delta =
-                (7 + weekday.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
-            today.checked_add_days(Days::new(u64::from(delta) + 7))
-        });
+        let date = weekday_number(&caps[1])
+            .and_then(|weekday| this_weekday(today, weekday))
+            .and_then(|day| day.checked_add_days(Days::new(7)));
         return Some(mention(&caps, date));
     }
     // "can tomorrows oil change be thursday instead": the appointment is tomorrow's, the day
@@ -273,13 +271,7 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
                     days_to_next_monday + u64::from(weekday.num_days_from_monday()),
                 ))
             }
-            Some(_) => {
-                // "this saturday": today or later in this week, else the next one.
-                let delta = (7 + weekday.num_days_from_monday()
-                    - today.weekday().num_days_from_monday())
-                    % 7;
-                today.checked_add_days(Days::new(u64::from(delta)))
-            }
+            Some(_) => this_weekday(today, weekday),
         };
         return Some(mention(&caps, date));
     }
@@ -588,6 +580,12 @@ fn hour_inside(hour: u32, minute: u32, hours: OpeningHours) -> u32 {
     } else {
         hour
     }
+}
+
+/// "this saturday": today or later in this week, else the next one.
+fn this_weekday(today: NaiveDate, weekday: Weekday) -> Option<NaiveDate> {
+    let delta = (7 + weekday.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
+    today.checked_add_days(Days::new(u64::from(delta)))
 }
 
 fn next_weekday_after(today: NaiveDate, weekday: Weekday) -> Option<NaiveDate> {
