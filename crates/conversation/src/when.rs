@@ -436,15 +436,16 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         let spoken = caps[0].as_bytes().get(caps[1].len()) == Some(&b' ');
         // "f 1 50" is a truck: a number after a lone letter is a model.
         let start = caps.get(0).map_or(0, |m| m.start());
+        // A letter alone that is no word ("a", "i").
+        let lone_letter = |word: &str| {
+            word.len() == 1
+                && word.bytes().all(|b| b.is_ascii_alphabetic())
+                && !matches!(word, "a" | "i")
+        };
         let after_letter = text[..start]
             .strip_suffix(' ')
             .and_then(|before| before.rsplit(' ').next())
-            .is_some_and(|word| {
-                word.len() == 1
-                    && word.bytes().all(|b| b.is_ascii_alphabetic())
-                    && word != "a"
-                    && word != "i"
-            });
+            .is_some_and(lone_letter);
         // "14 30" is the 24-hour clock said aloud: afternoon hours on the quarter hours only
         // ("20 15" and "19 99" are years).
         // A line about money is read as money ("my bill came to 16 30").
@@ -468,11 +469,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         let before_letter = text[end..]
             .strip_prefix(' ')
             .map(|rest| rest.split(' ').next().unwrap_or(""))
-            .is_some_and(|word| {
-                word.len() == 1
-                    && word.bytes().all(|b| b.is_ascii_alphabetic())
-                    && !matches!(word, "a" | "i" | "p")
-            });
+            .is_some_and(|word| lone_letter(word) && word != "p");
         if hour <= 23
             && (!spoken || hour <= 12 || spoken_24)
             && !after_letter
@@ -588,10 +585,9 @@ fn this_weekday(today: NaiveDate, weekday: Weekday) -> Option<NaiveDate> {
     today.checked_add_days(Days::new(u64::from(delta)))
 }
 
+/// The first such weekday strictly after `today`: "this" counted from tomorrow.
 fn next_weekday_after(today: NaiveDate, weekday: Weekday) -> Option<NaiveDate> {
-    let delta = (7 + weekday.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
-    let delta = if delta == 0 { 7 } else { delta };
-    today.checked_add_days(Days::new(u64::from(delta)))
+    this_weekday(today.succ_opt()?, weekday)
 }
 
 fn next_month_day(today: NaiveDate, month: u32, day: u32) -> Option<NaiveDate> {
