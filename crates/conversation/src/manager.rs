@@ -37,12 +37,12 @@ static SWITCH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
 /// is blanked before the day and time asked for are read, when what is left still names one
 /// ("instead of tomorrow at 8, monday": monday; "cancel my appointment for tomorrow": tomorrow).
 static OLD_WHEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    let token = r"(?:tomorrows?|today|tonight|this (?:morning|afternoon|evening)|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?|(?:the )?\d{1,2}(?:st|nd|rd|th)|(?:january|february|march|april|may|june|july|august|september|october|november|december) (?:the )?\d{1,2}(?:st|nd|rd|th)?|\d{1,2}(?: \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|morning|afternoon|evening)";
+    let token = r"(?:tomorrows?|today|tonight|this (?:morning|afternoon|evening)|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?|(?:the )?\d{1,2}(?:st|nd|rd|th)|(?:january|february|march|april|may|june|july|august|september|october|november|december) (?:the )?\d{1,2}(?:st|nd|rd|th)?|(?:quarter|half) (?:after|past|to|till|of) \d{1,2}|\d{1,2} (?:after|past) \d{1,2}|\d{1,2}(?: \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|morning|afternoon|evening)";
     let phrase = format!(
         r"(?:(?:the|a|my|your|our|that|this|next|coming) )*{token}(?: (?:at |on |around |in the )?(?:the |my )?{token}){{0,3}}(?: (?:slot|appointment|one|spot|time|thing))?"
     );
     crate::text::ascii_regex(&format!(
-        r"\b(?:(?:instead of|rather than|in place of|scratch|forget(?: about)?|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| one| an appointment| a spot| booked)?(?: for| on| at)?|i (?:have|got) (?:a|an|my)|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|come|bring it in|drop it off)(?: on| at| for)?|i think it was(?: at| for)|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen))\b"
+        r"\b(?:(?:instead of|rather than|in place of|scratch|forget(?: about)?|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| one| an appointment| a spot| booked)?(?: for| on| at)?|i (?:have|got) (?:a|an|my)|i booked(?: it| me)?(?: for| on| at)?|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|come|bring it in|drop it off)(?: on| at| for)?|i think it was(?: at| for)|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen))\b"
     ))
 });
 
@@ -89,9 +89,31 @@ static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 /// A day named after "since" is in the past, not a day asked for.
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\bsince (last )?\w+|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+        r"\bsince (last )?\w+|\b(last|this past) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(brought|dropped|left|towed|took) (in|off) (it|her|him|the \w+|my \w+|my \w+ \w+)( \w+)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(left|dropped) (my|the) keys\b[\w ]{0,30}\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     )
 });
+
+/// Two days offered as a choice the caller leaves open ("wednesday or friday, either one",
+/// "was it the first or the second"): no day is asked for yet, unless a later word settles it
+/// ("monday or tuesday, actually monday is better").
+static UNDECIDED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    let day = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|the \d{1,2}(st|nd|rd|th)|the (first|second|third))";
+    crate::text::ascii_regex(&format!(
+        r"\b{day}( (at|around) \w+)? or (maybe |possibly |perhaps )?{day}\b"
+    ))
+});
+static SETTLED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(actually|(is|are|would be|sounds) better|works best|lets (do|say|go with)|prefer|rather|go with|no wait|make it|how about|what about|instead|no good)\b",
+    )
+});
+
+/// Whether the day the caller asks for is still an open choice between two (`UNDECIDED`).
+fn undecided_day(text: &str) -> bool {
+    UNDECIDED
+        .find(text)
+        .is_some_and(|choice| !SETTLED.is_match(&text[choice.end()..]))
+}
 
 /// The shop's words in the form utterances are matched in: catalog phrases by their first word
 /// (longest first, with the service index) and holiday names. Built once per shop: every call's
@@ -185,7 +207,7 @@ static HOLIDAY_GREETING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock
 /// A holiday that only bounds a period: no day to resolve.
 static HOLIDAY_PERIOD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\b(after|between|around|over) (the )?(thanksgiving|christmas|new years)\b",
+        r"\b(after|before|between|around|over) (the )?(thanksgiving|christmas|new years)\b",
     )
 });
 
@@ -222,6 +244,39 @@ fn day_after_or_before(text: &str, date: when::DateMention) -> when::DateMention
 /// Words that add a service to the ones already asked for rather than replace them.
 static ADDING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(r"\b(also|too|as well|while youre at it|plus|on top of that)\b")
+});
+
+/// Catalog words that name something other than the car's service: the caller's phone battery,
+/// the noise of the kids in the background, snow drifts, "something else breaks". A catalog
+/// phrase starting inside one of these is not a service.
+static NOT_A_SERVICE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b((phone|cell|cellphone|laptop|remote|flashlight|hearing aid|watch) (battery|batteries)|battery (on|in) my (phone|cell)|(sorry|apologies) (about|for) (the|all the|that) (noise|noises|racket)|excuse (the|all the) (noise|racket)|background noise|snow drifts?|(something|everything|stuff) (else )?breaks|knock it off)\b",
+    )
+});
+
+/// Whether the catalog phrase found at byte `start` of `text` is one of `NOT_A_SERVICE`.
+fn not_a_service(text: &str, start: usize) -> bool {
+    NOT_A_SERVICE
+        .find_iter(text)
+        .any(|found| found.range().contains(&start))
+}
+
+/// A service told as a story, not asked for: a past visit ("last time you guys did my
+/// brakes"), a friend's car, a visit put off to next year. With no word of a request or of
+/// a problem now (`REQUEST_CUE`) the services it names are no booking and no slot.
+static NARRATION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(last time (i|we) (was|were|came|had)|you (guys |all )?did (my|the|a|his|her|our)|took (his|her|their) \w+ (to|in to) you|(back|earlier) in (january|february|march|april|may|june|july|august|september|october)|(buddy|friend|friends|neighbor|neighbors|brother|sister|cousin|coworker)s? (car|truck|van|suv)|(probably|might|maybe) (do|get) (the|my) [\w ]{1,20} in (january|february|march|april|the spring|the new year)|great ever since)\b",
+    )
+});
+fn told_as_a_story(text: &str) -> bool {
+    NARRATION.is_match(text) && !REQUEST_CUE.is_match(text)
+}
+static REQUEST_CUE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(can|could|need|needs|want|wanna|like to|id like|get|book|schedule|come in|bring|set up|appointment|available|open|opening|room|squeeze|fit|look at|check|when|how|put me|sign me up|please|again|still|due|same as)\b",
+    )
 });
 
 /// Silence timeouts in a row after which the call is closed.
@@ -270,6 +325,9 @@ pub struct ConversationManager {
     turn_start: usize,
     /// The intent of the last recorded transition, to record intent-only changes.
     logged_intent: Option<Intent>,
+    /// This turn says cancel: the day and time it names are the appointment's, none is
+    /// "moved from" (a later turn that moves the booking reads them as usual).
+    cancelling: bool,
     turns_without_progress: u32,
     pub(crate) silence_timeouts: u32,
     tool_failures: u32,
@@ -454,6 +512,7 @@ impl ConversationManager {
             transitions: Vec::new(),
             turn_start: 0,
             logged_intent: None,
+            cancelling: false,
             turns_without_progress: 0,
             silence_timeouts: 0,
             tool_failures: 0,
@@ -680,6 +739,7 @@ impl ConversationManager {
         }
         let normalized = normalize(text);
         let heard = Heard::new(&normalized);
+        self.cancelling = detect::says_cancel(&heard);
         if let Some(reason) = detect::escalation(&heard) {
             // What the caller wanted still goes into the summary the advisor gets. The learned
             // model is asked only when the caller also named a service, a day or a time, the
@@ -1125,14 +1185,19 @@ impl ConversationManager {
             self.intent,
             None | Some(Intent::CheckHours | Intent::CheckStatus | Intent::GeneralInquiry)
         ) || self.state == State::Closing;
-        (open && self.find_service(heard.text()).is_some()).then_some(Intent::ScheduleAppointment)
+        let text = heard.text();
+        (open && self.find_service(text).is_some() && !told_as_a_story(text))
+            .then_some(Intent::ScheduleAppointment)
     }
 
     /// Extracts slots from the utterance; returns whether any changed.
     fn apply_slots(&mut self, text: &str, now: DateTime<Utc>) -> bool {
         let mut changed = false;
         let next_missing = self.missing_slots().first().copied();
-        let named = self.find_services(text);
+        let mut named = self.find_services(text);
+        if !named.is_empty() && told_as_a_story(text) {
+            named.clear();
+        }
         if let Some((&first, rest)) = named.split_first() {
             let names = |indices: &[usize]| -> Vec<String> {
                 indices
@@ -1203,7 +1268,13 @@ impl ConversationManager {
         // after the last switch word is the one wanted; "since monday" is the past.
         let without_past = SINCE.replace_all(text, "");
         // The day and time being moved away from are not the ones asked for (`OLD_WHEN`).
-        let moved_text = OLD_WHEN.replace_all(&without_past, " ");
+        // A cancel's day and time are those of the appointment cancelled ("cancel monday, i
+        // had it at 8 15"): nothing is moved from.
+        let moved_text = if self.cancelling {
+            without_past.clone()
+        } else {
+            OLD_WHEN.replace_all(&without_past, " ")
+        };
         let moved_some = moved_text != without_past;
         let moved_names_a_day = moved_some
             && (when::find_date(&moved_text, today).is_some()
@@ -1223,10 +1294,14 @@ impl ConversationManager {
             &without_past
         };
         let holidays = &self.vocabulary.holidays;
+        // The last switch word followed by a day ("thursday no friday at 11, i need to cancel
+        // that": "no", not the "to" of "need to").
         let date = SWITCH
             .find_iter(date_text)
-            .last()
-            .and_then(|m| {
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .find_map(|m| {
                 let rest = &date_text[m.end()..];
                 let date = when::find_weekday_after(rest, holidays, today)
                     .or_else(|| when::find_date(rest, today))?;
@@ -1254,7 +1329,12 @@ impl ConversationManager {
                     .flatten()
             })
             .map(|date| day_after_or_before(date_text, date));
-        if let Some(date) = date {
+        if undecided_day(date_text) {
+            // Neither day is settled, and a day from an earlier turn ("what time do you close
+            // today", then "tomorrow or maybe friday") is not the one wanted either.
+            changed |= self.slots.preferred_date.take().is_some();
+            changed |= self.slots.resolved_date.take().is_some();
+        } else if let Some(date) = date {
             changed |= set(&mut self.slots.preferred_date, date.heard);
             changed |= self.slots.resolved_date != date.date;
             self.slots.resolved_date = date.date;
@@ -1394,6 +1474,9 @@ impl ConversationManager {
             }
             if let Some((len, idx)) = self.catalog_phrase_at(word, &text[start..]) {
                 skip_to = start + len;
+                if not_a_service(text, start) {
+                    continue;
+                }
                 if !found.contains(&idx) {
                     found.push(idx);
                 }
@@ -1423,7 +1506,9 @@ impl ConversationManager {
     fn find_service(&self, text: &str) -> Option<usize> {
         let mut offset = 0;
         for word in text.split(' ') {
-            if let Some((_, idx)) = self.catalog_phrase_at(word, &text[offset..]) {
+            if let Some((_, idx)) = self.catalog_phrase_at(word, &text[offset..])
+                && !not_a_service(text, offset)
+            {
                 return Some(idx);
             }
             offset += word.len() + 1;

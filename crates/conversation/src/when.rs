@@ -107,9 +107,9 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
         r"\b(5|10|15|20|25)(?: minutes)? (of|til|till|before|past|after) (\d{1,2})\b|\b(5|10|15|20|25) minutes to (\d{1,2})\b",
     ),
     // "14 hundred", "16 hundred hours", "at 15 hours", "oh 8 hundred": the 24-hour clock said aloud
-    // ("oh 8 hundred" only opening the text or after a time word: "5 5 5 oh 1 hundred" is a phone number).
+    // ("oh 8 hundred" only opening the text or after a time word, a day or a date: "5 5 5 oh 1 hundred" is a phone number).
     hundred_hours: ascii_regex(
-        r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b|(?:^|\b(?:at|by|for|around|about|say|til|till|until|from) )(?:oh|0) ([5-9]) hundred\b",
+        r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b|(?:^|\b(?:at|by|for|around|about|say|til|till|until|from|\d{1,2}(?:st|nd|rd|th)|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today) )(?:oh|0) ([5-9]) hundred\b",
     ),
     // "half 8" is 8:30 (British).
     half_quarter: ascii_regex(
@@ -393,7 +393,17 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
     }
     // Every clock pattern below needs a digit; most utterances have none.
     let digits = text.bytes().any(|b| b.is_ascii_digit());
-    if digits && let Some(caps) = p.hundred_hours.captures(text) {
+    // "a ram fifteen hundred", "a sierra fifteen hundred": a model, not a time.
+    let truck_model = |at: usize| {
+        matches!(
+            text[..at].trim_end().rsplit(' ').next(),
+            Some("ram" | "silverado" | "sierra" | "chevy" | "gmc" | "dodge" | "f" | "ford")
+        )
+    };
+    if digits
+        && let Some(caps) = p.hundred_hours.captures(text)
+        && !truck_model(caps.get(0).map_or(0, |m| m.start()))
+    {
         let hour: u32 = (1..=4)
             .find_map(|i| caps.get(i))
             .and_then(|m| m.as_str().parse().ok())?;
