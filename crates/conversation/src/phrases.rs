@@ -217,7 +217,7 @@ impl PatternSet {
     /// How many phrases and triggered alternatives pattern `id` has, and the regex it always
     /// runs (for tests).
     #[cfg(test)]
-    fn shape(&self, id: usize) -> (usize, usize, Option<&str>) {
+    pub(crate) fn shape(&self, id: usize) -> (usize, usize, Option<&str>) {
         (
             self.kinds
                 .iter()
