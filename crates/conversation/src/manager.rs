@@ -110,9 +110,10 @@ static SETTLED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| 
 
 /// Whether the day the caller asks for is still an open choice between two (`UNDECIDED`).
 fn undecided_day(text: &str) -> bool {
-    UNDECIDED
-        .find(text)
-        .is_some_and(|choice| !SETTLED.is_match(&text[choice.end()..]))
+    text.contains(" or ")
+        && UNDECIDED
+            .find(text)
+            .is_some_and(|choice| !SETTLED.is_match(&text[choice.end()..]))
 }
 
 /// The shop's words in the form utterances are matched in: catalog phrases by their first word
@@ -1276,12 +1277,23 @@ impl ConversationManager {
             OLD_WHEN.replace_all(&without_past, " ")
         };
         let moved_some = moved_text != without_past;
-        let moved_names_a_day = moved_some
-            && (when::find_date(&moved_text, today).is_some()
-                || self.find_holiday(&moved_text, today).is_some());
+        // Each reading of a text is done once and kept: the day in what is left once the day
+        // moved from is blanked is also the day asked for, and so is its time when the hours
+        // used to read it are the same.
+        let moved_date = moved_some
+            .then(|| when::find_date(&moved_text, today))
+            .flatten();
+        let moved_names_a_day =
+            moved_some && (moved_date.is_some() || self.find_holiday(&moved_text, today).is_some());
+        let mut moved_time = None;
         let moved = moved_names_a_day
-            || (moved_some
-                && when::find_time(&moved_text, self.hours_for_reading_times()).is_some());
+            || (moved_some && {
+                let hours = self.hours_for_reading_times();
+                let found = when::find_time(&moved_text, hours);
+                let named = found.is_some();
+                moved_time = Some((hours, found));
+                named
+            });
         // What is left names no day ("same day", "instead of 8 tomorrow, 10"): the day stays.
         let date_text: &str = if moved && moved_names_a_day {
             &moved_text
@@ -1294,34 +1306,43 @@ impl ConversationManager {
             &without_past
         };
         let holidays = &self.vocabulary.holidays;
+        let whole = when::find_weekday_after(date_text, holidays, today).or_else(|| {
+            if moved && moved_names_a_day {
+                moved_date
+            } else {
+                when::find_date(date_text, today)
+            }
+        });
         // The last switch word followed by a day ("thursday no friday at 11, i need to cancel
-        // that": "no", not the "to" of "need to").
-        let date = SWITCH
-            .find_iter(date_text)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .find_map(|m| {
-                let rest = &date_text[m.end()..];
-                let date = when::find_weekday_after(rest, holidays, today)
-                    .or_else(|| when::find_date(rest, today))?;
-                // "i know youre closed thursday": a day the shop is closed, named after
-                // "closed", is not the one wanted; a day after it is ("youre closed thursday,
-                // friday then"), as is an open one ("thursday, oh youre closed, friday then").
-                let closed_day = m.as_str() == "closed"
-                    && date
-                        .date
-                        .is_some_and(|day| self.shop.opening_hours(day).is_none());
-                if !closed_day {
-                    return Some(date);
-                }
-                let after = rest
-                    .find(&date.heard)
-                    .map(|at| &rest[at + date.heard.len()..])?;
-                when::find_date(after, today)
-            })
-            .or_else(|| when::find_weekday_after(date_text, holidays, today))
-            .or_else(|| when::find_date(date_text, today))
+        // that": "no", not the "to" of "need to"); only looked for when the text names a day.
+        let switched = whole.as_ref().and_then(|_| {
+            SWITCH
+                .find_iter(date_text)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .find_map(|m| {
+                    let rest = &date_text[m.end()..];
+                    let date = when::find_weekday_after(rest, holidays, today)
+                        .or_else(|| when::find_date(rest, today))?;
+                    // "i know youre closed thursday": a day the shop is closed, named after
+                    // "closed", is not the one wanted; a day after it is ("youre closed thursday,
+                    // friday then"), as is an open one ("thursday, oh youre closed, friday then").
+                    let closed_day = m.as_str() == "closed"
+                        && date
+                            .date
+                            .is_some_and(|day| self.shop.opening_hours(day).is_none());
+                    if !closed_day {
+                        return Some(date);
+                    }
+                    let after = rest
+                        .find(&date.heard)
+                        .map(|at| &rest[at + date.heard.len()..])?;
+                    when::find_date(after, today)
+                })
+        });
+        let date = switched
+            .or(whole)
             .or_else(|| self.find_holiday(date_text, today))
             .or_else(|| {
                 (next_missing == Some(SlotName::PreferredDate))
@@ -1349,7 +1370,12 @@ impl ConversationManager {
             })
             .last();
         let time = corrected
-            .or_else(|| when::find_time(time_text, hours))
+            .or_else(|| match moved_time {
+                Some((read_with, found)) if read_with == hours && time_text == &*moved_text => {
+                    found
+                }
+                _ => when::find_time(time_text, hours),
+            })
             .or_else(|| {
                 (next_missing == Some(SlotName::PreferredTime))
                     .then(|| when::find_bare_hour(text, hours))
