@@ -1306,43 +1306,41 @@ impl ConversationManager {
             &without_past
         };
         let holidays = &self.vocabulary.holidays;
-        let whole = when::find_weekday_after(date_text, holidays, today).or_else(|| {
-            if moved && moved_names_a_day {
-                moved_date
-            } else {
-                when::find_date(date_text, today)
-            }
-        });
         // The last switch word followed by a day ("thursday no friday at 11, i need to cancel
-        // that": "no", not the "to" of "need to"); only looked for when the text names a day.
-        let switched = whole.as_ref().and_then(|_| {
-            SWITCH
-                .find_iter(date_text)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .find_map(|m| {
-                    let rest = &date_text[m.end()..];
-                    let date = when::find_weekday_after(rest, holidays, today)
-                        .or_else(|| when::find_date(rest, today))?;
-                    // "i know youre closed thursday": a day the shop is closed, named after
-                    // "closed", is not the one wanted; a day after it is ("youre closed thursday,
-                    // friday then"), as is an open one ("thursday, oh youre closed, friday then").
-                    let closed_day = m.as_str() == "closed"
-                        && date
-                            .date
-                            .is_some_and(|day| self.shop.opening_hours(day).is_none());
-                    if !closed_day {
-                        return Some(date);
-                    }
-                    let after = rest
-                        .find(&date.heard)
-                        .map(|at| &rest[at + date.heard.len()..])?;
-                    when::find_date(after, today)
-                })
-        });
+        // that": "no", not the "to" of "need to").
+        let switched = SWITCH
+            .find_iter(date_text)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .find_map(|m| {
+                let rest = &date_text[m.end()..];
+                let date = when::find_weekday_after(rest, holidays, today)
+                    .or_else(|| when::find_date(rest, today))?;
+                // "i know youre closed thursday": a day the shop is closed, named after
+                // "closed", is not the one wanted; a day after it is ("youre closed thursday,
+                // friday then"), as is an open one ("thursday, oh youre closed, friday then").
+                let closed_day = m.as_str() == "closed"
+                    && date
+                        .date
+                        .is_some_and(|day| self.shop.opening_hours(day).is_none());
+                if !closed_day {
+                    return Some(date);
+                }
+                let after = rest
+                    .find(&date.heard)
+                    .map(|at| &rest[at + date.heard.len()..])?;
+                when::find_date(after, today)
+            });
         let date = switched
-            .or(whole)
+            .or_else(|| when::find_weekday_after(date_text, holidays, today))
+            .or_else(|| {
+                if moved && moved_names_a_day {
+                    moved_date
+                } else {
+                    when::find_date(date_text, today)
+                }
+            })
             .or_else(|| self.find_holiday(date_text, today))
             .or_else(|| {
                 (next_missing == Some(SlotName::PreferredDate))

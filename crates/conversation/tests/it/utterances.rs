@@ -1091,6 +1091,7 @@ fn days_and_times_round_nine() {
             "will it be ready before christmas",
             "can you change my nine to eleven",
             "monday or tuesday are no good how about wednesday",
+            "i work monday thru friday could we do the same time next week",
         ],
         expect![[r#"
             "thursday or friday whichever you have for the brakes" => intent=schedule_appointment service=brake service
@@ -1105,6 +1106,7 @@ fn days_and_times_round_nine() {
             "will it be ready before christmas" => intent=check_status
             "can you change my nine to eleven" => intent=reschedule_appointment time=11:00 (11)
             "monday or tuesday are no good how about wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
+            "i work monday thru friday could we do the same time next week" => intent=reschedule_appointment date=2026-12-01 (same time next week)
         "#]],
     );
 }
