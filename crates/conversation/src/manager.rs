@@ -271,14 +271,17 @@ static NARRATION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|
         r"\b(last time (i|we) (was|were|came|had)|you (guys |all )?did (my|the|a|his|her|our)|took (his|her|their) \w+ (to|in to) you|(back|earlier) in (january|february|march|april|may|june|july|august|september|october)|(buddy|friend|friends|neighbor|neighbors|brother|sister|cousin|coworker)s? (car|truck|van|suv)|(probably|might|maybe) (do|get) (the|my) [\w ]{1,20} in (january|february|march|april|the spring|the new year)|great ever since)\b",
     )
 });
-fn told_as_a_story(text: &str) -> bool {
-    NARRATION.is_match(text) && !REQUEST_CUE.is_match(text)
-}
+/// A word of a request, or of a problem the caller has now ("theyre grinding again").
 static REQUEST_CUE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
         r"\b(can|could|need|needs|want|wanna|like to|id like|get|book|schedule|come in|bring|set up|appointment|available|open|opening|room|squeeze|fit|look at|check|when|how|put me|sign me up|please|again|still|due|same as)\b",
     )
 });
+
+/// Whether the text tells of a service (`NARRATION`) without asking for anything (`REQUEST_CUE`).
+fn told_as_a_story(text: &str) -> bool {
+    NARRATION.is_match(text) && !REQUEST_CUE.is_match(text)
+}
 
 /// Silence timeouts in a row after which the call is closed.
 const MAX_SILENCE_TIMEOUTS: u32 = 2;
@@ -326,9 +329,6 @@ pub struct ConversationManager {
     turn_start: usize,
     /// The intent of the last recorded transition, to record intent-only changes.
     logged_intent: Option<Intent>,
-    /// This turn says cancel: the day and time it names are the appointment's, none is
-    /// "moved from" (a later turn that moves the booking reads them as usual).
-    cancelling: bool,
     turns_without_progress: u32,
     pub(crate) silence_timeouts: u32,
     tool_failures: u32,
@@ -513,7 +513,6 @@ impl ConversationManager {
             transitions: Vec::new(),
             turn_start: 0,
             logged_intent: None,
-            cancelling: false,
             turns_without_progress: 0,
             silence_timeouts: 0,
             tool_failures: 0,
@@ -740,7 +739,9 @@ impl ConversationManager {
         }
         let normalized = normalize(text);
         let heard = Heard::new(&normalized);
-        self.cancelling = detect::says_cancel(&heard);
+        // A turn that says cancel names the appointment's own day and time, none "moved from"
+        // (a later turn that moves the booking reads them as usual).
+        let cancelling = detect::says_cancel(&heard);
         if let Some(reason) = detect::escalation(&heard) {
             // What the caller wanted still goes into the summary the advisor gets. The learned
             // model is asked only when the caller also named a service, a day or a time, the
@@ -771,7 +772,7 @@ impl ConversationManager {
                 self.slots.resolved_time,
                 self.slots.time_period,
             );
-            self.apply_slots(&normalized, now);
+            self.apply_slots(&normalized, now, cancelling);
             // "im reporting you to the state board today": with nothing asked for in this turn,
             // today (and a time said with it) is when the complaint happens, not a day for the
             // advisor to book. Another day stays: "if its not back by friday im suing" gives
@@ -798,7 +799,7 @@ impl ConversationManager {
             self.slots.resolved_time,
             self.slots.time_period,
         );
-        let slots_changed = self.apply_slots(&normalized, now);
+        let slots_changed = self.apply_slots(&normalized, now, cancelling);
         let when_changed = when_before
             != (
                 self.slots.resolved_date,
@@ -1191,8 +1192,9 @@ impl ConversationManager {
             .then_some(Intent::ScheduleAppointment)
     }
 
-    /// Extracts slots from the utterance; returns whether any changed.
-    fn apply_slots(&mut self, text: &str, now: DateTime<Utc>) -> bool {
+    /// Extracts slots from the utterance (`cancelling`: it says cancel); returns whether any
+    /// changed.
+    fn apply_slots(&mut self, text: &str, now: DateTime<Utc>, cancelling: bool) -> bool {
         let mut changed = false;
         let next_missing = self.missing_slots().first().copied();
         let mut named = self.find_services(text);
@@ -1233,7 +1235,7 @@ impl ConversationManager {
                 .iter()
                 .any(|(short, _)| text.contains(short.as_str()))
         {
-            changed |= self.apply_day_and_time(text, now, next_missing);
+            changed |= self.apply_day_and_time(text, now, next_missing, cancelling);
         }
         let vehicle = detect::vehicle(text).or_else(|| {
             (next_missing == Some(SlotName::Vehicle) && !changed)
@@ -1262,6 +1264,7 @@ impl ConversationManager {
         text: &str,
         now: DateTime<Utc>,
         next_missing: Option<SlotName>,
+        cancelling: bool,
     ) -> bool {
         let mut changed = false;
         let today = now.with_timezone(&self.shop.timezone).date_naive();
@@ -1271,7 +1274,7 @@ impl ConversationManager {
         // The day and time being moved away from are not the ones asked for (`OLD_WHEN`).
         // A cancel's day and time are those of the appointment cancelled ("cancel monday, i
         // had it at 8 15"): nothing is moved from.
-        let moved_text = if self.cancelling {
+        let moved_text = if cancelling {
             without_past.clone()
         } else {
             OLD_WHEN.replace_all(&without_past, " ")

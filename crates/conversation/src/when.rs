@@ -107,7 +107,8 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
         r"\b(5|10|15|20|25)(?: minutes)? (of|til|till|before|past|after) (\d{1,2})\b|\b(5|10|15|20|25) minutes to (\d{1,2})\b",
     ),
     // "14 hundred", "16 hundred hours", "at 15 hours", "oh 8 hundred": the 24-hour clock said aloud
-    // ("oh 8 hundred" only opening the text or after a time word, a day or a date: "5 5 5 oh 1 hundred" is a phone number).
+    // ("oh 8 hundred" only opening the text or after a time word, a day or a date: "5 5 5 oh 1
+    // hundred" is a phone number).
     hundred_hours: ascii_regex(
         r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b|(?:^|\b(?:at|by|for|around|about|say|til|till|until|from|\d{1,2}(?:st|nd|rd|th)|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today) )(?:oh|0) ([5-9]) hundred\b",
     ),
