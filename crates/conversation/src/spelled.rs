@@ -4,45 +4,48 @@
 //! normalised utterance (`text::normalize`: lowercase, no punctuation) and gives back the value
 //! and how to read it back for the caller to confirm.
 
-/// Number words and what they stand for as digits (`"twenty"` is a tens word, see `TENS`).
-const DIGIT_WORDS: &[(&str, &str)] = &[
-    ("zero", "0"),
-    ("oh", "0"),
-    ("o", "0"),
-    ("one", "1"),
-    ("two", "2"),
-    ("to", "2"),
-    ("too", "2"),
-    ("three", "3"),
-    ("four", "4"),
-    ("for", "4"),
-    ("five", "5"),
-    ("six", "6"),
-    ("seven", "7"),
-    ("eight", "8"),
-    ("nine", "9"),
-    ("ten", "10"),
-    ("eleven", "11"),
-    ("twelve", "12"),
-    ("thirteen", "13"),
-    ("fourteen", "14"),
-    ("fifteen", "15"),
-    ("sixteen", "16"),
-    ("seventeen", "17"),
-    ("eighteen", "18"),
-    ("nineteen", "19"),
-];
+/// What a number word stands for as digits (`"twenty"` is a tens word, see `tens_word`).
+/// A `match`, not a list walked word by word: this runs on every word of every utterance.
+fn digit_word(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "zero" | "oh" | "o" => "0",
+        "one" => "1",
+        "two" | "to" | "too" => "2",
+        "three" => "3",
+        "four" | "for" => "4",
+        "five" => "5",
+        "six" => "6",
+        "seven" => "7",
+        "eight" => "8",
+        "nine" => "9",
+        "ten" => "10",
+        "eleven" => "11",
+        "twelve" => "12",
+        "thirteen" => "13",
+        "fourteen" => "14",
+        "fifteen" => "15",
+        "sixteen" => "16",
+        "seventeen" => "17",
+        "eighteen" => "18",
+        "nineteen" => "19",
+        _ => return None,
+    })
+}
 
-const TENS: &[(&str, u32)] = &[
-    ("twenty", 2),
-    ("thirty", 3),
-    ("forty", 4),
-    ("fifty", 5),
-    ("sixty", 6),
-    ("seventy", 7),
-    ("eighty", 8),
-    ("ninety", 9),
-];
+/// The tens digit of a tens word.
+fn tens_word(word: &str) -> Option<u32> {
+    Some(match word {
+        "twenty" => 2,
+        "thirty" => 3,
+        "forty" => 4,
+        "fifty" => 5,
+        "sixty" => 6,
+        "seventy" => 7,
+        "eighty" => 8,
+        "ninety" => 9,
+        _ => return None,
+    })
+}
 
 /// The digits a run of spoken words stands for, or `None` at the first word that is not part
 /// of a number. "double five" is 55, "triple oh" 000, "twenty one" 21, "one hundred" 100,
@@ -65,16 +68,16 @@ fn digits_of(words: &[&str]) -> Option<String> {
         }
         if word.bytes().all(|b| b.is_ascii_digit()) && !word.is_empty() {
             out.push_str(word);
-        } else if let Some((_, digits)) = DIGIT_WORDS.iter().find(|(w, _)| *w == word) {
+        } else if let Some(digits) = digit_word(word) {
             out.push_str(digits);
-        } else if let Some((_, tens)) = TENS.iter().find(|(w, _)| *w == word) {
+        } else if let Some(tens) = tens_word(word) {
             // "twenty one" is 21; "twenty" alone is 20.
             match words
                 .get(i + 1)
-                .and_then(|next| DIGIT_WORDS.iter().find(|(w, _)| w == next))
-                .filter(|(_, d)| d.len() == 1 && *d != "0")
+                .and_then(|next| digit_word(next))
+                .filter(|d| d.len() == 1 && *d != "0")
             {
-                Some((_, unit)) => {
+                Some(unit) => {
                     out.push_str(&format!("{tens}{unit}"));
                     i += 1;
                 }
@@ -98,12 +101,31 @@ fn digits_of(words: &[&str]) -> Option<String> {
 pub fn phone_number(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     // Any slice with a word outside the number vocabulary fails `digits_of`, so only runs of
-    // such words are scanned: most utterances have none, and this runs on every utterance.
-    let numeric: Vec<bool> = words.iter().map(|w| is_number_word(w)).collect();
-    // The longest run of number words that makes 10 or 11 (leading 1) digits.
-    for start in (0..words.len()).filter(|&i| numeric[i]) {
-        let run_end = start + numeric[start..].iter().take_while(|&&n| n).count();
-        for end in (start + 1..=run_end).rev() {
+    // such words are scanned, and only runs that could make 10 digits (`most_digits`): most
+    // utterances have none ("2 thousand 8", "at 9"), and this runs on every utterance.
+    let most: Vec<Option<usize>> = words.iter().map(|w| most_digits(w)).collect();
+    let mut start = 0;
+    while start < words.len() {
+        let run_end = start + most[start..].iter().take_while(|m| m.is_some()).count();
+        if run_end == start {
+            start += 1;
+            continue;
+        }
+        if run_most_digits(&words[start..run_end], &most[start..run_end]) >= 10
+            && let Some(phone) = phone_in_run(&words[start..run_end])
+        {
+            return Some(phone);
+        }
+        start = run_end;
+    }
+    None
+}
+
+/// The first phone number in a run of number words: the longest slice from the earliest start
+/// that makes 10 or 11 (leading 1) digits.
+fn phone_in_run(words: &[&str]) -> Option<String> {
+    for start in 0..words.len() {
+        for end in (start + 1..=words.len()).rev() {
             let Some(digits) = digits_of(&words[start..end]) else {
                 continue;
             };
@@ -120,15 +142,43 @@ pub fn phone_number(text: &str) -> Option<String> {
     None
 }
 
-/// Whether `word` can be part of a number `digits_of` reads.
-fn is_number_word(word: &str) -> bool {
-    (!word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()))
-        || DIGIT_WORDS.iter().any(|(w, _)| *w == word)
-        || TENS.iter().any(|(w, _)| *w == word)
-        || matches!(
-            word,
-            "double" | "triple" | "hundred" | "thousand" | "and" | "dash" | "area" | "code"
-        )
+/// At most how many digits `digits_of` can make of any slice of a run of number words
+/// (`most` is `most_digits` of each word): each word's own, and a "double" or "triple" repeats
+/// the word after it.
+fn run_most_digits(words: &[&str], most: &[Option<usize>]) -> usize {
+    let own: usize = most.iter().flatten().sum();
+    let repeated: usize = words
+        .iter()
+        .zip(most.iter().skip(1))
+        .map(|(word, next)| {
+            let extra = match *word {
+                "double" => 1,
+                "triple" => 2,
+                _ => 0,
+            };
+            extra * next.unwrap_or(0)
+        })
+        .sum();
+    own + repeated
+}
+
+/// Whether `word` can be part of a number `digits_of` reads, and if so at most how many digits
+/// it adds ("twenty" counts 2, for "twenty one"; a "double" adds its next word again, counted
+/// by `run_most_digits`).
+fn most_digits(word: &str) -> Option<usize> {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(word.len());
+    }
+    if let Some(digits) = digit_word(word) {
+        return Some(digits.len());
+    }
+    match word {
+        _ if tens_word(word).is_some() => Some(2),
+        "hundred" => Some(2),
+        "thousand" => Some(3),
+        "double" | "triple" | "and" | "dash" | "area" | "code" => Some(0),
+        _ => None,
+    }
 }
 
 /// How to read a number back: "4 1 3, 5 5 5, 0 1 0 0".
@@ -222,11 +272,10 @@ fn spelled_chars(words: &[&str]) -> String {
             word.to_owned()
         } else if let Some((_, letter)) = SPELLING_WORDS.iter().find(|(w, _)| *w == word) {
             letter.to_string()
-        } else if let Some((_, digits)) = DIGIT_WORDS
-            .iter()
-            .find(|(w, d)| *w == word && d.len() == 1 && !matches!(*w, "o" | "to" | "too" | "for"))
+        } else if let Some(digits) =
+            digit_word(word).filter(|d| d.len() == 1 && !matches!(word, "o" | "to" | "too" | "for"))
         {
-            (*digits).to_owned()
+            digits.to_owned()
         } else {
             i += 1;
             continue;

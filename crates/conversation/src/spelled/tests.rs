@@ -17,9 +17,16 @@ fn phone_numbers_said_in_digits_pairs_and_words() {
         "area code four one three, five double five, oh one double oh",
         "one four one three five five five zero one zero zero",
         "4135550100",
+        "i got 2 cars for 3 days and my number is 413 555 0100",
     ] {
         assert_eq!(phone(said).as_deref(), Some("+14135550100"), "{said:?}");
     }
+    // Runs too short for 10 digits are skipped unread, counting what "double" and "triple"
+    // repeat: this one has 8 number words.
+    assert_eq!(
+        phone("two oh two triple five one two one two").as_deref(),
+        Some("+12025551212")
+    );
     for said in [
         "four one three",
         "call me tomorrow",
