@@ -132,9 +132,11 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
 /// The most specific date in `text`, resolved against `today`.
 pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     let p = &*DATE;
-    // Most utterances have no digit, and four of the patterns need one.
-    let digits = text.bytes().any(|b| b.is_ascii_digit());
-    if digits && let Some(caps) = p.numeric.captures(text) {
+    let clues = Clues::of(text);
+    if clues.slash
+        && clues.digit
+        && let Some(caps) = p.numeric.captures(text)
+    {
         let month: u32 = caps[1].parse().ok()?;
         let day: u32 = caps[2].parse().ok()?;
         let year = caps.get(3).and_then(|m| m.as_str().parse::<i32>().ok());
@@ -158,7 +160,10 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
                 .any(|suffix| heard.contains(suffix))
     };
     for regex in [&p.month_day, &p.day_of_month_named] {
-        if digits && let Some(caps) = regex.captures_iter(text).find(|caps| !verb_may(caps)) {
+        if clues.digit
+            && clues.month
+            && let Some(caps) = regex.captures_iter(text).find(|caps| !verb_may(caps))
+        {
             let (month_name, day) = if caps[1].starts_with(|c: char| c.is_ascii_digit()) {
                 (&caps[2], &caps[1])
             } else {
@@ -170,7 +175,7 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
             return Some(mention(&caps, date));
         }
     }
-    if digits
+    if clues.ordinal
         && let Some(caps) = p
             .day_of_month
             .captures_iter(text)
@@ -202,13 +207,17 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     // "can tomorrows oil change be thursday instead": the appointment is tomorrow's, the day
     // asked for is thursday.
     // "thursday same time next week": the weekday decides.
-    let relative = p.relative.captures(text).filter(|caps| match &caps[1] {
-        "tomorrows" => !p
-            .weekday
-            .is_match(&text[caps.get(0).map_or(0, |m| m.end())..]),
-        "same time next week" | "this time next week" => !p.weekday.is_match(text),
-        _ => true,
-    });
+    let relative = clues
+        .relative
+        .then(|| p.relative.captures(text))
+        .flatten()
+        .filter(|caps| match &caps[1] {
+            "tomorrows" => !p
+                .weekday
+                .is_match(&text[caps.get(0).map_or(0, |m| m.end())..]),
+            "same time next week" | "this time next week" => !p.weekday.is_match(text),
+            _ => true,
+        });
     if let Some(caps) = relative {
         let heard = &caps[1];
         let offset = if let Some((count, from)) = heard.split_once(" week") {
@@ -239,10 +248,11 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
                     .any(|word| text[m.end()..].starts_with(&format!(" {word}")))
         })
     };
-    if let Some(caps) = p
-        .weekday
-        .captures_iter(text)
-        .find(|caps| caps.get(4).is_none() && !black_friday(caps) && !in_range(text, caps))
+    if clues.weekday
+        && let Some(caps) = p
+            .weekday
+            .captures_iter(text)
+            .find(|caps| caps.get(4).is_none() && !black_friday(caps) && !in_range(text, caps))
     {
         let weekday = weekday_number(&caps[2])?;
         // "wednesday next week" is "next wednesday"; "friday week" is a week after the coming friday.
@@ -337,7 +347,8 @@ const PRICE_FILLERS: &[&str] = &[
 /// The time in `text`. `hours` are the opening hours used to read an hour without am/pm.
 pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> {
     let p = &*TIME;
-    let period_match = find_period(text);
+    let clues = Clues::of(text);
+    let period_match = clues.period.then(|| find_period(text)).flatten();
     let period = period_match.map(|(_, period)| period);
     let clock = |hour: u32, minute: u32, marker: Option<&str>| -> Option<NaiveTime> {
         let hour = match marker {
@@ -375,7 +386,9 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             period: None,
         })
     };
-    if let Some(caps) = p.noon.captures(text) {
+    if clues.noon
+        && let Some(caps) = p.noon.captures(text)
+    {
         // "between 11 and noon": the range's start is the time asked for.
         let start = caps.get(0).map_or(0, |m| m.start());
         let before = &text[..start];
@@ -393,7 +406,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         return timed(&caps[1], NaiveTime::from_hms_opt(12, 0, 0));
     }
     // Every clock pattern below needs a digit; most utterances have none.
-    let digits = text.bytes().any(|b| b.is_ascii_digit());
+    let digits = clues.digit;
     // "a ram fifteen hundred", "a sierra fifteen hundred": a model, not a time.
     let truck_model = |at: usize| {
         matches!(
@@ -402,6 +415,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         )
     };
     if digits
+        && clues.hundred
         && let Some(caps) = p.hundred_hours.captures(text)
         && !truck_model(caps.get(0).map_or(0, |m| m.start()))
     {
@@ -410,7 +424,10 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .and_then(|m| m.as_str().parse().ok())?;
         return timed(&caps[0], NaiveTime::from_hms_opt(hour, 0, 0));
     }
-    if digits && let Some(caps) = p.minutes_to_or_past.captures(text) {
+    if digits
+        && clues.minutes
+        && let Some(caps) = p.minutes_to_or_past.captures(text)
+    {
         let (minutes, word, hour) = match (caps.get(1), caps.get(4)) {
             (Some(minutes), _) => (minutes.as_str(), &caps[2], &caps[3]),
             (None, Some(minutes)) => (minutes.as_str(), "to", &caps[5]),
@@ -426,7 +443,10 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             return timed(&caps[0], clock(before, 60 - minutes, None));
         }
     }
-    if digits && let Some(caps) = p.half_quarter.captures(text) {
+    if digits
+        && clues.half_quarter
+        && let Some(caps) = p.half_quarter.captures(text)
+    {
         let hour: u32 = caps[2].parse().ok()?;
         let time = match &caps[1] {
             "half past" | "half" => clock(hour, 30, None),
@@ -436,7 +456,8 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         };
         return timed(&caps[0], time);
     }
-    for caps in digits
+    for caps in clues
+        .clock
         .then(|| p.hour_minute.captures_iter(text))
         .into_iter()
         .flatten()
@@ -499,7 +520,10 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .then(|| caps.get(2).map(|m| m.as_str()));
         return timed(&caps[0], clock(hour, 0, marker.flatten()));
     }
-    if digits && let Some(caps) = p.hour_in_the.captures(text) {
+    if digits
+        && clues.period
+        && let Some(caps) = p.hour_in_the.captures(text)
+    {
         let hour: u32 = caps[1].parse().ok()?;
         let marker = if &caps[2] == "morning" { "am" } else { "pm" };
         return timed(&caps[0], clock(hour, 0, Some(marker)));
@@ -663,8 +687,12 @@ pub(crate) fn is_calendar_word(word: &str) -> bool {
         )
 }
 
-/// A word of `MONTHS` or `WEEKDAYS`, as one `match` (a test holds it to those lists).
+/// A word of `MONTHS` or `WEEKDAYS`, as `match`es (a test holds them to those lists).
 fn is_month_or_weekday(word: &str) -> bool {
+    is_month(word) || is_weekday(word)
+}
+
+fn is_month(word: &str) -> bool {
     matches!(
         word,
         "january"
@@ -691,14 +719,86 @@ fn is_month_or_weekday(word: &str) -> bool {
             | "oct"
             | "nov"
             | "dec"
-            | "monday"
-            | "tuesday"
-            | "wednesday"
-            | "thursday"
-            | "friday"
-            | "saturday"
-            | "sunday"
     )
+}
+
+fn is_weekday(word: &str) -> bool {
+    matches!(
+        word,
+        "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday"
+    )
+}
+
+/// What the date and time patterns need, found in one pass over a text: each pattern is tried
+/// only when a word or shape every match of it contains is there. Most texts that name a day
+/// or a time name one or two, and each pattern skipped is a regex search not run.
+#[derive(Default, Clone, Copy)]
+struct Clues {
+    digit: bool,
+    /// A `/` ("12/8").
+    slash: bool,
+    /// A digit and then "st", "nd", "rd" or "th" ("28th").
+    ordinal: bool,
+    /// A digit, a `:` or a space, and two digits ("2:30", "2 30").
+    clock: bool,
+    month: bool,
+    weekday: bool,
+    /// A word `DatePatterns::relative` needs.
+    relative: bool,
+    /// A word `TimePatterns::period` needs (also `hour_in_the`'s).
+    period: bool,
+    noon: bool,
+    /// "hundred" or "hours" (`hundred_hours`).
+    hundred: bool,
+    /// A word `minutes_to_or_past` needs.
+    minutes: bool,
+    half_quarter: bool,
+}
+
+impl Clues {
+    fn of(text: &str) -> Clues {
+        let mut clues = Clues::default();
+        let bytes = text.as_bytes();
+        for (at, byte) in bytes.iter().enumerate() {
+            match byte {
+                b'/' => clues.slash = true,
+                b'0'..=b'9' => {
+                    clues.digit = true;
+                    let after = &bytes[at + 1..];
+                    clues.ordinal |= matches!(
+                        after,
+                        [b's', b't', ..] | [b'n' | b'r', b'd', ..] | [b't', b'h', ..]
+                    );
+                    clues.clock |= matches!(after, [b':' | b' ', b'0'..=b'9', b'0'..=b'9', ..]);
+                }
+                _ => {}
+            }
+        }
+        // Words as `\b` reads them in ASCII mode: every pattern below has its word between
+        // word boundaries.
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            match word {
+                "tonight" => (clues.relative, clues.period) = (true, true),
+                "lunch" => (clues.noon, clues.period) = (true, true),
+                "from" | "next" | "tomorrow" | "tomorrows" | "tmrw" | "today" | "this" => {
+                    clues.relative = true;
+                }
+                "morning" | "afternoon" | "evening" | "first" | "end" | "work" => {
+                    clues.period = true;
+                }
+                "noon" | "noonish" | "midday" | "lunchtime" => clues.noon = true,
+                "hundred" | "hours" => clues.hundred = true,
+                "of" | "til" | "till" | "before" | "past" | "after" | "minutes" => {
+                    clues.minutes = true;
+                }
+                "half" | "quarter" => clues.half_quarter = true,
+                _ if is_weekday(word) => clues.weekday = true,
+                _ if is_month(word) => clues.month = true,
+                _ => {}
+            }
+        }
+        clues
+    }
 }
 
 /// Whether `text` may name a day or a time at all: a digit, or a word one of the date and time
@@ -806,5 +906,105 @@ mod tests {
             assert!(is_month_or_weekday(word), "{word}");
         }
         assert!(!is_month_or_weekday("mayday"));
+    }
+
+    /// Every pattern `Clues` gates matches only where its clue is there: on every labelled
+    /// utterance, on each part of it after a word boundary (the texts `find_date` and
+    /// `find_time` are given after a switch word), and on texts made to hit each alternative.
+    #[test]
+    fn a_pattern_matches_only_where_its_clue_is() {
+        let labelled =
+            crate::score::parse_labelled(include_str!("../../../fixtures/nlu/utterances.jsonl"))
+                .expect("the labelled set parses");
+        let made = [
+            "12/8",
+            "on 12/8/27 please",
+            "december 3rd",
+            "the 3rd of dec",
+            "jan 5",
+            "the 28th",
+            "28th",
+            "a week from today",
+            "2 days from tomorrow",
+            "same time next week",
+            "day after tomorrow",
+            "tmrw",
+            "this afternoon",
+            "tonight",
+            "2 weeks from friday",
+            "saturday week",
+            "friday after next",
+            "not this friday the next 1",
+            "first thing",
+            "before lunch",
+            "end of the day",
+            "after work",
+            "lunch time",
+            "noonish",
+            "midday",
+            "14 hundred",
+            "8 hundred hours",
+            "at 15 hours",
+            "tomorrow oh 8 hundred",
+            "10 of 3",
+            "20 past 9",
+            "5 minutes to 4",
+            "half past 2",
+            "quarter til 5",
+            "half 8",
+            "2:30",
+            "2 30 pm",
+            "10 in the morning",
+            "3pm",
+            "at 3",
+        ];
+        let texts = labelled
+            .iter()
+            .map(|line| crate::text::normalize(&line.text))
+            .chain(made.iter().map(|text| (*text).to_owned()));
+        let (date, time) = (&*DATE, &*TIME);
+        let mut checked = 0;
+        for text in texts {
+            let starts = std::iter::once(0).chain(text.match_indices(' ').map(|(at, _)| at + 1));
+            for start in starts {
+                let part = &text[start..];
+                let clues = Clues::of(part);
+                let holds = [
+                    (&date.numeric, clues.digit && clues.slash),
+                    (&date.month_day, clues.digit && clues.month),
+                    (&date.day_of_month_named, clues.digit && clues.month),
+                    (&date.day_of_month, clues.ordinal),
+                    (&date.relative, clues.relative),
+                    (&date.weekday, clues.weekday),
+                    (&time.period, clues.period),
+                    (&time.noon, clues.noon),
+                    (&time.hundred_hours, clues.digit && clues.hundred),
+                    (&time.minutes_to_or_past, clues.digit && clues.minutes),
+                    (&time.half_quarter, clues.digit && clues.half_quarter),
+                    (&time.hour_minute, clues.clock),
+                    (&time.hour_in_the, clues.digit && clues.period),
+                ];
+                for (regex, clue) in holds {
+                    if regex.is_match(part) {
+                        assert!(
+                            clue,
+                            "{:?} matches {part:?} without its clue",
+                            regex.as_str()
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "only {checked} matches checked");
+    }
+
+    #[test]
+    fn clues_need_whole_words() {
+        let clues = Clues::of("mayday the weekdays dont matter monday1 2nd");
+        assert!(!clues.month && !clues.weekday && !clues.relative);
+        assert!(clues.digit && clues.ordinal && !clues.clock && !clues.slash);
+        let clues = Clues::of("may 5 at 2:30 this monday");
+        assert!(clues.month && clues.weekday && clues.relative && clues.clock);
     }
 }
