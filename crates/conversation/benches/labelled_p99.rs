@@ -7,6 +7,11 @@
 //! fresh conversation (created outside the timing); prints p50, p90, p99 and max of every
 //! timing, then the same over each utterance's fastest run, which is the code's own cost on
 //! text seen before with the shared machine's scheduling noise taken out.
+//!
+//! `LABELLED_P99_SLOWEST=N` instead prints the N tuning utterances slowest at their fastest
+//! run, then runs only those, over and over, for a profiler to see what the p99 is made of
+//! (`perf record --call-graph dwarf`). Held-out utterances are left out of it: their text is
+//! not read while tuning.
 
 use std::{hint::black_box, sync::Arc, time::Instant};
 
@@ -23,6 +28,13 @@ fn main() {
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
     // Compile the process-wide patterns before timing.
     create_inbound_general_manager(None, shop.clone()).process_message("hello", now);
+    if let Some(count) = std::env::var("LABELLED_P99_SLOWEST")
+        .ok()
+        .and_then(|count| count.parse().ok())
+    {
+        profile_slowest(&lines, &shop, now, count);
+        return;
+    }
     // First sight: after one pass over the tuning part, each held-out utterance once.
     for line in lines.iter().filter(|line| line.split != "heldout") {
         black_box(
@@ -54,6 +66,41 @@ fn main() {
         nanos,
     );
     report("each utterance's fastest run", fastest);
+}
+
+/// Prints the `count` tuning utterances slowest at their fastest of 30 runs, then runs them
+/// again and again, for a profiler.
+#[allow(clippy::print_stdout)]
+fn profile_slowest(
+    lines: &[conversation::score::Labelled],
+    shop: &Arc<ShopConfig>,
+    now: chrono::DateTime<Utc>,
+    count: usize,
+) {
+    let run = |text: &str| {
+        let mut manager = create_inbound_general_manager(None, shop.clone());
+        let started = Instant::now();
+        black_box(manager.process_message(black_box(text), now));
+        started.elapsed().as_nanos()
+    };
+    let mut slowest: Vec<(u128, &str)> = lines
+        .iter()
+        .filter(|line| line.split != "heldout")
+        .map(|line| {
+            let fastest = (0..30).map(|_| run(&line.text)).min().unwrap_or(0);
+            (fastest, line.text.as_str())
+        })
+        .collect();
+    slowest.sort_unstable_by(|a, b| b.cmp(a));
+    slowest.truncate(count);
+    for (nanos, text) in &slowest {
+        println!("{:.1} us\t{text}", *nanos as f64 / 1000.0);
+    }
+    for _ in 0..3000 {
+        for (_, text) in &slowest {
+            run(text);
+        }
+    }
 }
 
 #[allow(clippy::print_stdout)]
