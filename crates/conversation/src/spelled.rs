@@ -99,24 +99,36 @@ fn digits_of(words: &[&str]) -> Option<String> {
 
 /// A North American phone number said in the utterance (digits, pairs or words), as E.164.
 pub fn phone_number(text: &str) -> Option<String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
     // Any slice with a word outside the number vocabulary fails `digits_of`, so only runs of
-    // such words are scanned, and only runs that could make 10 digits (`most_digits`): most
-    // utterances have none ("2 thousand 8", "at 9"), and this runs on every utterance.
-    let most: Vec<Option<usize>> = words.iter().map(|w| most_digits(w)).collect();
-    let mut start = 0;
-    while start < words.len() {
-        let run_end = start + most[start..].iter().take_while(|m| m.is_some()).count();
-        if run_end == start {
-            start += 1;
-            continue;
+    // such words are read, and only runs that could make 10 digits (`most_digits`, counting
+    // what "double" and "triple" repeat): most utterances have none ("2 thousand 8", "at 9"),
+    // and this runs on every utterance. The words are split on ASCII whitespace: normalised
+    // text has no other.
+    let mut run: Vec<&str> = Vec::new();
+    let mut most = 0;
+    let mut repeats = 0;
+    // An empty word (`most_digits` is `None`) ends the last run.
+    for word in text.split_ascii_whitespace().chain([""]) {
+        match most_digits(word) {
+            Some(digits) => {
+                most += digits * (1 + repeats);
+                repeats = match word {
+                    "double" => 1,
+                    "triple" => 2,
+                    _ => 0,
+                };
+                run.push(word);
+            }
+            None => {
+                if most >= 10
+                    && let Some(phone) = phone_in_run(&run)
+                {
+                    return Some(phone);
+                }
+                run.clear();
+                (most, repeats) = (0, 0);
+            }
         }
-        if run_most_digits(&words[start..run_end], &most[start..run_end]) >= 10
-            && let Some(phone) = phone_in_run(&words[start..run_end])
-        {
-            return Some(phone);
-        }
-        start = run_end;
     }
     None
 }
@@ -142,29 +154,9 @@ fn phone_in_run(words: &[&str]) -> Option<String> {
     None
 }
 
-/// At most how many digits `digits_of` can make of any slice of a run of number words
-/// (`most` is `most_digits` of each word): each word's own, and a "double" or "triple" repeats
-/// the word after it.
-fn run_most_digits(words: &[&str], most: &[Option<usize>]) -> usize {
-    let own: usize = most.iter().flatten().sum();
-    let repeated: usize = words
-        .iter()
-        .zip(most.iter().skip(1))
-        .map(|(word, next)| {
-            let extra = match *word {
-                "double" => 1,
-                "triple" => 2,
-                _ => 0,
-            };
-            extra * next.unwrap_or(0)
-        })
-        .sum();
-    own + repeated
-}
-
 /// Whether `word` can be part of a number `digits_of` reads, and if so at most how many digits
 /// it adds ("twenty" counts 2, for "twenty one"; a "double" adds its next word again, counted
-/// by `run_most_digits`).
+/// by `phone_number`).
 fn most_digits(word: &str) -> Option<usize> {
     if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
         return Some(word.len());
@@ -300,7 +292,7 @@ pub enum VinError {
 /// The VIN in an utterance ("my vin is 2 h g f c 2 f 5 9 k h 5 0 0 1 4 2"), validated with its
 /// check digit (ISO 3779 / 49 CFR 565: transliterate, weight, sum mod 11, 10 is X).
 pub fn vin(text: &str) -> Result<String, VinError> {
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let words: Vec<&str> = text.split_ascii_whitespace().collect();
     let start = words
         .iter()
         .position(|w| matches!(*w, "vin" | "v" | "number" | "is"))
@@ -367,7 +359,7 @@ fn vin_check_digit(vin: &str) -> char {
 /// A licence plate spelled after "plate" ("my plate is a b c one two three"): 2 to 8 letters
 /// and digits.
 pub fn plate(text: &str) -> Option<String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let words: Vec<&str> = text.split_ascii_whitespace().collect();
     let start = words.iter().position(|w| w.starts_with("plate"))? + 1;
     let start = start + usize::from(matches!(words.get(start), Some(&"is" | &"number")));
     let chars = spelled_chars(&words[start..]);
@@ -388,7 +380,7 @@ pub fn check_plate(plate: &str) -> Option<String> {
 
 /// A name spelled letter by letter ("s as in sam m i t h"), capitalised ("Smith").
 pub fn spelled_name(text: &str) -> Option<String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let words: Vec<&str> = text.split_ascii_whitespace().collect();
     let start = words
         .iter()
         .position(|w| matches!(*w, "spelled" | "spell" | "spelt" | "its"))
