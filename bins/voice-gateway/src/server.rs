@@ -24,11 +24,34 @@ use crate::{
 /// After the handoff, how long calls get to end once told to.
 const HARD_STOP_WAIT: Duration = Duration::from_secs(2);
 
+/// Each runtime worker runs the labelled set's tuning part once before the server listens, so
+/// callers' turns find every pattern compiled and the worker's pattern caches warm
+/// (`conversation::warm_up_this_thread`): one task per worker, side by side.
+async fn warm_up_workers() -> anyhow::Result<()> {
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    let started = std::time::Instant::now();
+    let warming: Vec<_> = (0..workers)
+        .map(|_| tokio::spawn(async { conversation::warm_up_this_thread() }))
+        .collect();
+    let mut utterances = 0;
+    for task in warming {
+        utterances += task.await.context("warming up the patterns")?;
+    }
+    tracing::info!(
+        workers,
+        utterances,
+        took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "patterns warmed up"
+    );
+    Ok(())
+}
+
 /// Runs the server until SIGTERM or ctrl-c.
 pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     log_effective_config(&config);
     // Train the intent model now (a few milliseconds) rather than in the first caller's turn.
     conversation::warm_up_intent_model();
+    warm_up_workers().await?;
     let metrics = telemetry::init_metrics().context("installing the Prometheus recorder")?;
     let listener = TcpListener::bind(config.bind_addr)
         .await

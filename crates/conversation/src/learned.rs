@@ -38,7 +38,7 @@ const CLASSES: [Option<Intent>; 8] = [
 const ALPHA: f64 = 0.5;
 
 /// The project's labelled set, compiled in; only its tuning part is learned from.
-const LABELLED: &str = include_str!("../../../fixtures/nlu/utterances.jsonl");
+pub(crate) const LABELLED: &str = include_str!("../../../fixtures/nlu/utterances.jsonl");
 
 static MODEL: LazyLock<Model> = LazyLock::new(|| {
     let lines = parse_labelled(LABELLED).unwrap_or_else(|err| {

@@ -49,9 +49,9 @@ mod when;
 
 pub use customer::{AppointmentInfo, CustomerProfile, VehicleInfo};
 pub use handoff::{MessageReply, MessageStep, MessageTaker, TakenMessage, asks_not_to_be_called};
-/// Trains the learned intent model and compiles every pattern now (a few milliseconds in a release
-/// build), so neither happens inside the first caller's turn. Pure: a sample utterance goes
-/// through a conversation at a fixed time.
+/// Trains the learned intent model and compiles the patterns a sample turn reaches now (a few
+/// milliseconds in a release build), so neither happens inside the first caller's turn. Pure: a
+/// sample utterance goes through a conversation at a fixed time.
 pub fn warm_up_intent_model() {
     learned::warm_up();
     let at = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_000_000, 0).unwrap_or_default();
@@ -60,6 +60,29 @@ pub fn warm_up_intent_model() {
         "hi im sue i cant make my 10 oclock tomorrow can we do friday at 2 for brakes instead how much is it",
         at,
     );
+}
+
+/// Runs every utterance of the labelled set's tuning part (compiled in, 4458 lines) through a
+/// fresh conversation on the calling thread, at a fixed time: every pattern is compiled, and
+/// this thread's pattern caches have seen the shapes callers' words take.
+///
+/// A pattern compiled on first use costs a turn milliseconds, and a regex builds its lazy DFA's
+/// states the first time text reaches them, in a cache per thread: a thread whose caches are
+/// cold takes two to three times as long over new utterances at the 99th percentile
+/// (`cargo bench -p conversation --bench labelled_p99` measures both). The server runs this
+/// on each runtime worker before it listens (about a tenth of a second each in a release
+/// build). Pure; returns how many utterances it ran.
+pub fn warm_up_this_thread() -> usize {
+    warm_up_intent_model();
+    let at = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_000_000, 0).unwrap_or_default();
+    let shop = std::sync::Arc::new(ShopConfig::default_shop());
+    let lines = score::parse_labelled(learned::LABELLED).unwrap_or_default();
+    let tuning = lines.iter().filter(|line| line.split == "tune");
+    tuning
+        .map(|line| {
+            create_inbound_general_manager(None, shop.clone()).process_message(&line.text, at);
+        })
+        .count()
 }
 
 pub use manager::{

@@ -73,3 +73,15 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     assert!(score.escalation_recall.correct >= 915);
     assert!(score.escalation_false_alarms == 0);
 }
+
+/// The server's warm-up runs every tuning utterance once (and none of the held-out part).
+#[test]
+fn warming_up_runs_every_tuning_utterance() {
+    let lines = conversation::score::parse_labelled(include_str!(
+        "../../../../fixtures/nlu/utterances.jsonl"
+    ))
+    .expect("the labelled set parses");
+    let tuning = lines.iter().filter(|line| line.split == "tune").count();
+    assert!(tuning > 4000, "{tuning}");
+    assert_eq!(conversation::warm_up_this_thread(), tuning);
+}
