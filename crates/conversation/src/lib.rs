@@ -68,7 +68,7 @@ pub fn warm_up_intent_model() {
 ///
 /// A pattern compiled on first use costs a turn milliseconds, and a regex builds its lazy DFA's
 /// states the first time text reaches them, in a cache per thread: a thread whose caches are
-/// cold takes two to three times as long over new utterances at the 99th percentile
+/// cold takes two to four times as long over new utterances at the 99th percentile
 /// (`cargo bench -p conversation --bench labelled_p99` measures both). The server runs this
 /// on each runtime worker before it listens (about a tenth of a second each in a release
 /// build). Pure; returns how many utterances it ran.
