@@ -24,21 +24,34 @@ use crate::{
 /// After the handoff, how long calls get to end once told to.
 const HARD_STOP_WAIT: Duration = Duration::from_secs(2);
 
-/// Each runtime worker runs the labelled set's tuning part once before the server listens, so
-/// callers' turns find every pattern compiled and the worker's pattern caches warm
-/// (`conversation::warm_up_this_thread`): one task per worker, side by side.
+/// The runtime's workers run the labelled set's tuning part before the server listens, so
+/// callers' first turns find their patterns compiled and the worker's regex caches warm
+/// (`conversation::warm_up_this_thread`). One task is spawned per worker; the runtime decides
+/// where each runs, so this is best effort: the log line says how many threads warmed up (a
+/// worker left out warms up on its first calls, as before).
 async fn warm_up_workers() -> anyhow::Result<()> {
     let workers = tokio::runtime::Handle::current().metrics().num_workers();
     let started = std::time::Instant::now();
     let warming: Vec<_> = (0..workers)
-        .map(|_| tokio::spawn(async { conversation::warm_up_this_thread() }))
+        .map(|_| {
+            tokio::spawn(async {
+                let utterances = conversation::warm_up_this_thread();
+                (std::thread::current().id(), utterances)
+            })
+        })
         .collect();
     let mut utterances = 0;
+    let mut threads = Vec::new();
     for task in warming {
-        utterances += task.await.context("warming up the patterns")?;
+        let (thread, ran) = task.await.context("warming up the patterns")?;
+        utterances += ran;
+        if !threads.contains(&thread) {
+            threads.push(thread);
+        }
     }
-    tracing::info!(
+    info!(
         workers,
+        threads = threads.len(),
         utterances,
         took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "patterns warmed up"

@@ -30,10 +30,10 @@ fn main() {
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
     // Compile the process-wide patterns before timing.
     create_inbound_general_manager(None, shop.clone()).process_message("hello", now);
-    if let Some(count) = std::env::var("LABELLED_P99_SLOWEST")
-        .ok()
-        .and_then(|count| count.parse().ok())
-    {
+    if let Ok(count) = std::env::var("LABELLED_P99_SLOWEST") {
+        let count = count
+            .parse()
+            .expect("LABELLED_P99_SLOWEST is a number of utterances");
         profile_slowest(&lines, &shop, now, count);
         return;
     }
@@ -67,7 +67,7 @@ fn main() {
                 cold
             })
             .join()
-            .unwrap_or_default()
+            .expect("the cold thread's run finishes")
     });
     report(
         "held-out utterances at first sight, on a thread that has not warmed up",

@@ -62,16 +62,20 @@ pub fn warm_up_intent_model() {
     );
 }
 
-/// Runs every utterance of the labelled set's tuning part (compiled in, 4458 lines) through a
-/// fresh conversation on the calling thread, at a fixed time: every pattern is compiled, and
-/// this thread's pattern caches have seen the shapes callers' words take.
+/// Runs every utterance of the labelled set's tuning part (compiled in, 4458 lines) as the first
+/// turn of a fresh conversation with the built-in shop, and through the do-not-call check, on
+/// the calling thread at a fixed time: the patterns a caller's first turn reaches are compiled,
+/// and this thread's regex caches have seen the shapes callers' words take. (Later turns'
+/// patterns, such as yes and no, are compiled by their first use.)
 ///
 /// A pattern compiled on first use costs a turn milliseconds, and a regex builds its lazy DFA's
-/// states the first time text reaches them, in a cache per thread: a thread whose caches are
-/// cold takes two to four times as long over new utterances at the 99th percentile
-/// (`cargo bench -p conversation --bench labelled_p99` measures both). The server runs this
-/// on each runtime worker before it listens (about a tenth of a second each in a release
-/// build). Pure; returns how many utterances it ran.
+/// states the first time text reaches them, in a cache kept apart from other threads' (the
+/// `regex` crate keeps one for the first thread that used the regex and the others on stacks
+/// picked by thread): a thread whose caches are cold takes two to four times as long over new
+/// utterances at the 99th percentile (`cargo bench -p conversation --bench labelled_p99`
+/// measures both). The server runs this on each runtime worker it can reach before it listens
+/// (two workers took 217 ms in all in a release build). Pure; returns how many utterances it
+/// ran.
 pub fn warm_up_this_thread() -> usize {
     warm_up_intent_model();
     let at = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_000_000, 0).unwrap_or_default();
@@ -81,6 +85,7 @@ pub fn warm_up_this_thread() -> usize {
     tuning
         .map(|line| {
             create_inbound_general_manager(None, shop.clone()).process_message(&line.text, at);
+            asks_not_to_be_called(&line.text);
         })
         .count()
 }

@@ -98,6 +98,8 @@ fn digits_of(words: &[&str]) -> Option<String> {
 }
 
 /// A North American phone number said in the utterance (digits, pairs or words), as E.164.
+/// `text` is normalised (`text::normalize`), as for every parser here: words are split on
+/// ASCII spaces only.
 pub fn phone_number(text: &str) -> Option<String> {
     // Any slice with a word outside the number vocabulary fails `digits_of`, so only runs of
     // such words are read, and only runs that could make 10 digits (`most_digits`, counting
