@@ -74,7 +74,7 @@ pub fn warm_up_intent_model() {
 /// picked by thread): a thread whose caches are cold takes two to four times as long over new
 /// utterances at the 99th percentile (`cargo bench -p conversation --bench labelled_p99`
 /// measures both). The server runs this on each runtime worker it can reach before it listens
-/// (two workers took 217 ms in all in a release build). Pure; returns how many utterances it
+/// (two workers took 148-217 ms in all in a release build). Pure; returns how many utterances it
 /// ran.
 pub fn warm_up_this_thread() -> usize {
     warm_up_intent_model();
