@@ -414,15 +414,28 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             Some("ram" | "silverado" | "sierra" | "chevy" | "gmc" | "dodge" | "f" | "ford")
         )
     };
+    // The first that is not a truck ("a ram 15 hundred at 14 hundred" is 14:00).
     if digits
         && clues.hundred
-        && let Some(caps) = p.hundred_hours.captures(text)
-        && !truck_model(caps.get(0).map_or(0, |m| m.start()))
+        && let Some(caps) = p
+            .hundred_hours
+            .captures_iter(text)
+            .find(|caps| !truck_model(caps.get(0).map_or(0, |m| m.start())))
     {
         let hour: u32 = (1..=4)
             .find_map(|i| caps.get(i))
             .and_then(|m| m.as_str().parse().ok())?;
-        return timed(&caps[0], NaiveTime::from_hms_opt(hour, 0, 0));
+        // "friday the 4th oh 8 hundred": the word before "oh 8 hundred" is matched only to
+        // place it; the time heard starts at "oh" (or "0").
+        let heard = match (caps.get(0), caps.get(4)) {
+            (Some(whole), Some(hour)) => {
+                let before = &text[whole.start()..hour.start()];
+                let said = before.len() - if before.ends_with("oh ") { 3 } else { 2 };
+                &text[whole.start() + said..whole.end()]
+            }
+            _ => &caps[0],
+        };
+        return timed(heard, NaiveTime::from_hms_opt(hour, 0, 0));
     }
     if digits
         && clues.minutes

@@ -1088,6 +1088,8 @@ fn days_and_times_round_nine() {
             "instead of friday at half past nine can i do eleven",
             "whats pads run on a silverado fifteen hundred",
             "put the van in friday the fourth oh eight hundred",
+            "my ram fifteen hundred needs brakes at fourteen hundred tomorrow",
+            "can i bring it in tomorrow at oh seven hundred",
             "will it be ready before christmas",
             "can you change my nine to eleven",
             "monday or tuesday are no good how about wednesday",
@@ -1102,7 +1104,9 @@ fn days_and_times_round_nine() {
             "i had booked thursday no friday at two and i need to cancel it" => intent=cancel_appointment date=2026-11-27 (friday) time=14:00 (2)
             "instead of friday at half past nine can i do eleven" => intent=reschedule_appointment date=2026-11-27 (friday) time=11:00 (11)
             "whats pads run on a silverado fifteen hundred" => intent=pricing_inquiry service=brake service
-            "put the van in friday the fourth oh eight hundred" => intent=schedule_appointment date=2026-12-04 (4th) time=08:00 (4th oh 8 hundred)
+            "put the van in friday the fourth oh eight hundred" => intent=schedule_appointment date=2026-12-04 (4th) time=08:00 (oh 8 hundred)
+            "my ram fifteen hundred needs brakes at fourteen hundred tomorrow" => intent=schedule_appointment service=brake service date=2026-11-25 (tomorrow) time=14:00 (14 hundred) vehicle=Ram 15
+            "can i bring it in tomorrow at oh seven hundred" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:00 (oh 7 hundred)
             "will it be ready before christmas" => intent=check_status
             "can you change my nine to eleven" => intent=reschedule_appointment time=11:00 (11)
             "monday or tuesday are no good how about wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
