@@ -349,6 +349,12 @@ where
         .with_crm(setup.crm.clone())
         .with_call_control(control.clone())
         .with_clock(Arc::new(move || now));
+    // As `serve` does before it listens: the learned model trained and the patterns a sample
+    // turn reaches compiled (once per process), not inside the first call's first turn, where
+    // a debug build takes long enough for `--fast`'s gates to time out.
+    tokio::task::spawn_blocking(conversation::warm_up_intent_model)
+        .await
+        .context("warming up the intent model")?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(voice_gateway::server::run(
         config,

@@ -29,8 +29,11 @@ use twilio::sim::{self, Playback};
 
 use super::capture::{BYTES_PER_MS, CallerFrame, Gate};
 
-/// How long `--fast` waits on a gate while the gateway sends nothing before releasing it.
-const STALL: Duration = Duration::from_millis(1500);
+/// How long `--fast` waits on a gate while the gateway sends nothing before releasing it. A
+/// replay that passes never waits this long (its gates open on the gateway's audio and marks),
+/// so it only bounds how long a broken one takes; a shorter one turned a busy machine's pause
+/// into a diff (1.5 s failed a local CI run once).
+const STALL: Duration = Duration::from_millis(4000);
 /// After the last frame, how long to wait for the gateway to end the call.
 const END_WAIT: Duration = Duration::from_secs(20);
 /// μ-law silence.
