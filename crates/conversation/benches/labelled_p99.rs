@@ -48,12 +48,7 @@ fn main() {
         lines
             .iter()
             .filter(|line| line.split == "heldout")
-            .map(|line| {
-                let mut manager = create_inbound_general_manager(None, shop.clone());
-                let started = Instant::now();
-                black_box(manager.process_message(black_box(&line.text), now));
-                started.elapsed().as_nanos()
-            })
+            .map(|line| time_turn(&shop, &line.text, now))
             .collect()
     };
     report("held-out utterances at first sight", first_sight());
@@ -74,10 +69,7 @@ fn main() {
     let mut fastest = vec![u128::MAX; lines.len()];
     for _ in 0..ROUNDS {
         for (line, fastest) in lines.iter().zip(&mut fastest) {
-            let mut manager = create_inbound_general_manager(None, shop.clone());
-            let started = Instant::now();
-            black_box(manager.process_message(black_box(&line.text), now));
-            let took = started.elapsed().as_nanos();
+            let took = time_turn(&shop, &line.text, now);
             nanos.push(took);
             *fastest = (*fastest).min(took);
         }
@@ -89,6 +81,15 @@ fn main() {
     report("each utterance's fastest run", fastest);
 }
 
+/// Nanoseconds `text` takes as the first turn of a fresh conversation (created outside the
+/// timing).
+fn time_turn(shop: &Arc<ShopConfig>, text: &str, now: chrono::DateTime<Utc>) -> u128 {
+    let mut manager = create_inbound_general_manager(None, shop.clone());
+    let started = Instant::now();
+    black_box(manager.process_message(black_box(text), now));
+    started.elapsed().as_nanos()
+}
+
 /// Prints the `count` tuning utterances slowest at their fastest of 30 runs, then runs them
 /// again and again, for a profiler.
 #[allow(clippy::print_stdout)]
@@ -98,12 +99,7 @@ fn profile_slowest(
     now: chrono::DateTime<Utc>,
     count: usize,
 ) {
-    let run = |text: &str| {
-        let mut manager = create_inbound_general_manager(None, shop.clone());
-        let started = Instant::now();
-        black_box(manager.process_message(black_box(text), now));
-        started.elapsed().as_nanos()
-    };
+    let run = |text: &str| time_turn(shop, text, now);
     let mut slowest: Vec<(u128, &str)> = lines
         .iter()
         .filter(|line| line.split != "heldout")

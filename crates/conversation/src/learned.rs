@@ -20,7 +20,11 @@ use std::sync::LazyLock;
 
 use rustc_hash::FxHashMap;
 
-use crate::{score::parse_labelled, text::normalize, types::Intent};
+use crate::{
+    score::{Labelled, parse_labelled},
+    text::normalize,
+    types::Intent,
+};
 
 /// The classes: the seven intents, then "no intent".
 const CLASSES: [Option<Intent>; 8] = [
@@ -38,20 +42,33 @@ const CLASSES: [Option<Intent>; 8] = [
 const ALPHA: f64 = 0.5;
 
 /// The project's labelled set, compiled in; only its tuning part is learned from.
-pub(crate) const LABELLED: &str = include_str!("../../../fixtures/nlu/utterances.jsonl");
+const LABELLED: &str = include_str!("../../../fixtures/nlu/utterances.jsonl");
 
-static MODEL: LazyLock<Model> = LazyLock::new(|| {
+/// The labelled set's tuning part, parsed once: the model learns from it, and
+/// `warm_up_this_thread` runs it.
+static TUNING: LazyLock<Vec<Labelled>> = LazyLock::new(|| {
     let lines = parse_labelled(LABELLED).unwrap_or_else(|err| {
         // The set is checked by the crate's tests; a bad line can only come from an edit.
         panic!("fixtures/nlu/utterances.jsonl is not valid: {err}")
     });
+    lines
+        .into_iter()
+        .filter(|line| line.split == "tune")
+        .collect()
+});
+
+static MODEL: LazyLock<Model> = LazyLock::new(|| {
     Model::train(
-        lines
+        tuning()
             .iter()
-            .filter(|line| line.split == "tune")
             .map(|line| (normalize(&line.text), line.intent)),
     )
 });
+
+/// The labelled set's tuning part.
+pub(crate) fn tuning() -> &'static [Labelled] {
+    &TUNING
+}
 
 /// What the model makes of an utterance.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -80,9 +80,8 @@ pub fn warm_up_this_thread() -> usize {
     warm_up_intent_model();
     let at = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_000_000, 0).unwrap_or_default();
     let shop = std::sync::Arc::new(ShopConfig::default_shop());
-    let lines = score::parse_labelled(learned::LABELLED).unwrap_or_default();
-    let tuning = lines.iter().filter(|line| line.split == "tune");
-    tuning
+    learned::tuning()
+        .iter()
         .map(|line| {
             create_inbound_general_manager(None, shop.clone()).process_message(&line.text, at);
             asks_not_to_be_called(&line.text);
