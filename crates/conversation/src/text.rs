@@ -5,6 +5,8 @@
 //! digits ("2:30", "12/8"), and number words as digits ("twenty eighth" becomes "28th",
 //! "two thirty" becomes "2 30"). Catalog synonyms go through the same function, so they match.
 
+use std::borrow::Cow;
+
 /// Compiles a pattern over normalised text. ASCII-only classes and word boundaries
 /// (normalised text is ASCII words) are several times faster than Unicode ones.
 ///
@@ -17,27 +19,45 @@ pub(crate) fn ascii_regex(pattern: &str) -> regex::Regex {
 }
 
 /// Normalises a transcript or a catalog phrase. See the module doc for the form.
+///
+/// This runs on every utterance, so it goes over the text once and writes each word once:
+/// lowercasing only what is not lowercase ASCII already, and number words written as digits
+/// without allocating.
 pub(crate) fn normalize(text: &str) -> String {
-    let mut lower = text.to_lowercase();
+    let mut lower = if text.is_ascii() {
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(text.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(text)
+        }
+    } else {
+        Cow::Owned(text.to_lowercase())
+    };
     if lower.contains(".m.") {
-        lower = lower.replace("a.m.", "am").replace("p.m.", "pm");
+        lower = Cow::Owned(lower.replace("a.m.", "am").replace("p.m.", "pm"));
     }
-    let chars: Vec<char> = lower.chars().collect();
+    // Letters and digits kept, apostrophes dropped, `:` and `/` kept between digits, anything
+    // else a space.
     let mut cleaned = String::with_capacity(lower.len() + 2);
-    for (idx, &ch) in chars.iter().enumerate() {
-        let between_digits = idx > 0
-            && chars[idx - 1].is_ascii_digit()
-            && chars.get(idx + 1).is_some_and(char::is_ascii_digit);
+    let mut before = None;
+    let mut chars = lower.chars().peekable();
+    while let Some(ch) = chars.next() {
         match ch {
             'a'..='z' | '0'..='9' => cleaned.push(ch),
             '\'' | '’' | '‘' => {}
-            ':' | '/' if between_digits => cleaned.push(ch),
-            _ if ch.is_alphanumeric() => cleaned.push(ch),
+            ':' | '/'
+                if before.is_some_and(|b: char| b.is_ascii_digit())
+                    && chars.peek().is_some_and(char::is_ascii_digit) =>
+            {
+                cleaned.push(ch);
+            }
+            _ if !ch.is_ascii() && ch.is_alphanumeric() => cleaned.push(ch),
             _ => cleaned.push(' '),
         }
+        before = Some(ch);
     }
     let mut res = String::with_capacity(cleaned.len());
-    let mut words = cleaned.split_whitespace().peekable();
+    let mut words = cleaned.split_ascii_whitespace().peekable();
     while let Some(word) = words.next() {
         if !res.is_empty() {
             res.push(' ');
@@ -46,7 +66,7 @@ pub(crate) fn normalize(text: &str) -> String {
             // "twenty eight" -> 28, "twenty eighth" -> 28th; "twenty" alone -> 20.
             if let Some(next) = words.peek() {
                 if let Some(unit) = unit_value(next) {
-                    res.push_str(&(tens + unit).to_string());
+                    push_number(&mut res, tens + unit);
                     words.next();
                     continue;
                 }
@@ -56,9 +76,9 @@ pub(crate) fn normalize(text: &str) -> String {
                     continue;
                 }
             }
-            res.push_str(&tens.to_string());
+            push_number(&mut res, tens);
         } else if let Some(value) = unit_value(word).or_else(|| teen_value(word)) {
-            res.push_str(&value.to_string());
+            push_number(&mut res, value);
         } else if let Some(value) = ordinal_value(word) {
             push_ordinal(&mut res, value);
         } else if let Some(hour) = hour_heard_as_a_word(word, &res, words.clone()) {
@@ -132,7 +152,7 @@ const MISHEARD: &[(&str, &str)] = &[
     ("wendsday", "wednesday"),
 ];
 
-/// Replaces the misheard pairs of `MISHEARD`, whole words only.
+/// Replaces the misheard words of `MISHEARD`, whole words only, in one pass over the words.
 fn fix_misheard(text: String) -> String {
     // Most utterances have none of the first words: one scan of the text decides.
     if ![
@@ -143,14 +163,33 @@ fn fix_misheard(text: String) -> String {
     {
         return text;
     }
-    let mut fixed = format!(" {text} ");
-    for (heard, meant) in MISHEARD {
-        let heard = format!(" {heard} ");
-        if fixed.contains(&heard) {
-            fixed = fixed.replace(&heard, &format!(" {meant} "));
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut fixed = String::with_capacity(text.len() + 8);
+    let mut at = 0;
+    while let Some(word) = words.get(at) {
+        if !fixed.is_empty() {
+            fixed.push(' ');
+        }
+        let found = MISHEARD.iter().find_map(|(heard, meant)| {
+            let count = heard.split(' ').count();
+            let said = words.get(at..at + count)?;
+            heard
+                .split(' ')
+                .eq(said.iter().copied())
+                .then_some((count, *meant))
+        });
+        match found {
+            Some((count, meant)) => {
+                fixed.push_str(meant);
+                at += count;
+            }
+            None => {
+                fixed.push_str(word);
+                at += 1;
+            }
         }
     }
-    fixed.trim().to_owned()
+    fixed
 }
 
 fn push_ordinal(res: &mut String, value: u32) {
@@ -161,8 +200,16 @@ fn push_ordinal(res: &mut String, value: u32) {
         (3, _) => "rd",
         _ => "th",
     };
-    res.push_str(&value.to_string());
+    push_number(res, value);
     res.push_str(suffix);
+}
+
+/// Writes a number word's value (below 100) as digits.
+fn push_number(res: &mut String, value: u32) {
+    if value >= 10 {
+        res.push(char::from(b'0' + (value / 10 % 10) as u8));
+    }
+    res.push(char::from(b'0' + (value % 10) as u8));
 }
 
 fn unit_value(word: &str) -> Option<u32> {
@@ -251,6 +298,10 @@ mod tests {
         check("need four knew tires", "need 4 new tires");
         check("take a break from work", "take a break from work");
         check("im tired", "im tired");
+        // Side by side, each is put right (a replacement's spaces are not shared).
+        check("wensday wensday", "wednesday wednesday");
+        check("break pads break pads", "brake pads brake pads");
+        check("oil in filter", "oil and filter");
     }
 
     #[test]
