@@ -150,13 +150,14 @@ const MISHEARD: &[(&str, &str)] = &[
     ("tired rotated", "tires rotated"),
     ("wensday", "wednesday"),
     ("wendsday", "wednesday"),
+    ("to morrow", "tomorrow"),
 ];
 
 /// Replaces the misheard words of `MISHEARD`, whole words only, in one pass over the words.
 fn fix_misheard(text: String) -> String {
     // Most utterances have none of the first words: one scan of the text decides.
     if ![
-        "break ", "oil ", "knew ", "tired ", "in spect", "wensday", "wendsday",
+        "break ", "oil ", "knew ", "tired ", "in spect", "wensday", "wendsday", "morrow",
     ]
     .iter()
     .any(|first| text.contains(first))
@@ -302,6 +303,10 @@ mod tests {
         check("wensday wensday", "wednesday wednesday");
         check("break pads break pads", "brake pads brake pads");
         check("oil in filter", "oil and filter");
+        check(
+            "can she come to morrow after school",
+            "can she come tomorrow after school",
+        );
     }
 
     #[test]

@@ -71,13 +71,13 @@ static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
         r"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS})\b"
     )),
     day_of_month: ascii_regex(
-        r"(?:\bthe\s+|^)(\d{1,2})(?:st|nd|rd|th)\b(\s+(?:time|one|ones|1|thing|things|step|place|guy|car|truck|van)\b)?",
+        r"(?:\bthe\s+|^)(\d{1,2})(?:st|nd|rd|th)\b(\s+(?:time|one|ones|1|thing|things|step|place|guy|car|truck|van|slot|spot|opening|available)\b)?",
     ),
     relative: ascii_regex(
         r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now|tomorrow)|\d{1,2} days? from (?:today|now|tomorrow)|(?:same|this) time next week|day after tomorrow|tomorrows?|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
     ),
     weekday: ascii_regex(&format!(
-        r"\b((?:a|\d) weeks? from\s+|(?:next|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week|\s+week|\s+after next)?\b(\s+(?:mornings|afternoons|evenings|nights))?"
+        r"\b((?:a|\d) weeks? from\s+|(?:next|the following|following|this coming|this|coming)\s+)?({WEEKDAYS})(\s+next week|\s+week|\s+after next)?\b(\s+(?:mornings|afternoons|evenings|nights))?"
     )),
     // "not this friday the next one" (normalised "next 1"): the friday after the coming one.
     not_this: ascii_regex(&format!(
@@ -276,7 +276,8 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
                     day.checked_add_days(Days::new(7 * from[..1].parse().unwrap_or(1)))
                 })
             }
-            Some("next") => {
+            // "the following friday": the one of next week, as "next friday".
+            Some("next" | "the following" | "following") => {
                 let days_to_next_monday = 7 - u64::from(today.weekday().num_days_from_monday());
                 today.checked_add_days(Days::new(
                     days_to_next_monday + u64::from(weekday.num_days_from_monday()),

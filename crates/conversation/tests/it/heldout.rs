@@ -33,12 +33,11 @@ fn scored(split: &str) -> Score {
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
-    // (fixtures/nlu/README.md). Measured on 2026-12-06 after the ninth round of tuning: intent
-    // 422, services 238, dates 189, times 90, escalations 61 of 64 with 7 false alarms. (After
-    // the eighth round: intent 424, services 239; the ninth round's rules and the learned
-    // model's new training lines cost two intents and a service here, and nobody looked at
-    // which.)
-    assert!(score.intent.correct >= 422, "intent {:?}", score.intent);
+    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the tenth round of tuning: intent
+    // 424, services 238, dates 189, times 90, escalations 61 of 64 with 7 false alarms. (After
+    // the ninth round: intent 422; the tenth round's 397 new training lines alone, before any
+    // rule changed, gave the two back, and its rules moved nothing here.)
+    assert!(score.intent.correct >= 424, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
         "services {:?}",
@@ -62,15 +61,15 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    assert!(score.intent.correct >= 4307, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 4686, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 2206,
+        score.services.correct >= 2380,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 1803, "date {:?}", score.date);
-    assert!(score.time.correct >= 914, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 915);
+    assert!(score.date.correct >= 1938, "date {:?}", score.date);
+    assert!(score.time.correct >= 967, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 969);
     assert!(score.escalation_false_alarms == 0);
 }
 

@@ -672,7 +672,7 @@ fn escalation_false_alarms() {
             "the human resources department called about my car" => nothing
             "the owners manual says i need a tire rotation" => intent=schedule_appointment service=tire rotation
             "the previous owner never changed the oil" => nothing
-            "my manager said i could leave early for my appointment" => intent=schedule_appointment
+            "my manager said i could leave early for my appointment" => nothing
             "this is probably a stupid question but do you do alignments" => intent=general_inquiry service=wheel alignment
             "im not upset at all just want to reschedule" => intent=reschedule_appointment
             "my wife sue dropped the car off" => intent=check_status
@@ -680,7 +680,7 @@ fn escalation_false_alarms() {
             "it makes a terrible noise when i brake" => intent=schedule_appointment service=diagnostic
             "no worries" => nothing
             "that was a hell of a drive" => nothing
-            "i left the keys at the front desk yesterday" => nothing
+            "i left the keys at the front desk yesterday" => intent=check_status
             "my name is sue sue patterson" => name=Sue Sue
             "sorry some idiot just cut me off ok go ahead" => nothing
             "damn this traffic sorry not you" => nothing
