@@ -20,9 +20,9 @@ pub(crate) fn ascii_regex(pattern: &str) -> regex::Regex {
 
 /// Normalises a transcript or a catalog phrase. See the module doc for the form.
 ///
-/// This runs on every utterance, so it goes over the text once and writes each word once:
-/// lowercasing only what is not lowercase ASCII already, and number words written as digits
-/// without allocating.
+/// This runs on every utterance, so it does no more than it must: text that is lowercase ASCII
+/// already is not lowercased again, each character is cleaned in one pass, and number words are
+/// written as digits without allocating.
 pub(crate) fn normalize(text: &str) -> String {
     let mut lower = if text.is_ascii() {
         if text.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -131,7 +131,8 @@ fn hour_heard_as_a_word<'w>(
 }
 
 /// Word pairs speech recognition writes for car-service words that sound the same, and what the
-/// caller said. Only pairs that never mean anything else are here ("break pads", "oil chains").
+/// caller said. Only pairs that never mean anything else are here ("break pads", "oil chains"),
+/// but for "to morrow": it could be a place named Morrow, and is far more often a split "tomorrow".
 const MISHEARD: &[(&str, &str)] = &[
     ("break pads", "brake pads"),
     ("break pad", "brake pad"),
@@ -151,13 +152,28 @@ const MISHEARD: &[(&str, &str)] = &[
     ("wensday", "wednesday"),
     ("wendsday", "wednesday"),
     ("to morrow", "tomorrow"),
+    ("tues day", "tuesday"),
+    ("wednes day", "wednesday"),
+    ("thurs day", "thursday"),
+    ("satur day", "saturday"),
 ];
 
 /// Replaces the misheard words of `MISHEARD`, whole words only, in one pass over the words.
 fn fix_misheard(text: String) -> String {
     // Most utterances have none of the first words: one scan of the text decides.
     if ![
-        "break ", "oil ", "knew ", "tired ", "in spect", "wensday", "wendsday", "morrow",
+        "break ",
+        "oil ",
+        "knew ",
+        "tired ",
+        "in spect",
+        "wensday",
+        "wendsday",
+        "to morrow",
+        "tues day",
+        "wednes day",
+        "thurs day",
+        "satur day",
     ]
     .iter()
     .any(|first| text.contains(first))

@@ -5,8 +5,9 @@
 //!   "the day after tomorrow": +2.
 //! - A bare weekday ("monday") is the next one strictly after today. "this saturday" is the
 //!   one in the current Monday-to-Sunday week if not past (today counts), else the next one.
-//!   "next monday" is the Monday of the following week. "friday week", "friday after next",
-//!   "a week from friday" and "2 weeks from friday" count weeks from the coming friday; "not
+//!   "next monday" (or "the following monday") is the Monday of the following week. "friday
+//!   week", "friday after next", "a week from friday" and "2 weeks from friday" count weeks
+//!   from the coming friday; "not
 //!   this friday the next one" is the friday a week after this one; "the monday after
 //!   thanksgiving" is the first monday after the holiday (`find_weekday_after`).
 //! - "3 days from now", "same time next week" (unless a weekday is named): counted from today.
@@ -71,7 +72,7 @@ static DATE: LazyLock<DatePatterns> = LazyLock::new(|| DatePatterns {
         r"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTHS})\b"
     )),
     day_of_month: ascii_regex(
-        r"(?:\bthe\s+|^)(\d{1,2})(?:st|nd|rd|th)\b(\s+(?:time|one|ones|1|thing|things|step|place|guy|car|truck|van|slot|spot|opening|available)\b)?",
+        r"(?:\bthe\s+|^)(\d{1,2})(?:st|nd|rd|th)\b(\s+(?:time|one|ones|1|thing|things|step|place|guy|car|truck|van|slot|spot|opening|shop|garage|mechanic)\b)?",
     ),
     relative: ascii_regex(
         r"\b(?:the\s+)?((?:a|\d) weeks? from (?:today|now|tomorrow)|\d{1,2} days? from (?:today|now|tomorrow)|(?:same|this) time next week|day after tomorrow|tomorrows?|tmrw|today|tonight|this (?:morning|afternoon|evening))\b",
@@ -122,7 +123,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     ),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
+        r"\b(?:at|around|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|first thing|before lunch|after lunch|end of the day|after work)\b",
@@ -159,21 +160,26 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
                 .iter()
                 .any(|suffix| heard.contains(suffix))
     };
-    for regex in [&p.month_day, &p.day_of_month_named] {
-        if clues.digit
-            && clues.month
-            && let Some(caps) = regex.captures_iter(text).find(|caps| !verb_may(caps))
-        {
-            let (month_name, day) = if caps[1].starts_with(|c: char| c.is_ascii_digit()) {
-                (&caps[2], &caps[1])
-            } else {
-                (&caps[1], &caps[2])
-            };
-            let date = month_number(month_name)
-                .zip(day.parse::<u32>().ok())
-                .and_then(|(month, day)| next_month_day(today, month, day));
-            return Some(mention(&caps, date));
-        }
+    // "monday the 7th of december 9 in the morning": of a month with a day before it and one
+    // after it, the one said first.
+    let month_and_day = (clues.digit && clues.month)
+        .then(|| {
+            [&p.month_day, &p.day_of_month_named]
+                .into_iter()
+                .filter_map(|regex| regex.captures_iter(text).find(|caps| !verb_may(caps)))
+                .min_by_key(|caps| caps.get(0).map_or(usize::MAX, |m| m.start()))
+        })
+        .flatten();
+    if let Some(caps) = month_and_day {
+        let (month_name, day) = if caps[1].starts_with(|c: char| c.is_ascii_digit()) {
+            (&caps[2], &caps[1])
+        } else {
+            (&caps[1], &caps[2])
+        };
+        let date = month_number(month_name)
+            .zip(day.parse::<u32>().ok())
+            .and_then(|(month, day)| next_month_day(today, month, day));
+        return Some(mention(&caps, date));
     }
     if clues.ordinal
         && let Some(caps) = p
@@ -516,11 +522,27 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .strip_prefix(' ')
             .map(|rest| rest.split(' ').next().unwrap_or(""))
             .is_some_and(|word| lone_letter(word) && word != "p");
+        // "about 1 20 on it", "1 20 on the clock": miles in thousands, not a time; nor is a
+        // house number.
+        let mut ahead = text[end..].split(' ').filter(|word| !word.is_empty());
+        let miles_or_address = spoken
+            && match (ahead.next(), ahead.next()) {
+                (Some("on"), Some("it" | "her" | "him" | "the")) => {
+                    matches!(ahead.next(), None | Some("clock" | "odometer" | "dash"))
+                }
+                (Some("thousand" | "miles" | "k"), _) => true,
+                // "3 12 elm street": an address.
+                (Some(_), Some("street" | "road" | "avenue" | "drive" | "lane" | "boulevard")) => {
+                    true
+                }
+                _ => false,
+            };
         if hour <= 23
             && (!spoken || hour <= 12 || spoken_24)
             && !after_letter
             && !priced
             && !before_letter
+            && !miles_or_address
         {
             return timed(
                 &caps[0],

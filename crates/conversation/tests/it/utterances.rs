@@ -671,8 +671,8 @@ fn escalation_false_alarms() {
             "i dont need to talk to a manager just want to know your hours" => intent=check_hours
             "the human resources department called about my car" => nothing
             "the owners manual says i need a tire rotation" => intent=schedule_appointment service=tire rotation
-            "the previous owner never changed the oil" => nothing
-            "my manager said i could leave early for my appointment" => nothing
+            "the previous owner never changed the oil" => intent=schedule_appointment
+            "my manager said i could leave early for my appointment" => intent=schedule_appointment
             "this is probably a stupid question but do you do alignments" => intent=general_inquiry service=wheel alignment
             "im not upset at all just want to reschedule" => intent=reschedule_appointment
             "my wife sue dropped the car off" => intent=check_status
@@ -680,7 +680,7 @@ fn escalation_false_alarms() {
             "it makes a terrible noise when i brake" => intent=schedule_appointment service=diagnostic
             "no worries" => nothing
             "that was a hell of a drive" => nothing
-            "i left the keys at the front desk yesterday" => intent=check_status
+            "i left the keys at the front desk yesterday" => nothing
             "my name is sue sue patterson" => name=Sue Sue
             "sorry some idiot just cut me off ok go ahead" => nothing
             "damn this traffic sorry not you" => nothing
@@ -869,7 +869,7 @@ fn days_and_times_round_seven() {
             "i think the front one may be leaking can i bring it tomorrow" => intent=schedule_appointment service=diagnostic date=2026-11-25 (tomorrow)
             "my number is four one three five five five oh one hundred" => nothing
             "my bill came to sixteen thirty for the brakes" => intent=schedule_appointment service=brake service
-            "i was quoted like three fifty for brakes" => intent=schedule_appointment service=brake service
+            "i was quoted like three fifty for brakes" => intent=pricing_inquiry service=brake service
             "the warning light for the oil pressure keeps coming on" => intent=schedule_appointment service=diagnostic
             "can i come the monday after thanksgiving" => intent=schedule_appointment date=2026-11-30 (the monday after thanksgiving)
             "the saturday after christmas for an oil change" => intent=schedule_appointment service=oil change date=2026-12-26 (the saturday after christmas)
@@ -986,7 +986,7 @@ fn escalations_round_seven() {
             "my boss was livid i was late because the car died" => nothing
             "im not trying to escalate this i just want to know when its ready" => nothing
             "i talked with an advisor last week about the timing belt can i book it for friday" => intent=schedule_appointment date=2026-11-27 (friday)
-            "someone from management called me back yesterday and sorted it out" => intent=check_status
+            "someone from management called me back yesterday and sorted it out" => nothing
             "it gets louder the higher up the rpm goes" => nothing
             "please dont put me on hold im driving" => nothing
             "i left my wallet in the suit jacket when i dropped off the car" => intent=check_status
