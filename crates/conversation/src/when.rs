@@ -160,14 +160,29 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
                 .iter()
                 .any(|suffix| heard.contains(suffix))
     };
-    // "monday the 7th of december 9 in the morning": of a month with a day before it and one
-    // after it, the one said first.
+    // "monday the 7th of december 9 in the morning": a day said as an ordinal or with "of"
+    // before its month is read before a number after the month; "10 30 march 3rd" is march 3rd.
     let month_and_day = (clues.digit && clues.month)
         .then(|| {
-            [&p.month_day, &p.day_of_month_named]
-                .into_iter()
-                .filter_map(|regex| regex.captures_iter(text).find(|caps| !verb_may(caps)))
-                .min_by_key(|caps| caps.get(0).map_or(usize::MAX, |m| m.start()))
+            let after = p.month_day.captures_iter(text).find(|caps| !verb_may(caps));
+            let before = p
+                .day_of_month_named
+                .captures_iter(text)
+                .find(|caps| !verb_may(caps));
+            let start = |caps: &Captures<'_>| caps.get(0).map_or(usize::MAX, |m| m.start());
+            match (after, before) {
+                (Some(after), Some(before))
+                    if start(&before) < start(&after)
+                        && (before[0].contains(" of ")
+                            || ["st ", "nd ", "rd ", "th "]
+                                .iter()
+                                .any(|suffix| before[0].contains(suffix))) =>
+                {
+                    Some(before)
+                }
+                (Some(after), _) => Some(after),
+                (None, before) => before,
+            }
         })
         .flatten();
     if let Some(caps) = month_and_day {
@@ -185,7 +200,12 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
         && let Some(caps) = p
             .day_of_month
             .captures_iter(text)
-            .find(|caps| caps.get(2).is_none())
+            // "the 1st available" is the first free slot; "is the 21st available" is a day.
+            .find(|caps| {
+                caps.get(2).is_none()
+                    && !(&caps[1] == "1"
+                        && text[caps.get(0).map_or(0, |m| m.end())..].starts_with(" available"))
+            })
     {
         // "the third time" counts, it names no day. "monday the 28th" is the next 28th that is
         // a monday.
@@ -532,9 +552,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                 }
                 (Some("thousand" | "miles" | "k"), _) => true,
                 // "3 12 elm street": an address.
-                (Some(_), Some("street" | "road" | "avenue" | "drive" | "lane" | "boulevard")) => {
-                    true
-                }
+                (Some(_), Some("street" | "road" | "avenue" | "lane" | "boulevard")) => true,
                 _ => false,
             };
         if hour <= 23

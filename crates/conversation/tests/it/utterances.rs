@@ -1148,3 +1148,63 @@ fn stories_and_status_round_nine() {
         "#]],
     );
 }
+
+/// Rounds ten and eleven: days, times, escalations and their decoys, with the cases the diff's
+/// reviews raised.
+#[test]
+fn round_eleven() {
+    check(
+        &[
+            "can i come ten thirty march third",
+            "monday the seventh of december nine in the morning",
+            "give me the first available",
+            "is the twenty first available",
+            "i can drop it off at seven thirty and drive to work",
+            "its a twenty sixteen silverado with about one twenty on it",
+            "three twelve elm street apartment b",
+            "no not the third but the fifth",
+            "i can do any day except the first so whatever you got for the rotation",
+            "the two trucks you got wednesday need to go to the following wednesday",
+            "take me off the books for wednes day",
+            "who do i talk to thats above you",
+            "lemme speak to the big cheese",
+            "talk to the person in charge of your shop",
+            "i used to be a service manager myself so i know the drill",
+            "i used to be a service manager and i want your boss on the phone",
+            "my daughters a lawyer and she says always get it in writing",
+            "my brother is an attorney and he says youre liable",
+            "my neighbor sued the dealership over his transmission",
+            "i called visa to reverse it",
+            "my card got stolen so i called the bank to cancel it",
+            "im going to dispute the entire bill",
+            "the dealer is a bunch of clowns thats why im calling you",
+            "its a little above you know what i wanted to spend",
+        ],
+        expect![[r#"
+            "can i come ten thirty march third" => intent=schedule_appointment date=2027-03-03 (march 3rd) time=10:30 (10 30)
+            "monday the seventh of december nine in the morning" => intent=schedule_appointment date=2026-12-07 (7th of december) time=09:00 (9 in the morning)
+            "give me the first available" => intent=schedule_appointment
+            "is the twenty first available" => intent=schedule_appointment date=2026-12-21 (21st)
+            "i can drop it off at seven thirty and drive to work" => intent=schedule_appointment time=07:30 (7 30)
+            "its a twenty sixteen silverado with about one twenty on it" => nothing
+            "three twelve elm street apartment b" => nothing
+            "no not the third but the fifth" => intent=reschedule_appointment date=2026-12-05 (5th)
+            "i can do any day except the first so whatever you got for the rotation" => intent=schedule_appointment service=tire rotation
+            "the two trucks you got wednesday need to go to the following wednesday" => intent=reschedule_appointment date=2026-12-02 (following wednesday)
+            "take me off the books for wednes day" => intent=cancel_appointment date=2026-11-25 (wednesday)
+            "who do i talk to thats above you" => escalation=manager_request
+            "lemme speak to the big cheese" => escalation=manager_request
+            "talk to the person in charge of your shop" => escalation=manager_request
+            "i used to be a service manager myself so i know the drill" => nothing
+            "i used to be a service manager and i want your boss on the phone" => escalation=manager_request
+            "my daughters a lawyer and she says always get it in writing" => intent=schedule_appointment
+            "my brother is an attorney and he says youre liable" => nothing
+            "my neighbor sued the dealership over his transmission" => intent=pricing_inquiry service=transmission service
+            "i called visa to reverse it" => escalation=legal_threat
+            "my card got stolen so i called the bank to cancel it" => intent=cancel_appointment
+            "im going to dispute the entire bill" => escalation=legal_threat
+            "the dealer is a bunch of clowns thats why im calling you" => nothing
+            "its a little above you know what i wanted to spend" => nothing
+        "#]],
+    );
+}
