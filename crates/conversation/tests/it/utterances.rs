@@ -971,7 +971,7 @@ fn escalations_round_seven() {
             "looks like a person keyed my door" => nothing
             "i have a spare can you put it on real quick" => nothing
             "honestly im tired of this car how much for a transmission" => intent=pricing_inquiry service=transmission service
-            "i lost my business card with the appointment on it" => intent=cancel_appointment
+            "i lost my business card with the appointment on it" => nothing
             "im the son of a longtime customer" => nothing
             "i swear if its not one thing its another" => nothing
             "sorry ill stop talking now" => nothing
