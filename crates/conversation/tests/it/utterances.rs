@@ -1208,3 +1208,57 @@ fn round_eleven() {
         "#]],
     );
 }
+
+/// Round twelve's escalation cues and decoys, with the sentences its review raised: each cue
+/// must fire where the caller means it and not where the words are about someone else.
+#[test]
+fn round_twelve() {
+    check(
+        &[
+            "i called amex and im disputing the whole eight hundred dollar charge",
+            "im not disputing that the charge was fair",
+            "my wife is disputing the hotel charge",
+            "im stopping payment on that check you charged me for a transmission service you never even did",
+            "no we are not stopping payment",
+            "i had to stop payment on a check to my contractor so i wanna pay cash is that cool",
+            "i stopped payment on a check to the shop",
+            "this is the worst run outfit ive ever dealt with and ive been driving fifty years",
+            "the worst place ive ever had my car serviced was the dealer",
+            "i am madder than a wet hen yall cancelled on me twice now",
+            "my wife is gonna be madder than a hornet if the car isnt ready",
+            "my lawyer is gonna grab the car for me since im stuck in court all day is it ready to go",
+            "my lawyer is gonna get in touch with you",
+            "i know its ridiculous to ask but could you squeeze me in today for a battery",
+            "its ridiculous to ask me to pay twice",
+            "my buddy threatened to sue the dealership over his transmission lol anyway do yall do trans mission flushes",
+            "i hear a squeak when i brake",
+            "not to whine but can i come earlier",
+            "do you guys do hybrids my prius has a weird whine",
+            "my new tire pressure light is on",
+            "sorry my english not so good i need new tire for the car",
+        ],
+        expect![[r#"
+            "i called amex and im disputing the whole eight hundred dollar charge" => escalation=legal_threat
+            "im not disputing that the charge was fair" => nothing
+            "my wife is disputing the hotel charge" => nothing
+            "im stopping payment on that check you charged me for a transmission service you never even did" => escalation=legal_threat service=transmission service
+            "no we are not stopping payment" => nothing
+            "i had to stop payment on a check to my contractor so i wanna pay cash is that cool" => intent=general_inquiry
+            "i stopped payment on a check to the shop" => escalation=legal_threat
+            "this is the worst run outfit ive ever dealt with and ive been driving fifty years" => escalation=anger
+            "the worst place ive ever had my car serviced was the dealer" => nothing
+            "i am madder than a wet hen yall cancelled on me twice now" => escalation=anger
+            "my wife is gonna be madder than a hornet if the car isnt ready" => intent=check_status
+            "my lawyer is gonna grab the car for me since im stuck in court all day is it ready to go" => intent=check_status
+            "my lawyer is gonna get in touch with you" => escalation=legal_threat
+            "i know its ridiculous to ask but could you squeeze me in today for a battery" => intent=schedule_appointment service=battery replacement date=2026-11-24 (today)
+            "its ridiculous to ask me to pay twice" => escalation=anger
+            "my buddy threatened to sue the dealership over his transmission lol anyway do yall do trans mission flushes" => intent=general_inquiry service=transmission service
+            "i hear a squeak when i brake" => intent=schedule_appointment service=brake service
+            "not to whine but can i come earlier" => nothing
+            "do you guys do hybrids my prius has a weird whine" => intent=general_inquiry service=diagnostic
+            "my new tire pressure light is on" => nothing
+            "sorry my english not so good i need new tire for the car" => intent=schedule_appointment service=tire replacement
+        "#]],
+    );
+}
