@@ -1198,7 +1198,7 @@ fn round_eleven() {
             "i used to be a service manager myself so i know the drill" => nothing
             "i used to be a service manager and i want your boss on the phone" => escalation=manager_request
             "my daughters a lawyer and she says always get it in writing" => intent=schedule_appointment
-            "my brother is an attorney and he says youre liable" => nothing
+            "my brother is an attorney and he says youre liable" => escalation=legal_threat
             "my neighbor sued the dealership over his transmission" => intent=pricing_inquiry service=transmission service
             "i called visa to reverse it" => escalation=legal_threat
             "my card got stolen so i called the bank to cancel it" => intent=cancel_appointment
