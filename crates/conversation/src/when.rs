@@ -7,9 +7,9 @@
 //!   one in the current Monday-to-Sunday week if not past (today counts), else the next one.
 //!   "next monday" (or "the following monday") is the Monday of the following week. "friday
 //!   week", "friday after next", "a week from friday" and "2 weeks from friday" count weeks
-//!   from the coming friday; "not
-//!   this friday the next one" is the friday a week after this one; "the monday after
-//!   thanksgiving" is the first monday after the holiday (`find_weekday_after`).
+//!   from the coming friday; "not this friday the next one" is the friday a week after this
+//!   one; "the monday after thanksgiving" is the first monday after the holiday
+//!   (`find_weekday_after`).
 //! - "3 days from now", "same time next week" (unless a weekday is named): counted from today.
 //! - "the 28th": this month if not past, else the next month that has that day.
 //! - "december 3rd", "the 3rd of december", "12/8": this year if not past, else next year;
