@@ -150,15 +150,17 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
             return Some(mention(&caps, date));
         }
     }
+    // A day said with "of" or as an ordinal ("3 of may", "7th december"), not a bare number.
+    let said_as_a_day = |heard: &str| {
+        heard.contains(" of ")
+            || ["st ", "nd ", "rd ", "th "]
+                .iter()
+                .any(|suffix| heard.contains(suffix))
+    };
     // "the front 1 may be leaking": without "of" or an ordinal, "may" after a number is the verb.
     let verb_may = |caps: &Captures<'_>| {
         let heard = &caps[0];
-        heard.ends_with(" may")
-            && !heard.contains(" of ")
-            && heard.as_bytes()[0].is_ascii_digit()
-            && !["st ", "nd ", "rd ", "th "]
-                .iter()
-                .any(|suffix| heard.contains(suffix))
+        heard.ends_with(" may") && heard.as_bytes()[0].is_ascii_digit() && !said_as_a_day(heard)
     };
     // "monday the 7th of december 9 in the morning": a day said as an ordinal or with "of"
     // before its month is read before a number after the month; "10 30 march 3rd" is march 3rd.
@@ -172,11 +174,7 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
             let start = |caps: &Captures<'_>| caps.get(0).map_or(usize::MAX, |m| m.start());
             match (after, before) {
                 (Some(after), Some(before))
-                    if start(&before) < start(&after)
-                        && (before[0].contains(" of ")
-                            || ["st ", "nd ", "rd ", "th "]
-                                .iter()
-                                .any(|suffix| before[0].contains(suffix))) =>
+                    if start(&before) < start(&after) && said_as_a_day(&before[0]) =>
                 {
                     Some(before)
                 }
@@ -550,7 +548,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                 (Some("on"), Some("it" | "her" | "him" | "the")) => {
                     matches!(ahead.next(), None | Some("clock" | "odometer" | "dash"))
                 }
-                (Some("thousand" | "miles" | "k"), _) => true,
+                (Some("thousand" | "miles"), _) => true,
                 // "3 12 elm street": an address.
                 (Some(_), Some("street" | "road" | "avenue" | "lane" | "boulevard")) => true,
                 _ => false,
