@@ -75,6 +75,10 @@ enum Command {
         /// nobody tunes against the part that measures unseen phrasings).
         #[arg(long)]
         show_heldout_misses: bool,
+        /// With `--score`: also cross-validate the learned intent model over the `tune` split
+        /// in this many blocks of consecutive lines (the model learns from the other blocks).
+        #[arg(long, value_name = "FOLDS")]
+        cross_validate: Option<usize>,
     },
 }
 
@@ -141,13 +145,17 @@ pub fn main() -> anyhow::Result<()> {
             score: Some(file),
             split,
             show_heldout_misses,
+            cross_validate,
         } => commands::nlu_score(
             &config,
             now.as_deref(),
             None,
             &file,
-            split.as_deref(),
-            show_heldout_misses,
+            commands::ScoreOptions {
+                split: split.as_deref(),
+                show_heldout_misses,
+                cross_validate,
+            },
             std::io::stdout().lock(),
         ),
         Command::Nlu {

@@ -146,16 +146,31 @@ pub(crate) async fn report(
     Ok(())
 }
 
+/// What `nlu --score` prints besides each split's score.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ScoreOptions<'a> {
+    /// Only this split.
+    pub split: Option<&'a str>,
+    /// List the held-out misses too.
+    pub show_heldout_misses: bool,
+    /// Cross-validate the learned model over the `tune` split in this many blocks.
+    pub cross_validate: Option<usize>,
+}
+
 /// `voice-gateway nlu --score FILE`: the score of each split (or of `split` only).
 pub(crate) fn nlu_score(
     config: &Config,
     now: Option<&str>,
     shop: Option<&Path>,
     file: &Path,
-    split: Option<&str>,
-    show_heldout_misses: bool,
+    options: ScoreOptions<'_>,
     mut output: impl Write,
 ) -> anyhow::Result<()> {
+    let ScoreOptions {
+        split,
+        show_heldout_misses,
+        cross_validate,
+    } = options;
     // The project's labels are written for this moment (fixtures/nlu/README.md).
     let now = match parse_now(now)? {
         Some(now) => now,
@@ -194,6 +209,18 @@ pub(crate) fn nlu_score(
                 output,
                 "(the held-out misses are not shown: --show-heldout-misses shows them, and \
                  then the part no longer measures unseen phrasings)"
+            )
+            .context("writing stdout")?;
+        }
+        // Only the tuning part: cross-validating on the held-out part would be tuning on it.
+        if let (Some(folds), "tune") = (cross_validate, name.as_str()) {
+            let tally = conversation::score::cross_validate(&part, folds, now, &shop);
+            writeln!(
+                output,
+                "learned model, {folds}-fold cross-validation: intent {:.1} % ({}/{})",
+                tally.percent(),
+                tally.correct,
+                tally.total
             )
             .context("writing stdout")?;
         }
@@ -262,7 +289,15 @@ mod tests {
         )
         .unwrap();
         let mut output = Vec::new();
-        nlu_score(&config, None, None, &file, None, false, &mut output).unwrap();
+        nlu_score(
+            &config,
+            None,
+            None,
+            &file,
+            ScoreOptions::default(),
+            &mut output,
+        )
+        .unwrap();
         let text = String::from_utf8(output).unwrap();
         assert!(text.contains("== heldout: 2 utterances"), "{text}");
         assert!(text.contains("== tune: 1 utterances"), "{text}");
@@ -274,10 +309,29 @@ mod tests {
         assert!(!text.contains("truck ready"), "{text}");
         assert!(text.contains("--show-heldout-misses"), "{text}");
         let mut only = Vec::new();
-        nlu_score(&config, None, None, &file, Some("heldout"), true, &mut only).unwrap();
+        let options = ScoreOptions {
+            split: Some("heldout"),
+            show_heldout_misses: true,
+            cross_validate: Some(2),
+        };
+        nlu_score(&config, None, None, &file, options, &mut only).unwrap();
         let only = String::from_utf8(only).unwrap();
         assert!(!only.contains("== tune"));
         assert!(only.contains("truck ready"), "{only}");
+        // Cross-validation reads the tuning part only.
+        assert!(!only.contains("cross-validation"), "{only}");
+        let mut tune = Vec::new();
+        let options = ScoreOptions {
+            split: Some("tune"),
+            cross_validate: Some(2),
+            ..ScoreOptions::default()
+        };
+        nlu_score(&config, None, None, &file, options, &mut tune).unwrap();
+        let tune = String::from_utf8(tune).unwrap();
+        assert!(
+            tune.contains("2-fold cross-validation: intent 100.0 % (1/1)"),
+            "{tune}"
+        );
     }
 
     /// `report` over a real SQLite database: the default range is the 7 shop-local days up to

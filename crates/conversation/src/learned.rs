@@ -1,26 +1,43 @@
-//! A small learned intent model behind the hand-written patterns.
+//! A small learned intent model that has the last word on a caller's first request.
 //!
 //! The patterns in `detect.rs` are precise but cannot list every way a caller says a thing
-//! ("what am i looking at for pads" is a price question without the word price). This module
-//! is a multinomial Naive Bayes classifier over the words and word pairs of the normalised
-//! utterance, trained once per process from the tuning part of the labelled set
+//! ("what am i looking at for pads" is a price question without the word price), and they read
+//! a service named in a story about an old visit as a booking. This module is a multinomial
+//! logistic regression (softmax) over the words and word pairs of the normalised utterance and
+//! one more feature: what the patterns alone made of it. So it learns both the words the
+//! patterns miss and where the patterns' answer is usually wrong ("the brakes you did last
+//! month" with a booking from the patterns is usually no request at all).
+//!
+//! It is trained once per process from the tuning part of the labelled set
 //! (`fixtures/nlu/utterances.jsonl`, `split: "tune"` only; the held-out part is never read, so
-//! it still measures phrasings nobody tuned for).
+//! it still measures phrasings nobody tuned for). Each tuning line first goes through a
+//! conversation with the built-in shop and the model switched off, at a fixed time, to get the
+//! patterns' answer; then ten passes of stochastic gradient descent (AdaGrad steps, L2 decay,
+//! lines shuffled with a fixed seed, so every process learns the same weights). In a release
+//! build that takes about 0.2 s, most of it the patterns reading the lines.
 //!
-//! It is consulted only where the patterns are weakest (see `ConversationManager::detect_intent`):
-//! on a caller's first request, when the patterns found nothing or only a booking, and only
-//! when the model is confident. On the lines of two new writers, before any tuning on them,
-//! patterns alone got 61.8 % and 62.7 % of intents, patterns with this fallback (trained on
-//! the other tuning lines) 76.8 % and 83.6 % (`fixtures/nlu/README.md`).
+//! It has the last word on a caller's first request of an inbound call when the patterns found
+//! nothing or only a booking (see `ConversationManager::first_request_opinion`); a cancel, a
+//! reschedule or a question the patterns found stays, and so do later turns and outbound calls
+//! (the caller answering our question). Ten-fold cross-validation on the tuning part, in blocks
+//! of consecutive lines (so mostly a writer's lines against the other writers';
+//! `nlu --score --split tune --cross-validate 10`), got 92.5 % of intents with this model,
+//! against 91.3 % with the Naive Bayes model that decided only when it was sure, which this
+//! replaced. The decay and the rule for when the model speaks were chosen by that
+//! cross-validation (a decay of 0.0001 to 0.1 moved it between 92.3 % and 92.5 %; letting the
+//! model overrule every answer of the patterns gave 92.8 % but turned "i dont want to cancel i
+//! just want to reschedule" into a cancel).
 //!
-//! Features are hashed (FNV-1a, 64 bits) into one table of per-class log-likelihoods, so a
+//! Features are hashed (FNV-1a, 64 bits) into one table of per-class weights, so a
 //! classification is a few dozen hash lookups and additions: well under a microsecond.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
+use chrono::{DateTime, Utc};
 use rustc_hash::FxHashMap;
 
 use crate::{
+    ShopConfig, create_inbound_general_manager,
     score::{Labelled, parse_labelled},
     text::normalize,
     types::Intent,
@@ -38,8 +55,15 @@ const CLASSES: [Option<Intent>; 8] = [
     None,
 ];
 
-/// Additive (Lidstone) smoothing of the feature counts.
-const ALPHA: f64 = 0.5;
+/// Passes over the training lines.
+const EPOCHS: usize = 10;
+/// AdaGrad's base step.
+const STEP: f32 = 0.1;
+/// L2 decay of a weight, applied when its feature is in the line being learned (chosen by
+/// cross-validation, see the module doc).
+const DECAY: f32 = 1e-2;
+/// The shuffle's seed: the same weights in every process.
+const SEED: u64 = 42;
 
 /// The project's labelled set, compiled in; only its tuning part is learned from.
 const LABELLED: &str = include_str!("../../../fixtures/nlu/utterances.jsonl");
@@ -57,17 +81,79 @@ static TUNING: LazyLock<Vec<Labelled>> = LazyLock::new(|| {
         .collect()
 });
 
+/// When the training lines are read: dates only matter to the patterns' answer through
+/// whether a day was named, which any fixed time shows as well as another.
+pub(crate) const TRAINING_NOW: i64 = 1_795_000_000;
+
 static MODEL: LazyLock<Model> = LazyLock::new(|| {
-    Model::train(
-        tuning()
-            .iter()
-            .map(|line| (normalize(&line.text), line.intent)),
-    )
+    let shop = Arc::new(ShopConfig::default_shop());
+    let at = DateTime::<Utc>::from_timestamp(TRAINING_NOW, 0).unwrap_or_default();
+    Model::train(tuning().iter().map(|line| example(line, &shop, at)))
 });
+
+/// Which model a conversation asks about a first request.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Choice {
+    /// The model trained on the project's tuning part.
+    #[default]
+    Project,
+    /// None: the patterns have the last word.
+    Off,
+    /// One trained on other lines (cross-validation).
+    Given(Arc<Model>),
+}
+
+/// A labelled line as the model learns it: with what the patterns alone make of it as the
+/// first turn of an inbound call to `shop` at `at`.
+pub(crate) fn example(line: &Labelled, shop: &Arc<ShopConfig>, at: DateTime<Utc>) -> Example {
+    let mut manager = create_inbound_general_manager(None, shop.clone());
+    manager.use_learned_model(Choice::Off);
+    manager.process_message(&line.text, at);
+    Example {
+        text: normalize(&line.text),
+        patterns: manager.intent(),
+        intent: line.intent,
+    }
+}
+
+/// Intents right in `folds`-fold cross-validation over `lines` (blocks of consecutive lines):
+/// each block is read as a caller's first turn by a conversation whose model learned from the
+/// other blocks. Returns (right, lines).
+pub(crate) fn cross_validate(
+    lines: &[Labelled],
+    folds: usize,
+    shop: &Arc<ShopConfig>,
+    at: DateTime<Utc>,
+) -> (usize, usize) {
+    let examples: Vec<Example> = lines.iter().map(|line| example(line, shop, at)).collect();
+    let folds = folds.clamp(2, lines.len().max(2));
+    let mut right = 0;
+    for fold in 0..folds {
+        let (start, end) = (fold * lines.len() / folds, (fold + 1) * lines.len() / folds);
+        let model = Arc::new(Model::train(
+            examples[..start].iter().chain(&examples[end..]).cloned(),
+        ));
+        for line in &lines[start..end] {
+            let mut manager = create_inbound_general_manager(None, shop.clone());
+            manager.use_learned_model(Choice::Given(model.clone()));
+            manager.process_message(&line.text, at);
+            right += usize::from(manager.intent() == line.intent);
+        }
+    }
+    (right, lines.len())
+}
 
 /// The labelled set's tuning part.
 pub(crate) fn tuning() -> &'static [Labelled] {
     &TUNING
+}
+
+/// One training line: the normalised text, what the patterns made of it, and its label.
+#[derive(Debug, Clone)]
+pub(crate) struct Example {
+    pub text: String,
+    pub patterns: Option<Intent>,
+    pub intent: Option<Intent>,
 }
 
 /// What the model makes of an utterance.
@@ -75,99 +161,115 @@ pub(crate) fn tuning() -> &'static [Labelled] {
 pub(crate) struct Guess {
     /// The most likely class (`None`: no intent).
     pub intent: Option<Intent>,
-    /// Its posterior probability, 0 to 1.
-    pub confidence: f64,
+    /// Its probability, 0 to 1.
+    pub confidence: f32,
 }
 
-/// Classifies normalised text with the model trained on the project's tuning set.
-pub(crate) fn classify(normalized: &str) -> Guess {
-    MODEL.classify(normalized)
+/// Classifies normalised text, given what the patterns made of it, with the model trained on
+/// the project's tuning set.
+pub(crate) fn classify(normalized: &str, patterns: Option<Intent>) -> Guess {
+    MODEL.classify(normalized, patterns)
 }
 
-/// Builds the model now rather than on the first caller's first words (a few milliseconds).
+/// Builds the model now rather than on the first caller's first words.
 pub(crate) fn warm_up() {
     LazyLock::force(&MODEL);
 }
 
-/// A trained multinomial Naive Bayes model over hashed binary features.
+/// A trained softmax regression over hashed binary features.
 #[derive(Debug)]
 pub(crate) struct Model {
-    log_prior: [f64; CLASSES.len()],
-    /// Per feature, per class: log P(feature | class).
-    log_likelihood: FxHashMap<u64, [f32; CLASSES.len()]>,
+    /// Per feature, per class: its weight. A feature never seen in training has none.
+    weights: FxHashMap<u64, [f32; CLASSES.len()]>,
 }
 
 impl Model {
-    /// Trains on `(normalised text, intent)` pairs.
-    pub(crate) fn train(examples: impl IntoIterator<Item = (String, Option<Intent>)>) -> Self {
-        let mut docs = [0u32; CLASSES.len()];
-        let mut counts = FxHashMap::<u64, [u32; CLASSES.len()]>::default();
-        let mut features = Vec::new();
-        for (text, intent) in examples {
-            let class = class_index(intent);
-            docs[class] += 1;
-            features.clear();
-            features_of(&text, &mut features);
-            for &feature in &features {
-                counts.entry(feature).or_default()[class] += 1;
-            }
+    /// Trains on labelled examples.
+    pub(crate) fn train(examples: impl IntoIterator<Item = Example>) -> Self {
+        // Each feature gets a dense index, so the passes below touch plain arrays.
+        let mut index = FxHashMap::<u64, u32>::default();
+        let mut lines: Vec<(Vec<u32>, usize)> = Vec::new();
+        let mut hashed = Vec::new();
+        for example in examples {
+            hashed.clear();
+            features_of(&example.text, example.patterns, &mut hashed);
+            let features = hashed
+                .iter()
+                .map(|&feature| {
+                    let next = u32::try_from(index.len()).unwrap_or(u32::MAX);
+                    *index.entry(feature).or_insert(next)
+                })
+                .collect();
+            lines.push((features, class_index(example.intent)));
         }
-        let total_docs: u32 = docs.iter().sum();
-        let vocabulary = counts.len() as f64;
-        let mut totals = [0f64; CLASSES.len()];
-        for per_class in counts.values() {
-            for (total, &count) in totals.iter_mut().zip(per_class) {
-                *total += f64::from(count);
-            }
-        }
-        let log_prior = std::array::from_fn(|class| {
-            // A class with no examples is never predicted.
-            if docs[class] == 0 {
-                f64::NEG_INFINITY
-            } else {
-                (f64::from(docs[class]) / f64::from(total_docs)).ln()
-            }
-        });
-        let log_likelihood = counts
-            .into_iter()
-            .map(|(feature, per_class)| {
-                let row = std::array::from_fn(|class| {
-                    let denominator = totals[class] + ALPHA * vocabulary;
-                    ((f64::from(per_class[class]) + ALPHA) / denominator).ln() as f32
-                });
-                (feature, row)
-            })
-            .collect();
-        Self {
-            log_prior,
-            log_likelihood,
-        }
-    }
-
-    /// The most likely class of normalised text and its posterior probability.
-    pub(crate) fn classify(&self, normalized: &str) -> Guess {
-        let mut scores = self.log_prior;
-        let mut features = Vec::with_capacity(48);
-        features_of(normalized, &mut features);
-        for feature in &features {
-            // Features never seen in training say nothing about the class.
-            if let Some(row) = self.log_likelihood.get(feature) {
-                for (score, &ll) in scores.iter_mut().zip(row) {
-                    *score += f64::from(ll);
+        let mut weights = vec![[0f32; CLASSES.len()]; index.len()];
+        let mut squared = vec![[1e-6f32; CLASSES.len()]; index.len()];
+        let mut order: Vec<usize> = (0..lines.len()).collect();
+        let mut rng = fastrand::Rng::with_seed(SEED);
+        for _ in 0..EPOCHS {
+            rng.shuffle(&mut order);
+            for &line in &order {
+                let (features, class) = &lines[line];
+                let mut scores = [0f32; CLASSES.len()];
+                for &feature in features {
+                    for (score, weight) in scores.iter_mut().zip(&weights[feature as usize]) {
+                        *score += weight;
+                    }
+                }
+                let probabilities = softmax(scores);
+                for &feature in features {
+                    let (row, sums) = (
+                        &mut weights[feature as usize],
+                        &mut squared[feature as usize],
+                    );
+                    for class_idx in 0..CLASSES.len() {
+                        let target = if class_idx == *class { 1.0 } else { 0.0 };
+                        let gradient = probabilities[class_idx] - target + DECAY * row[class_idx];
+                        sums[class_idx] += gradient * gradient;
+                        row[class_idx] -= STEP * gradient / sums[class_idx].sqrt();
+                    }
                 }
             }
         }
-        let (best, &top) = scores
+        let weights = index
+            .into_iter()
+            .map(|(feature, idx)| (feature, weights[idx as usize]))
+            .collect();
+        Self { weights }
+    }
+
+    /// The most likely class of normalised text, given the patterns' answer, and its
+    /// probability.
+    pub(crate) fn classify(&self, normalized: &str, patterns: Option<Intent>) -> Guess {
+        let mut scores = [0f32; CLASSES.len()];
+        let mut features = Vec::with_capacity(48);
+        features_of(normalized, patterns, &mut features);
+        for feature in &features {
+            // Features never seen in training say nothing about the class.
+            if let Some(row) = self.weights.get(feature) {
+                for (score, weight) in scores.iter_mut().zip(row) {
+                    *score += weight;
+                }
+            }
+        }
+        let probabilities = softmax(scores);
+        let (best, &confidence) = probabilities
             .iter()
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))
             .unwrap_or((CLASSES.len() - 1, &0.0));
-        let sum: f64 = scores.iter().map(|score| (score - top).exp()).sum();
         Guess {
             intent: CLASSES[best],
-            confidence: if sum > 0.0 { 1.0 / sum } else { 0.0 },
+            confidence,
         }
     }
+}
+
+fn softmax(scores: [f32; CLASSES.len()]) -> [f32; CLASSES.len()] {
+    let top = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp = scores.map(|score| (score - top).exp());
+    let sum: f32 = exp.iter().sum();
+    exp.map(|value| value / sum)
 }
 
 fn class_index(intent: Option<Intent>) -> usize {
@@ -177,9 +279,16 @@ fn class_index(intent: Option<Intent>) -> usize {
         .unwrap_or(CLASSES.len() - 1)
 }
 
-/// The distinct words and adjacent word pairs of normalised text, hashed. Each counts once
-/// (binary features), so a caller repeating a word does not outvote the rest of the sentence.
-fn features_of(normalized: &str, out: &mut Vec<u64>) {
+/// A constant feature (the bias), the patterns' answer, and the distinct words and adjacent
+/// word pairs of normalised text, hashed. Each counts once (binary features), so a caller
+/// repeating a word does not outvote the rest of the sentence. The two first start with a zero
+/// byte, which no normalised word holds.
+fn features_of(normalized: &str, patterns: Option<Intent>, out: &mut Vec<u64>) {
+    out.push(fnv1a(FNV_OFFSET, b"\0bias"));
+    out.push(fnv1a(
+        fnv1a(FNV_OFFSET, b"\0patterns"),
+        &[class_index(patterns) as u8],
+    ));
     let mut previous: Option<&str> = None;
     for word in normalized.split(' ').filter(|word| !word.is_empty()) {
         out.push(fnv1a(FNV_OFFSET, word.as_bytes()));
@@ -209,6 +318,14 @@ fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
+    fn example(text: &str, patterns: Option<Intent>, intent: Option<Intent>) -> Example {
+        Example {
+            text: normalize(text),
+            patterns,
+            intent,
+        }
+    }
+
     fn model() -> Model {
         Model::train(
             [
@@ -223,55 +340,92 @@ mod tests {
                 ("book me for brakes", Some(Intent::ScheduleAppointment)),
                 ("thanks bye", None),
             ]
-            .map(|(text, intent)| (normalize(text), intent)),
+            .map(|(text, intent)| example(text, None, intent)),
         )
     }
 
     #[test]
     fn the_words_a_class_was_trained_on_pick_it() {
         let model = model();
-        let guess = model.classify(&normalize("what would an oil change run me"));
+        let guess = model.classify(&normalize("what would an oil change run me"), None);
         assert_eq!(guess.intent, Some(Intent::PricingInquiry));
         assert!(guess.confidence > 0.5, "{guess:?}");
-        let guess = model.classify(&normalize("is my car done"));
+        let guess = model.classify(&normalize("is my car done"), None);
         assert_eq!(guess.intent, Some(Intent::CheckStatus));
     }
 
     #[test]
-    fn unseen_words_leave_the_prior_and_low_confidence() {
+    fn unseen_words_leave_low_confidence() {
         let model = model();
-        let guess = model.classify("zzz qqq");
-        // Pricing has the most examples, so the prior alone picks it, without confidence.
-        assert_eq!(guess.intent, Some(Intent::PricingInquiry));
+        // Only the bias and the patterns' answer (none) speak: no class is likely.
+        let guess = model.classify("zzz qqq", None);
         assert!(guess.confidence < 0.5, "{guess:?}");
-        let empty = model.classify("");
+        let known = model.classify(&normalize("how much for brakes"), None);
+        assert!(known.confidence > guess.confidence, "{known:?} {guess:?}");
+        let empty = model.classify("", None);
         assert!((0.0..=1.0).contains(&empty.confidence));
+    }
+
+    #[test]
+    fn it_learns_where_the_patterns_answer_is_wrong() {
+        // The patterns call every line naming brakes a booking; the story about last month is
+        // none, and the model learns it from the words next to the patterns' answer.
+        let booking = Some(Intent::ScheduleAppointment);
+        let mut lines = Vec::new();
+        for _ in 0..3 {
+            lines.extend([
+                example("book me for brakes", booking, booking),
+                example("i need brakes on friday", booking, booking),
+                example("the brakes you did last month are fine", booking, None),
+                example("the tires you did last month hold up", booking, None),
+                example(
+                    "is it ready",
+                    Some(Intent::CheckStatus),
+                    Some(Intent::CheckStatus),
+                ),
+            ]);
+        }
+        let model = Model::train(lines);
+        let story = model.classify(&normalize("the alignment you did last month"), booking);
+        assert_eq!(story.intent, None, "{story:?}");
+        let request = model.classify(&normalize("i need an alignment"), booking);
+        assert_eq!(request.intent, booking, "{request:?}");
+        // With nothing but the patterns' answer, it follows them.
+        let bare = model.classify("zzz", Some(Intent::CheckStatus));
+        assert_eq!(bare.intent, Some(Intent::CheckStatus), "{bare:?}");
+    }
+
+    #[test]
+    fn training_is_the_same_every_time() {
+        let a = model();
+        let b = model();
+        let text = normalize("how much to get brakes done");
+        assert_eq!(a.classify(&text, None), b.classify(&text, None));
     }
 
     #[test]
     fn repeated_words_count_once() {
         let mut once = Vec::new();
-        features_of("brakes brakes brakes", &mut once);
-        // "brakes" and "brakes brakes".
-        assert_eq!(once.len(), 2);
+        features_of("brakes brakes brakes", None, &mut once);
+        // The bias, the patterns' answer, "brakes" and "brakes brakes".
+        assert_eq!(once.len(), 4);
     }
 
     #[test]
     fn the_project_model_learns_only_from_the_tuning_part() {
         let lines = parse_labelled(LABELLED).expect("valid labelled set");
         let tune = lines.iter().filter(|line| line.split == "tune").count();
-        let docs: usize = CLASSES
-            .iter()
-            .map(|class| MODEL.log_prior[class_index(*class)])
-            .filter(|prior| prior.is_finite())
-            .count();
-        assert_eq!(docs, CLASSES.len(), "every class has tuning examples");
-        // The priors are the tuning part's class frequencies, not the whole file's.
-        let schedule = lines
-            .iter()
-            .filter(|line| line.split == "tune" && line.intent == Some(Intent::ScheduleAppointment))
-            .count();
-        let expected = (schedule as f64 / tune as f64).ln();
-        assert!((MODEL.log_prior[0] - expected).abs() < 1e-9);
+        assert!(tune > 0 && tune < lines.len(), "both parts are in the file");
+        assert_eq!(tuning().len(), tune);
+        assert!(tuning().iter().all(|line| line.split == "tune"));
+        // Every class was seen: a first request can get any answer.
+        let bias = fnv1a(FNV_OFFSET, b"\0bias");
+        assert!(MODEL.weights.contains_key(&bias));
+        for class in CLASSES {
+            assert!(
+                tuning().iter().any(|line| line.intent == class),
+                "{class:?} has tuning examples"
+            );
+        }
     }
 }

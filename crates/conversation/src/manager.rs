@@ -19,12 +19,6 @@ use crate::when;
 /// confirmation) that hand the call to a person.
 const MAX_TURNS_WITHOUT_PROGRESS: u32 = 3;
 
-/// How sure the learned intent model must be to overrule the patterns (`learned.rs`): to turn
-/// a booking the patterns assumed into another request, and (more sure) to find a request
-/// where the patterns found none. Chosen on lines by two writers the patterns never saw, and
-/// by cross-validation on the rest of the tuning part (`fixtures/nlu/README.md`).
-const LEARNED_OVER_BOOKING: f64 = 0.9;
-const LEARNED_OVER_NOTHING: f64 = 0.99;
 /// Words after which a second day named is the one wanted ("move it from friday to monday").
 static SWITCH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
@@ -338,6 +332,8 @@ pub struct ConversationManager {
     /// The caller said "no" to a read-back: wait for the correction before reading back again.
     awaiting_correction: bool,
     pub(crate) escalation_reason: Option<EscalationReason>,
+    /// Which learned model a first request goes to (`learned.rs`).
+    learned_model: learned::Choice,
 }
 
 /// What a call's conversation needs to go on in another process after its media stream was
@@ -519,7 +515,15 @@ impl ConversationManager {
             completed_action: false,
             awaiting_correction: false,
             escalation_reason: None,
+            learned_model: learned::Choice::Project,
         }
+    }
+
+    /// Sets the learned model a first request goes to: `Off` leaves every intent to the
+    /// patterns (what the model is trained next to); `Given` is one trained on other lines
+    /// (cross-validation).
+    pub(crate) fn use_learned_model(&mut self, choice: learned::Choice) {
+        self.learned_model = choice;
     }
 
     /// The state to store so another process can resume this conversation.
@@ -1151,9 +1155,10 @@ impl ConversationManager {
         )
     }
 
-    /// A caller's first request, where the patterns found nothing or only a booking, goes to
-    /// the learned model too (`learned.rs`); its answer wins when it is confident. Later turns
-    /// and outbound calls (the caller answering our question) stay with the patterns.
+    /// A caller's first request on an inbound call goes to the learned model (`learned.rs`),
+    /// which weighs the words against what the patterns found (`found`) and has the last word.
+    /// Later turns and outbound calls (the caller answering our question) stay with the
+    /// patterns.
     fn first_request_opinion(&self, found: Option<Intent>, text: &str) -> Option<Intent> {
         let inbound = matches!(
             self.call_type,
@@ -1165,15 +1170,10 @@ impl ConversationManager {
         {
             return found;
         }
-        let needed = if found.is_some() {
-            LEARNED_OVER_BOOKING
-        } else {
-            LEARNED_OVER_NOTHING
-        };
-        let guess = learned::classify(text);
-        match guess.intent {
-            Some(intent) if guess.confidence >= needed => Some(intent),
-            _ => found,
+        match &self.learned_model {
+            learned::Choice::Project => learned::classify(text, found).intent,
+            learned::Choice::Given(model) => model.classify(text, found).intent,
+            learned::Choice::Off => found,
         }
     }
 

@@ -111,6 +111,25 @@ fn intent_name(intent: Option<Intent>) -> String {
     intent.map_or_else(|| "none".to_owned(), |i| i.as_str().to_owned())
 }
 
+/// How well the learned intent model generalises to writers it never saw: `folds`-fold
+/// cross-validation over `lines` in blocks of consecutive lines (in the project's set, mostly
+/// one writer's lines against the other writers'). Each block's lines are read as a caller's
+/// first turn, at `now`, by a conversation whose model learned only from the other blocks
+/// (`learned.rs`); the patterns stay as they are. Returns the intents right over all lines.
+pub fn cross_validate(
+    lines: &[Labelled],
+    folds: usize,
+    now: DateTime<Utc>,
+    shop: &ShopConfig,
+) -> Tally {
+    let shop = std::sync::Arc::new(shop.clone());
+    let (right, total) = crate::learned::cross_validate(lines, folds, &shop, now);
+    Tally {
+        total: u32::try_from(total).unwrap_or(u32::MAX),
+        correct: u32::try_from(right).unwrap_or(u32::MAX),
+    }
+}
+
 /// Runs every line at `now` through a fresh general conversation and compares it with its labels.
 pub fn score(lines: &[Labelled], now: DateTime<Utc>, shop: &ShopConfig) -> Score {
     let mut score = Score::default();

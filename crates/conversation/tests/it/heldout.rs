@@ -33,12 +33,13 @@ fn scored(split: &str) -> Score {
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
-    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the twelfth round of tuning:
-    // intent 425, services 238, dates 189, times 90, escalations 61 of 64 with 6 false alarms.
-    // (After the ninth round: intent 422, 7 false alarms; the tenth round's new training lines
-    // gave two intents back, the eleventh round two more and a false alarm, the twelfth lost
-    // one intent, and nobody looked at which.)
-    assert!(score.intent.correct >= 425, "intent {:?}", score.intent);
+    // (fixtures/nlu/README.md). Measured on 2026-12-07 with the logistic-regression model
+    // (`learned.rs`): intent 427, services 238, dates 189 (of 199), times 90, escalations 61
+    // of 64 with 6 false alarms. (After the ninth round: intent 422, 7 false alarms; the tenth
+    // round's new training lines gave two intents back, the eleventh round two more and a
+    // false alarm, the twelfth lost one intent, and nobody looked at which; the Naive Bayes
+    // model's replacement gave two back.)
+    assert!(score.intent.correct >= 427, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
         "services {:?}",
@@ -62,7 +63,9 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    assert!(score.intent.correct >= 5739, "intent {:?}", score.intent);
+    // The learned model has seen these lines, so intent here is mostly memory (97.3 %); how
+    // it does on lines it never saw is `nlu --score --cross-validate 10` (92.5 %).
+    assert!(score.intent.correct >= 5853, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 3022,
         "services {:?}",

@@ -237,10 +237,10 @@ fn service_phrases_in_speech() {
             "i need my ac recharged its just blowing warm air" => intent=schedule_appointment service=ac service
             "the transmission is slipping gears" => intent=schedule_appointment service=transmission service
             "its overheating on the highway" => intent=schedule_appointment service=diagnostic
-            "not sure whats wrong with it honestly" => intent=check_status service=diagnostic
+            "not sure whats wrong with it honestly" => service=diagnostic
             "i need a lube job and also rotate the tires" => intent=schedule_appointment service=oil change
             "got a flat tire" => intent=schedule_appointment service=tire replacement
-            "can you do a synthetic oil change on a 2018 toyota camry" => intent=pricing_inquiry service=oil change vehicle=2018 Toyota Camry
+            "can you do a synthetic oil change on a 2018 toyota camry" => intent=schedule_appointment service=oil change vehicle=2018 Toyota Camry
             "i need an emissions test" => intent=schedule_appointment service=state inspection
         "#]],
     );
@@ -316,7 +316,7 @@ fn dates() {
             "this saturday" => intent=schedule_appointment date=2026-11-28 (this saturday)
             "this coming tuesday" => intent=schedule_appointment date=2026-12-01 (this coming tuesday)
             "on the twenty eighth" => intent=schedule_appointment date=2026-11-28 (28th)
-            "the 30th" => intent=schedule_appointment date=2026-11-30 (30th)
+            "the 30th" => date=2026-11-30 (30th)
             "the first" => intent=schedule_appointment date=2026-12-01 (1st)
             "the third" => intent=schedule_appointment date=2026-12-03 (3rd)
             "december third" => intent=schedule_appointment date=2026-12-03 (december 3rd)
@@ -401,7 +401,7 @@ fn dates_across_a_month_boundary() {
             "the day after tomorrow" => intent=schedule_appointment date=2026-12-02 (day after tomorrow)
             "wednesday" => intent=schedule_appointment date=2026-12-02 (wednesday)
             "next monday" => intent=schedule_appointment date=2026-12-07 (next monday)
-            "this monday" => intent=schedule_appointment date=2026-11-30 (this monday)
+            "this monday" => date=2026-11-30 (this monday)
             "the 28th" => intent=schedule_appointment date=2026-12-28 (28th)
             "the 2nd" => intent=schedule_appointment date=2026-12-02 (2nd)
             "november 29th" => intent=schedule_appointment date=2027-11-29 (november 29th)
@@ -502,19 +502,19 @@ fn times() {
             "half past two" => intent=schedule_appointment time=14:30 (half past 2)
             "quarter to five" => intent=schedule_appointment time=16:45 (quarter to 5)
             "quarter past 8" => intent=schedule_appointment time=08:15 (quarter past 8)
-            "quarter to one" => intent=schedule_appointment time=12:45 (quarter to 1)
-            "morning" => intent=schedule_appointment time=morning (morning)
-            "sometime in the afternoon" => intent=schedule_appointment time=afternoon (afternoon)
+            "quarter to one" => time=12:45 (quarter to 1)
+            "morning" => time=morning (morning)
+            "sometime in the afternoon" => time=afternoon (afternoon)
             "first thing in the morning" => intent=schedule_appointment time=morning (morning)
             "after lunch" => intent=schedule_appointment time=afternoon (after lunch)
-            "12 pm" => intent=schedule_appointment time=12:00 (12 pm)
-            "9 am" => intent=schedule_appointment time=09:00 (9 am)
+            "12 pm" => time=12:00 (12 pm)
+            "9 am" => time=09:00 (9 am)
             "14:30" => intent=schedule_appointment time=14:30 (14:30)
             "good morning i need to come in at 2" => intent=schedule_appointment time=14:00 (2)
             "its been about 3 weeks since my oil change" => intent=schedule_appointment service=oil change
             "tomorrow at 6" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=18:00 (6)
             "oh wait make it 11 instead" => intent=reschedule_appointment time=11:00 (11)
-            "can we do 3" => intent=reschedule_appointment time=15:00 (3)
+            "can we do 3" => intent=schedule_appointment time=15:00 (3)
             "i need to replace 2 tires" => intent=schedule_appointment service=tire replacement
         "#]],
     );
@@ -671,11 +671,11 @@ fn escalation_false_alarms() {
             "i dont need to talk to a manager just want to know your hours" => intent=check_hours
             "the human resources department called about my car" => nothing
             "the owners manual says i need a tire rotation" => intent=schedule_appointment service=tire rotation
-            "the previous owner never changed the oil" => intent=schedule_appointment
-            "my manager said i could leave early for my appointment" => intent=schedule_appointment
+            "the previous owner never changed the oil" => nothing
+            "my manager said i could leave early for my appointment" => nothing
             "this is probably a stupid question but do you do alignments" => intent=general_inquiry service=wheel alignment
             "im not upset at all just want to reschedule" => intent=reschedule_appointment
-            "my wife sue dropped the car off" => intent=check_status
+            "my wife sue dropped the car off" => nothing
             "this is sue" => name=Sue
             "it makes a terrible noise when i brake" => intent=schedule_appointment service=diagnostic
             "no worries" => nothing
@@ -686,8 +686,8 @@ fn escalation_false_alarms() {
             "damn this traffic sorry not you" => nothing
             "im the fleet manager over at riverside electric" => nothing
             "the manager at the tire place across the street told me you do alignments" => intent=general_inquiry service=wheel alignment
-            "i talked to my lawyer about the accident its handled i just need the car looked at" => intent=schedule_appointment
-            "this is gonna sound dumb but the wheel is crooked" => intent=schedule_appointment
+            "i talked to my lawyer about the accident its handled i just need the car looked at" => nothing
+            "this is gonna sound dumb but the wheel is crooked" => nothing
             "she sounded really mad in that review" => intent=general_inquiry
         "#]],
     );
@@ -850,7 +850,7 @@ fn days_and_times_round_seven() {
             "this is round two with the same leak",
         ],
         expect![[r#"
-            "can we do thursday week for the alignment" => intent=reschedule_appointment service=wheel alignment date=2026-12-03 (thursday week)
+            "can we do thursday week for the alignment" => intent=schedule_appointment service=wheel alignment date=2026-12-03 (thursday week)
             "i could come in four days from now" => intent=schedule_appointment date=2026-11-28 (4 days from now)
             "fourteen thirty on the second of december for an oil change" => intent=schedule_appointment service=oil change date=2026-12-02 (2nd of december) time=14:30 (14 30)
             "i come on fifth december at ten" => intent=schedule_appointment date=2026-12-05 (5th december) time=10:00 (10)
@@ -869,12 +869,12 @@ fn days_and_times_round_seven() {
             "i think the front one may be leaking can i bring it tomorrow" => intent=schedule_appointment service=diagnostic date=2026-11-25 (tomorrow)
             "my number is four one three five five five oh one hundred" => nothing
             "my bill came to sixteen thirty for the brakes" => intent=schedule_appointment service=brake service
-            "i was quoted like three fifty for brakes" => intent=pricing_inquiry service=brake service
+            "i was quoted like three fifty for brakes" => intent=schedule_appointment service=brake service
             "the warning light for the oil pressure keeps coming on" => intent=schedule_appointment service=diagnostic
             "can i come the monday after thanksgiving" => intent=schedule_appointment date=2026-11-30 (the monday after thanksgiving)
             "the saturday after christmas for an oil change" => intent=schedule_appointment service=oil change date=2026-12-26 (the saturday after christmas)
             "two weeks from friday for the alignment" => intent=schedule_appointment service=wheel alignment date=2026-12-11 (2 weeks from friday)
-            "not this saturday the next one" => intent=schedule_appointment date=2026-12-05 (not this saturday the next 1)
+            "not this saturday the next one" => date=2026-12-05 (not this saturday the next 1)
             "same time next week for the brakes" => intent=schedule_appointment service=brake service date=2026-12-01 (same time next week)
             "scratch wednesday put me down friday instead" => intent=reschedule_appointment date=2026-11-27 (friday)
             "you got me at one p m tomorrow can you bump it up to eleven" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=11:00 (11)
@@ -890,15 +890,15 @@ fn days_and_times_round_seven() {
             "can we do thursday no wait youre closed thursday friday then at one" => intent=reschedule_appointment date=2026-11-27 (friday) time=13:00 (1)
             "happy thanksgiving are you open the day after thanksgiving" => intent=check_hours date=2026-11-27 (the day after thanksgiving)
             "no it was for friday not thursday" => intent=schedule_appointment date=2026-11-27 (friday)
-            "thursday same time next week" => intent=reschedule_appointment date=2026-11-26 (thursday)
-            "not this tuesday the next one" => intent=schedule_appointment date=2026-12-01 (not this tuesday the next 1)
+            "thursday same time next week" => intent=schedule_appointment date=2026-11-26 (thursday)
+            "not this tuesday the next one" => date=2026-12-01 (not this tuesday the next 1)
             "can i swing by for fifteen minutes" => nothing
             "this thing ate fifty bucks of gas in two days" => intent=pricing_inquiry
             "i think a rat like ate through my wiring" => nothing
             "ill pick it up and pay the bill at five thirty" => intent=check_status time=17:30 (5 30)
             "could i come by at three yesterday someone told me the part came in" => intent=check_status time=15:00 (3)
             "last time i asked for eight and nobody touched it till eleven so book me nine am" => intent=schedule_appointment time=09:00 (9 am)
-            "this is round two with the same leak" => intent=schedule_appointment service=diagnostic
+            "this is round two with the same leak" => service=diagnostic
         "#]],
     );
 }
@@ -965,7 +965,7 @@ fn escalations_round_seven() {
             "my wife is furious at me for forgetting the oil change" => intent=schedule_appointment service=oil change
             "the service manager at the dealer told me i need rotors" => intent=schedule_appointment service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
-            "i know somebody who does tows but can you fix the bumper" => intent=schedule_appointment
+            "i know somebody who does tows but can you fix the bumper" => nothing
             "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
             "four one three five five five one zero zero zero" => nothing
             "looks like a person keyed my door" => nothing
@@ -979,7 +979,7 @@ fn escalations_round_seven() {
             "i work at the d a's office and need an inspection" => intent=schedule_appointment service=state inspection
             "im gonna run a little late" => nothing
             "its been sitting for two years can you get it running" => nothing
-            "your boss did a great job on my brakes last time" => intent=schedule_appointment service=brake service
+            "your boss did a great job on my brakes last time" => service=brake service
             "ill be filing an insurance claim for the accident can you do an estimate" => intent=pricing_inquiry
             "the estimate says four eighty what am i paying for exactly" => intent=pricing_inquiry
             "are you serious its already done thats awesome" => nothing
@@ -1057,7 +1057,7 @@ fn escalations_round_nine() {
             "my cousin is a lawyer and shes very interested in how you botched my engine" => escalation=legal_threat
             "you cant hold my truck hostage" => escalation=legal_threat
             "i waited in your lobby three hours for nothing" => escalation=anger
-            "you told me friday and now youre telling me next week" => escalation=anger date=2026-11-27 (friday)
+            "you told me friday and now youre telling me next week" => intent=schedule_appointment escalation=anger date=2026-11-27 (friday)
             "congratulations you guys broke it again" => escalation=anger
             "i have a lawyer appointment thursday can we do friday instead" => intent=reschedule_appointment date=2026-11-27 (friday)
             "my neighbor sued the old shop he went to" => nothing
@@ -1065,8 +1065,8 @@ fn escalations_round_nine() {
             "i was mad at that last garage so im coming to you for brakes" => intent=schedule_appointment service=brake service
             "im frustrated with this stupid truck it wont start" => nothing
             "can you explain to me why it needs a timing belt" => nothing
-            "oh great thanks ill call again monday" => intent=schedule_appointment date=2026-11-30 (monday)
-            "my son wants to be a mechanic and hes really interested in how you do alignments" => intent=schedule_appointment service=wheel alignment
+            "oh great thanks ill call again monday" => date=2026-11-30 (monday)
+            "my son wants to be a mechanic and hes really interested in how you do alignments" => service=wheel alignment
             "i dont want to dispute it i just want to understand the bill" => nothing
             "hang on my husband wants to talk to the manager" => escalation=manager_request
         "#]],
@@ -1183,12 +1183,12 @@ fn round_eleven() {
         expect![[r#"
             "can i come ten thirty march third" => intent=schedule_appointment date=2027-03-03 (march 3rd) time=10:30 (10 30)
             "monday the seventh of december nine in the morning" => intent=schedule_appointment date=2026-12-07 (7th of december) time=09:00 (9 in the morning)
-            "give me the first available" => intent=schedule_appointment
-            "is the twenty first available" => intent=schedule_appointment date=2026-12-21 (21st)
+            "give me the first available" => nothing
+            "is the twenty first available" => intent=check_status date=2026-12-21 (21st)
             "i can drop it off at seven thirty and drive to work" => intent=schedule_appointment time=07:30 (7 30)
             "its a twenty sixteen silverado with about one twenty on it" => nothing
             "three twelve elm street apartment b" => nothing
-            "no not the third but the fifth" => intent=reschedule_appointment date=2026-12-05 (5th)
+            "no not the third but the fifth" => intent=schedule_appointment date=2026-12-05 (5th)
             "i can do any day except the first so whatever you got for the rotation" => intent=schedule_appointment service=tire rotation
             "the two trucks you got wednesday need to go to the following wednesday" => intent=reschedule_appointment date=2026-12-02 (following wednesday)
             "take me off the books for wednes day" => intent=cancel_appointment date=2026-11-25 (wednesday)
@@ -1197,9 +1197,9 @@ fn round_eleven() {
             "talk to the person in charge of your shop" => escalation=manager_request
             "i used to be a service manager myself so i know the drill" => nothing
             "i used to be a service manager and i want your boss on the phone" => escalation=manager_request
-            "my daughters a lawyer and she says always get it in writing" => intent=schedule_appointment
+            "my daughters a lawyer and she says always get it in writing" => nothing
             "my brother is an attorney and he says youre liable" => escalation=legal_threat
-            "my neighbor sued the dealership over his transmission" => intent=pricing_inquiry service=transmission service
+            "my neighbor sued the dealership over his transmission" => intent=general_inquiry service=transmission service
             "i called visa to reverse it" => escalation=legal_threat
             "my card got stolen so i called the bank to cancel it" => intent=cancel_appointment
             "im going to dispute the entire bill" => escalation=legal_threat
@@ -1255,7 +1255,7 @@ fn round_twelve() {
             "its ridiculous to ask me to pay twice" => escalation=anger
             "my buddy threatened to sue the dealership over his transmission lol anyway do yall do trans mission flushes" => intent=general_inquiry service=transmission service
             "i hear a squeak when i brake" => intent=schedule_appointment service=brake service
-            "not to whine but can i come earlier" => nothing
+            "not to whine but can i come earlier" => intent=reschedule_appointment
             "do you guys do hybrids my prius has a weird whine" => intent=general_inquiry service=diagnostic
             "my new tire pressure light is on" => nothing
             "sorry my english not so good i need new tire for the car" => intent=schedule_appointment service=tire replacement
