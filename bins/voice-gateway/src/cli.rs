@@ -76,9 +76,10 @@ enum Command {
         #[arg(long)]
         show_heldout_misses: bool,
         /// With `--score`: also cross-validate the learned intent model over the `tune` split
-        /// in this many blocks of consecutive lines (the model learns from the other blocks).
-        #[arg(long, value_name = "FOLDS")]
-        cross_validate: Option<usize>,
+        /// in this many blocks of consecutive lines (the model learns from the other blocks;
+        /// at least 2, at most the number of lines).
+        #[arg(long, value_name = "FOLDS", value_parser = clap::value_parser!(u16).range(2..))]
+        cross_validate: Option<u16>,
     },
 }
 
@@ -154,7 +155,7 @@ pub fn main() -> anyhow::Result<()> {
             commands::ScoreOptions {
                 split: split.as_deref(),
                 show_heldout_misses,
-                cross_validate,
+                cross_validate: cross_validate.map(usize::from),
             },
             std::io::stdout().lock(),
         ),

@@ -214,7 +214,7 @@ pub(crate) fn nlu_score(
         }
         // Only the tuning part: cross-validating on the held-out part would be tuning on it.
         if let (Some(folds), "tune") = (cross_validate, name.as_str()) {
-            let tally = conversation::score::cross_validate(&part, folds, now, &shop);
+            let (tally, folds) = conversation::score::cross_validate(&part, folds, now, &shop);
             writeln!(
                 output,
                 "learned model, {folds}-fold cross-validation: intent {:.1} % ({}/{})",
@@ -320,18 +320,31 @@ mod tests {
         assert!(only.contains("truck ready"), "{only}");
         // Cross-validation reads the tuning part only.
         assert!(!only.contains("cross-validation"), "{only}");
+        // Four tuning lines: a fold of two learns from the other two.
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        for line in [
+            r#"{"id":"t2","split":"tune","text":"can i get brakes on friday","intent":"schedule_appointment","services":["brake service"],"date":"2026-11-27"}"#,
+            r#"{"id":"t3","split":"tune","text":"thanks bye","intent":null}"#,
+            r#"{"id":"t4","split":"tune","text":"what are your hours on saturday","intent":"check_hours","date":"2026-11-28"}"#,
+        ] {
+            text.push_str(line);
+            text.push('\n');
+        }
+        std::fs::write(&file, text).unwrap();
         let mut tune = Vec::new();
         let options = ScoreOptions {
             split: Some("tune"),
-            cross_validate: Some(2),
+            cross_validate: Some(50),
             ..ScoreOptions::default()
         };
         nlu_score(&config, None, None, &file, options, &mut tune).unwrap();
         let tune = String::from_utf8(tune).unwrap();
+        // More folds than lines: one line per fold, and the output says so.
         assert!(
-            tune.contains("2-fold cross-validation: intent 100.0 % (1/1)"),
+            tune.contains("learned model, 4-fold cross-validation: intent "),
             "{tune}"
         );
+        assert!(tune.contains("/4)"), "{tune}");
     }
 
     /// `report` over a real SQLite database: the default range is the 7 shop-local days up to

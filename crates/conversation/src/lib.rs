@@ -56,7 +56,7 @@ pub use handoff::{MessageReply, MessageStep, MessageTaker, TakenMessage, asks_no
 /// sample utterance goes through a conversation at a fixed time.
 pub fn warm_up_intent_model() {
     learned::warm_up();
-    let at = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_000_000, 0).unwrap_or_default();
+    let at = learned::training_now();
     let mut manager = create_inbound_general_manager(None, ShopConfig::default_shop());
     manager.process_message(
         "hi im sue i cant make my 10 oclock tomorrow can we do friday at 2 for brakes instead how much is it",
@@ -80,7 +80,7 @@ pub fn warm_up_intent_model() {
 /// ran.
 pub fn warm_up_this_thread() -> usize {
     warm_up_intent_model();
-    let at = chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_000_000, 0).unwrap_or_default();
+    let at = learned::training_now();
     let shop = std::sync::Arc::new(ShopConfig::default_shop());
     learned::tuning()
         .iter()

@@ -1155,10 +1155,11 @@ impl ConversationManager {
         )
     }
 
-    /// A caller's first request on an inbound call goes to the learned model (`learned.rs`),
-    /// which weighs the words against what the patterns found (`found`) and has the last word.
-    /// Later turns and outbound calls (the caller answering our question) stay with the
-    /// patterns.
+    /// A caller's first request on an inbound call (any turn until the call has an intent, so
+    /// "hi" then "how much for brakes" asks it about the second) goes to the learned model
+    /// (`learned.rs`) when the patterns found nothing or a booking; it weighs the words against
+    /// that answer (`found`) and has the last word. Turns after an intent is set and outbound
+    /// calls (the caller answering our question) stay with the patterns.
     fn first_request_opinion(&self, found: Option<Intent>, text: &str) -> Option<Intent> {
         let inbound = matches!(
             self.call_type,

@@ -115,19 +115,22 @@ fn intent_name(intent: Option<Intent>) -> String {
 /// cross-validation over `lines` in blocks of consecutive lines (in the project's set, mostly
 /// one writer's lines against the other writers'). Each block's lines are read as a caller's
 /// first turn, at `now`, by a conversation whose model learned only from the other blocks
-/// (`learned.rs`); the patterns stay as they are. Returns the intents right over all lines.
+/// (`learned.rs`); the patterns stay as they are. `folds` is brought between 2 and the number
+/// of lines. Returns the intents right over all lines and the folds used (none for fewer than
+/// two lines).
 pub fn cross_validate(
     lines: &[Labelled],
     folds: usize,
     now: DateTime<Utc>,
     shop: &ShopConfig,
-) -> Tally {
+) -> (Tally, usize) {
     let shop = std::sync::Arc::new(shop.clone());
-    let (right, total) = crate::learned::cross_validate(lines, folds, &shop, now);
-    Tally {
+    let (right, total, folds) = crate::learned::cross_validate(lines, folds, &shop, now);
+    let tally = Tally {
         total: u32::try_from(total).unwrap_or(u32::MAX),
         correct: u32::try_from(right).unwrap_or(u32::MAX),
-    }
+    };
+    (tally, folds)
 }
 
 /// Runs every line at `now` through a fresh general conversation and compares it with its labels.
