@@ -33,10 +33,10 @@ static SWITCH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
 static OLD_WHEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     let token = r"(?:tomorrows?|today|tonight|this (?:morning|afternoon|evening)|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?|(?:the )?\d{1,2}(?:st|nd|rd|th)|(?:january|february|march|april|may|june|july|august|september|october|november|december) (?:the )?\d{1,2}(?:st|nd|rd|th)?|(?:quarter|half) (?:after|past|to|till|of) \d{1,2}|\d{1,2} (?:after|past) \d{1,2}|\d{1,2}(?: \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|morning|afternoon|evening)";
     let phrase = format!(
-        r"(?:(?:the|a|my|your|our|that|this|next|coming) )*{token}(?: (?:at |on |around |in the )?(?:the |my )?{token}){{0,3}}(?: (?:slot|appointment|one|spot|time|thing))?"
+        r"(?:(?:the|a|my|your|our|that|this|next|coming) )*{token}(?: (?:at |on |around |in the )?(?:the |my )?{token}){{0,3}}(?: (?:slot|appointment|1|spot|time|thing))?"
     );
     crate::text::ascii_regex(&format!(
-        r"\b(?:(?:instead of|rather than|in place of|scratch|forget(?: about)?|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| one| an appointment| a spot| booked)?(?: for| on| at)?|i (?:have|got) (?:a|an|my)|i booked(?: it| me)?(?: for| on| at)?|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|come|bring it in|drop it off)(?: on| at| for)?|i think it was(?: at| for)|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen|happening))\b"
+        r"\b(?:(?:instead of|rather than|in place of|scratch|forget(?: about)?|(?:cant|cannot|can not|wont|couldnt|will not) (?:make|do|come)(?: it)?(?: in)?(?: on| at| for)?(?: my| the)?|(?:trade|swap|switch|change|move|push|bump|slide) (?:my|the|our)|had(?: it| 1| an appointment| a spot| booked)?(?: for| on| at)?|i (?:have|got) (?:a|an|my)|i booked(?: it| me)?(?: for| on| at)?|booked(?: it| me| in)?(?: for| on| at)|(?:my )?appointments? (?:is |was )?(?:for|at|on)|supposed to (?:be|go in|come in|come|bring it in|drop it off)(?: on| at| for)?|i think it was(?: at| for)|(?:back|home|away|gone|around) (?:till|until|til)) {phrase}|{phrase} (?:isnt|is not|wont|doesnt|does not|aint|is no longer)(?: gonna| going to)? (?:work|do|happen|happening))\b"
     ))
 });
 
@@ -83,7 +83,7 @@ static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 /// A day named after "since" is in the past, not a day asked for.
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\bsince (last )?\w+|\b(last|this past) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(brought|dropped|left|towed|took) (in|off) (it|her|him|the \w+|my \w+|my \w+ \w+)( \w+)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(left|dropped) (my|the) keys\b[\w ]{0,30}\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) ((on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|this morning|last night)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bany day (but|except)( not)? the \d{1,2}(st|nd|rd|th)\b",
+        r"\bsince (like |about |around )?(last )?\w+|\b(last|this past) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(brought|dropped|left|towed|took) (in|off) (it|her|him|the \w+|my \w+|my \w+ \w+)( \w+)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(left|dropped) (my|the) keys\b[\w ]{0,30}\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|left|towed|called|yelled|waited|waiting|texted|emailed)\b[\w ]{0,40}\bthis morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) ((on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|this morning|last night)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bany day (but|except)( not)? the \d{1,2}(st|nd|rd|th)\b",
     )
 });
 
@@ -101,6 +101,45 @@ static SETTLED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| 
         r"\b(actually|(is|are|would be|sounds) better|works best|lets (do|say|go with)|prefer|rather|go with|no wait|make it|how about|what about|instead|no good)\b",
     )
 });
+
+/// Two times offered as a choice the caller leaves open ("is it at 10 or 10 30", "for 7 45 or
+/// 8 45"): no time is asked for yet, unless a later word or time settles it.
+static UNDECIDED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    let time = r"\d{1,2}( \d\d)?( am| pm| oclock)?";
+    crate::text::ascii_regex(&format!(
+        r"\b(at|for|around|about|like) {time} or (maybe |possibly |perhaps )?(at )?{time}\b(?P<after> \w+)?"
+    ))
+});
+
+/// Whether the time the caller asks for is still an open choice between two
+/// (`UNDECIDED_TIME`); "2 or 3 days" counts nothing.
+fn undecided_time(text: &str) -> bool {
+    text.contains(" or ")
+        && UNDECIDED_TIME.captures(text).is_some_and(|choice| {
+            let unit = choice.name("after").is_some_and(|word| {
+                matches!(
+                    word.as_str().trim_start(),
+                    "days"
+                        | "hours"
+                        | "minutes"
+                        | "weeks"
+                        | "tires"
+                        | "cars"
+                        | "bucks"
+                        | "dollars"
+                        | "hundred"
+                        | "thousand"
+                        | "miles"
+                        | "times"
+                        | "people"
+                )
+            });
+            // A time said again after the choice settles it ("2 30 or 3 30 uh 2 30").
+            let end = choice.get(0).map_or(text.len(), |m| m.end());
+            let rest = &text[end..];
+            !unit && !SETTLED.is_match(rest) && !rest.bytes().any(|b| b.is_ascii_digit())
+        })
+}
 
 /// Whether the day the caller asks for is still an open choice between two (`UNDECIDED`).
 fn undecided_day(text: &str) -> bool {
@@ -1383,7 +1422,11 @@ impl ConversationManager {
                     .then(|| when::find_bare_hour(text, hours))
                     .flatten()
             });
-        if let Some(time) = time {
+        if undecided_time(time_text) {
+            // As for days: neither time is settled, and an earlier one is not wanted either.
+            changed |= self.slots.preferred_time.take().is_some();
+            changed |= self.slots.resolved_time.take().is_some();
+        } else if let Some(time) = time {
             changed |= set(&mut self.slots.preferred_time, time.heard);
             changed |=
                 self.slots.resolved_time != time.time || self.slots.time_period != time.period;

@@ -3,7 +3,7 @@
 //! Lowercase ASCII words separated by single spaces, no punctuation or apostrophes
 //! ("what's" becomes "whats"), "a.m."/"p.m." as "am"/"pm", `:` and `/` kept only between
 //! digits ("2:30", "12/8"), and number words as digits ("twenty eighth" becomes "28th",
-//! "two thirty" becomes "2 30"). Catalog synonyms go through the same function, so they match.
+//! "two thirty" becomes "2 30"), but for "no one", which is nobody. Catalog synonyms go through the same function, so they match.
 
 use std::borrow::Cow;
 
@@ -62,7 +62,16 @@ pub(crate) fn normalize(text: &str) -> String {
         if !res.is_empty() {
             res.push(' ');
         }
-        if let Some(tens) = tens_value(word) {
+        let after_no = || {
+            res.strip_suffix(' ')
+                .is_some_and(|before| before == "no" || before.ends_with(" no"))
+        };
+        if word == "one" && after_no() && !words.peek().is_some_and(|next| said_with_an_hour(next))
+        {
+            // "no one" is nobody, not a number ("no 1" would read as a corrected time); "no,
+            // one oclock" stays a correction.
+            res.push_str(word);
+        } else if let Some(tens) = tens_value(word) {
             // "twenty eight" -> 28, "twenty eighth" -> 28th; "twenty" alone -> 20.
             if let Some(next) = words.peek() {
                 if let Some(unit) = unit_value(next) {
@@ -83,11 +92,41 @@ pub(crate) fn normalize(text: &str) -> String {
             push_ordinal(&mut res, value);
         } else if let Some(hour) = hour_heard_as_a_word(word, &res, words.clone()) {
             res.push_str(hour);
+        } else if let Some(value) = word
+            .strip_suffix("ish")
+            .and_then(|stem| unit_value(stem).or_else(|| teen_value(stem)))
+            .filter(|value| *value <= 12)
+        {
+            // "eightish" is "8 ish", as "8ish" and "eight ish" are.
+            push_number(&mut res, value);
+            res.push_str(" ish");
         } else {
             res.push_str(word);
         }
     }
     fix_misheard(res)
+}
+
+/// A word said after an hour ("one oclock", "one thirty"), so "no, one oclock" is a time.
+fn said_with_an_hour(word: &str) -> bool {
+    matches!(
+        word,
+        "oclock"
+            | "o"
+            | "am"
+            | "pm"
+            | "a"
+            | "p"
+            | "thirty"
+            | "fifteen"
+            | "forty"
+            | "fifty"
+            | "twenty"
+            | "ten"
+            | "sharp"
+            | "ish"
+            | "hundred"
+    )
 }
 
 /// An hour that speech recognition wrote as the word it sounds like: "at ate thirty", "ate a m",
@@ -156,28 +195,30 @@ const MISHEARD: &[(&str, &str)] = &[
     ("wednes day", "wednesday"),
     ("thurs day", "thursday"),
     ("satur day", "saturday"),
+    ("a tourney", "attorney"),
+];
+
+/// A piece of every misheard phrase of `MISHEARD` (tested): text without any of them has none.
+const MISHEARD_GATE: &[&str] = &[
+    "break ",
+    "oil ",
+    "knew ",
+    "tired ",
+    "in spect",
+    "wensday",
+    "wendsday",
+    "to morrow",
+    "tues day",
+    "wednes day",
+    "thurs day",
+    "satur day",
+    "tourney",
 ];
 
 /// Replaces the misheard words of `MISHEARD`, whole words only, in one pass over the words.
 fn fix_misheard(text: String) -> String {
     // Most utterances have none of the first words: one scan of the text decides.
-    if ![
-        "break ",
-        "oil ",
-        "knew ",
-        "tired ",
-        "in spect",
-        "wensday",
-        "wendsday",
-        "to morrow",
-        "tues day",
-        "wednes day",
-        "thurs day",
-        "satur day",
-    ]
-    .iter()
-    .any(|first| text.contains(first))
-    {
+    if !MISHEARD_GATE.iter().any(|first| text.contains(first)) {
         return text;
     }
     let words: Vec<&str> = text.split(' ').collect();
@@ -299,11 +340,33 @@ fn ordinal_value(word: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{MISHEARD, MISHEARD_GATE, normalize};
+
+    #[test]
+    fn every_misheard_phrase_passes_the_gate() {
+        for (heard, meant) in MISHEARD {
+            assert!(
+                MISHEARD_GATE.iter().any(|piece| heard.contains(piece)),
+                "{heard:?} has no piece in MISHEARD_GATE, so it is never put right"
+            );
+            // And the gate lets it through to be fixed, inside a sentence.
+            let said = format!("so {heard} please");
+            assert_eq!(normalize(&said), format!("so {meant} please"), "{said:?}");
+        }
+    }
 
     #[track_caller]
     fn check(input: &str, expected: &str) {
         assert_eq!(normalize(input), expected, "input: {input:?}");
+    }
+
+    #[test]
+    fn no_one_is_nobody_not_a_number() {
+        check("No one called me back", "no one called me back");
+        check("no, one o'clock is fine", "no 1 oclock is fine");
+        check("no one thirty", "no 1 30");
+        check("one more thing", "1 more thing");
+        check("the next one", "the next 1");
     }
 
     #[test]

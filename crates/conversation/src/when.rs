@@ -123,10 +123,10 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     ),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so))?",
+        r"\b(?:at|around|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seats?|kids?))?",
     ),
     period: ascii_regex(
-        r"\b(morning|afternoon|evening|tonight|first thing|before lunch|after lunch|end of the day|after work)\b",
+        r"\b(morning|afternoon|evening|tonight|1st thing|before lunch|after lunch|end of the day|after work)\b",
     ),
 });
 
@@ -361,6 +361,12 @@ fn in_range(text: &str, caps: &Captures<'_>) -> bool {
 /// Words that make the number after them a price ("quoted me like 3 50", "the bill says
 /// 5 50"), and the small words skipped to find one; "at" is not skipped ("pay the bill at 5 30"
 /// is a time).
+/// What a range of numbers counts when it is no time ("2 or 3 days").
+const RANGE_UNITS: &[&str] = &[
+    "day", "days", "hour", "hours", "minutes", "weeks", "months", "years", "tires", "cars",
+    "bucks", "dollars", "hundred", "thousand", "miles", "times", "people", "quarts",
+];
+
 const PRICE_WORDS: &[&str] = &[
     "quoted", "quote", "charged", "charge", "billed", "bill", "paid", "pay", "spent", "costs",
     "cost", "owe", "total",
@@ -439,13 +445,21 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             Some("ram" | "silverado" | "sierra" | "chevy" | "gmc" | "dodge" | "f" | "ford")
         )
     };
-    // The first that is not a truck ("a ram 15 hundred at 14 hundred" is 14:00).
+    // "the dealer wanted like 15 hundred": a price, not a time.
+    let asked_as_a_price = |at: usize| {
+        text[..at]
+            .split(' ')
+            .rev()
+            .find(|word| !word.is_empty() && !PRICE_FILLERS.contains(word))
+            .is_some_and(|word| PRICE_WORDS.contains(&word) || word == "wanted")
+    };
+    // The first that is not a truck or a price ("a ram 15 hundred at 14 hundred" is 14:00).
     if digits
         && clues.hundred
-        && let Some(caps) = p
-            .hundred_hours
-            .captures_iter(text)
-            .find(|caps| !truck_model(caps.get(0).map_or(0, |m| m.start())))
+        && let Some(caps) = p.hundred_hours.captures_iter(text).find(|caps| {
+            let at = caps.get(0).map_or(0, |m| m.start());
+            !truck_model(at) && !asked_as_a_price(at)
+        })
     {
         let hour: u32 = (1..=4)
             .find_map(|i| caps.get(i))
@@ -588,7 +602,16 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         // "about 3 weeks", "for 2 tires": a number, not a time; "at 5 5 5 0 1": a phone number,
         // "like 4 80": a price.
         let after = caps.get(0).map_or("", |m| &text[m.end()..]);
+        // "like 2 or 3 days": a range of a unit, not a time.
+        let range_of_units = after.strip_prefix(" or ").is_some_and(|rest| {
+            let mut words = rest.split(' ');
+            words
+                .next()
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                && words.next().is_some_and(|unit| RANGE_UNITS.contains(&unit))
+        });
         if caps.get(2).is_some()
+            || range_of_units
             || after
                 .strip_prefix(' ')
                 .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
@@ -629,7 +652,7 @@ fn find_period(text: &str) -> Option<(&str, DayPeriod)> {
                 return None;
             }
             let period = match m.as_str() {
-                "morning" | "first thing" | "before lunch" => DayPeriod::Morning,
+                "morning" | "1st thing" | "before lunch" => DayPeriod::Morning,
                 "afternoon" | "after lunch" => DayPeriod::Afternoon,
                 _ => DayPeriod::Evening,
             };
@@ -836,7 +859,7 @@ impl Clues {
                 "from" | "next" | "tomorrow" | "tomorrows" | "tmrw" | "today" | "this" => {
                     clues.relative = true;
                 }
-                "morning" | "afternoon" | "evening" | "first" | "end" | "work" => {
+                "morning" | "afternoon" | "evening" | "1st" | "end" | "work" => {
                     clues.period = true;
                 }
                 "noon" | "noonish" | "midday" | "lunchtime" => clues.noon = true,
@@ -855,8 +878,8 @@ impl Clues {
 }
 
 /// Whether `text` may name a day or a time at all: a digit, or a word one of the date and time
-/// patterns above needs (a month, a weekday, "today", a part of the day, "noon", "lunch", "first
-/// thing", "end of the day", "after work"). Without one, none of them can match, and reading
+/// patterns above needs (a month, a weekday, "today", a part of the day, "noon", "lunch", "end of
+/// the day", "after work"; "first thing" is "1st thing" by then). Without one, none of them can match, and reading
 /// days and times (with the days moved from and the past ones around them) is skipped.
 pub(crate) fn may_name_a_day_or_time(text: &str) -> bool {
     // Words are checked with `match`es, not by walking the month and weekday lists: this runs on
@@ -866,14 +889,7 @@ pub(crate) fn may_name_a_day_or_time(text: &str) -> bool {
             is_calendar_word(word)
                 || matches!(
                     word,
-                    "tmrw"
-                        | "noonish"
-                        | "midday"
-                        | "lunchtime"
-                        | "lunch"
-                        | "first"
-                        | "end"
-                        | "work"
+                    "tmrw" | "noonish" | "midday" | "lunchtime" | "lunch" | "end" | "work"
                 )
         })
 }
@@ -946,7 +962,7 @@ mod tests {
             "dec 3rd",
             "tmrw",
             "around noonish",
-            "first thing",
+            "1st thing",
             "after work",
             "at 3",
             "end of the day",
@@ -1000,7 +1016,7 @@ mod tests {
             "saturday week",
             "friday after next",
             "not this friday the next 1",
-            "first thing",
+            "1st thing",
             "before lunch",
             "end of the day",
             "after work",

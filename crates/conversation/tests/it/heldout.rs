@@ -33,12 +33,13 @@ fn scored(split: &str) -> Score {
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
-    // (fixtures/nlu/README.md). Measured on 2026-12-07 with the logistic-regression model
-    // (`learned.rs`): intent 427, services 238, dates 189 (of 199), times 90, escalations 61
-    // of 64 with 6 false alarms. (After the ninth round: intent 422, 7 false alarms; the tenth
-    // round's new training lines gave two intents back, the eleventh round two more and a
-    // false alarm, the twelfth lost one intent, and nobody looked at which; the Naive Bayes
-    // model's replacement gave two back.)
+    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the thirteenth round of tuning:
+    // intent 427, services 238, dates 189 (of 199), times 90, escalations 62 of 64 with 5 false
+    // alarms. (After the ninth round: intent 422, 7 false alarms; the tenth round's new training
+    // lines gave two intents back, the eleventh round two more and a false alarm, the twelfth
+    // lost one intent, and nobody looked at which; the logistic regression that replaced the
+    // Naive Bayes model gave two back; the thirteenth round's rules one more, and its fix of
+    // patterns written with number words, which never matched, took one away.)
     assert!(score.intent.correct >= 427, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
@@ -49,12 +50,12 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     assert!(score.time.correct >= 90, "time {:?}", score.time);
     // The target is every escalation and no false alarm.
     assert!(
-        score.escalation_recall.correct >= 61,
+        score.escalation_recall.correct >= 62,
         "escalation recall {:?}",
         score.escalation_recall
     );
     assert!(
-        score.escalation_false_alarms <= 6,
+        score.escalation_false_alarms <= 5,
         "false alarms {}",
         score.escalation_false_alarms
     );
@@ -63,19 +64,20 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    // The learned model has seen these lines, so intent here is mostly memory (97.3 %); how
-    // it does on lines it never saw is `nlu --score --cross-validate 10` (92.5 %).
-    assert!(score.intent.correct >= 5853, "intent {:?}", score.intent);
+    // The learned model has seen these lines, so intent here is mostly memory (97.0 %); how
+    // it does on lines it never saw is `nlu --score --cross-validate 10`.
+    assert!(score.intent.correct >= 6596, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 3022,
+        score.services.correct >= 3418,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 2380, "date {:?}", score.date);
-    assert!(score.time.correct >= 1186, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 1125);
-    // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745).
-    assert!(score.escalation_false_alarms <= 2);
+    assert!(score.date.correct >= 2697, "date {:?}", score.date);
+    assert!(score.time.correct >= 1373, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 1294);
+    // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), and a
+    // friend called useless (t6433).
+    assert!(score.escalation_false_alarms <= 3);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).

@@ -401,7 +401,7 @@ fn dates_across_a_month_boundary() {
             "the day after tomorrow" => intent=schedule_appointment date=2026-12-02 (day after tomorrow)
             "wednesday" => intent=schedule_appointment date=2026-12-02 (wednesday)
             "next monday" => intent=schedule_appointment date=2026-12-07 (next monday)
-            "this monday" => date=2026-11-30 (this monday)
+            "this monday" => intent=schedule_appointment date=2026-11-30 (this monday)
             "the 28th" => intent=schedule_appointment date=2026-12-28 (28th)
             "the 2nd" => intent=schedule_appointment date=2026-12-02 (2nd)
             "november 29th" => intent=schedule_appointment date=2027-11-29 (november 29th)
@@ -503,18 +503,18 @@ fn times() {
             "quarter to five" => intent=schedule_appointment time=16:45 (quarter to 5)
             "quarter past 8" => intent=schedule_appointment time=08:15 (quarter past 8)
             "quarter to one" => time=12:45 (quarter to 1)
-            "morning" => time=morning (morning)
+            "morning" => intent=schedule_appointment time=morning (morning)
             "sometime in the afternoon" => time=afternoon (afternoon)
             "first thing in the morning" => intent=schedule_appointment time=morning (morning)
             "after lunch" => intent=schedule_appointment time=afternoon (after lunch)
             "12 pm" => time=12:00 (12 pm)
-            "9 am" => time=09:00 (9 am)
+            "9 am" => intent=schedule_appointment time=09:00 (9 am)
             "14:30" => intent=schedule_appointment time=14:30 (14:30)
             "good morning i need to come in at 2" => intent=schedule_appointment time=14:00 (2)
             "its been about 3 weeks since my oil change" => intent=schedule_appointment service=oil change
             "tomorrow at 6" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=18:00 (6)
             "oh wait make it 11 instead" => intent=reschedule_appointment time=11:00 (11)
-            "can we do 3" => intent=schedule_appointment time=15:00 (3)
+            "can we do 3" => intent=reschedule_appointment time=15:00 (3)
             "i need to replace 2 tires" => intent=schedule_appointment service=tire replacement
         "#]],
     );
@@ -540,7 +540,7 @@ fn names_and_vehicles() {
             "its a 2019 honda civic" => vehicle=2019 Honda Civic
             "i drive a twenty nineteen toyota camry" => vehicle=2019 Toyota Camry
             "my chevy silverado needs brakes" => intent=schedule_appointment service=brake service vehicle=Chevrolet Silverado
-            "the ford is making a noise" => intent=schedule_appointment service=diagnostic vehicle=Ford
+            "the ford is making a noise" => service=diagnostic vehicle=Ford
             "call me dave" => name=Dave
         "#]],
     );
@@ -963,7 +963,7 @@ fn escalations_round_seven() {
             "this is bull ship" => escalation=anger
             "im so tired of this" => escalation=anger
             "my wife is furious at me for forgetting the oil change" => intent=schedule_appointment service=oil change
-            "the service manager at the dealer told me i need rotors" => intent=schedule_appointment service=brake service
+            "the service manager at the dealer told me i need rotors" => service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
             "i know somebody who does tows but can you fix the bumper" => nothing
             "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
@@ -989,7 +989,7 @@ fn escalations_round_seven() {
             "someone from management called me back yesterday and sorted it out" => nothing
             "it gets louder the higher up the rpm goes" => nothing
             "please dont put me on hold im driving" => nothing
-            "i left my wallet in the suit jacket when i dropped off the car" => intent=check_status
+            "i left my wallet in the suit jacket when i dropped off the car" => intent=general_inquiry
             "my lawyer told me to call you and demand a refund" => escalation=legal_threat
             "the ridiculous thing is you charged me twice for the same part" => escalation=anger
             "whats your address where is it" => intent=general_inquiry
@@ -1099,7 +1099,7 @@ fn days_and_times_round_nine() {
             "thursday or friday whichever you have for the brakes" => intent=schedule_appointment service=brake service
             "friday or saturday actually saturday is better" => date=2026-11-28 (saturday)
             "is my rotation on the second or the third" => intent=check_status service=tire rotation
-            "i came in last thursday and the light is back on" => intent=schedule_appointment
+            "i came in last thursday and the light is back on" => nothing
             "cancel my alignment on monday i had it at ten thirty" => intent=cancel_appointment service=wheel alignment date=2026-11-30 (monday) time=10:30 (10 30)
             "i had booked thursday no friday at two and i need to cancel it" => intent=cancel_appointment date=2026-11-27 (friday) time=14:00 (2)
             "instead of friday at half past nine can i do eleven" => intent=reschedule_appointment date=2026-11-27 (friday) time=11:00 (11)
@@ -1110,7 +1110,7 @@ fn days_and_times_round_nine() {
             "will it be ready before christmas" => intent=check_status
             "can you change my nine to eleven" => intent=reschedule_appointment time=11:00 (11)
             "monday or tuesday are no good how about wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
-            "i work monday thru friday could we do the same time next week" => intent=reschedule_appointment date=2026-12-01 (same time next week)
+            "i work monday thru friday could we do the same time next week" => intent=schedule_appointment date=2026-12-01 (same time next week)
         "#]],
     );
 }
@@ -1184,7 +1184,7 @@ fn round_eleven() {
             "can i come ten thirty march third" => intent=schedule_appointment date=2027-03-03 (march 3rd) time=10:30 (10 30)
             "monday the seventh of december nine in the morning" => intent=schedule_appointment date=2026-12-07 (7th of december) time=09:00 (9 in the morning)
             "give me the first available" => nothing
-            "is the twenty first available" => intent=check_status date=2026-12-21 (21st)
+            "is the twenty first available" => date=2026-12-21 (21st)
             "i can drop it off at seven thirty and drive to work" => intent=schedule_appointment time=07:30 (7 30)
             "its a twenty sixteen silverado with about one twenty on it" => nothing
             "three twelve elm street apartment b" => nothing
@@ -1197,9 +1197,9 @@ fn round_eleven() {
             "talk to the person in charge of your shop" => escalation=manager_request
             "i used to be a service manager myself so i know the drill" => nothing
             "i used to be a service manager and i want your boss on the phone" => escalation=manager_request
-            "my daughters a lawyer and she says always get it in writing" => nothing
+            "my daughters a lawyer and she says always get it in writing" => intent=pricing_inquiry
             "my brother is an attorney and he says youre liable" => escalation=legal_threat
-            "my neighbor sued the dealership over his transmission" => intent=general_inquiry service=transmission service
+            "my neighbor sued the dealership over his transmission" => intent=pricing_inquiry service=transmission service
             "i called visa to reverse it" => escalation=legal_threat
             "my card got stolen so i called the bank to cancel it" => intent=cancel_appointment
             "im going to dispute the entire bill" => escalation=legal_threat
@@ -1255,10 +1255,87 @@ fn round_twelve() {
             "its ridiculous to ask me to pay twice" => escalation=anger
             "my buddy threatened to sue the dealership over his transmission lol anyway do yall do trans mission flushes" => intent=general_inquiry service=transmission service
             "i hear a squeak when i brake" => intent=schedule_appointment service=brake service
-            "not to whine but can i come earlier" => intent=reschedule_appointment
+            "not to whine but can i come earlier" => nothing
             "do you guys do hybrids my prius has a weird whine" => intent=general_inquiry service=diagnostic
             "my new tire pressure light is on" => nothing
             "sorry my english not so good i need new tire for the car" => intent=schedule_appointment service=tire replacement
+        "#]],
+    );
+}
+
+/// Round thirteen: the rules added on four new writers' lines, with the decoys beside them, and
+/// the alternatives that were written with number words ("no one", "first thing") and so never
+/// matched normalised text.
+#[test]
+fn round_thirteen() {
+    check(
+        &[
+            "you guys have been a nightmare and im done",
+            "this place is a freaking circus",
+            "this is a freaking joke",
+            "why do i keep coming back to this dump",
+            "thanks so much for scratching my door",
+            "my a tourney will be calling you",
+            "i dont want to sue anybody i just have a question",
+            "my coworker is furious at me",
+            "my husband will be furious if i miss it again",
+            "the other shop totally screwed up my brakes",
+            "you totally screwed up my brakes",
+            "the guy at the other shop was so rude i was furious",
+            "i talked to the manager last week about the part",
+            "i want to talk to the manager",
+            "would the manager mind if i left my car overnight",
+            "thank your manager for me",
+            "the car belongs to the owner of the bakery",
+            "is the owner in",
+            "my daughter says shes gonna take me to court haha",
+            "im gonna take you to court",
+            "can i speak to the one over there who actually knows what theyre doing",
+            "nobody ever calls me back",
+            "no one ever calls me back",
+            "can i come first thing tomorrow",
+            "yeah i need my tires rotated monday eightish",
+            "did i book the oil change for 10 or 10 30 tomorrow",
+            "could yall do it at 2 30 or 3 30 uh 2 30",
+            "it takes like 2 or 3 days",
+            "it takes like 5 quarts of oil",
+            "the dealer wanted like fifteen hundred for it",
+            "ive called three times this morning i need an oil change tomorrow at 9",
+            "the light has been on since like saturday can i come the 30th",
+        ],
+        expect![[r#"
+            "you guys have been a nightmare and im done" => escalation=anger
+            "this place is a freaking circus" => escalation=anger
+            "this is a freaking joke" => escalation=anger
+            "why do i keep coming back to this dump" => escalation=anger
+            "thanks so much for scratching my door" => escalation=anger
+            "my a tourney will be calling you" => escalation=legal_threat
+            "i dont want to sue anybody i just have a question" => intent=general_inquiry
+            "my coworker is furious at me" => nothing
+            "my husband will be furious if i miss it again" => nothing
+            "the other shop totally screwed up my brakes" => intent=schedule_appointment service=brake service
+            "you totally screwed up my brakes" => escalation=anger service=brake service
+            "the guy at the other shop was so rude i was furious" => nothing
+            "i talked to the manager last week about the part" => nothing
+            "i want to talk to the manager" => escalation=manager_request
+            "would the manager mind if i left my car overnight" => intent=general_inquiry
+            "thank your manager for me" => nothing
+            "the car belongs to the owner of the bakery" => nothing
+            "is the owner in" => escalation=manager_request
+            "my daughter says shes gonna take me to court haha" => nothing
+            "im gonna take you to court" => escalation=legal_threat
+            "can i speak to the one over there who actually knows what theyre doing" => escalation=manager_request
+            "nobody ever calls me back" => escalation=anger
+            "no one ever calls me back" => escalation=anger
+            "can i come first thing tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=morning (1st thing)
+            "yeah i need my tires rotated monday eightish" => intent=schedule_appointment service=tire rotation date=2026-11-30 (monday) time=08:00 (8 ish)
+            "did i book the oil change for 10 or 10 30 tomorrow" => intent=check_status service=oil change date=2026-11-25 (tomorrow)
+            "could yall do it at 2 30 or 3 30 uh 2 30" => intent=schedule_appointment time=14:30 (2 30)
+            "it takes like 2 or 3 days" => nothing
+            "it takes like 5 quarts of oil" => nothing
+            "the dealer wanted like fifteen hundred for it" => intent=pricing_inquiry
+            "ive called three times this morning i need an oil change tomorrow at 9" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow) time=09:00 (9)
+            "the light has been on since like saturday can i come the 30th" => intent=schedule_appointment date=2026-11-30 (30th)
         "#]],
     );
 }
