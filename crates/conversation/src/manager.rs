@@ -83,7 +83,7 @@ static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 /// A day named after "since" is in the past, not a day asked for.
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\bsince (like |about |around )?(last )?\w+|\b(last|this past) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(brought|dropped|left|towed|took) (in|off) (it|her|him|the \w+|my \w+|my \w+ \w+)( \w+)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(left|dropped) (my|the) keys\b[\w ]{0,30}\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|left|towed|called|yelled|waited|waiting|texted|emailed)\b[\w ]{0,40}\bthis morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) ((on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|this morning|last night)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bany day (but|except)( not)? the \d{1,2}(st|nd|rd|th)\b",
+        r"\bsince (like |about |around )?(last )?\w+|\b(last|this past) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(brought|dropped|left|towed|took) (in|off) (it|her|him|the \w+|my \w+|my \w+ \w+)( \w+)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(left|dropped) (my|the) keys\b[\w ]{0,30}\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(called|yelled|texted|emailed)( (you|yall|here|twice|again|\d+ times|at (my|the) \w+( in the car)?))? this morning\b|\b(been waiting|waited) (since \d{1,2}( \d\d)? )?this morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) ((on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|this morning|last night)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(dropped|brought|left|towed) (off|in) (it|her|him|the \w+|my \w+) at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bany day (but|except)( not)? the \d{1,2}(st|nd|rd|th)\b",
     )
 });
 
@@ -91,7 +91,7 @@ static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
 /// "was it the first or the second"): no day is asked for yet, unless a later word settles it
 /// ("monday or tuesday, actually monday is better").
 static UNDECIDED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    let day = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|the \d{1,2}(st|nd|rd|th)|the (first|second|third))";
+    let day = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|the \d{1,2}(st|nd|rd|th))";
     crate::text::ascii_regex(&format!(
         r"\b{day}( (at|around) \w+)? or (maybe |possibly |perhaps )?{day}\b"
     ))
@@ -107,37 +107,28 @@ static SETTLED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| 
 static UNDECIDED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     let time = r"\d{1,2}( \d\d)?( am| pm| oclock)?";
     crate::text::ascii_regex(&format!(
-        r"\b(at|for|around|about|like) {time} or (maybe |possibly |perhaps )?(at )?{time}\b(?P<after> \w+)?"
+        r"\b(at|for|around|about|like|between|it|was|is) {time} or (maybe |possibly |perhaps )?(at )?{time}\b(?P<after> \w+)?"
     ))
 });
 
 /// Whether the time the caller asks for is still an open choice between two
-/// (`UNDECIDED_TIME`); "2 or 3 days" counts nothing.
+/// (`UNDECIDED_TIME`): not for a range of a unit ("2 or 3 days"), nor when a later word or time
+/// settles it ("2 30 or 3 30 uh 2 30"), but still when "either" follows.
 fn undecided_time(text: &str) -> bool {
     text.contains(" or ")
         && UNDECIDED_TIME.captures(text).is_some_and(|choice| {
-            let unit = choice.name("after").is_some_and(|word| {
-                matches!(
-                    word.as_str().trim_start(),
-                    "days"
-                        | "hours"
-                        | "minutes"
-                        | "weeks"
-                        | "tires"
-                        | "cars"
-                        | "bucks"
-                        | "dollars"
-                        | "hundred"
-                        | "thousand"
-                        | "miles"
-                        | "times"
-                        | "people"
-                )
-            });
-            // A time said again after the choice settles it ("2 30 or 3 30 uh 2 30").
-            let end = choice.get(0).map_or(text.len(), |m| m.end());
+            let after = choice.name("after");
+            let unit =
+                after.is_some_and(|word| when::RANGE_UNITS.contains(&word.as_str().trim_start()));
+            // The word after the choice (a unit, or a settling word) belongs to what follows.
+            let end = match after {
+                Some(word) => word.start(),
+                None => choice.get(0).map_or(text.len(), |m| m.end()),
+            };
             let rest = &text[end..];
-            !unit && !SETTLED.is_match(rest) && !rest.bytes().any(|b| b.is_ascii_digit())
+            let settled = !rest.contains("either")
+                && (SETTLED.is_match(rest) || rest.bytes().any(|b| b.is_ascii_digit()));
+            !unit && !settled
         })
 }
 

@@ -3,7 +3,8 @@
 //! Lowercase ASCII words separated by single spaces, no punctuation or apostrophes
 //! ("what's" becomes "whats"), "a.m."/"p.m." as "am"/"pm", `:` and `/` kept only between
 //! digits ("2:30", "12/8"), and number words as digits ("twenty eighth" becomes "28th",
-//! "two thirty" becomes "2 30"), but for "no one", which is nobody. Catalog synonyms go through the same function, so they match.
+//! "two thirty" becomes "2 30"), but for "no one" before a verb ("no one called"), which is
+//! nobody. Catalog synonyms go through the same function, so they match.
 
 use std::borrow::Cow;
 
@@ -66,10 +67,9 @@ pub(crate) fn normalize(text: &str) -> String {
             res.strip_suffix(' ')
                 .is_some_and(|before| before == "no" || before.ends_with(" no"))
         };
-        if word == "one" && after_no() && !words.peek().is_some_and(|next| said_with_an_hour(next))
-        {
-            // "no one" is nobody, not a number ("no 1" would read as a corrected time); "no,
-            // one oclock" stays a correction.
+        if word == "one" && after_no() && words.peek().is_some_and(|next| said_by_nobody(next)) {
+            // "no one called" is nobody, not a number ("no 1" would read as a corrected time);
+            // "no, one oclock" and "at 2 no one" stay numbers.
             res.push_str(word);
         } else if let Some(tens) = tens_value(word) {
             // "twenty eight" -> 28, "twenty eighth" -> 28th; "twenty" alone -> 20.
@@ -107,25 +107,45 @@ pub(crate) fn normalize(text: &str) -> String {
     fix_misheard(res)
 }
 
-/// A word said after an hour ("one oclock", "one thirty"), so "no, one oclock" is a time.
-fn said_with_an_hour(word: &str) -> bool {
+/// A word that follows "no one" meaning nobody ("no one called", "no one else"); before any
+/// other word, or at the end, "no one" stays a number ("no, one oclock", "at 2 no one").
+fn said_by_nobody(word: &str) -> bool {
     matches!(
         word,
-        "oclock"
-            | "o"
-            | "am"
-            | "pm"
-            | "a"
-            | "p"
-            | "thirty"
-            | "fifteen"
-            | "forty"
-            | "fifty"
-            | "twenty"
-            | "ten"
-            | "sharp"
-            | "ish"
-            | "hundred"
+        "called"
+            | "calls"
+            | "call"
+            | "ever"
+            | "answers"
+            | "answered"
+            | "answer"
+            | "knows"
+            | "knew"
+            | "can"
+            | "could"
+            | "cares"
+            | "bothered"
+            | "else"
+            | "picks"
+            | "picked"
+            | "got"
+            | "gets"
+            | "returned"
+            | "returns"
+            | "told"
+            | "tells"
+            | "listens"
+            | "has"
+            | "had"
+            | "even"
+            | "will"
+            | "would"
+            | "here"
+            | "there"
+            | "over"
+            | "seems"
+            | "wants"
+            | "bothers"
     )
 }
 
@@ -195,7 +215,6 @@ const MISHEARD: &[(&str, &str)] = &[
     ("wednes day", "wednesday"),
     ("thurs day", "thursday"),
     ("satur day", "saturday"),
-    ("a tourney", "attorney"),
 ];
 
 /// A piece of every misheard phrase of `MISHEARD` (tested): text without any of them has none.
@@ -212,7 +231,6 @@ const MISHEARD_GATE: &[&str] = &[
     "wednes day",
     "thurs day",
     "satur day",
-    "tourney",
 ];
 
 /// Replaces the misheard words of `MISHEARD`, whole words only, in one pass over the words.
@@ -363,6 +381,12 @@ mod tests {
     #[test]
     fn no_one_is_nobody_not_a_number() {
         check("No one called me back", "no one called me back");
+        check(
+            "no one here can do their job",
+            "no one here can do their job",
+        );
+        check("at two no one", "at 2 no 1");
+        check("no, one works", "no 1 works");
         check("no, one o'clock is fine", "no 1 oclock is fine");
         check("no one thirty", "no 1 30");
         check("one more thing", "1 more thing");

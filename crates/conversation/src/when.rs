@@ -123,7 +123,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     ),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seats?|kids?))?",
+        r"\b(?:at|around|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|1st thing|before lunch|after lunch|end of the day|after work)\b",
@@ -358,15 +358,16 @@ fn in_range(text: &str, caps: &Captures<'_>) -> bool {
     })
 }
 
+/// What a range of numbers counts when it is no time ("2 or 3 days", "5 or 10 mins").
+pub(crate) const RANGE_UNITS: &[&str] = &[
+    "day", "days", "hour", "hours", "min", "mins", "minutes", "weeks", "months", "years", "tires",
+    "cars", "bucks", "dollars", "hundred", "thousand", "grand", "miles", "times", "people",
+    "quarts",
+];
+
 /// Words that make the number after them a price ("quoted me like 3 50", "the bill says
 /// 5 50"), and the small words skipped to find one; "at" is not skipped ("pay the bill at 5 30"
 /// is a time).
-/// What a range of numbers counts when it is no time ("2 or 3 days").
-const RANGE_UNITS: &[&str] = &[
-    "day", "days", "hour", "hours", "minutes", "weeks", "months", "years", "tires", "cars",
-    "bucks", "dollars", "hundred", "thousand", "miles", "times", "people", "quarts",
-];
-
 const PRICE_WORDS: &[&str] = &[
     "quoted", "quote", "charged", "charge", "billed", "bill", "paid", "pay", "spent", "costs",
     "cost", "owe", "total",
@@ -445,13 +446,15 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             Some("ram" | "silverado" | "sierra" | "chevy" | "gmc" | "dodge" | "f" | "ford")
         )
     };
-    // "the dealer wanted like 15 hundred": a price, not a time.
+    // "the dealer wanted like 15 hundred", "the shop said it was 15 hundred": a price, not a
+    // time (a price word among the four words before it).
     let asked_as_a_price = |at: usize| {
         text[..at]
             .split(' ')
             .rev()
-            .find(|word| !word.is_empty() && !PRICE_FILLERS.contains(word))
-            .is_some_and(|word| PRICE_WORDS.contains(&word) || word == "wanted")
+            .filter(|word| !word.is_empty())
+            .take(4)
+            .any(|word| PRICE_WORDS.contains(&word) || matches!(word, "wanted" | "said"))
     };
     // The first that is not a truck or a price ("a ram 15 hundred at 14 hundred" is 14:00).
     if digits
@@ -646,8 +649,10 @@ fn find_period(text: &str) -> Option<(&str, DayPeriod)> {
         .filter_map(|m| {
             // "good morning", and "morning" opening what the caller goes on to say ("morning
             // could i get in"), are greetings.
+            // "the 1st thing i noticed" is no part of the day.
             if text[..m.start()].ends_with("good ")
                 || (m.start() == 0 && m.as_str() == "morning" && GREETING_GOES_ON.is_match(text))
+                || (m.as_str() == "1st thing" && text[..m.start()].ends_with("the "))
             {
                 return None;
             }

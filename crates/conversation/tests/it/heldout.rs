@@ -34,12 +34,13 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
     // (fixtures/nlu/README.md). Measured on 2026-12-07 after the thirteenth round of tuning:
-    // intent 427, services 238, dates 189 (of 199), times 90, escalations 62 of 64 with 5 false
+    // intent 427, services 238, dates 189 (of 199), times 90, escalations 62 of 64 with 6 false
     // alarms. (After the ninth round: intent 422, 7 false alarms; the tenth round's new training
     // lines gave two intents back, the eleventh round two more and a false alarm, the twelfth
     // lost one intent, and nobody looked at which; the logistic regression that replaced the
     // Naive Bayes model gave two back; the thirteenth round's rules one more, and its fix of
-    // patterns written with number words, which never matched, took one away.)
+    // patterns written with number words, which never matched, took one away; its review
+    // narrowed decoys that hid real threats, and one false alarm came back.)
     assert!(score.intent.correct >= 427, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
@@ -55,7 +56,7 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
         score.escalation_recall
     );
     assert!(
-        score.escalation_false_alarms <= 5,
+        score.escalation_false_alarms <= 6,
         "false alarms {}",
         score.escalation_false_alarms
     );

@@ -1302,6 +1302,38 @@ fn round_thirteen() {
             "the dealer wanted like fifteen hundred for it",
             "ive called three times this morning i need an oil change tomorrow at 9",
             "the light has been on since like saturday can i come the 30th",
+            // The review's sentences: real threats and complaints the decoys must not hide,
+            // and calm lines the new cues must not flag.
+            "my husband is calling his attorney right now",
+            "i dont want to sue you but i will if you dont pay for the damage",
+            "im not paying this you can take me to court",
+            "tell your boss im going to sue them",
+            "this is the law office of smith and jones about the vehicle you damaged",
+            "hi i wanted to ask for the manager please",
+            "i want to speak to the owner of the company",
+            "im more than a little frustrated",
+            "my wife is gonna be furious that you guys broke the mirror",
+            "your mechanics broke my mirror and im furious at them",
+            "ive never had this at my last shop and im so angry",
+            "i talked to your service guy and he was being ridiculous",
+            "no one ever called me back",
+            "no one has even touched my car",
+            "theres a rattle in this dump truck",
+            "thanks so much for scratching my itch",
+            "sorry its loud this is a circus over here with the kids",
+            "finding your shop is a nightmare with the construction",
+            "made it home in one piece thanks",
+            "the first thing i noticed was a squeal can i come friday",
+            "my son has a tourney this weekend",
+            "my a tourney will be in touch",
+            "at two no one",
+            "no one works",
+            "at 10 or 11 either one is fine",
+            "i have it at 9 but im like 5 or 10 mins late",
+            "the dealer said it was fifteen hundred",
+            "i called yesterday can i come in this morning",
+            "my wife dropped off the accord at like seven fifteen is it ready",
+            "uh what time is my thing tomorrow was it nine or nine thirty",
         ],
         expect![[r#"
             "you guys have been a nightmare and im done" => escalation=anger
@@ -1316,7 +1348,7 @@ fn round_thirteen() {
             "the other shop totally screwed up my brakes" => intent=schedule_appointment service=brake service
             "you totally screwed up my brakes" => escalation=anger service=brake service
             "the guy at the other shop was so rude i was furious" => nothing
-            "i talked to the manager last week about the part" => nothing
+            "i talked to the manager last week about the part" => escalation=manager_request
             "i want to talk to the manager" => escalation=manager_request
             "would the manager mind if i left my car overnight" => intent=general_inquiry
             "thank your manager for me" => nothing
@@ -1336,6 +1368,36 @@ fn round_thirteen() {
             "the dealer wanted like fifteen hundred for it" => intent=pricing_inquiry
             "ive called three times this morning i need an oil change tomorrow at 9" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow) time=09:00 (9)
             "the light has been on since like saturday can i come the 30th" => intent=schedule_appointment date=2026-11-30 (30th)
+            "my husband is calling his attorney right now" => escalation=legal_threat
+            "i dont want to sue you but i will if you dont pay for the damage" => escalation=legal_threat
+            "im not paying this you can take me to court" => escalation=legal_threat
+            "tell your boss im going to sue them" => escalation=legal_threat
+            "this is the law office of smith and jones about the vehicle you damaged" => escalation=legal_threat
+            "hi i wanted to ask for the manager please" => escalation=manager_request
+            "i want to speak to the owner of the company" => escalation=manager_request
+            "im more than a little frustrated" => escalation=anger
+            "my wife is gonna be furious that you guys broke the mirror" => escalation=anger
+            "your mechanics broke my mirror and im furious at them" => escalation=anger
+            "ive never had this at my last shop and im so angry" => escalation=anger
+            "i talked to your service guy and he was being ridiculous" => escalation=anger
+            "no one ever called me back" => escalation=anger
+            "no one has even touched my car" => escalation=anger
+            "theres a rattle in this dump truck" => intent=schedule_appointment service=diagnostic
+            "thanks so much for scratching my itch" => nothing
+            "sorry its loud this is a circus over here with the kids" => nothing
+            "finding your shop is a nightmare with the construction" => nothing
+            "made it home in one piece thanks" => nothing
+            "the first thing i noticed was a squeal can i come friday" => intent=schedule_appointment date=2026-11-27 (friday)
+            "my son has a tourney this weekend" => nothing
+            "my a tourney will be in touch" => escalation=legal_threat
+            "at two no one" => intent=schedule_appointment time=13:00 (1)
+            "no one works" => time=13:00 (1)
+            "at 10 or 11 either one is fine" => nothing
+            "i have it at 9 but im like 5 or 10 mins late" => intent=reschedule_appointment time=09:00 (9)
+            "the dealer said it was fifteen hundred" => nothing
+            "i called yesterday can i come in this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=morning (morning)
+            "my wife dropped off the accord at like seven fifteen is it ready" => intent=check_status
+            "uh what time is my thing tomorrow was it nine or nine thirty" => intent=check_status date=2026-11-25 (tomorrow)
         "#]],
     );
 }
