@@ -65,20 +65,20 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    // The learned model has seen these lines, so intent here is mostly memory (97.0 %); how
+    // The learned model has seen these lines, so intent here is mostly memory (96.9 %); how
     // it does on lines it never saw is `nlu --score --cross-validate 10`.
-    assert!(score.intent.correct >= 6596, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 6966, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 3418,
+        score.services.correct >= 3598,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 2697, "date {:?}", score.date);
-    assert!(score.time.correct >= 1373, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 1294);
-    // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), and a
-    // friend called useless (t6433).
-    assert!(score.escalation_false_alarms <= 3);
+    assert!(score.date.correct >= 2809, "date {:?}", score.date);
+    assert!(score.time.correct >= 1418, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 1335);
+    // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend
+    // called useless (t6433) and a caller "very disappointed" with a price (t6685).
+    assert!(score.escalation_false_alarms <= 4);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).

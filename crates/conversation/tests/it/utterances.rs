@@ -237,7 +237,7 @@ fn service_phrases_in_speech() {
             "i need my ac recharged its just blowing warm air" => intent=schedule_appointment service=ac service
             "the transmission is slipping gears" => intent=schedule_appointment service=transmission service
             "its overheating on the highway" => intent=schedule_appointment service=diagnostic
-            "not sure whats wrong with it honestly" => service=diagnostic
+            "not sure whats wrong with it honestly" => intent=check_status service=diagnostic
             "i need a lube job and also rotate the tires" => intent=schedule_appointment service=oil change
             "got a flat tire" => intent=schedule_appointment service=tire replacement
             "can you do a synthetic oil change on a 2018 toyota camry" => intent=schedule_appointment service=oil change vehicle=2018 Toyota Camry
@@ -503,11 +503,11 @@ fn times() {
             "quarter to five" => intent=schedule_appointment time=16:45 (quarter to 5)
             "quarter past 8" => intent=schedule_appointment time=08:15 (quarter past 8)
             "quarter to one" => time=12:45 (quarter to 1)
-            "morning" => intent=schedule_appointment time=morning (morning)
-            "sometime in the afternoon" => time=afternoon (afternoon)
+            "morning" => time=morning (morning)
+            "sometime in the afternoon" => intent=schedule_appointment time=afternoon (afternoon)
             "first thing in the morning" => intent=schedule_appointment time=morning (morning)
             "after lunch" => intent=schedule_appointment time=afternoon (after lunch)
-            "12 pm" => time=12:00 (12 pm)
+            "12 pm" => intent=schedule_appointment time=12:00 (12 pm)
             "9 am" => intent=schedule_appointment time=09:00 (9 am)
             "14:30" => intent=schedule_appointment time=14:30 (14:30)
             "good morning i need to come in at 2" => intent=schedule_appointment time=14:00 (2)
@@ -1334,6 +1334,14 @@ fn round_thirteen() {
             "i called yesterday can i come in this morning",
             "my wife dropped off the accord at like seven fifteen is it ready",
             "uh what time is my thing tomorrow was it nine or nine thirty",
+            // The round's last two writers.
+            "im gonna dispute the deposit with my credit card company if its not fixed today",
+            "i already called my bank and told them not to honor that charge",
+            "i work at the law office down the block so i can walk over",
+            "i saw you got an a plus rating with the better business bureau",
+            "honestly you guys have the worst communication ive ever dealt with",
+            "im losing my mind here you guys said 2 days its been a week",
+            "the guy at the quick lube place was so ridiculous so can i come to you",
         ],
         expect![[r#"
             "you guys have been a nightmare and im done" => escalation=anger
@@ -1398,6 +1406,13 @@ fn round_thirteen() {
             "i called yesterday can i come in this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=morning (morning)
             "my wife dropped off the accord at like seven fifteen is it ready" => intent=check_status
             "uh what time is my thing tomorrow was it nine or nine thirty" => intent=check_status date=2026-11-25 (tomorrow)
+            "im gonna dispute the deposit with my credit card company if its not fixed today" => intent=general_inquiry escalation=legal_threat date=2026-11-24 (today)
+            "i already called my bank and told them not to honor that charge" => escalation=legal_threat
+            "i work at the law office down the block so i can walk over" => nothing
+            "i saw you got an a plus rating with the better business bureau" => intent=schedule_appointment
+            "honestly you guys have the worst communication ive ever dealt with" => escalation=anger
+            "im losing my mind here you guys said 2 days its been a week" => escalation=anger
+            "the guy at the quick lube place was so ridiculous so can i come to you" => intent=schedule_appointment
         "#]],
     );
 }
