@@ -1342,6 +1342,8 @@ fn round_thirteen() {
             "honestly you guys have the worst communication ive ever dealt with",
             "im losing my mind here you guys said 2 days its been a week",
             "the guy at the quick lube place was so ridiculous so can i come to you",
+            "last time i sat there 3 hours i was ready to throw a chair",
+            "im about ready to throw in the towel on this old truck",
         ],
         expect![[r#"
             "you guys have been a nightmare and im done" => escalation=anger
@@ -1413,6 +1415,8 @@ fn round_thirteen() {
             "honestly you guys have the worst communication ive ever dealt with" => escalation=anger
             "im losing my mind here you guys said 2 days its been a week" => escalation=anger
             "the guy at the quick lube place was so ridiculous so can i come to you" => intent=schedule_appointment
+            "last time i sat there 3 hours i was ready to throw a chair" => escalation=anger
+            "im about ready to throw in the towel on this old truck" => nothing
         "#]],
     );
 }
