@@ -365,6 +365,18 @@ pub(crate) const RANGE_UNITS: &[&str] = &[
     "quarts",
 ];
 
+/// Words that make a line one about money.
+const MONEY_WORDS: &[&str] = &[
+    "price", "prices", "quote", "quoted", "cost", "costs", "bucks", "dollars", "estimate", "range",
+    "ballpark",
+];
+
+/// Words right before a number that make it a time even in a line about money.
+const TIME_LEADS: &[&str] = &[
+    "at", "by", "for", "til", "till", "until", "before", "after", "from", "to", "say", "do",
+    "make", "try", "around", "about", "like", "maybe",
+];
+
 /// Words that make the number after them a price ("quoted me like 3 50", "the bill says
 /// 5 50"), and the small words skipped to find one; "at" is not skipped ("pay the bill at 5 30"
 /// is a time).
@@ -546,12 +558,16 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .iter()
             .any(|word| text.contains(word));
         // "quoted 3 25" is a price; "a 3 50 z" is a model.
-        let priced = text[..start]
-            .split(' ')
-            .rev()
-            .skip(1)
+        let mut before = text[..start].split(' ').rev().skip(1);
+        let just_before = before.clone().find(|word| !matches!(*word, "uh" | "um"));
+        let priced = before
             .find(|word| !PRICE_FILLERS.contains(word))
-            .is_some_and(|word| PRICE_WORDS.contains(&word));
+            .is_some_and(|word| PRICE_WORDS.contains(&word))
+            // In a line about money, a number said right after no word that leads to a time is
+            // a price too ("the other place said 4 50", "between 1 50 and 4 50 for brakes");
+            // "at 2 30" and "around 4 30" stay times.
+            || (text.split(' ').any(|word| MONEY_WORDS.contains(&word))
+                && !just_before.is_some_and(|word| TIME_LEADS.contains(&word)));
         let end = caps.get(0).map_or(text.len(), |m| m.end());
         let before_letter = text[end..]
             .strip_prefix(' ')

@@ -1344,6 +1344,12 @@ fn round_thirteen() {
             "the guy at the quick lube place was so ridiculous so can i come to you",
             "last time i sat there 3 hours i was ready to throw a chair",
             "im about ready to throw in the towel on this old truck",
+            // Numbers in a line about money.
+            "the other place said four fifty for a brake job ballpark",
+            "my quote says between one fifty and four fifty why such a big range",
+            "how much is the quote and can i come at 2 30",
+            "could i come today around three thirty my car wont hold a charge",
+            "put me down december fourteenth eleven thirty for the a c recharge",
         ],
         expect![[r#"
             "you guys have been a nightmare and im done" => escalation=anger
@@ -1417,6 +1423,11 @@ fn round_thirteen() {
             "the guy at the quick lube place was so ridiculous so can i come to you" => intent=schedule_appointment
             "last time i sat there 3 hours i was ready to throw a chair" => escalation=anger
             "im about ready to throw in the towel on this old truck" => nothing
+            "the other place said four fifty for a brake job ballpark" => intent=pricing_inquiry service=brake service
+            "my quote says between one fifty and four fifty why such a big range" => intent=pricing_inquiry
+            "how much is the quote and can i come at 2 30" => intent=pricing_inquiry time=14:30 (2 30)
+            "could i come today around three thirty my car wont hold a charge" => intent=schedule_appointment date=2026-11-24 (today) time=15:30 (3 30)
+            "put me down december fourteenth eleven thirty for the a c recharge" => intent=schedule_appointment service=ac service date=2026-12-14 (december 14th) time=11:30 (11 30)
         "#]],
     );
 }
