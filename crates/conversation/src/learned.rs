@@ -120,10 +120,9 @@ static MODEL: LazyLock<Model> = LazyLock::new(|| {
 });
 
 /// Which model a conversation asks about a first request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) enum Choice {
     /// The model trained on the project's tuning part.
-    #[default]
     Project,
     /// None: the patterns have the last word.
     Off,
