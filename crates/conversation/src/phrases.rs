@@ -15,8 +15,10 @@
 //!   or ends with, is in the text (its trigger: "move " for `move (me|my|the) \w+`);
 //! - what has no such trigger stays one regex per pattern, run on every text.
 //!
-//! The phrases and triggers of all patterns are one Aho-Corasick DFA, built whole at start-up,
-//! so one pass over the text (`scan`) costs the same whatever the process has seen. A pattern
+//! The phrases and triggers of all patterns are one Aho-Corasick automaton (a contiguous NFA:
+//! about 1 MB for the detectors, where a DFA of the same needles takes over 20 MB and is no
+//! faster once its table no longer fits in the cache), built whole at start-up, so one pass
+//! over the text (`scan`) costs the same whatever the process has seen. A pattern
 //! matches where one of its phrases is found with a word boundary at both ends or where one
 //! of its regexes matches: exactly the matches of the pattern as written (tested against the
 //! regexes on every labelled utterance).
@@ -58,6 +60,9 @@ pub(crate) struct PatternSet {
     triggered: Vec<(usize, Regex)>,
     /// Per pattern, its alternatives without a trigger, run on every text.
     always: Vec<Option<Regex>>,
+    /// Whether a text's scan can be told after blanking from the scan before (see
+    /// `PatternSet::blank`): no needle has two non-word bytes in a row.
+    derive_after_blanking: bool,
     /// The patterns as written, for the tests that hold the split to them.
     #[cfg(test)]
     pub(crate) sources: Vec<String>,
@@ -69,6 +74,14 @@ pub(crate) struct Scan {
     starts: Vec<u32>,
     /// The triggered alternatives (indices into `PatternSet::triggered`), each once.
     triggered: Vec<usize>,
+    /// Every bounded phrase found: its pattern, start and end.
+    phrases: Vec<(u32, u32, u32)>,
+}
+
+/// A text with some matches blanked out by spaces of the same length, and its scan.
+pub(crate) struct Blanked {
+    pub(crate) text: String,
+    pub(crate) scan: Scan,
 }
 
 impl PatternSet {
@@ -111,9 +124,15 @@ impl PatternSet {
                     .then(|| ascii_regex(&Hir::alternation(untriggered).to_string())),
             );
         }
+
+        let derive_after_blanking = needles.iter().all(|needle| {
+            !needle
+                .windows(2)
+                .any(|pair| !is_word_byte(&pair[0]) && !is_word_byte(&pair[1]))
+        });
         let needles = (!needles.is_empty()).then(|| {
             AhoCorasick::builder()
-                .kind(Some(AhoCorasickKind::DFA))
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .match_kind(MatchKind::Standard)
                 .build(&needles)
                 .unwrap_or_else(|err| panic!("the patterns' phrases: {err}"))
@@ -123,6 +142,7 @@ impl PatternSet {
             kinds,
             triggered,
             always,
+            derive_after_blanking,
             #[cfg(test)]
             sources: patterns
                 .iter()
@@ -136,6 +156,7 @@ impl PatternSet {
         let mut scan = Scan {
             starts: vec![NOT_FOUND; self.always.len()],
             triggered: Vec::new(),
+            phrases: Vec::new(),
         };
         let Some(needles) = &self.needles else {
             return scan;
@@ -144,8 +165,15 @@ impl PatternSet {
         for found in needles.find_overlapping_iter(text) {
             match self.kinds[found.pattern().as_usize()] {
                 Needle::Phrase(id) if bounded(bytes, found.start(), found.end()) => {
-                    let start = &mut scan.starts[id];
-                    *start = (*start).min(u32::try_from(found.start()).unwrap_or(NOT_FOUND));
+                    let (Ok(id), Ok(start), Ok(end)) = (
+                        u32::try_from(id),
+                        u32::try_from(found.start()),
+                        u32::try_from(found.end()),
+                    ) else {
+                        continue;
+                    };
+                    scan.starts[id as usize] = scan.starts[id as usize].min(start);
+                    scan.phrases.push((id, start, end));
                 }
                 Needle::Phrase(_) => {}
                 Needle::Trigger(index) => {
@@ -175,33 +203,55 @@ impl PatternSet {
     }
 
     /// `text` with every match of pattern `id` blanked out with spaces of the same length (so
-    /// offsets stay comparable), or `None` when it has none (`scan` is `text`'s). Every match of
-    /// every alternative is blanked, also where two overlap.
-    pub(crate) fn blank(&self, id: usize, text: &str, scan: &Scan) -> Option<String> {
+    /// offsets stay comparable), and its scan, or `None` when it has none (`scan` is `text`'s).
+    /// Every match of every alternative is blanked, also where two overlap.
+    ///
+    /// The blanked text's scan is told from `scan` when every blanked match has a word byte at
+    /// both ends, rather than found by another pass. Such a match is bounded: the bytes just
+    /// outside it are not word bytes, so spaces in its place change no boundary outside it, and
+    /// a needle found across it would need two non-word bytes in a row, which no needle has
+    /// (else `derive_after_blanking` is false). So the bounded phrases of the blanked text are
+    /// those of `text` that do not overlap a blanked match, and its triggers are among those of
+    /// `text` (a triggered alternative run on text without its trigger finds nothing).
+    pub(crate) fn blank(&self, id: usize, text: &str, scan: &Scan) -> Option<Blanked> {
         if !self.is_match(id, text, scan) {
             return None;
         }
-        let mut blanked = text.as_bytes().to_vec();
-        let mut blank = |start: usize, end: usize| blanked[start..end].fill(b' ');
-        if scan.starts[id] != NOT_FOUND
-            && let Some(needles) = &self.needles
-        {
-            let bytes = text.as_bytes();
-            for found in needles.find_overlapping_iter(text) {
-                if matches!(self.kinds[found.pattern().as_usize()], Needle::Phrase(owner) if owner == id)
-                    && bounded(bytes, found.start(), found.end())
-                {
-                    blank(found.start(), found.end());
-                }
-            }
-        }
+        let owner = u32::try_from(id).ok()?;
+        let mut ranges: Vec<(usize, usize)> = scan
+            .phrases
+            .iter()
+            .filter(|(found, _, _)| *found == owner)
+            .map(|&(_, start, end)| (start as usize, end as usize))
+            .collect();
         for regex in self.regexes(id, scan) {
-            for found in regex.find_iter(text) {
-                blank(found.start(), found.end());
-            }
+            ranges.extend(
+                regex
+                    .find_iter(text)
+                    .filter(|found| !found.is_empty())
+                    .map(|found| (found.start(), found.end())),
+            );
+        }
+        let mut blanked = text.as_bytes().to_vec();
+        for &(start, end) in &ranges {
+            blanked[start..end].fill(b' ');
         }
         // Only ASCII spaces replaced whole matches of a `&str`: still UTF-8.
-        Some(String::from_utf8(blanked).unwrap_or_else(|_| text.to_owned()))
+        let blanked = String::from_utf8(blanked).unwrap_or_else(|_| text.to_owned());
+        let bytes = text.as_bytes();
+        let derivable = self.derive_after_blanking
+            && ranges
+                .iter()
+                .all(|&(start, end)| is_word_byte(&bytes[start]) && is_word_byte(&bytes[end - 1]));
+        let scan = if derivable {
+            scan.without(&ranges)
+        } else {
+            self.scan(&blanked)
+        };
+        Some(Blanked {
+            text: blanked,
+            scan,
+        })
     }
 
     /// Byte offset where pattern `id`'s leftmost match starts (where the regex as written would
@@ -212,6 +262,12 @@ impl PatternSet {
             .filter_map(|regex| regex.find(text).map(|found| found.start()))
             .chain(phrase)
             .min()
+    }
+
+    /// Whether blanked texts' scans are told from their texts' (for tests).
+    #[cfg(test)]
+    pub(crate) fn derive_after_blanking(&self) -> bool {
+        self.derive_after_blanking
     }
 
     /// How many phrases and triggered alternatives pattern `id` has, and the regex it always
@@ -229,6 +285,29 @@ impl PatternSet {
                 .count(),
             self.always[id].as_ref().map(Regex::as_str),
         )
+    }
+}
+
+impl Scan {
+    /// This scan less the phrases that overlap one of `blanked` (byte ranges), for the text
+    /// with those ranges blanked out (`PatternSet::blank` says when that is the blanked
+    /// text's scan).
+    fn without(&self, blanked: &[(usize, usize)]) -> Scan {
+        let mut scan = Scan {
+            starts: vec![NOT_FOUND; self.starts.len()],
+            triggered: self.triggered.clone(),
+            phrases: Vec::with_capacity(self.phrases.len()),
+        };
+        for &(id, start, end) in &self.phrases {
+            let overlaps = blanked
+                .iter()
+                .any(|&(from, to)| (start as usize) < to && from < end as usize);
+            if !overlaps {
+                scan.starts[id as usize] = scan.starts[id as usize].min(start);
+                scan.phrases.push((id, start, end));
+            }
+        }
+        scan
     }
 }
 
@@ -469,6 +548,49 @@ mod tests {
         assert!(is_match(&set, "no rush"));
         assert!(is_match(&set, "ok then"));
         assert!(!is_match(&set, "okay then"));
+    }
+
+    #[test]
+    fn a_blanked_texts_scan_is_the_one_another_pass_finds() {
+        let set = PatternSet::new(&[
+            r"\b(manager|owner|real person)\b",
+            r"\b(no need for (a|the) manager|the owner \w+)\b",
+            r"owner (said|says) ",
+            r"\b(person)\b",
+        ]);
+        assert!(set.derive_after_blanking);
+        for text in [
+            "no need for a manager but get me a real person",
+            "no need for the manager the owner knows me",
+            "the owner said  the manager",
+            "owner says ok",
+            "no need for a manager",
+        ] {
+            let scan = set.scan(text);
+            for blanked_id in 0..4 {
+                let Some(blanked) = set.blank(blanked_id, text, &scan) else {
+                    continue;
+                };
+                let fresh = set.scan(&blanked.text);
+                for id in 0..4 {
+                    assert_eq!(
+                        set.find_start(id, &blanked.text, &blanked.scan),
+                        set.find_start(id, &blanked.text, &fresh),
+                        "{id} after blanking {blanked_id} in {text:?}"
+                    );
+                }
+            }
+        }
+        let text = "no need for a manager but get me a real person";
+        let blanked = set.blank(1, text, &set.scan(text)).expect("a match");
+        assert_eq!(
+            blanked.text,
+            format!("{} but get me a real person", " ".repeat(21))
+        );
+        assert_eq!(set.find_start(0, &blanked.text, &blanked.scan), Some(35));
+        // A needle with two non-word bytes in a row could be found across a blanked match:
+        // such a set scans the blanked text again.
+        assert!(!PatternSet::new(&[r"\b(get (me )? the owner)\b"]).derive_after_blanking);
     }
 
     #[test]
