@@ -280,11 +280,26 @@ static NOT_A_SERVICE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::n
     )
 });
 
-/// Whether the catalog phrase found at byte `start` of `text` is one of `NOT_A_SERVICE`.
-fn not_a_service(text: &str, start: usize) -> bool {
-    NOT_A_SERVICE
-        .find_iter(text)
-        .any(|found| found.range().contains(&start))
+/// Where in a text the phrases of `NOT_A_SERVICE` are, found once on first asking: most texts
+/// name no catalog phrase, and one that names several is searched once, not once per phrase.
+struct NotAService<'t> {
+    text: &'t str,
+    found: Option<Vec<std::ops::Range<usize>>>,
+}
+
+impl<'t> NotAService<'t> {
+    fn new(text: &'t str) -> NotAService<'t> {
+        NotAService { text, found: None }
+    }
+
+    /// Whether the catalog phrase found at byte `start` of the text is one of `NOT_A_SERVICE`.
+    fn covers(&mut self, start: usize) -> bool {
+        let text = self.text;
+        self.found
+            .get_or_insert_with(|| NOT_A_SERVICE.find_iter(text).map(|m| m.range()).collect())
+            .iter()
+            .any(|range| range.contains(&start))
+    }
 }
 
 /// A service told as a story, not asked for: a past visit ("last time you guys did my
@@ -1528,6 +1543,7 @@ impl ConversationManager {
         let mut found = Vec::new();
         let mut offset = 0;
         let mut skip_to = 0;
+        let mut not_a_service = NotAService::new(text);
         for word in text.split(' ') {
             let start = offset;
             offset += word.len() + 1;
@@ -1536,7 +1552,7 @@ impl ConversationManager {
             }
             if let Some((len, idx)) = self.catalog_phrase_at(word, &text[start..]) {
                 skip_to = start + len;
-                if not_a_service(text, start) {
+                if not_a_service.covers(start) {
                     continue;
                 }
                 if !found.contains(&idx) {
@@ -1567,9 +1583,10 @@ impl ConversationManager {
 
     fn find_service(&self, text: &str) -> Option<usize> {
         let mut offset = 0;
+        let mut not_a_service = NotAService::new(text);
         for word in text.split(' ') {
             if let Some((_, idx)) = self.catalog_phrase_at(word, &text[offset..])
-                && !not_a_service(text, offset)
+                && !not_a_service.covers(offset)
             {
                 return Some(idx);
             }

@@ -239,33 +239,35 @@ fn fix_misheard(text: String) -> String {
     if !MISHEARD_GATE.iter().any(|first| text.contains(first)) {
         return text;
     }
-    let words: Vec<&str> = text.split(' ').collect();
     let mut fixed = String::with_capacity(text.len() + 8);
-    let mut at = 0;
-    while let Some(word) = words.get(at) {
-        if !fixed.is_empty() {
-            fixed.push(' ');
-        }
-        let found = MISHEARD.iter().find_map(|(heard, meant)| {
-            let count = heard.split(' ').count();
-            let said = words.get(at..at + count)?;
-            heard
-                .split(' ')
-                .eq(said.iter().copied())
-                .then_some((count, *meant))
+    // `text` is normalised: words split by single spaces, none at either end.
+    let mut rest = text.as_str();
+    loop {
+        let first = rest.as_bytes().first().copied();
+        let found = MISHEARD.iter().find(|(heard, _)| {
+            heard.as_bytes().first().copied() == first
+                && rest.starts_with(heard)
+                && matches!(rest.as_bytes().get(heard.len()), None | Some(b' '))
         });
-        match found {
-            Some((count, meant)) => {
+        let kept = match found {
+            Some((heard, meant)) => {
                 fixed.push_str(meant);
-                at += count;
+                heard.len()
             }
             None => {
-                fixed.push_str(word);
-                at += 1;
+                let end = rest.find(' ').unwrap_or(rest.len());
+                fixed.push_str(&rest[..end]);
+                end
             }
+        };
+        match rest[kept..].strip_prefix(' ') {
+            Some(after) => {
+                fixed.push(' ');
+                rest = after;
+            }
+            None => return fixed,
         }
     }
-    fixed
 }
 
 fn push_ordinal(res: &mut String, value: u32) {

@@ -523,6 +523,8 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         };
         return timed(&caps[0], time);
     }
+    // Whether the line is about money, asked once however many numbers it has.
+    let about_money = std::cell::OnceCell::new();
     for caps in clues
         .clock
         .then(|| p.hour_minute.captures_iter(text))
@@ -566,7 +568,8 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             // In a line about money, a number said right after no word that leads to a time is
             // a price too ("the other place said 4 50", "between 1 50 and 4 50 for brakes");
             // "at 2 30" and "around 4 30" stay times.
-            || (text.split(' ').any(|word| MONEY_WORDS.contains(&word))
+            || (*about_money
+                .get_or_init(|| text.split(' ').any(|word| MONEY_WORDS.contains(&word)))
                 && !just_before.is_some_and(|word| TIME_LEADS.contains(&word)));
         let end = caps.get(0).map_or(text.len(), |m| m.end());
         let before_letter = text[end..]
