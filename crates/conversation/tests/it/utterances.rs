@@ -953,13 +953,13 @@ fn escalations_round_seven() {
             "get me your boss this is absurd",
         ],
         expect![[r#"
-            "do i have to get the courts involved to get my car back" => escalation=legal_threat
+            "do i have to get the courts involved to get my car back" => intent=check_status escalation=legal_threat
             "my cousin does litigation and he says you owe me" => escalation=legal_threat
             "ill have my solicitor write to you" => escalation=legal_threat
             "get me whoever can actually do something" => escalation=manager_request
             "put dave on the phone please" => escalation=manager_request
             "zero zero zero" => escalation=manager_request
-            "god dam it the light is on again" => escalation=anger
+            "god dam it the light is on again" => intent=general_inquiry escalation=anger
             "this is bull ship" => escalation=anger
             "im so tired of this" => escalation=anger
             "my wife is furious at me for forgetting the oil change" => intent=schedule_appointment service=oil change
@@ -1419,7 +1419,7 @@ fn round_thirteen() {
             "i work at the law office down the block so i can walk over" => nothing
             "i saw you got an a plus rating with the better business bureau" => intent=schedule_appointment
             "honestly you guys have the worst communication ive ever dealt with" => escalation=anger
-            "im losing my mind here you guys said 2 days its been a week" => escalation=anger
+            "im losing my mind here you guys said 2 days its been a week" => intent=check_status escalation=anger
             "the guy at the quick lube place was so ridiculous so can i come to you" => intent=schedule_appointment
             "last time i sat there 3 hours i was ready to throw a chair" => escalation=anger
             "im about ready to throw in the towel on this old truck" => nothing
