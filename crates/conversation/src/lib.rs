@@ -10,7 +10,8 @@
 //! phrases found in one Aho-Corasick pass and small regexes run only when triggered), with a
 //! small logistic-regression model (`learned`, trained at first use from the tuning part of
 //! `fixtures/nlu/utterances.jsonl`, next to what the patterns make of each line) that has the
-//! last word on a caller's first request when the patterns find nothing or only a booking;
+//! last word on a caller's first request unless the patterns find a cancel, a reschedule or a
+//! status check;
 //! `warm_up_intent_model` trains it, and compiles every pattern, before the first call.
 //!
 //! No IO, no async, no clock reads: the pipeline passes the time in and turns timers into

@@ -1191,9 +1191,16 @@ impl ConversationManager {
 
     /// A caller's first request on an inbound call (any turn until the call has an intent, so
     /// "hi" then "how much for brakes" asks it about the second) goes to the learned model
-    /// (`learned.rs`) when the patterns found nothing or a booking; it weighs the words against
-    /// that answer (`found`) and has the last word. Turns after an intent is set and outbound
-    /// calls (the caller answering our question) stay with the patterns.
+    /// (`learned.rs`) unless the patterns found a cancel, a reschedule or a status check; it
+    /// weighs the words against the patterns' answer (`found`) and has the last word. Turns after
+    /// an intent is set and outbound calls (the caller answering our question) stay with the
+    /// patterns.
+    ///
+    /// A cancel or a reschedule is said in so many words, and "cancel" wins over "reschedule"
+    /// as the caller said it; letting the model overrule a status check lost two lines over
+    /// 10-fold cross-validation. Letting it overrule a general question, a price question or
+    /// one about hours gained fifty of 7187 (92.2 % to 92.9 %): a price named in a booking
+    /// ("little pricey but how soon can you fit me in"), a charge disputed in a complaint.
     fn first_request_opinion(&self, found: Option<Intent>, text: &str) -> Option<Intent> {
         let inbound = matches!(
             self.call_type,
@@ -1201,7 +1208,12 @@ impl ConversationManager {
         );
         if self.intent.is_some()
             || !inbound
-            || !matches!(found, None | Some(Intent::ScheduleAppointment))
+            || matches!(
+                found,
+                Some(
+                    Intent::CancelAppointment | Intent::RescheduleAppointment | Intent::CheckStatus
+                )
+            )
         {
             return found;
         }

@@ -179,7 +179,7 @@ fn information_requests() {
             "do you have loaner cars" => intent=general_inquiry
             "how long does an oil change take" => intent=general_inquiry service=oil change
             "do you take credit cards" => intent=general_inquiry
-            "i had a question about my bill" => intent=general_inquiry
+            "i had a question about my bill" => intent=pricing_inquiry
         "#]],
     );
 }
@@ -893,7 +893,7 @@ fn days_and_times_round_seven() {
             "thursday same time next week" => intent=schedule_appointment date=2026-11-26 (thursday)
             "not this tuesday the next one" => date=2026-12-01 (not this tuesday the next 1)
             "can i swing by for fifteen minutes" => nothing
-            "this thing ate fifty bucks of gas in two days" => intent=pricing_inquiry
+            "this thing ate fifty bucks of gas in two days" => nothing
             "i think a rat like ate through my wiring" => nothing
             "ill pick it up and pay the bill at five thirty" => intent=check_status time=17:30 (5 30)
             "could i come by at three yesterday someone told me the part came in" => intent=check_status time=15:00 (3)
@@ -980,7 +980,7 @@ fn escalations_round_seven() {
             "im gonna run a little late" => nothing
             "its been sitting for two years can you get it running" => nothing
             "your boss did a great job on my brakes last time" => service=brake service
-            "ill be filing an insurance claim for the accident can you do an estimate" => intent=pricing_inquiry
+            "ill be filing an insurance claim for the accident can you do an estimate" => intent=general_inquiry
             "the estimate says four eighty what am i paying for exactly" => intent=pricing_inquiry
             "are you serious its already done thats awesome" => nothing
             "my boss was livid i was late because the car died" => nothing
@@ -1414,7 +1414,7 @@ fn round_thirteen() {
             "i called yesterday can i come in this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=morning (morning)
             "my wife dropped off the accord at like seven fifteen is it ready" => intent=check_status
             "uh what time is my thing tomorrow was it nine or nine thirty" => intent=check_status date=2026-11-25 (tomorrow)
-            "im gonna dispute the deposit with my credit card company if its not fixed today" => intent=general_inquiry escalation=legal_threat date=2026-11-24 (today)
+            "im gonna dispute the deposit with my credit card company if its not fixed today" => intent=check_status escalation=legal_threat date=2026-11-24 (today)
             "i already called my bank and told them not to honor that charge" => escalation=legal_threat
             "i work at the law office down the block so i can walk over" => nothing
             "i saw you got an a plus rating with the better business bureau" => intent=schedule_appointment
