@@ -66,6 +66,9 @@ pub(crate) struct PatternSet {
     /// The patterns as written, for the tests that hold the split to them.
     #[cfg(test)]
     pub(crate) sources: Vec<String>,
+    /// The phrases, for the test that each can be heard.
+    #[cfg(test)]
+    phrase_texts: Vec<String>,
 }
 
 /// What one pass found in one text.
@@ -130,6 +133,13 @@ impl PatternSet {
                 .windows(2)
                 .any(|pair| !is_word_byte(&pair[0]) && !is_word_byte(&pair[1]))
         });
+        #[cfg(test)]
+        let phrase_texts = needles
+            .iter()
+            .zip(&kinds)
+            .filter(|(_, kind)| matches!(kind, Needle::Phrase(_)))
+            .map(|(needle, _)| String::from_utf8_lossy(needle).into_owned())
+            .collect();
         let needles = (!needles.is_empty()).then(|| {
             AhoCorasick::builder()
                 .kind(Some(AhoCorasickKind::ContiguousNFA))
@@ -143,6 +153,8 @@ impl PatternSet {
             triggered,
             always,
             derive_after_blanking,
+            #[cfg(test)]
+            phrase_texts,
             #[cfg(test)]
             sources: patterns
                 .iter()
@@ -262,6 +274,12 @@ impl PatternSet {
             .filter_map(|regex| regex.find(text).map(|found| found.start()))
             .chain(phrase)
             .min()
+    }
+
+    /// Every phrase of every pattern (for tests).
+    #[cfg(test)]
+    pub(crate) fn phrase_texts(&self) -> Vec<String> {
+        self.phrase_texts.clone()
     }
 
     /// Whether blanked texts' scans are told from their texts' (for tests).
