@@ -844,8 +844,10 @@ impl ConversationManager {
                 self.slots.resolved_time,
                 self.slots.time_period,
             );
-        // A day or time with nothing else ("next friday around ten") is a booking request;
-        // on a reminder call it is a new time for the appointment. Taking a time offered
+        // A day or time with nothing else ("next friday around ten") is a booking request as
+        // the patterns read it (on a caller's first request the learned model has the last
+        // word, and reads most bare days and times as no request, as the labels do); on a
+        // reminder call it is a new time for the appointment. Taking a time offered
         // ("friday at ten works", "see you saturday") asks for nothing new.
         let implied_intent =
             (self.intent.is_none() && when_changed && !ACCEPTS_A_TIME.is_match(&normalized))

@@ -16,7 +16,7 @@
 //! - what has no such trigger stays one regex per pattern, run on every text.
 //!
 //! The phrases and triggers of all patterns are one Aho-Corasick automaton (a contiguous NFA:
-//! about 1 MB for the detectors, where a DFA of the same needles takes over 20 MB and is no
+//! 1.3 MB for the detectors, where a DFA of the same needles takes over 20 MB and is no
 //! faster once its table no longer fits in the cache), built whole at start-up, so one pass
 //! over the text (`scan`) costs the same whatever the process has seen. A pattern
 //! matches where one of its phrases is found with a word boundary at both ends or where one
@@ -85,6 +85,9 @@ pub(crate) struct Scan {
 pub(crate) struct Blanked {
     pub(crate) text: String,
     pub(crate) scan: Scan,
+    /// Whether the scan was told from the text's rather than found by another pass (for tests).
+    #[cfg(test)]
+    pub(crate) derived: bool,
 }
 
 impl PatternSet {
@@ -218,12 +221,14 @@ impl PatternSet {
     /// offsets stay comparable), and its scan, or `None` when it has none (`scan` is `text`'s).
     /// Every match of every alternative is blanked, also where two overlap.
     ///
-    /// The blanked text's scan is told from `scan` when every blanked match has a word byte at
-    /// both ends, rather than found by another pass. Such a match is bounded: the bytes just
-    /// outside it are not word bytes, so spaces in its place change no boundary outside it, and
-    /// a needle found across it would need two non-word bytes in a row, which no needle has
-    /// (else `derive_after_blanking` is false). So the bounded phrases of the blanked text are
-    /// those of `text` that do not overlap a blanked match, and its triggers are among those of
+    /// The blanked text's scan is told from `scan`, rather than found by another pass, when
+    /// every blanked match has a word byte at both ends and a word boundary at both ends (both
+    /// checked: an alternative written without a closing `\b` can end inside a word, and the
+    /// rest of that word would get a boundary it did not have). The bytes just outside such a
+    /// match are not word bytes, so spaces in its place change no boundary outside it, and a
+    /// needle found across it would need two non-word bytes in a row, which no needle has (else
+    /// `derive_after_blanking` is false). So the bounded phrases of the blanked text are those
+    /// of `text` that do not overlap a blanked match, and its triggers are among those of
     /// `text` (a triggered alternative run on text without its trigger finds nothing).
     pub(crate) fn blank(&self, id: usize, text: &str, scan: &Scan) -> Option<Blanked> {
         if !self.is_match(id, text, scan) {
@@ -248,14 +253,21 @@ impl PatternSet {
         for &(start, end) in &ranges {
             blanked[start..end].fill(b' ');
         }
-        // Only ASCII spaces replaced whole matches of a `&str`: still UTF-8.
-        let blanked = String::from_utf8(blanked).unwrap_or_else(|_| text.to_owned());
+        // Only ASCII spaces replaced whole matches of a `&str`: still UTF-8 (were it not, the
+        // text is left as it was and scanned again).
+        let (blanked, utf8) = match String::from_utf8(blanked) {
+            Ok(blanked) => (blanked, true),
+            Err(_) => (text.to_owned(), false),
+        };
         let bytes = text.as_bytes();
-        let derivable = self.derive_after_blanking
-            && ranges
-                .iter()
-                .all(|&(start, end)| is_word_byte(&bytes[start]) && is_word_byte(&bytes[end - 1]));
-        let scan = if derivable {
+        let derived = utf8
+            && self.derive_after_blanking
+            && ranges.iter().all(|&(start, end)| {
+                is_word_byte(&bytes[start])
+                    && is_word_byte(&bytes[end - 1])
+                    && bounded(bytes, start, end)
+            });
+        let scan = if derived {
             scan.without(&ranges)
         } else {
             self.scan(&blanked)
@@ -263,6 +275,8 @@ impl PatternSet {
         Some(Blanked {
             text: blanked,
             scan,
+            #[cfg(test)]
+            derived,
         })
     }
 
@@ -606,6 +620,19 @@ mod tests {
             format!("{} but get me a real person", " ".repeat(21))
         );
         assert_eq!(set.find_start(0, &blanked.text, &blanked.scan), Some(35));
+        // A match that ends inside a word ("good" of "goodness") would give the rest of the word
+        // a boundary: the blanked text is scanned again, and "ness" is found.
+        let set = PatternSet::new(&[r"\b(ness)\b", r"\bgood"]);
+        let blanked = set
+            .blank(1, "goodness", &set.scan("goodness"))
+            .expect("a match");
+        assert!(!blanked.derived);
+        assert_eq!(set.find_start(0, &blanked.text, &blanked.scan), Some(4));
+        let blanked = set
+            .blank(1, "good ness", &set.scan("good ness"))
+            .expect("a match");
+        assert!(blanked.derived);
+        assert_eq!(set.find_start(0, &blanked.text, &blanked.scan), Some(5));
         // A needle with two non-word bytes in a row could be found across a blanked match:
         // such a set scans the blanked text again.
         assert!(!PatternSet::new(&[r"\b(get (me )? the owner)\b"]).derive_after_blanking);
