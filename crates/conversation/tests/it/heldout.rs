@@ -34,8 +34,9 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
     // (fixtures/nlu/README.md). Measured on 2026-12-07 after the thirteenth round of tuning and
-    // the learned model's wider say and new training settings: intent 426, services 238, dates
-    // 189 (of 200), times 90, escalations 62 of 64 with 6 false alarms.
+    // the learned model's wider say, new training settings and round fourteen's training lines:
+    // intent 431, services 238, dates 189 (of 200), times 90, escalations 62 of 64 with 6 false
+    // alarms.
     //
     // After the ninth round: intent 422, 7 false alarms. The tenth round's new training lines
     // gave two intents back, the eleventh round two more and a false alarm, the twelfth lost one
@@ -46,8 +47,9 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     // escalated lines too, chosen by cross-validation, gave two intents back; letting it
     // overrule the patterns' general, price and hours questions, chosen the same way (50 more
     // of 7187 there), took two away; fewer passes with less decay (about 10 more there) took
-    // one more away, and a line that had found no date now finds one.
-    assert!(score.intent.correct >= 426, "intent {:?}", score.intent);
+    // one more away, and a line that had found no date now finds one. Round fourteen's lines,
+    // which only the model learned from, gave five back.
+    assert!(score.intent.correct >= 431, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
         "services {:?}",
@@ -79,18 +81,20 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
     // The learned model has seen these lines, so intent here is mostly memory (99.2 %); how
     // it does on lines it never saw is `nlu --score --cross-validate 10`.
-    assert!(score.intent.correct >= 7132, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 7508, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 3598,
+        score.services.correct >= 3763,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 2809, "date {:?}", score.date);
-    assert!(score.time.correct >= 1418, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 1335);
+    assert!(score.date.correct >= 2904, "date {:?}", score.date);
+    assert!(score.time.correct >= 1468, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 1385);
     // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend
-    // called useless (t6433) and a caller "very disappointed" with a price (t6685).
-    assert!(score.escalation_false_alarms <= 4);
+    // called useless (t6433) and a caller "very disappointed" with a price (t6685); round
+    // fourteen's "ridiculous" aimed elsewhere (a parking ticket, a dealer's price, a tow truck
+    // driver: t7035, t7272, t7291), not tuned for.
+    assert!(score.escalation_false_alarms <= 7);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).

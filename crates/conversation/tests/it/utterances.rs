@@ -232,12 +232,12 @@ fn service_phrases_in_speech() {
             "the car pulls to the right on the highway" => intent=schedule_appointment service=wheel alignment
             "my car wont start i think its the battery" => intent=schedule_appointment service=battery replacement
             "i need my inspection sticker done" => intent=schedule_appointment service=state inspection
-            "the check engine light is on" => service=check engine light
+            "the check engine light is on" => intent=schedule_appointment service=check engine light
             "the a c is blowing warm air" => intent=schedule_appointment service=ac service
             "i need my ac recharged its just blowing warm air" => intent=schedule_appointment service=ac service
             "the transmission is slipping gears" => intent=schedule_appointment service=transmission service
             "its overheating on the highway" => intent=schedule_appointment service=diagnostic
-            "not sure whats wrong with it honestly" => service=diagnostic
+            "not sure whats wrong with it honestly" => intent=check_status service=diagnostic
             "i need a lube job and also rotate the tires" => intent=schedule_appointment service=oil change
             "got a flat tire" => intent=schedule_appointment service=tire replacement
             "can you do a synthetic oil change on a 2018 toyota camry" => intent=schedule_appointment service=oil change vehicle=2018 Toyota Camry
@@ -309,7 +309,7 @@ fn dates() {
             "uh thursday" => date=2026-11-26 (thursday)
             "friday if you have it" => intent=schedule_appointment date=2026-11-27 (friday)
             "saturday morning" => intent=schedule_appointment date=2026-11-28 (saturday) time=morning (morning)
-            "sunday" => intent=schedule_appointment date=2026-11-29 (sunday)
+            "sunday" => date=2026-11-29 (sunday)
             "monday" => intent=schedule_appointment date=2026-11-30 (monday)
             "next monday" => intent=schedule_appointment date=2026-11-30 (next monday)
             "next friday please" => intent=schedule_appointment date=2026-12-04 (next friday)
@@ -328,7 +328,7 @@ fn dates() {
             "11/2" => date=2027-11-02 (11/2)
             "12/08/2027" => date=2027-12-08 (12/08/2027)
             "february thirtieth" => date=? (february 30th)
-            "this afternoon" => date=2026-11-24 (this afternoon) time=afternoon (afternoon)
+            "this afternoon" => intent=schedule_appointment date=2026-11-24 (this afternoon) time=afternoon (afternoon)
             "tonight" => date=2026-11-24 (tonight) time=evening (tonight)
         "#]],
     );
@@ -398,7 +398,7 @@ fn dates_across_a_month_boundary() {
         ],
         expect![[r#"
             "tomorrow" => intent=schedule_appointment date=2026-12-01 (tomorrow)
-            "the day after tomorrow" => intent=schedule_appointment date=2026-12-02 (day after tomorrow)
+            "the day after tomorrow" => intent=check_hours date=2026-12-02 (day after tomorrow)
             "wednesday" => intent=schedule_appointment date=2026-12-02 (wednesday)
             "next monday" => intent=schedule_appointment date=2026-12-07 (next monday)
             "this monday" => date=2026-11-30 (this monday)
@@ -489,7 +489,7 @@ fn times() {
             "two pm works" => time=14:00 (2 pm)
             "2:30" => time=14:30 (2:30)
             "two thirty" => time=14:30 (2 30)
-            "eleven thirty" => time=11:30 (11 30)
+            "eleven thirty" => intent=schedule_appointment time=11:30 (11 30)
             "around 9" => intent=schedule_appointment time=09:00 (9)
             "at three" => intent=schedule_appointment time=15:00 (3)
             "noon" => time=12:00 (noon)
@@ -500,7 +500,7 @@ fn times() {
             "seven thirty tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7 30)
             "4 oclock" => time=16:00 (4 oclock)
             "half past two" => intent=schedule_appointment time=14:30 (half past 2)
-            "quarter to five" => time=16:45 (quarter to 5)
+            "quarter to five" => intent=schedule_appointment time=16:45 (quarter to 5)
             "quarter past 8" => intent=schedule_appointment time=08:15 (quarter past 8)
             "quarter to one" => time=12:45 (quarter to 1)
             "morning" => time=morning (morning)
@@ -1144,7 +1144,7 @@ fn stories_and_status_round_nine() {
             "did the parts show up for my civic" => intent=check_status
             "i was supposed to hear back about the estimate" => intent=check_status
             "kinda pricey but thats fine" => nothing
-            "you guys did my brakes in march and theyre grinding again" => intent=general_inquiry service=brake service
+            "you guys did my brakes in march and theyre grinding again" => intent=schedule_appointment service=brake service
         "#]],
     );
 }
@@ -1419,7 +1419,7 @@ fn round_thirteen() {
             "i work at the law office down the block so i can walk over" => nothing
             "i saw you got an a plus rating with the better business bureau" => intent=schedule_appointment
             "honestly you guys have the worst communication ive ever dealt with" => escalation=anger
-            "im losing my mind here you guys said 2 days its been a week" => escalation=anger
+            "im losing my mind here you guys said 2 days its been a week" => intent=check_status escalation=anger
             "the guy at the quick lube place was so ridiculous so can i come to you" => intent=schedule_appointment
             "last time i sat there 3 hours i was ready to throw a chair" => escalation=anger
             "im about ready to throw in the towel on this old truck" => nothing
