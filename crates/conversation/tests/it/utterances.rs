@@ -232,7 +232,7 @@ fn service_phrases_in_speech() {
             "the car pulls to the right on the highway" => intent=schedule_appointment service=wheel alignment
             "my car wont start i think its the battery" => intent=schedule_appointment service=battery replacement
             "i need my inspection sticker done" => intent=schedule_appointment service=state inspection
-            "the check engine light is on" => intent=schedule_appointment service=check engine light
+            "the check engine light is on" => intent=pricing_inquiry service=check engine light
             "the a c is blowing warm air" => intent=schedule_appointment service=ac service
             "i need my ac recharged its just blowing warm air" => intent=schedule_appointment service=ac service
             "the transmission is slipping gears" => intent=schedule_appointment service=transmission service
@@ -328,7 +328,7 @@ fn dates() {
             "11/2" => date=2027-11-02 (11/2)
             "12/08/2027" => date=2027-12-08 (12/08/2027)
             "february thirtieth" => date=? (february 30th)
-            "this afternoon" => intent=schedule_appointment date=2026-11-24 (this afternoon) time=afternoon (afternoon)
+            "this afternoon" => date=2026-11-24 (this afternoon) time=afternoon (afternoon)
             "tonight" => date=2026-11-24 (tonight) time=evening (tonight)
         "#]],
     );
@@ -398,7 +398,7 @@ fn dates_across_a_month_boundary() {
         ],
         expect![[r#"
             "tomorrow" => intent=schedule_appointment date=2026-12-01 (tomorrow)
-            "the day after tomorrow" => intent=check_hours date=2026-12-02 (day after tomorrow)
+            "the day after tomorrow" => intent=schedule_appointment date=2026-12-02 (day after tomorrow)
             "wednesday" => intent=schedule_appointment date=2026-12-02 (wednesday)
             "next monday" => intent=schedule_appointment date=2026-12-07 (next monday)
             "this monday" => date=2026-11-30 (this monday)
@@ -489,7 +489,7 @@ fn times() {
             "two pm works" => time=14:00 (2 pm)
             "2:30" => time=14:30 (2:30)
             "two thirty" => time=14:30 (2 30)
-            "eleven thirty" => intent=schedule_appointment time=11:30 (11 30)
+            "eleven thirty" => time=11:30 (11 30)
             "around 9" => intent=schedule_appointment time=09:00 (9)
             "at three" => intent=schedule_appointment time=15:00 (3)
             "noon" => time=12:00 (noon)
@@ -890,7 +890,7 @@ fn days_and_times_round_seven() {
             "can we do thursday no wait youre closed thursday friday then at one" => intent=reschedule_appointment date=2026-11-27 (friday) time=13:00 (1)
             "happy thanksgiving are you open the day after thanksgiving" => intent=check_hours date=2026-11-27 (the day after thanksgiving)
             "no it was for friday not thursday" => intent=schedule_appointment date=2026-11-27 (friday)
-            "thursday same time next week" => intent=reschedule_appointment date=2026-11-26 (thursday)
+            "thursday same time next week" => intent=schedule_appointment date=2026-11-26 (thursday)
             "not this tuesday the next one" => date=2026-12-01 (not this tuesday the next 1)
             "can i swing by for fifteen minutes" => nothing
             "this thing ate fifty bucks of gas in two days" => nothing
@@ -965,7 +965,7 @@ fn escalations_round_seven() {
             "my wife is furious at me for forgetting the oil change" => intent=schedule_appointment service=oil change
             "the service manager at the dealer told me i need rotors" => service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
-            "i know somebody who does tows but can you fix the bumper" => nothing
+            "i know somebody who does tows but can you fix the bumper" => intent=general_inquiry
             "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
             "four one three five five five one zero zero zero" => nothing
             "looks like a person keyed my door" => nothing
@@ -1144,7 +1144,7 @@ fn stories_and_status_round_nine() {
             "did the parts show up for my civic" => intent=check_status
             "i was supposed to hear back about the estimate" => intent=check_status
             "kinda pricey but thats fine" => nothing
-            "you guys did my brakes in march and theyre grinding again" => intent=schedule_appointment service=brake service
+            "you guys did my brakes in march and theyre grinding again" => intent=general_inquiry service=brake service
         "#]],
     );
 }
@@ -1409,7 +1409,7 @@ fn round_thirteen() {
             "at two no one" => intent=schedule_appointment time=13:00 (1)
             "no one works" => time=13:00 (1)
             "at 10 or 11 either one is fine" => nothing
-            "i have it at 9 but im like 5 or 10 mins late" => intent=reschedule_appointment time=09:00 (9)
+            "i have it at 9 but im like 5 or 10 mins late" => intent=schedule_appointment time=09:00 (9)
             "the dealer said it was fifteen hundred" => nothing
             "i called yesterday can i come in this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=morning (morning)
             "my wife dropped off the accord at like seven fifteen is it ready" => intent=check_status
