@@ -292,8 +292,8 @@ impl PatternSet {
 
     /// Every phrase of every pattern (for tests).
     #[cfg(test)]
-    pub(crate) fn phrase_texts(&self) -> Vec<String> {
-        self.phrase_texts.clone()
+    pub(crate) fn phrase_texts(&self) -> &[String] {
+        &self.phrase_texts
     }
 
     /// Whether blanked texts' scans are told from their texts' (for tests).
