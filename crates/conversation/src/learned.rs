@@ -349,15 +349,19 @@ fn features_of(normalized: &str, patterns: Option<Intent>, out: &mut Vec<u64>) {
         fnv1a(FNV_OFFSET, b"\0patterns"),
         &[class_index(patterns) as u8],
     ));
-    let mut previous: Option<&str> = None;
+    // A pair's hash is the hash of "before word": the hash of the word before (its own
+    // feature) carried on over a space and this word, in the same pass over the word's bytes
+    // as this word's own hash.
+    let mut previous: Option<u64> = None;
     for word in normalized.split(' ').filter(|word| !word.is_empty()) {
-        out.push(fnv1a(FNV_OFFSET, word.as_bytes()));
-        if let Some(before) = previous {
-            let hash = fnv1a(FNV_OFFSET, before.as_bytes());
-            let hash = fnv1a(hash, b" ");
-            out.push(fnv1a(hash, word.as_bytes()));
+        let (mut alone, mut pair) = (FNV_OFFSET, previous.map(|hash| fnv1a(hash, b" ")));
+        for &byte in word.as_bytes() {
+            alone = fnv1a_byte(alone, byte);
+            pair = pair.map(|hash| fnv1a_byte(hash, byte));
         }
-        previous = Some(word);
+        out.push(alone);
+        out.extend(pair);
+        previous = Some(alone);
     }
     out.sort_unstable();
     out.dedup();
@@ -366,12 +370,14 @@ fn features_of(normalized: &str, patterns: Option<Intent>, out: &mut Vec<u64>) {
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
-fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
-    for &byte in bytes {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(FNV_PRIME);
-    }
-    hash
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(hash, |hash, &byte| fnv1a_byte(hash, byte))
+}
+
+fn fnv1a_byte(hash: u64, byte: u8) -> u64 {
+    (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
 }
 
 #[cfg(test)]
@@ -518,6 +524,38 @@ mod tests {
         features_of("brakes brakes brakes", None, &mut once);
         // The bias, the patterns' answer, "brakes" and "brakes brakes".
         assert_eq!(once.len(), 4);
+    }
+
+    /// A word's feature is the FNV-1a hash of its bytes; a pair's, that of "before word".
+    #[test]
+    fn features_are_the_hashes_of_words_and_pairs() {
+        let mut found = Vec::new();
+        features_of("is my  truck done", Some(Intent::CheckStatus), &mut found);
+        let mut expected: Vec<u64> = [
+            "is",
+            "my",
+            "truck",
+            "done",
+            "is my",
+            "my truck",
+            "truck done",
+        ]
+        .iter()
+        .map(|feature| fnv1a(FNV_OFFSET, feature.as_bytes()))
+        .chain([
+            fnv1a(FNV_OFFSET, b"\0bias"),
+            fnv1a(
+                fnv1a(FNV_OFFSET, b"\0patterns"),
+                &[class_index(Some(Intent::CheckStatus)) as u8],
+            ),
+        ])
+        .collect();
+        expected.sort_unstable();
+        assert_eq!(found, expected);
+        // Reference values of FNV-1a, 64 bits.
+        assert_eq!(fnv1a(FNV_OFFSET, b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(FNV_OFFSET, b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]

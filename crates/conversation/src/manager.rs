@@ -1360,8 +1360,12 @@ impl ConversationManager {
         let holidays = &self.vocabulary.holidays;
         // The last switch word followed by a day ("thursday no friday at 11, i need to cancel
         // that": "no", not the "to" of "need to").
+        // A switch word after the last word a day can be read from is followed by no day
+        // (`when::last_day_word`); the rest of the text is not read again after it.
+        let last_day_word = when::last_day_word(date_text);
         let switched = SWITCH
             .find_iter(date_text)
+            .take_while(|m| last_day_word.is_some_and(|at| at >= m.end()))
             .collect::<Vec<_>>()
             .into_iter()
             .rev()
@@ -1411,8 +1415,12 @@ impl ConversationManager {
             self.slots.resolved_date = date.date;
         }
         let hours = self.hours_for_reading_times();
+        // As for days: no clock time follows a correction word after the last word one can be
+        // read from (`when::last_clock_word`).
+        let last_clock_word = when::last_clock_word(time_text);
         let corrected = TIME_CORRECTION
             .find_iter(time_text)
+            .take_while(|m| last_clock_word.is_some_and(|at| at >= m.end()))
             .filter_map(|m| {
                 let rest = &time_text[m.end()..];
                 leading_hour(rest, hours)
@@ -1450,6 +1458,15 @@ impl ConversationManager {
     /// "thanksgiving week", "between christmas and new years") or a sale ("black friday
     /// deals") names no day.
     fn find_holiday(&self, text: &str, today: chrono::NaiveDate) -> Option<when::DateMention> {
+        // Blanking greetings and periods only ever takes a holiday's name away: without one in
+        // the text, there is nothing to read.
+        let holidays = &self.vocabulary.holidays;
+        if !holidays
+            .iter()
+            .any(|(short, _)| text.contains(short.as_str()))
+        {
+            return None;
+        }
         let text = &*HOLIDAY_GREETING.replace_all(text, " ");
         // "after thanksgiving" is a period; "the day after thanksgiving" is a day.
         if HOLIDAY_PERIOD
@@ -1458,8 +1475,7 @@ impl ConversationManager {
         {
             return None;
         }
-        self.vocabulary
-            .holidays
+        holidays
             .iter()
             .filter(|(_, date)| *date >= today)
             .find_map(|(short, date)| {

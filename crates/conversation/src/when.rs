@@ -918,6 +918,67 @@ pub(crate) fn may_name_a_day_or_time(text: &str) -> bool {
         })
 }
 
+/// Where the last word starts that `find_date` or `find_weekday_after` needs to find a day: a
+/// word with a digit, a weekday, or a word of `DatePatterns::relative` ("today", "tomorrow",
+/// "tonight", "next", "from", "morning" of "this morning"). A text that starts after it (at a
+/// word's end) has none of them, and neither function finds a day in it: every pattern of
+/// `find_date` needs a digit, a weekday or one of those words. The manager reads the day after
+/// each switch word ("no", "so", "to", "but": many in a long line); this skips the ones after
+/// the last day named without reading what follows them again.
+pub(crate) fn last_day_word(text: &str) -> Option<usize> {
+    last_word_start(text, |word| {
+        is_weekday(word)
+            || matches!(
+                word,
+                "today"
+                    | "tomorrow"
+                    | "tomorrows"
+                    | "tmrw"
+                    | "tonight"
+                    | "next"
+                    | "from"
+                    | "morning"
+                    | "afternoon"
+                    | "evening"
+            )
+    })
+}
+
+/// Where the last word starts that `find_time` needs to find a clock time (not a part of the
+/// day alone): a word with a digit, or one of `TimePatterns::noon`'s. As `last_day_word`, for
+/// the times said after each correction word ("no", "sorry", "actually").
+pub(crate) fn last_clock_word(text: &str) -> Option<usize> {
+    last_word_start(text, |word| {
+        matches!(word, "noon" | "noonish" | "midday" | "lunchtime" | "lunch")
+    })
+}
+
+/// The start of the last word of `text` (as `\b` reads words in ASCII mode, like `Clues::of`)
+/// that has a digit or is one `wanted`.
+fn last_word_start(text: &str, wanted: impl Fn(&str) -> bool) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 {
+        let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        while end > 0 && !is_word(bytes[end - 1]) {
+            end -= 1;
+        }
+        let mut start = end;
+        while start > 0 && is_word(bytes[start - 1]) {
+            start -= 1;
+        }
+        if start == end {
+            return None;
+        }
+        let word = &text[start..end];
+        if word.bytes().any(|b| b.is_ascii_digit()) || wanted(word) {
+            return Some(start);
+        }
+        end = start;
+    }
+    None
+}
+
 static BARE_DAY: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"\b(\d{1,2})(?:st|nd|rd|th)\b"));
 static BARE_HOUR: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"\b(\d{1,2})\b"));
 
@@ -977,6 +1038,60 @@ mod tests {
             assert_eq!(find_bare_hour(&text, hours), None, "{text:?}");
         }
         assert!(skipped > 1000, "{skipped} of {} skipped", labelled.len());
+    }
+
+    /// After the last day word (`last_day_word`) of a labelled utterance, no rest of it that
+    /// starts at a word's end names a day; after the last clock word, none names a clock time.
+    /// And the words themselves are found where they are.
+    #[test]
+    fn no_day_or_clock_time_follows_the_last_word_one_needs() {
+        let labelled =
+            crate::score::parse_labelled(include_str!("../../../fixtures/nlu/utterances.jsonl"))
+                .expect("the labelled set parses");
+        let today = NaiveDate::from_ymd_opt(2026, 11, 24).expect("a real day");
+        let hours = OpeningHours {
+            open: NaiveTime::from_hms_opt(8, 0, 0).expect("a real time"),
+            close: NaiveTime::from_hms_opt(18, 0, 0).expect("a real time"),
+        };
+        let holidays = [(
+            "thanksgiving".to_owned(),
+            NaiveDate::from_ymd_opt(2026, 11, 26).expect("a real day"),
+        )];
+        let (mut rests, mut days_found, mut times_found) = (0, 0, 0);
+        for line in &labelled {
+            let text = crate::text::normalize(&line.text);
+            let day_word = last_day_word(&text).unwrap_or(0);
+            let clock_word = last_clock_word(&text).unwrap_or(0);
+            for (end, _) in text.match_indices(' ').chain([(text.len(), "")]) {
+                let rest = &text[end..];
+                if end > day_word || last_day_word(&text).is_none() {
+                    rests += 1;
+                    assert_eq!(find_date(rest, today), None, "{text:?} after {end}");
+                    assert_eq!(find_weekday_after(rest, &holidays, today), None, "{text:?}");
+                } else if find_date(rest, today).is_some() {
+                    days_found += 1;
+                }
+                if end > clock_word || last_clock_word(&text).is_none() {
+                    let time = find_time(rest, hours).and_then(|found| found.time);
+                    assert_eq!(time, None, "{text:?} after {end}");
+                } else if find_time(rest, hours).is_some_and(|found| found.time.is_some()) {
+                    times_found += 1;
+                }
+            }
+        }
+        // The check covers many rests, and the words are not so rare that it is empty.
+        assert!(rests > 50_000, "{rests}");
+        assert!(
+            days_found > 10_000 && times_found > 5_000,
+            "{days_found} {times_found}"
+        );
+        assert_eq!(last_day_word("see you monday then"), Some(8));
+        assert_eq!(last_day_word("at 10 on the dot"), Some(3));
+        assert_eq!(last_day_word("this morning works"), Some(5));
+        assert_eq!(last_day_word("an oil change please"), None);
+        assert_eq!(last_clock_word("around lunch on friday"), Some(7));
+        assert_eq!(last_clock_word("friday at 9, ok"), Some(10));
+        assert_eq!(last_clock_word("friday afternoon"), None);
     }
 
     #[test]
