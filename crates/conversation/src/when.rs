@@ -855,6 +855,24 @@ struct Clues {
     half_quarter: bool,
 }
 
+/// Words that are clues only together (`Clues::of`).
+#[derive(Default)]
+struct Words {
+    this: bool,
+    from: bool,
+    next: bool,
+    now: bool,
+    time: bool,
+    day: bool,
+    thing: bool,
+    first: bool,
+    end: bool,
+    work: bool,
+    lunch: bool,
+    part_of_day: bool,
+    after_or_before: bool,
+}
+
 impl Clues {
     fn of(text: &str) -> Clues {
         let mut clues = Clues::default();
@@ -875,16 +893,27 @@ impl Clues {
             }
         }
         // Words as `\b` reads them in ASCII mode: every pattern below has its word between
-        // word boundaries.
+        // word boundaries. Common words ("this", "from", "next", "work", "end") are clues only
+        // with the other word their phrases need ("this morning", "a week from now", "same
+        // time next week", "after work", "end of the day", "1st thing", "after lunch").
+        let mut seen = Words::default();
         for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
             match word {
                 "tonight" => (clues.relative, clues.period) = (true, true),
-                "lunch" => (clues.noon, clues.period) = (true, true),
-                "from" | "next" | "tomorrow" | "tomorrows" | "tmrw" | "today" | "this" => {
-                    clues.relative = true;
-                }
-                "morning" | "afternoon" | "evening" | "1st" | "end" | "work" => {
-                    clues.period = true;
+                "lunch" => (clues.noon, seen.lunch) = (true, true),
+                "tomorrow" | "tomorrows" | "tmrw" | "today" => clues.relative = true,
+                "this" => seen.this = true,
+                "from" => seen.from = true,
+                "next" => seen.next = true,
+                "now" => seen.now = true,
+                "time" => seen.time = true,
+                "day" => seen.day = true,
+                "thing" => seen.thing = true,
+                "1st" => seen.first = true,
+                "end" => seen.end = true,
+                "work" => seen.work = true,
+                "morning" | "afternoon" | "evening" => {
+                    (clues.period, seen.part_of_day) = (true, true);
                 }
                 "noon" | "noonish" | "midday" | "lunchtime" => clues.noon = true,
                 "hundred" | "hours" => clues.hundred = true,
@@ -896,7 +925,15 @@ impl Clues {
                 _ if is_month(word) => clues.month = true,
                 _ => {}
             }
+            if matches!(word, "after" | "before") {
+                seen.after_or_before = true;
+            }
         }
+        clues.relative |=
+            (seen.from && seen.now) || (seen.next && seen.time) || (seen.this && seen.part_of_day);
+        clues.period |= (seen.first && seen.thing)
+            || (seen.end && seen.day)
+            || (seen.after_or_before && (seen.work || seen.lunch));
         clues
     }
 }
@@ -1225,6 +1262,23 @@ mod tests {
         assert!(!clues.month && !clues.weekday && !clues.relative);
         assert!(clues.digit && clues.ordinal && !clues.clock && !clues.slash);
         let clues = Clues::of("may 5 at 2:30 this monday");
-        assert!(clues.month && clues.weekday && clues.relative && clues.clock);
+        assert!(clues.month && clues.weekday && !clues.relative && clues.clock);
+        // Common words are clues only with the other word of their phrase.
+        for (text, relative, period) in [
+            ("this morning", true, true),
+            ("a week from now", true, false),
+            ("same time next week", true, false),
+            ("from the shop next week this time", true, false),
+            ("i work at the end of the block", false, false),
+            ("after work", false, true),
+            ("by the end of the day", false, true),
+            ("1st thing", false, true),
+            ("the 1st time", false, false),
+            ("before lunch", false, true),
+            ("the tuesday after next", false, false),
+        ] {
+            let clues = Clues::of(text);
+            assert_eq!((clues.relative, clues.period), (relative, period), "{text}");
+        }
     }
 }
