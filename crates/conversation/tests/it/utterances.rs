@@ -1431,3 +1431,32 @@ fn round_thirteen() {
         "#]],
     );
 }
+
+/// Round seventeen's rules: a charge disputed with the bank or card company in other words is a
+/// legal threat; a caller who is the manager or the front desk of another business, or asks
+/// when the front desk opens, asks for no manager. Real requests stay escalations.
+#[test]
+fn round_seventeen() {
+    check(
+        &[
+            "i already disputed it with my bank so dont bother billing me",
+            "were disputing the repair with our credit card",
+            "im disputing this whole thing with visa",
+            "hey its the manager at the hardware store our van is with you any word",
+            "this is the front desk at the motel on route nine one of our guests left her car with you",
+            "what time does the front desk open on saturday",
+            "can i talk to the manager at your shop",
+            "put the front desk on please",
+        ],
+        expect![[r#"
+            "i already disputed it with my bank so dont bother billing me" => escalation=legal_threat
+            "were disputing the repair with our credit card" => intent=general_inquiry escalation=legal_threat
+            "im disputing this whole thing with visa" => escalation=legal_threat
+            "hey its the manager at the hardware store our van is with you any word" => intent=check_status
+            "this is the front desk at the motel on route nine one of our guests left her car with you" => nothing
+            "what time does the front desk open on saturday" => intent=check_hours date=2026-11-28 (saturday)
+            "can i talk to the manager at your shop" => escalation=manager_request
+            "put the front desk on please" => escalation=manager_request
+        "#]],
+    );
+}
