@@ -398,12 +398,12 @@ fn dates_across_a_month_boundary() {
         ],
         expect![[r#"
             "tomorrow" => intent=schedule_appointment date=2026-12-01 (tomorrow)
-            "the day after tomorrow" => intent=check_hours date=2026-12-02 (day after tomorrow)
+            "the day after tomorrow" => intent=schedule_appointment date=2026-12-02 (day after tomorrow)
             "wednesday" => intent=schedule_appointment date=2026-12-02 (wednesday)
             "next monday" => intent=schedule_appointment date=2026-12-07 (next monday)
             "this monday" => date=2026-11-30 (this monday)
             "the 28th" => date=2026-12-28 (28th)
-            "the 2nd" => date=2026-12-02 (2nd)
+            "the 2nd" => intent=schedule_appointment date=2026-12-02 (2nd)
             "november 29th" => date=2027-11-29 (november 29th)
             "12/1" => date=2026-12-01 (12/1)
         "#]],
@@ -438,7 +438,7 @@ fn dates_around_thanksgiving_and_new_year() {
         expect![[r#"
             "tomorrow" => intent=schedule_appointment date=2027-01-01 (tomorrow)
             "friday" => intent=schedule_appointment date=2027-01-01 (friday)
-            "the 2nd" => date=2027-01-02 (2nd)
+            "the 2nd" => intent=schedule_appointment date=2027-01-02 (2nd)
             "january 4th" => intent=schedule_appointment date=2027-01-04 (january 4th)
             "12/31" => date=2026-12-31 (12/31)
             "12/30" => date=2027-12-30 (12/30)
@@ -492,7 +492,7 @@ fn times() {
             "eleven thirty" => time=11:30 (11 30)
             "around 9" => intent=schedule_appointment time=09:00 (9)
             "at three" => intent=schedule_appointment time=15:00 (3)
-            "noon" => time=12:00 (noon)
+            "noon" => intent=schedule_appointment time=12:00 (noon)
             "lunchtime" => time=12:00 (lunchtime)
             "10 in the morning" => intent=schedule_appointment time=10:00 (10 in the morning)
             "ten in the morning" => intent=schedule_appointment time=10:00 (10 in the morning)
@@ -989,7 +989,7 @@ fn escalations_round_seven() {
             "someone from management called me back yesterday and sorted it out" => nothing
             "it gets louder the higher up the rpm goes" => nothing
             "please dont put me on hold im driving" => nothing
-            "i left my wallet in the suit jacket when i dropped off the car" => intent=general_inquiry
+            "i left my wallet in the suit jacket when i dropped off the car" => nothing
             "my lawyer told me to call you and demand a refund" => escalation=legal_threat
             "the ridiculous thing is you charged me twice for the same part" => escalation=anger
             "whats your address where is it" => intent=general_inquiry
@@ -1417,7 +1417,7 @@ fn round_thirteen() {
             "im gonna dispute the deposit with my credit card company if its not fixed today" => intent=check_status escalation=legal_threat date=2026-11-24 (today)
             "i already called my bank and told them not to honor that charge" => escalation=legal_threat
             "i work at the law office down the block so i can walk over" => nothing
-            "i saw you got an a plus rating with the better business bureau" => intent=schedule_appointment
+            "i saw you got an a plus rating with the better business bureau" => nothing
             "honestly you guys have the worst communication ive ever dealt with" => escalation=anger
             "im losing my mind here you guys said 2 days its been a week" => intent=check_status escalation=anger
             "the guy at the quick lube place was so ridiculous so can i come to you" => intent=schedule_appointment
@@ -1447,16 +1447,28 @@ fn round_seventeen() {
             "what time does the front desk open on saturday",
             "can i talk to the manager at your shop",
             "put the front desk on please",
+            "the ice out here has been ridiculous and i need snow tires",
+            "this wait is ridiculous",
+            "im a proud jeep owner and i need an oil change",
+            "i want the owner on the phone",
+            "my sons a lawyer and he says get a written estimate",
+            "my sons a lawyer and hes gonna sue you",
         ],
         expect![[r#"
             "i already disputed it with my bank so dont bother billing me" => escalation=legal_threat
-            "were disputing the repair with our credit card" => intent=general_inquiry escalation=legal_threat
+            "were disputing the repair with our credit card" => escalation=legal_threat
             "im disputing this whole thing with visa" => escalation=legal_threat
             "hey its the manager at the hardware store our van is with you any word" => intent=check_status
             "this is the front desk at the motel on route nine one of our guests left her car with you" => nothing
             "what time does the front desk open on saturday" => intent=check_hours date=2026-11-28 (saturday)
             "can i talk to the manager at your shop" => escalation=manager_request
             "put the front desk on please" => escalation=manager_request
+            "the ice out here has been ridiculous and i need snow tires" => intent=schedule_appointment service=tire replacement
+            "this wait is ridiculous" => escalation=anger
+            "im a proud jeep owner and i need an oil change" => intent=schedule_appointment service=oil change vehicle=Jeep
+            "i want the owner on the phone" => escalation=manager_request
+            "my sons a lawyer and he says get a written estimate" => intent=pricing_inquiry
+            "my sons a lawyer and hes gonna sue you" => escalation=legal_threat
         "#]],
     );
 }
