@@ -33,8 +33,8 @@ fn scored(split: &str) -> Score {
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
-    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the seventeenth round of tuning:
-    // intent 431, services 238, dates 189 (of 200), times 90, escalations 62 of 64 with 6 false
+    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the eighteenth round of tuning:
+    // intent 429, services 238, dates 189 (of 200), times 90, escalations 62 of 64 with 6 false
     // alarms.
     //
     // After the ninth round: intent 422, 7 false alarms. The tenth round's new training lines
@@ -49,8 +49,8 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     // one more away, and a line that had found no date now finds one. Round fourteen's lines,
     // which only the model learned from, gave five back; round fifteen's moved nothing, and
     // round sixteen's took two away. Round seventeen's (lines and a few escalation rules) gave
-    // two back.
-    assert!(score.intent.correct >= 431, "intent {:?}", score.intent);
+    // two back, round eighteen's (lines and a decoy) two away.
+    assert!(score.intent.correct >= 429, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
         "services {:?}",
@@ -82,22 +82,23 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
     // The learned model has seen these lines, so intent here is mostly memory (99.1 %); how
     // it does on lines it never saw is `nlu --score --cross-validate 10`.
-    assert!(score.intent.correct >= 8629, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 8990, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 4361,
+        score.services.correct >= 4503,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 3300, "date {:?}", score.date);
-    assert!(score.time.correct >= 1654, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 1490);
+    assert!(score.date.correct >= 3383, "date {:?}", score.date);
+    assert!(score.time.correct >= 1697, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 1519);
     // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend
     // called useless (t6433) and a caller "very disappointed" with a price (t6685); round
     // fourteen's "ridiculous" aimed elsewhere (a parking ticket, a dealer's price, a tow truck
     // driver: t7035, t7272, t7291) and round fifteen's (a lawyer who said to keep receipts,
     // three more "ridiculous" and "idiots" aimed at other shops: t7425, t7491, t7580, t7662)
     // and one of round sixteen's (t7729), not tuned for. Round seventeen's rules took round
-    // fifteen's other managers and front desks (t7386, t7404, t7455) and its own three.
+    // fifteen's other managers and front desks (t7386, t7404, t7455) and its own three, round
+    // eighteen's the two of its own (parts the caller brings, "put them on").
     assert!(score.escalation_false_alarms <= 12);
 }
 

@@ -309,13 +309,13 @@ fn dates() {
             "uh thursday" => intent=schedule_appointment date=2026-11-26 (thursday)
             "friday if you have it" => intent=schedule_appointment date=2026-11-27 (friday)
             "saturday morning" => intent=schedule_appointment date=2026-11-28 (saturday) time=morning (morning)
-            "sunday" => date=2026-11-29 (sunday)
+            "sunday" => intent=schedule_appointment date=2026-11-29 (sunday)
             "monday" => intent=schedule_appointment date=2026-11-30 (monday)
             "next monday" => intent=schedule_appointment date=2026-11-30 (next monday)
             "next friday please" => intent=schedule_appointment date=2026-12-04 (next friday)
             "this saturday" => intent=schedule_appointment date=2026-11-28 (this saturday)
             "this coming tuesday" => intent=schedule_appointment date=2026-12-01 (this coming tuesday)
-            "on the twenty eighth" => date=2026-11-28 (28th)
+            "on the twenty eighth" => intent=check_status date=2026-11-28 (28th)
             "the 30th" => date=2026-11-30 (30th)
             "the first" => intent=schedule_appointment date=2026-12-01 (1st)
             "the third" => intent=schedule_appointment date=2026-12-03 (3rd)
@@ -328,7 +328,7 @@ fn dates() {
             "11/2" => date=2027-11-02 (11/2)
             "12/08/2027" => date=2027-12-08 (12/08/2027)
             "february thirtieth" => date=? (february 30th)
-            "this afternoon" => date=2026-11-24 (this afternoon) time=afternoon (afternoon)
+            "this afternoon" => intent=schedule_appointment date=2026-11-24 (this afternoon) time=afternoon (afternoon)
             "tonight" => date=2026-11-24 (tonight) time=evening (tonight)
         "#]],
     );
@@ -489,11 +489,11 @@ fn times() {
             "two pm works" => time=14:00 (2 pm)
             "2:30" => time=14:30 (2:30)
             "two thirty" => time=14:30 (2 30)
-            "eleven thirty" => time=11:30 (11 30)
+            "eleven thirty" => intent=schedule_appointment time=11:30 (11 30)
             "around 9" => intent=schedule_appointment time=09:00 (9)
             "at three" => intent=schedule_appointment time=15:00 (3)
             "noon" => intent=schedule_appointment time=12:00 (noon)
-            "lunchtime" => time=12:00 (lunchtime)
+            "lunchtime" => intent=schedule_appointment time=12:00 (lunchtime)
             "10 in the morning" => intent=schedule_appointment time=10:00 (10 in the morning)
             "ten in the morning" => intent=schedule_appointment time=10:00 (10 in the morning)
             "7:30 tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7:30)
@@ -963,7 +963,7 @@ fn escalations_round_seven() {
             "this is bull ship" => escalation=anger
             "im so tired of this" => escalation=anger
             "my wife is furious at me for forgetting the oil change" => intent=schedule_appointment service=oil change
-            "the service manager at the dealer told me i need rotors" => intent=check_status service=brake service
+            "the service manager at the dealer told me i need rotors" => intent=schedule_appointment service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
             "i know somebody who does tows but can you fix the bumper" => intent=general_inquiry
             "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
@@ -1199,7 +1199,7 @@ fn round_eleven() {
             "i used to be a service manager and i want your boss on the phone" => escalation=manager_request
             "my daughters a lawyer and she says always get it in writing" => intent=pricing_inquiry
             "my brother is an attorney and he says youre liable" => escalation=legal_threat
-            "my neighbor sued the dealership over his transmission" => intent=pricing_inquiry service=transmission service
+            "my neighbor sued the dealership over his transmission" => service=transmission service
             "i called visa to reverse it" => escalation=legal_threat
             "my card got stolen so i called the bank to cancel it" => intent=cancel_appointment
             "im going to dispute the entire bill" => escalation=legal_threat
@@ -1453,6 +1453,9 @@ fn round_seventeen() {
             "i want the owner on the phone",
             "my sons a lawyer and he says get a written estimate",
             "my sons a lawyer and hes gonna sue you",
+            "i got the pads online can you guys put them on",
+            "i have my own wipers could you put them on tomorrow",
+            "is the owner there put them on",
         ],
         expect![[r#"
             "i already disputed it with my bank so dont bother billing me" => escalation=legal_threat
@@ -1469,6 +1472,9 @@ fn round_seventeen() {
             "i want the owner on the phone" => escalation=manager_request
             "my sons a lawyer and he says get a written estimate" => intent=pricing_inquiry
             "my sons a lawyer and hes gonna sue you" => escalation=legal_threat
+            "i got the pads online can you guys put them on" => intent=general_inquiry service=brake service
+            "i have my own wipers could you put them on tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow)
+            "is the owner there put them on" => escalation=manager_request
         "#]],
     );
 }
