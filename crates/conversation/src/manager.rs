@@ -93,7 +93,7 @@ static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
 static UNDECIDED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     let day = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|the \d{1,2}(st|nd|rd|th))";
     crate::text::ascii_regex(&format!(
-        r"\b{day}( (at|around) \w+)? or (maybe |possibly |perhaps )?{day}\b"
+        r"\b{day}( (at|around) \w+)? or (maybe |possibly |perhaps |was it |is it )?{day}\b"
     ))
 });
 static SETTLED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -1404,7 +1404,9 @@ impl ConversationManager {
                     .flatten()
             })
             .map(|date| day_after_or_before(date_text, date));
-        if undecided_day(date_text) {
+        // A choice left open in the caller's own words stays open when the day moved from or
+        // a day read as past is blanked ("is my appointment thursday or was it friday").
+        if undecided_day(date_text) || undecided_day(text) {
             // Neither day is settled, and a day from an earlier turn ("what time do you close
             // today", then "tomorrow or maybe friday") is not the one wanted either.
             changed |= self.slots.preferred_date.take().is_some();
@@ -1439,7 +1441,7 @@ impl ConversationManager {
                     .then(|| when::find_bare_hour(text, hours))
                     .flatten()
             });
-        if undecided_time(time_text) {
+        if undecided_time(time_text) || undecided_time(text) {
             // As for days: neither time is settled, and an earlier one is not wanted either.
             changed |= self.slots.preferred_time.take().is_some();
             changed |= self.slots.resolved_time.take().is_some();

@@ -231,9 +231,17 @@ pub(crate) fn find_date(text: &str, today: NaiveDate) -> Option<DateMention> {
     // "can tomorrows oil change be thursday instead": the appointment is tomorrow's, the day
     // asked for is thursday.
     // "thursday same time next week": the weekday decides.
+    // "this morning", said in a morning's call, is mostly what already happened ("the battery
+    // died this morning", "i dropped it off this morning"): a day asked for only after words of
+    // a request ("can you fit me in this morning"); otherwise a later day is read.
     let relative = clues
         .relative
-        .then(|| p.relative.captures(text))
+        .then(|| {
+            p.relative.captures_iter(text).find(|caps| {
+                &caps[1] != "this morning"
+                    || ASKED_BEFORE.is_match(&text[..caps.get(0).map_or(0, |m| m.start())])
+            })
+        })
         .flatten()
         .filter(|caps| match &caps[1] {
             "tomorrows" => !p
@@ -1015,6 +1023,14 @@ fn last_word_start(text: &str, wanted: impl Fn(&str) -> bool) -> Option<usize> {
     }
     None
 }
+
+/// Words of a request among the eight words that end a text: what `find_date` reads "this
+/// morning" after.
+static ASKED_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+    ascii_regex(
+        r"\b(can|could|would|will|available|open|opening|openings|any|anything|room|squeeze|fit)\b(?: \w+){0,8} ?$",
+    )
+});
 
 static BARE_DAY: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"\b(\d{1,2})(?:st|nd|rd|th)\b"));
 static BARE_HOUR: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"\b(\d{1,2})\b"));

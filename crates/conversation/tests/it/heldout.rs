@@ -33,8 +33,8 @@ fn scored(split: &str) -> Score {
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
-    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the eighteenth round of tuning:
-    // intent 429, services 238, dates 189 (of 200), times 90, escalations 62 of 64 with 6 false
+    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the eighteenth round of tuning and
+    // its date rules: intent 429, services 238, dates 190 (of 200), times 90, escalations 62 of 64 with 6 false
     // alarms.
     //
     // After the ninth round: intent 422, 7 false alarms. The tenth round's new training lines
@@ -56,10 +56,10 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 189, "date {:?}", score.date);
+    assert!(score.date.correct >= 190, "date {:?}", score.date);
     // A wrong day found counts against dates as a day missed does.
     assert!(
-        score.date.total - score.date.correct <= 11,
+        score.date.total - score.date.correct <= 10,
         "date {:?}",
         score.date
     );
@@ -88,7 +88,7 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 3383, "date {:?}", score.date);
+    assert!(score.date.correct >= 3384, "date {:?}", score.date);
     assert!(score.time.correct >= 1697, "time {:?}", score.time);
     assert!(score.escalation_recall.correct >= 1519);
     // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend

@@ -1478,3 +1478,30 @@ fn round_seventeen() {
         "#]],
     );
 }
+
+/// "this morning", in a call at ten in the morning, is what already happened unless a request
+/// comes just before it; a later day is read instead. A choice of days or times left open
+/// ("thursday or was it friday", "at 10 or 10 30") stays open also when it is the appointment's.
+#[test]
+fn this_morning_and_choices_left_open() {
+    check(
+        &[
+            "my alternator light came on this morning can i bring it in",
+            "i dropped the van off this morning can i pick it up tomorrow",
+            "could you squeeze me in this morning for an oil change",
+            "any openings this morning",
+            "is my appointment monday or was it tuesday",
+            "is my appointment monday or was it tuesday actually i think tuesday",
+            "is my appointment at 9 or 9 30 on friday",
+        ],
+        expect![[r#"
+            "my alternator light came on this morning can i bring it in" => intent=schedule_appointment
+            "i dropped the van off this morning can i pick it up tomorrow" => intent=check_status date=2026-11-25 (tomorrow)
+            "could you squeeze me in this morning for an oil change" => intent=schedule_appointment service=oil change date=2026-11-24 (this morning) time=morning (morning)
+            "any openings this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=morning (morning)
+            "is my appointment monday or was it tuesday" => intent=check_status
+            "is my appointment monday or was it tuesday actually i think tuesday" => intent=check_status date=2026-12-01 (tuesday)
+            "is my appointment at 9 or 9 30 on friday" => intent=check_status date=2026-11-27 (friday)
+        "#]],
+    );
+}
