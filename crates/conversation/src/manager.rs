@@ -58,8 +58,9 @@ fn leading_hour(text: &str, hours: OpeningHours) -> Option<when::TimeMention> {
     let counted = words.next().is_some_and(|next| {
         next.bytes().all(|b| b.is_ascii_digit())
             || [
-                "minutes", "minute", "hours", "hour", "days", "day", "weeks", "dollars", "bucks",
-                "tires", "cars", "of", "hundred", "thousand",
+                // "one second" is "1 2nd" once normalised.
+                "minutes", "minute", "seconds", "2nd", "sec", "hours", "hour", "days", "day",
+                "weeks", "dollars", "bucks", "tires", "cars", "of", "hundred", "thousand",
             ]
             .contains(&next)
     });

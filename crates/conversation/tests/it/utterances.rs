@@ -1493,6 +1493,14 @@ fn this_morning_and_choices_left_open() {
             "is my appointment monday or was it tuesday",
             "is my appointment monday or was it tuesday actually i think tuesday",
             "is my appointment at 9 or 9 30 on friday",
+            "sorry one second the dog is barking",
+            "what would you charge for two front tires",
+            "we run one company van and need a shop for it",
+            "how fast can you do one",
+            "can you do one tomorrow",
+            "can you do one oclock tomorrow",
+            "book me for one",
+            "my truck is in there for one",
         ],
         expect![[r#"
             "my alternator light came on this morning can i bring it in" => intent=schedule_appointment
@@ -1502,6 +1510,14 @@ fn this_morning_and_choices_left_open() {
             "is my appointment monday or was it tuesday" => intent=check_status
             "is my appointment monday or was it tuesday actually i think tuesday" => intent=check_status date=2026-12-01 (tuesday)
             "is my appointment at 9 or 9 30 on friday" => intent=check_status date=2026-11-27 (friday)
+            "sorry one second the dog is barking" => nothing
+            "what would you charge for two front tires" => intent=pricing_inquiry service=tire replacement
+            "we run one company van and need a shop for it" => nothing
+            "how fast can you do one" => nothing
+            "can you do one tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=13:00 (1)
+            "can you do one oclock tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=13:00 (1 oclock)
+            "book me for one" => intent=schedule_appointment time=13:00 (1)
+            "my truck is in there for one" => intent=check_status
         "#]],
     );
 }
