@@ -133,6 +133,26 @@ fn undecided_time(text: &str) -> bool {
         })
 }
 
+/// Whether `text`, as the caller said it, has a choice (`choice`: `UNDECIDED` of `days`, or
+/// `UNDECIDED_TIME`) that no later word settles and after which nothing of its kind is named:
+/// for days, no day, clock time or part of the day (`when::last_day_word`,
+/// `when::last_clock_word`); for times, no clock time or part of the day ("at 10 or 10 30 on
+/// friday" leaves the time open).
+fn left_open_in_own_words(text: &str, choice: &regex::Regex, days: bool) -> bool {
+    text.contains(" or ")
+        && choice.find(text).is_some_and(|found| {
+            let end = found.end();
+            let named_after = |at: Option<usize>| at.is_some_and(|at| at >= end);
+            let part_of_day_after = text[end..]
+                .split(' ')
+                .any(|word| matches!(word, "morning" | "afternoon" | "evening" | "tonight"));
+            !SETTLED.is_match(&text[end..])
+                && !(days && named_after(when::last_day_word(text)))
+                && !named_after(when::last_clock_word(text))
+                && !part_of_day_after
+        })
+}
+
 /// Whether the day the caller asks for is still an open choice between two (`UNDECIDED`).
 fn undecided_day(text: &str) -> bool {
     text.contains(" or ")
@@ -1372,8 +1392,10 @@ impl ConversationManager {
             .rev()
             .find_map(|m| {
                 let rest = &date_text[m.end()..];
+                // The switch word is read with what follows: "this morning" is a day asked
+                // for after "actually" or "no", not after "so" (`when::find_date`).
                 let date = when::find_weekday_after(rest, holidays, today)
-                    .or_else(|| when::find_date(rest, today))?;
+                    .or_else(|| when::find_date(&date_text[m.start()..], today))?;
                 // "i know youre closed thursday": a day the shop is closed, named after
                 // "closed", is not the one wanted; a day after it is ("youre closed thursday,
                 // friday then"), as is an open one ("thursday, oh youre closed, friday then").
@@ -1406,8 +1428,10 @@ impl ConversationManager {
             })
             .map(|date| day_after_or_before(date_text, date));
         // A choice left open in the caller's own words stays open when the day moved from or
-        // a day read as past is blanked ("is my appointment thursday or was it friday").
-        if undecided_day(date_text) || undecided_day(text) {
+        // a day read as past is blanked ("is my appointment thursday or was it friday"), unless
+        // a day or time is named after it ("i cant make it monday or tuesday, could we do
+        // friday").
+        if undecided_day(date_text) || left_open_in_own_words(text, &UNDECIDED, true) {
             // Neither day is settled, and a day from an earlier turn ("what time do you close
             // today", then "tomorrow or maybe friday") is not the one wanted either.
             changed |= self.slots.preferred_date.take().is_some();
@@ -1442,7 +1466,9 @@ impl ConversationManager {
                     .then(|| when::find_bare_hour(text, hours))
                     .flatten()
             });
-        if undecided_time(time_text) || undecided_time(text) {
+        if undecided_time(time_text)
+            || (undecided_time(text) && left_open_in_own_words(text, &UNDECIDED_TIME, false))
+        {
             // As for days: neither time is settled, and an earlier one is not wanted either.
             changed |= self.slots.preferred_time.take().is_some();
             changed |= self.slots.resolved_time.take().is_some();

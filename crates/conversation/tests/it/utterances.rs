@@ -1501,6 +1501,13 @@ fn this_morning_and_choices_left_open() {
             "can you do one oclock tomorrow",
             "book me for one",
             "my truck is in there for one",
+            // The review's: a choice of days moved from, then the day asked for; a correction
+            // to this morning; a time with a colon.
+            "i cant make it monday or tuesday could we do friday",
+            "can you fit me in tomorrow no actually this morning",
+            "can i come in at 9:30 this morning",
+            "i brought my own tires get me a manager to put them on",
+            "im a regular i want the owner",
         ],
         expect![[r#"
             "my alternator light came on this morning can i bring it in" => intent=schedule_appointment
@@ -1518,6 +1525,11 @@ fn this_morning_and_choices_left_open() {
             "can you do one oclock tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=13:00 (1 oclock)
             "book me for one" => intent=schedule_appointment time=13:00 (1)
             "my truck is in there for one" => intent=check_status
+            "i cant make it monday or tuesday could we do friday" => intent=reschedule_appointment date=2026-11-27 (friday)
+            "can you fit me in tomorrow no actually this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=morning (morning)
+            "can i come in at 9:30 this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=09:30 (9:30)
+            "i brought my own tires get me a manager to put them on" => escalation=manager_request service=tire replacement
+            "im a regular i want the owner" => escalation=manager_request
         "#]],
     );
 }
