@@ -146,10 +146,11 @@ fn left_open_in_own_words(text: &str, choice: &regex::Regex, days: bool) -> bool
             let part_of_day_after = text[end..]
                 .split(' ')
                 .any(|word| matches!(word, "morning" | "afternoon" | "evening" | "tonight"));
-            !SETTLED.is_match(&text[end..])
-                && !(days && named_after(when::last_day_word(text)))
-                && !named_after(when::last_clock_word(text))
-                && !part_of_day_after
+            let settled = SETTLED.is_match(&text[end..])
+                || (days && named_after(when::last_day_word(text)))
+                || named_after(when::last_clock_word(text))
+                || part_of_day_after;
+            !settled
         })
 }
 
