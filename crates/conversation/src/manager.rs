@@ -112,54 +112,50 @@ static UNDECIDED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
     ))
 });
 
-/// Whether the time the caller asks for is still an open choice between two
-/// (`UNDECIDED_TIME`): not for a range of a unit ("2 or 3 days"), nor when a later word or time
-/// settles it ("2 30 or 3 30 uh 2 30"), but still when "either" follows.
-fn undecided_time(text: &str) -> bool {
-    text.contains(" or ")
-        && UNDECIDED_TIME.captures(text).is_some_and(|choice| {
-            let after = choice.name("after");
-            let unit =
-                after.is_some_and(|word| when::RANGE_UNITS.contains(&word.as_str().trim_start()));
-            // The word after the choice (a unit, or a settling word) belongs to what follows.
-            let end = match after {
-                Some(word) => word.start(),
-                None => choice.get(0).map_or(text.len(), |m| m.end()),
-            };
-            let rest = &text[end..];
-            let settled = !rest.contains("either")
-                && (SETTLED.is_match(rest) || rest.bytes().any(|b| b.is_ascii_digit()));
-            !unit && !settled
-        })
+/// Where the open choice of a time ends, when the time the caller asks for is still an open
+/// choice between two (`UNDECIDED_TIME`): not for a range of a unit ("2 or 3 days"), nor when a
+/// later word or time settles it ("2 30 or 3 30 uh 2 30"), but still when "either" follows.
+fn undecided_time(text: &str) -> Option<usize> {
+    if !text.contains(" or ") {
+        return None;
+    }
+    let choice = UNDECIDED_TIME.captures(text)?;
+    let after = choice.name("after");
+    let unit = after.is_some_and(|word| when::RANGE_UNITS.contains(&word.as_str().trim_start()));
+    // The word after the choice (a unit, or a settling word) belongs to what follows.
+    let end = match after {
+        Some(word) => word.start(),
+        None => choice.get(0).map_or(text.len(), |m| m.end()),
+    };
+    let rest = &text[end..];
+    let settled = !rest.contains("either")
+        && (SETTLED.is_match(rest) || rest.bytes().any(|b| b.is_ascii_digit()));
+    (!unit && !settled).then_some(end)
 }
 
-/// Whether `text`, as the caller said it, has a choice (`choice`: `UNDECIDED` of `days`, or
-/// `UNDECIDED_TIME`) that no later word settles and after which nothing of its kind is named:
-/// for days, no day, clock time or part of the day (`when::last_day_word`,
-/// `when::last_clock_word`); for times, no clock time or part of the day ("at 10 or 10 30 on
+/// Where the open choice of a day ends, when the day the caller asks for is still an open
+/// choice between two (`UNDECIDED`) that no later word settles.
+fn undecided_day(text: &str) -> Option<usize> {
+    if !text.contains(" or ") {
+        return None;
+    }
+    UNDECIDED
+        .find(text)
+        .map(|choice| choice.end())
+        .filter(|&end| !SETTLED.is_match(&text[end..]))
+}
+
+/// Whether something of a choice's kind is named after it, at `end` of `text`: for days
+/// (`days`), a day, a clock time or a part of the day (`when::last_day_word`,
+/// `when::last_clock_word`); for times, a clock time or a part of the day ("at 10 or 10 30 on
 /// friday" leaves the time open).
-fn left_open_in_own_words(text: &str, choice: &regex::Regex, days: bool) -> bool {
-    text.contains(" or ")
-        && choice.find(text).is_some_and(|found| {
-            let end = found.end();
-            let named_after = |at: Option<usize>| at.is_some_and(|at| at >= end);
-            let part_of_day_after = text[end..]
-                .split(' ')
-                .any(|word| matches!(word, "morning" | "afternoon" | "evening" | "tonight"));
-            let settled = SETTLED.is_match(&text[end..])
-                || (days && named_after(when::last_day_word(text)))
-                || named_after(when::last_clock_word(text))
-                || part_of_day_after;
-            !settled
-        })
-}
-
-/// Whether the day the caller asks for is still an open choice between two (`UNDECIDED`).
-fn undecided_day(text: &str) -> bool {
-    text.contains(" or ")
-        && UNDECIDED
-            .find(text)
-            .is_some_and(|choice| !SETTLED.is_match(&text[choice.end()..]))
+fn named_after(text: &str, end: usize, days: bool) -> bool {
+    let from_end = |at: Option<usize>| at.is_some_and(|at| at >= end);
+    (days && from_end(when::last_day_word(text)))
+        || from_end(when::last_clock_word(text))
+        || text[end..]
+            .split(' ')
+            .any(|word| matches!(word, "morning" | "afternoon" | "evening" | "tonight"))
 }
 
 /// The shop's words in the form utterances are matched in: catalog phrases by their first word
@@ -1432,7 +1428,9 @@ impl ConversationManager {
         // a day read as past is blanked ("is my appointment thursday or was it friday"), unless
         // a day or time is named after it ("i cant make it monday or tuesday, could we do
         // friday").
-        if undecided_day(date_text) || left_open_in_own_words(text, &UNDECIDED, true) {
+        if undecided_day(date_text).is_some()
+            || undecided_day(text).is_some_and(|end| !named_after(text, end, true))
+        {
             // Neither day is settled, and a day from an earlier turn ("what time do you close
             // today", then "tomorrow or maybe friday") is not the one wanted either.
             changed |= self.slots.preferred_date.take().is_some();
@@ -1467,8 +1465,8 @@ impl ConversationManager {
                     .then(|| when::find_bare_hour(text, hours))
                     .flatten()
             });
-        if undecided_time(time_text)
-            || (undecided_time(text) && left_open_in_own_words(text, &UNDECIDED_TIME, false))
+        if undecided_time(time_text).is_some()
+            || undecided_time(text).is_some_and(|end| !named_after(text, end, false))
         {
             // As for days: neither time is settled, and an earlier one is not wanted either.
             changed |= self.slots.preferred_time.take().is_some();
