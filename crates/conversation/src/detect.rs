@@ -416,6 +416,19 @@ pub(crate) fn intent(heard: &Heard<'_>) -> Option<Intent> {
         .map(|(_, intent)| intent)
 }
 
+/// Which detectors match, one bit each (the ranked ones in their order, then cancel, then
+/// reschedule): what the learned model is told besides the patterns' answer.
+pub(crate) fn signals(heard: &Heard<'_>) -> u16 {
+    let d = &*DETECTORS;
+    let mut bits = 0u16;
+    for (bit, (_, detector)) in d.ranked.iter().enumerate() {
+        bits |= u16::from(detector.is_match(heard)) << bit;
+    }
+    bits |= u16::from(d.cancel.is_match(heard)) << 5;
+    bits |= u16::from(d.reschedule.is_match(heard)) << 6;
+    bits
+}
+
 /// Whether the caller says cancel (the cancel detector, false alarms blanked).
 pub(crate) fn says_cancel(heard: &Heard<'_>) -> bool {
     DETECTORS.cancel.is_match(heard)

@@ -48,6 +48,13 @@ static TIME_CORRECTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock:
     )
 });
 
+/// Signals for the learned model (`learned.rs`) besides `detect::signals`' detector bits: the
+/// line escalates, names a catalog service, names a day or time, tells of an old visit.
+pub(crate) const ESCALATES: u16 = 1 << 7;
+pub(crate) const NAMES_A_SERVICE: u16 = 1 << 8;
+pub(crate) const NAMES_A_DAY_OR_TIME: u16 = 1 << 9;
+pub(crate) const TOLD_AS_A_STORY: u16 = 1 << 10;
+
 /// A bare hour opening `text` ("10 i got a dentist thing"), not a count ("2 tires").
 fn leading_hour(text: &str, hours: OpeningHours) -> Option<when::TimeMention> {
     let mut words = text.split_whitespace();
@@ -397,6 +404,9 @@ pub struct ConversationManager {
     pub(crate) escalation_reason: Option<EscalationReason>,
     /// Which learned model a first request goes to (`learned.rs`).
     learned_model: learned::Choice,
+    /// What the detectors made of the last turn the learned model was asked about
+    /// (`detect::signals` and the bits below it), kept for training (`learned::example`).
+    signals: u16,
 }
 
 /// What a call's conversation needs to go on in another process after its media stream was
@@ -579,12 +589,18 @@ impl ConversationManager {
             awaiting_correction: false,
             escalation_reason: None,
             learned_model: learned::Choice::Project,
+            signals: 0,
         }
     }
 
     /// Sets the learned model a first request goes to: `Off` leaves every intent to the
     /// patterns (what the model is trained next to); `Given` is one trained on other lines
     /// (cross-validation).
+    /// The signals the learned model was last given (0 before it was asked).
+    pub(crate) fn signals(&self) -> u16 {
+        self.signals
+    }
+
     pub(crate) fn use_learned_model(&mut self, choice: learned::Choice) {
         self.learned_model = choice;
     }
@@ -817,7 +833,11 @@ impl ConversationManager {
             // it towards the angry lines it learned from) got 10 fewer of 7187 tuning lines
             // right over 10-fold cross-validation: the patterns miss most complaints that ask
             // where the car is.
-            let found = self.first_request_opinion(detect::intent(&heard), &normalized);
+            let (found, signals) =
+                self.first_request_opinion(detect::intent(&heard), &normalized, || {
+                    detect::signals(&heard) | ESCALATES
+                });
+            self.signals = signals.unwrap_or(self.signals);
             if let Some(intent) = found {
                 self.intent = Some(intent);
             }
@@ -874,9 +894,23 @@ impl ConversationManager {
                 } else {
                     Intent::ScheduleAppointment
                 });
+        let found = self.detect_intent(&heard).or(implied_intent);
+        let (intent, signals) = self.first_request_opinion(found, &normalized, || {
+            let mut signals = detect::signals(&heard);
+            if self.find_service(&normalized).is_some() {
+                signals |= NAMES_A_SERVICE;
+            }
+            if when_changed {
+                signals |= NAMES_A_DAY_OR_TIME;
+            }
+            if told_as_a_story(&normalized) {
+                signals |= TOLD_AS_A_STORY;
+            }
+            signals
+        });
+        self.signals = signals.unwrap_or(self.signals);
         let analysis = Analysis {
-            intent: self
-                .first_request_opinion(self.detect_intent(&heard).or(implied_intent), &normalized),
+            intent,
             answer: detect::answer(&heard),
             goodbye: detect::is_goodbye(&heard),
             thanks: detect::is_thanks(&heard),
@@ -1221,7 +1255,12 @@ impl ConversationManager {
     /// 10-fold cross-validation. Letting it overrule a general question, a price question or
     /// one about hours gained fifty of 7187 (92.2 % to 92.9 %): a price named in a booking
     /// ("little pricey but how soon can you fit me in"), a charge disputed in a complaint.
-    fn first_request_opinion(&self, found: Option<Intent>, text: &str) -> Option<Intent> {
+    fn first_request_opinion(
+        &self,
+        found: Option<Intent>,
+        text: &str,
+        signals: impl FnOnce() -> u16,
+    ) -> (Option<Intent>, Option<u16>) {
         let inbound = matches!(
             self.call_type,
             CallType::InboundNew | CallType::InboundExisting | CallType::InboundGeneral
@@ -1235,13 +1274,15 @@ impl ConversationManager {
                 )
             )
         {
-            return found;
+            return (found, None);
         }
-        match &self.learned_model {
-            learned::Choice::Project => learned::classify(text, found).intent,
-            learned::Choice::Given(model) => model.classify(text, found).intent,
+        let signals = signals();
+        let intent = match &self.learned_model {
+            learned::Choice::Project => learned::classify(text, found, signals).intent,
+            learned::Choice::Given(model) => model.classify(text, found, signals).intent,
             learned::Choice::Off => found,
-        }
+        };
+        (intent, Some(signals))
     }
 
     fn detect_intent(&self, heard: &Heard<'_>) -> Option<Intent> {

@@ -33,8 +33,8 @@ fn scored(split: &str) -> Score {
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
-    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the eighteenth round of tuning and
-    // its date rules: intent 429, services 238, dates 190 (of 200), times 90, escalations 62 of 64 with 6 false
+    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the learned model's new features:
+    // intent 432, services 238, dates 190 (of 200), times 90, escalations 62 of 64 with 6 false
     // alarms.
     //
     // After the ninth round: intent 422, 7 false alarms. The tenth round's new training lines
@@ -49,8 +49,11 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     // one more away, and a line that had found no date now finds one. Round fourteen's lines,
     // which only the model learned from, gave five back; round fifteen's moved nothing, and
     // round sixteen's took two away. Round seventeen's (lines and a few escalation rules) gave
-    // two back, round eighteen's (lines and a decoy) two away.
-    assert!(score.intent.correct >= 429, "intent {:?}", score.intent);
+    // two back, round eighteen's (lines and a decoy) two away. The learned model's new
+    // features (what each detector found, words' first letters, pairs one word apart, the
+    // mean of its passes' weights), chosen by cross-validation on the tuning part (8457 to
+    // 8513 of 9071 right), gave three back.
+    assert!(score.intent.correct >= 432, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
         "services {:?}",
@@ -82,7 +85,7 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
     // The learned model has seen these lines, so intent here is mostly memory (99.1 %); how
     // it does on lines it never saw is `nlu --score --cross-validate 10`.
-    assert!(score.intent.correct >= 8990, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 8993, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 4503,
         "services {:?}",

@@ -240,7 +240,7 @@ fn service_phrases_in_speech() {
             "not sure whats wrong with it honestly" => intent=check_status service=diagnostic
             "i need a lube job and also rotate the tires" => intent=schedule_appointment service=oil change
             "got a flat tire" => intent=schedule_appointment service=tire replacement
-            "can you do a synthetic oil change on a 2018 toyota camry" => intent=schedule_appointment service=oil change vehicle=2018 Toyota Camry
+            "can you do a synthetic oil change on a 2018 toyota camry" => intent=pricing_inquiry service=oil change vehicle=2018 Toyota Camry
             "i need an emissions test" => intent=schedule_appointment service=state inspection
         "#]],
     );
@@ -304,31 +304,31 @@ fn dates() {
         expect![[r#"
             "can i come in today" => intent=schedule_appointment date=2026-11-24 (today)
             "tomorrow works" => date=2026-11-25 (tomorrow)
-            "how about the day after tomorrow" => intent=schedule_appointment date=2026-11-26 (day after tomorrow)
+            "how about the day after tomorrow" => intent=reschedule_appointment date=2026-11-26 (day after tomorrow)
             "i can do wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
             "uh thursday" => intent=schedule_appointment date=2026-11-26 (thursday)
             "friday if you have it" => intent=schedule_appointment date=2026-11-27 (friday)
             "saturday morning" => intent=schedule_appointment date=2026-11-28 (saturday) time=morning (morning)
-            "sunday" => intent=schedule_appointment date=2026-11-29 (sunday)
+            "sunday" => intent=check_hours date=2026-11-29 (sunday)
             "monday" => intent=schedule_appointment date=2026-11-30 (monday)
             "next monday" => intent=schedule_appointment date=2026-11-30 (next monday)
             "next friday please" => intent=schedule_appointment date=2026-12-04 (next friday)
             "this saturday" => intent=schedule_appointment date=2026-11-28 (this saturday)
-            "this coming tuesday" => intent=schedule_appointment date=2026-12-01 (this coming tuesday)
-            "on the twenty eighth" => intent=check_status date=2026-11-28 (28th)
+            "this coming tuesday" => date=2026-12-01 (this coming tuesday)
+            "on the twenty eighth" => date=2026-11-28 (28th)
             "the 30th" => date=2026-11-30 (30th)
-            "the first" => intent=schedule_appointment date=2026-12-01 (1st)
+            "the first" => date=2026-12-01 (1st)
             "the third" => intent=schedule_appointment date=2026-12-03 (3rd)
             "december third" => intent=schedule_appointment date=2026-12-03 (december 3rd)
             "december 3rd at 2" => intent=schedule_appointment date=2026-12-03 (december 3rd) time=14:00 (2)
-            "the 8th of december" => intent=schedule_appointment date=2026-12-08 (8th of december)
+            "the 8th of december" => date=2026-12-08 (8th of december)
             "january fifth" => intent=schedule_appointment date=2027-01-05 (january 5th)
             "12/8" => date=2026-12-08 (12/8)
             "1/4" => date=2027-01-04 (1/4)
             "11/2" => date=2027-11-02 (11/2)
             "12/08/2027" => date=2027-12-08 (12/08/2027)
             "february thirtieth" => date=? (february 30th)
-            "this afternoon" => intent=schedule_appointment date=2026-11-24 (this afternoon) time=afternoon (afternoon)
+            "this afternoon" => date=2026-11-24 (this afternoon) time=afternoon (afternoon)
             "tonight" => date=2026-11-24 (tonight) time=evening (tonight)
         "#]],
     );
@@ -398,12 +398,12 @@ fn dates_across_a_month_boundary() {
         ],
         expect![[r#"
             "tomorrow" => intent=schedule_appointment date=2026-12-01 (tomorrow)
-            "the day after tomorrow" => intent=schedule_appointment date=2026-12-02 (day after tomorrow)
+            "the day after tomorrow" => intent=check_hours date=2026-12-02 (day after tomorrow)
             "wednesday" => intent=schedule_appointment date=2026-12-02 (wednesday)
             "next monday" => intent=schedule_appointment date=2026-12-07 (next monday)
             "this monday" => date=2026-11-30 (this monday)
             "the 28th" => date=2026-12-28 (28th)
-            "the 2nd" => intent=schedule_appointment date=2026-12-02 (2nd)
+            "the 2nd" => date=2026-12-02 (2nd)
             "november 29th" => date=2027-11-29 (november 29th)
             "12/1" => date=2026-12-01 (12/1)
         "#]],
@@ -437,8 +437,8 @@ fn dates_around_thanksgiving_and_new_year() {
         ],
         expect![[r#"
             "tomorrow" => intent=schedule_appointment date=2027-01-01 (tomorrow)
-            "friday" => intent=schedule_appointment date=2027-01-01 (friday)
-            "the 2nd" => intent=schedule_appointment date=2027-01-02 (2nd)
+            "friday" => date=2027-01-01 (friday)
+            "the 2nd" => date=2027-01-02 (2nd)
             "january 4th" => intent=schedule_appointment date=2027-01-04 (january 4th)
             "12/31" => date=2026-12-31 (12/31)
             "12/30" => date=2027-12-30 (12/30)
@@ -489,22 +489,22 @@ fn times() {
             "two pm works" => time=14:00 (2 pm)
             "2:30" => time=14:30 (2:30)
             "two thirty" => time=14:30 (2 30)
-            "eleven thirty" => intent=schedule_appointment time=11:30 (11 30)
+            "eleven thirty" => time=11:30 (11 30)
             "around 9" => intent=schedule_appointment time=09:00 (9)
             "at three" => intent=schedule_appointment time=15:00 (3)
-            "noon" => intent=schedule_appointment time=12:00 (noon)
-            "lunchtime" => intent=schedule_appointment time=12:00 (lunchtime)
+            "noon" => time=12:00 (noon)
+            "lunchtime" => time=12:00 (lunchtime)
             "10 in the morning" => intent=schedule_appointment time=10:00 (10 in the morning)
             "ten in the morning" => intent=schedule_appointment time=10:00 (10 in the morning)
             "7:30 tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7:30)
             "seven thirty tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7 30)
             "4 oclock" => time=16:00 (4 oclock)
-            "half past two" => intent=schedule_appointment time=14:30 (half past 2)
-            "quarter to five" => intent=schedule_appointment time=16:45 (quarter to 5)
+            "half past two" => time=14:30 (half past 2)
+            "quarter to five" => time=16:45 (quarter to 5)
             "quarter past 8" => intent=schedule_appointment time=08:15 (quarter past 8)
             "quarter to one" => time=12:45 (quarter to 1)
             "morning" => time=morning (morning)
-            "sometime in the afternoon" => intent=schedule_appointment time=afternoon (afternoon)
+            "sometime in the afternoon" => time=afternoon (afternoon)
             "first thing in the morning" => intent=schedule_appointment time=morning (morning)
             "after lunch" => intent=schedule_appointment time=afternoon (after lunch)
             "12 pm" => time=12:00 (12 pm)
@@ -670,7 +670,7 @@ fn escalation_false_alarms() {
             "no need for a manager i just need an oil change" => intent=schedule_appointment service=oil change
             "i dont need to talk to a manager just want to know your hours" => intent=check_hours
             "the human resources department called about my car" => nothing
-            "the owners manual says i need a tire rotation" => intent=schedule_appointment service=tire rotation
+            "the owners manual says i need a tire rotation" => intent=general_inquiry service=tire rotation
             "the previous owner never changed the oil" => nothing
             "my manager said i could leave early for my appointment" => nothing
             "this is probably a stupid question but do you do alignments" => intent=general_inquiry service=wheel alignment
@@ -869,7 +869,7 @@ fn days_and_times_round_seven() {
             "i think the front one may be leaking can i bring it tomorrow" => intent=schedule_appointment service=diagnostic date=2026-11-25 (tomorrow)
             "my number is four one three five five five oh one hundred" => nothing
             "my bill came to sixteen thirty for the brakes" => intent=schedule_appointment service=brake service
-            "i was quoted like three fifty for brakes" => intent=schedule_appointment service=brake service
+            "i was quoted like three fifty for brakes" => intent=pricing_inquiry service=brake service
             "the warning light for the oil pressure keeps coming on" => intent=schedule_appointment service=diagnostic
             "can i come the monday after thanksgiving" => intent=schedule_appointment date=2026-11-30 (the monday after thanksgiving)
             "the saturday after christmas for an oil change" => intent=schedule_appointment service=oil change date=2026-12-26 (the saturday after christmas)
@@ -889,7 +889,7 @@ fn days_and_times_round_seven() {
             "can i bring it wednesday i know youre closed thursday" => intent=schedule_appointment date=2026-11-25 (wednesday)
             "can we do thursday no wait youre closed thursday friday then at one" => intent=reschedule_appointment date=2026-11-27 (friday) time=13:00 (1)
             "happy thanksgiving are you open the day after thanksgiving" => intent=check_hours date=2026-11-27 (the day after thanksgiving)
-            "no it was for friday not thursday" => intent=schedule_appointment date=2026-11-27 (friday)
+            "no it was for friday not thursday" => intent=reschedule_appointment date=2026-11-27 (friday)
             "thursday same time next week" => intent=schedule_appointment date=2026-11-26 (thursday)
             "not this tuesday the next one" => date=2026-12-01 (not this tuesday the next 1)
             "can i swing by for fifteen minutes" => nothing
@@ -959,7 +959,7 @@ fn escalations_round_seven() {
             "get me whoever can actually do something" => escalation=manager_request
             "put dave on the phone please" => escalation=manager_request
             "zero zero zero" => escalation=manager_request
-            "god dam it the light is on again" => intent=general_inquiry escalation=anger
+            "god dam it the light is on again" => escalation=anger
             "this is bull ship" => escalation=anger
             "im so tired of this" => escalation=anger
             "my wife is furious at me for forgetting the oil change" => intent=schedule_appointment service=oil change
@@ -1097,7 +1097,7 @@ fn days_and_times_round_nine() {
         ],
         expect![[r#"
             "thursday or friday whichever you have for the brakes" => intent=schedule_appointment service=brake service
-            "friday or saturday actually saturday is better" => date=2026-11-28 (saturday)
+            "friday or saturday actually saturday is better" => intent=schedule_appointment date=2026-11-28 (saturday)
             "is my rotation on the second or the third" => intent=check_status service=tire rotation
             "i came in last thursday and the light is back on" => nothing
             "cancel my alignment on monday i had it at ten thirty" => intent=cancel_appointment service=wheel alignment date=2026-11-30 (monday) time=10:30 (10 30)
@@ -1184,8 +1184,8 @@ fn round_eleven() {
             "can i come ten thirty march third" => intent=schedule_appointment date=2027-03-03 (march 3rd) time=10:30 (10 30)
             "monday the seventh of december nine in the morning" => intent=schedule_appointment date=2026-12-07 (7th of december) time=09:00 (9 in the morning)
             "give me the first available" => nothing
-            "is the twenty first available" => date=2026-12-21 (21st)
-            "i can drop it off at seven thirty and drive to work" => intent=schedule_appointment time=07:30 (7 30)
+            "is the twenty first available" => intent=schedule_appointment date=2026-12-21 (21st)
+            "i can drop it off at seven thirty and drive to work" => intent=check_hours time=07:30 (7 30)
             "its a twenty sixteen silverado with about one twenty on it" => nothing
             "three twelve elm street apartment b" => nothing
             "no not the third but the fifth" => intent=schedule_appointment date=2026-12-05 (5th)
@@ -1199,7 +1199,7 @@ fn round_eleven() {
             "i used to be a service manager and i want your boss on the phone" => escalation=manager_request
             "my daughters a lawyer and she says always get it in writing" => intent=pricing_inquiry
             "my brother is an attorney and he says youre liable" => escalation=legal_threat
-            "my neighbor sued the dealership over his transmission" => service=transmission service
+            "my neighbor sued the dealership over his transmission" => intent=pricing_inquiry service=transmission service
             "i called visa to reverse it" => escalation=legal_threat
             "my card got stolen so i called the bank to cancel it" => intent=cancel_appointment
             "im going to dispute the entire bill" => escalation=legal_threat
@@ -1247,7 +1247,7 @@ fn round_twelve() {
             "i stopped payment on a check to the shop" => escalation=legal_threat
             "this is the worst run outfit ive ever dealt with and ive been driving fifty years" => escalation=anger
             "the worst place ive ever had my car serviced was the dealer" => nothing
-            "i am madder than a wet hen yall cancelled on me twice now" => escalation=anger
+            "i am madder than a wet hen yall cancelled on me twice now" => intent=reschedule_appointment escalation=anger
             "my wife is gonna be madder than a hornet if the car isnt ready" => intent=check_status
             "my lawyer is gonna grab the car for me since im stuck in court all day is it ready to go" => intent=check_status
             "my lawyer is gonna get in touch with you" => escalation=legal_threat
@@ -1417,9 +1417,9 @@ fn round_thirteen() {
             "im gonna dispute the deposit with my credit card company if its not fixed today" => intent=check_status escalation=legal_threat date=2026-11-24 (today)
             "i already called my bank and told them not to honor that charge" => escalation=legal_threat
             "i work at the law office down the block so i can walk over" => nothing
-            "i saw you got an a plus rating with the better business bureau" => nothing
+            "i saw you got an a plus rating with the better business bureau" => intent=schedule_appointment
             "honestly you guys have the worst communication ive ever dealt with" => escalation=anger
-            "im losing my mind here you guys said 2 days its been a week" => intent=check_status escalation=anger
+            "im losing my mind here you guys said 2 days its been a week" => escalation=anger
             "the guy at the quick lube place was so ridiculous so can i come to you" => intent=schedule_appointment
             "last time i sat there 3 hours i was ready to throw a chair" => escalation=anger
             "im about ready to throw in the towel on this old truck" => nothing
@@ -1524,7 +1524,7 @@ fn this_morning_and_choices_left_open() {
             "can you do one tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=13:00 (1)
             "can you do one oclock tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=13:00 (1 oclock)
             "book me for one" => intent=schedule_appointment time=13:00 (1)
-            "my truck is in there for one" => intent=check_status
+            "my truck is in there for one" => nothing
             "i cant make it monday or tuesday could we do friday" => intent=reschedule_appointment date=2026-11-27 (friday)
             "can you fit me in tomorrow no actually this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=morning (morning)
             "can i come in at 9:30 this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=09:30 (9:30)
