@@ -21,8 +21,7 @@
 //!
 //! It has the last word on a caller's first request of an inbound call (see
 //! `ConversationManager::first_request_opinion`), also on a line that escalates (the advisor is
-//! told what the caller wanted); a cancel, a reschedule or a status check the patterns found
-//! stays, and so do turns after the call has an intent and outbound calls (the caller answering
+//! told what the caller wanted); a cancel or a reschedule the patterns found stays, and so do turns after the call has an intent and outbound calls (the caller answering
 //! our question). Ten-fold cross-validation on
 //! the tuning part (`nlu --score --split tune --cross-validate 10`), in blocks of consecutive
 //! lines (about 600 lines each, so two or three writers' lines against the other writers'; a

@@ -83,9 +83,9 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
 #[test]
 fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
-    // The learned model has seen these lines, so intent here is mostly memory (99.1 %); how
+    // The learned model has seen these lines, so intent here is mostly memory (99.5 %); how
     // it does on lines it never saw is `nlu --score --cross-validate 10`.
-    assert!(score.intent.correct >= 8993, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 9030, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 4503,
         "services {:?}",

@@ -113,6 +113,11 @@ fn reschedule_and_cancel_requests() {
             "please cancel it we sold the car",
             "i dont want to cancel i just want to reschedule",
             "can i call off the brake job for friday",
+            // A cancellation reported or asked about is no cancel.
+            "did my appointment get cancelled",
+            "i think you guys cancelled my appointment is it still on",
+            "i got a text that my appointment was cancelled whats going on",
+            "go ahead and cancel my appointment for thursday",
         ],
         expect![[r#"
             "i need to reschedule my appointment" => intent=reschedule_appointment
@@ -126,6 +131,10 @@ fn reschedule_and_cancel_requests() {
             "please cancel it we sold the car" => intent=cancel_appointment
             "i dont want to cancel i just want to reschedule" => intent=reschedule_appointment
             "can i call off the brake job for friday" => intent=cancel_appointment service=brake service date=2026-11-27 (friday)
+            "did my appointment get cancelled" => intent=check_status
+            "i think you guys cancelled my appointment is it still on" => intent=check_status
+            "i got a text that my appointment was cancelled whats going on" => intent=check_status
+            "go ahead and cancel my appointment for thursday" => intent=cancel_appointment date=2026-11-26 (thursday)
         "#]],
     );
 }
@@ -895,7 +904,7 @@ fn days_and_times_round_seven() {
             "can i swing by for fifteen minutes" => nothing
             "this thing ate fifty bucks of gas in two days" => nothing
             "i think a rat like ate through my wiring" => nothing
-            "ill pick it up and pay the bill at five thirty" => intent=check_status time=17:30 (5 30)
+            "ill pick it up and pay the bill at five thirty" => time=17:30 (5 30)
             "could i come by at three yesterday someone told me the part came in" => intent=check_status time=15:00 (3)
             "last time i asked for eight and nobody touched it till eleven so book me nine am" => intent=schedule_appointment time=09:00 (9 am)
             "this is round two with the same leak" => service=diagnostic
