@@ -100,11 +100,14 @@ impl<'t> Heard<'t> {
     }
 }
 
+/// How many detectors are ranked (`Detectors::ranked`).
+const RANKED: usize = 5;
+
 struct Detectors {
     cancel: Detector,
     reschedule: Detector,
     /// Leftmost wins among these; ties go to the earlier entry.
-    ranked: [(Intent, Detector); 5],
+    ranked: [(Intent, Detector); RANKED],
     legal: Detector,
     manager: Detector,
     anger: Detector,
@@ -126,7 +129,7 @@ static DETECTORS: LazyLock<Detectors> = LazyLock::new(|| {
     cancel: d.add(
         r"\b(cancel\w*|call off|call it off|dont need the appointment|dont need that appointment|dont need it anymore|(take|get|remove) (me|us|it|that|the \w+|my \w+) (off|from) (the|your|my) (books|schedule|list|calendar)|(take|get|remove) (me|us) off\b|just drop (it|the \w+( \w+)?)|(dont|do not|no) (need|want) to re ?book\w*|dont bother re ?book\w*|ill (just )?call (later|back|you) to (set up|book|schedule) (another|a new)|(wont|will not) be bringing (it|her|him|the \w+)|drop (my|the|that) (appointment|booking)|(wont|will not) be needing it|(dont|do not) think ill be needing|no point in keeping|release my|dont expect me|back out of|wont be bringing it|(dont|do not) want to rebook|wont be coming|void the|scrap my|forget the (inspection|appointment|oil change|alignment|booking)|kill my appointment|drop the \w+( \w+)? from|pass on the (appointment|booking)|take my name off|take me off (for|on)|scratch (the|my|that|it|both)|forget (about )?(the|my|it|tomorrow|today|that) ?(appointment|booking)?|never ?mind (about )?(the|my) \w+|delete (my|the) (booking|appointment)|bail on|(wont|will not|dont|do not) (need|be needing) (the|my|that) \w+|(dont|do not) need to (come|bring it) in|no need for the \w+|give (the|my) (spot|slot) to someone|(dont|do not) need another (day|time)|not coming in|(call|book) (back )?another time)\b",
         Some(
-            r"\b(if|when) (you|yall) (have|get) a cancell?ation\b|\bcancell?ation list\b|\b(you|yall|they) cancell?ed on (me|us)\b|\b(dont|do not|not|never|no need to) (want to |need to |wanna |going to |gonna )?cancel\w*\b|\b(instead of|rather than|should i|do i have to|or) cancel\w*\b|\b(did|was|has|had|is|if|whether) (my|the|our|that) (\w+ )?(appointment|booking)( \w+)? (get |got |gotten |been |was )?cancell?ed\b|\b(did|has|have|if) (you|yall|you guys|they|somebody|someone|anybody|anyone) (\w+ )?cancel\w* (my|our|the) (\w+ )?(appointment|booking)\b|\b(you|yall|you guys|they|somebody|someone) (must have |might have |mightve |mustve |accidentally |already )?cancell?ed (my|our|the) (\w+ )?(appointment|booking)\b|\b(my|our|the) (\w+ )?(appointment|booking) (got|was|had been|has been|been) cancell?ed\b",
+            r"\b(if|when) (you|yall) (have|get) a cancell?ation\b|\bcancell?ation list\b|\b(you|yall|they) cancell?ed on (me|us)\b|\b(dont|do not|not|never|no need to) (want to |need to |wanna |going to |gonna )?cancel\w*\b|\b(instead of|rather than|should i|do i have to|or) cancel\w*\b|\b(did|was|has|had|is) (my|the|our|that) (\w+ )?(appointment|booking)( \w+)? (get |got |gotten |been |was )?cancell?ed\b|\b(did|has|have) (you|yall|you guys|they|somebody|someone|anybody|anyone) (\w+ )?cancell?ed (my|our|the) (\w+ )?(appointment|booking)\b|\b(you|yall|you guys|they|somebody|someone) (must have |might have |mightve |mustve |accidentally |already )?cancell?ed (my|our|the) (\w+ )?(appointment|booking)\b|\b(my|our|the) (\w+ )?(appointment|booking) (got|was|had been|has been|been) cancell?ed\b",
         ),
     ),
     reschedule: d.add(
@@ -416,18 +419,22 @@ pub(crate) fn intent(heard: &Heard<'_>) -> Option<Intent> {
         .map(|(_, intent)| intent)
 }
 
-/// Which detectors match, one bit each (the ranked ones in their order, then cancel, then
-/// reschedule): what the learned model is told besides the patterns' answer.
+/// Which of the ranked detectors (hours, status, pricing, booking, general) match, one bit each
+/// in their order (bits 0 to 4): what the learned model is told besides the patterns' answer.
+/// The cancel and reschedule detectors need no bit: when either matches, the patterns' answer
+/// is theirs and the model is not asked.
 pub(crate) fn signals(heard: &Heard<'_>) -> u16 {
-    let d = &*DETECTORS;
-    let mut bits = 0u16;
-    for (bit, (_, detector)) in d.ranked.iter().enumerate() {
-        bits |= u16::from(detector.is_match(heard)) << bit;
-    }
-    bits |= u16::from(d.cancel.is_match(heard)) << 5;
-    bits |= u16::from(d.reschedule.is_match(heard)) << 6;
-    bits
+    DETECTORS
+        .ranked
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, detector))| detector.is_match(heard))
+        .fold(0, |bits, (bit, _)| bits | 1 << bit)
 }
+
+/// The first signal bit free for the manager's own (`manager::ESCALATES` on).
+pub(crate) const FIRST_FREE_SIGNAL: u32 = 7;
+const _: () = assert!(RANKED <= FIRST_FREE_SIGNAL as usize);
 
 /// Whether the caller says cancel (the cancel detector, false alarms blanked).
 pub(crate) fn says_cancel(heard: &Heard<'_>) -> bool {

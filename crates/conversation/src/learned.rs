@@ -3,10 +3,11 @@
 //! The patterns in `detect.rs` are precise but cannot list every way a caller says a thing
 //! ("what am i looking at for pads" is a price question without the word price), and they read
 //! a service named in a story about an old visit as a booking. This module is a multinomial
-//! logistic regression (softmax) over the words and word pairs of the normalised utterance and
-//! one more feature: what the patterns alone made of it. So it learns both the words the
-//! patterns miss and where the patterns' answer is usually wrong ("the brakes you did last
-//! month" with a booking from the patterns is usually no request at all).
+//! logistic regression (softmax) over the words and word pairs of the normalised utterance
+//! (`features_of` lists them) and what the patterns alone made of it: their answer, and what
+//! each of their detectors found. So it learns both the words the patterns miss and where the
+//! patterns' answer is usually wrong ("the brakes you did last month" with a booking from the
+//! patterns is usually no request at all).
 //!
 //! It is trained once per process from the tuning part of the labelled set
 //! (`fixtures/nlu/utterances.jsonl`, `split: "tune"` only; the held-out part is never read, so
@@ -21,9 +22,9 @@
 //!
 //! It has the last word on a caller's first request of an inbound call (see
 //! `ConversationManager::first_request_opinion`), also on a line that escalates (the advisor is
-//! told what the caller wanted); a cancel or a reschedule the patterns found stays, and so do turns after the call has an intent and outbound calls (the caller answering
-//! our question). Ten-fold cross-validation on
-//! the tuning part (`nlu --score --split tune --cross-validate 10`), in blocks of consecutive
+//! told what the caller wanted); a cancel or a reschedule the patterns found stays, and so do
+//! turns after the call has an intent and outbound calls (the caller answering our question).
+//! Ten-fold cross-validation on the tuning part (`nlu --score --split tune --cross-validate 10`), in blocks of consecutive
 //! lines (about 600 lines each, so two or three writers' lines against the other writers'; a
 //! writer cut at a block's edge is partly learned from), got 92.5 % of intents with this model
 //! on 6017 lines, against 91.3 % with the Naive Bayes model that decided only when it was sure,
@@ -374,12 +375,13 @@ fn class_index(intent: Option<Intent>) -> usize {
 
 /// A constant feature (the bias), the patterns' answer, each signal the detectors give
 /// (`detect::signals`), and, from the normalised text, its distinct words, each word's first
-/// five letters when it is longer ("rescheduling" and "reschedule" share "resch", and so do a
-/// speech recogniser's "reschedual" and "reskedule"), adjacent word pairs, and word pairs one
-/// word apart ("move it to", "move my appointment": "move to" and "move appointment"),
-/// hashed. Each counts once (binary features), so a caller repeating a word does not outvote
-/// the rest of the sentence. Every kind but words and pairs starts its hash with a tag behind
-/// a zero byte, which no normalised word holds, so no two kinds share a hash by meaning.
+/// five letters when it is longer ("rescheduling", "reschedule" and a speech recogniser's
+/// "reschedual" share "resch"), adjacent word pairs, and word pairs one word apart ("move it
+/// to", "move my appointment": "move to" and "move appointment"), hashed. Each counts once
+/// (binary features), so a caller repeating a word does not outvote the rest of the sentence.
+/// The bias, the patterns' answer, signals and first letters start their hash with a tag
+/// behind a zero byte, which no normalised word holds; a pair one word apart has its first
+/// word's hash mixed with a tag of its own; so kinds share a hash only by chance.
 fn features_of(normalized: &str, patterns: Option<Intent>, signals: u16, out: &mut Vec<u64>) {
     out.push(fnv1a(FNV_OFFSET, b"\0bias"));
     out.push(fnv1a(

@@ -49,11 +49,13 @@ static TIME_CORRECTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock:
 });
 
 /// Signals for the learned model (`learned.rs`) besides `detect::signals`' detector bits: the
-/// line escalates, names a catalog service, names a day or time, tells of an old visit.
-pub(crate) const ESCALATES: u16 = 1 << 7;
-pub(crate) const NAMES_A_SERVICE: u16 = 1 << 8;
-pub(crate) const NAMES_A_DAY_OR_TIME: u16 = 1 << 9;
-pub(crate) const TOLD_AS_A_STORY: u16 = 1 << 10;
+/// line escalates; it names a catalog service, names a day or time, tells of an old visit. A
+/// line that escalates is read before its slots, so it gets only the first (and the detector
+/// bits); training lines are first turns, so "names a day or time" is one named in the line.
+pub(crate) const ESCALATES: u16 = 1 << detect::FIRST_FREE_SIGNAL;
+pub(crate) const NAMES_A_SERVICE: u16 = ESCALATES << 1;
+pub(crate) const NAMES_A_DAY_OR_TIME: u16 = ESCALATES << 2;
+pub(crate) const TOLD_AS_A_STORY: u16 = ESCALATES << 3;
 
 /// A bare hour opening `text` ("10 i got a dentist thing"), not a count ("2 tires").
 fn leading_hour(text: &str, hours: OpeningHours) -> Option<when::TimeMention> {
@@ -405,7 +407,8 @@ pub struct ConversationManager {
     /// Which learned model a first request goes to (`learned.rs`).
     learned_model: learned::Choice,
     /// What the detectors made of the last turn the learned model was asked about
-    /// (`detect::signals` and the bits below it), kept for training (`learned::example`).
+    /// (`detect::signals` and the bits `ESCALATES` to `TOLD_AS_A_STORY`), kept for training
+    /// (`learned::example`).
     signals: u16,
 }
 
@@ -593,14 +596,14 @@ impl ConversationManager {
         }
     }
 
-    /// Sets the learned model a first request goes to: `Off` leaves every intent to the
-    /// patterns (what the model is trained next to); `Given` is one trained on other lines
-    /// (cross-validation).
     /// The signals the learned model was last given (0 before it was asked).
     pub(crate) fn signals(&self) -> u16 {
         self.signals
     }
 
+    /// Sets the learned model a first request goes to: `Off` leaves every intent to the
+    /// patterns (what the model is trained next to); `Given` is one trained on other lines
+    /// (cross-validation).
     pub(crate) fn use_learned_model(&mut self, choice: learned::Choice) {
         self.learned_model = choice;
     }
@@ -1245,19 +1248,20 @@ impl ConversationManager {
 
     /// A caller's first request on an inbound call (any turn until the call has an intent, so
     /// "hi" then "how much for brakes" asks it about the second) goes to the learned model
-    /// (`learned.rs`) unless the patterns found a cancel or a reschedule; it
-    /// weighs the words against the patterns' answer (`found`) and has the last word. Turns after
-    /// an intent is set and outbound calls (the caller answering our question) stay with the
-    /// patterns.
+    /// (`learned.rs`) unless the patterns found a cancel or a reschedule; it weighs the words
+    /// against the patterns' answer (`found`) and what their detectors found (`signals`, worked
+    /// out only when the model is asked) and has the last word. Turns after an intent is set and
+    /// outbound calls (the caller answering our question) stay with the patterns.
     ///
     /// A cancel or a reschedule is said in so many words, and "cancel" wins over "reschedule"
     /// as the caller said it (letting the model overrule a reschedule too gained a few lines
     /// over cross-validation but read "i dont want to cancel i just want to reschedule" as a
     /// cancel). Letting it overrule a status check lost two lines over 10-fold
     /// cross-validation on 7187 lines; with the model's signals (`learned::features_of`), on
-    /// 9071 lines, it gained: 10 more right on average over four shuffle seeds, more on each. Letting it overrule a general question, a price question or
-    /// one about hours gained fifty of 7187 (92.2 % to 92.9 %): a price named in a booking
-    /// ("little pricey but how soon can you fit me in"), a charge disputed in a complaint.
+    /// 9071 lines, it gained: 10 more right on average over four shuffle seeds, more on each.
+    /// Letting it overrule a general question, a price question or one about hours gained fifty
+    /// of 7187 (92.2 % to 92.9 %): a price named in a booking ("little pricey but how soon can
+    /// you fit me in"), a charge disputed in a complaint.
     fn first_request_opinion(
         &self,
         found: Option<Intent>,

@@ -118,6 +118,9 @@ fn reschedule_and_cancel_requests() {
             "i think you guys cancelled my appointment is it still on",
             "i got a text that my appointment was cancelled whats going on",
             "go ahead and cancel my appointment for thursday",
+            "i was wondering if you could cancel my appointment",
+            "can you have someone cancel my appointment",
+            "i wanted to see if my appointment could get cancelled",
         ],
         expect![[r#"
             "i need to reschedule my appointment" => intent=reschedule_appointment
@@ -135,6 +138,9 @@ fn reschedule_and_cancel_requests() {
             "i think you guys cancelled my appointment is it still on" => intent=check_status
             "i got a text that my appointment was cancelled whats going on" => intent=check_status
             "go ahead and cancel my appointment for thursday" => intent=cancel_appointment date=2026-11-26 (thursday)
+            "i was wondering if you could cancel my appointment" => intent=cancel_appointment
+            "can you have someone cancel my appointment" => intent=cancel_appointment
+            "i wanted to see if my appointment could get cancelled" => intent=cancel_appointment
         "#]],
     );
 }
