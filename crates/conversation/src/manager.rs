@@ -90,6 +90,21 @@ static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
     )
 });
 
+/// A clock time that is no time asked for: of the caller's own day ("i work till 6", "my shift
+/// ends at 5 30", "i got court at 9", "the bank closes at 2"), or in the past ("nobody answered
+/// yesterday at 5", "around 8 30 last night"). It is left out before the time asked for is
+/// read, so a time after it still is ("i work till 5 30, will you still be open if i get there
+/// at 6": 6). Times the shop said or keeps ("you said itd be ready by 3", "are you open at 8",
+/// "if i get off at 5 30 will anybody be there") are the time the caller asks about, as the
+/// labelled set has them.
+static NOT_ASKED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    let time =
+        r"(?:\d{1,2}(?::\d{2}| \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|midnight)";
+    crate::text::ascii_regex(&format!(
+        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:my |his |her )?shift (?:ends|is over)|(?:the )?bank (?:closes|opens)|(?:court|class|practice|school|work) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work))(?: (?:at|till|until|til|around|by|about))? {time}\b|\b{time} (?:yesterday|last night)\b|\b(?:yesterday|last night)(?: \w+){{0,2}}? (?:at|around|by) {time}\b"
+    ))
+});
+
 /// A day named after "since" is in the past, not a day asked for.
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
@@ -1489,6 +1504,8 @@ impl ConversationManager {
         let hours = self.hours_for_reading_times();
         // As for days: no clock time follows a correction word after the last word one can be
         // read from (`when::last_clock_word`).
+        let asked_time_text = NOT_ASKED_TIME.replace_all(time_text, " ");
+        let time_text: &str = &asked_time_text;
         let last_clock_word = when::last_clock_word(time_text);
         let corrected = TIME_CORRECTION
             .find_iter(time_text)

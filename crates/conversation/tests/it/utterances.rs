@@ -514,7 +514,7 @@ fn times() {
             "7:30 tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7:30)
             "seven thirty tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7 30)
             "4 oclock" => time=16:00 (4 oclock)
-            "half past two" => time=14:30 (half past 2)
+            "half past two" => intent=schedule_appointment time=14:30 (half past 2)
             "quarter to five" => time=16:45 (quarter to 5)
             "quarter past 8" => intent=schedule_appointment time=08:15 (quarter past 8)
             "quarter to one" => time=12:45 (quarter to 1)
@@ -1545,6 +1545,38 @@ fn this_morning_and_choices_left_open() {
             "can i come in at 9:30 this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=09:30 (9:30)
             "i brought my own tires get me a manager to put them on" => escalation=manager_request service=tire replacement
             "im a regular i want the owner" => escalation=manager_request
+        "#]],
+    );
+}
+
+#[test]
+fn times_of_the_callers_day_or_in_the_past() {
+    check(
+        &[
+            "i work till six most days can you do saturday",
+            "we work until 5 30 so could i come at 6 on friday",
+            "my shift is over at seven is that too late",
+            "i got class at ten so can you take it first thing",
+            "the bank closes at three so ill come after",
+            "somebody called me yesterday at four about the brakes",
+            "i left a voicemail around nine last night",
+            // A time asked for after them is still read.
+            "i work till 4 can i bring it in at 4 30 tomorrow",
+            // What the shop keeps or said stays the time asked about.
+            "are you open at seven on saturday",
+            "you said itd be ready by two is it",
+        ],
+        expect![[r#"
+            "i work till six most days can you do saturday" => intent=check_hours date=2026-11-28 (saturday)
+            "we work until 5 30 so could i come at 6 on friday" => intent=schedule_appointment date=2026-11-27 (friday) time=18:00 (6)
+            "my shift is over at seven is that too late" => intent=check_hours
+            "i got class at ten so can you take it first thing" => intent=schedule_appointment time=morning (1st thing)
+            "the bank closes at three so ill come after" => nothing
+            "somebody called me yesterday at four about the brakes" => intent=check_status service=brake service
+            "i left a voicemail around nine last night" => nothing
+            "i work till 4 can i bring it in at 4 30 tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=16:30 (4 30)
+            "are you open at seven on saturday" => intent=check_hours date=2026-11-28 (saturday) time=07:00 (7)
+            "you said itd be ready by two is it" => intent=check_status time=14:00 (2)
         "#]],
     );
 }
