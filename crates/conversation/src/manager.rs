@@ -96,12 +96,13 @@ static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 /// read, so a time after it still is ("i work till 5 30, will you still be open if i get there
 /// at 6": 6). Times the shop said or keeps ("you said itd be ready by 3", "are you open at 8",
 /// "if i get off at 5 30 will anybody be there") are the time the caller asks about, as the
-/// labelled set has them.
+/// labelled set has them. A time before "yesterday" is left in: "could i come by at 3 yesterday
+/// someone told me the part came in" runs two sentences together.
 static NOT_ASKED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     let time =
         r"(?:\d{1,2}(?::\d{2}| \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|midnight)";
     crate::text::ascii_regex(&format!(
-        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:my |his |her )?shift (?:ends|is over)|(?:the )?bank (?:closes|opens)|(?:court|class|practice|school|work) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work))(?: (?:at|till|until|til|around|by|about))? {time}\b|\b{time} (?:yesterday|last night)\b|\b(?:yesterday|last night)(?: \w+){{0,2}}? (?:at|around|by) {time}\b"
+        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:my |his |her )?shift (?:ends|is over)|(?:the )?bank (?:closes|opens)|(?:court|class|practice|school|work) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work))(?: (?:at|till|until|til|around|by|about))? {time}\b|\b{time} last night\b|\b(?:yesterday|last night)(?: \w+){{0,2}}? (?:at|around|by) {time}\b"
     ))
 });
 

@@ -93,7 +93,7 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     );
     assert!(score.date.correct >= 3384, "date {:?}", score.date);
     assert!(score.time.correct >= 1698, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 1519);
+    assert!(score.escalation_recall.correct >= 1526);
     // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend
     // called useless (t6433) and a caller "very disappointed" with a price (t6685); round
     // fourteen's "ridiculous" aimed elsewhere (a parking ticket, a dealer's price, a tow truck
@@ -101,8 +101,10 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     // three more "ridiculous" and "idiots" aimed at other shops: t7425, t7491, t7580, t7662)
     // and one of round sixteen's (t7729), not tuned for. Round seventeen's rules took round
     // fifteen's other managers and front desks (t7386, t7404, t7455) and its own three, round
-    // eighteen's the two of its own (parts the caller brings, "put them on").
-    assert!(score.escalation_false_alarms <= 12);
+    // eighteen's the two of its own (parts the caller brings, "put them on"). Stop thirty-four's
+    // decoys took six (t7272, t7291, t7425, t7491, t7580, t7662): the polite follow-ups, the
+    // useless friend, the disappointed caller, the parking ticket and t7729 are left.
+    assert!(score.escalation_false_alarms <= 6);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).

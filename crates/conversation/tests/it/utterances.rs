@@ -1580,3 +1580,43 @@ fn times_of_the_callers_day_or_in_the_past() {
         "#]],
     );
 }
+
+#[test]
+fn escalation_wording_of_stop_thirty_four() {
+    check(
+        &[
+            "honestly im pretty upset nobody called me",
+            "i am done being polite where is my car",
+            "the paint is scratched and thats a disgrace",
+            "nobody here knows what theyre doing",
+            "nobody tells me anything and its been a week",
+            "please stop transferring me i just want an answer",
+            "ive been bounced around all morning",
+            "im disputing the brake charge with my bank",
+            // Decoys: another business, or a lawyer asking for paperwork.
+            "its ridiculous what the dealership charges for a key fob can you do it",
+            // More than 40 characters between the tow truck and "ridiculous": still anger, a
+            // false alarm the decoy's window leaves (a wider one would hide real anger said
+            // after a tow truck is named).
+            "the tow truck driver showed up two hours late and honestly it was ridiculous",
+            "this is ridiculous my last mechanic never told me about the leak",
+            "the other shop botched my alignment those morons",
+            "my attorney told me to get copies of the invoices from the repair",
+        ],
+        expect![[r#"
+            "honestly im pretty upset nobody called me" => escalation=anger
+            "i am done being polite where is my car" => intent=check_status escalation=anger
+            "the paint is scratched and thats a disgrace" => escalation=anger
+            "nobody here knows what theyre doing" => escalation=anger
+            "nobody tells me anything and its been a week" => intent=check_status escalation=anger
+            "please stop transferring me i just want an answer" => escalation=anger
+            "ive been bounced around all morning" => escalation=anger time=morning (morning)
+            "im disputing the brake charge with my bank" => escalation=legal_threat service=brake service
+            "its ridiculous what the dealership charges for a key fob can you do it" => intent=general_inquiry
+            "the tow truck driver showed up two hours late and honestly it was ridiculous" => escalation=anger
+            "this is ridiculous my last mechanic never told me about the leak" => intent=schedule_appointment service=diagnostic
+            "the other shop botched my alignment those morons" => intent=schedule_appointment service=wheel alignment
+            "my attorney told me to get copies of the invoices from the repair" => nothing
+        "#]],
+    );
+}
