@@ -92,17 +92,18 @@ static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 
 /// A clock time that is no time asked for: of the caller's own day ("i work till 6", "my shift
 /// ends at 5 30", "i got court at 9", "the bank closes at 2"), or in the past ("nobody answered
-/// yesterday at 5", "around 8 30 last night"). It is left out before the time asked for is
-/// read, so a time after it still is ("i work till 5 30, will you still be open if i get there
+/// yesterday at 5", "around 8 30 last night"; between "yesterday" and the time only a part of
+/// the day or a filler, so "i missed it yesterday so today at 3" keeps 3). It is left out
+/// before the time asked for is read (also the bare hour read when a time is the slot asked
+/// for: "i got class at 10" answers nothing), so a time after it still is ("i work till 5 30, will you still be open if i get there
 /// at 6": 6). Times the shop said or keeps ("you said itd be ready by 3", "are you open at 8",
 /// "if i get off at 5 30 will anybody be there") are the time the caller asks about, as the
 /// labelled set has them. A time before "yesterday" is left in: "could i come by at 3 yesterday
 /// someone told me the part came in" runs two sentences together.
 static NOT_ASKED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    let time =
-        r"(?:\d{1,2}(?::\d{2}| \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|midnight)";
+    let time = r"(?:\d{1,2}(?::\d{2}| \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|midnight)(?: in the (?:morning|afternoon|evening))?";
     crate::text::ascii_regex(&format!(
-        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:my |his |her )?shift (?:ends|is over)|(?:the )?bank (?:closes|opens)|(?:court|class|practice|school|work) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work))(?: (?:at|till|until|til|around|by|about))? {time}\b|\b{time} last night\b|\b(?:yesterday|last night)(?: \w+){{0,2}}? (?:at|around|by) {time}\b"
+        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:my |his |her )?shift (?:ends|is over)|(?:the )?bank (?:closes|opens)|(?:(?:my|our) (?:work|class|school|practice)|court|class|practice|school) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work))(?: (?:at|till|until|til|around|by|about))? {time}\b|\b{time} last night\b|\b(?:yesterday|last night)(?: (?:morning|afternoon|evening|right|like|just|only))? (?:at|around|about|by) {time}\b"
     ))
 });
 
@@ -1526,7 +1527,7 @@ impl ConversationManager {
             })
             .or_else(|| {
                 (next_missing == Some(SlotName::PreferredTime))
-                    .then(|| when::find_bare_hour(text, hours))
+                    .then(|| when::find_bare_hour(&NOT_ASKED_TIME.replace_all(text, " "), hours))
                     .flatten()
             });
         if undecided_time(time_text).is_some()

@@ -102,9 +102,9 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     // and one of round sixteen's (t7729), not tuned for. Round seventeen's rules took round
     // fifteen's other managers and front desks (t7386, t7404, t7455) and its own three, round
     // eighteen's the two of its own (parts the caller brings, "put them on"). Stop thirty-four's
-    // decoys took six (t7272, t7291, t7425, t7491, t7580, t7662): the polite follow-ups, the
-    // useless friend, the disappointed caller, the parking ticket and t7729 are left.
-    assert!(score.escalation_false_alarms <= 6);
+    // decoys took three (t7272, t7491, t7580); those for t7291, t7425 and t7662 were narrowed
+    // again in review, as they hid anger at the shop and a lawyer's veiled threat.
+    assert!(score.escalation_false_alarms <= 9);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).

@@ -1555,28 +1555,34 @@ fn times_of_the_callers_day_or_in_the_past() {
         &[
             "i work till six most days can you do saturday",
             "we work until 5 30 so could i come at 6 on friday",
-            "my shift is over at seven is that too late",
+            "my shift ends at seven and then i have to get the kids",
             "i got class at ten so can you take it first thing",
             "the bank closes at three so ill come after",
             "somebody called me yesterday at four about the brakes",
             "i left a voicemail around nine last night",
+            "i got court at 9 in the morning can you take it after",
             // A time asked for after them is still read.
-            "i work till 4 can i bring it in at 4 30 tomorrow",
+            "i work till 4 30 can i come at 5",
+            "i missed my appointment yesterday so today at 3",
             // What the shop keeps or said stays the time asked about.
             "are you open at seven on saturday",
             "you said itd be ready by two is it",
+            "the work starts at 8 right",
         ],
         expect![[r#"
             "i work till six most days can you do saturday" => intent=check_hours date=2026-11-28 (saturday)
             "we work until 5 30 so could i come at 6 on friday" => intent=schedule_appointment date=2026-11-27 (friday) time=18:00 (6)
-            "my shift is over at seven is that too late" => intent=check_hours
+            "my shift ends at seven and then i have to get the kids" => nothing
             "i got class at ten so can you take it first thing" => intent=schedule_appointment time=morning (1st thing)
             "the bank closes at three so ill come after" => nothing
             "somebody called me yesterday at four about the brakes" => intent=check_status service=brake service
             "i left a voicemail around nine last night" => nothing
-            "i work till 4 can i bring it in at 4 30 tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=16:30 (4 30)
+            "i got court at 9 in the morning can you take it after" => intent=schedule_appointment
+            "i work till 4 30 can i come at 5" => intent=schedule_appointment time=17:00 (5)
+            "i missed my appointment yesterday so today at 3" => intent=check_status date=2026-11-24 (today) time=15:00 (3)
             "are you open at seven on saturday" => intent=check_hours date=2026-11-28 (saturday) time=07:00 (7)
             "you said itd be ready by two is it" => intent=check_status time=14:00 (2)
+            "the work starts at 8 right" => time=08:00 (8)
         "#]],
     );
 }
@@ -1591,17 +1597,24 @@ fn escalation_wording_of_stop_thirty_four() {
             "nobody here knows what theyre doing",
             "nobody tells me anything and its been a week",
             "please stop transferring me i just want an answer",
-            "ive been bounced around all morning",
-            "im disputing the brake charge with my bank",
-            // Decoys: another business, or a lawyer asking for paperwork.
-            "its ridiculous what the dealership charges for a key fob can you do it",
-            // More than 40 characters between the tow truck and "ridiculous": still anger, a
-            // false alarm the decoy's window leaves (a wider one would hide real anger said
-            // after a tow truck is named).
+            "ive been bounced around by three people now",
+            "im disputing the brake charge",
+            "my lawyer told me to keep the receipts and he will be in touch",
+            "the dealer quoted 900 and you idiots want 1200",
+            "your tow truck guy was rude and this whole thing is ridiculous",
+            "its ridiculous what the dealership charged me and now youre charging more",
+            // Calm: a symptom, a question, another business, a lawyer asking for paperwork.
+            "my car bounced around on the highway i think its the shocks",
+            "nobody here knows how to change a cabin filter so can you",
+            "its ridiculous what the dealership wants for a key fob can you do it",
+            "im disputing the tow charge with the towing company",
+            // More than 20 characters between the tow truck and "ridiculous": still anger, a
+            // false alarm the decoy's window leaves (a wider one hides anger at the shop's own
+            // tow truck).
             "the tow truck driver showed up two hours late and honestly it was ridiculous",
             "this is ridiculous my last mechanic never told me about the leak",
             "the other shop botched my alignment those morons",
-            "my attorney told me to get copies of the invoices from the repair",
+            "my attorney told me to get a copy of the invoice for the insurance",
         ],
         expect![[r#"
             "honestly im pretty upset nobody called me" => escalation=anger
@@ -1610,13 +1623,20 @@ fn escalation_wording_of_stop_thirty_four() {
             "nobody here knows what theyre doing" => escalation=anger
             "nobody tells me anything and its been a week" => intent=check_status escalation=anger
             "please stop transferring me i just want an answer" => escalation=anger
-            "ive been bounced around all morning" => escalation=anger time=morning (morning)
-            "im disputing the brake charge with my bank" => escalation=legal_threat service=brake service
-            "its ridiculous what the dealership charges for a key fob can you do it" => intent=general_inquiry
+            "ive been bounced around by three people now" => escalation=anger
+            "im disputing the brake charge" => escalation=legal_threat service=brake service
+            "my lawyer told me to keep the receipts and he will be in touch" => escalation=legal_threat
+            "the dealer quoted 900 and you idiots want 1200" => escalation=anger
+            "your tow truck guy was rude and this whole thing is ridiculous" => escalation=anger
+            "its ridiculous what the dealership charged me and now youre charging more" => intent=pricing_inquiry escalation=anger
+            "my car bounced around on the highway i think its the shocks" => nothing
+            "nobody here knows how to change a cabin filter so can you" => nothing
+            "its ridiculous what the dealership wants for a key fob can you do it" => intent=general_inquiry
+            "im disputing the tow charge with the towing company" => intent=general_inquiry
             "the tow truck driver showed up two hours late and honestly it was ridiculous" => escalation=anger
             "this is ridiculous my last mechanic never told me about the leak" => intent=schedule_appointment service=diagnostic
             "the other shop botched my alignment those morons" => intent=schedule_appointment service=wheel alignment
-            "my attorney told me to get copies of the invoices from the repair" => nothing
+            "my attorney told me to get a copy of the invoice for the insurance" => intent=general_inquiry
         "#]],
     );
 }
