@@ -123,7 +123,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     ),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?))?",
+        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than|at the) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|1st thing|before lunch|after lunch|end of the day|after work)\b",
@@ -644,11 +644,28 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         // ("book me for one" stays one o'clock).
         let start = caps.get(0).map_or(0, |m| m.start());
         let pronoun = &caps[1] == "1"
-            && after.is_empty()
-            && (caps[0].starts_with("do ")
-                || (caps[0].starts_with("for ") && text[..start].ends_with("there ")));
+            && (caps[0].starts_with("at the ")
+                || (after.is_empty()
+                    && (caps[0].starts_with("do ")
+                        || (caps[0].starts_with("for ") && text[..start].ends_with("there ")))));
+        // "round" for "around" reads an hour only at the line's end or before a day ("round
+        // 11", "round 10 tomorrow"): "this is round 2 with the same leak" counts rounds.
+        let rounds = caps[0].starts_with("round ")
+            && !after.is_empty()
+            && ![
+                " tomorrow",
+                " today",
+                " tonight",
+                " on ",
+                " in the ",
+                " this ",
+                " next ",
+            ]
+            .iter()
+            .any(|day| after.starts_with(day));
         if caps.get(2).is_some()
             || pronoun
+            || rounds
             || range_of_units
             || after
                 .strip_prefix(' ')

@@ -1568,6 +1568,11 @@ fn times_of_the_callers_day_or_in_the_past() {
             "are you open at seven on saturday",
             "you said itd be ready by two is it",
             "the work starts at 8 right",
+            // "round" for "around", and "at the" before an hour, as callers say them.
+            "can i come round ten tomorrow",
+            "i need the brakes tomorrow at the nine",
+            // "the one": a place, no time.
+            "i usually get it done at the one on main street but can you do brakes",
         ],
         expect![[r#"
             "i work till six most days can you do saturday" => intent=check_hours date=2026-11-28 (saturday)
@@ -1583,6 +1588,9 @@ fn times_of_the_callers_day_or_in_the_past() {
             "are you open at seven on saturday" => intent=check_hours date=2026-11-28 (saturday) time=07:00 (7)
             "you said itd be ready by two is it" => intent=check_status time=14:00 (2)
             "the work starts at 8 right" => time=08:00 (8)
+            "can i come round ten tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
+            "i need the brakes tomorrow at the nine" => intent=schedule_appointment service=brake service date=2026-11-25 (tomorrow) time=09:00 (9)
+            "i usually get it done at the one on main street but can you do brakes" => intent=general_inquiry service=brake service
         "#]],
     );
 }
