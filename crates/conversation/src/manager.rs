@@ -853,11 +853,9 @@ impl ConversationManager {
             // it towards the angry lines it learned from) got 10 fewer of 7187 tuning lines
             // right over 10-fold cross-validation: the patterns miss most complaints that ask
             // where the car is.
-            let (found, signals) =
-                self.first_request_opinion(detect::intent(&heard), &normalized, || {
-                    detect::signals(&heard) | ESCALATES
-                });
-            self.signals = signals.unwrap_or(self.signals);
+            let found = self.first_request_opinion(detect::intent(&heard), &normalized, |_| {
+                detect::signals(&heard) | ESCALATES
+            });
             if let Some(intent) = found {
                 self.intent = Some(intent);
             }
@@ -915,9 +913,9 @@ impl ConversationManager {
                     Intent::ScheduleAppointment
                 });
         let found = self.detect_intent(&heard).or(implied_intent);
-        let (intent, signals) = self.first_request_opinion(found, &normalized, || {
+        let intent = self.first_request_opinion(found, &normalized, |manager| {
             let mut signals = detect::signals(&heard);
-            if self.find_service(&normalized).is_some() {
+            if manager.find_service(&normalized).is_some() {
                 signals |= NAMES_A_SERVICE;
             }
             if when_changed {
@@ -928,7 +926,6 @@ impl ConversationManager {
             }
             signals
         });
-        self.signals = signals.unwrap_or(self.signals);
         let analysis = Analysis {
             intent,
             answer: detect::answer(&heard),
@@ -1280,11 +1277,11 @@ impl ConversationManager {
     /// of 7187 (92.2 % to 92.9 %): a price named in a booking ("little pricey but how soon can
     /// you fit me in"), a charge disputed in a complaint.
     fn first_request_opinion(
-        &self,
+        &mut self,
         found: Option<Intent>,
         text: &str,
-        signals: impl FnOnce() -> u16,
-    ) -> (Option<Intent>, Option<u16>) {
+        signals: impl FnOnce(&Self) -> u16,
+    ) -> Option<Intent> {
         let inbound = matches!(
             self.call_type,
             CallType::InboundNew | CallType::InboundExisting | CallType::InboundGeneral
@@ -1296,15 +1293,15 @@ impl ConversationManager {
                 Some(Intent::CancelAppointment | Intent::RescheduleAppointment)
             )
         {
-            return (found, None);
+            return found;
         }
-        let signals = signals();
-        let intent = match &self.learned_model {
+        let signals = signals(self);
+        self.signals = signals;
+        match &self.learned_model {
             learned::Choice::Project => learned::classify(text, found, signals).intent,
             learned::Choice::Given(model) => model.classify(text, found, signals).intent,
             learned::Choice::Off => found,
-        };
-        (intent, Some(signals))
+        }
     }
 
     fn detect_intent(&self, heard: &Heard<'_>) -> Option<Intent> {
