@@ -5,6 +5,7 @@
 //! are blanked out first, so "no need for a manager but get me a real person" still escalates
 //! while "no need for a manager" alone does not.
 
+use std::cell::{Cell, RefCell};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -24,17 +25,50 @@ struct Detector {
 impl Detector {
     /// Byte offset of the first real match. Most utterances match no detector, so the positive
     /// pattern is tried first; the false alarms are blanked out only when both match.
+    /// Asked again of the same `Heard`, the answer is the one kept (see `Heard::found`).
     fn find(&self, heard: &Heard<'_>) -> Option<usize> {
-        let patterns = &DETECTORS.patterns;
-        let first = patterns.find_start(self.positive, heard.text, &heard.scan)?;
-        match self.blanked(heard) {
-            None => Some(first),
-            Some(blanked) => patterns.find_start(self.positive, &blanked.text, &blanked.scan),
+        if let Some(&(_, found)) = heard
+            .found
+            .borrow()
+            .iter()
+            .find(|(positive, _)| *positive == self.positive)
+        {
+            return found;
         }
+        if !self.is_match(heard) {
+            return None;
+        }
+        let patterns = &DETECTORS.patterns;
+        let found = patterns
+            .find_start(self.positive, heard.text, &heard.scan)
+            .and_then(|first| match self.blanked(heard) {
+                None => Some(first),
+                Some(blanked) => patterns.find_start(self.positive, &blanked.text, &blanked.scan),
+            });
+        heard.found.borrow_mut().push((self.positive, found));
+        found
     }
 
-    /// Whether there is a real match (no start offset is needed).
+    /// Whether there is a real match (no start offset is needed). Asked again of the same
+    /// `Heard`, the answer is the one kept (see `Heard::matched`).
     fn is_match(&self, heard: &Heard<'_>) -> bool {
+        let bit = 1u64.checked_shl(u32::try_from(self.positive).unwrap_or(u32::MAX));
+        if let Some(bit) = bit
+            && heard.asked.get() & bit != 0
+        {
+            return heard.matched.get() & bit != 0;
+        }
+        let matched = self.match_now(heard);
+        if let Some(bit) = bit {
+            heard.asked.set(heard.asked.get() | bit);
+            if matched {
+                heard.matched.set(heard.matched.get() | bit);
+            }
+        }
+        matched
+    }
+
+    fn match_now(&self, heard: &Heard<'_>) -> bool {
         let patterns = &DETECTORS.patterns;
         if !patterns.is_match(self.positive, heard.text, &heard.scan) {
             return false;
@@ -81,9 +115,20 @@ impl Builder {
 
 /// A normalised utterance with every detector's phrases found in one pass: build it once per
 /// utterance and ask it all the questions below.
+/// The turn's code asks some detectors more than once (`says_cancel` and `intent` both ask the
+/// cancel detector, `intent` and `signals` the ranked ones): each answer is worked out once
+/// and kept here, since a detector that matches blanks its false alarms, which costs a copy of
+/// the text and regex searches.
 pub(crate) struct Heard<'t> {
     text: &'t str,
     scan: Scan,
+    /// Bit `id` set: the detector whose positive pattern is `id` was asked `is_match`
+    /// (patterns past 63 are not kept: asked again, they are worked out again).
+    asked: Cell<u64>,
+    /// Bit `id` set: and it matched.
+    matched: Cell<u64>,
+    /// `find`'s answers, by the detector's positive pattern.
+    found: RefCell<Vec<(usize, Option<usize>)>>,
 }
 
 impl<'t> Heard<'t> {
@@ -91,6 +136,9 @@ impl<'t> Heard<'t> {
         Heard {
             text,
             scan: DETECTORS.patterns.scan(text),
+            asked: Cell::new(0),
+            matched: Cell::new(0),
+            found: RefCell::new(Vec::new()),
         }
     }
 
