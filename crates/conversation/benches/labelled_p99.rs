@@ -124,8 +124,11 @@ fn profile_slowest(
 fn report(what: &str, mut nanos: Vec<u128>) {
     nanos.sort_unstable();
     let at = |q: f64| nanos[((nanos.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    // The mean moves less with the shared machine's noise than the tail does: it is what an
+    // A/B comparison of two builds reads first.
+    let mean = nanos.iter().sum::<u128>() as f64 / nanos.len().max(1) as f64 / 1000.0;
     println!(
-        "{what}: p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, max {:.1} us",
+        "{what}: mean {mean:.2} us, p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, max {:.1} us",
         at(0.5),
         at(0.9),
         at(0.99),
