@@ -34,7 +34,7 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
     // (fixtures/nlu/README.md). Measured on 2026-12-07 after the learned model's new features:
-    // intent 432, services 238, dates 190 (of 200), times 90, escalations 62 of 64 with 6 false
+    // intent 433, services 238, dates 190 (of 200), times 90, escalations 62 of 64 with 6 false
     // alarms.
     //
     // After the ninth round: intent 422, 7 false alarms. The tenth round's new training lines
@@ -53,7 +53,7 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     // features (what each detector found, words' first letters, pairs one word apart, the
     // mean of its passes' weights), chosen by cross-validation on the tuning part (8457 to
     // 8513 of 9071 right), gave three back.
-    assert!(score.intent.correct >= 432, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 433, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
         "services {:?}",

@@ -247,12 +247,12 @@ fn service_phrases_in_speech() {
             "the car pulls to the right on the highway" => intent=schedule_appointment service=wheel alignment
             "my car wont start i think its the battery" => intent=schedule_appointment service=battery replacement
             "i need my inspection sticker done" => intent=schedule_appointment service=state inspection
-            "the check engine light is on" => intent=pricing_inquiry service=check engine light
-            "the a c is blowing warm air" => intent=schedule_appointment service=ac service
+            "the check engine light is on" => service=check engine light
+            "the a c is blowing warm air" => service=ac service
             "i need my ac recharged its just blowing warm air" => intent=schedule_appointment service=ac service
             "the transmission is slipping gears" => intent=schedule_appointment service=transmission service
             "its overheating on the highway" => intent=schedule_appointment service=diagnostic
-            "not sure whats wrong with it honestly" => intent=check_status service=diagnostic
+            "not sure whats wrong with it honestly" => service=diagnostic
             "i need a lube job and also rotate the tires" => intent=schedule_appointment service=oil change
             "got a flat tire" => intent=schedule_appointment service=tire replacement
             "can you do a synthetic oil change on a 2018 toyota camry" => intent=pricing_inquiry service=oil change vehicle=2018 Toyota Camry
@@ -319,31 +319,31 @@ fn dates() {
         expect![[r#"
             "can i come in today" => intent=schedule_appointment date=2026-11-24 (today)
             "tomorrow works" => date=2026-11-25 (tomorrow)
-            "how about the day after tomorrow" => intent=reschedule_appointment date=2026-11-26 (day after tomorrow)
+            "how about the day after tomorrow" => intent=schedule_appointment date=2026-11-26 (day after tomorrow)
             "i can do wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
-            "uh thursday" => intent=schedule_appointment date=2026-11-26 (thursday)
-            "friday if you have it" => intent=schedule_appointment date=2026-11-27 (friday)
+            "uh thursday" => date=2026-11-26 (thursday)
+            "friday if you have it" => date=2026-11-27 (friday)
             "saturday morning" => intent=schedule_appointment date=2026-11-28 (saturday) time=morning (morning)
             "sunday" => intent=check_hours date=2026-11-29 (sunday)
-            "monday" => intent=schedule_appointment date=2026-11-30 (monday)
+            "monday" => date=2026-11-30 (monday)
             "next monday" => intent=schedule_appointment date=2026-11-30 (next monday)
-            "next friday please" => intent=schedule_appointment date=2026-12-04 (next friday)
+            "next friday please" => date=2026-12-04 (next friday)
             "this saturday" => intent=schedule_appointment date=2026-11-28 (this saturday)
             "this coming tuesday" => date=2026-12-01 (this coming tuesday)
             "on the twenty eighth" => date=2026-11-28 (28th)
             "the 30th" => date=2026-11-30 (30th)
-            "the first" => date=2026-12-01 (1st)
-            "the third" => intent=schedule_appointment date=2026-12-03 (3rd)
+            "the first" => intent=schedule_appointment date=2026-12-01 (1st)
+            "the third" => date=2026-12-03 (3rd)
             "december third" => intent=schedule_appointment date=2026-12-03 (december 3rd)
             "december 3rd at 2" => intent=schedule_appointment date=2026-12-03 (december 3rd) time=14:00 (2)
             "the 8th of december" => date=2026-12-08 (8th of december)
-            "january fifth" => intent=schedule_appointment date=2027-01-05 (january 5th)
+            "january fifth" => date=2027-01-05 (january 5th)
             "12/8" => date=2026-12-08 (12/8)
             "1/4" => date=2027-01-04 (1/4)
             "11/2" => date=2027-11-02 (11/2)
             "12/08/2027" => date=2027-12-08 (12/08/2027)
             "february thirtieth" => date=? (february 30th)
-            "this afternoon" => date=2026-11-24 (this afternoon) time=afternoon (afternoon)
+            "this afternoon" => intent=schedule_appointment date=2026-11-24 (this afternoon) time=afternoon (afternoon)
             "tonight" => date=2026-11-24 (tonight) time=evening (tonight)
         "#]],
     );
@@ -435,7 +435,7 @@ fn dates_around_thanksgiving_and_new_year() {
         expect![[r#"
             "today" => date=2026-11-25 (today)
             "tomorrow" => intent=schedule_appointment date=2026-11-26 (tomorrow)
-            "thursday" => intent=schedule_appointment date=2026-11-26 (thursday)
+            "thursday" => date=2026-11-26 (thursday)
         "#]],
     );
     // Thursday 2026-12-31, 11:00 in New York.
@@ -454,7 +454,7 @@ fn dates_around_thanksgiving_and_new_year() {
             "tomorrow" => intent=schedule_appointment date=2027-01-01 (tomorrow)
             "friday" => date=2027-01-01 (friday)
             "the 2nd" => date=2027-01-02 (2nd)
-            "january 4th" => intent=schedule_appointment date=2027-01-04 (january 4th)
+            "january 4th" => date=2027-01-04 (january 4th)
             "12/31" => date=2026-12-31 (12/31)
             "12/30" => date=2027-12-30 (12/30)
         "#]],
@@ -500,12 +500,12 @@ fn times() {
         ],
         expect![[r#"
             "2pm" => time=14:00 (2pm)
-            "at 2 p.m." => intent=schedule_appointment time=14:00 (2 pm)
+            "at 2 p.m." => time=14:00 (2 pm)
             "two pm works" => time=14:00 (2 pm)
             "2:30" => time=14:30 (2:30)
             "two thirty" => time=14:30 (2 30)
             "eleven thirty" => time=11:30 (11 30)
-            "around 9" => intent=schedule_appointment time=09:00 (9)
+            "around 9" => time=09:00 (9)
             "at three" => intent=schedule_appointment time=15:00 (3)
             "noon" => time=12:00 (noon)
             "lunchtime" => time=12:00 (lunchtime)
@@ -514,9 +514,9 @@ fn times() {
             "7:30 tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7:30)
             "seven thirty tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7 30)
             "4 oclock" => time=16:00 (4 oclock)
-            "half past two" => intent=schedule_appointment time=14:30 (half past 2)
+            "half past two" => time=14:30 (half past 2)
             "quarter to five" => time=16:45 (quarter to 5)
-            "quarter past 8" => intent=schedule_appointment time=08:15 (quarter past 8)
+            "quarter past 8" => time=08:15 (quarter past 8)
             "quarter to one" => time=12:45 (quarter to 1)
             "morning" => time=morning (morning)
             "sometime in the afternoon" => time=afternoon (afternoon)
@@ -526,7 +526,7 @@ fn times() {
             "9 am" => time=09:00 (9 am)
             "14:30" => time=14:30 (14:30)
             "good morning i need to come in at 2" => intent=schedule_appointment time=14:00 (2)
-            "its been about 3 weeks since my oil change" => intent=check_status service=oil change
+            "its been about 3 weeks since my oil change" => intent=schedule_appointment service=oil change
             "tomorrow at 6" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=18:00 (6)
             "oh wait make it 11 instead" => intent=reschedule_appointment time=11:00 (11)
             "can we do 3" => intent=reschedule_appointment time=15:00 (3)
@@ -555,7 +555,7 @@ fn names_and_vehicles() {
             "its a 2019 honda civic" => vehicle=2019 Honda Civic
             "i drive a twenty nineteen toyota camry" => vehicle=2019 Toyota Camry
             "my chevy silverado needs brakes" => intent=schedule_appointment service=brake service vehicle=Chevrolet Silverado
-            "the ford is making a noise" => intent=schedule_appointment service=diagnostic vehicle=Ford
+            "the ford is making a noise" => service=diagnostic vehicle=Ford
             "call me dave" => name=Dave
         "#]],
     );
@@ -685,7 +685,7 @@ fn escalation_false_alarms() {
             "no need for a manager i just need an oil change" => intent=schedule_appointment service=oil change
             "i dont need to talk to a manager just want to know your hours" => intent=check_hours
             "the human resources department called about my car" => nothing
-            "the owners manual says i need a tire rotation" => intent=general_inquiry service=tire rotation
+            "the owners manual says i need a tire rotation" => intent=schedule_appointment service=tire rotation
             "the previous owner never changed the oil" => nothing
             "my manager said i could leave early for my appointment" => nothing
             "this is probably a stupid question but do you do alignments" => intent=general_inquiry service=wheel alignment
@@ -701,7 +701,7 @@ fn escalation_false_alarms() {
             "damn this traffic sorry not you" => nothing
             "im the fleet manager over at riverside electric" => nothing
             "the manager at the tire place across the street told me you do alignments" => intent=general_inquiry service=wheel alignment
-            "i talked to my lawyer about the accident its handled i just need the car looked at" => nothing
+            "i talked to my lawyer about the accident its handled i just need the car looked at" => intent=check_status
             "this is gonna sound dumb but the wheel is crooked" => nothing
             "she sounded really mad in that review" => intent=general_inquiry
         "#]],
@@ -889,7 +889,7 @@ fn days_and_times_round_seven() {
             "can i come the monday after thanksgiving" => intent=schedule_appointment date=2026-11-30 (the monday after thanksgiving)
             "the saturday after christmas for an oil change" => intent=schedule_appointment service=oil change date=2026-12-26 (the saturday after christmas)
             "two weeks from friday for the alignment" => intent=schedule_appointment service=wheel alignment date=2026-12-11 (2 weeks from friday)
-            "not this saturday the next one" => intent=schedule_appointment date=2026-12-05 (not this saturday the next 1)
+            "not this saturday the next one" => date=2026-12-05 (not this saturday the next 1)
             "same time next week for the brakes" => intent=schedule_appointment service=brake service date=2026-12-01 (same time next week)
             "scratch wednesday put me down friday instead" => intent=reschedule_appointment date=2026-11-27 (friday)
             "you got me at one p m tomorrow can you bump it up to eleven" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=11:00 (11)
@@ -904,7 +904,7 @@ fn days_and_times_round_seven() {
             "can i bring it wednesday i know youre closed thursday" => intent=schedule_appointment date=2026-11-25 (wednesday)
             "can we do thursday no wait youre closed thursday friday then at one" => intent=reschedule_appointment date=2026-11-27 (friday) time=13:00 (1)
             "happy thanksgiving are you open the day after thanksgiving" => intent=check_hours date=2026-11-27 (the day after thanksgiving)
-            "no it was for friday not thursday" => intent=reschedule_appointment date=2026-11-27 (friday)
+            "no it was for friday not thursday" => date=2026-11-27 (friday)
             "thursday same time next week" => intent=schedule_appointment date=2026-11-26 (thursday)
             "not this tuesday the next one" => date=2026-12-01 (not this tuesday the next 1)
             "can i swing by for fifteen minutes" => nothing
@@ -974,13 +974,13 @@ fn escalations_round_seven() {
             "get me whoever can actually do something" => escalation=manager_request
             "put dave on the phone please" => escalation=manager_request
             "zero zero zero" => escalation=manager_request
-            "god dam it the light is on again" => escalation=anger
+            "god dam it the light is on again" => intent=general_inquiry escalation=anger
             "this is bull ship" => escalation=anger
             "im so tired of this" => escalation=anger
             "my wife is furious at me for forgetting the oil change" => intent=schedule_appointment service=oil change
-            "the service manager at the dealer told me i need rotors" => intent=schedule_appointment service=brake service
+            "the service manager at the dealer told me i need rotors" => service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
-            "i know somebody who does tows but can you fix the bumper" => intent=general_inquiry
+            "i know somebody who does tows but can you fix the bumper" => nothing
             "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
             "four one three five five five one zero zero zero" => nothing
             "looks like a person keyed my door" => nothing
@@ -999,7 +999,7 @@ fn escalations_round_seven() {
             "the estimate says four eighty what am i paying for exactly" => intent=pricing_inquiry
             "are you serious its already done thats awesome" => nothing
             "my boss was livid i was late because the car died" => nothing
-            "im not trying to escalate this i just want to know when its ready" => nothing
+            "im not trying to escalate this i just want to know when its ready" => intent=check_status
             "i talked with an advisor last week about the timing belt can i book it for friday" => intent=schedule_appointment date=2026-11-27 (friday)
             "someone from management called me back yesterday and sorted it out" => nothing
             "it gets louder the higher up the rpm goes" => nothing
@@ -1072,14 +1072,14 @@ fn escalations_round_nine() {
             "my cousin is a lawyer and shes very interested in how you botched my engine" => escalation=legal_threat
             "you cant hold my truck hostage" => escalation=legal_threat
             "i waited in your lobby three hours for nothing" => escalation=anger
-            "you told me friday and now youre telling me next week" => escalation=anger date=2026-11-27 (friday)
+            "you told me friday and now youre telling me next week" => intent=schedule_appointment escalation=anger date=2026-11-27 (friday)
             "congratulations you guys broke it again" => escalation=anger
             "i have a lawyer appointment thursday can we do friday instead" => intent=reschedule_appointment date=2026-11-27 (friday)
             "my neighbor sued the old shop he went to" => nothing
             "my dad always wants to talk to the manager its embarrassing" => nothing
             "i was mad at that last garage so im coming to you for brakes" => intent=schedule_appointment service=brake service
             "im frustrated with this stupid truck it wont start" => nothing
-            "can you explain to me why it needs a timing belt" => nothing
+            "can you explain to me why it needs a timing belt" => intent=pricing_inquiry
             "oh great thanks ill call again monday" => date=2026-11-30 (monday)
             "my son wants to be a mechanic and hes really interested in how you do alignments" => intent=general_inquiry service=wheel alignment
             "i dont want to dispute it i just want to understand the bill" => nothing
@@ -1112,7 +1112,7 @@ fn days_and_times_round_nine() {
         ],
         expect![[r#"
             "thursday or friday whichever you have for the brakes" => intent=schedule_appointment service=brake service
-            "friday or saturday actually saturday is better" => intent=schedule_appointment date=2026-11-28 (saturday)
+            "friday or saturday actually saturday is better" => date=2026-11-28 (saturday)
             "is my rotation on the second or the third" => intent=check_status service=tire rotation
             "i came in last thursday and the light is back on" => nothing
             "cancel my alignment on monday i had it at ten thirty" => intent=cancel_appointment service=wheel alignment date=2026-11-30 (monday) time=10:30 (10 30)
@@ -1199,11 +1199,11 @@ fn round_eleven() {
             "can i come ten thirty march third" => intent=schedule_appointment date=2027-03-03 (march 3rd) time=10:30 (10 30)
             "monday the seventh of december nine in the morning" => intent=schedule_appointment date=2026-12-07 (7th of december) time=09:00 (9 in the morning)
             "give me the first available" => nothing
-            "is the twenty first available" => intent=schedule_appointment date=2026-12-21 (21st)
-            "i can drop it off at seven thirty and drive to work" => intent=check_hours time=07:30 (7 30)
+            "is the twenty first available" => date=2026-12-21 (21st)
+            "i can drop it off at seven thirty and drive to work" => intent=schedule_appointment time=07:30 (7 30)
             "its a twenty sixteen silverado with about one twenty on it" => nothing
             "three twelve elm street apartment b" => nothing
-            "no not the third but the fifth" => intent=schedule_appointment date=2026-12-05 (5th)
+            "no not the third but the fifth" => date=2026-12-05 (5th)
             "i can do any day except the first so whatever you got for the rotation" => intent=schedule_appointment service=tire rotation
             "the two trucks you got wednesday need to go to the following wednesday" => intent=reschedule_appointment date=2026-12-02 (following wednesday)
             "take me off the books for wednes day" => intent=cancel_appointment date=2026-11-25 (wednesday)
@@ -1214,7 +1214,7 @@ fn round_eleven() {
             "i used to be a service manager and i want your boss on the phone" => escalation=manager_request
             "my daughters a lawyer and she says always get it in writing" => intent=pricing_inquiry
             "my brother is an attorney and he says youre liable" => escalation=legal_threat
-            "my neighbor sued the dealership over his transmission" => intent=pricing_inquiry service=transmission service
+            "my neighbor sued the dealership over his transmission" => service=transmission service
             "i called visa to reverse it" => escalation=legal_threat
             "my card got stolen so i called the bank to cancel it" => intent=cancel_appointment
             "im going to dispute the entire bill" => escalation=legal_threat
@@ -1421,7 +1421,7 @@ fn round_thirteen() {
             "the first thing i noticed was a squeal can i come friday" => intent=schedule_appointment date=2026-11-27 (friday)
             "my son has a tourney this weekend" => nothing
             "my a tourney will be in touch" => escalation=legal_threat
-            "at two no one" => intent=schedule_appointment time=13:00 (1)
+            "at two no one" => time=13:00 (1)
             "no one works" => time=13:00 (1)
             "at 10 or 11 either one is fine" => nothing
             "i have it at 9 but im like 5 or 10 mins late" => intent=reschedule_appointment time=09:00 (9)
@@ -1432,7 +1432,7 @@ fn round_thirteen() {
             "im gonna dispute the deposit with my credit card company if its not fixed today" => intent=check_status escalation=legal_threat date=2026-11-24 (today)
             "i already called my bank and told them not to honor that charge" => escalation=legal_threat
             "i work at the law office down the block so i can walk over" => nothing
-            "i saw you got an a plus rating with the better business bureau" => intent=schedule_appointment
+            "i saw you got an a plus rating with the better business bureau" => intent=general_inquiry
             "honestly you guys have the worst communication ive ever dealt with" => escalation=anger
             "im losing my mind here you guys said 2 days its been a week" => escalation=anger
             "the guy at the quick lube place was so ridiculous so can i come to you" => intent=schedule_appointment
@@ -1640,11 +1640,11 @@ fn escalation_wording_of_stop_thirty_four() {
             "my car bounced around on the highway i think its the shocks" => nothing
             "nobody here knows how to change a cabin filter so can you" => nothing
             "its ridiculous what the dealership wants for a key fob can you do it" => intent=general_inquiry
-            "im disputing the tow charge with the towing company" => intent=general_inquiry
+            "im disputing the tow charge with the towing company" => nothing
             "the tow truck driver showed up two hours late and honestly it was ridiculous" => escalation=anger
-            "this is ridiculous my last mechanic never told me about the leak" => intent=schedule_appointment service=diagnostic
+            "this is ridiculous my last mechanic never told me about the leak" => intent=check_status service=diagnostic
             "the other shop botched my alignment those morons" => intent=schedule_appointment service=wheel alignment
-            "my attorney told me to get a copy of the invoice for the insurance" => intent=general_inquiry
+            "my attorney told me to get a copy of the invoice for the insurance" => nothing
         "#]],
     );
 }
