@@ -48,6 +48,43 @@ static TIME_CORRECTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock:
     )
 });
 
+/// A question about what a service includes ("what does a tire rotation include", "does the ac
+/// service come with the freon", "whats included in the inspection").
+static WHAT_IT_INCLUDES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(what (all )?(does|do|did|would|will) [\w ]{1,40}\b(include|come with)|what (all )?(is|comes) (included|with)|whats included|what all is (in|included)|(does|do|would|will) [\w ]{1,40}\b(include|come with))\b",
+    )
+});
+
+/// Words that ask for something, the last of which before "instead" opens the clause that
+/// names what is wanted ("i got an appointment tomorrow at 8 but something came up, can i do
+/// saturday at 9 instead": "can i").
+static ASKS_INSTEAD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b((can|could|would|will|may) (i|we|you|yall|ya|it|that)|any (way|chance)|lets|put (me|us)|make (it|that)|how about|what about)\b",
+    )
+});
+
+/// The clock time asked for in the clause that asks for something "instead" (not "instead
+/// of"): from the last word that asks before it to the end of the text ("i was gonna come
+/// today at 2 but could i come at 4 instead": 4; "can we do friday instead at like 3": 3). The
+/// time said before that clause is the one being given up, whether or not it was said as such
+/// ("im on for 12 today", "our diagnostic is friday at 9").
+fn time_asked_instead(text: &str, hours: OpeningHours) -> Option<when::TimeMention> {
+    let instead = text
+        .match_indices("instead")
+        .filter(|(at, word)| {
+            let end = at + word.len();
+            !text[end..].starts_with(" of")
+                && text[..*at].chars().last().is_none_or(|c| c == ' ')
+                && text[end..].chars().next().is_none_or(|c| c == ' ')
+        })
+        .map(|(at, _)| at)
+        .last()?;
+    let asks = ASKS_INSTEAD.find_iter(&text[..instead]).last()?.start();
+    when::find_time(&text[asks..], hours).filter(|time| time.time.is_some())
+}
+
 /// Signals for the learned model (`learned.rs`) besides `detect::signals`' detector bits: the
 /// line escalates; it names a catalog service, names a day or time, tells of an old visit. A
 /// line that escalates is read before its slots, so it gets only the first (and the detector
@@ -1286,8 +1323,15 @@ impl ConversationManager {
             self.call_type,
             CallType::InboundNew | CallType::InboundExisting | CallType::InboundGeneral
         );
+        // A general question about what a service includes, with no price or other number said,
+        // stays one: in the tuning lines "include" comes with a price in seven of eight, so the
+        // model reads "what does a tire rotation include" as a price question.
+        let what_it_includes = found == Some(Intent::GeneralInquiry)
+            && !text.bytes().any(|b| b.is_ascii_digit())
+            && WHAT_IT_INCLUDES.is_match(text);
         if self.intent.is_some()
             || !inbound
+            || what_it_includes
             || matches!(
                 found,
                 Some(Intent::CancelAppointment | Intent::RescheduleAppointment)
@@ -1516,6 +1560,7 @@ impl ConversationManager {
             })
             .last();
         let time = corrected
+            .or_else(|| time_asked_instead(time_text, hours))
             .or_else(|| match moved_time {
                 Some((read_with, found)) if read_with == hours && time_text == &*moved_text => {
                     found

@@ -33,8 +33,9 @@ fn scored(split: &str) -> Score {
 fn held_out_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("heldout");
     // Three parts, 446 lines: `h287`-`h436`, `h437`-`h586` and `h587`-`h737`
-    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the learned model's new features:
-    // intent 433, services 238, dates 190 (of 200), times 90, escalations 62 of 64 with 6 false
+    // (fixtures/nlu/README.md). Measured on 2026-12-07 after the learned model learned where a
+    // line starts and ends, and the time asked for "instead" was read from its own clause:
+    // intent 433, services 238, dates 190 (of 200), times 91, escalations 62 of 64 with 6 false
     // alarms.
     //
     // After the ninth round: intent 422, 7 false alarms. The tenth round's new training lines
@@ -66,7 +67,7 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
         "date {:?}",
         score.date
     );
-    assert!(score.time.correct >= 90, "time {:?}", score.time);
+    assert!(score.time.correct >= 91, "time {:?}", score.time);
     // The target is every escalation and no false alarm.
     assert!(
         score.escalation_recall.correct >= 62,
@@ -92,7 +93,7 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
         score.services
     );
     assert!(score.date.correct >= 3384, "date {:?}", score.date);
-    assert!(score.time.correct >= 1702, "time {:?}", score.time);
+    assert!(score.time.correct >= 1707, "time {:?}", score.time);
     assert!(score.escalation_recall.correct >= 1526);
     // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend
     // called useless (t6433) and a caller "very disappointed" with a price (t6685); round

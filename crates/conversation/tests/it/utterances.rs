@@ -1648,3 +1648,41 @@ fn escalation_wording_of_stop_thirty_four() {
         "#]],
     );
 }
+
+#[test]
+fn times_asked_instead_and_what_a_service_includes() {
+    check(
+        &[
+            // The time in the clause that asks for something instead is the one wanted; the
+            // time said before it is given up, however it was said.
+            "i had eleven tomorrow but can we do one instead",
+            "im down for nine on friday but could i come at three instead",
+            "my slot is at ten can you fit me in at noon instead",
+            "i was gonna drop it at eight but can i bring it at five instead",
+            "can i come at 4 instead i work till 6",
+            // "instead of" names the time given up, as before.
+            "can we do four instead of two",
+            // No clock time in the clause: the rest of the rules decide.
+            "i have nine on friday can we do monday instead at the same time",
+            // What a service includes, asked without a price, is a general question; with a
+            // price or another number said, the model decides.
+            "what does a tire rotation include",
+            "does the ac service come with a leak check",
+            "whats included in the eighty nine dollar brake special",
+            "how much is the inspection and what does it include",
+        ],
+        expect![[r#"
+            "i had eleven tomorrow but can we do one instead" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=13:00 (1)
+            "im down for nine on friday but could i come at three instead" => intent=reschedule_appointment date=2026-11-27 (friday) time=15:00 (3)
+            "my slot is at ten can you fit me in at noon instead" => intent=reschedule_appointment time=12:00 (noon)
+            "i was gonna drop it at eight but can i bring it at five instead" => intent=reschedule_appointment time=17:00 (5)
+            "can i come at 4 instead i work till 6" => intent=reschedule_appointment time=16:00 (4)
+            "can we do four instead of two" => intent=reschedule_appointment time=16:00 (4)
+            "i have nine on friday can we do monday instead at the same time" => intent=reschedule_appointment date=2026-11-30 (monday)
+            "what does a tire rotation include" => intent=general_inquiry service=tire rotation
+            "does the ac service come with a leak check" => intent=general_inquiry service=ac service
+            "whats included in the eighty nine dollar brake special" => intent=pricing_inquiry service=brake service
+            "how much is the inspection and what does it include" => intent=pricing_inquiry service=state inspection
+        "#]],
+    );
+}
