@@ -61,7 +61,8 @@
 //!   cost 54.
 //!
 //! Features are hashed (FNV-1a, 64 bits) into one table of per-class weights, so a
-//! classification is a lookup and eight additions per feature (about six per word). Turning the
+//! classification is a lookup and eight additions per feature (up to four per word, and about
+//! eight per line). Turning the
 //! model off in the bench (2026-12-07, stop 35) took about 0.8 µs off the median turn and one to
 //! three off p99, whose long lines find most of the table's 73 000 features out of the CPU's
 //! caches. Keeping the weights as 16-bit steps (a smaller table, the same answers on every

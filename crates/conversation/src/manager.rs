@@ -48,11 +48,12 @@ static TIME_CORRECTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock:
     )
 });
 
-/// A question about what a service includes ("what does a tire rotation include", "does the ac
-/// service come with the freon", "whats included in the inspection").
+/// A question about what a service includes ("what does a tire rotation include", "what comes
+/// with the ac service", "does the ac service include the freon", "whats included in the
+/// inspection"; not "do you want me to come with the car").
 static WHAT_IT_INCLUDES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\b(what (all )?(does|do|did|would|will) [\w ]{1,40}\b(include|come with)|what (all )?(is|comes) (included|with)|whats included|what all is (in|included)|(does|do|would|will) [\w ]{1,40}\b(include|come with))\b",
+        r"\b(what (all )?(does|do|did|would|will) [\w ]{1,40}\b(include|come with)|what (all )?(is|comes) (included|with)|whats included|what all is (in|included)|(does|do|would|will) [\w ]{1,40}\binclude)\b",
     )
 });
 
@@ -66,23 +67,99 @@ static ASKS_INSTEAD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::ne
 });
 
 /// The clock time asked for in the clause that asks for something "instead" (not "instead
-/// of"): from the last word that asks before it to the end of the text ("i was gonna come
-/// today at 2 but could i come at 4 instead": 4; "can we do friday instead at like 3": 3). The
-/// time said before that clause is the one being given up, whether or not it was said as such
-/// ("im on for 12 today", "our diagnostic is friday at 9").
-fn time_asked_instead(text: &str, hours: OpeningHours) -> Option<when::TimeMention> {
+/// of"), and where that clause starts: from the last word that asks before it up to "instead"
+/// ("i was gonna come today at 2 but could i come at 4 instead": 4), else to the end of the
+/// text ("can we do friday instead at like 3": 3). The time said before that clause is the one
+/// being given up, whether or not it was said as such ("im on for 12 today", "our diagnostic
+/// is friday at 9"). A clause that asks for a call ("could you call me back at 2 instead")
+/// names no time to come.
+fn time_asked_instead(text: &str, hours: OpeningHours) -> Option<(usize, when::TimeMention)> {
     let instead = text
         .match_indices("instead")
         .filter(|(at, word)| {
             let end = at + word.len();
-            !text[end..].starts_with(" of")
+            let after = &text[end..];
+            !(after == " of" || after.starts_with(" of "))
                 && text[..*at].chars().last().is_none_or(|c| c == ' ')
-                && text[end..].chars().next().is_none_or(|c| c == ' ')
+                && after.chars().next().is_none_or(|c| c == ' ')
         })
-        .map(|(at, _)| at)
-        .last()?;
-    let asks = ASKS_INSTEAD.find_iter(&text[..instead]).last()?.start();
-    when::find_time(&text[asks..], hours).filter(|time| time.time.is_some())
+        .map(|(at, word)| (at, at + word.len()))
+        .last();
+    let (at, end) = instead?;
+    let asks = ASKS_INSTEAD.find_iter(&text[..at]).last()?.start();
+    // "could you call me back at 2 instead": a time to call, not one to come.
+    if text[asks..at].split(' ').any(|word| word == "call") {
+        return None;
+    }
+    let clock = |clause: &str| when::find_time(clause, hours).filter(|time| time.time.is_some());
+    clock(&text[asks..end])
+        .or_else(|| clock(&text[asks..]))
+        .map(|time| (asks, time))
+}
+
+/// A move of the appointment by a span of time ("push it back an hour", "move it up half an
+/// hour", "2 hours later"): the span and whether it is later.
+static SHIFT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(
+        r"\b(?:push|move|bump|slide)\b[\w ]{0,40}?\b(?P<way>back|up)(?: by)? (?P<span>an hour|a hour|half an hour|\d hours?|\d{1,2} minutes)\b|\b(?P<span2>an hour|half an hour|\d hours?|\d{1,2} minutes) (?P<way2>later|earlier|sooner)\b",
+    )
+});
+
+/// A new time named after the move ("back an hour to 11 30", "so 3"): it is the time asked for
+/// as said.
+static NAMED_AFTER_SHIFT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    crate::text::ascii_regex(r"\b(?:to|so|make it|like|say) (?:\d|noon)")
+});
+
+/// The time asked for when the caller moves the time said by a span ("push my appointment back
+/// an hour, it was at 2": 15:00; "i got 10 15 tomorrow, can we move it up half an hour": 9:45),
+/// unless a new time is named after the move or the move would cross midnight.
+fn shifted(text: &str, time: when::TimeMention) -> when::TimeMention {
+    let Some(clock) = time.time else {
+        return time;
+    };
+    let Some(shift) = SHIFT.captures(text) else {
+        return time;
+    };
+    let after = shift.get(0).map_or(text.len(), |m| m.end());
+    if NAMED_AFTER_SHIFT.is_match(&text[after..]) {
+        return time;
+    }
+    let (Some(way), Some(span)) = (
+        shift.name("way").or(shift.name("way2")),
+        shift.name("span").or(shift.name("span2")),
+    ) else {
+        return time;
+    };
+    let span = span.as_str();
+    let minutes: i64 = match span {
+        "an hour" | "a hour" => 60,
+        "half an hour" => 30,
+        _ => {
+            let (count, unit) = span.split_once(' ').unwrap_or((span, ""));
+            let count: i64 = count.parse().unwrap_or(0);
+            if unit.starts_with("hour") {
+                count * 60
+            } else {
+                count
+            }
+        }
+    };
+    let later = matches!(way.as_str(), "back" | "later");
+    let delta = chrono::Duration::minutes(if later { minutes } else { -minutes });
+    let (moved, wrapped) = clock.overflowing_add_signed(delta);
+    if minutes == 0 || wrapped != 0 {
+        return time;
+    }
+    when::TimeMention {
+        heard: format!(
+            "{span} {} {}",
+            if later { "after" } else { "before" },
+            time.heard
+        ),
+        time: Some(moved),
+        period: time.period,
+    }
 }
 
 /// Signals for the learned model (`learned.rs`) besides `detect::signals`' detector bits: the
@@ -1323,9 +1400,10 @@ impl ConversationManager {
             self.call_type,
             CallType::InboundNew | CallType::InboundExisting | CallType::InboundGeneral
         );
-        // A general question about what a service includes, with no price or other number said,
-        // stays one: in the tuning lines "include" comes with a price in seven of eight, so the
-        // model reads "what does a tire rotation include" as a price question.
+        // A general question about what a service includes (the patterns found no price
+        // question), with no number said, stays one: five of the six tuning lines that ask what
+        // something includes name a price, so the model reads "what does a tire rotation
+        // include" as a price question.
         let what_it_includes = found == Some(Intent::GeneralInquiry)
             && !text.bytes().any(|b| b.is_ascii_digit())
             && WHAT_IT_INCLUDES.is_match(text);
@@ -1557,10 +1635,23 @@ impl ConversationManager {
                 let rest = &time_text[m.end()..];
                 leading_hour(rest, hours)
                     .or_else(|| when::find_time(rest, hours).filter(|t| t.time.is_some()))
+                    .map(|time| (m.start(), time))
             })
             .last();
-        let time = corrected
-            .or_else(|| time_asked_instead(time_text, hours))
+        // Of a correction and a time asked for instead, the one said later wins ("no i was
+        // gonna come at 2 but could i come at 4 instead": 4; "could i come at 4 instead no
+        // wait 5": 5).
+        let time = match (corrected, time_asked_instead(time_text, hours)) {
+            (Some((corrected_at, corrected)), Some((asked_at, asked))) => {
+                Some(if asked_at > corrected_at {
+                    asked
+                } else {
+                    corrected
+                })
+            }
+            (corrected, asked) => corrected.or(asked).map(|(_, time)| time),
+        };
+        let time = time
             .or_else(|| match moved_time {
                 Some((read_with, found)) if read_with == hours && time_text == &*moved_text => {
                     found
@@ -1572,6 +1663,7 @@ impl ConversationManager {
                     .then(|| when::find_bare_hour(&NOT_ASKED_TIME.replace_all(text, " "), hours))
                     .flatten()
             });
+        let time = time.map(|time| shifted(time_text, time));
         if undecided_time(time_text).is_some()
             || undecided_time(text).is_some_and(|end| !named_after(text, end, false))
         {

@@ -1650,7 +1650,7 @@ fn escalation_wording_of_stop_thirty_four() {
 }
 
 #[test]
-fn times_asked_instead_and_what_a_service_includes() {
+fn times_asked_instead_or_moved_by_a_span_and_what_a_service_includes() {
     check(
         &[
             // The time in the clause that asks for something instead is the one wanted; the
@@ -1660,14 +1660,33 @@ fn times_asked_instead_and_what_a_service_includes() {
             "my slot is at ten can you fit me in at noon instead",
             "i was gonna drop it at eight but can i bring it at five instead",
             "can i come at 4 instead i work till 6",
+            // A correction before the clause does not hide it; one after it wins.
+            "no i was gonna come at 2 but could i come at 4 instead",
+            "could i come at 4 instead no wait 5",
+            // The clause ends at "instead" when it has a time of its own.
+            "could you do 2 instead my ride comes at noon",
+            // A call asked for instead names no time to come.
+            "book me at 10 tomorrow could you call me back at 2 instead",
+            // An "off" after "instead" is no "instead of".
+            "im down for 9 but can i come at 11 instead off the books",
             // "instead of" names the time given up, as before.
             "can we do four instead of two",
             // No clock time in the clause: the rest of the rules decide.
             "i have nine on friday can we do monday instead at the same time",
+            // A time moved by a span is the time said moved by it, unless the new time is
+            // named.
+            "can you push my appointment back an hour it was at two",
+            "i got the oil change at 10 15 tomorrow can we move it up half an hour",
+            "my appointment is at 3 can you bump it back 30 minutes",
+            "can we do an hour later than my 9 oclock",
+            "push it back an hour to eleven thirty",
+            "push it back an hour",
             // What a service includes, asked without a price, is a general question; with a
             // price or another number said, the model decides.
             "what does a tire rotation include",
-            "does the ac service come with a leak check",
+            "does the ac service include a leak check",
+            // "come with" only in a question of what: here a caller coming with the car.
+            "quick question do you want me to come with the car monday or tuesday",
             "whats included in the eighty nine dollar brake special",
             "how much is the inspection and what does it include",
         ],
@@ -1677,10 +1696,22 @@ fn times_asked_instead_and_what_a_service_includes() {
             "my slot is at ten can you fit me in at noon instead" => intent=reschedule_appointment time=12:00 (noon)
             "i was gonna drop it at eight but can i bring it at five instead" => intent=reschedule_appointment time=17:00 (5)
             "can i come at 4 instead i work till 6" => intent=reschedule_appointment time=16:00 (4)
+            "no i was gonna come at 2 but could i come at 4 instead" => intent=reschedule_appointment time=16:00 (4)
+            "could i come at 4 instead no wait 5" => intent=reschedule_appointment time=17:00 (5)
+            "could you do 2 instead my ride comes at noon" => intent=reschedule_appointment time=14:00 (2)
+            "book me at 10 tomorrow could you call me back at 2 instead" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
+            "im down for 9 but can i come at 11 instead off the books" => intent=reschedule_appointment time=11:00 (11)
             "can we do four instead of two" => intent=reschedule_appointment time=16:00 (4)
             "i have nine on friday can we do monday instead at the same time" => intent=reschedule_appointment date=2026-11-30 (monday)
+            "can you push my appointment back an hour it was at two" => intent=reschedule_appointment time=15:00 (an hour after 2)
+            "i got the oil change at 10 15 tomorrow can we move it up half an hour" => intent=reschedule_appointment service=oil change date=2026-11-25 (tomorrow) time=09:45 (half an hour before 10 15)
+            "my appointment is at 3 can you bump it back 30 minutes" => intent=reschedule_appointment time=15:30 (30 minutes after 3)
+            "can we do an hour later than my 9 oclock" => intent=reschedule_appointment time=10:00 (an hour after 9 oclock)
+            "push it back an hour to eleven thirty" => intent=reschedule_appointment time=11:30 (11 30)
+            "push it back an hour" => intent=reschedule_appointment
             "what does a tire rotation include" => intent=general_inquiry service=tire rotation
-            "does the ac service come with a leak check" => intent=general_inquiry service=ac service
+            "does the ac service include a leak check" => intent=general_inquiry service=ac service
+            "quick question do you want me to come with the car monday or tuesday" => intent=general_inquiry
             "whats included in the eighty nine dollar brake special" => intent=pricing_inquiry service=brake service
             "how much is the inspection and what does it include" => intent=pricing_inquiry service=state inspection
         "#]],
