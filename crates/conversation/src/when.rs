@@ -122,8 +122,10 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
         r"\b(\d{1,2})\s?(am|pm|a m|p m|oclock|o clock|ish|sharp|too late|too early)\b",
     ),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
+    // An hour after a word that leads to one ("at 3", "around 10", "same time which was
+    // 10": the time kept when only the day moves), not a count or an amount after it.
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than|at the) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?))?",
+        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than|at the|same time (?:which|that) (?:was|is)) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|1st thing|before lunch|after lunch|end of the day|after work)\b",

@@ -1681,6 +1681,9 @@ fn times_asked_instead_or_moved_by_a_span_and_what_a_service_includes() {
             "can we do an hour later than my 9 oclock",
             "push it back an hour to eleven thirty",
             "push it back an hour",
+            // Only the day moves: the time it was is kept.
+            "can we do thursday instead same time which was nine",
+            "same time that was 2 but on friday",
             // What a service includes, asked without a price, is a general question; with a
             // price or another number said, the model decides.
             "what does a tire rotation include",
@@ -1709,6 +1712,8 @@ fn times_asked_instead_or_moved_by_a_span_and_what_a_service_includes() {
             "can we do an hour later than my 9 oclock" => intent=reschedule_appointment time=10:00 (an hour after 9 oclock)
             "push it back an hour to eleven thirty" => intent=reschedule_appointment time=11:30 (11 30)
             "push it back an hour" => intent=reschedule_appointment
+            "can we do thursday instead same time which was nine" => intent=reschedule_appointment date=2026-11-26 (thursday) time=09:00 (9)
+            "same time that was 2 but on friday" => intent=check_hours date=2026-11-27 (friday) time=14:00 (2)
             "what does a tire rotation include" => intent=general_inquiry service=tire rotation
             "does the ac service include a leak check" => intent=general_inquiry service=ac service
             "quick question do you want me to come with the car monday or tuesday" => intent=general_inquiry
