@@ -622,8 +622,18 @@ async fn crash_mid_booking(mut fleet: Fleet) {
     assert_eq!(dead.stt.sessions().len(), 1);
     assert_eq!(survivor.stt.sessions().len(), 1);
 
-    // The caller hangs up. Had Twilio asked the action URL again, the answer is to hang up.
+    // The caller hangs up. Had Twilio asked the action URL again, the answer is to hang up:
+    // once the gateway has read the `stop` and marked the call ended (the test's socket can
+    // close before it has, on a loaded machine).
     resumed.hang_up(&sid).await;
+    let ended_mark = call_pipeline::ended_mark_key(&sid);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while sessions.claim_holder(&ended_mark).await.unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the gateway marks the call ended after the caller hangs up");
     let after = twilio_posts(&action, &in_progress).await;
     assert!(
         after.contains("<Hangup/>") && !after.contains("<Connect"),
