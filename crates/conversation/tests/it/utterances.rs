@@ -1722,3 +1722,24 @@ fn times_asked_instead_or_moved_by_a_span_and_what_a_service_includes() {
         "#]],
     );
 }
+
+#[test]
+fn ridiculous_aimed_at_the_dealer_without_what() {
+    check(
+        &[
+            // "ridiculous" aimed at what a dealer asks is no anger at the shop, with or without
+            // "what".
+            "my mechanic friend said its ridiculous the dealer wants to charge me for a software update",
+            "its ridiculous the dealership charges that much can you do it cheaper",
+            // Aimed at the shop, it still is.
+            "its ridiculous you guys want six hundred for that",
+            "its ridiculous what the dealership charged me and now youre charging more",
+        ],
+        expect![[r#"
+            "my mechanic friend said its ridiculous the dealer wants to charge me for a software update" => intent=general_inquiry
+            "its ridiculous the dealership charges that much can you do it cheaper" => nothing
+            "its ridiculous you guys want six hundred for that" => intent=pricing_inquiry escalation=anger
+            "its ridiculous what the dealership charged me and now youre charging more" => intent=pricing_inquiry escalation=anger
+        "#]],
+    );
+}
