@@ -123,9 +123,10 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     ),
     hour_in_the: ascii_regex(r"\b(\d{1,2}) in the (morning|afternoon|evening)\b"),
     // An hour after a word that leads to one ("at 3", "around 10", "same time which was
-    // 10": the time kept when only the day moves), not a count or an amount after it.
+    // 10": the time kept when only the day moves; "come tomorrow 9", "friday 10"), not a
+    // count or an amount after it.
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than|at the|same time (?:which|that) (?:was|is)) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?))?",
+        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than|at the|same time (?:which|that) (?:was|is)|tomorrow|today|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|1st thing|before lunch|after lunch|end of the day|after work)\b",
@@ -643,10 +644,14 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                 && words.next().is_some_and(|unit| RANGE_UNITS.contains(&unit))
         });
         // "can you do one", "its there for one": "one" as a pronoun, the line's last word
-        // ("book me for one" stays one o'clock).
+        // ("book me for one" stays one o'clock); so is "one" after a day ("cancel the friday
+        // one").
         let start = caps.get(0).map_or(0, |m| m.start());
         let pronoun = &caps[1] == "1"
             && (caps[0].starts_with("at the ")
+                || caps[0].split(' ').next().is_some_and(|lead| {
+                    is_weekday(lead) || matches!(lead, "today" | "tomorrow" | "tonight")
+                })
                 || (after.is_empty()
                     && (caps[0].starts_with("do ")
                         || (caps[0].starts_with("for ") && text[..start].ends_with("there ")))));

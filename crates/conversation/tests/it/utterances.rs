@@ -1743,3 +1743,25 @@ fn ridiculous_aimed_at_the_dealer_without_what() {
         "#]],
     );
 }
+
+#[test]
+fn an_hour_said_right_after_a_day() {
+    check(
+        &[
+            // An hour right after the day is the time asked for.
+            "could i bring the truck in thursday ten for the brakes",
+            "i want come tomorrow eight for oil change",
+            "what about saturday uh nine",
+            // "one" after a day is the pronoun ("the friday one"), and a count is no time.
+            "just cancel the monday one",
+            "i need tomorrow 2 tires put on",
+        ],
+        expect![[r#"
+            "could i bring the truck in thursday ten for the brakes" => intent=schedule_appointment service=brake service date=2026-11-26 (thursday) time=10:00 (10)
+            "i want come tomorrow eight for oil change" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow) time=08:00 (8)
+            "what about saturday uh nine" => intent=schedule_appointment date=2026-11-28 (saturday) time=09:00 (9)
+            "just cancel the monday one" => intent=cancel_appointment date=2026-11-30 (monday)
+            "i need tomorrow 2 tires put on" => intent=schedule_appointment date=2026-11-25 (tomorrow)
+        "#]],
+    );
+}
