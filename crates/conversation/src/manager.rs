@@ -226,6 +226,19 @@ static NOT_ASKED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
     ))
 });
 
+/// `text` with `NOT_ASKED_TIME` blanked. Every match of it has a clock time in it: a digit,
+/// "noon" or "midnight"; a text with none is not searched.
+fn not_asked_time_left_out(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_digit())
+        || text.contains("noon")
+        || text.contains("midnight")
+    {
+        NOT_ASKED_TIME.replace_all(text, " ")
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// A day named after "since" is in the past, not a day asked for.
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
@@ -1567,10 +1580,14 @@ impl ConversationManager {
         // that": "no", not the "to" of "need to").
         // A switch word after the last word a day can be read from is followed by no day
         // (`when::last_day_word`); the rest of the text is not read again after it.
-        let last_day_word = when::last_day_word(date_text);
+        // Only the text before that word is searched: no switch word has one of the words
+        // `when::last_day_word` looks for in it, so no match runs across the word found, and
+        // each ends with a letter, so none ends at its start either (a non-word byte is
+        // before a word's start); the matches found are those of the whole text that end
+        // before it.
+        let before_last_day_word = when::last_day_word(date_text).map_or("", |at| &date_text[..at]);
         let switched = SWITCH
-            .find_iter(date_text)
-            .take_while(|m| last_day_word.is_some_and(|at| at >= m.end()))
+            .find_iter(before_last_day_word)
             .collect::<Vec<_>>()
             .into_iter()
             .rev()
@@ -1630,11 +1647,14 @@ impl ConversationManager {
         let hours = self.hours_for_reading_times();
         // As for days: no clock time follows a correction word after the last word one can be
         // read from (`when::last_clock_word`).
-        let asked_time_text = NOT_ASKED_TIME.replace_all(time_text, " ");
+        let asked_time_text = not_asked_time_left_out(time_text);
         let time_text: &str = &asked_time_text;
+        // Without such a word, no correction word is searched for.
         let last_clock_word = when::last_clock_word(time_text);
-        let corrected = TIME_CORRECTION
-            .find_iter(time_text)
+        let corrected = last_clock_word
+            .map(|_| TIME_CORRECTION.find_iter(time_text))
+            .into_iter()
+            .flatten()
             .take_while(|m| last_clock_word.is_some_and(|at| at >= m.end()))
             .filter_map(|m| {
                 let rest = &time_text[m.end()..];
@@ -1665,7 +1685,7 @@ impl ConversationManager {
             })
             .or_else(|| {
                 (next_missing == Some(SlotName::PreferredTime))
-                    .then(|| when::find_bare_hour(&NOT_ASKED_TIME.replace_all(text, " "), hours))
+                    .then(|| when::find_bare_hour(&not_asked_time_left_out(text), hours))
                     .flatten()
             });
         let time = time.map(|time| shifted(time_text, time));
