@@ -1765,3 +1765,38 @@ fn an_hour_said_right_after_a_day() {
         "#]],
     );
 }
+
+#[test]
+fn complaints_said_as_questions_and_asking_for_someone_by_a_word_with_them() {
+    check(
+        &[
+            // A caller's disbelief (ending the line: "are you serious its done thats awesome" is
+            // none), how they were treated, no call at all.
+            "you want two hundred just to look at it are you serious",
+            "the tech hung up on me are you for real",
+            "i did not like the way i was treated at your counter",
+            "four days and not a single phone call about my van",
+            "three days and no call do i have to come down there myself",
+            "your phone system is a piece of junk",
+            // Their own car called junk is no anger at the shop.
+            "my old truck is a piece of junk so i want a quote on the new one",
+            // A word with someone, and the owner's name, ask for a person.
+            "i would like to have a word with whoever did my brakes",
+            "give me the owners number please",
+            // The owner's manual is no one to talk to.
+            "it says in the owners manual the oil is 5w30",
+        ],
+        expect![[r#"
+            "you want two hundred just to look at it are you serious" => escalation=anger
+            "the tech hung up on me are you for real" => escalation=anger
+            "i did not like the way i was treated at your counter" => escalation=anger
+            "four days and not a single phone call about my van" => intent=check_status escalation=anger
+            "three days and no call do i have to come down there myself" => escalation=anger
+            "your phone system is a piece of junk" => escalation=anger
+            "my old truck is a piece of junk so i want a quote on the new one" => intent=pricing_inquiry
+            "i would like to have a word with whoever did my brakes" => escalation=manager_request service=brake service
+            "give me the owners number please" => escalation=manager_request
+            "it says in the owners manual the oil is 5w30" => nothing
+        "#]],
+    );
+}
