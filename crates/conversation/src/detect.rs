@@ -496,11 +496,36 @@ pub(crate) fn escalation(heard: &Heard<'_>) -> Option<EscalationReason> {
         Some(EscalationReason::LegalThreat)
     } else if d.manager.is_match(heard) {
         Some(EscalationReason::ManagerRequest)
-    } else if d.anger.is_match(heard) {
+    } else if d.anger.is_match(heard) || span_said_twice(heard.text()) {
         Some(EscalationReason::Anger)
     } else {
         None
     }
+}
+
+/// Units of a wait or a count of tries, said with a number.
+const SPAN_UNITS: &[&str] = &[
+    "minutes", "hours", "days", "weeks", "months", "times", "job", "calls",
+];
+
+/// A span of waiting or a count of tries said twice, for emphasis ("three hours three hours for
+/// an oil change", "ive called four times today four times", "nine days for an oil change nine
+/// days"): a number and its unit repeated within four words. Said once, or with another number
+/// ("two days or three days"), it is no complaint by itself. The regexes cannot say "the same
+/// words again" (no backreferences), so this reads the words.
+fn span_said_twice(text: &str) -> bool {
+    if !text.bytes().any(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let words: Vec<&str> = text.split(' ').filter(|word| !word.is_empty()).collect();
+    words.windows(2).enumerate().any(|(at, pair)| {
+        pair[0].bytes().all(|b| b.is_ascii_digit())
+            && SPAN_UNITS.contains(&pair[1])
+            && words[at + 2..]
+                .windows(2)
+                .take(5)
+                .any(|again| again == pair)
+    })
 }
 
 /// A yes or a no to a read-back question.

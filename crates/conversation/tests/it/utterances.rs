@@ -1800,3 +1800,25 @@ fn complaints_said_as_questions_and_asking_for_someone_by_a_word_with_them() {
         "#]],
     );
 }
+
+#[test]
+fn a_wait_said_twice_for_emphasis() {
+    check(
+        &[
+            // A span of waiting or a count of calls said again within a few words is anger.
+            "i waited two hours two hours for a tire rotation",
+            "ive called three times today three times",
+            "five days for brakes five days",
+            // Said once, or with another number, it is not.
+            "is it two days or three days for the transmission",
+            "it took two hours last time",
+        ],
+        expect![[r#"
+            "i waited two hours two hours for a tire rotation" => escalation=anger service=tire rotation
+            "ive called three times today three times" => escalation=anger
+            "five days for brakes five days" => escalation=anger service=brake service
+            "is it two days or three days for the transmission" => intent=check_status service=transmission service
+            "it took two hours last time" => nothing
+        "#]],
+    );
+}
