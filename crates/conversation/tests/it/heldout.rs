@@ -105,8 +105,11 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     // eighteen's the two of its own (parts the caller brings, "put them on"). Stop thirty-four's
     // decoys took three (t7272, t7491, t7580); those for t7291, t7425 and t7662 were narrowed
     // again in review, as they hid anger at the shop and a lawyer's veiled threat. Stop
-    // thirty-five's took t7662 ("its ridiculous the dealer wants", without "what").
-    assert!(score.escalation_false_alarms <= 8);
+    // thirty-five's took t7662 ("its ridiculous the dealer wants", without "what"). Stop
+    // thirty-six's took t7035 (a ticket), t7291 (the tow truck's driver, not "tow truck" with
+    // more words in between: "needed a tow truck again after your repair its ridiculous" stays
+    // anger) and t7729 ("its not like i need it now").
+    assert!(score.escalation_false_alarms <= 5);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).

@@ -1822,3 +1822,29 @@ fn a_wait_said_twice_for_emphasis() {
         "#]],
     );
 }
+
+#[test]
+fn ridiculous_aimed_at_a_ticket_or_a_tow_driver_and_a_need_put_off() {
+    check(
+        &[
+            // Aimed at a ticket or a tow truck's driver, "ridiculous" is no anger at the shop.
+            "the tow truck guy was so rude it was ridiculous",
+            // A tow the shop's work made needed still is.
+            "needed a tow truck again after your repair its ridiculous",
+            "got a ticket on the way over here kinda ridiculous",
+            // A need put off is no impatience.
+            "the heater is out but its not like i need it now",
+            // Impatience still is.
+            "its not like i have all day",
+            "its ridiculous you guys take this long",
+        ],
+        expect![[r#"
+            "the tow truck guy was so rude it was ridiculous" => nothing
+            "needed a tow truck again after your repair its ridiculous" => intent=general_inquiry escalation=anger
+            "got a ticket on the way over here kinda ridiculous" => nothing
+            "the heater is out but its not like i need it now" => intent=schedule_appointment
+            "its not like i have all day" => escalation=anger
+            "its ridiculous you guys take this long" => escalation=anger
+        "#]],
+    );
+}
