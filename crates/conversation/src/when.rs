@@ -670,7 +670,12 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             ]
             .iter()
             .any(|day| after.starts_with(day));
-        if caps.get(2).is_some()
+        // "at 9 hour": the hour as some callers say it, not a span (that would be "for an
+        // hour", "in 1 hour").
+        let said_with_hour = caps.get(2).is_some_and(|unit| unit.as_str() == "hour")
+            && caps[0].starts_with("at ")
+            && &caps[1] != "1";
+        if (caps.get(2).is_some() && !said_with_hour)
             || pronoun
             || rounds
             || range_of_units

@@ -1752,6 +1752,10 @@ fn an_hour_said_right_after_a_day() {
             "could i bring the truck in thursday ten for the brakes",
             "i want come tomorrow eight for oil change",
             "what about saturday uh nine",
+            // "at 9 hour", as some callers say it; a span is not a time.
+            "i come at ten hour on friday for brakes",
+            "they said it be done at 1 hour",
+            "can it be done in about 2 hours",
             // "one" after a day is the pronoun ("the friday one"), and a count is no time.
             "just cancel the monday one",
             "i need tomorrow 2 tires put on",
@@ -1760,6 +1764,9 @@ fn an_hour_said_right_after_a_day() {
             "could i bring the truck in thursday ten for the brakes" => intent=schedule_appointment service=brake service date=2026-11-26 (thursday) time=10:00 (10)
             "i want come tomorrow eight for oil change" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow) time=08:00 (8)
             "what about saturday uh nine" => intent=schedule_appointment date=2026-11-28 (saturday) time=09:00 (9)
+            "i come at ten hour on friday for brakes" => intent=schedule_appointment service=brake service date=2026-11-27 (friday) time=10:00 (10)
+            "they said it be done at 1 hour" => intent=check_status
+            "can it be done in about 2 hours" => nothing
             "just cancel the monday one" => intent=cancel_appointment date=2026-11-30 (monday)
             "i need tomorrow 2 tires put on" => intent=schedule_appointment date=2026-11-25 (tomorrow)
         "#]],
