@@ -647,11 +647,15 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         // ("book me for one" stays one o'clock); so is "one" after a day ("cancel the friday
         // one").
         let start = caps.get(0).map_or(0, |m| m.start());
+        // A day right before the hour ("come tomorrow 9", "thursday 10 for the brakes") leads
+        // to it only where the line ends or goes on about when: "saturday 4 wheel alignment",
+        // "friday 2 slots open" and "monday 8 december" count or date.
+        let after_a_day = caps[0].split(' ').next().is_some_and(|lead| {
+            is_weekday(lead) || matches!(lead, "today" | "tomorrow" | "tonight")
+        });
         let pronoun = &caps[1] == "1"
             && (caps[0].starts_with("at the ")
-                || caps[0].split(' ').next().is_some_and(|lead| {
-                    is_weekday(lead) || matches!(lead, "today" | "tomorrow" | "tonight")
-                })
+                || after_a_day
                 || (after.is_empty()
                     && (caps[0].starts_with("do ")
                         || (caps[0].starts_with("for ") && text[..start].ends_with("there ")))));
@@ -670,12 +674,16 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             ]
             .iter()
             .any(|day| after.starts_with(day));
-        // "at 9 hour": the hour as some callers say it, not a span (that would be "for an
-        // hour", "in 1 hour").
+        // "at 9 hour is possible", "at 10 hour on friday": the hour as some callers say it, not
+        // a span ("for an hour", "in 1 hour", "at the 2 hour mark", "at 3 hour labor"): after
+        // "at" alone, ending the line or before a word that goes on about when.
         let said_with_hour = caps.get(2).is_some_and(|unit| unit.as_str() == "hour")
             && caps[0].starts_with("at ")
-            && &caps[1] != "1";
-        if (caps.get(2).is_some() && !said_with_hour)
+            && !caps[0].starts_with("at the ")
+            && &caps[1] != "1"
+            && goes_on_about_when(after);
+        if (after_a_day && !goes_on_about_when(after))
+            || (caps.get(2).is_some() && !said_with_hour)
             || pronoun
             || rounds
             || range_of_units
@@ -696,6 +704,39 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         time: None,
         period: Some(period),
     })
+}
+
+/// Whether what follows a bare hour (`after`, with its leading space) ends the line or goes on
+/// about when or what for ("9 for the brakes", "9 is possible", "9 on friday", "9 if thats
+/// ok"), rather than naming what the number counts.
+fn goes_on_about_when(after: &str) -> bool {
+    matches!(
+        after.split(' ').find(|word| !word.is_empty()),
+        None | Some(
+            "for"
+                | "on"
+                | "is"
+                | "if"
+                | "in"
+                | "at"
+                | "then"
+                | "please"
+                | "ok"
+                | "okay"
+                | "possible"
+                | "works"
+                | "would"
+                | "that"
+                | "so"
+                | "and"
+                | "i"
+                | "we"
+                | "tomorrow"
+                | "today"
+                | "tonight"
+                | "sharp"
+        )
+    )
 }
 
 /// "morning" as a greeting: followed by what a caller says after hello.

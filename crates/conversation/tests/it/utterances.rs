@@ -1752,10 +1752,16 @@ fn an_hour_said_right_after_a_day() {
             "could i bring the truck in thursday ten for the brakes",
             "i want come tomorrow eight for oil change",
             "what about saturday uh nine",
-            // "at 9 hour", as some callers say it; a span is not a time.
+            // A count or a date after a day is no time.
+            "can you do tomorrow 2 oil changes",
+            "do you have friday 2 slots open",
+            "can i come monday 8 december at 10",
+            // "at 9 hour", as some callers say it; a span or a rate is not a time.
             "i come at ten hour on friday for brakes",
             "they said it be done at 1 hour",
             "can it be done in about 2 hours",
+            "they told me at the 2 hour mark it would be done",
+            "you billed me at 3 hour labor for a 20 minute job",
             // "one" after a day is the pronoun ("the friday one"), and a count is no time.
             "just cancel the monday one",
             "i need tomorrow 2 tires put on",
@@ -1764,9 +1770,14 @@ fn an_hour_said_right_after_a_day() {
             "could i bring the truck in thursday ten for the brakes" => intent=schedule_appointment service=brake service date=2026-11-26 (thursday) time=10:00 (10)
             "i want come tomorrow eight for oil change" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow) time=08:00 (8)
             "what about saturday uh nine" => intent=schedule_appointment date=2026-11-28 (saturday) time=09:00 (9)
+            "can you do tomorrow 2 oil changes" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow)
+            "do you have friday 2 slots open" => intent=schedule_appointment date=2026-11-27 (friday)
+            "can i come monday 8 december at 10" => intent=schedule_appointment date=2026-12-08 (8 december) time=10:00 (10)
             "i come at ten hour on friday for brakes" => intent=schedule_appointment service=brake service date=2026-11-27 (friday) time=10:00 (10)
             "they said it be done at 1 hour" => intent=check_status
             "can it be done in about 2 hours" => nothing
+            "they told me at the 2 hour mark it would be done" => intent=check_status
+            "you billed me at 3 hour labor for a 20 minute job" => nothing
             "just cancel the monday one" => intent=cancel_appointment date=2026-11-30 (monday)
             "i need tomorrow 2 tires put on" => intent=schedule_appointment date=2026-11-25 (tomorrow)
         "#]],
@@ -1777,32 +1788,43 @@ fn an_hour_said_right_after_a_day() {
 fn complaints_said_as_questions_and_asking_for_someone_by_a_word_with_them() {
     check(
         &[
-            // A caller's disbelief (ending the line: "are you serious its done thats awesome" is
-            // none), how they were treated, no call at all.
-            "you want two hundred just to look at it are you serious",
-            "the tech hung up on me are you for real",
+            // How the caller was treated, no call at all, a trip down to find the car, the shop's
+            // website or phones called junk.
             "i did not like the way i was treated at your counter",
+            "after how we were treated last time im not sure i want to come back",
             "four days and not a single phone call about my van",
             "three days and no call do i have to come down there myself",
             "your phone system is a piece of junk",
-            // Their own car called junk is no anger at the shop.
+            // Calm: treated well, a car treated for rust, a trip down asked about, parts the shop
+            // called junk, the caller's own car called junk.
+            "i really appreciated the way i was treated last time",
+            "can you tell me how my truck was treated for rust",
+            "do i need to come down there or can i pay over the phone",
+            "your guy said the rotors are junk so how much for new ones",
             "my old truck is a piece of junk so i want a quote on the new one",
-            // A word with someone, and the owner's name, ask for a person.
+            // A word with someone at the shop, and the owner's name, ask for a person; a word
+            // with the caller's own people, the car owner's name and the owner's manual do not.
             "i would like to have a word with whoever did my brakes",
             "give me the owners number please",
-            // The owner's manual is no one to talk to.
+            "i need to have a word with my wife about the price and call you back",
+            "its my dads truck do you need the owners name",
             "it says in the owners manual the oil is 5w30",
         ],
         expect![[r#"
-            "you want two hundred just to look at it are you serious" => escalation=anger
-            "the tech hung up on me are you for real" => escalation=anger
             "i did not like the way i was treated at your counter" => escalation=anger
+            "after how we were treated last time im not sure i want to come back" => escalation=anger
             "four days and not a single phone call about my van" => intent=check_status escalation=anger
             "three days and no call do i have to come down there myself" => escalation=anger
             "your phone system is a piece of junk" => escalation=anger
+            "i really appreciated the way i was treated last time" => nothing
+            "can you tell me how my truck was treated for rust" => nothing
+            "do i need to come down there or can i pay over the phone" => intent=general_inquiry
+            "your guy said the rotors are junk so how much for new ones" => intent=pricing_inquiry service=brake service
             "my old truck is a piece of junk so i want a quote on the new one" => intent=pricing_inquiry
             "i would like to have a word with whoever did my brakes" => escalation=manager_request service=brake service
             "give me the owners number please" => escalation=manager_request
+            "i need to have a word with my wife about the price and call you back" => nothing
+            "its my dads truck do you need the owners name" => intent=general_inquiry
             "it says in the owners manual the oil is 5w30" => nothing
         "#]],
     );
@@ -1812,18 +1834,20 @@ fn complaints_said_as_questions_and_asking_for_someone_by_a_word_with_them() {
 fn a_wait_said_twice_for_emphasis() {
     check(
         &[
-            // A span of waiting or a count of calls said again within a few words is anger.
+            // A span of waiting or a count of calls said again at once is anger.
             "i waited two hours two hours for a tire rotation",
             "ive called three times today three times",
-            "five days for brakes five days",
-            // Said once, or with another number, it is not.
+            // Said again further on, said once, or with another number, it is not.
+            "i was told 2 hours is it still 2 hours",
+            "the oil change takes 30 minutes and the rotation 30 minutes",
             "is it two days or three days for the transmission",
             "it took two hours last time",
         ],
         expect![[r#"
             "i waited two hours two hours for a tire rotation" => escalation=anger service=tire rotation
             "ive called three times today three times" => escalation=anger
-            "five days for brakes five days" => escalation=anger service=brake service
+            "i was told 2 hours is it still 2 hours" => intent=check_status
+            "the oil change takes 30 minutes and the rotation 30 minutes" => intent=schedule_appointment service=oil change
             "is it two days or three days for the transmission" => intent=check_status service=transmission service
             "it took two hours last time" => nothing
         "#]],
@@ -1831,25 +1855,24 @@ fn a_wait_said_twice_for_emphasis() {
 }
 
 #[test]
-fn ridiculous_aimed_at_a_ticket_or_a_tow_driver_and_a_need_put_off() {
+fn ridiculous_aimed_at_a_parking_ticket() {
     check(
         &[
-            // Aimed at a ticket or a tow truck's driver, "ridiculous" is no anger at the shop.
-            "the tow truck guy was so rude it was ridiculous",
-            // A tow the shop's work made needed still is.
-            "needed a tow truck again after your repair its ridiculous",
+            // Aimed at a parking or speeding ticket, "ridiculous" is no anger at the shop.
             "got a ticket on the way over here kinda ridiculous",
-            // A need put off is no impatience.
-            "the heater is out but its not like i need it now",
-            // Impatience still is.
+            "the parking ticket i got out front is ridiculous",
+            // The shop's own ticket (the repair order) and a tow the shop's work made needed
+            // still are.
+            "the ticket says 900 for brakes thats ridiculous",
+            "needed a tow truck again after your repair its ridiculous",
             "its not like i have all day",
             "its ridiculous you guys take this long",
         ],
         expect![[r#"
-            "the tow truck guy was so rude it was ridiculous" => nothing
-            "needed a tow truck again after your repair its ridiculous" => intent=general_inquiry escalation=anger
             "got a ticket on the way over here kinda ridiculous" => nothing
-            "the heater is out but its not like i need it now" => intent=schedule_appointment
+            "the parking ticket i got out front is ridiculous" => nothing
+            "the ticket says 900 for brakes thats ridiculous" => escalation=anger service=brake service
+            "needed a tow truck again after your repair its ridiculous" => intent=general_inquiry escalation=anger
             "its not like i have all day" => escalation=anger
             "its ridiculous you guys take this long" => escalation=anger
         "#]],
