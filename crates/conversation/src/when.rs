@@ -643,19 +643,20 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
                 && words.next().is_some_and(|unit| RANGE_UNITS.contains(&unit))
         });
-        // "can you do one", "its there for one": "one" as a pronoun, the line's last word
-        // ("book me for one" stays one o'clock); so is "one" after a day ("cancel the friday
-        // one").
-        let start = caps.get(0).map_or(0, |m| m.start());
         // A day right before the hour ("come tomorrow 9", "thursday 10 for the brakes") leads
-        // to it only where the line ends or goes on about when: "saturday 4 wheel alignment",
-        // "friday 2 slots open" and "monday 8 december" count or date.
+        // to it only where the line ends or one of a few words follows that go on about when
+        // or what for: "saturday 4 wheel alignment", "friday 2 slots open", "monday 8
+        // december" and the 3 of "tuesday 3 at 10" count or date.
         let after_a_day = caps[0].split(' ').next().is_some_and(|lead| {
             is_weekday(lead) || matches!(lead, "today" | "tomorrow" | "tonight")
         });
+        // "can you do one", "its there for one": "one" as a pronoun, the line's last word
+        // ("book me for one" stays one o'clock); so is "one" after "the" and a day ("cancel the
+        // friday one"; "thursday 1 for the brakes" is one o'clock).
+        let start = caps.get(0).map_or(0, |m| m.start());
         let pronoun = &caps[1] == "1"
             && (caps[0].starts_with("at the ")
-                || after_a_day
+                || (after_a_day && text[..start].ends_with("the "))
                 || (after.is_empty()
                     && (caps[0].starts_with("do ")
                         || (caps[0].starts_with("for ") && text[..start].ends_with("there ")))));
@@ -675,13 +676,17 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .iter()
             .any(|day| after.starts_with(day));
         // "at 9 hour is possible", "at 10 hour on friday": the hour as some callers say it, not
-        // a span ("for an hour", "in 1 hour", "at the 2 hour mark", "at 3 hour labor"): after
-        // "at" alone, ending the line or before a word that goes on about when.
+        // a span or a rate ("for an hour", "at 1 hour", "at the 2 hour mark", "at 3 hour for
+        // labor", "were at 2 hour and still no call"): after "at" alone, from 2 on, ending the
+        // line or before one of a few words that go on about when.
         let said_with_hour = caps.get(2).is_some_and(|unit| unit.as_str() == "hour")
             && caps[0].starts_with("at ")
             && !caps[0].starts_with("at the ")
             && &caps[1] != "1"
-            && goes_on_about_when(after);
+            && matches!(
+                after.split(' ').find(|word| !word.is_empty()),
+                None | Some("is" | "on" | "possible" | "please" | "if" | "ok" | "okay")
+            );
         if (after_a_day && !goes_on_about_when(after))
             || (caps.get(2).is_some() && !said_with_hour)
             || pronoun
@@ -706,9 +711,10 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
     })
 }
 
-/// Whether what follows a bare hour (`after`, with its leading space) ends the line or goes on
-/// about when or what for ("9 for the brakes", "9 is possible", "9 on friday", "9 if thats
-/// ok"), rather than naming what the number counts.
+/// Whether the line ends after a bare hour (`after`, with its leading space) or its next word
+/// is one of a few that go on about when or what for ("9 for the brakes", "9 is possible", "9
+/// in the morning", "9 if thats ok", "9 thank you"). Only the next word is read: a word that
+/// could start a count ("and", "at", "or") is not among them.
 fn goes_on_about_when(after: &str) -> bool {
     matches!(
         after.split(' ').find(|word| !word.is_empty()),
@@ -718,7 +724,6 @@ fn goes_on_about_when(after: &str) -> bool {
                 | "is"
                 | "if"
                 | "in"
-                | "at"
                 | "then"
                 | "please"
                 | "ok"
@@ -726,15 +731,9 @@ fn goes_on_about_when(after: &str) -> bool {
                 | "possible"
                 | "works"
                 | "would"
-                | "that"
-                | "so"
-                | "and"
-                | "i"
-                | "we"
-                | "tomorrow"
-                | "today"
-                | "tonight"
                 | "sharp"
+                | "thank"
+                | "thanks"
         )
     )
 }

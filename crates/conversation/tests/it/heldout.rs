@@ -94,7 +94,7 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     );
     assert!(score.date.correct >= 3384, "date {:?}", score.date);
     assert!(score.time.correct >= 1713, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 1532);
+    assert!(score.escalation_recall.correct >= 1531);
     // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend
     // called useless (t6433) and a caller "very disappointed" with a price (t6685); round
     // fourteen's "ridiculous" aimed elsewhere (a parking ticket, a dealer's price, a tow truck
@@ -106,10 +106,10 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     // decoys took three (t7272, t7491, t7580); those for t7291, t7425 and t7662 were narrowed
     // again in review, as they hid anger at the shop and a lawyer's veiled threat. Stop
     // thirty-five's took t7662 ("its ridiculous the dealer wants", without "what"). Stop
-    // thirty-six's took t7035 (a parking ticket); its decoys for t7291 (a tow truck's driver)
-    // and t7729 ("its not like i need it now") were dropped in review, as they hid anger at a
-    // shop's own tow driver and sarcasm ("take your time its not like i need it today").
-    assert!(score.escalation_false_alarms <= 7);
+    // thirty-six's decoys for t7035 (a parking ticket), t7291 (a tow truck's driver) and t7729
+    // ("its not like i need it now") were dropped in review: they hid anger at the shop's own
+    // ticket and tow driver, and sarcasm ("take your time its not like i need it today").
+    assert!(score.escalation_false_alarms <= 8);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).
