@@ -1651,18 +1651,18 @@ impl ConversationManager {
         let time_text: &str = &asked_time_text;
         // Without such a word, no correction word is searched for.
         let last_clock_word = when::last_clock_word(time_text);
-        let corrected = last_clock_word
-            .map(|_| TIME_CORRECTION.find_iter(time_text))
-            .into_iter()
-            .flatten()
-            .take_while(|m| last_clock_word.is_some_and(|at| at >= m.end()))
-            .filter_map(|m| {
-                let rest = &time_text[m.end()..];
-                leading_hour(rest, hours)
-                    .or_else(|| when::find_time(rest, hours).filter(|t| t.time.is_some()))
-                    .map(|time| (m.start(), time))
-            })
-            .last();
+        let corrected = last_clock_word.and_then(|at| {
+            TIME_CORRECTION
+                .find_iter(time_text)
+                .take_while(|m| at >= m.end())
+                .filter_map(|m| {
+                    let rest = &time_text[m.end()..];
+                    leading_hour(rest, hours)
+                        .or_else(|| when::find_time(rest, hours).filter(|t| t.time.is_some()))
+                        .map(|time| (m.start(), time))
+                })
+                .last()
+        });
         // Of a correction and a time asked for instead, the one said later wins ("no i was
         // gonna come at 2 but could i come at 4 instead": 4; "could i come at 4 instead no
         // wait 5": 5).
