@@ -210,9 +210,15 @@ static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 });
 
 /// A clock time that is no time asked for: of the caller's own day ("i work till 6", "my shift
-/// ends at 5 30", "i got court at 9", "the bank closes at 2"), or in the past ("nobody answered
-/// yesterday at 5", "around 8 30 last night"; between "yesterday" and the time only a part of
-/// the day or a filler, so "i missed it yesterday so today at 3" keeps 3). It is left out
+/// ends at 5 30", "my shift is 7 to 3 30", "i start work at 9", "i got court at 9", "im in court
+/// at 9 tomorrow", "i got a meeting at 11", "i pick my kids up from school at 2 45", "she
+/// catches the bus at 8", "the bank closes at 2"), of someone else's ("my lawyer wants to meet
+/// at 11", "the last shop took till 6", "i keep getting told call back at 2"), or in the past
+/// ("nobody answered yesterday at 5", "around 8 30 last night", "at 4 oclock last week",
+/// "promised it by 3 yesterday"; between "yesterday" and the time only a part of the day or a
+/// filler, so "i missed it yesterday so today at 3" keeps 3; so does "the same time as last
+/// week at 10"). "i need the car to pick up the kids at 3, is it done by then" keeps 3: only
+/// "i", "we", "he" or "she" picking children up is their day. It is left out
 /// before the time asked for is read (also the bare hour read when a time is the slot asked
 /// for: "i got class at 10" answers nothing), so a time after it still is ("i work till 5 30, will you still be open if i get there
 /// at 6": 6). Times the shop said or keeps ("you said itd be ready by 3", "are you open at 8",
@@ -221,8 +227,9 @@ static ACCEPTS_A_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
 /// someone told me the part came in" runs two sentences together.
 static NOT_ASKED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     let time = r"(?:\d{1,2}(?::\d{2}| \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|midnight)(?: in the (?:morning|afternoon|evening))?";
+    let day = "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?";
     crate::text::ascii_regex(&format!(
-        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:my |his |her )?shift (?:ends|is over)|(?:the )?bank (?:closes|opens)|(?:(?:my|our) (?:work|class|school|practice)|court|class|practice|school) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work))(?: (?:at|till|until|til|around|by|about))? {time}\b|\b{time} last night\b|\b(?:yesterday|last night)(?: (?:morning|afternoon|evening|right|like|just|only))? (?:at|around|about|by) {time}\b"
+        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:i|we|he|she) (?:start|starts) work|(?:my |his |her )?shift (?:ends|is over|dont end|doesnt end|does not end|starts|is|is from)|(?:the )?bank (?:closes|opens)|(?:(?:my|our) (?:work|class|school|practice)|court|class|practice|school) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work)|(?:im|i am|hes|he is|shes|she is) in court|(?:got|have|had|has) a (?:meeting|doctors appointment|doctor appointment|dentist appointment|hair appointment)|(?:he|she|they|my \w+) wants? to meet|(?:i|we|he|she) (?:pick|picks) (?:up )?(?:my|our|the) (?:kids?|son|daughter|grandkids?|boy|girl)(?: up)?(?: from (?:school|daycare|practice))?|(?:catch|catches|take|takes) the bus|drops? (?:my|our|the) (?:son|daughter|kids?)(?: off)? at school|gets? out of (?:practice|school|class)|took|(?:told|getting told|get told|keep getting told)(?: me| us)?(?: to)? call(?: you)? back)(?: (?:today|tomorrow|tonight|{day}))?(?: (?:at|till|until|til|around|by|about))? {time}(?: (?:to|till|until) {time})?\b|\b{time} last (?:night|week|{day})\b|\bby {time} yesterday\b|\b(?:yesterday|last night|last (?:week|{day}))(?: (?:morning|afternoon|evening|right|like|just|only))? (?:at|around|about|by) {time}\b"
     ))
 });
 
@@ -233,16 +240,26 @@ fn not_asked_time_left_out(text: &str) -> std::borrow::Cow<'_, str> {
         || text.contains("noon")
         || text.contains("midnight")
     {
-        NOT_ASKED_TIME.replace_all(text, " ")
+        // "the same time as last week at 10": a past time asked for again.
+        NOT_ASKED_TIME.replace_all(text, |caps: &regex::Captures<'_>| {
+            let found = caps.get(0).map_or(0..0, |m| m.range());
+            let before = &text[..found.start];
+            if before.ends_with("as ") || before.ends_with("same ") {
+                text[found].to_owned()
+            } else {
+                " ".to_owned()
+            }
+        })
     } else {
         std::borrow::Cow::Borrowed(text)
     }
 }
 
-/// A day named after "since" is in the past, not a day asked for.
+/// A day named after "since" is in the past, not a day asked for; so is a time said with a past
+/// day ("last thursday at 9", "i was there friday at 10").
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\bsince (like |about |around )?(last )?\w+|\b(last|this past) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(brought|dropped|left|towed|took) (in|off) (it|her|him|the \w+|my \w+|my \w+ \w+)( \w+)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(left|dropped) (my|the) keys\b[\w ]{0,30}\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(called|yelled|texted|emailed)( (you|yall|here|twice|again|\d+ times|at (my|the) \w+( in the car)?))? this morning\b|\b(been waiting|waited) (since \d{1,2}( \d\d)? )?this morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) ((on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|this morning|last night)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(dropped|brought|left|towed) (off|in) (it|her|him|the \w+|my \w+) at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bany day (but|except)( not)? the \d{1,2}(st|nd|rd|th)\b",
+        r"\bsince (like |about |around )?(last )?\w+|\b(last|this past) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b( (morning|afternoon|evening|night))?( (at|around|about|by) \d{1,2}( \d\d)?( am| pm| oclock)?\b)?|\b(brought|dropped|left|towed|took) (in|off) (it|her|him|the \w+|my \w+|my \w+ \w+)( \w+)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(left|dropped) (my|the) keys\b[\w ]{0,30}\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(called|yelled|texted|emailed)( (you|yall|here|twice|again|\d+ times|at (my|the) \w+( in the car)?))? this morning\b|\b(been waiting|waited) (since \d{1,2}( \d\d)? )?this morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b( (at|around|about) \d{1,2}( \d\d)?( am| pm| oclock)?\b)?|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) ((on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|this morning|last night)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(dropped|brought|left|towed) (off|in) (it|her|him|the \w+|my \w+) at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bany day (but|except)( not)? the \d{1,2}(st|nd|rd|th)\b",
     )
 });
 
@@ -262,11 +279,12 @@ static SETTLED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| 
 });
 
 /// Two times offered as a choice the caller leaves open ("is it at 10 or 10 30", "for 7 45 or
-/// 8 45"): no time is asked for yet, unless a later word or time settles it.
+/// 8 45", a line opening "9 or 9 30 either 1"): no time is asked for yet, unless a later word or
+/// time settles it.
 static UNDECIDED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     let time = r"\d{1,2}( \d\d)?( am| pm| oclock)?";
     crate::text::ascii_regex(&format!(
-        r"\b(at|for|around|about|like|between|it|was|is) {time} or (maybe |possibly |perhaps )?(at )?{time}\b(?P<after> \w+)?"
+        r"(?:^|\b(?:at|for|around|about|like|between|it|was|is) ){time} or (maybe |possibly |perhaps )?(at )?{time}\b(?P<after> \w+)?"
     ))
 });
 
@@ -278,6 +296,17 @@ fn undecided_time(text: &str) -> Option<usize> {
         return None;
     }
     let choice = UNDECIDED_TIME.captures(text)?;
+    // Opening the line, the choice is of times only when one has minutes or a marker ("9 or 9
+    // 30 either 1"); "2 or 3 of them are leaking" counts.
+    let whole = choice.get(0)?;
+    if whole.start() == 0
+        && !whole.as_str().split(' ').any(|word| {
+            matches!(word, "am" | "pm" | "oclock")
+                || (word.len() == 2 && word.bytes().all(|b| b.is_ascii_digit()) && word < "60")
+        })
+    {
+        return None;
+    }
     let after = choice.name("after");
     let unit = after.is_some_and(|word| when::RANGE_UNITS.contains(&word.as_str().trim_start()));
     // The word after the choice (a unit, or a settling word) belongs to what follows.

@@ -102,10 +102,12 @@ struct TimePatterns {
 
 static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     noon: ascii_regex(r"\b(noon|noonish|midday|lunchtime|lunch time)\b"),
-    // "10 of 3", "10 til 6": minutes before the hour ("to" is left out: "8 to 6" is a range).
-    // "20 past 9", "10 after 9": minutes past the hour; "minutes to" is never a range.
+    // "10 of 3", "10 til 6": minutes before the hour. "20 past 9", "10 after 9": minutes past
+    // the hour; "minutes to" is never a range. A bare "to" is a range ("8 to 6", "10 to 11")
+    // but where no range can be meant: "20 to 11", "25 to 3" (no hour 20 or 25) and "10 to
+    // 10" (`find_time` checks the hours are the same).
     minutes_to_or_past: ascii_regex(
-        r"\b(5|10|15|20|25)(?: minutes)? (of|til|till|before|past|after) (\d{1,2})\b|\b(5|10|15|20|25) minutes to (\d{1,2})\b",
+        r"\b(5|10|15|20|25)(?: minutes)? (of|til|till|before|past|after) (\d{1,2})\b|\b(5|10|15|20|25) minutes to (\d{1,2})\b|\b(5|10|20|25) (to) (\d{1,2})\b",
     ),
     // "14 hundred", "16 hundred hours", "at 15 hours", "oh 8 hundred": the 24-hour clock said aloud
     // ("oh 8 hundred" only opening the text or after a time word, a day or a date: "5 5 5 oh 1
@@ -117,7 +119,10 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     half_quarter: ascii_regex(
         r"\b(half past|quarter past|quarter after|quarter to|quarter till|quarter til|quarter of|half) (\d{1,2})\b",
     ),
-    hour_minute: ascii_regex(r"\b(\d{1,2})(?::| )([0-5]\d)\b(?:\s?(am|pm|a m|p m))?"),
+    // "2 30", "2:30"; "11 oh 5" is 11:05 (`find_time` keeps a phone number's "5 oh 1" out).
+    hour_minute: ascii_regex(
+        r"\b(\d{1,2})(?:(?::| )([0-5]\d)| oh ([1-9]))\b(?:\s?(am|pm|a m|p m))?",
+    ),
     hour_marker: ascii_regex(
         r"\b(\d{1,2})\s?(am|pm|a m|p m|oclock|o clock|ish|sharp|too late|too early)\b",
     ),
@@ -126,7 +131,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     // 10": the time kept when only the day moves; "come tomorrow 9", "friday 10"), not a
     // count or an amount after it.
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than|at the|same time (?:which|that) (?:was|is)|tomorrow|today|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?))?",
+        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than|at the|same time (?:which|that) (?:was|is)|(?:was|is) it(?: still)?|tomorrow|today|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|1st thing|before lunch|after lunch|end of the day|after work)\b",
@@ -502,14 +507,34 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         };
         return timed(heard, NaiveTime::from_hms_opt(hour, 0, 0));
     }
-    if digits
-        && clues.minutes
-        && let Some(caps) = p.minutes_to_or_past.captures(text)
-    {
-        let (minutes, word, hour) = match (caps.get(1), caps.get(4)) {
-            (Some(minutes), _) => (minutes.as_str(), &caps[2], &caps[3]),
-            (None, Some(minutes)) => (minutes.as_str(), "to", &caps[5]),
-            (None, None) => return None,
+    let minutes_to_or_past = (digits && clues.minutes)
+        .then(|| p.minutes_to_or_past.captures_iter(text))
+        .into_iter()
+        .flatten()
+        .find(|caps| {
+            // A bare "to" reads minutes only between the same hours ("10 to 10") or from 20
+            // and 25, and not before minutes ("10 to 10 30" is a range) nor from a number.
+            caps.get(6).is_none_or(|minutes| {
+                let whole = caps.get(0).map_or(0..0, |m| m.range());
+                let next = text[whole.end..]
+                    .strip_prefix(' ')
+                    .map_or("", |rest| rest.split(' ').next().unwrap_or(""));
+                // "from 25 to 10 mpg" is a change of a number.
+                (matches!(minutes.as_str(), "20" | "25") || minutes.as_str() == &caps[8])
+                    && !next.starts_with(|c: char| c.is_ascii_digit())
+                    && !text[..whole.start].ends_with("from ")
+                    && !matches!(
+                        next,
+                        "mpg" | "miles" | "psi" | "degrees" | "percent" | "w" | "gallons" | "bucks"
+                    )
+            })
+        });
+    if let Some(caps) = minutes_to_or_past {
+        let (minutes, word, hour) = match (caps.get(1), caps.get(4), caps.get(6)) {
+            (Some(minutes), _, _) => (minutes.as_str(), &caps[2], &caps[3]),
+            (None, Some(minutes), _) => (minutes.as_str(), "to", &caps[5]),
+            (None, None, Some(minutes)) => (minutes.as_str(), "to", &caps[8]),
+            (None, None, None) => return None,
         };
         let minutes: u32 = minutes.parse().ok()?;
         let hour: u32 = hour.parse().ok()?;
@@ -543,7 +568,48 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         .flatten()
     {
         let hour: u32 = caps[1].parse().ok()?;
-        let minute: u32 = caps[2].parse().ok()?;
+        let minute: u32 = caps
+            .get(2)
+            .or(caps.get(3))
+            .map(|m| m.as_str())
+            .unwrap_or("")
+            .parse()
+            .ok()?;
+        // "11 oh 5" is a time opening the line or after a word that leads to a time ("would 11
+        // oh 5 work", "at 10 oh 5"), and not before a digit: "5 5 5 oh 1 2 3" is a phone number,
+        // "units 2 oh 6 and 2 oh 9" are numbers.
+        let oh_not_a_time = caps.get(3).is_some() && {
+            let start = caps.get(0).map_or(0, |m| m.start());
+            let end = caps.get(0).map_or(0, |m| m.end());
+            let next = text[end..]
+                .strip_prefix(' ')
+                .map(|after| after.split(' ').next().unwrap_or(""));
+            // Opening the line, a word about when must follow ("8 oh 1" alone is an area code).
+            let led = match text[..start]
+                .strip_suffix(' ')
+                .and_then(|before| before.rsplit(' ').next())
+            {
+                Some(word) => word == "would" || TIME_LEADS.contains(&word),
+                None => next.is_some_and(|word| {
+                    matches!(
+                        word,
+                        "am" | "pm"
+                            | "today"
+                            | "tomorrow"
+                            | "tonight"
+                            | "works"
+                            | "work"
+                            | "ok"
+                            | "okay"
+                            | "please"
+                            | "on"
+                    ) || is_weekday(word)
+                }),
+            };
+            let digit_after =
+                next.is_some_and(|word| word.starts_with(|c: char| c.is_ascii_digit()));
+            !led || digit_after
+        };
         // "2 30" is two thirty; "20 19" is a model year, not a time. Spoken hours go to 12.
         let spoken = caps[0].as_bytes().get(caps[1].len()) == Some(&b' ');
         // "f 1 50" is a truck: a number after a lone letter is a model.
@@ -582,6 +648,29 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             || (*about_money
                 .get_or_init(|| text.split(' ').any(|word| MONEY_WORDS.contains(&word)))
                 && !just_before.is_some_and(|word| TIME_LEADS.contains(&word)));
+        // "a quote for 2 50": a price, though "for" leads to times
+        let mut words_before = text[..start].split(' ').rev().skip(1);
+        let (last, second_last) = (words_before.next(), words_before.next());
+        // "an estimate for 10 30 tomorrow" is a booking: only minutes off the quarter hours.
+        let quoted_for = last == Some("for")
+            && second_last.is_some_and(|word| matches!(word, "quote" | "estimate" | "price"))
+            && !minute.is_multiple_of(15);
+        // "unit 4 12", "room 2 14", "units 2 oh 6", "the plate ends in 10 30", "it just hit 1
+        // 20": a number that labels or counts something, not a time.
+        let labelled = matches!(
+            last,
+            Some(
+                "unit"
+                    | "units"
+                    | "room"
+                    | "rooms"
+                    | "suite"
+                    | "apartment"
+                    | "number"
+                    | "numbers"
+                    | "hit"
+            )
+        ) || (last == Some("in") && matches!(second_last, Some("ends" | "ending")));
         let end = caps.get(0).map_or(text.len(), |m| m.end());
         let before_letter = text[end..]
             .strip_prefix(' ')
@@ -604,12 +693,15 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             && (!spoken || hour <= 12 || spoken_24)
             && !after_letter
             && !priced
+            && !quoted_for
+            && !labelled
             && !before_letter
             && !miles_or_address
+            && !oh_not_a_time
         {
             return timed(
                 &caps[0],
-                clock(hour, minute, caps.get(3).map(|m| m.as_str())),
+                clock(hour, minute, caps.get(4).map(|m| m.as_str())),
             );
         }
     }
@@ -687,7 +779,17 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                 after.split(' ').find(|word| !word.is_empty()),
                 None | Some("is" | "on" | "possible" | "please" | "if" | "ok" | "okay")
             );
-        if (after_a_day && !goes_on_about_when(after))
+        // "was it 5", "is it still 3": the hour of a booking asked about, where the line ends
+        // or goes on about when ("is it 4 wheel drive", "is it 3 or 4" are no hour asked).
+        // After "how many" or the like, the number answers that question ("how many quarts
+        // does it take, is it 5").
+        let asked_about = caps[0].starts_with("was it ") || caps[0].starts_with("is it ");
+        let counted = asked_about
+            && ["how many", "how much", "how long", "how old", "what size"]
+                .iter()
+                .any(|question| text[..start].contains(question));
+        if ((after_a_day || asked_about) && !goes_on_about_when(after))
+            || counted
             || (caps.get(2).is_some() && !said_with_hour)
             || pronoun
             || rounds
@@ -924,7 +1026,8 @@ struct Clues {
     slash: bool,
     /// A digit and then "st", "nd", "rd" or "th" ("28th").
     ordinal: bool,
-    /// A digit, a `:` or a space, and two digits ("2:30", "2 30").
+    /// A digit, a `:` or a space, and two digits ("2:30", "2 30"), or " oh " and a digit ("11 oh
+    /// 5").
     clock: bool,
     month: bool,
     weekday: bool,
@@ -935,7 +1038,7 @@ struct Clues {
     noon: bool,
     /// "hundred" or "hours" (`hundred_hours`).
     hundred: bool,
-    /// A word `minutes_to_or_past` needs.
+    /// A word `minutes_to_or_past` needs, or a digit before " to ".
     minutes: bool,
     half_quarter: bool,
 }
@@ -972,7 +1075,13 @@ impl Clues {
                         after,
                         [b's', b't', ..] | [b'n' | b'r', b'd', ..] | [b't', b'h', ..]
                     );
-                    clues.clock |= matches!(after, [b':' | b' ', b'0'..=b'9', b'0'..=b'9', ..]);
+                    // "20 to 11": minutes before the hour with a bare "to".
+                    clues.minutes |= after.starts_with(b" to ");
+                    clues.clock |= matches!(
+                        after,
+                        [b':' | b' ', b'0'..=b'9', b'0'..=b'9', ..]
+                            | [b' ', b'o', b'h', b' ', b'1'..=b'9', ..]
+                    );
                 }
                 _ => {}
             }
