@@ -557,7 +557,10 @@ async fn crash_mid_booking(mut fleet: Fleet) {
             tts.received_text().contains("Just to confirm")
         })
         .await;
-    // The turn is in Redis (the session write follows the turn by a moment).
+    // The turn and the read-back are in Redis. Each is its own session write, a moment after
+    // it: the caller's turn when it is understood, the reply once its text is complete
+    // (`crates/call-pipeline/src/floor.rs`, `Action::SaveSession`), which can be after the
+    // text-to-speech server has its first words; the survivor must find both.
     let sessions = session_store::RedisSessionStore::connect(
         &fleet.redis_url,
         session_store::SessionStoreConfig::default(),
@@ -571,9 +574,13 @@ async fn crash_mid_booking(mut fleet: Fleet) {
                 .await
                 .unwrap()
                 .unwrap_or_default();
-            if session
-                .get("conversation_snapshot")
-                .is_some_and(|s| s["turn_count"] == 1 && s["state"] == "confirmation")
+            let read_back_saved = session
+                .get("conversation_history")
+                .is_some_and(|history| history.to_string().contains("Just to confirm"));
+            if read_back_saved
+                && session
+                    .get("conversation_snapshot")
+                    .is_some_and(|s| s["turn_count"] == 1 && s["state"] == "confirmation")
             {
                 return;
             }
