@@ -575,12 +575,13 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .unwrap_or("")
             .parse()
             .ok()?;
+        let (start, end) = caps
+            .get(0)
+            .map_or((0, text.len()), |m| (m.start(), m.end()));
         // "11 oh 5" is a time opening the line or after a word that leads to a time ("would 11
         // oh 5 work", "at 10 oh 5"), and not before a digit: "5 5 5 oh 1 2 3" is a phone number,
         // "units 2 oh 6 and 2 oh 9" are numbers.
         let oh_not_a_time = caps.get(3).is_some() && {
-            let start = caps.get(0).map_or(0, |m| m.start());
-            let end = caps.get(0).map_or(0, |m| m.end());
             let next = text[end..]
                 .strip_prefix(' ')
                 .map(|after| after.split(' ').next().unwrap_or(""));
@@ -613,7 +614,6 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         // "2 30" is two thirty; "20 19" is a model year, not a time. Spoken hours go to 12.
         let spoken = caps[0].as_bytes().get(caps[1].len()) == Some(&b' ');
         // "f 1 50" is a truck: a number after a lone letter is a model.
-        let start = caps.get(0).map_or(0, |m| m.start());
         // A letter alone that is no word ("a", "i").
         let lone_letter = |word: &str| {
             word.len() == 1
@@ -671,7 +671,6 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                     | "hit"
             )
         ) || (last == Some("in") && matches!(second_last, Some("ends" | "ending")));
-        let end = caps.get(0).map_or(text.len(), |m| m.end());
         let before_letter = text[end..]
             .strip_prefix(' ')
             .map(|rest| rest.split(' ').next().unwrap_or(""))
