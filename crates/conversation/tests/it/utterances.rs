@@ -1869,6 +1869,7 @@ fn times_of_the_callers_own_day_in_the_past_and_on_labels_are_not_the_time_asked
             // Past times, and times someone else gave.
             "i was there last friday at ten and nobody helped me",
             "they promised it by five yesterday is it done now",
+            "we were in at four yesterday and the line was long can i come friday",
             "the last shop took till six to do my brakes can you do them tomorrow at nine",
             "i keep getting told call back at two can i just book tuesday at eleven",
             // Numbers that label or count, and a quote.
@@ -1897,6 +1898,7 @@ fn times_of_the_callers_own_day_in_the_past_and_on_labels_are_not_the_time_asked
             "i need the car to pick up the kids at three is it gonna be done by then" => intent=check_status time=15:00 (3)
             "i was there last friday at ten and nobody helped me" => nothing
             "they promised it by five yesterday is it done now" => intent=check_status
+            "we were in at four yesterday and the line was long can i come friday" => intent=schedule_appointment date=2026-11-27 (friday)
             "the last shop took till six to do my brakes can you do them tomorrow at nine" => intent=schedule_appointment service=brake service date=2026-11-25 (tomorrow) time=09:00 (9)
             "i keep getting told call back at two can i just book tuesday at eleven" => intent=schedule_appointment date=2026-12-01 (tuesday) time=11:00 (11)
             "fleet unit four twelve needs an oil change monday" => intent=schedule_appointment service=oil change date=2026-11-30 (monday)
@@ -1982,6 +1984,13 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "you people are so good at making excuses",
             "i heard the owner is in today can i talk to him",
             "my lawyer wants to meet with you guys about the damage",
+            // Legal threats without a lawyer: a stopped check, a card dispute, an agency.
+            "i told my bank to stop the check so dont try to cash it",
+            "my card company already has a dispute open for that repair",
+            "get me the owner or this goes to my bank as a disputed charge",
+            "the federal trade commission is hearing about this",
+            "im reporting your shop to the state",
+            "youll be hearing from my attorney in writing",
             // Calm lines with the same words.
             "everybody loves ana at the front desk do you take walk ins",
             "the lady at the front desk was a sweetheart last time",
@@ -2001,6 +2010,7 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "could i get booked on the phone",
             "is friday available i need to talk to my wife first",
             "i got a text saying my warranty expired i think thats a scam",
+            "can you stop the check engine light from coming on",
         ],
         expect![[r#"
             "can i get maria on the line she did my paperwork" => escalation=manager_request
@@ -2023,6 +2033,12 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "you people are so good at making excuses" => escalation=anger
             "i heard the owner is in today can i talk to him" => escalation=manager_request
             "my lawyer wants to meet with you guys about the damage" => escalation=legal_threat
+            "i told my bank to stop the check so dont try to cash it" => escalation=legal_threat
+            "my card company already has a dispute open for that repair" => escalation=legal_threat
+            "get me the owner or this goes to my bank as a disputed charge" => escalation=legal_threat
+            "the federal trade commission is hearing about this" => escalation=legal_threat
+            "im reporting your shop to the state" => escalation=legal_threat
+            "youll be hearing from my attorney in writing" => escalation=legal_threat
             "everybody loves ana at the front desk do you take walk ins" => intent=general_inquiry
             "the lady at the front desk was a sweetheart last time" => nothing
             "i heard the owner is a real nice guy do you do alignments" => intent=general_inquiry service=wheel alignment
@@ -2041,6 +2057,7 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "could i get booked on the phone" => nothing
             "is friday available i need to talk to my wife first" => intent=schedule_appointment date=2026-11-27 (friday)
             "i got a text saying my warranty expired i think thats a scam" => nothing
+            "can you stop the check engine light from coming on" => intent=schedule_appointment service=check engine light
         "#]],
     );
 }
