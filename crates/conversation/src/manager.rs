@@ -229,7 +229,7 @@ static NOT_ASKED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
     let time = r"(?:\d{1,2}(?::\d{2}| \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|midnight)(?: in the (?:morning|afternoon|evening))?";
     let day = "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?";
     crate::text::ascii_regex(&format!(
-        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:i|we|he|she) (?:start|starts) work|(?:my |his |her )?shift (?:ends|is over|dont end|doesnt end|does not end|starts|is|is from)|(?:the )?bank (?:closes|opens)|(?:(?:my|our) (?:work|class|school|practice)|court|class|practice|school) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work)|(?:im|i am|hes|he is|shes|she is) in court|(?:got|have|had|has) a (?:meeting|doctors appointment|doctor appointment|dentist appointment|hair appointment)|(?:he|she|they|my \w+) wants? to meet|(?:i|we|he|she) (?:pick|picks) (?:up )?(?:my|our|the) (?:kids?|son|daughter|grandkids?|boy|girl)(?: up)?(?: from (?:school|daycare|practice))?|(?:catch|catches|take|takes) the bus|drops? (?:my|our|the) (?:son|daughter|kids?)(?: off)? at school|gets? out of (?:practice|school|class)|took|(?:told|getting told|get told|keep getting told)(?: me| us)?(?: to)? call(?: you)? back)(?: (?:today|tomorrow|tonight|{day}))?(?: (?:at|till|until|til|around|by|about))? {time}(?: (?:to|till|until) {time})?\b|\b{time} last (?:night|week|{day})\b|\bby {time} yesterday\b|\b(?:was|were) (?:there|in|here) (?:at|around|about) {time} yesterday\b|\b(?:yesterday|last night|last (?:week|{day}))(?: (?:morning|afternoon|evening|right|like|just|only))? (?:at|around|about|by) {time}\b"
+        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:i|we|he|she) (?:start|starts) work|(?:my |his |her )?shift (?:ends|is over|dont end|doesnt end|does not end|starts|is|is from)|(?:the )?bank (?:closes|opens)|(?:(?:my|our) (?:work|class|school|practice)|court|class|practice|school) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work)|(?:im|i am|hes|he is|shes|she is) in court|(?:got|have|had|has) a (?:meeting|doctors appointment|doctor appointment|dentist appointment|hair appointment)|(?:he|she|they|my \w+) wants? to meet|(?:i|we|he|she) (?:pick|picks) (?:up )?(?:my|our|the) (?:kids?|son|daughter|grandkids?|boy|girl)(?: up)?(?: from (?:school|daycare|practice))?|(?:catch|catches|take|takes) the bus|drops? (?:my|our|the) (?:son|daughter|kids?)(?: off)? at school|gets? out of (?:practice|school|class)|took|(?:told|getting told|get told|keep getting told)(?: me| us)?(?: to)? call(?: you)? back)(?: (?:today|tomorrow|tonight|{day}))?(?: (?:at|till|until|til|around|by|about))? {time}(?: (?:to|till|until) {time})?\b|\b{time} last (?:night|week|{day})\b|\bby {time} yesterday\b|\b(?:i|we) (?:was|were) (?:there|in|here) (?:at|around|about) {time} yesterday\b|\b(?:yesterday|last night|last (?:week|{day}))(?: (?:morning|afternoon|evening|right|like|just|only))? (?:at|around|about|by) {time}\b"
     ))
 });
 
@@ -244,7 +244,16 @@ fn not_asked_time_left_out(text: &str) -> std::borrow::Cow<'_, str> {
         NOT_ASKED_TIME.replace_all(text, |caps: &regex::Captures<'_>| {
             let found = caps.get(0).map_or(0..0, |m| m.range());
             let before = &text[..found.start];
-            if before.ends_with("as ") || before.ends_with("same ") {
+            if [
+                "as ",
+                "same ",
+                "same time ",
+                "same slot ",
+                "same appointment ",
+            ]
+            .iter()
+            .any(|asked_again| before.ends_with(asked_again))
+            {
                 text[found].to_owned()
             } else {
                 " ".to_owned()

@@ -1870,6 +1870,7 @@ fn times_of_the_callers_own_day_in_the_past_and_on_labels_are_not_the_time_asked
             "i was there last friday at ten and nobody helped me",
             "they promised it by five yesterday is it done now",
             "we were in at four yesterday and the line was long can i come friday",
+            "can i get the same slot i was in at nine yesterday",
             "the last shop took till six to do my brakes can you do them tomorrow at nine",
             "i keep getting told call back at two can i just book tuesday at eleven",
             // Numbers that label or count, and a quote.
@@ -1899,6 +1900,7 @@ fn times_of_the_callers_own_day_in_the_past_and_on_labels_are_not_the_time_asked
             "i was there last friday at ten and nobody helped me" => nothing
             "they promised it by five yesterday is it done now" => intent=check_status
             "we were in at four yesterday and the line was long can i come friday" => intent=schedule_appointment date=2026-11-27 (friday)
+            "can i get the same slot i was in at nine yesterday" => time=09:00 (9)
             "the last shop took till six to do my brakes can you do them tomorrow at nine" => intent=schedule_appointment service=brake service date=2026-11-25 (tomorrow) time=09:00 (9)
             "i keep getting told call back at two can i just book tuesday at eleven" => intent=schedule_appointment date=2026-12-01 (tuesday) time=11:00 (11)
             "fleet unit four twelve needs an oil change monday" => intent=schedule_appointment service=oil change date=2026-11-30 (monday)
@@ -2011,6 +2013,12 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "is friday available i need to talk to my wife first",
             "i got a text saying my warranty expired i think thats a scam",
             "can you stop the check engine light from coming on",
+            "i got paperwork from the county saying my emissions is due",
+            "the federal trade commission says i dont need the dealer to keep my warranty right",
+            "my bank has a dispute open on some fraud charges can i pay cash",
+            "the adjuster said ill be hearing from them in writing can you hold the car",
+            "i paid with my card at pickup so i told my bank to stop the check i mailed you",
+            "the tow company charged me twice so thats going to my card company as a disputed charge",
         ],
         expect![[r#"
             "can i get maria on the line she did my paperwork" => escalation=manager_request
@@ -2058,6 +2066,12 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "is friday available i need to talk to my wife first" => intent=schedule_appointment date=2026-11-27 (friday)
             "i got a text saying my warranty expired i think thats a scam" => nothing
             "can you stop the check engine light from coming on" => intent=schedule_appointment service=check engine light
+            "i got paperwork from the county saying my emissions is due" => service=state inspection
+            "the federal trade commission says i dont need the dealer to keep my warranty right" => intent=cancel_appointment
+            "my bank has a dispute open on some fraud charges can i pay cash" => intent=check_hours
+            "the adjuster said ill be hearing from them in writing can you hold the car" => nothing
+            "i paid with my card at pickup so i told my bank to stop the check i mailed you" => nothing
+            "the tow company charged me twice so thats going to my card company as a disputed charge" => nothing
         "#]],
     );
 }
