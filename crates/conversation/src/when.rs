@@ -578,20 +578,21 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         let (start, end) = caps
             .get(0)
             .map_or((0, text.len()), |m| (m.start(), m.end()));
+        // The words right before and right after the match, if spaces set it off.
+        let word_before = text[..start]
+            .strip_suffix(' ')
+            .and_then(|before| before.rsplit(' ').next());
+        let word_after = text[end..]
+            .strip_prefix(' ')
+            .map(|rest| rest.split(' ').next().unwrap_or(""));
         // "11 oh 5" is a time opening the line or after a word that leads to a time ("would 11
         // oh 5 work", "at 10 oh 5"), and not before a digit: "5 5 5 oh 1 2 3" is a phone number,
         // "units 2 oh 6 and 2 oh 9" are numbers.
         let oh_not_a_time = caps.get(3).is_some() && {
-            let next = text[end..]
-                .strip_prefix(' ')
-                .map(|after| after.split(' ').next().unwrap_or(""));
             // Opening the line, a word about when must follow ("8 oh 1" alone is an area code).
-            let led = match text[..start]
-                .strip_suffix(' ')
-                .and_then(|before| before.rsplit(' ').next())
-            {
+            let led = match word_before {
                 Some(word) => word == "would" || TIME_LEADS.contains(&word),
-                None => next.is_some_and(|word| {
+                None => word_after.is_some_and(|word| {
                     matches!(
                         word,
                         "am" | "pm"
@@ -608,7 +609,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                 }),
             };
             let digit_after =
-                next.is_some_and(|word| word.starts_with(|c: char| c.is_ascii_digit()));
+                word_after.is_some_and(|word| word.starts_with(|c: char| c.is_ascii_digit()));
             !led || digit_after
         };
         // "2 30" is two thirty; "20 19" is a model year, not a time. Spoken hours go to 12.
@@ -620,10 +621,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                 && word.bytes().all(|b| b.is_ascii_alphabetic())
                 && !matches!(word, "a" | "i")
         };
-        let after_letter = text[..start]
-            .strip_suffix(' ')
-            .and_then(|before| before.rsplit(' ').next())
-            .is_some_and(lone_letter);
+        let after_letter = word_before.is_some_and(lone_letter);
         // "14 30" is the 24-hour clock said aloud: afternoon hours on the quarter hours only
         // ("20 15" and "19 99" are years).
         // A line about money is read as money ("my bill came to 16 30").
@@ -638,6 +636,10 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .any(|word| text.contains(word));
         // "quoted 3 25" is a price; "a 3 50 z" is a model.
         let mut before = text[..start].split(' ').rev().skip(1);
+        let (last, second_last) = {
+            let mut words = before.clone();
+            (words.next(), words.next())
+        };
         let just_before = before.clone().find(|word| !matches!(*word, "uh" | "um"));
         let priced = before
             .find(|word| !PRICE_FILLERS.contains(word))
@@ -648,10 +650,8 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             || (*about_money
                 .get_or_init(|| text.split(' ').any(|word| MONEY_WORDS.contains(&word)))
                 && !just_before.is_some_and(|word| TIME_LEADS.contains(&word)));
-        // "a quote for 2 50": a price, though "for" leads to times
-        let mut words_before = text[..start].split(' ').rev().skip(1);
-        let (last, second_last) = (words_before.next(), words_before.next());
-        // "an estimate for 10 30 tomorrow" is a booking: only minutes off the quarter hours.
+        // "a quote for 2 50": a price, though "for" leads to times; "an estimate for 10 30
+        // tomorrow" is a booking: only minutes off the quarter hours.
         let quoted_for = last == Some("for")
             && second_last.is_some_and(|word| matches!(word, "quote" | "estimate" | "price"))
             && !minute.is_multiple_of(15);
@@ -671,10 +671,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                     | "hit"
             )
         ) || (last == Some("in") && matches!(second_last, Some("ends" | "ending")));
-        let before_letter = text[end..]
-            .strip_prefix(' ')
-            .map(|rest| rest.split(' ').next().unwrap_or(""))
-            .is_some_and(|word| lone_letter(word) && word != "p");
+        let before_letter = word_after.is_some_and(|word| lone_letter(word) && word != "p");
         // "about 1 20 on it", "1 20 on the clock": miles in thousands, not a time; nor is a
         // house number.
         let mut ahead = text[end..].split(' ').filter(|word| !word.is_empty());
