@@ -675,10 +675,14 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         let before_letter = word_after.is_some_and(|word| {
             (lone_letter(word) && word != "p") || (word == "i" && !minute.is_multiple_of(5))
         });
-        // "the 2 15 60 5s": a tire size, three numbers in a row.
+        // "the 2 15 60 5s": a tire size (a width of 1 95 to 3 25, then its profile).
         let tire_size = spoken
-            && word_after
-                .is_some_and(|word| word.len() == 2 && word.bytes().all(|b| b.is_ascii_digit()));
+            && (1..=3).contains(&hour)
+            && word_after.is_some_and(|word| {
+                word.len() == 2
+                    && word.bytes().all(|b| b.is_ascii_digit())
+                    && ("30".."90").contains(&word)
+            });
         // "about 1 20 on it", "1 20 on the clock": miles in thousands, not a time; nor is a
         // house number.
         let mut ahead = text[end..].split(' ').filter(|word| !word.is_empty());
@@ -688,13 +692,14 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                     matches!(ahead.next(), None | Some("clock" | "odometer" | "dash"))
                 }
                 (Some("thousand" | "miles"), _) => true,
-                // "mileage is about 1 20": thousands of miles.
-                _ if text[..start].contains("mileage") || text[..start].contains("odometer") => {
-                    true
-                }
                 // "3 12 elm street": an address.
                 (Some(_), Some("street" | "road" | "avenue" | "lane" | "boulevard")) => true,
-                _ => false,
+                // "mileage is about 1 20": thousands of miles, said right after the word.
+                _ => text[..start]
+                    .split_whitespace()
+                    .rev()
+                    .take(3)
+                    .any(|word| matches!(word, "mileage" | "odometer")),
             };
         if hour <= 23
             && (!spoken || hour <= 12 || spoken_24)
@@ -802,6 +807,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             || pronoun
             || rounds
             || range_of_units
+            || (caps[0].starts_with("from ") && !from_hour_to_hour(after))
             || after
                 .strip_prefix(' ')
                 .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
@@ -819,6 +825,29 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         time: None,
         period: Some(period),
     })
+}
+
+/// Whether what follows "from N" (`after`, with its leading space) makes it the start of a
+/// range of hours ("from 9 to 10", "from 2 till 4"), not of a count ("from 2 to 3 days", "from
+/// 4 to 6 hundred") nor of anything else ("quotes from 2 other shops").
+fn from_hour_to_hour(after: &str) -> bool {
+    let Some(rest) = [" to ", " till ", " until "]
+        .iter()
+        .find_map(|word| after.strip_prefix(word))
+    else {
+        return false;
+    };
+    let mut words = rest.split(' ');
+    words
+        .next()
+        .is_some_and(|n| !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()))
+        && !words.next().is_some_and(|unit| {
+            RANGE_UNITS.contains(&unit)
+                || matches!(
+                    unit,
+                    "hundred" | "thousand" | "grand" | "bucks" | "dollars" | "miles" | "k"
+                )
+        })
 }
 
 /// Whether the line ends after a bare hour (`after`, with its leading space) or its next word

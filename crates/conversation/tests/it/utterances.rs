@@ -2133,6 +2133,36 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "i came by at four thirty yesterday and you were closed",
             "your website says you open at seven is that right",
             "the mileage is around one forty",
+            // The review's probes: look-alikes the rules above must leave alone, and real
+            // escalations their decoys must not hide.
+            "can i get an oil change tomorrow anytime from 9 to 11",
+            "my bumper is hanging off can you take me tomorrow from 2 to 4",
+            "can you try moving me from 10 to 2",
+            "im changing my appointment from 10 to 2",
+            "can i get a high mileage oil change tomorrow at 8 30",
+            "so its anywhere from 2 to 3 days right",
+            "the price went from 4 to 6 hundred",
+            "how late are you open tomorrow could i come at 5 30 i get off at 5",
+            "the website says 2 30 is open tomorrow can i grab that",
+            "my left headlight is out can i come this morning at 10",
+            "i work from 9 to 5 can you do 6",
+            "hi i wanted to talk to you about my car she said its making a grinding noise",
+            "hey is it in he said it would be here tuesday",
+            "if i do the repair with you im not paying a dime for the diagnostic right",
+            "my buddy said you guys do real professional work",
+            "i dont know the mileage let me guess its around 80000",
+            "i called the dealer and the guy hung up on me so im calling you",
+            "i tried the dealer but nobody picked up the last few times so can you fit me in",
+            "i never take my truck there because the dealer is so expensive",
+            "i said tuesday and then thursday now im thinking wednesday is better",
+            "can you look up my truck the plate is b b b 7 7 3",
+            "im not reporting you guys to anyone i just want it fixed",
+            "i know i dont have a leg to stand on since the warranty ran out",
+            "my husband keeps saying you guys are crooks and honestly its ridiculous",
+            "my attorney is coming by the shop tomorrow to take pictures of the damage",
+            "my brother in law is a judge so good luck with that",
+            "my friend said i should ask for the manager so can i talk to him",
+            "is donna in let me talk to her about my tahoe",
         ],
         expect![[r#"
             "thats the third time you guys bumped me" => escalation=anger
@@ -2182,6 +2212,34 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "i came by at four thirty yesterday and you were closed" => nothing
             "your website says you open at seven is that right" => intent=check_hours
             "the mileage is around one forty" => nothing
+            "can i get an oil change tomorrow anytime from 9 to 11" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow) time=09:00 (9)
+            "my bumper is hanging off can you take me tomorrow from 2 to 4" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=14:00 (2)
+            "can you try moving me from 10 to 2" => intent=reschedule_appointment time=14:00 (2)
+            "im changing my appointment from 10 to 2" => intent=reschedule_appointment time=14:00 (2)
+            "can i get a high mileage oil change tomorrow at 8 30" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow) time=08:30 (8 30)
+            "so its anywhere from 2 to 3 days right" => nothing
+            "the price went from 4 to 6 hundred" => intent=pricing_inquiry
+            "how late are you open tomorrow could i come at 5 30 i get off at 5" => intent=check_hours date=2026-11-25 (tomorrow) time=17:30 (5 30)
+            "the website says 2 30 is open tomorrow can i grab that" => intent=check_hours date=2026-11-25 (tomorrow) time=14:30 (2 30)
+            "my left headlight is out can i come this morning at 10" => intent=schedule_appointment time=10:00 (10)
+            "i work from 9 to 5 can you do 6" => intent=schedule_appointment time=18:00 (6)
+            "hi i wanted to talk to you about my car she said its making a grinding noise" => intent=schedule_appointment service=diagnostic
+            "hey is it in he said it would be here tuesday" => intent=check_status date=2026-12-01 (tuesday)
+            "if i do the repair with you im not paying a dime for the diagnostic right" => intent=pricing_inquiry service=diagnostic
+            "my buddy said you guys do real professional work" => nothing
+            "i dont know the mileage let me guess its around 80000" => nothing
+            "i called the dealer and the guy hung up on me so im calling you" => nothing
+            "i tried the dealer but nobody picked up the last few times so can you fit me in" => intent=schedule_appointment
+            "i never take my truck there because the dealer is so expensive" => intent=pricing_inquiry
+            "i said tuesday and then thursday now im thinking wednesday is better" => intent=schedule_appointment date=2026-12-01 (tuesday)
+            "can you look up my truck the plate is b b b 7 7 3" => nothing
+            "im not reporting you guys to anyone i just want it fixed" => intent=general_inquiry
+            "i know i dont have a leg to stand on since the warranty ran out" => nothing
+            "my husband keeps saying you guys are crooks and honestly its ridiculous" => escalation=anger
+            "my attorney is coming by the shop tomorrow to take pictures of the damage" => escalation=legal_threat date=2026-11-25 (tomorrow)
+            "my brother in law is a judge so good luck with that" => escalation=legal_threat
+            "my friend said i should ask for the manager so can i talk to him" => intent=pricing_inquiry escalation=manager_request
+            "is donna in let me talk to her about my tahoe" => escalation=manager_request
         "#]],
     );
 }
