@@ -247,7 +247,7 @@ fn service_phrases_in_speech() {
             "the car pulls to the right on the highway" => intent=schedule_appointment service=wheel alignment
             "my car wont start i think its the battery" => intent=schedule_appointment service=battery replacement
             "i need my inspection sticker done" => intent=schedule_appointment service=state inspection
-            "the check engine light is on" => service=check engine light
+            "the check engine light is on" => intent=pricing_inquiry service=check engine light
             "the a c is blowing warm air" => intent=schedule_appointment service=ac service
             "i need my ac recharged its just blowing warm air" => intent=schedule_appointment service=ac service
             "the transmission is slipping gears" => intent=schedule_appointment service=transmission service
@@ -319,7 +319,7 @@ fn dates() {
         expect![[r#"
             "can i come in today" => intent=schedule_appointment date=2026-11-24 (today)
             "tomorrow works" => date=2026-11-25 (tomorrow)
-            "how about the day after tomorrow" => intent=check_hours date=2026-11-26 (day after tomorrow)
+            "how about the day after tomorrow" => intent=schedule_appointment date=2026-11-26 (day after tomorrow)
             "i can do wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
             "uh thursday" => date=2026-11-26 (thursday)
             "friday if you have it" => date=2026-11-27 (friday)
@@ -327,12 +327,12 @@ fn dates() {
             "sunday" => intent=check_hours date=2026-11-29 (sunday)
             "monday" => date=2026-11-30 (monday)
             "next monday" => intent=schedule_appointment date=2026-11-30 (next monday)
-            "next friday please" => intent=schedule_appointment date=2026-12-04 (next friday)
-            "this saturday" => intent=check_hours date=2026-11-28 (this saturday)
+            "next friday please" => date=2026-12-04 (next friday)
+            "this saturday" => intent=schedule_appointment date=2026-11-28 (this saturday)
             "this coming tuesday" => date=2026-12-01 (this coming tuesday)
             "on the twenty eighth" => date=2026-11-28 (28th)
             "the 30th" => date=2026-11-30 (30th)
-            "the first" => intent=schedule_appointment date=2026-12-01 (1st)
+            "the first" => date=2026-12-01 (1st)
             "the third" => date=2026-12-03 (3rd)
             "december third" => intent=schedule_appointment date=2026-12-03 (december 3rd)
             "december 3rd at 2" => intent=schedule_appointment date=2026-12-03 (december 3rd) time=14:00 (2)
@@ -343,7 +343,7 @@ fn dates() {
             "11/2" => date=2027-11-02 (11/2)
             "12/08/2027" => date=2027-12-08 (12/08/2027)
             "february thirtieth" => date=? (february 30th)
-            "this afternoon" => intent=schedule_appointment date=2026-11-24 (this afternoon) time=afternoon (afternoon)
+            "this afternoon" => date=2026-11-24 (this afternoon) time=afternoon (afternoon)
             "tonight" => date=2026-11-24 (tonight) time=evening (tonight)
         "#]],
     );
@@ -454,7 +454,7 @@ fn dates_around_thanksgiving_and_new_year() {
             "tomorrow" => intent=schedule_appointment date=2027-01-01 (tomorrow)
             "friday" => date=2027-01-01 (friday)
             "the 2nd" => date=2027-01-02 (2nd)
-            "january 4th" => intent=schedule_appointment date=2027-01-04 (january 4th)
+            "january 4th" => date=2027-01-04 (january 4th)
             "12/31" => date=2026-12-31 (12/31)
             "12/30" => date=2027-12-30 (12/30)
         "#]],
@@ -555,7 +555,7 @@ fn names_and_vehicles() {
             "its a 2019 honda civic" => vehicle=2019 Honda Civic
             "i drive a twenty nineteen toyota camry" => vehicle=2019 Toyota Camry
             "my chevy silverado needs brakes" => intent=schedule_appointment service=brake service vehicle=Chevrolet Silverado
-            "the ford is making a noise" => service=diagnostic vehicle=Ford
+            "the ford is making a noise" => intent=schedule_appointment service=diagnostic vehicle=Ford
             "call me dave" => name=Dave
         "#]],
     );
@@ -687,7 +687,7 @@ fn escalation_false_alarms() {
             "the human resources department called about my car" => nothing
             "the owners manual says i need a tire rotation" => intent=schedule_appointment service=tire rotation
             "the previous owner never changed the oil" => nothing
-            "my manager said i could leave early for my appointment" => intent=check_status
+            "my manager said i could leave early for my appointment" => nothing
             "this is probably a stupid question but do you do alignments" => intent=general_inquiry service=wheel alignment
             "im not upset at all just want to reschedule" => intent=reschedule_appointment
             "my wife sue dropped the car off" => nothing
@@ -753,7 +753,7 @@ fn spoken_clock_times() {
             "we need the truck in at thirteen hundred on friday" => intent=schedule_appointment date=2026-11-27 (friday) time=13:00 (13 hundred)
             "half nine saturday for an oil change please" => intent=schedule_appointment service=oil change date=2026-11-28 (saturday) time=09:30 (half 9)
             "tomorrow ten ish for a tire rotation" => intent=schedule_appointment service=tire rotation date=2026-11-25 (tomorrow) time=10:00 (10 ish)
-            "any time between ten and noon on friday works" => date=2026-11-27 (friday) time=10:00 (10)
+            "any time between ten and noon on friday works" => intent=schedule_appointment date=2026-11-27 (friday) time=10:00 (10)
             "i was supposed to come at eight tomorrow but can i come at noon instead" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=12:00 (noon)
             "book me friday at nine no wait eleven" => intent=schedule_appointment date=2026-11-27 (friday) time=11:00 (11)
             "can i switch it from three oclock to five oclock on monday" => intent=reschedule_appointment date=2026-11-30 (monday) time=17:00 (5)
@@ -791,7 +791,7 @@ fn indirect_escalations() {
             "dont you dare hang up on me" => escalation=anger
             "this is the third time calling and nobody can do their job" => escalation=anger
             "my brother is furious at me for wrecking his car can you fix the bumper" => intent=schedule_appointment
-            "i have to be in court on thursday so can we do friday" => intent=reschedule_appointment date=2026-11-27 (friday)
+            "i have to be in court on thursday so can we do friday" => intent=schedule_appointment date=2026-11-27 (friday)
             "im the manager of the bakery next door and our van needs brakes" => intent=schedule_appointment service=brake service
             "id like to speak with the tech who did my alignment" => escalation=manager_request service=wheel alignment
             "fine well sort it out in front of a judge then" => escalation=legal_threat
@@ -999,7 +999,7 @@ fn escalations_round_seven() {
             "the estimate says four eighty what am i paying for exactly" => intent=pricing_inquiry
             "are you serious its already done thats awesome" => nothing
             "my boss was livid i was late because the car died" => nothing
-            "im not trying to escalate this i just want to know when its ready" => intent=check_status
+            "im not trying to escalate this i just want to know when its ready" => nothing
             "i talked with an advisor last week about the timing belt can i book it for friday" => intent=schedule_appointment date=2026-11-27 (friday)
             "someone from management called me back yesterday and sorted it out" => nothing
             "it gets louder the higher up the rpm goes" => nothing
@@ -1424,7 +1424,7 @@ fn round_thirteen() {
             "at two no one" => intent=schedule_appointment time=13:00 (1)
             "no one works" => time=13:00 (1)
             "at 10 or 11 either one is fine" => nothing
-            "i have it at 9 but im like 5 or 10 mins late" => intent=reschedule_appointment time=09:00 (9)
+            "i have it at 9 but im like 5 or 10 mins late" => intent=schedule_appointment time=09:00 (9)
             "the dealer said it was fifteen hundred" => nothing
             "i called yesterday can i come in this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=morning (morning)
             "my wife dropped off the accord at like seven fifteen is it ready" => intent=check_status
@@ -1485,7 +1485,7 @@ fn round_seventeen() {
             "this wait is ridiculous" => escalation=anger
             "im a proud jeep owner and i need an oil change" => intent=schedule_appointment service=oil change vehicle=Jeep
             "i want the owner on the phone" => escalation=manager_request
-            "my sons a lawyer and he says get a written estimate" => nothing
+            "my sons a lawyer and he says get a written estimate" => intent=pricing_inquiry
             "my sons a lawyer and hes gonna sue you" => escalation=legal_threat
             "i got the pads online can you guys put them on" => intent=general_inquiry service=brake service
             "i have my own wipers could you put them on tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow)
@@ -1913,7 +1913,7 @@ fn times_of_the_callers_own_day_in_the_past_and_on_labels_are_not_the_time_asked
             "can i get the same time as last week at ten" => intent=schedule_appointment time=10:00 (10)
             "can i book an estimate for ten thirty tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:30 (10 30)
             "how many quarts does it take is it five" => intent=general_inquiry
-            "two or three of them are leaking" => service=diagnostic
+            "two or three of them are leaking" => intent=schedule_appointment service=diagnostic
         "#]],
     );
 }
@@ -1945,7 +1945,7 @@ fn minutes_to_the_hour_an_hour_said_with_oh_and_an_hour_asked_about() {
             "can i come friday at ten to ten" => intent=schedule_appointment date=2026-11-27 (friday) time=09:50 (10 to 10)
             "cancel my appointment on the fourth at twenty to eleven" => intent=cancel_appointment date=2026-12-04 (4th) time=10:40 (20 to 11)
             "book me at twenty five to three on monday" => intent=schedule_appointment date=2026-11-30 (monday) time=14:35 (25 to 3)
-            "can i come tomorrow between ten to eleven" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
+            "can i come tomorrow between ten to eleven" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
             "would eleven oh five on friday work for the inspection" => intent=schedule_appointment service=state inspection date=2026-11-27 (friday) time=11:05 (11 oh 5)
             "can i come at ten oh five tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:05 (10 oh 5)
             "my number is five five five oh one two three four" => nothing
@@ -2063,7 +2063,7 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "do i need to come down there myself or can my son drop it off" => intent=general_inquiry
             "the last shop had no idea what they were doing so im bringing it to you" => nothing
             "could i get booked on the phone" => nothing
-            "is friday available i need to talk to my wife first" => intent=reschedule_appointment date=2026-11-27 (friday)
+            "is friday available i need to talk to my wife first" => intent=schedule_appointment date=2026-11-27 (friday)
             "i got a text saying my warranty expired i think thats a scam" => intent=general_inquiry
             "can you stop the check engine light from coming on" => intent=schedule_appointment service=check engine light
             "i got paperwork from the county saying my emissions is due" => service=state inspection
@@ -2175,7 +2175,7 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "the girl at the desk hung up on me" => nothing
             "let me guess its not ready" => escalation=anger
             "wow real professional guys" => escalation=anger
-            "you said wednesday and then friday and still nothing" => escalation=anger date=2026-11-25 (wednesday)
+            "you said wednesday and then friday and still nothing" => intent=check_status escalation=anger date=2026-11-25 (wednesday)
             "is tom there he fixed my ac last month" => escalation=manager_request service=ac service
             "could you get mike the mechanic on the phone" => escalation=manager_request
             "i need to talk to rosa about my car she said it would be ready" => intent=check_status escalation=manager_request
@@ -2208,7 +2208,7 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "saturday uh oh nine hundred for an inspection" => intent=schedule_appointment service=state inspection date=2026-11-28 (saturday) time=09:00 (oh 9 hundred)
             "i have to make the 4 10 train so is it done" => intent=check_status
             "i dropped it off this morning at seven forty five is it ready" => intent=check_status
-            "i came by last week like three oclock can i do monday at ten" => intent=schedule_appointment date=2026-11-30 (monday) time=10:00 (10)
+            "i came by last week like three oclock can i do monday at ten" => intent=reschedule_appointment date=2026-11-30 (monday) time=10:00 (10)
             "i came by at four thirty yesterday and you were closed" => nothing
             "your website says you open at seven is that right" => intent=check_hours
             "the mileage is around one forty" => nothing
@@ -2226,20 +2226,121 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "hi i wanted to talk to you about my car she said its making a grinding noise" => intent=schedule_appointment service=diagnostic
             "hey is it in he said it would be here tuesday" => intent=check_status date=2026-12-01 (tuesday)
             "if i do the repair with you im not paying a dime for the diagnostic right" => intent=pricing_inquiry service=diagnostic
-            "my buddy said you guys do real professional work" => nothing
+            "my buddy said you guys do real professional work" => intent=general_inquiry
             "i dont know the mileage let me guess its around 80000" => nothing
             "i called the dealer and the guy hung up on me so im calling you" => nothing
             "i tried the dealer but nobody picked up the last few times so can you fit me in" => intent=schedule_appointment
             "i never take my truck there because the dealer is so expensive" => intent=pricing_inquiry
             "i said tuesday and then thursday now im thinking wednesday is better" => intent=schedule_appointment date=2026-12-01 (tuesday)
             "can you look up my truck the plate is b b b 7 7 3" => nothing
-            "im not reporting you guys to anyone i just want it fixed" => intent=general_inquiry
+            "im not reporting you guys to anyone i just want it fixed" => nothing
             "i know i dont have a leg to stand on since the warranty ran out" => nothing
             "my husband keeps saying you guys are crooks and honestly its ridiculous" => escalation=anger
             "my attorney is coming by the shop tomorrow to take pictures of the damage" => escalation=legal_threat date=2026-11-25 (tomorrow)
             "my brother in law is a judge so good luck with that" => escalation=legal_threat
             "my friend said i should ask for the manager so can i talk to him" => intent=pricing_inquiry escalation=manager_request
             "is donna in let me talk to her about my tahoe" => escalation=manager_request
+        "#]],
+    );
+}
+
+#[test]
+fn times_of_the_callers_own_day_said_with_a_clock_and_threats_said_to_an_agency() {
+    check(
+        &[
+            // The caller's own day, and the past, said with a clock time.
+            "my flight is at six so can i drop it off at nine tomorrow",
+            "i have a recital at four on saturday can you do ten that morning",
+            "i gotta get my daughter at two forty five is the car done",
+            "my son gets out at three so can i come at one",
+            "i need to be back at the office by one how long is an oil change",
+            "i got a two thirty meeting so is it ready by noon",
+            "the guy called me at eleven yesterday about the alternator",
+            "you left me a voicemail at nine fifteen about the quote",
+            "the light came on at like seven this morning on the highway",
+            "i can do either nine or nine thirty on friday doesnt matter",
+            "ten to nine tomorrow for the oil change",
+            "can i come ten to eleven tomorrow",
+            "four tires 2 25 65s how much",
+            // Threats and anger at the shop without the usual words.
+            "ill be calling my credit card company about this charge",
+            "i have a case number from visa about your charge",
+            "i contacted the attorney general about you",
+            "i sat three hours in your lobby",
+            "i dont have anything nice to say to you people",
+            "the light is still on and you still charged me",
+            "i was told monday then wednesday and its still not done",
+            "im going to a shop that actually answers the phone",
+            "every time i call i get a different answer",
+            "book me monday and this time actually order the part",
+            "apparently you guys cant do anything right",
+            "do you guys even know how to change oil",
+            "can i talk to the lady i spoke with yesterday",
+            "can i speak to rick hes the guy who did my alignment",
+            // The same words aimed elsewhere.
+            "my lawyer needs a copy of the invoice for the accident claim",
+            "i disputed the charge with the other shop can you redo the brakes",
+            "the last place did a terrible job can you look at the alignment",
+            "the other shop charged me for brakes i never got",
+            "i complained to the bbb about the dealership not you",
+            "the judge was really nice about my sticker i just need the inspection",
+            "i have a meeting with my divorce lawyer at two so can i come at ten",
+            "that tow company is a joke anyway can you run a diagnostic",
+            "unbelievable weather today can i get snow tires on",
+            "i put regular in the diesel like an idiot can you drain it",
+            "the guys at jiffy lube were useless can you do my oil change",
+            "my girlfriend is furious the car died on our date",
+            "my own stupid fault i ignored the light what does a diagnostic cost",
+            "sorry my phone is useless can you hear me",
+            "hell be home saturday can he bring it at ten",
+            "how much to put these on i bought my own tires",
+            "i knew the old owner back in the day",
+        ],
+        expect![[r#"
+            "my flight is at six so can i drop it off at nine tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=09:00 (9)
+            "i have a recital at four on saturday can you do ten that morning" => intent=schedule_appointment date=2026-11-28 (saturday) time=10:00 (10)
+            "i gotta get my daughter at two forty five is the car done" => intent=check_status
+            "my son gets out at three so can i come at one" => intent=schedule_appointment time=13:00 (1)
+            "i need to be back at the office by one how long is an oil change" => intent=general_inquiry service=oil change
+            "i got a two thirty meeting so is it ready by noon" => intent=check_status time=12:00 (noon)
+            "the guy called me at eleven yesterday about the alternator" => intent=check_status
+            "you left me a voicemail at nine fifteen about the quote" => intent=check_status
+            "the light came on at like seven this morning on the highway" => nothing
+            "i can do either nine or nine thirty on friday doesnt matter" => intent=schedule_appointment date=2026-11-27 (friday)
+            "ten to nine tomorrow for the oil change" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow) time=08:50 (10 to 9)
+            "can i come ten to eleven tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=11:00 (11)
+            "four tires 2 25 65s how much" => intent=pricing_inquiry service=tire replacement
+            "ill be calling my credit card company about this charge" => escalation=legal_threat
+            "i have a case number from visa about your charge" => escalation=legal_threat
+            "i contacted the attorney general about you" => escalation=legal_threat
+            "i sat three hours in your lobby" => escalation=anger
+            "i dont have anything nice to say to you people" => escalation=anger
+            "the light is still on and you still charged me" => escalation=anger
+            "i was told monday then wednesday and its still not done" => intent=check_status escalation=anger date=2026-11-30 (monday)
+            "im going to a shop that actually answers the phone" => escalation=anger
+            "every time i call i get a different answer" => escalation=anger
+            "book me monday and this time actually order the part" => intent=schedule_appointment escalation=anger date=2026-11-30 (monday)
+            "apparently you guys cant do anything right" => escalation=anger
+            "do you guys even know how to change oil" => intent=general_inquiry escalation=anger service=oil change
+            "can i talk to the lady i spoke with yesterday" => escalation=manager_request
+            "can i speak to rick hes the guy who did my alignment" => escalation=manager_request service=wheel alignment
+            "my lawyer needs a copy of the invoice for the accident claim" => intent=general_inquiry
+            "i disputed the charge with the other shop can you redo the brakes" => intent=schedule_appointment service=brake service
+            "the last place did a terrible job can you look at the alignment" => intent=schedule_appointment service=wheel alignment
+            "the other shop charged me for brakes i never got" => intent=schedule_appointment service=brake service
+            "i complained to the bbb about the dealership not you" => nothing
+            "the judge was really nice about my sticker i just need the inspection" => intent=schedule_appointment service=state inspection
+            "i have a meeting with my divorce lawyer at two so can i come at ten" => intent=schedule_appointment time=10:00 (10)
+            "that tow company is a joke anyway can you run a diagnostic" => intent=schedule_appointment service=diagnostic
+            "unbelievable weather today can i get snow tires on" => intent=schedule_appointment service=tire replacement date=2026-11-24 (today)
+            "i put regular in the diesel like an idiot can you drain it" => intent=general_inquiry
+            "the guys at jiffy lube were useless can you do my oil change" => intent=schedule_appointment service=oil change
+            "my girlfriend is furious the car died on our date" => nothing
+            "my own stupid fault i ignored the light what does a diagnostic cost" => intent=pricing_inquiry service=diagnostic
+            "sorry my phone is useless can you hear me" => nothing
+            "hell be home saturday can he bring it at ten" => intent=schedule_appointment date=2026-11-28 (saturday) time=10:00 (10)
+            "how much to put these on i bought my own tires" => intent=pricing_inquiry service=tire replacement
+            "i knew the old owner back in the day" => nothing
         "#]],
     );
 }
