@@ -513,7 +513,8 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
         .flatten()
         .find(|caps| {
             // A bare "to" reads minutes only between the same hours ("10 to 10"), from 20 and
-            // 25, or as "10 to 9" (no range runs backwards into the morning), and not before
+            // 25, or as "10 to 9" opening the line or after "at", "by", "around" or "about"
+            // ("free 10 to 8" is a range), and not before
             // minutes ("10 to 10 30" is a range) nor from a number.
             caps.get(6).is_none_or(|minutes| {
                 let whole = caps.get(0).map_or(0..0, |m| m.range());
@@ -523,7 +524,12 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                 // "from 25 to 10 mpg" is a change of a number.
                 (matches!(minutes.as_str(), "20" | "25")
                     || minutes.as_str() == &caps[8]
-                    || (minutes.as_str() == "10" && matches!(&caps[8], "7" | "8" | "9")))
+                    || (minutes.as_str() == "10"
+                        && matches!(&caps[8], "7" | "8" | "9")
+                        && (whole.start == 0
+                            || ["at ", "by ", "around ", "about "]
+                                .iter()
+                                .any(|lead| text[..whole.start].ends_with(lead)))))
                     && !next.starts_with(|c: char| c.is_ascii_digit())
                     && !text[..whole.start].ends_with("from ")
                     && !text[..whole.start].ends_with("between ")
@@ -680,7 +686,8 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             (lone_letter(word) && word != "p") || (word == "i" && !minute.is_multiple_of(5))
         });
         // "the 2 15 60 5s": a tire size (a width of 1 95 to 3 25, then its profile).
-        let tire_size = (1..=3).contains(&hour)
+        let tire_size = spoken
+            && (1..=3).contains(&hour)
             && word_after.is_some_and(|word| {
                 let profile = word.strip_suffix('s').unwrap_or(word);
                 profile.len() == 2

@@ -454,7 +454,7 @@ fn dates_around_thanksgiving_and_new_year() {
             "tomorrow" => intent=schedule_appointment date=2027-01-01 (tomorrow)
             "friday" => date=2027-01-01 (friday)
             "the 2nd" => date=2027-01-02 (2nd)
-            "january 4th" => date=2027-01-04 (january 4th)
+            "january 4th" => intent=schedule_appointment date=2027-01-04 (january 4th)
             "12/31" => date=2026-12-31 (12/31)
             "12/30" => date=2027-12-30 (12/30)
         "#]],
@@ -981,7 +981,7 @@ fn escalations_round_seven() {
             "the service manager at the dealer told me i need rotors" => service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
             "i know somebody who does tows but can you fix the bumper" => nothing
-            "the rattle is coming from higher up behind the dash" => service=diagnostic
+            "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
             "four one three five five five one zero zero zero" => nothing
             "looks like a person keyed my door" => nothing
             "i have a spare can you put it on real quick" => nothing
@@ -2295,6 +2295,30 @@ fn times_of_the_callers_own_day_said_with_a_clock_and_threats_said_to_an_agency(
             "hell be home saturday can he bring it at ten",
             "how much to put these on i bought my own tires",
             "i knew the old owner back in the day",
+            // The review's probes.
+            "my lawyer wants the invoice for my case against your shop",
+            "you guys treat me like an idiot every time i call",
+            "what the hell come on its been 3 days",
+            "i drove through this weather and your shop is a joke",
+            "my cousin is a divorce lawyer and she says you cant keep my car",
+            "im looking for a mechanic that actually knows subarus",
+            "apparently you guys dont work on diesels is that right",
+            "no thanks not this time actually",
+            "i dont have anything nice to say about the dealership so im giving you guys a try",
+            "the coupon said free inspection but you still charged me is that normal",
+            "its my sons car you might want to talk to him hes the 1 who drives it",
+            "let me get the guy i talked to at the insurance company to call you",
+            "my card got declined so im calling my bank about the charge can you run it again",
+            "i called the state about your emissions test it never uploaded",
+            "my card was stolen last week i have a case number from the bank",
+            "can i set up a meeting with the mechanic tomorrow at 10 to go over the estimate",
+            "i called to ask if i can come in at 10 this morning",
+            "i need to pick up my kids at 3 will it be done by then",
+            "you called me about 2 30 tomorrow yeah that works",
+            "just checking our bus is tomorrow at 9 right",
+            "i think either 1 or 2 of my tires has a slow leak",
+            "im free anytime 10 to 8 tomorrow",
+            "are you guys open 10 to 7 on saturdays",
         ],
         expect![[r#"
             "my flight is at six so can i drop it off at nine tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=09:00 (9)
@@ -2341,6 +2365,29 @@ fn times_of_the_callers_own_day_said_with_a_clock_and_threats_said_to_an_agency(
             "hell be home saturday can he bring it at ten" => intent=schedule_appointment date=2026-11-28 (saturday) time=10:00 (10)
             "how much to put these on i bought my own tires" => intent=pricing_inquiry service=tire replacement
             "i knew the old owner back in the day" => nothing
+            "my lawyer wants the invoice for my case against your shop" => escalation=legal_threat
+            "you guys treat me like an idiot every time i call" => escalation=anger
+            "what the hell come on its been 3 days" => intent=check_status escalation=anger
+            "i drove through this weather and your shop is a joke" => escalation=anger
+            "my cousin is a divorce lawyer and she says you cant keep my car" => escalation=legal_threat
+            "im looking for a mechanic that actually knows subarus" => nothing
+            "apparently you guys dont work on diesels is that right" => intent=general_inquiry
+            "no thanks not this time actually" => nothing
+            "i dont have anything nice to say about the dealership so im giving you guys a try" => nothing
+            "the coupon said free inspection but you still charged me is that normal" => intent=pricing_inquiry service=state inspection
+            "its my sons car you might want to talk to him hes the 1 who drives it" => nothing
+            "let me get the guy i talked to at the insurance company to call you" => nothing
+            "my card got declined so im calling my bank about the charge can you run it again" => intent=general_inquiry
+            "i called the state about your emissions test it never uploaded" => service=state inspection
+            "my card was stolen last week i have a case number from the bank" => nothing
+            "can i set up a meeting with the mechanic tomorrow at 10 to go over the estimate" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
+            "i called to ask if i can come in at 10 this morning" => intent=schedule_appointment date=2026-11-24 (this morning) time=10:00 (10)
+            "i need to pick up my kids at 3 will it be done by then" => intent=check_status time=15:00 (3)
+            "you called me about 2 30 tomorrow yeah that works" => date=2026-11-25 (tomorrow) time=14:30 (2 30)
+            "just checking our bus is tomorrow at 9 right" => intent=check_status date=2026-11-25 (tomorrow) time=09:00 (9)
+            "i think either 1 or 2 of my tires has a slow leak" => intent=schedule_appointment service=diagnostic
+            "im free anytime 10 to 8 tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=08:00 (8)
+            "are you guys open 10 to 7 on saturdays" => intent=check_hours time=07:00 (7)
         "#]],
     );
 }
