@@ -651,6 +651,21 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             (words.next(), words.next())
         };
         let just_before = before.clone().find(|word| !matches!(*word, "uh" | "um"));
+        // "you said like 3 50 something", "is it still like 1 29": minutes off the quarter hours
+        // said with no word that leads to a clock time are a price or a model; a time said so
+        // comes after "at", "by" or the like ("at like 5 40", "at 8 50").
+        let odd_unled = spoken
+            && caps.get(3).is_none()
+            && !minute.is_multiple_of(15)
+            && !before
+                .clone()
+                .find(|word| !matches!(*word, "uh" | "um" | "like" | "about" | "say"))
+                .is_some_and(|word| {
+                    matches!(
+                        word,
+                        "at" | "by" | "around" | "till" | "until" | "til" | "before" | "after"
+                    )
+                });
         let priced = before
             .find(|word| !PRICE_FILLERS.contains(word))
             .is_some_and(|word| PRICE_WORDS.contains(&word))
@@ -720,6 +735,7 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             && !labelled
             && !before_letter
             && !tire_size
+            && !odd_unled
             && !miles_or_address
             && !oh_not_a_time
         {

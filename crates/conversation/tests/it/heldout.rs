@@ -75,6 +75,13 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
         score.date
     );
     assert!(score.time.correct >= 91, "time {:?}", score.time);
+    // A time found where none was said counts against times too (four now: a spoken price or
+    // model read as a time was one more before stop thirty-eight).
+    assert!(
+        score.time.total - score.time.correct <= 4,
+        "time {:?}",
+        score.time
+    );
     // The target is every escalation and no false alarm.
     assert!(
         score.escalation_recall.correct >= 63,
@@ -100,7 +107,7 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
         score.services
     );
     assert!(score.date.correct >= 3904, "date {:?}", score.date);
-    assert!(score.time.correct >= 2054, "time {:?}", score.time);
+    assert!(score.time.correct >= 2057, "time {:?}", score.time);
     assert!(score.escalation_recall.correct >= 1780);
     // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend
     // called useless (t6433) and a caller "very disappointed" with a price (t6685); round

@@ -981,7 +981,7 @@ fn escalations_round_seven() {
             "the service manager at the dealer told me i need rotors" => service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
             "i know somebody who does tows but can you fix the bumper" => nothing
-            "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
+            "the rattle is coming from higher up behind the dash" => service=diagnostic
             "four one three five five five one zero zero zero" => nothing
             "looks like a person keyed my door" => nothing
             "i have a spare can you put it on real quick" => nothing
@@ -1713,7 +1713,7 @@ fn times_asked_instead_or_moved_by_a_span_and_what_a_service_includes() {
             "push it back an hour to eleven thirty" => intent=reschedule_appointment time=11:30 (11 30)
             "push it back an hour" => intent=reschedule_appointment
             "can we do thursday instead same time which was nine" => intent=reschedule_appointment date=2026-11-26 (thursday) time=09:00 (9)
-            "same time that was 2 but on friday" => intent=reschedule_appointment date=2026-11-27 (friday) time=14:00 (2)
+            "same time that was 2 but on friday" => intent=check_hours date=2026-11-27 (friday) time=14:00 (2)
             "what does a tire rotation include" => intent=general_inquiry service=tire rotation
             "does the ac service include a leak check" => intent=general_inquiry service=ac service
             "quick question do you want me to come with the car monday or tuesday" => intent=general_inquiry
@@ -2319,6 +2319,12 @@ fn times_of_the_callers_own_day_said_with_a_clock_and_threats_said_to_an_agency(
             "i think either 1 or 2 of my tires has a slow leak",
             "im free anytime 10 to 8 tomorrow",
             "are you guys open 10 to 7 on saturdays",
+            // Minutes off the quarter hours with no word that leads to a time: a price or a
+            // model; with one, a time.
+            "the quote was like four twenty for the brakes can i come friday at ten",
+            "is the alignment still like one ten",
+            "can i come at like five forty",
+            "will someone be there at five fifty five",
         ],
         expect![[r#"
             "my flight is at six so can i drop it off at nine tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=09:00 (9)
@@ -2388,6 +2394,10 @@ fn times_of_the_callers_own_day_said_with_a_clock_and_threats_said_to_an_agency(
             "i think either 1 or 2 of my tires has a slow leak" => intent=schedule_appointment service=diagnostic
             "im free anytime 10 to 8 tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=08:00 (8)
             "are you guys open 10 to 7 on saturdays" => intent=check_hours time=07:00 (7)
+            "the quote was like four twenty for the brakes can i come friday at ten" => intent=schedule_appointment service=brake service date=2026-11-27 (friday) time=10:00 (10)
+            "is the alignment still like one ten" => intent=pricing_inquiry service=wheel alignment
+            "can i come at like five forty" => intent=schedule_appointment time=17:40 (5 40)
+            "will someone be there at five fifty five" => intent=check_hours time=17:55 (5 55)
         "#]],
     );
 }
