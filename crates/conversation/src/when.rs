@@ -646,9 +646,9 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
             .any(|word| text.contains(word));
         // "quoted 3 25" is a price; "a 3 50 z" is a model.
         let mut before = text[..start].split(' ').rev().skip(1);
-        let (last, second_last) = {
+        let (last, second_last, third_last) = {
             let mut words = before.clone();
-            (words.next(), words.next())
+            (words.next(), words.next(), words.next())
         };
         let just_before = before.clone().find(|word| !matches!(*word, "uh" | "um"));
         // "you said like 3 50 something", "is it still like 1 29": minutes off the quarter hours
@@ -721,10 +721,9 @@ pub(crate) fn find_time(text: &str, hours: OpeningHours) -> Option<TimeMention> 
                 // "3 12 elm street": an address.
                 (Some(_), Some("street" | "road" | "avenue" | "lane" | "boulevard")) => true,
                 // "mileage is about 1 20": thousands of miles, said right after the word.
-                _ => text[..start]
-                    .split_whitespace()
-                    .rev()
-                    .take(3)
+                _ => [last, second_last, third_last]
+                    .into_iter()
+                    .flatten()
                     .any(|word| matches!(word, "mileage" | "odometer")),
             };
         if hour <= 23
@@ -868,13 +867,9 @@ fn from_hour_to_hour(after: &str) -> bool {
     words
         .next()
         .is_some_and(|n| !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()))
-        && !words.next().is_some_and(|unit| {
-            RANGE_UNITS.contains(&unit)
-                || matches!(
-                    unit,
-                    "hundred" | "thousand" | "grand" | "bucks" | "dollars" | "miles" | "k"
-                )
-        })
+        && !words
+            .next()
+            .is_some_and(|unit| RANGE_UNITS.contains(&unit) || unit == "k")
 }
 
 /// Whether the line ends after a bare hour (`after`, with its leading space) or its next word
