@@ -60,8 +60,8 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     // (432), with cross-validation at 94.4 % (9310 of 9861); its escalation rules found one
     // more held-out escalation (63) and no new false alarm. Round twenty-one's 397 lines, in
     // the same stop, took two away (430), and nobody looked at which; cross-validation 94.3 %
-    // (9670 of 10258).
-    assert!(score.intent.correct >= 430, "intent {:?}", score.intent);
+    // (9670 of 10258). Round twenty-two's 388 lines (stop thirty-nine) gave two back (432).
+    assert!(score.intent.correct >= 432, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
         "services {:?}",
@@ -100,15 +100,15 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
     // The learned model has seen these lines, so intent here is mostly memory (99.5 %); how
     // it does on lines it never saw is `nlu --score --cross-validate 10`.
-    assert!(score.intent.correct >= 10211, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 10600, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 5166,
+        score.services.correct >= 5362,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 3904, "date {:?}", score.date);
-    assert!(score.time.correct >= 2057, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 1780);
+    assert!(score.date.correct >= 4014, "date {:?}", score.date);
+    assert!(score.time.correct >= 2104, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 1853);
     // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend
     // called useless (t6433) and a caller "very disappointed" with a price (t6685); round
     // fourteen's "ridiculous" aimed elsewhere (a parking ticket, a dealer's price, a tow truck
@@ -129,8 +129,10 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     // speaks of the shop. Round twenty (stop thirty-eight) brought eleven; its decoys took
     // ten, and one is left: "whos the owner over there" asked about the owner seen on the
     // news (t9539), worded as callers ask for the owner. Round twenty-one brought twenty, and
-    // its decoys took them all.
-    assert!(score.escalation_false_alarms <= 12);
+    // its decoys took them all. Round twenty-two (stop thirty-nine) brought sixteen; its
+    // decoys took fifteen, and one is left: "frustrated is an understatement" about a car
+    // bought from another lot (t10156), worded as a caller angry at the shop would begin.
+    assert!(score.escalation_false_alarms <= 13);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).

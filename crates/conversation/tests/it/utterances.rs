@@ -247,7 +247,7 @@ fn service_phrases_in_speech() {
             "the car pulls to the right on the highway" => intent=schedule_appointment service=wheel alignment
             "my car wont start i think its the battery" => intent=schedule_appointment service=battery replacement
             "i need my inspection sticker done" => intent=schedule_appointment service=state inspection
-            "the check engine light is on" => intent=pricing_inquiry service=check engine light
+            "the check engine light is on" => service=check engine light
             "the a c is blowing warm air" => intent=schedule_appointment service=ac service
             "i need my ac recharged its just blowing warm air" => intent=schedule_appointment service=ac service
             "the transmission is slipping gears" => intent=schedule_appointment service=transmission service
@@ -255,7 +255,7 @@ fn service_phrases_in_speech() {
             "not sure whats wrong with it honestly" => service=diagnostic
             "i need a lube job and also rotate the tires" => intent=schedule_appointment service=oil change
             "got a flat tire" => intent=schedule_appointment service=tire replacement
-            "can you do a synthetic oil change on a 2018 toyota camry" => intent=schedule_appointment service=oil change vehicle=2018 Toyota Camry
+            "can you do a synthetic oil change on a 2018 toyota camry" => intent=pricing_inquiry service=oil change vehicle=2018 Toyota Camry
             "i need an emissions test" => intent=schedule_appointment service=state inspection
         "#]],
     );
@@ -328,7 +328,7 @@ fn dates() {
             "monday" => date=2026-11-30 (monday)
             "next monday" => intent=schedule_appointment date=2026-11-30 (next monday)
             "next friday please" => date=2026-12-04 (next friday)
-            "this saturday" => intent=schedule_appointment date=2026-11-28 (this saturday)
+            "this saturday" => intent=check_hours date=2026-11-28 (this saturday)
             "this coming tuesday" => date=2026-12-01 (this coming tuesday)
             "on the twenty eighth" => date=2026-11-28 (28th)
             "the 30th" => date=2026-11-30 (30th)
@@ -454,7 +454,7 @@ fn dates_around_thanksgiving_and_new_year() {
             "tomorrow" => intent=schedule_appointment date=2027-01-01 (tomorrow)
             "friday" => date=2027-01-01 (friday)
             "the 2nd" => date=2027-01-02 (2nd)
-            "january 4th" => intent=schedule_appointment date=2027-01-04 (january 4th)
+            "january 4th" => date=2027-01-04 (january 4th)
             "12/31" => date=2026-12-31 (12/31)
             "12/30" => date=2027-12-30 (12/30)
         "#]],
@@ -687,7 +687,7 @@ fn escalation_false_alarms() {
             "the human resources department called about my car" => nothing
             "the owners manual says i need a tire rotation" => intent=schedule_appointment service=tire rotation
             "the previous owner never changed the oil" => nothing
-            "my manager said i could leave early for my appointment" => nothing
+            "my manager said i could leave early for my appointment" => intent=check_status
             "this is probably a stupid question but do you do alignments" => intent=general_inquiry service=wheel alignment
             "im not upset at all just want to reschedule" => intent=reschedule_appointment
             "my wife sue dropped the car off" => nothing
@@ -981,7 +981,7 @@ fn escalations_round_seven() {
             "the service manager at the dealer told me i need rotors" => service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
             "i know somebody who does tows but can you fix the bumper" => nothing
-            "the rattle is coming from higher up behind the dash" => service=diagnostic
+            "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
             "four one three five five five one zero zero zero" => nothing
             "looks like a person keyed my door" => nothing
             "i have a spare can you put it on real quick" => nothing
@@ -1214,7 +1214,7 @@ fn round_eleven() {
             "i used to be a service manager and i want your boss on the phone" => escalation=manager_request
             "my daughters a lawyer and she says always get it in writing" => nothing
             "my brother is an attorney and he says youre liable" => escalation=legal_threat
-            "my neighbor sued the dealership over his transmission" => service=transmission service
+            "my neighbor sued the dealership over his transmission" => intent=general_inquiry service=transmission service
             "i called visa to reverse it" => escalation=legal_threat
             "my card got stolen so i called the bank to cancel it" => intent=cancel_appointment
             "im going to dispute the entire bill" => escalation=legal_threat
@@ -1485,7 +1485,7 @@ fn round_seventeen() {
             "this wait is ridiculous" => escalation=anger
             "im a proud jeep owner and i need an oil change" => intent=schedule_appointment service=oil change vehicle=Jeep
             "i want the owner on the phone" => escalation=manager_request
-            "my sons a lawyer and he says get a written estimate" => intent=pricing_inquiry
+            "my sons a lawyer and he says get a written estimate" => nothing
             "my sons a lawyer and hes gonna sue you" => escalation=legal_threat
             "i got the pads online can you guys put them on" => intent=general_inquiry service=brake service
             "i have my own wipers could you put them on tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow)
@@ -1640,7 +1640,7 @@ fn escalation_wording_of_stop_thirty_four() {
             "my car bounced around on the highway i think its the shocks" => nothing
             "nobody here knows how to change a cabin filter so can you" => nothing
             "its ridiculous what the dealership wants for a key fob can you do it" => intent=general_inquiry
-            "im disputing the tow charge with the towing company" => intent=general_inquiry
+            "im disputing the tow charge with the towing company" => nothing
             "the tow truck driver showed up two hours late and honestly it was ridiculous" => escalation=anger
             "this is ridiculous my last mechanic never told me about the leak" => intent=check_status service=diagnostic
             "the other shop botched my alignment those morons" => intent=schedule_appointment service=wheel alignment
@@ -1737,7 +1737,7 @@ fn ridiculous_aimed_at_the_dealer_without_what() {
         ],
         expect![[r#"
             "my mechanic friend said its ridiculous the dealer wants to charge me for a software update" => intent=general_inquiry
-            "its ridiculous the dealership charges that much can you do it cheaper" => nothing
+            "its ridiculous the dealership charges that much can you do it cheaper" => intent=pricing_inquiry
             "its ridiculous you guys want six hundred for that" => intent=pricing_inquiry escalation=anger
             "its ridiculous what the dealership charged me and now youre charging more" => intent=pricing_inquiry escalation=anger
         "#]],
@@ -2024,7 +2024,7 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "can i get maria on the line she did my paperwork" => escalation=manager_request
             "can you put tony on hes the one who knows my truck" => escalation=manager_request
             "is dave there i need to talk to dave he did my brakes" => escalation=manager_request service=brake service
-            "let me talk to whoever is working on my car" => intent=check_status escalation=manager_request
+            "let me talk to whoever is working on my car" => escalation=manager_request
             "i want speak with people not machine" => escalation=manager_request
             "i need whoever can set up a fleet account" => intent=general_inquiry escalation=manager_request
             "are you guys even real mechanics" => escalation=anger
@@ -2063,7 +2063,7 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "do i need to come down there myself or can my son drop it off" => intent=general_inquiry
             "the last shop had no idea what they were doing so im bringing it to you" => nothing
             "could i get booked on the phone" => nothing
-            "is friday available i need to talk to my wife first" => intent=schedule_appointment date=2026-11-27 (friday)
+            "is friday available i need to talk to my wife first" => date=2026-11-27 (friday)
             "i got a text saying my warranty expired i think thats a scam" => intent=general_inquiry
             "can you stop the check engine light from coming on" => intent=schedule_appointment service=check engine light
             "i got paperwork from the county saying my emissions is due" => service=state inspection
@@ -2226,7 +2226,7 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "hi i wanted to talk to you about my car she said its making a grinding noise" => intent=schedule_appointment service=diagnostic
             "hey is it in he said it would be here tuesday" => intent=check_status date=2026-12-01 (tuesday)
             "if i do the repair with you im not paying a dime for the diagnostic right" => intent=pricing_inquiry service=diagnostic
-            "my buddy said you guys do real professional work" => intent=general_inquiry
+            "my buddy said you guys do real professional work" => nothing
             "i dont know the mileage let me guess its around 80000" => nothing
             "i called the dealer and the guy hung up on me so im calling you" => nothing
             "i tried the dealer but nobody picked up the last few times so can you fit me in" => intent=schedule_appointment
@@ -2238,7 +2238,7 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "my husband keeps saying you guys are crooks and honestly its ridiculous" => escalation=anger
             "my attorney is coming by the shop tomorrow to take pictures of the damage" => escalation=legal_threat date=2026-11-25 (tomorrow)
             "my brother in law is a judge so good luck with that" => escalation=legal_threat
-            "my friend said i should ask for the manager so can i talk to him" => intent=pricing_inquiry escalation=manager_request
+            "my friend said i should ask for the manager so can i talk to him" => escalation=manager_request
             "is donna in let me talk to her about my tahoe" => escalation=manager_request
         "#]],
     );
@@ -2398,6 +2398,128 @@ fn times_of_the_callers_own_day_said_with_a_clock_and_threats_said_to_an_agency(
             "is the alignment still like one ten" => intent=pricing_inquiry service=wheel alignment
             "can i come at like five forty" => intent=schedule_appointment time=17:40 (5 40)
             "will someone be there at five fifty five" => intent=check_hours time=17:55 (5 55)
+        "#]],
+    );
+}
+
+#[test]
+fn card_claims_people_asked_for_by_a_callback_and_calm_lines_about_managers_and_owners() {
+    check(
+        &[
+            // Threats and anger at the shop without the usual words.
+            "i filed a dispute against you guys with my card company",
+            "my bank is reversing the payment so dont bother calling",
+            "i called discover and flagged your charge for the brakes",
+            "i sent a complaint with the better business folks",
+            "oh sure take your time its only been a month",
+            "you charged me fifty bucks just to tell me i need tires",
+            "you guys have some nerve",
+            "and you left the door dented again real professional",
+            "oh wonderful real helpful thanks a lot",
+            // A person asked for in passing.
+            "is maria around i need to talk to her about the invoice",
+            "can you put whoever handles the fleet accounts on the phone",
+            "i spoke with a tall guy at the counter can i talk to him again",
+            "id like a call back from one of your mechanics",
+            "transfer me to her please",
+            // The same words, calm.
+            "who owns the shop these days is it still the same guy",
+            "the advisor was really nice tell her i said thanks",
+            "im the office manager at a dental practice and we need two cars inspected",
+            "my brother went to school with the owner can you squeeze me in friday",
+            "my truck is so mad at me today it wont even crank",
+            "frustrated dad of two here my sons car makes a sound like a whistle",
+            "im mad at my insurance not you guys can i get a quote on the bumper",
+            "the dealer wants nine hundred for brakes which is highway robbery what do you charge",
+            "my boss made me work saturday which is ridiculous can i come monday",
+            "i was going to sue the driver who rear ended me but anyway can you look at the bumper",
+            "honestly unbelievable service last time so fast",
+            "my bank flagged your charge by mistake can you run it again",
+            "should i wait for the rotation or just drop it off and come back",
+            "you scratched the bumper a little but no big deal can i book an oil change",
+            // Times that are no time asked for, and counts.
+            "my supervisor wont let me leave before five thirty is the car done",
+            "can you do oil changes for five pickups on monday",
+            "i got there at seven and your doors were locked can i come at nine tomorrow",
+            // Services said without their names, and brake lights.
+            "its running really rough when its cold",
+            "it makes a sound like a squeal when i turn",
+            "my brake lights are out can you swap the bulbs",
+            // The review's probes.
+            "i got a call back from your tech and he said its done so what time can i pick it up",
+            "my bank called me and flagged the charge as fraud but it was me so can you run my card again",
+            "you guys charged me 100 for the diagnostic to tell me its the alternator does that go toward the repair",
+            "no rush take your time its only been a day",
+            "the lady on the phone yesterday was great real helpful",
+            "thanks again you guys did a great job real professional",
+            "can you have the mechanic call me when its done",
+            "my son just got his license i dont know what they teach you in drivers ed these days but he curbed a rim can you check the alignment",
+            "i know the owner let me talk to him",
+            "who owns this place now i want to talk to them",
+            "the dealer was cheaper than you guys what a rip off",
+            "unbelievable service so quick to take my money but nobody can fix the car",
+            "you know what just drop it off the schedule we sold the car",
+            "im pissed at the car you guys supposedly fixed its doing the same thing",
+            "frustrated dad here you had my truck 2 weeks and nobody has called",
+            "one of your techs backed into my truck in your lot im gonna sue the guy who backed into it",
+            "can i drop it off tomorrow at 8 pickup at 5",
+            "my abs and brake lights came on and the pedal feels soft",
+            "what if i get there at 6 and the doors locked is there a drop box",
+        ],
+        expect![[r#"
+            "i filed a dispute against you guys with my card company" => escalation=legal_threat
+            "my bank is reversing the payment so dont bother calling" => escalation=legal_threat
+            "i called discover and flagged your charge for the brakes" => intent=pricing_inquiry escalation=legal_threat service=brake service
+            "i sent a complaint with the better business folks" => escalation=legal_threat
+            "oh sure take your time its only been a month" => escalation=anger
+            "you charged me fifty bucks just to tell me i need tires" => escalation=anger
+            "you guys have some nerve" => escalation=anger
+            "and you left the door dented again real professional" => escalation=anger
+            "oh wonderful real helpful thanks a lot" => escalation=anger
+            "is maria around i need to talk to her about the invoice" => escalation=manager_request
+            "can you put whoever handles the fleet accounts on the phone" => escalation=manager_request
+            "i spoke with a tall guy at the counter can i talk to him again" => escalation=manager_request
+            "id like a call back from one of your mechanics" => escalation=manager_request
+            "transfer me to her please" => escalation=manager_request
+            "who owns the shop these days is it still the same guy" => nothing
+            "the advisor was really nice tell her i said thanks" => nothing
+            "im the office manager at a dental practice and we need two cars inspected" => intent=schedule_appointment service=state inspection
+            "my brother went to school with the owner can you squeeze me in friday" => intent=schedule_appointment date=2026-11-27 (friday)
+            "my truck is so mad at me today it wont even crank" => date=2026-11-24 (today)
+            "frustrated dad of two here my sons car makes a sound like a whistle" => service=diagnostic
+            "im mad at my insurance not you guys can i get a quote on the bumper" => intent=pricing_inquiry
+            "the dealer wants nine hundred for brakes which is highway robbery what do you charge" => intent=pricing_inquiry service=brake service
+            "my boss made me work saturday which is ridiculous can i come monday" => intent=schedule_appointment date=2026-11-28 (saturday)
+            "i was going to sue the driver who rear ended me but anyway can you look at the bumper" => intent=schedule_appointment
+            "honestly unbelievable service last time so fast" => nothing
+            "my bank flagged your charge by mistake can you run it again" => intent=general_inquiry
+            "should i wait for the rotation or just drop it off and come back" => intent=general_inquiry service=tire rotation
+            "you scratched the bumper a little but no big deal can i book an oil change" => intent=schedule_appointment service=oil change
+            "my supervisor wont let me leave before five thirty is the car done" => intent=check_status
+            "can you do oil changes for five pickups on monday" => intent=schedule_appointment service=oil change date=2026-11-30 (monday)
+            "i got there at seven and your doors were locked can i come at nine tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=09:00 (9)
+            "its running really rough when its cold" => intent=schedule_appointment service=diagnostic
+            "it makes a sound like a squeal when i turn" => intent=schedule_appointment service=diagnostic
+            "my brake lights are out can you swap the bulbs" => nothing
+            "i got a call back from your tech and he said its done so what time can i pick it up" => intent=check_status
+            "my bank called me and flagged the charge as fraud but it was me so can you run my card again" => intent=schedule_appointment
+            "you guys charged me 100 for the diagnostic to tell me its the alternator does that go toward the repair" => intent=pricing_inquiry service=diagnostic
+            "no rush take your time its only been a day" => nothing
+            "the lady on the phone yesterday was great real helpful" => nothing
+            "thanks again you guys did a great job real professional" => nothing
+            "can you have the mechanic call me when its done" => intent=check_status
+            "my son just got his license i dont know what they teach you in drivers ed these days but he curbed a rim can you check the alignment" => service=wheel alignment
+            "i know the owner let me talk to him" => escalation=manager_request
+            "who owns this place now i want to talk to them" => escalation=manager_request
+            "the dealer was cheaper than you guys what a rip off" => intent=pricing_inquiry escalation=anger
+            "unbelievable service so quick to take my money but nobody can fix the car" => escalation=anger
+            "you know what just drop it off the schedule we sold the car" => intent=cancel_appointment
+            "im pissed at the car you guys supposedly fixed its doing the same thing" => escalation=anger
+            "frustrated dad here you had my truck 2 weeks and nobody has called" => escalation=anger
+            "one of your techs backed into my truck in your lot im gonna sue the guy who backed into it" => escalation=legal_threat
+            "can i drop it off tomorrow at 8 pickup at 5" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=08:00 (8)
+            "my abs and brake lights came on and the pedal feels soft" => intent=schedule_appointment service=brake service
+            "what if i get there at 6 and the doors locked is there a drop box" => intent=general_inquiry time=18:00 (6)
         "#]],
     );
 }
