@@ -62,7 +62,7 @@ async fn warm_up_workers() -> anyhow::Result<()> {
 /// Runs the server until SIGTERM or ctrl-c.
 pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
     log_effective_config(&config);
-    // Train the intent model now (about half a second in a release build, off the async workers)
+    // Train the intent model now (under a second in a release build, off the async workers)
     // rather than in the first caller's turn.
     tokio::task::spawn_blocking(conversation::warm_up_intent_model)
         .await

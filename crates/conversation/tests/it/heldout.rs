@@ -60,8 +60,10 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     // (432), with cross-validation at 94.4 % (9310 of 9861); its escalation rules found one
     // more held-out escalation (63) and no new false alarm. Round twenty-one's 397 lines, in
     // the same stop, took two away (430), and nobody looked at which; cross-validation 94.3 %
-    // (9670 of 10258). Round twenty-two's 388 lines (stop thirty-nine) gave two back (432).
-    assert!(score.intent.correct >= 432, "intent {:?}", score.intent);
+    // (9670 of 10258). Round twenty-two's 388 lines (stop thirty-nine) gave two back (432),
+    // and the mean of eight training runs' weights, chosen by cross-validation on the tuning
+    // part (10 030 to 10 087 of 10 646), two more: 434 (97.3 %).
+    assert!(score.intent.correct >= 434, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
         "services {:?}",
@@ -100,7 +102,7 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
     // The learned model has seen these lines, so intent here is mostly memory (99.5 %); how
     // it does on lines it never saw is `nlu --score --cross-validate 10`.
-    assert!(score.intent.correct >= 10600, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 10601, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 5362,
         "services {:?}",

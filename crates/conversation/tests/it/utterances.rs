@@ -252,10 +252,10 @@ fn service_phrases_in_speech() {
             "i need my ac recharged its just blowing warm air" => intent=schedule_appointment service=ac service
             "the transmission is slipping gears" => intent=schedule_appointment service=transmission service
             "its overheating on the highway" => intent=schedule_appointment service=diagnostic
-            "not sure whats wrong with it honestly" => service=diagnostic
+            "not sure whats wrong with it honestly" => intent=check_status service=diagnostic
             "i need a lube job and also rotate the tires" => intent=schedule_appointment service=oil change
             "got a flat tire" => intent=schedule_appointment service=tire replacement
-            "can you do a synthetic oil change on a 2018 toyota camry" => intent=pricing_inquiry service=oil change vehicle=2018 Toyota Camry
+            "can you do a synthetic oil change on a 2018 toyota camry" => intent=schedule_appointment service=oil change vehicle=2018 Toyota Camry
             "i need an emissions test" => intent=schedule_appointment service=state inspection
         "#]],
     );
@@ -319,7 +319,7 @@ fn dates() {
         expect![[r#"
             "can i come in today" => intent=schedule_appointment date=2026-11-24 (today)
             "tomorrow works" => date=2026-11-25 (tomorrow)
-            "how about the day after tomorrow" => intent=schedule_appointment date=2026-11-26 (day after tomorrow)
+            "how about the day after tomorrow" => intent=check_hours date=2026-11-26 (day after tomorrow)
             "i can do wednesday" => intent=schedule_appointment date=2026-11-25 (wednesday)
             "uh thursday" => date=2026-11-26 (thursday)
             "friday if you have it" => date=2026-11-27 (friday)
@@ -328,9 +328,9 @@ fn dates() {
             "monday" => date=2026-11-30 (monday)
             "next monday" => intent=schedule_appointment date=2026-11-30 (next monday)
             "next friday please" => date=2026-12-04 (next friday)
-            "this saturday" => intent=check_hours date=2026-11-28 (this saturday)
+            "this saturday" => intent=schedule_appointment date=2026-11-28 (this saturday)
             "this coming tuesday" => date=2026-12-01 (this coming tuesday)
-            "on the twenty eighth" => date=2026-11-28 (28th)
+            "on the twenty eighth" => intent=check_hours date=2026-11-28 (28th)
             "the 30th" => date=2026-11-30 (30th)
             "the first" => date=2026-12-01 (1st)
             "the third" => date=2026-12-03 (3rd)
@@ -412,7 +412,7 @@ fn dates_across_a_month_boundary() {
             "12/1",
         ],
         expect![[r#"
-            "tomorrow" => intent=schedule_appointment date=2026-12-01 (tomorrow)
+            "tomorrow" => date=2026-12-01 (tomorrow)
             "the day after tomorrow" => intent=check_hours date=2026-12-02 (day after tomorrow)
             "wednesday" => intent=schedule_appointment date=2026-12-02 (wednesday)
             "next monday" => intent=schedule_appointment date=2026-12-07 (next monday)
@@ -434,7 +434,7 @@ fn dates_around_thanksgiving_and_new_year() {
         &["today", "tomorrow", "thursday"],
         expect![[r#"
             "today" => date=2026-11-25 (today)
-            "tomorrow" => intent=schedule_appointment date=2026-11-26 (tomorrow)
+            "tomorrow" => date=2026-11-26 (tomorrow)
             "thursday" => date=2026-11-26 (thursday)
         "#]],
     );
@@ -451,7 +451,7 @@ fn dates_around_thanksgiving_and_new_year() {
             "12/30",
         ],
         expect![[r#"
-            "tomorrow" => intent=schedule_appointment date=2027-01-01 (tomorrow)
+            "tomorrow" => date=2027-01-01 (tomorrow)
             "friday" => date=2027-01-01 (friday)
             "the 2nd" => date=2027-01-02 (2nd)
             "january 4th" => date=2027-01-04 (january 4th)
@@ -505,13 +505,13 @@ fn times() {
             "2:30" => time=14:30 (2:30)
             "two thirty" => time=14:30 (2 30)
             "eleven thirty" => time=11:30 (11 30)
-            "around 9" => intent=schedule_appointment time=09:00 (9)
+            "around 9" => time=09:00 (9)
             "at three" => intent=schedule_appointment time=15:00 (3)
             "noon" => time=12:00 (noon)
             "lunchtime" => time=12:00 (lunchtime)
             "10 in the morning" => time=10:00 (10 in the morning)
             "ten in the morning" => time=10:00 (10 in the morning)
-            "7:30 tomorrow morning" => date=2026-11-25 (tomorrow) time=07:30 (7:30)
+            "7:30 tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7:30)
             "seven thirty tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7 30)
             "4 oclock" => time=16:00 (4 oclock)
             "half past two" => time=14:30 (half past 2)
@@ -521,7 +521,7 @@ fn times() {
             "morning" => time=morning (morning)
             "sometime in the afternoon" => intent=schedule_appointment time=afternoon (afternoon)
             "first thing in the morning" => intent=schedule_appointment time=morning (morning)
-            "after lunch" => time=afternoon (after lunch)
+            "after lunch" => intent=schedule_appointment time=afternoon (after lunch)
             "12 pm" => time=12:00 (12 pm)
             "9 am" => time=09:00 (9 am)
             "14:30" => time=14:30 (14:30)
@@ -555,7 +555,7 @@ fn names_and_vehicles() {
             "its a 2019 honda civic" => vehicle=2019 Honda Civic
             "i drive a twenty nineteen toyota camry" => vehicle=2019 Toyota Camry
             "my chevy silverado needs brakes" => intent=schedule_appointment service=brake service vehicle=Chevrolet Silverado
-            "the ford is making a noise" => intent=schedule_appointment service=diagnostic vehicle=Ford
+            "the ford is making a noise" => service=diagnostic vehicle=Ford
             "call me dave" => name=Dave
         "#]],
     );
@@ -885,7 +885,7 @@ fn days_and_times_round_seven() {
             "my number is four one three five five five oh one hundred" => nothing
             "my bill came to sixteen thirty for the brakes" => intent=schedule_appointment service=brake service
             "i was quoted like three fifty for brakes" => intent=pricing_inquiry service=brake service
-            "the warning light for the oil pressure keeps coming on" => intent=schedule_appointment service=diagnostic
+            "the warning light for the oil pressure keeps coming on" => intent=check_status service=diagnostic
             "can i come the monday after thanksgiving" => intent=schedule_appointment date=2026-11-30 (the monday after thanksgiving)
             "the saturday after christmas for an oil change" => intent=schedule_appointment service=oil change date=2026-12-26 (the saturday after christmas)
             "two weeks from friday for the alignment" => intent=schedule_appointment service=wheel alignment date=2026-12-11 (2 weeks from friday)
@@ -974,11 +974,11 @@ fn escalations_round_seven() {
             "get me whoever can actually do something" => escalation=manager_request
             "put dave on the phone please" => escalation=manager_request
             "zero zero zero" => escalation=manager_request
-            "god dam it the light is on again" => intent=general_inquiry escalation=anger
+            "god dam it the light is on again" => escalation=anger
             "this is bull ship" => escalation=anger
             "im so tired of this" => escalation=anger
-            "my wife is furious at me for forgetting the oil change" => intent=schedule_appointment service=oil change
-            "the service manager at the dealer told me i need rotors" => service=brake service
+            "my wife is furious at me for forgetting the oil change" => service=oil change
+            "the service manager at the dealer told me i need rotors" => intent=schedule_appointment service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
             "i know somebody who does tows but can you fix the bumper" => nothing
             "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
@@ -999,7 +999,7 @@ fn escalations_round_seven() {
             "the estimate says four eighty what am i paying for exactly" => intent=pricing_inquiry
             "are you serious its already done thats awesome" => nothing
             "my boss was livid i was late because the car died" => nothing
-            "im not trying to escalate this i just want to know when its ready" => nothing
+            "im not trying to escalate this i just want to know when its ready" => intent=check_status
             "i talked with an advisor last week about the timing belt can i book it for friday" => intent=schedule_appointment date=2026-11-27 (friday)
             "someone from management called me back yesterday and sorted it out" => nothing
             "it gets louder the higher up the rpm goes" => nothing
@@ -1072,7 +1072,7 @@ fn escalations_round_nine() {
             "my cousin is a lawyer and shes very interested in how you botched my engine" => escalation=legal_threat
             "you cant hold my truck hostage" => escalation=legal_threat
             "i waited in your lobby three hours for nothing" => escalation=anger
-            "you told me friday and now youre telling me next week" => intent=schedule_appointment escalation=anger date=2026-11-27 (friday)
+            "you told me friday and now youre telling me next week" => intent=check_status escalation=anger date=2026-11-27 (friday)
             "congratulations you guys broke it again" => escalation=anger
             "i have a lawyer appointment thursday can we do friday instead" => intent=reschedule_appointment date=2026-11-27 (friday)
             "my neighbor sued the old shop he went to" => nothing
@@ -1112,7 +1112,7 @@ fn days_and_times_round_nine() {
         ],
         expect![[r#"
             "thursday or friday whichever you have for the brakes" => intent=schedule_appointment service=brake service
-            "friday or saturday actually saturday is better" => intent=schedule_appointment date=2026-11-28 (saturday)
+            "friday or saturday actually saturday is better" => date=2026-11-28 (saturday)
             "is my rotation on the second or the third" => intent=check_status service=tire rotation
             "i came in last thursday and the light is back on" => nothing
             "cancel my alignment on monday i had it at ten thirty" => intent=cancel_appointment service=wheel alignment date=2026-11-30 (monday) time=10:30 (10 30)
@@ -1262,7 +1262,7 @@ fn round_twelve() {
             "i stopped payment on a check to the shop" => escalation=legal_threat
             "this is the worst run outfit ive ever dealt with and ive been driving fifty years" => escalation=anger
             "the worst place ive ever had my car serviced was the dealer" => nothing
-            "i am madder than a wet hen yall cancelled on me twice now" => intent=reschedule_appointment escalation=anger
+            "i am madder than a wet hen yall cancelled on me twice now" => escalation=anger
             "my wife is gonna be madder than a hornet if the car isnt ready" => intent=check_status
             "my lawyer is gonna grab the car for me since im stuck in court all day is it ready to go" => intent=check_status
             "my lawyer is gonna get in touch with you" => escalation=legal_threat
@@ -1432,9 +1432,9 @@ fn round_thirteen() {
             "im gonna dispute the deposit with my credit card company if its not fixed today" => intent=check_status escalation=legal_threat date=2026-11-24 (today)
             "i already called my bank and told them not to honor that charge" => escalation=legal_threat
             "i work at the law office down the block so i can walk over" => nothing
-            "i saw you got an a plus rating with the better business bureau" => intent=general_inquiry
+            "i saw you got an a plus rating with the better business bureau" => intent=schedule_appointment
             "honestly you guys have the worst communication ive ever dealt with" => escalation=anger
-            "im losing my mind here you guys said 2 days its been a week" => escalation=anger
+            "im losing my mind here you guys said 2 days its been a week" => intent=check_status escalation=anger
             "the guy at the quick lube place was so ridiculous so can i come to you" => intent=schedule_appointment
             "last time i sat there 3 hours i was ready to throw a chair" => escalation=anger
             "im about ready to throw in the towel on this old truck" => nothing
@@ -1590,7 +1590,7 @@ fn times_of_the_callers_day_or_in_the_past() {
             "the work starts at 8 right" => intent=check_status time=08:00 (8)
             "can i come round ten tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
             "i need the brakes tomorrow at the nine" => intent=schedule_appointment service=brake service date=2026-11-25 (tomorrow) time=09:00 (9)
-            "i usually get it done at the one on main street but can you do brakes" => intent=schedule_appointment service=brake service
+            "i usually get it done at the one on main street but can you do brakes" => intent=general_inquiry service=brake service
         "#]],
     );
 }
@@ -1702,7 +1702,7 @@ fn times_asked_instead_or_moved_by_a_span_and_what_a_service_includes() {
             "no i was gonna come at 2 but could i come at 4 instead" => intent=reschedule_appointment time=16:00 (4)
             "could i come at 4 instead no wait 5" => intent=reschedule_appointment time=17:00 (5)
             "could you do 2 instead my ride comes at noon" => intent=reschedule_appointment time=14:00 (2)
-            "book me at 10 tomorrow could you call me back at 2 instead" => intent=reschedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
+            "book me at 10 tomorrow could you call me back at 2 instead" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=10:00 (10)
             "im down for 9 but can i come at 11 instead off the books" => intent=reschedule_appointment time=11:00 (11)
             "can we do four instead of two" => intent=reschedule_appointment time=16:00 (4)
             "i have nine on friday can we do monday instead at the same time" => intent=reschedule_appointment date=2026-11-30 (monday)
@@ -1713,7 +1713,7 @@ fn times_asked_instead_or_moved_by_a_span_and_what_a_service_includes() {
             "push it back an hour to eleven thirty" => intent=reschedule_appointment time=11:30 (11 30)
             "push it back an hour" => intent=reschedule_appointment
             "can we do thursday instead same time which was nine" => intent=reschedule_appointment date=2026-11-26 (thursday) time=09:00 (9)
-            "same time that was 2 but on friday" => intent=check_hours date=2026-11-27 (friday) time=14:00 (2)
+            "same time that was 2 but on friday" => intent=reschedule_appointment date=2026-11-27 (friday) time=14:00 (2)
             "what does a tire rotation include" => intent=general_inquiry service=tire rotation
             "does the ac service include a leak check" => intent=general_inquiry service=ac service
             "quick question do you want me to come with the car monday or tuesday" => intent=general_inquiry
@@ -1774,7 +1774,7 @@ fn an_hour_said_right_after_a_day() {
         expect![[r#"
             "could i bring the truck in thursday ten for the brakes" => intent=schedule_appointment service=brake service date=2026-11-26 (thursday) time=10:00 (10)
             "i want come tomorrow eight for oil change" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow) time=08:00 (8)
-            "what about saturday uh nine" => intent=schedule_appointment date=2026-11-28 (saturday) time=09:00 (9)
+            "what about saturday uh nine" => intent=check_status date=2026-11-28 (saturday) time=09:00 (9)
             "can you do tomorrow 2 oil changes" => intent=schedule_appointment service=oil change date=2026-11-25 (tomorrow)
             "do you have friday 2 slots open" => intent=schedule_appointment date=2026-11-27 (friday)
             "can i come monday 8 december at 10" => intent=schedule_appointment date=2026-12-08 (8 december) time=10:00 (10)
@@ -1834,7 +1834,7 @@ fn complaints_of_how_the_caller_was_treated_and_asking_for_someone_by_a_word_wit
             "i really appreciated the way i was treated last time" => nothing
             "after the way we were treated last time we will definitely be back" => nothing
             "i told all my friends about how i was treated" => nothing
-            "can you tell me how my truck was treated for rust" => nothing
+            "can you tell me how my truck was treated for rust" => intent=check_status
             "do i need to come down there or can i pay over the phone" => intent=general_inquiry
             "do i need to come down there and get it or can you drop it off" => intent=general_inquiry
             "your guy said the rotors are junk so how much for new ones" => intent=pricing_inquiry service=brake service
@@ -1900,7 +1900,7 @@ fn times_of_the_callers_own_day_in_the_past_and_on_labels_are_not_the_time_asked
             "i was there last friday at ten and nobody helped me" => nothing
             "they promised it by five yesterday is it done now" => intent=check_status
             "we were in at four yesterday and the line was long can i come friday" => intent=schedule_appointment date=2026-11-27 (friday)
-            "can i get the same slot i was in at nine yesterday" => time=09:00 (9)
+            "can i get the same slot i was in at nine yesterday" => intent=schedule_appointment time=09:00 (9)
             "the last shop took till six to do my brakes can you do them tomorrow at nine" => intent=schedule_appointment service=brake service date=2026-11-25 (tomorrow) time=09:00 (9)
             "i keep getting told call back at two can i just book tuesday at eleven" => intent=schedule_appointment date=2026-12-01 (tuesday) time=11:00 (11)
             "fleet unit four twelve needs an oil change monday" => intent=schedule_appointment service=oil change date=2026-11-30 (monday)
@@ -2026,7 +2026,7 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "is dave there i need to talk to dave he did my brakes" => escalation=manager_request service=brake service
             "let me talk to whoever is working on my car" => escalation=manager_request
             "i want speak with people not machine" => escalation=manager_request
-            "i need whoever can set up a fleet account" => intent=general_inquiry escalation=manager_request
+            "i need whoever can set up a fleet account" => intent=schedule_appointment escalation=manager_request
             "are you guys even real mechanics" => escalation=anger
             "is anybody able to tell me if its done or is that too much to ask" => intent=check_status escalation=anger
             "you charged me twice thats a scam" => escalation=anger
@@ -2065,10 +2065,10 @@ fn escalations_without_the_usual_words_and_calm_lines_that_share_them() {
             "could i get booked on the phone" => nothing
             "is friday available i need to talk to my wife first" => date=2026-11-27 (friday)
             "i got a text saying my warranty expired i think thats a scam" => intent=general_inquiry
-            "can you stop the check engine light from coming on" => intent=schedule_appointment service=check engine light
+            "can you stop the check engine light from coming on" => intent=general_inquiry service=check engine light
             "i got paperwork from the county saying my emissions is due" => service=state inspection
             "the federal trade commission says i dont need the dealer to keep my warranty right" => intent=cancel_appointment
-            "my bank has a dispute open on some fraud charges can i pay cash" => intent=check_hours
+            "my bank has a dispute open on some fraud charges can i pay cash" => intent=general_inquiry
             "the adjuster said ill be hearing from them in writing can you hold the car" => nothing
             "i paid with my card at pickup so i told my bank to stop the check i mailed you" => nothing
             "the tow company charged me twice so thats going to my card company as a disputed charge" => nothing
@@ -2208,7 +2208,7 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "saturday uh oh nine hundred for an inspection" => intent=schedule_appointment service=state inspection date=2026-11-28 (saturday) time=09:00 (oh 9 hundred)
             "i have to make the 4 10 train so is it done" => intent=check_status
             "i dropped it off this morning at seven forty five is it ready" => intent=check_status
-            "i came by last week like three oclock can i do monday at ten" => intent=reschedule_appointment date=2026-11-30 (monday) time=10:00 (10)
+            "i came by last week like three oclock can i do monday at ten" => intent=schedule_appointment date=2026-11-30 (monday) time=10:00 (10)
             "i came by at four thirty yesterday and you were closed" => nothing
             "your website says you open at seven is that right" => intent=check_hours
             "the mileage is around one forty" => nothing
@@ -2223,7 +2223,7 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "the website says 2 30 is open tomorrow can i grab that" => intent=check_hours date=2026-11-25 (tomorrow) time=14:30 (2 30)
             "my left headlight is out can i come this morning at 10" => intent=schedule_appointment time=10:00 (10)
             "i work from 9 to 5 can you do 6" => intent=schedule_appointment time=18:00 (6)
-            "hi i wanted to talk to you about my car she said its making a grinding noise" => intent=schedule_appointment service=diagnostic
+            "hi i wanted to talk to you about my car she said its making a grinding noise" => service=diagnostic
             "hey is it in he said it would be here tuesday" => intent=check_status date=2026-12-01 (tuesday)
             "if i do the repair with you im not paying a dime for the diagnostic right" => intent=pricing_inquiry service=diagnostic
             "my buddy said you guys do real professional work" => nothing
@@ -2481,7 +2481,7 @@ fn card_claims_people_asked_for_by_a_callback_and_calm_lines_about_managers_and_
             "i spoke with a tall guy at the counter can i talk to him again" => escalation=manager_request
             "id like a call back from one of your mechanics" => escalation=manager_request
             "transfer me to her please" => escalation=manager_request
-            "who owns the shop these days is it still the same guy" => nothing
+            "who owns the shop these days is it still the same guy" => intent=general_inquiry
             "the advisor was really nice tell her i said thanks" => nothing
             "im the office manager at a dental practice and we need two cars inspected" => intent=schedule_appointment service=state inspection
             "my brother went to school with the owner can you squeeze me in friday" => intent=schedule_appointment date=2026-11-27 (friday)
@@ -2500,9 +2500,9 @@ fn card_claims_people_asked_for_by_a_callback_and_calm_lines_about_managers_and_
             "i got there at seven and your doors were locked can i come at nine tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=09:00 (9)
             "its running really rough when its cold" => intent=schedule_appointment service=diagnostic
             "it makes a sound like a squeal when i turn" => intent=schedule_appointment service=diagnostic
-            "my brake lights are out can you swap the bulbs" => nothing
+            "my brake lights are out can you swap the bulbs" => intent=general_inquiry
             "i got a call back from your tech and he said its done so what time can i pick it up" => intent=check_status
-            "my bank called me and flagged the charge as fraud but it was me so can you run my card again" => intent=schedule_appointment
+            "my bank called me and flagged the charge as fraud but it was me so can you run my card again" => nothing
             "you guys charged me 100 for the diagnostic to tell me its the alternator does that go toward the repair" => intent=pricing_inquiry service=diagnostic
             "no rush take your time its only been a day" => nothing
             "the lady on the phone yesterday was great real helpful" => nothing
