@@ -131,7 +131,7 @@ static TIME: LazyLock<TimePatterns> = LazyLock::new(|| TimePatterns {
     // 10": the time kept when only the day moves; "come tomorrow 9", "friday 10"), not a
     // count or an amount after it.
     hour_after_word: ascii_regex(
-        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|from|make it|to|how about|do|try|be|past|between|than|at the|same time (?:which|that) (?:was|is)|(?:was|is) it(?: still)?|tomorrow|today|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?|(?:cruisers|units|rigs|pickups|suvs|sedans|minivans|buses)\b))?",
+        r"\b(?:at|around|round|about|bout|by|after|before|till|until|til|say|like|maybe|for|from|make it|to|how about|do|try|be|past|between|than|at the|same time (?:which|that) (?:was|is)|(?:was|is) it(?: still)?|tomorrow|today|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?:uh |um )?(\d{1,2})\b(?: (minutes?|hours?|days?|weeks?|months?|years?|miles?|thousand|hundred|grand|dollars|bucks|of|cars?|tires?|vans?|trucks?|vehicles?|new|used|more|people|times?|or so|quarts?|spots?|stars?|point|percent|gallons?|seconds?|shops?|company|front|rear|back|kids?|(?:cruisers|units|rigs|pickups|suvs|sedans|minivans|buses|all seasons|all terrains)\b))?",
     ),
     period: ascii_regex(
         r"\b(morning|afternoon|evening|tonight|1st thing|before lunch|after lunch|end of the day|after work)\b",

@@ -62,8 +62,10 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     // the same stop, took two away (430), and nobody looked at which; cross-validation 94.3 %
     // (9670 of 10258). Round twenty-two's 388 lines (stop thirty-nine) gave two back (432),
     // and the mean of eight training runs' weights, chosen by cross-validation on the tuning
-    // part (10 030 to 10 087 of 10 646), two more: 434 (97.3 %).
-    assert!(score.intent.correct >= 434, "intent {:?}", score.intent);
+    // part (10 030 to 10 087 of 10 646), two more: 434 (97.3 %). Round twenty-three's 386
+    // lines, in the same stop, three more (437, 98.0 %), and nobody looked at which; its rule
+    // for days told as the past took away a day found where none was said (dates 190 of 199).
+    assert!(score.intent.correct >= 437, "intent {:?}", score.intent);
     assert!(
         score.services.correct >= 238,
         "services {:?}",
@@ -72,7 +74,7 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
     assert!(score.date.correct >= 190, "date {:?}", score.date);
     // A wrong day found counts against dates as a day missed does.
     assert!(
-        score.date.total - score.date.correct <= 10,
+        score.date.total - score.date.correct <= 9,
         "date {:?}",
         score.date
     );
@@ -102,15 +104,15 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     let score = scored("tune");
     // The learned model has seen these lines, so intent here is mostly memory (99.5 %); how
     // it does on lines it never saw is `nlu --score --cross-validate 10`.
-    assert!(score.intent.correct >= 10601, "intent {:?}", score.intent);
+    assert!(score.intent.correct >= 10985, "intent {:?}", score.intent);
     assert!(
-        score.services.correct >= 5362,
+        score.services.correct >= 5609,
         "services {:?}",
         score.services
     );
-    assert!(score.date.correct >= 4014, "date {:?}", score.date);
-    assert!(score.time.correct >= 2104, "time {:?}", score.time);
-    assert!(score.escalation_recall.correct >= 1853);
+    assert!(score.date.correct >= 4161, "date {:?}", score.date);
+    assert!(score.time.correct >= 2187, "time {:?}", score.time);
+    assert!(score.escalation_recall.correct >= 1932);
     // Two polite follow-ups of the eleventh round still read as anger (t4606, t4745), a friend
     // called useless (t6433) and a caller "very disappointed" with a price (t6685); round
     // fourteen's "ridiculous" aimed elsewhere (a parking ticket, a dealer's price, a tow truck
@@ -134,7 +136,9 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     // its decoys took them all. Round twenty-two (stop thirty-nine) brought sixteen; its
     // decoys took fifteen, and one is left: "frustrated is an understatement" about a car
     // bought from another lot (t10156), worded as a caller angry at the shop would begin.
-    assert!(score.escalation_false_alarms <= 13);
+    // Round twenty-three (the same stop) brought eighteen; its decoys, narrowed in review,
+    // took them all, and t6433 (a buddy called useless) as well.
+    assert!(score.escalation_false_alarms <= 12);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).

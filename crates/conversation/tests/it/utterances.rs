@@ -343,7 +343,7 @@ fn dates() {
             "11/2" => date=2027-11-02 (11/2)
             "12/08/2027" => date=2027-12-08 (12/08/2027)
             "february thirtieth" => date=? (february 30th)
-            "this afternoon" => date=2026-11-24 (this afternoon) time=afternoon (afternoon)
+            "this afternoon" => intent=schedule_appointment date=2026-11-24 (this afternoon) time=afternoon (afternoon)
             "tonight" => date=2026-11-24 (tonight) time=evening (tonight)
         "#]],
     );
@@ -412,7 +412,7 @@ fn dates_across_a_month_boundary() {
             "12/1",
         ],
         expect![[r#"
-            "tomorrow" => date=2026-12-01 (tomorrow)
+            "tomorrow" => intent=schedule_appointment date=2026-12-01 (tomorrow)
             "the day after tomorrow" => intent=check_hours date=2026-12-02 (day after tomorrow)
             "wednesday" => intent=schedule_appointment date=2026-12-02 (wednesday)
             "next monday" => intent=schedule_appointment date=2026-12-07 (next monday)
@@ -434,7 +434,7 @@ fn dates_around_thanksgiving_and_new_year() {
         &["today", "tomorrow", "thursday"],
         expect![[r#"
             "today" => date=2026-11-25 (today)
-            "tomorrow" => date=2026-11-26 (tomorrow)
+            "tomorrow" => intent=schedule_appointment date=2026-11-26 (tomorrow)
             "thursday" => date=2026-11-26 (thursday)
         "#]],
     );
@@ -451,7 +451,7 @@ fn dates_around_thanksgiving_and_new_year() {
             "12/30",
         ],
         expect![[r#"
-            "tomorrow" => date=2027-01-01 (tomorrow)
+            "tomorrow" => intent=schedule_appointment date=2027-01-01 (tomorrow)
             "friday" => date=2027-01-01 (friday)
             "the 2nd" => date=2027-01-02 (2nd)
             "january 4th" => date=2027-01-04 (january 4th)
@@ -514,14 +514,14 @@ fn times() {
             "7:30 tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7:30)
             "seven thirty tomorrow morning" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=07:30 (7 30)
             "4 oclock" => time=16:00 (4 oclock)
-            "half past two" => time=14:30 (half past 2)
+            "half past two" => intent=schedule_appointment time=14:30 (half past 2)
             "quarter to five" => time=16:45 (quarter to 5)
             "quarter past 8" => time=08:15 (quarter past 8)
             "quarter to one" => time=12:45 (quarter to 1)
             "morning" => time=morning (morning)
             "sometime in the afternoon" => intent=schedule_appointment time=afternoon (afternoon)
             "first thing in the morning" => intent=schedule_appointment time=morning (morning)
-            "after lunch" => intent=schedule_appointment time=afternoon (after lunch)
+            "after lunch" => time=afternoon (after lunch)
             "12 pm" => time=12:00 (12 pm)
             "9 am" => time=09:00 (9 am)
             "14:30" => time=14:30 (14:30)
@@ -701,7 +701,7 @@ fn escalation_false_alarms() {
             "damn this traffic sorry not you" => nothing
             "im the fleet manager over at riverside electric" => nothing
             "the manager at the tire place across the street told me you do alignments" => intent=general_inquiry service=wheel alignment
-            "i talked to my lawyer about the accident its handled i just need the car looked at" => nothing
+            "i talked to my lawyer about the accident its handled i just need the car looked at" => intent=schedule_appointment
             "this is gonna sound dumb but the wheel is crooked" => nothing
             "she sounded really mad in that review" => intent=general_inquiry
         "#]],
@@ -977,11 +977,11 @@ fn escalations_round_seven() {
             "god dam it the light is on again" => escalation=anger
             "this is bull ship" => escalation=anger
             "im so tired of this" => escalation=anger
-            "my wife is furious at me for forgetting the oil change" => service=oil change
+            "my wife is furious at me for forgetting the oil change" => intent=schedule_appointment service=oil change
             "the service manager at the dealer told me i need rotors" => intent=schedule_appointment service=brake service
             "my brother tried to sue me once lol anyway how much for tires" => intent=pricing_inquiry
             "i know somebody who does tows but can you fix the bumper" => nothing
-            "the rattle is coming from higher up behind the dash" => intent=check_status service=diagnostic
+            "the rattle is coming from higher up behind the dash" => service=diagnostic
             "four one three five five five one zero zero zero" => nothing
             "looks like a person keyed my door" => nothing
             "i have a spare can you put it on real quick" => nothing
@@ -995,7 +995,7 @@ fn escalations_round_seven() {
             "im gonna run a little late" => nothing
             "its been sitting for two years can you get it running" => intent=check_status
             "your boss did a great job on my brakes last time" => service=brake service
-            "ill be filing an insurance claim for the accident can you do an estimate" => intent=general_inquiry
+            "ill be filing an insurance claim for the accident can you do an estimate" => intent=pricing_inquiry
             "the estimate says four eighty what am i paying for exactly" => intent=pricing_inquiry
             "are you serious its already done thats awesome" => nothing
             "my boss was livid i was late because the car died" => nothing
@@ -1072,14 +1072,14 @@ fn escalations_round_nine() {
             "my cousin is a lawyer and shes very interested in how you botched my engine" => escalation=legal_threat
             "you cant hold my truck hostage" => escalation=legal_threat
             "i waited in your lobby three hours for nothing" => escalation=anger
-            "you told me friday and now youre telling me next week" => intent=check_status escalation=anger date=2026-11-27 (friday)
+            "you told me friday and now youre telling me next week" => escalation=anger date=2026-11-27 (friday)
             "congratulations you guys broke it again" => escalation=anger
             "i have a lawyer appointment thursday can we do friday instead" => intent=reschedule_appointment date=2026-11-27 (friday)
             "my neighbor sued the old shop he went to" => nothing
             "my dad always wants to talk to the manager its embarrassing" => nothing
             "i was mad at that last garage so im coming to you for brakes" => intent=schedule_appointment service=brake service
             "im frustrated with this stupid truck it wont start" => nothing
-            "can you explain to me why it needs a timing belt" => intent=pricing_inquiry
+            "can you explain to me why it needs a timing belt" => nothing
             "oh great thanks ill call again monday" => date=2026-11-30 (monday)
             "my son wants to be a mechanic and hes really interested in how you do alignments" => intent=general_inquiry service=wheel alignment
             "i dont want to dispute it i just want to understand the bill" => nothing
@@ -1431,7 +1431,7 @@ fn round_thirteen() {
             "uh what time is my thing tomorrow was it nine or nine thirty" => intent=check_status date=2026-11-25 (tomorrow)
             "im gonna dispute the deposit with my credit card company if its not fixed today" => intent=check_status escalation=legal_threat date=2026-11-24 (today)
             "i already called my bank and told them not to honor that charge" => escalation=legal_threat
-            "i work at the law office down the block so i can walk over" => nothing
+            "i work at the law office down the block so i can walk over" => intent=schedule_appointment
             "i saw you got an a plus rating with the better business bureau" => intent=schedule_appointment
             "honestly you guys have the worst communication ive ever dealt with" => escalation=anger
             "im losing my mind here you guys said 2 days its been a week" => intent=check_status escalation=anger
@@ -1485,7 +1485,7 @@ fn round_seventeen() {
             "this wait is ridiculous" => escalation=anger
             "im a proud jeep owner and i need an oil change" => intent=schedule_appointment service=oil change vehicle=Jeep
             "i want the owner on the phone" => escalation=manager_request
-            "my sons a lawyer and he says get a written estimate" => nothing
+            "my sons a lawyer and he says get a written estimate" => intent=pricing_inquiry
             "my sons a lawyer and hes gonna sue you" => escalation=legal_threat
             "i got the pads online can you guys put them on" => intent=general_inquiry service=brake service
             "i have my own wipers could you put them on tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow)
@@ -1640,7 +1640,7 @@ fn escalation_wording_of_stop_thirty_four() {
             "my car bounced around on the highway i think its the shocks" => nothing
             "nobody here knows how to change a cabin filter so can you" => nothing
             "its ridiculous what the dealership wants for a key fob can you do it" => intent=general_inquiry
-            "im disputing the tow charge with the towing company" => nothing
+            "im disputing the tow charge with the towing company" => intent=general_inquiry
             "the tow truck driver showed up two hours late and honestly it was ridiculous" => escalation=anger
             "this is ridiculous my last mechanic never told me about the leak" => intent=check_status service=diagnostic
             "the other shop botched my alignment those morons" => intent=schedule_appointment service=wheel alignment
@@ -1737,7 +1737,7 @@ fn ridiculous_aimed_at_the_dealer_without_what() {
         ],
         expect![[r#"
             "my mechanic friend said its ridiculous the dealer wants to charge me for a software update" => intent=general_inquiry
-            "its ridiculous the dealership charges that much can you do it cheaper" => intent=pricing_inquiry
+            "its ridiculous the dealership charges that much can you do it cheaper" => intent=general_inquiry
             "its ridiculous you guys want six hundred for that" => intent=pricing_inquiry escalation=anger
             "its ridiculous what the dealership charged me and now youre charging more" => intent=pricing_inquiry escalation=anger
         "#]],
@@ -1780,11 +1780,11 @@ fn an_hour_said_right_after_a_day() {
             "can i come monday 8 december at 10" => intent=schedule_appointment date=2026-12-08 (8 december) time=10:00 (10)
             "i come at ten hour on friday for brakes" => intent=schedule_appointment service=brake service date=2026-11-27 (friday) time=10:00 (10)
             "they said it be done at 1 hour" => intent=check_status
-            "can it be done in about 2 hours" => nothing
+            "can it be done in about 2 hours" => intent=check_status
             "they told me at the 2 hour mark it would be done" => intent=check_status
             "you billed me at 3 hour labor for a 20 minute job" => nothing
             "the quote had it at 3 hour for labor" => intent=pricing_inquiry
-            "were at 2 hour and still no call" => nothing
+            "were at 2 hour and still no call" => intent=check_status
             "just cancel the monday one" => intent=cancel_appointment date=2026-11-30 (monday)
             "i need tomorrow 2 tires put on" => intent=schedule_appointment date=2026-11-25 (tomorrow)
             "can you do tuesday 3 at 10" => intent=schedule_appointment date=2026-12-01 (tuesday) time=10:00 (10)
@@ -1953,7 +1953,7 @@ fn minutes_to_the_hour_an_hour_said_with_oh_and_an_hour_asked_about() {
             "four oh nine maple drive" => nothing
             "when was i supposed to pick it up was it five" => intent=check_status time=17:00 (5)
             "my pickup is today right is it still three" => intent=check_status date=2026-11-24 (today) time=15:00 (3)
-            "is it four wheel drive that you need to know" => intent=check_status
+            "is it four wheel drive that you need to know" => intent=general_inquiry
             "was it three or four" => intent=check_status
             "nine or nine thirty either one is fine monday" => intent=schedule_appointment date=2026-11-30 (monday)
         "#]],
@@ -2188,7 +2188,7 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "my nephew is drawing up a letter to send you" => escalation=legal_threat
             "you dont have a leg to stand on" => escalation=legal_threat
             "the other shop kept it three weeks and i was so mad so i want you to do the brakes" => intent=schedule_appointment service=brake service
-            "my husband keeps saying thats ridiculous to pay for a rotation is it worth it" => intent=general_inquiry service=tire rotation
+            "my husband keeps saying thats ridiculous to pay for a rotation is it worth it" => intent=pricing_inquiry service=tire rotation
             "im so done with this old car can you look at the transmission" => intent=schedule_appointment service=transmission service
             "the other guy hung up on me so i called you" => nothing
             "my sister in law is a lawyer and she recommended you" => nothing
@@ -2231,7 +2231,7 @@ fn let_down_callers_people_asked_for_in_passing_and_ranges_said_from_one_hour_to
             "i called the dealer and the guy hung up on me so im calling you" => nothing
             "i tried the dealer but nobody picked up the last few times so can you fit me in" => intent=schedule_appointment
             "i never take my truck there because the dealer is so expensive" => intent=pricing_inquiry
-            "i said tuesday and then thursday now im thinking wednesday is better" => intent=schedule_appointment date=2026-12-01 (tuesday)
+            "i said tuesday and then thursday now im thinking wednesday is better" => date=2026-12-01 (tuesday)
             "can you look up my truck the plate is b b b 7 7 3" => nothing
             "im not reporting you guys to anyone i just want it fixed" => nothing
             "i know i dont have a leg to stand on since the warranty ran out" => nothing
@@ -2391,7 +2391,7 @@ fn times_of_the_callers_own_day_said_with_a_clock_and_threats_said_to_an_agency(
             "i need to pick up my kids at 3 will it be done by then" => intent=check_status time=15:00 (3)
             "you called me about 2 30 tomorrow yeah that works" => date=2026-11-25 (tomorrow) time=14:30 (2 30)
             "just checking our bus is tomorrow at 9 right" => intent=check_status date=2026-11-25 (tomorrow) time=09:00 (9)
-            "i think either 1 or 2 of my tires has a slow leak" => intent=schedule_appointment service=diagnostic
+            "i think either 1 or 2 of my tires has a slow leak" => intent=check_status service=diagnostic
             "im free anytime 10 to 8 tomorrow" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=08:00 (8)
             "are you guys open 10 to 7 on saturdays" => intent=check_hours time=07:00 (7)
             "the quote was like four twenty for the brakes can i come friday at ten" => intent=schedule_appointment service=brake service date=2026-11-27 (friday) time=10:00 (10)
@@ -2502,7 +2502,7 @@ fn card_claims_people_asked_for_by_a_callback_and_calm_lines_about_managers_and_
             "it makes a sound like a squeal when i turn" => intent=schedule_appointment service=diagnostic
             "my brake lights are out can you swap the bulbs" => intent=general_inquiry
             "i got a call back from your tech and he said its done so what time can i pick it up" => intent=check_status
-            "my bank called me and flagged the charge as fraud but it was me so can you run my card again" => nothing
+            "my bank called me and flagged the charge as fraud but it was me so can you run my card again" => intent=general_inquiry
             "you guys charged me 100 for the diagnostic to tell me its the alternator does that go toward the repair" => intent=pricing_inquiry service=diagnostic
             "no rush take your time its only been a day" => nothing
             "the lady on the phone yesterday was great real helpful" => nothing
@@ -2520,6 +2520,146 @@ fn card_claims_people_asked_for_by_a_callback_and_calm_lines_about_managers_and_
             "can i drop it off tomorrow at 8 pickup at 5" => intent=schedule_appointment date=2026-11-25 (tomorrow) time=08:00 (8)
             "my abs and brake lights came on and the pedal feels soft" => intent=schedule_appointment service=brake service
             "what if i get there at 6 and the doors locked is there a drop box" => intent=general_inquiry time=18:00 (6)
+        "#]],
+    );
+}
+
+#[test]
+fn escalations_buried_in_long_lines_past_days_said_as_stories_and_anger_aimed_elsewhere() {
+    check(
+        &[
+            // Escalations buried in an ordinary line.
+            "i called chase and opened a dispute on your charge",
+            "im not paying for that ill be calling my card company",
+            "you overcharged me so i disputed it with capital one",
+            "id like somebody from management to call me",
+            "is dave still there i only want him working on my truck",
+            "is lisa around the lady who did my paperwork",
+            "had the brakes done and they still squeal so thats money well spent huh",
+            "what a racket you guys are running",
+            "you forgot my oil change again which is just great",
+            "cancel it im done with you people",
+            "thanks for wasting my whole day",
+            "you guys are thieves",
+            "oh another recording how real helpful",
+            "with service like that good riddance",
+            "i reported the last shop to the bbb and im reporting you too",
+            "the attitude your service advisor gave me was awful i want to talk to his boss",
+            // Anger, a judge, a manager or an owner aimed elsewhere.
+            "ugh this stupid truck wont start again can you send a tow",
+            "its snowing which is just perfect since i have bald tires can i come at 2",
+            "my uncle is a judge and he swears by you guys",
+            "the judge gave me until friday to get the sticker",
+            "the last shop overcharged me so i reported them to the bbb how much is your inspection",
+            "the owner of the tire shop down the street sent me over for an alignment",
+            "the girl at the front desk was so friendly last time",
+            "i put the wrong gas in like a total moron can you drain it",
+            "my dad says its the alternator but hes clueless can you check it",
+            "the damn deer got my bumper again",
+            "the dealer quoted me two grand i was so mad i walked right out can you look at it",
+            "my buddy swears you guys are thieves but i figured id give you a shot",
+            "i need to get to work once im done with you guys",
+            // Days said of the past, and days asked for.
+            "i dropped the van off monday is it ready",
+            "the car came in friday for brakes whats the status",
+            "if i came in wednesday how much would brakes be",
+            "if i brought it in saturday could you do the rotation",
+            "how are you doing today i need an oil change friday",
+            "my sticker expires the thirtieth can i come tomorrow",
+            "its tuesday and nobody called me about my car",
+            "so that was monday at ten right",
+            // Counts and the caller's own busy day.
+            "how much for four all seasons",
+            "im working all day thursday from nine to five can i come friday at ten",
+            // Services said without their names.
+            "can you fix a squeaky belt",
+            "are my new tiers in yet",
+            "the light with the engine on it is blinking",
+            // The review's probes.
+            "can i have it towed in monday for the transmission",
+            "i called yesterday and friday works better for me now",
+            "my insurance wont pay for the rental so i gotta call my bank first",
+            "my card got stolen so i called my bank and opened a claim can i pay cash",
+            "the last shop overcharged me and i disputed it with chase so i want a written estimate first",
+            "the last place did a bad job but you guys are worse i reported them to the bbb",
+            "can i talk to the owner of the repair shop please",
+            "i spoke with the owner last week his name is dave can i talk to him again",
+            "you guys had a used rim for me is it still there i only want the 1 rim",
+            "i come in there and get treated like a total moron",
+            "your mechanics charged me nine hundred for brakes those guys are crooks",
+            "your mechanics always think im stupid because im a woman",
+            "you guys had my truck for two weeks i was losing my mind",
+            "the stupid battery you sold me died after a week",
+            "its raining which is just perfect and you still have my car three days later",
+            "the last place overcharged me and so did you",
+            "sold my old truck it was in the shop for service every month good riddance",
+            "can you rotate the front two tires to the back",
+            "its a 2015 f150 with the ecoboost engine on it can you do an oil change",
+            "im free all day friday from ten to four",
+        ],
+        expect![[r#"
+            "i called chase and opened a dispute on your charge" => escalation=legal_threat
+            "im not paying for that ill be calling my card company" => escalation=legal_threat
+            "you overcharged me so i disputed it with capital one" => escalation=legal_threat
+            "id like somebody from management to call me" => escalation=manager_request
+            "is dave still there i only want him working on my truck" => intent=check_status escalation=manager_request
+            "is lisa around the lady who did my paperwork" => escalation=manager_request
+            "had the brakes done and they still squeal so thats money well spent huh" => escalation=anger service=brake service
+            "what a racket you guys are running" => escalation=anger
+            "you forgot my oil change again which is just great" => escalation=anger service=oil change
+            "cancel it im done with you people" => intent=cancel_appointment escalation=anger
+            "thanks for wasting my whole day" => escalation=anger
+            "you guys are thieves" => escalation=anger
+            "oh another recording how real helpful" => escalation=anger
+            "with service like that good riddance" => escalation=anger
+            "i reported the last shop to the bbb and im reporting you too" => escalation=legal_threat
+            "the attitude your service advisor gave me was awful i want to talk to his boss" => nothing
+            "ugh this stupid truck wont start again can you send a tow" => intent=general_inquiry
+            "its snowing which is just perfect since i have bald tires can i come at 2" => intent=schedule_appointment service=tire replacement time=14:00 (2)
+            "my uncle is a judge and he swears by you guys" => nothing
+            "the judge gave me until friday to get the sticker" => intent=schedule_appointment service=state inspection date=2026-11-27 (friday)
+            "the last shop overcharged me so i reported them to the bbb how much is your inspection" => intent=pricing_inquiry service=state inspection
+            "the owner of the tire shop down the street sent me over for an alignment" => intent=schedule_appointment service=wheel alignment
+            "the girl at the front desk was so friendly last time" => nothing
+            "i put the wrong gas in like a total moron can you drain it" => nothing
+            "my dad says its the alternator but hes clueless can you check it" => intent=schedule_appointment
+            "the damn deer got my bumper again" => nothing
+            "the dealer quoted me two grand i was so mad i walked right out can you look at it" => intent=schedule_appointment
+            "my buddy swears you guys are thieves but i figured id give you a shot" => intent=general_inquiry
+            "i need to get to work once im done with you guys" => nothing
+            "i dropped the van off monday is it ready" => intent=check_status
+            "the car came in friday for brakes whats the status" => intent=check_status service=brake service
+            "if i came in wednesday how much would brakes be" => intent=pricing_inquiry service=brake service date=2026-11-25 (wednesday)
+            "if i brought it in saturday could you do the rotation" => intent=schedule_appointment service=tire rotation date=2026-11-28 (saturday)
+            "how are you doing today i need an oil change friday" => intent=schedule_appointment service=oil change date=2026-11-27 (friday)
+            "my sticker expires the thirtieth can i come tomorrow" => intent=schedule_appointment service=state inspection date=2026-11-25 (tomorrow)
+            "its tuesday and nobody called me about my car" => intent=check_status
+            "so that was monday at ten right" => date=2026-11-30 (monday) time=10:00 (10)
+            "how much for four all seasons" => intent=pricing_inquiry
+            "im working all day thursday from nine to five can i come friday at ten" => intent=reschedule_appointment date=2026-11-27 (friday) time=10:00 (10)
+            "can you fix a squeaky belt" => intent=schedule_appointment service=diagnostic
+            "are my new tiers in yet" => intent=check_status service=tire replacement
+            "the light with the engine on it is blinking" => intent=schedule_appointment service=check engine light
+            "can i have it towed in monday for the transmission" => intent=schedule_appointment service=transmission service date=2026-11-30 (monday)
+            "i called yesterday and friday works better for me now" => date=2026-11-27 (friday)
+            "my insurance wont pay for the rental so i gotta call my bank first" => nothing
+            "my card got stolen so i called my bank and opened a claim can i pay cash" => intent=general_inquiry
+            "the last shop overcharged me and i disputed it with chase so i want a written estimate first" => nothing
+            "the last place did a bad job but you guys are worse i reported them to the bbb" => escalation=legal_threat
+            "can i talk to the owner of the repair shop please" => escalation=manager_request
+            "i spoke with the owner last week his name is dave can i talk to him again" => escalation=manager_request name=Dave
+            "you guys had a used rim for me is it still there i only want the 1 rim" => intent=general_inquiry
+            "i come in there and get treated like a total moron" => escalation=anger
+            "your mechanics charged me nine hundred for brakes those guys are crooks" => intent=pricing_inquiry escalation=anger service=brake service
+            "your mechanics always think im stupid because im a woman" => escalation=anger
+            "you guys had my truck for two weeks i was losing my mind" => intent=check_status escalation=anger
+            "the stupid battery you sold me died after a week" => escalation=anger service=battery replacement
+            "its raining which is just perfect and you still have my car three days later" => intent=check_status escalation=anger
+            "the last place overcharged me and so did you" => escalation=anger
+            "sold my old truck it was in the shop for service every month good riddance" => nothing
+            "can you rotate the front two tires to the back" => intent=schedule_appointment service=tire rotation
+            "its a 2015 f150 with the ecoboost engine on it can you do an oil change" => intent=schedule_appointment service=oil change
+            "im free all day friday from ten to four" => intent=reschedule_appointment date=2026-11-27 (friday) time=10:00 (10)
         "#]],
     );
 }
