@@ -63,10 +63,11 @@
 //! - on 10 646 lines (2026-12-08), the mean of the weights of several training runs, each with
 //!   its own shuffle (`SHUFFLES`), rather than one run's: one run got 10 030, 10 026 and
 //!   10 042 right with three first seeds; three runs 10 071 and 10 047; five 10 075, 10 061
-//!   and 10 070; eight 10 087, 10 073 and 10 080; ten 10 079 and 10 077. Each run is about
-//!   0.065 s of training in a release build, so eight add about half a second to a process's
-//!   first turn (or its warm-up), and nothing to a turn after it: the averaged weights are one
-//!   table as before. Which run's order the lines came in also moved the intent of short
+//!   and 10 070; eight 10 087, 10 073 and 10 080; ten 10 079 and 10 077. Each run is well
+//!   under a tenth of a second of training in a release build; the seven more runs took
+//!   `voice-gateway nlu` reading one line from 0.52 s to 0.87 s from start to exit, paid once
+//!   by a process (its warm-up) and not by a turn: the averaged weights are one table as
+//!   before. Which run's order the lines came in also moved the intent of short
 //!   lines from one round of new lines to the next ("the check engine light is on"); the
 //!   mean of eight orders depends less on any one.
 //!
