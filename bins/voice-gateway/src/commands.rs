@@ -223,6 +223,21 @@ pub(crate) fn nlu_score(
                 tally.total
             )
             .context("writing stdout")?;
+            let second = conversation::score::cross_validate_second_look(&part, folds, now, &shop);
+            writeln!(
+                output,
+                "second look at escalations, {folds}-fold cross-validation: the patterns alone \
+                 found {} escalations, with {} false alarms",
+                second.found, second.false_alarms
+            )
+            .context("writing stdout")?;
+            for (threshold, escalations, alarms) in &second.taken_back {
+                writeln!(
+                    output,
+                    "  taken back below {threshold}: {escalations} escalations, {alarms} false alarms"
+                )
+                .context("writing stdout")?;
+            }
         }
     }
     Ok(())

@@ -276,11 +276,8 @@ impl Model {
     /// which depend less on the order of the last lines seen than the last pass's alone, and
     /// that over `SHUFFLES` runs each reading the lines in its own order.
     pub(crate) fn train(examples: impl IntoIterator<Item = Example>) -> Self {
-        // Each feature gets a dense index, so the passes below touch plain arrays.
-        let mut index = FxHashMap::<u64, u32>::default();
-        let mut lines: Vec<(Vec<u32>, usize)> = Vec::new();
         let mut hashed = Vec::new();
-        for example in examples {
+        let weights = train_weights(examples.into_iter().map(|example| {
             hashed.clear();
             features_of(
                 &example.text,
@@ -288,25 +285,8 @@ impl Model {
                 example.signals,
                 &mut hashed,
             );
-            let features = hashed
-                .iter()
-                .map(|&feature| {
-                    let next = u32::try_from(index.len()).unwrap_or(u32::MAX);
-                    *index.entry(feature).or_insert(next)
-                })
-                .collect();
-            lines.push((features, class_index(example.intent)));
-        }
-        // The weights after each pass of each run, summed: the model keeps their mean.
-        let mut summed = vec![[0f32; CLASSES.len()]; index.len()];
-        for seed in SEED..SEED + SHUFFLES {
-            train_run(&lines, seed, &mut summed);
-        }
-        let runs = (EPOCHS as u64 * SHUFFLES) as f32;
-        let weights = index
-            .into_iter()
-            .map(|(feature, idx)| (feature, summed[idx as usize].map(|sum| sum / runs)))
-            .collect();
+            (hashed.clone(), class_index(example.intent))
+        }));
         Self { weights }
     }
 
@@ -349,18 +329,48 @@ impl Model {
     }
 }
 
+/// Trains a softmax regression over `N` classes on lines given as their hashed features and
+/// class: the mean of the weights after each pass of `SHUFFLES` runs (`train_run`), per feature.
+pub(crate) fn train_weights<const N: usize>(
+    lines: impl Iterator<Item = (Vec<u64>, usize)>,
+) -> FxHashMap<u64, [f32; N]> {
+    // Each feature gets a dense index, so the passes below touch plain arrays.
+    let mut index = FxHashMap::<u64, u32>::default();
+    let mut dense: Vec<(Vec<u32>, usize)> = Vec::new();
+    for (hashed, class) in lines {
+        let features = hashed
+            .iter()
+            .map(|&feature| {
+                let next = u32::try_from(index.len()).unwrap_or(u32::MAX);
+                *index.entry(feature).or_insert(next)
+            })
+            .collect();
+        dense.push((features, class));
+    }
+    // The weights after each pass of each run, summed: the model keeps their mean.
+    let mut summed = vec![[0f32; N]; index.len()];
+    for seed in SEED..SEED + SHUFFLES {
+        train_run(&dense, seed, &mut summed);
+    }
+    let runs = (EPOCHS as u64 * SHUFFLES) as f32;
+    index
+        .into_iter()
+        .map(|(feature, idx)| (feature, summed[idx as usize].map(|sum| sum / runs)))
+        .collect()
+}
+
 /// One run of training: `EPOCHS` passes of AdaGrad over `lines` (features, class), in an order
 /// shuffled with `seed`, adding the weights after each pass to `summed`.
-fn train_run(lines: &[(Vec<u32>, usize)], seed: u64, summed: &mut [[f32; CLASSES.len()]]) {
-    let mut weights = vec![[0f32; CLASSES.len()]; summed.len()];
-    let mut squared = vec![[1e-6f32; CLASSES.len()]; summed.len()];
+fn train_run<const N: usize>(lines: &[(Vec<u32>, usize)], seed: u64, summed: &mut [[f32; N]]) {
+    let mut weights = vec![[0f32; N]; summed.len()];
+    let mut squared = vec![[1e-6f32; N]; summed.len()];
     let mut order: Vec<usize> = (0..lines.len()).collect();
     let mut rng = fastrand::Rng::with_seed(seed);
     for _ in 0..EPOCHS {
         rng.shuffle(&mut order);
         for &line in &order {
             let (features, class) = &lines[line];
-            let mut scores = [0f32; CLASSES.len()];
+            let mut scores = [0f32; N];
             for &feature in features {
                 for (score, weight) in scores.iter_mut().zip(&weights[feature as usize]) {
                     *score += weight;
@@ -372,7 +382,7 @@ fn train_run(lines: &[(Vec<u32>, usize)], seed: u64, summed: &mut [[f32; CLASSES
                     &mut weights[feature as usize],
                     &mut squared[feature as usize],
                 );
-                for class_idx in 0..CLASSES.len() {
+                for class_idx in 0..N {
                     let target = if class_idx == *class { 1.0 } else { 0.0 };
                     let gradient = probabilities[class_idx] - target + DECAY * row[class_idx];
                     sums[class_idx] += gradient * gradient;
@@ -388,7 +398,7 @@ fn train_run(lines: &[(Vec<u32>, usize)], seed: u64, summed: &mut [[f32; CLASSES
     }
 }
 
-fn softmax(scores: [f32; CLASSES.len()]) -> [f32; CLASSES.len()] {
+pub(crate) fn softmax<const N: usize>(scores: [f32; N]) -> [f32; N] {
     let top = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exp = scores.map(|score| (score - top).exp());
     let sum: f32 = exp.iter().sum();
@@ -415,6 +425,12 @@ fn class_index(intent: Option<Intent>) -> usize {
 /// start their hash with a tag behind a zero byte, which no normalised word holds; a pair one
 /// word apart, and a word or pair by its place, have their hash mixed with a tag of their own;
 /// so kinds share a hash only by chance.
+/// The features of normalised text alone (`features_of` with no answer from the patterns and no
+/// signal): what the second look at an escalation reads (`second_look.rs`).
+pub(crate) fn word_features(normalized: &str, out: &mut Vec<u64>) {
+    features_of(normalized, None, 0, out);
+}
+
 fn features_of(normalized: &str, patterns: Option<Intent>, signals: u16, out: &mut Vec<u64>) {
     out.push(fnv1a(FNV_OFFSET, b"\0bias"));
     out.push(fnv1a(

@@ -41,6 +41,7 @@ pub mod nlu;
 mod phrases;
 mod prompt;
 pub mod score;
+mod second_look;
 mod shop;
 pub mod spelled;
 mod text;
@@ -51,12 +52,14 @@ mod when;
 
 pub use customer::{AppointmentInfo, CustomerProfile, VehicleInfo};
 pub use handoff::{MessageReply, MessageStep, MessageTaker, TakenMessage, asks_not_to_be_called};
-/// Trains the learned intent model and compiles the patterns a sample turn reaches now (under
+/// Trains the learned intent model and the second look at escalations (`second_look.rs`), and
+/// compiles the patterns a sample turn reaches now (under
 /// a second in a release build: the model reads every tuning line with the patterns first), so
 /// neither happens inside the first caller's turn. Pure: a
 /// sample utterance goes through a conversation at a fixed time.
 pub fn warm_up_intent_model() {
     learned::warm_up();
+    second_look::warm_up();
     let at = learned::training_now();
     let mut manager = create_inbound_general_manager(None, ShopConfig::default_shop());
     manager.process_message(

@@ -608,6 +608,9 @@ pub struct ConversationManager {
     pub(crate) escalation_reason: Option<EscalationReason>,
     /// Which learned model a first request goes to (`learned.rs`).
     learned_model: learned::Choice,
+    /// Which learned model takes a second look at an escalation the patterns found
+    /// (`second_look.rs`).
+    second_look: crate::second_look::Choice,
     /// What the detectors made of the last turn the learned model was asked about
     /// (`detect::signals` and the bits `ESCALATES` to `TOLD_AS_A_STORY`), kept for training
     /// (`learned::example`).
@@ -794,6 +797,7 @@ impl ConversationManager {
             awaiting_correction: false,
             escalation_reason: None,
             learned_model: learned::Choice::Project,
+            second_look: crate::second_look::Choice::Project,
             signals: 0,
         }
     }
@@ -808,6 +812,18 @@ impl ConversationManager {
     /// (cross-validation).
     pub(crate) fn use_learned_model(&mut self, choice: learned::Choice) {
         self.learned_model = choice;
+    }
+
+    /// Which model takes a second look at an escalation the patterns found: `Project` (the
+    /// default), `Off` (the patterns have the last word), or `Given` (cross-validation).
+    pub(crate) fn use_second_look(&mut self, choice: crate::second_look::Choice) {
+        self.second_look = choice;
+    }
+
+    /// Why a normalised text hands the call to a person: what the detectors found, unless the
+    /// second look reads the line as calm (`second_look.rs`).
+    fn escalation_in(&self, heard: &Heard<'_>) -> Option<EscalationReason> {
+        detect::escalation(heard).filter(|_| !self.second_look.reads_calm(heard.text()))
     }
 
     /// The state to store so another process can resume this conversation.
@@ -920,7 +936,7 @@ impl ConversationManager {
     /// Pure detection: `process_message` already applies it (and `repeated_failure`, which
     /// no single text shows), so the pipeline may equally check `state() == Escalation`.
     pub fn should_escalate(&self, text: &str) -> bool {
-        detect::escalation(&Heard::new(&normalize(text))).is_some()
+        self.escalation_in(&Heard::new(&normalize(text))).is_some()
     }
 
     /// Whether a booking, reschedule or cancel already succeeded on this call.
@@ -1030,7 +1046,7 @@ impl ConversationManager {
         // A turn that says cancel names the appointment's own day and time, none "moved from"
         // (a later turn that moves the booking reads them as usual).
         let cancelling = detect::says_cancel(&heard);
-        if let Some(reason) = detect::escalation(&heard) {
+        if let Some(reason) = self.escalation_in(&heard) {
             // What the caller wanted still goes into the summary the advisor gets ("ive called
             // three times about my camry, put a manager on" is a status check), read as a first
             // request is: the learned model has its say whatever else the line names. Asking it

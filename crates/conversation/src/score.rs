@@ -133,6 +133,28 @@ pub fn cross_validate(
     (tally, folds)
 }
 
+pub use crate::second_look::CrossValidated as SecondLookCrossValidated;
+
+/// How well the learned second look at an escalation (`second_look.rs`) generalises:
+/// `folds`-fold cross-validation over `lines` in blocks of consecutive lines. Each line is read
+/// by the patterns alone as a caller's first turn at `now`; of those they escalate, it counts
+/// the ones a model trained on the other blocks would take back at each threshold it reports.
+pub fn cross_validate_second_look(
+    lines: &[Labelled],
+    folds: usize,
+    now: DateTime<Utc>,
+    shop: &ShopConfig,
+) -> SecondLookCrossValidated {
+    let shop = std::sync::Arc::new(shop.clone());
+    crate::second_look::cross_validate(lines, folds, |line| {
+        let mut manager = create_inbound_general_manager(None, shop.clone());
+        manager.use_learned_model(crate::learned::Choice::Off);
+        manager.use_second_look(crate::second_look::Choice::Off);
+        manager.process_message(&line.text, now);
+        manager.escalation_reason().is_some()
+    })
+}
+
 /// Runs every line at `now` through a fresh general conversation and compares it with its labels.
 pub fn score(lines: &[Labelled], now: DateTime<Utc>, shop: &ShopConfig) -> Score {
     let mut score = Score::default();

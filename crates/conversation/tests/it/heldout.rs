@@ -92,8 +92,11 @@ fn held_out_scores_do_not_fall_below_the_measured_floor() {
         "escalation recall {:?}",
         score.escalation_recall
     );
+    // Six false alarms until stop forty, when the learned second look at escalations
+    // (`second_look.rs`), its threshold chosen by cross-validation on the tuning part, took
+    // four back and no escalation; nobody looked at which.
     assert!(
-        score.escalation_false_alarms <= 6,
+        score.escalation_false_alarms <= 2,
         "false alarms {}",
         score.escalation_false_alarms
     );
@@ -138,7 +141,11 @@ fn tuning_scores_do_not_fall_below_the_measured_floor() {
     // bought from another lot (t10156), worded as a caller angry at the shop would begin.
     // Round twenty-three (the same stop) brought eighteen; its decoys, narrowed in review,
     // took them all, and t6433 (a buddy called useless) as well.
-    assert!(score.escalation_false_alarms <= 12);
+    // Stop forty's second look at escalations (`second_look.rs`), which learned from these
+    // lines, takes back all but two: t6685 ("very disappointed" with a price) and t7729 ("its
+    // not like i need it now"). How it does on lines it never saw is what
+    // `nlu --score --cross-validate 10` reports (six of the twelve, and four escalations).
+    assert!(score.escalation_false_alarms <= 2);
 }
 
 /// The server's warm-up runs every tuning utterance once (and none of the held-out part).
