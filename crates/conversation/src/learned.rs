@@ -276,16 +276,15 @@ impl Model {
     /// which depend less on the order of the last lines seen than the last pass's alone, and
     /// that over `SHUFFLES` runs each reading the lines in its own order.
     pub(crate) fn train(examples: impl IntoIterator<Item = Example>) -> Self {
-        let mut hashed = Vec::new();
         let weights = train_weights(examples.into_iter().map(|example| {
-            hashed.clear();
+            let mut hashed = Vec::new();
             features_of(
                 &example.text,
                 example.patterns,
                 example.signals,
                 &mut hashed,
             );
-            (hashed.clone(), class_index(example.intent))
+            (hashed, class_index(example.intent))
         }));
         Self { weights }
     }
@@ -305,18 +304,9 @@ impl Model {
                 confidence: 0.0,
             };
         }
-        let mut scores = [0f32; CLASSES.len()];
         let mut features = Vec::with_capacity(48);
         features_of(normalized, patterns, signals, &mut features);
-        for feature in &features {
-            // Features never seen in training say nothing about the class.
-            if let Some(row) = self.weights.get(feature) {
-                for (score, weight) in scores.iter_mut().zip(row) {
-                    *score += weight;
-                }
-            }
-        }
-        let probabilities = softmax(scores);
+        let probabilities = softmax(scores(&self.weights, &features));
         let (best, &confidence) = probabilities
             .iter()
             .enumerate()
@@ -327,6 +317,23 @@ impl Model {
             confidence,
         }
     }
+}
+
+/// Each class's score: the sum of the weights of `features` (in their order), per class.
+/// Features never seen in training have no weights and say nothing about the class.
+pub(crate) fn scores<const N: usize>(
+    weights: &FxHashMap<u64, [f32; N]>,
+    features: &[u64],
+) -> [f32; N] {
+    let mut scores = [0f32; N];
+    for feature in features {
+        if let Some(row) = weights.get(feature) {
+            for (score, weight) in scores.iter_mut().zip(row) {
+                *score += weight;
+            }
+        }
+    }
+    scores
 }
 
 /// Trains a softmax regression over `N` classes on lines given as their hashed features and
@@ -412,6 +419,12 @@ fn class_index(intent: Option<Intent>) -> usize {
         .unwrap_or(CLASSES.len() - 1)
 }
 
+/// The features of normalised text alone (`features_of` with no answer from the patterns and no
+/// signal): what the second look at an escalation reads (`second_look.rs`).
+pub(crate) fn word_features(normalized: &str, out: &mut Vec<u64>) {
+    features_of(normalized, None, 0, out);
+}
+
 /// A constant feature (the bias), the patterns' answer, each signal the detectors give
 /// (`detect::signals`), and, from the normalised text, its distinct words, each word's first
 /// five letters when it is longer ("rescheduling", "reschedule" and a speech recogniser's
@@ -425,12 +438,6 @@ fn class_index(intent: Option<Intent>) -> usize {
 /// start their hash with a tag behind a zero byte, which no normalised word holds; a pair one
 /// word apart, and a word or pair by its place, have their hash mixed with a tag of their own;
 /// so kinds share a hash only by chance.
-/// The features of normalised text alone (`features_of` with no answer from the patterns and no
-/// signal): what the second look at an escalation reads (`second_look.rs`).
-pub(crate) fn word_features(normalized: &str, out: &mut Vec<u64>) {
-    features_of(normalized, None, 0, out);
-}
-
 fn features_of(normalized: &str, patterns: Option<Intent>, signals: u16, out: &mut Vec<u64>) {
     out.push(fnv1a(FNV_OFFSET, b"\0bias"));
     out.push(fnv1a(

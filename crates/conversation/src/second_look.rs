@@ -64,11 +64,10 @@ pub(crate) struct EscalationModel {
 impl EscalationModel {
     /// Trains on labelled lines: a line with an escalation label escalates.
     pub(crate) fn train<'l>(lines: impl IntoIterator<Item = &'l Labelled>) -> Self {
-        let mut hashed = Vec::new();
         let weights = learned::train_weights(lines.into_iter().map(|line| {
-            hashed.clear();
+            let mut hashed = Vec::new();
             learned::word_features(&normalize(&line.text), &mut hashed);
-            (hashed.clone(), usize::from(line.escalation.is_some()))
+            (hashed, usize::from(line.escalation.is_some()))
         }));
         Self { weights }
     }
@@ -81,15 +80,7 @@ impl EscalationModel {
         }
         let mut features = Vec::with_capacity(64);
         learned::word_features(normalized, &mut features);
-        let mut scores = [0f32; 2];
-        for feature in &features {
-            if let Some(row) = self.weights.get(feature) {
-                for (score, weight) in scores.iter_mut().zip(row) {
-                    *score += weight;
-                }
-            }
-        }
-        learned::softmax(scores)[1]
+        learned::softmax(learned::scores(&self.weights, &features))[1]
     }
 }
 
